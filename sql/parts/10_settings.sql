@@ -1,0 +1,128 @@
+-- ---------------------------------------------------------------------------
+-- Settings: plain tables a DBA edits with UPDATE / INSERT.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION hvc._is_valid_timezone(zone text) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog AS $$
+BEGIN
+    PERFORM pg_catalog.now() AT TIME ZONE zone;
+    RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;
+END $$;
+COMMENT ON FUNCTION hvc._is_valid_timezone(text) IS
+    'Internal: true when the text names a time zone PostgreSQL knows (CHECK of hvc.config.timezone).';
+
+CREATE TABLE hvc.config (
+    singleton             boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    model                 text    NOT NULL DEFAULT 'bgnbd'
+                          CHECK (model IN ('bgnbd', 'pareto_nbd', 'none')),
+    time_unit             text    NOT NULL DEFAULT 'week'
+                          CHECK (time_unit IN ('day', 'week')),
+    horizon_months        integer NOT NULL DEFAULT 12
+                          CHECK (horizon_months BETWEEN 1 AND 240),
+    monthly_discount_rate float8  NOT NULL DEFAULT 0.01
+                          CHECK (monthly_discount_rate >= 0 AND monthly_discount_rate < 1),
+    value_basis           text    NOT NULL DEFAULT 'predicted_clv'
+                          CHECK (value_basis IN ('predicted_clv', 'historic_clv', 'revenue', 'margin')),
+    at_risk_threshold     float8  NOT NULL DEFAULT 0.5
+                          CHECK (at_risk_threshold >= 0 AND at_risk_threshold <= 1),
+    history_refreshes     integer NOT NULL DEFAULT 24
+                          CHECK (history_refreshes BETWEEN 1 AND 10000),
+    timezone              text    NOT NULL DEFAULT 'UTC'
+                          CHECK (hvc._is_valid_timezone(timezone))
+);
+INSERT INTO hvc.config DEFAULT VALUES;
+SELECT pg_catalog.pg_extension_config_dump('hvc.config', '');
+COMMENT ON TABLE hvc.config IS
+    'hvc settings: exactly one row; change it with UPDATE hvc.config SET ...';
+COMMENT ON COLUMN hvc.config.singleton IS 'Always true: keeps the table to one row.';
+COMMENT ON COLUMN hvc.config.model IS
+    'Purchase model for predictions: bgnbd (default), pareto_nbd, or none (metrics, RFM and tiers only).';
+COMMENT ON COLUMN hvc.config.time_unit IS
+    'Unit of the BTYD summary (frequency, recency, age) and of the model fits: week (default) or day.';
+COMMENT ON COLUMN hvc.config.horizon_months IS 'Prediction horizon in months for predicted_orders and predicted_clv (default 12).';
+COMMENT ON COLUMN hvc.config.monthly_discount_rate IS 'Monthly discount rate of predicted_clv (default 0.01 = 1 % a month).';
+COMMENT ON COLUMN hvc.config.value_basis IS
+    'What value_rank and tiers rank by: predicted_clv (default; historic_clv while no model is fitted), historic_clv, revenue or margin.';
+COMMENT ON COLUMN hvc.config.at_risk_threshold IS 'churn_risk at or above which a high-value customer is at risk (default 0.5).';
+COMMENT ON COLUMN hvc.config.history_refreshes IS 'How many refreshes of tier history to keep (default 24).';
+COMMENT ON COLUMN hvc.config.timezone IS
+    'Zone in which purchase days, dates and as_of are reckoned (default UTC), so scheduled and manual refreshes agree.';
+
+CREATE TABLE hvc.tier_rules (
+    tier           text    PRIMARY KEY CHECK (tier <> ''),
+    tier_rank      integer NOT NULL UNIQUE CHECK (tier_rank >= 1),
+    customer_share float8  NOT NULL CHECK (customer_share > 0 AND customer_share <= 1),
+    high_value     boolean NOT NULL DEFAULT false
+);
+INSERT INTO hvc.tier_rules (tier, tier_rank, customer_share, high_value) VALUES
+    ('top',    1, 0.05, true),
+    ('high',   2, 0.20, true),
+    ('medium', 3, 0.50, false),
+    ('low',    4, 1.00, false);
+SELECT pg_catalog.pg_extension_config_dump('hvc.tier_rules', '');
+COMMENT ON TABLE hvc.tier_rules IS
+    'Tiers by value rank: a customer whose value_rank / customers is at most customer_share gets the best-ranked such tier. Shares must grow with tier_rank and the last must be 1.';
+COMMENT ON COLUMN hvc.tier_rules.tier IS 'Tier name shown in hvc.customers.tier.';
+COMMENT ON COLUMN hvc.tier_rules.tier_rank IS '1 = best tier.';
+COMMENT ON COLUMN hvc.tier_rules.customer_share IS 'Cumulative share of customers (by value rank) that this tier reaches, in (0, 1].';
+COMMENT ON COLUMN hvc.tier_rules.high_value IS 'Whether customers of this tier count as high-value (is_high_value).';
+
+CREATE TABLE hvc.rfm_segments (
+    segment  text     PRIMARY KEY CHECK (segment <> ''),
+    priority integer  NOT NULL UNIQUE,
+    r_min    smallint NOT NULL CHECK (r_min BETWEEN 1 AND 5),
+    r_max    smallint NOT NULL CHECK (r_max BETWEEN 1 AND 5),
+    f_min    smallint NOT NULL CHECK (f_min BETWEEN 1 AND 5),
+    f_max    smallint NOT NULL CHECK (f_max BETWEEN 1 AND 5),
+    m_min    smallint NOT NULL CHECK (m_min BETWEEN 1 AND 5),
+    m_max    smallint NOT NULL CHECK (m_max BETWEEN 1 AND 5),
+    CHECK (r_min <= r_max AND f_min <= f_max AND m_min <= m_max)
+);
+INSERT INTO hvc.rfm_segments VALUES
+    ('Champions',           1, 4, 5, 4, 5, 4, 5),
+    ('Can''t Lose Them',    2, 1, 1, 4, 5, 4, 5),
+    ('New Customers',       3, 4, 5, 1, 1, 1, 1),
+    ('Promising',           4, 3, 4, 1, 1, 1, 1),
+    ('Loyal Customers',     5, 2, 5, 3, 5, 3, 5),
+    ('Potential Loyalist',  6, 3, 5, 1, 3, 1, 3),
+    ('Need Attention',      7, 2, 3, 2, 3, 2, 3),
+    ('About To Sleep',      8, 2, 3, 1, 2, 1, 2),
+    ('At Risk',             9, 1, 2, 2, 5, 2, 5),
+    ('Lost',               10, 1, 2, 1, 2, 1, 2);
+SELECT pg_catalog.pg_extension_config_dump('hvc.rfm_segments', '');
+COMMENT ON TABLE hvc.rfm_segments IS
+    'RFM segment rules: the first rule by priority whose inclusive score ranges match wins; no match = ''Others''. A refresh warns about rules that can never match.';
+COMMENT ON COLUMN hvc.rfm_segments.segment IS 'Segment name shown in hvc.customers.segment.';
+COMMENT ON COLUMN hvc.rfm_segments.priority IS 'Lower = tried first.';
+COMMENT ON COLUMN hvc.rfm_segments.r_min IS 'Lowest R score (1-5) of the rule.';
+COMMENT ON COLUMN hvc.rfm_segments.r_max IS 'Highest R score (1-5) of the rule.';
+COMMENT ON COLUMN hvc.rfm_segments.f_min IS 'Lowest F score (1-5) of the rule.';
+COMMENT ON COLUMN hvc.rfm_segments.f_max IS 'Highest F score (1-5) of the rule.';
+COMMENT ON COLUMN hvc.rfm_segments.m_min IS 'Lowest M score (1-5) of the rule.';
+COMMENT ON COLUMN hvc.rfm_segments.m_max IS 'Highest M score (1-5) of the rule.';
+
+CREATE TABLE hvc.source (
+    singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    relation      text    NOT NULL,
+    customer      text    NOT NULL,
+    ordered_at    text    NOT NULL,
+    amount        text    NOT NULL,
+    margin        text,
+    order_id      text,
+    customer_type text    NOT NULL,
+    registered_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('hvc.source', '');
+COMMENT ON TABLE hvc.source IS
+    'The registered sales table (one per database); set it with hvc.register_source(). Columns are re-checked at every refresh.';
+COMMENT ON COLUMN hvc.source.singleton IS 'Always true: one source per database.';
+COMMENT ON COLUMN hvc.source.relation IS 'Schema-qualified name of the sales table, view or materialized view.';
+COMMENT ON COLUMN hvc.source.customer IS 'Column holding the customer key.';
+COMMENT ON COLUMN hvc.source.ordered_at IS 'Column holding the order date or time.';
+COMMENT ON COLUMN hvc.source.amount IS 'Column holding the line amount (negative = refund).';
+COMMENT ON COLUMN hvc.source.margin IS 'Column holding the contribution margin, or NULL.';
+COMMENT ON COLUMN hvc.source.order_id IS 'Column holding the order id (rows of one order = one order), or NULL (each row is an order).';
+COMMENT ON COLUMN hvc.source.customer_type IS 'Type of the customer column at registration; hvc.customers.customer_id has this type.';
+COMMENT ON COLUMN hvc.source.registered_at IS 'When the source was registered.';

@@ -1,0 +1,186 @@
+-- ---------------------------------------------------------------------------
+-- The snapshot: what the last successful refresh computed, and the views BI
+-- tools read.  Every view column is a BI-safe scalar (int/bigint,
+-- numeric(p<=28,s), float8, text, date, timestamptz, boolean).
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE hvc.snapshot_info (
+    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    refresh_id   bigint      NOT NULL,
+    as_of        timestamptz NOT NULL,
+    refreshed_at timestamptz NOT NULL,
+    customers    bigint      NOT NULL,
+    model        text        NOT NULL,
+    value_basis  text        NOT NULL
+);
+COMMENT ON TABLE hvc.snapshot_info IS 'The snapshot currently shown by the hvc views: which refresh built it, its as_of, model and the value basis it ranked by.';
+COMMENT ON COLUMN hvc.snapshot_info.singleton IS 'Always true: one current snapshot.';
+COMMENT ON COLUMN hvc.snapshot_info.refresh_id IS 'The refresh (hvc.refresh_log) that built the snapshot.';
+COMMENT ON COLUMN hvc.snapshot_info.as_of IS 'Observation end of the snapshot.';
+COMMENT ON COLUMN hvc.snapshot_info.refreshed_at IS 'When the snapshot was swapped in.';
+COMMENT ON COLUMN hvc.snapshot_info.customers IS 'Customers in the snapshot.';
+COMMENT ON COLUMN hvc.snapshot_info.model IS 'Purchase model whose predictions the snapshot holds, or none.';
+COMMENT ON COLUMN hvc.snapshot_info.value_basis IS 'What value_rank ranked by in this snapshot (predicted_clv falls back to historic_clv without a model).';
+
+CREATE TABLE hvc.pareto_points (
+    customer_percentile    integer PRIMARY KEY CHECK (customer_percentile BETWEEN 1 AND 100),
+    cumulative_value_share float8
+);
+COMMENT ON TABLE hvc.pareto_points IS 'Internal store of hvc.pareto_curve, rebuilt by every refresh.';
+COMMENT ON COLUMN hvc.pareto_points.customer_percentile IS 'Top p percent of customers by value rank.';
+COMMENT ON COLUMN hvc.pareto_points.cumulative_value_share IS 'Share of total value held by them.';
+
+CREATE VIEW hvc.pareto_curve AS
+    SELECT customer_percentile, cumulative_value_share
+      FROM hvc.pareto_points;
+COMMENT ON VIEW hvc.pareto_curve IS 'Pareto (Lorenz) curve: the share of total value held by the top 1..100 percent of customers. NULL shares when total value is not positive.';
+COMMENT ON COLUMN hvc.pareto_curve.customer_percentile IS 'Top p percent of customers by value rank (1..100).';
+COMMENT ON COLUMN hvc.pareto_curve.cumulative_value_share IS 'Share of total value (hvc.snapshot_info.value_basis) held by those customers.';
+
+-- (Re)create the customer-typed objects.  Called by register_source when the
+-- customer type changes; refuses (with PostgreSQL's dependency error) when
+-- a user's own view depends on them.
+CREATE FUNCTION hvc._create_snapshot_objects(customer_type regtype) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+BEGIN
+    DROP VIEW IF EXISTS hvc.customers, hvc.tier_summary, hvc.segment_summary;
+    DROP TABLE IF EXISTS hvc.customer_snapshot;
+    DELETE FROM hvc.snapshot_info;
+    DELETE FROM hvc.pareto_points;
+
+    EXECUTE format($ddl$
+    CREATE TABLE hvc.customer_snapshot (
+        customer_id             %s PRIMARY KEY,
+        first_order_at          timestamptz NOT NULL,
+        last_order_at           timestamptz NOT NULL,
+        orders                  bigint NOT NULL,
+        purchase_days           integer NOT NULL,
+        refunds                 bigint NOT NULL,
+        revenue                 numeric(20,2) NOT NULL,
+        margin                  numeric(20,2),
+        avg_order_value         numeric(20,2),
+        tenure_days             integer NOT NULL,
+        recency_days            integer NOT NULL,
+        avg_days_between_orders float8,
+        frequency               integer NOT NULL,
+        recency                 float8 NOT NULL,
+        age                     float8 NOT NULL,
+        monetary_value          float8 NOT NULL,
+        r_score                 integer NOT NULL,
+        f_score                 integer NOT NULL,
+        m_score                 integer NOT NULL,
+        rfm_cell                text NOT NULL,
+        segment                 text NOT NULL,
+        historic_clv            numeric(20,2) NOT NULL,
+        p_alive                 float8,
+        churn_risk              float8,
+        predicted_orders        float8,
+        expected_order_value    numeric(20,2),
+        predicted_clv           numeric(20,2),
+        expected_next_order_at  date,
+        value                   numeric(20,2),
+        value_rank              bigint NOT NULL,
+        cumulative_value_share  float8,
+        tier                    text NOT NULL,
+        tier_rank               integer NOT NULL,
+        is_high_value           boolean NOT NULL,
+        previous_tier           text,
+        tier_since              timestamptz NOT NULL
+    )$ddl$, customer_type);
+    COMMENT ON TABLE hvc.customer_snapshot IS 'Internal store of hvc.customers; replaced atomically by each refresh. Query hvc.customers instead.';
+    CREATE UNIQUE INDEX customer_snapshot_value_rank ON hvc.customer_snapshot (value_rank);
+
+    CREATE VIEW hvc.customers AS
+    SELECT customer_id, first_order_at, last_order_at, orders, revenue, margin,
+           avg_order_value, tenure_days, recency_days, avg_days_between_orders,
+           r_score, f_score, m_score, rfm_cell, segment, historic_clv,
+           p_alive, churn_risk, predicted_orders, expected_order_value, predicted_clv,
+           expected_next_order_at, value_rank, cumulative_value_share,
+           tier, tier_rank, is_high_value, previous_tier, tier_since,
+           purchase_days, refunds, frequency, recency, age, monetary_value, value
+      FROM hvc.customer_snapshot;
+    COMMENT ON VIEW hvc.customers IS 'One row per customer with at least one purchase, as of the last successful refresh (hvc.snapshot_info).';
+    COMMENT ON COLUMN hvc.customers.customer_id IS 'Customer key, of the source column''s type.';
+    COMMENT ON COLUMN hvc.customers.first_order_at IS 'Time of the first purchase (date sources: midnight in hvc.config.timezone).';
+    COMMENT ON COLUMN hvc.customers.last_order_at IS 'Time of the last purchase up to as_of.';
+    COMMENT ON COLUMN hvc.customers.orders IS 'Orders: distinct order ids of purchase rows when order_id is mapped (a purchase row without an id counts as one order), else purchase rows. Refund rows (amount < 0) are not orders.';
+    COMMENT ON COLUMN hvc.customers.revenue IS 'Net revenue: sum of amounts, refunds included (negative).';
+    COMMENT ON COLUMN hvc.customers.margin IS 'Net contribution margin (NULL when no margin column is mapped).';
+    COMMENT ON COLUMN hvc.customers.avg_order_value IS 'revenue / orders.';
+    COMMENT ON COLUMN hvc.customers.tenure_days IS 'Days from the first purchase day to the as_of day.';
+    COMMENT ON COLUMN hvc.customers.recency_days IS 'Days from the last purchase day to the as_of day.';
+    COMMENT ON COLUMN hvc.customers.avg_days_between_orders IS 'Mean gap in days between distinct purchase days (NULL with a single purchase day).';
+    COMMENT ON COLUMN hvc.customers.r_score IS 'Recency score 1-5 (5 = most recent), tie-preserving quintile breaks of the last purchase day.';
+    COMMENT ON COLUMN hvc.customers.f_score IS 'Frequency score 1-5, tie-preserving quintile breaks of orders.';
+    COMMENT ON COLUMN hvc.customers.m_score IS 'Monetary score 1-5, tie-preserving quintile breaks of revenue.';
+    COMMENT ON COLUMN hvc.customers.rfm_cell IS 'The three scores as text, e.g. ''545''.';
+    COMMENT ON COLUMN hvc.customers.segment IS 'First matching rule of hvc.rfm_segments by priority, or ''Others''.';
+    COMMENT ON COLUMN hvc.customers.historic_clv IS 'Value realised so far: net margin when a margin column is mapped, else net revenue.';
+    COMMENT ON COLUMN hvc.customers.p_alive IS 'Probability the customer is still active (purchase model); NULL without a fitted model.';
+    COMMENT ON COLUMN hvc.customers.churn_risk IS '1 - p_alive; NULL without a fitted model.';
+    COMMENT ON COLUMN hvc.customers.predicted_orders IS 'Expected purchases within hvc.config.horizon_months; NULL without a fitted model.';
+    COMMENT ON COLUMN hvc.customers.expected_order_value IS 'Expected value per future purchase (Gamma-Gamma); NULL without a fitted spend model.';
+    COMMENT ON COLUMN hvc.customers.predicted_clv IS 'Discounted expected value over the horizon (monthly discounting); NULL without fitted models.';
+    COMMENT ON COLUMN hvc.customers.expected_next_order_at IS 'as_of day + median waiting time to the next purchase if still active; NULL without a fitted model.';
+    COMMENT ON COLUMN hvc.customers.value_rank IS '1 = most valuable by the snapshot''s value basis (ties broken by customer_id).';
+    COMMENT ON COLUMN hvc.customers.cumulative_value_share IS 'Share of total value held by customers ranked at or above this one (NULL when total value is not positive).';
+    COMMENT ON COLUMN hvc.customers.tier IS 'Tier from hvc.tier_rules by value_rank.';
+    COMMENT ON COLUMN hvc.customers.tier_rank IS 'Rank of the tier (1 = best).';
+    COMMENT ON COLUMN hvc.customers.is_high_value IS 'Whether the tier counts as high-value.';
+    COMMENT ON COLUMN hvc.customers.previous_tier IS 'Tier held before the current one (NULL if the customer never changed tier).';
+    COMMENT ON COLUMN hvc.customers.tier_since IS 'When the customer entered the current tier (the refresh that first put them there).';
+    COMMENT ON COLUMN hvc.customers.purchase_days IS 'Distinct purchase days.';
+    COMMENT ON COLUMN hvc.customers.refunds IS 'Refund rows (amount < 0).';
+    COMMENT ON COLUMN hvc.customers.frequency IS 'BTYD frequency: purchase days - 1 (repeat purchases).';
+    COMMENT ON COLUMN hvc.customers.recency IS 'BTYD recency: first to last purchase day, in hvc.config.time_unit.';
+    COMMENT ON COLUMN hvc.customers.age IS 'BTYD age (T): first purchase day to as_of day, in hvc.config.time_unit.';
+    COMMENT ON COLUMN hvc.customers.monetary_value IS 'Mean net spend of repeat purchase days (revenue less first-day purchases, / frequency); 0 without repeats.';
+    COMMENT ON COLUMN hvc.customers.value IS 'The value value_rank ranks by (see hvc.snapshot_info.value_basis).';
+
+    CREATE VIEW hvc.tier_summary AS
+    WITH t AS (SELECT count(*)::float8 AS n, sum(revenue) AS revenue FROM hvc.customer_snapshot)
+    SELECT c.tier,
+           c.tier_rank,
+           count(*)::bigint                                       AS customers,
+           count(*) / max(t.n)                                    AS customer_share,
+           sum(c.revenue)::numeric(28,2)                          AS revenue,
+           (sum(c.revenue) / nullif(max(t.revenue), 0))::float8   AS revenue_share,
+           sum(c.margin)::numeric(28,2)                           AS margin,
+           sum(c.predicted_clv)::numeric(28,2)                    AS predicted_clv,
+           avg(c.churn_risk)                                      AS avg_churn_risk,
+           bool_and(c.is_high_value)                              AS is_high_value
+      FROM hvc.customer_snapshot c CROSS JOIN t
+     GROUP BY c.tier, c.tier_rank;
+    COMMENT ON VIEW hvc.tier_summary IS 'Customers, revenue, margin, predicted CLV and churn risk per tier of the current snapshot.';
+    COMMENT ON COLUMN hvc.tier_summary.tier IS 'Tier name.';
+    COMMENT ON COLUMN hvc.tier_summary.tier_rank IS 'Tier rank (1 = best).';
+    COMMENT ON COLUMN hvc.tier_summary.customers IS 'Customers in the tier.';
+    COMMENT ON COLUMN hvc.tier_summary.customer_share IS 'Share of all customers.';
+    COMMENT ON COLUMN hvc.tier_summary.revenue IS 'Net revenue of the tier''s customers.';
+    COMMENT ON COLUMN hvc.tier_summary.revenue_share IS 'Share of total net revenue (NULL when the total is 0).';
+    COMMENT ON COLUMN hvc.tier_summary.margin IS 'Net margin (NULL without a margin column).';
+    COMMENT ON COLUMN hvc.tier_summary.predicted_clv IS 'Sum of predicted CLV (NULL without a fitted model).';
+    COMMENT ON COLUMN hvc.tier_summary.avg_churn_risk IS 'Mean churn risk (NULL without a fitted model).';
+    COMMENT ON COLUMN hvc.tier_summary.is_high_value IS 'Whether the tier counts as high-value.';
+
+    CREATE VIEW hvc.segment_summary AS
+    SELECT segment,
+           count(*)::bigint                                   AS customers,
+           sum(orders)::bigint                                AS orders,
+           sum(revenue)::numeric(28,2)                        AS revenue,
+           (sum(revenue) / nullif(sum(orders), 0))::numeric(20,2) AS avg_order_value,
+           avg(recency_days)::float8                          AS avg_recency_days
+      FROM hvc.customer_snapshot
+     GROUP BY segment;
+    COMMENT ON VIEW hvc.segment_summary IS 'Customers, orders, revenue, average order value and recency per RFM segment of the current snapshot.';
+    COMMENT ON COLUMN hvc.segment_summary.segment IS 'RFM segment (hvc.rfm_segments, or Others).';
+    COMMENT ON COLUMN hvc.segment_summary.customers IS 'Customers in the segment.';
+    COMMENT ON COLUMN hvc.segment_summary.orders IS 'Their orders.';
+    COMMENT ON COLUMN hvc.segment_summary.revenue IS 'Their net revenue.';
+    COMMENT ON COLUMN hvc.segment_summary.avg_order_value IS 'revenue / orders.';
+    COMMENT ON COLUMN hvc.segment_summary.avg_recency_days IS 'Mean days since the last purchase.';
+
+    PERFORM hvc._create_history_objects(customer_type);
+END $fn$;
+COMMENT ON FUNCTION hvc._create_snapshot_objects(regtype) IS
+    'Internal: (re)creates hvc.customer_snapshot and the views over it for a customer key type.';

@@ -1,0 +1,87 @@
+-- ---------------------------------------------------------------------------
+-- Tier history: who moved up or down a tier at each refresh.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION hvc._create_history_objects(customer_type regtype) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+BEGIN
+    DROP VIEW IF EXISTS hvc.tier_changes, hvc.tier_migration;
+    DROP TABLE IF EXISTS hvc.tier_history;
+    EXECUTE format($ddl$
+    CREATE TABLE hvc.tier_history (
+        customer_id    %s NOT NULL,
+        refresh_id     bigint NOT NULL,
+        refreshed_at   timestamptz NOT NULL,
+        from_tier      text,
+        from_tier_rank integer,
+        to_tier        text,
+        to_tier_rank   integer,
+        direction      text NOT NULL CHECK (direction IN ('up', 'down', 'new', 'lapsed'))
+    )$ddl$, customer_type);
+    COMMENT ON TABLE hvc.tier_history IS 'Internal store of hvc.tier_changes; pruned to the last hvc.config.history_refreshes refreshes.';
+    CREATE INDEX tier_history_refresh ON hvc.tier_history (refresh_id);
+    CREATE INDEX tier_history_customer ON hvc.tier_history (customer_id, refresh_id);
+
+    CREATE VIEW hvc.tier_changes AS
+    SELECT customer_id, refreshed_at, from_tier, to_tier, direction,
+           refresh_id, from_tier_rank, to_tier_rank
+      FROM hvc.tier_history;
+    COMMENT ON VIEW hvc.tier_changes IS 'One row per customer whose tier changed at a refresh (the first refresh sets the baseline and records none); kept for hvc.config.history_refreshes refreshes.';
+    COMMENT ON COLUMN hvc.tier_changes.customer_id IS 'Customer key.';
+    COMMENT ON COLUMN hvc.tier_changes.refreshed_at IS 'When the refresh that saw the move ran.';
+    COMMENT ON COLUMN hvc.tier_changes.from_tier IS 'Tier before (NULL for new customers).';
+    COMMENT ON COLUMN hvc.tier_changes.to_tier IS 'Tier after (NULL for lapsed customers).';
+    COMMENT ON COLUMN hvc.tier_changes.direction IS 'up (better tier), down (worse tier), new (first seen), lapsed (no longer in the snapshot: no purchase left up to as_of).';
+    COMMENT ON COLUMN hvc.tier_changes.refresh_id IS 'The refresh (hvc.refresh_log) that saw the move.';
+    COMMENT ON COLUMN hvc.tier_changes.from_tier_rank IS 'Rank of from_tier.';
+    COMMENT ON COLUMN hvc.tier_changes.to_tier_rank IS 'Rank of to_tier.';
+
+    CREATE VIEW hvc.tier_migration AS
+    SELECT refresh_id, max(refreshed_at) AS refreshed_at,
+           coalesce(from_tier, '(none)') AS from_tier, coalesce(to_tier, '(none)') AS to_tier,
+           direction, count(*)::bigint AS customers
+      FROM hvc.tier_history
+     GROUP BY refresh_id, from_tier, to_tier, direction;
+    COMMENT ON VIEW hvc.tier_migration IS 'Migration matrix of tier moves per refresh (counts of customers from tier -> to tier), for BI charts.';
+    COMMENT ON COLUMN hvc.tier_migration.refresh_id IS 'The refresh that saw the moves.';
+    COMMENT ON COLUMN hvc.tier_migration.refreshed_at IS 'When it ran.';
+    COMMENT ON COLUMN hvc.tier_migration.from_tier IS 'Tier before, or (none) for new customers.';
+    COMMENT ON COLUMN hvc.tier_migration.to_tier IS 'Tier after, or (none) for lapsed customers.';
+    COMMENT ON COLUMN hvc.tier_migration.direction IS 'up, down, new or lapsed.';
+    COMMENT ON COLUMN hvc.tier_migration.customers IS 'Customers who made that move.';
+END $fn$;
+COMMENT ON FUNCTION hvc._create_history_objects(regtype) IS
+    'Internal: (re)creates the customer-typed tier history table and its views.';
+
+-- Compare the new snapshot (_hvc_new) with the current one and record moves;
+-- prune history beyond hvc.config.history_refreshes.
+CREATE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    moves bigint := 0;
+    keep integer;
+BEGIN
+    IF EXISTS (SELECT 1 FROM hvc.snapshot_info) THEN
+        INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
+                                      from_tier_rank, to_tier, to_tier_rank, direction)
+        SELECT coalesce(n.customer_id, o.customer_id), id, refreshed,
+               o.tier, o.tier_rank, n.tier, n.tier_rank,
+               CASE WHEN o.customer_id IS NULL THEN 'new'
+                    WHEN n.customer_id IS NULL THEN 'lapsed'
+                    WHEN n.tier_rank < o.tier_rank THEN 'up'
+                    ELSE 'down' END
+          FROM _hvc_new n
+          FULL JOIN hvc.customer_snapshot o ON o.customer_id = n.customer_id
+         WHERE o.customer_id IS NULL OR n.customer_id IS NULL OR o.tier <> n.tier;
+        GET DIAGNOSTICS moves = ROW_COUNT;
+    END IF;
+    SELECT history_refreshes INTO keep FROM hvc.config;
+    DELETE FROM hvc.tier_history h
+     WHERE h.refresh_id < (SELECT min(x.refresh_id)
+                             FROM (SELECT l.refresh_id FROM hvc.refresh_log l
+                                    WHERE l.status = 'succeeded' OR l.refresh_id = id
+                                    ORDER BY l.refresh_id DESC LIMIT keep) x);
+    RETURN moves;
+END $$;
+COMMENT ON FUNCTION hvc._record_tier_changes(bigint, timestamptz) IS
+    'Internal: records tier moves of a refresh in hvc.tier_history and prunes old history.';

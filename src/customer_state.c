@@ -1,0 +1,378 @@
+/*
+ * customer_state.c — building, merging and (de)serialising the per-customer
+ * summary state.  See customer_state.h.
+ */
+#include "postgres.h"
+
+#include "common/int.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "amount.h"
+#include "customer_state.h"
+
+#define STATE_FORMAT_VERSION	1
+#define INITIAL_SET_CAPACITY	4
+
+static int
+cmp_day(const void *a, const void *b)
+{
+	DayNumber	x = *(const DayNumber *) a;
+	DayNumber	y = *(const DayNumber *) b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sort and drop duplicates in place; returns the new length. */
+static int32
+compact_days(DayNumber *v, int32 n)
+{
+	int32		i,
+				k;
+
+	if (n < 2)
+		return n;
+	qsort(v, n, sizeof(DayNumber), cmp_day);
+	for (i = 1, k = 1; i < n; i++)
+		if (v[i] != v[k - 1])
+			v[k++] = v[i];
+	return k;
+}
+
+static int32
+compact_keys(int64 *v, int32 n)
+{
+	int32		i,
+				k;
+
+	if (n < 2)
+		return n;
+	qsort(v, n, sizeof(int64), cmp_key);
+	for (i = 1, k = 1; i < n; i++)
+		if (v[i] != v[k - 1])
+			v[k++] = v[i];
+	return k;
+}
+
+/*
+ * Make room for `extra` more entries.  A full set is first compacted; it only
+ * grows when compaction freed less than half of it, so memory stays within
+ * twice the number of distinct values.
+ */
+static void
+reserve_days(CustomerState *s, int32 extra)
+{
+	if (s->ndays + extra <= s->days_cap)
+		return;
+	s->ndays = compact_days(s->days, s->ndays);
+	if (s->ndays + extra <= s->days_cap && s->ndays <= s->days_cap / 2)
+		return;
+	while (s->ndays + extra > s->days_cap / 2 + s->days_cap / 4)
+	{
+		if (s->days_cap > (MaxAllocSize / sizeof(DayNumber)) / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many purchase days for one customer")));
+		s->days_cap *= 2;
+	}
+	s->days = repalloc(s->days, s->days_cap * sizeof(DayNumber));
+}
+
+static void
+reserve_keys(CustomerState *s, int32 extra)
+{
+	if (s->norders + extra <= s->orders_cap)
+		return;
+	s->norders = compact_keys(s->orders, s->norders);
+	if (s->norders + extra <= s->orders_cap && s->norders <= s->orders_cap / 2)
+		return;
+	while (s->norders + extra > s->orders_cap / 2 + s->orders_cap / 4)
+	{
+		if (s->orders_cap > (MaxAllocSize / sizeof(int64)) / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many distinct orders for one customer")));
+		s->orders_cap *= 2;
+	}
+	s->orders = repalloc(s->orders, s->orders_cap * sizeof(int64));
+}
+
+CustomerState *
+customer_state_new(MemoryContext cxt)
+{
+	CustomerState *s = MemoryContextAllocZero(cxt, sizeof(CustomerState));
+
+	s->days_cap = INITIAL_SET_CAPACITY;
+	s->days = MemoryContextAlloc(cxt, s->days_cap * sizeof(DayNumber));
+	s->orders_cap = INITIAL_SET_CAPACITY;
+	s->orders = MemoryContextAlloc(cxt, s->orders_cap * sizeof(int64));
+	return s;
+}
+
+static void
+note_first_day(CustomerState *s, DayNumber day, int64 spend)
+{
+	if (s->purchase_rows == 0 || day < s->first_day)
+	{
+		s->first_day = day;
+		s->first_day_spend = spend;
+	}
+	else if (day == s->first_day)
+	{
+		if (!amount_add(&s->first_day_spend, spend))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("one customer's purchases on one day exceed hvc's range")));
+	}
+}
+
+void
+customer_state_add_purchase(CustomerState *s, int64 local_at, int64 units,
+							bool has_order_key, int64 order_key)
+{
+	DayNumber	day = day_of_local_timestamp(local_at);
+
+	note_first_day(s, day, units);
+	if (s->purchase_rows == 0 || local_at < s->first_at)
+		s->first_at = local_at;
+	if (s->purchase_rows == 0 || local_at > s->last_at)
+		s->last_at = local_at;
+	s->purchase_rows++;
+
+	reserve_days(s, 1);
+	s->days[s->ndays++] = day;
+
+	if (has_order_key)
+	{
+		reserve_keys(s, 1);
+		s->orders[s->norders++] = order_key;
+	}
+	else
+		s->unkeyed_orders++;
+}
+
+static void
+add_or_overflow(int64 *acc, int64 v)
+{
+	if (pg_add_s64_overflow(*acc, v, acc))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("a customer's total exceeds hvc's range of +/-922 337 203 685 477")));
+}
+
+void
+customer_state_merge(CustomerState *into, const CustomerState *from)
+{
+	if (from->purchase_rows > 0)
+	{
+		note_first_day(into, from->first_day, from->first_day_spend);
+		if (into->purchase_rows == 0 || from->first_at < into->first_at)
+			into->first_at = from->first_at;
+		if (into->purchase_rows == 0 || from->last_at > into->last_at)
+			into->last_at = from->last_at;
+	}
+	into->rows += from->rows;
+	into->skipped += from->skipped;
+	into->purchase_rows += from->purchase_rows;
+	into->refund_rows += from->refund_rows;
+	into->unkeyed_orders += from->unkeyed_orders;
+	into->margin_rows += from->margin_rows;
+	add_or_overflow(&into->revenue, from->revenue);
+	add_or_overflow(&into->margin, from->margin);
+
+	if (from->ndays > 0)
+	{
+		reserve_days(into, from->ndays);
+		memcpy(into->days + into->ndays, from->days, from->ndays * sizeof(DayNumber));
+		into->ndays += from->ndays;
+	}
+	if (from->norders > 0)
+	{
+		reserve_keys(into, from->norders);
+		memcpy(into->orders + into->norders, from->orders, from->norders * sizeof(int64));
+		into->norders += from->norders;
+	}
+}
+
+CustomerState *
+customer_state_copy(MemoryContext cxt, const CustomerState *from)
+{
+	CustomerState *s = customer_state_new(cxt);
+
+	customer_state_merge(s, from);
+	return s;
+}
+
+void
+customer_state_summarize(CustomerState *s, CustomerSummary *out)
+{
+	s->ndays = compact_days(s->days, s->ndays);
+	s->norders = compact_keys(s->orders, s->norders);
+
+	memset(out, 0, sizeof(*out));
+	out->orders = s->norders + s->unkeyed_orders;
+	out->purchase_days = s->ndays;
+	if (s->ndays == 0)
+		return;
+	out->frequency = s->ndays - 1;
+	out->recency_days = s->days[s->ndays - 1] - s->days[0];
+	if (out->frequency > 0)
+		out->monetary_value = ((double) s->revenue - (double) s->first_day_spend) /
+			HVC_AMOUNT_SCALE / out->frequency;
+}
+
+/* ---------------------------------------------------------------------
+ * Serialisation: version byte, eleven int64 counters, three int32, then the
+ * compacted day set and order-key set.
+ * --------------------------------------------------------------------- */
+
+#define N_INT64_FIELDS	11
+#define FIXED_SIZE		(1 + N_INT64_FIELDS * sizeof(int64) + 3 * sizeof(int32))
+
+bytea *
+customer_state_serialize(CustomerState *s)
+{
+	Size		size;
+	bytea	   *out;
+	char	   *p;
+	int64		f[N_INT64_FIELDS];
+	int32		g[3];
+
+	s->ndays = compact_days(s->days, s->ndays);
+	s->norders = compact_keys(s->orders, s->norders);
+
+	size = VARHDRSZ + FIXED_SIZE + s->ndays * sizeof(DayNumber) + s->norders * sizeof(int64);
+	out = palloc(size);
+	SET_VARSIZE(out, size);
+	p = VARDATA(out);
+	*p++ = STATE_FORMAT_VERSION;
+
+	f[0] = s->rows;
+	f[1] = s->skipped;
+	f[2] = s->purchase_rows;
+	f[3] = s->refund_rows;
+	f[4] = s->unkeyed_orders;
+	f[5] = s->revenue;
+	f[6] = s->margin;
+	f[7] = s->margin_rows;
+	f[8] = s->first_at;
+	f[9] = s->last_at;
+	f[10] = s->first_day_spend;
+	memcpy(p, f, sizeof(f));
+	p += sizeof(f);
+	g[0] = s->first_day;
+	g[1] = s->ndays;
+	g[2] = s->norders;
+	memcpy(p, g, sizeof(g));
+	p += sizeof(g);
+	memcpy(p, s->days, s->ndays * sizeof(DayNumber));
+	p += s->ndays * sizeof(DayNumber);
+	memcpy(p, s->orders, s->norders * sizeof(int64));
+	return out;
+}
+
+static void
+corrupt(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid hvc customer summary state"),
+			 errdetail("%s", why)));
+}
+
+CustomerState *
+customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
+{
+	CustomerState *s;
+	int64		f[N_INT64_FIELDS];
+	int32		g[3];
+	const char *p = data;
+	int32		i;
+
+	if (len < FIXED_SIZE)
+		corrupt("state is shorter than its fixed header");
+	if (*p++ != STATE_FORMAT_VERSION)
+		corrupt("unknown state format version");
+	memcpy(f, p, sizeof(f));
+	p += sizeof(f);
+	memcpy(g, p, sizeof(g));
+	p += sizeof(g);
+
+	if (g[1] < 0 || g[2] < 0 || g[1] > MaxAllocSize / sizeof(DayNumber) ||
+		g[2] > MaxAllocSize / sizeof(int64))
+		corrupt("negative or huge set size");
+	if (len != FIXED_SIZE + (Size) g[1] * sizeof(DayNumber) + (Size) g[2] * sizeof(int64))
+		corrupt("state length does not match its set sizes");
+	for (i = 0; i < 5; i++)
+		if (f[i] < 0)
+			corrupt("negative row count");
+	if (f[7] < 0)
+		corrupt("negative margin row count");
+	if (f[0] != f[1] + f[2] + f[3] || f[1] > f[0])
+		corrupt("row counts do not add up");
+	if (f[7] > f[2] + f[3])
+		corrupt("more margin rows than rows used");
+	if (f[2] == 0)
+	{
+		if (g[1] != 0 || g[2] != 0 || f[4] != 0 || f[10] != 0)
+			corrupt("purchase facts without purchase rows");
+	}
+	else
+	{
+		if (g[1] < 1 || g[1] > f[2] || g[2] > f[2] || f[4] > f[2] ||
+			(int64) g[2] + f[4] > f[2])
+			corrupt("set sizes inconsistent with purchase rows");
+		if (!IS_VALID_TIMESTAMP(f[8]) || !IS_VALID_TIMESTAMP(f[9]) || f[8] > f[9])
+			corrupt("first/last purchase times out of range");
+		if (g[0] != day_of_local_timestamp(f[8]))
+			corrupt("first purchase day does not match first purchase time");
+		if (f[10] < 0)
+			corrupt("negative first-day spend");
+	}
+
+	s = MemoryContextAllocZero(cxt, sizeof(CustomerState));
+	s->rows = f[0];
+	s->skipped = f[1];
+	s->purchase_rows = f[2];
+	s->refund_rows = f[3];
+	s->unkeyed_orders = f[4];
+	s->revenue = f[5];
+	s->margin = f[6];
+	s->margin_rows = f[7];
+	s->first_at = f[8];
+	s->last_at = f[9];
+	s->first_day_spend = f[10];
+	s->first_day = g[0];
+	s->ndays = g[1];
+	s->norders = g[2];
+	s->days_cap = Max(g[1], INITIAL_SET_CAPACITY);
+	s->orders_cap = Max(g[2], INITIAL_SET_CAPACITY);
+	s->days = MemoryContextAlloc(cxt, s->days_cap * sizeof(DayNumber));
+	s->orders = MemoryContextAlloc(cxt, s->orders_cap * sizeof(int64));
+	memcpy(s->days, p, g[1] * sizeof(DayNumber));
+	p += g[1] * sizeof(DayNumber);
+	memcpy(s->orders, p, g[2] * sizeof(int64));
+
+	for (i = 0; i < s->ndays; i++)
+	{
+		if (i > 0 && s->days[i] <= s->days[i - 1])
+			corrupt("purchase days are not strictly increasing");
+	}
+	if (s->ndays > 0 &&
+		(s->days[0] != s->first_day ||
+		 s->days[s->ndays - 1] != day_of_local_timestamp(s->last_at)))
+		corrupt("purchase days do not match first/last purchase times");
+	for (i = 1; i < s->norders; i++)
+		if (s->orders[i] <= s->orders[i - 1])
+			corrupt("order keys are not strictly increasing");
+	return s;
+}

@@ -1,0 +1,78 @@
+/*
+ * customer_state.h — the per-customer summary state built in one pass over a
+ * sales table (transition state of the hvc.customer_summary aggregate).
+ *
+ * It holds only order-independent facts (counts, exact integer sums, minima,
+ * maxima and sets), so rows may arrive in any order, partial states from
+ * parallel workers (or, later, from Citus shards or earlier incremental
+ * refreshes) combine exactly, and the result never depends on the plan.
+ */
+#ifndef HVC_CUSTOMER_STATE_H
+#define HVC_CUSTOMER_STATE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+/* Day numbers are days since 2000-01-01 in the configured zone. */
+typedef int32 DayNumber;
+
+typedef struct CustomerState
+{
+	int64		rows;			/* rows fed to this state, skipped ones included */
+	int64		skipped;		/* rows ignored: NULL time/amount, NaN, after as_of */
+	int64		purchase_rows;	/* rows with amount >= 0 */
+	int64		refund_rows;	/* rows with amount < 0 */
+	int64		unkeyed_orders; /* purchase rows whose order id is NULL or unmapped */
+	int64		revenue;		/* net amount, ten-thousandths */
+	int64		margin;			/* net margin, ten-thousandths */
+	int64		margin_rows;	/* rows that carried a non-NULL margin */
+	int64		first_at;		/* local timestamp of the first purchase row */
+	int64		last_at;		/* local timestamp of the last purchase row */
+	DayNumber	first_day;		/* first purchase day */
+	int64		first_day_spend;	/* purchases on first_day, ten-thousandths */
+
+	/* purchase days (a set, possibly with duplicates until compacted) */
+	int32		ndays;
+	int32		days_cap;
+	DayNumber  *days;
+
+	/* order ids of purchase rows (a set of 64-bit keys) */
+	int32		norders;
+	int32		orders_cap;
+	int64	   *orders;
+} CustomerState;
+
+/* What a finished state says about one customer. */
+typedef struct CustomerSummary
+{
+	int64		orders;
+	int32		purchase_days;
+	int32		frequency;		/* purchase_days - 1 */
+	int32		recency_days;	/* last purchase day - first purchase day */
+	double		monetary_value; /* mean spend of repeat purchase days (0 if none) */
+} CustomerSummary;
+
+extern CustomerState *customer_state_new(MemoryContext cxt);
+extern void customer_state_add_purchase(CustomerState *s, int64 local_at,
+										int64 units, bool has_order_key,
+										int64 order_key);
+extern void customer_state_merge(CustomerState *into, const CustomerState *from);
+extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState *from);
+extern void customer_state_summarize(CustomerState *s, CustomerSummary *out);
+extern bytea *customer_state_serialize(CustomerState *s);
+extern CustomerState *customer_state_deserialize(MemoryContext cxt,
+												 const char *data, Size len);
+
+static inline DayNumber
+day_of_local_timestamp(int64 local_at)
+{
+	/* floor division: timestamps before 2000 are negative */
+	int64		d = local_at / USECS_PER_DAY;
+
+	if (local_at < 0 && d * USECS_PER_DAY != local_at)
+		d--;
+	return (DayNumber) d;
+}
+
+#endif
