@@ -63,6 +63,8 @@ PG_FUNCTION_INFO_V1(hvc_customer_summary_combinefn);
 PG_FUNCTION_INFO_V1(hvc_customer_summary_serialfn);
 PG_FUNCTION_INFO_V1(hvc_customer_summary_deserialfn);
 PG_FUNCTION_INFO_V1(hvc_customer_summary_finalfn);
+PG_FUNCTION_INFO_V1(hvc_customer_state_finalfn);
+PG_FUNCTION_INFO_V1(hvc_customer_state_summary);
 
 static Oid
 arg_base_type(FunctionCallInfo fcinfo, int argno)
@@ -349,27 +351,21 @@ hvc_customer_summary_deserialfn(PG_FUNCTION_ARGS)
  */
 #define SUMMARY_NATTS 13
 
-Datum
-hvc_customer_summary_finalfn(PG_FUNCTION_ARGS)
+static Datum
+summary_result(FunctionCallInfo fcinfo, CustomerState *s)
 {
-	CustomerState *s;
 	CustomerSummary sum;
 	TupleDesc	tupdesc;
 	Datum		values[SUMMARY_NATTS];
 	bool		nulls[SUMMARY_NATTS];
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "hvc_customer_summary_finalfn called in non-aggregate context");
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "hvc_customer_summary_finalfn must return a composite type");
+		elog(ERROR, "hvc customer summary must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
 	if (tupdesc->natts != SUMMARY_NATTS)
 		elog(ERROR, "hvc.customer_summary_result has %d columns, expected %d",
 			 tupdesc->natts, SUMMARY_NATTS);
 
-	s = (CustomerState *) PG_GETARG_POINTER(0);
 	customer_state_summarize(s, &sum);
 
 	memset(nulls, 0, sizeof(nulls));
@@ -387,10 +383,40 @@ hvc_customer_summary_finalfn(PG_FUNCTION_ARGS)
 	values[11] = amount_to_numeric(s->margin);
 	values[12] = Float8GetDatum(sum.monetary_value);
 	if (s->purchase_rows == 0)
-	{
 		nulls[6] = nulls[7] = nulls[8] = nulls[9] = nulls[12] = true;
-	}
 	if (s->margin_rows == 0)
 		nulls[11] = true;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+Datum
+hvc_customer_summary_finalfn(PG_FUNCTION_ARGS)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "hvc_customer_summary_finalfn called in non-aggregate context");
+	PG_RETURN_DATUM(summary_result(fcinfo, (CustomerState *) PG_GETARG_POINTER(0)));
+}
+
+/*
+ * hvc.customer_state(...) returns the serialised state itself: a portable,
+ * mergeable per-customer summary (for incremental refresh, sharded sources
+ * and tests of the deserialiser).
+ */
+Datum
+hvc_customer_state_finalfn(PG_FUNCTION_ARGS)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "hvc_customer_state_finalfn called in non-aggregate context");
+	PG_RETURN_BYTEA_P(customer_state_serialize((CustomerState *) PG_GETARG_POINTER(0)));
+}
+
+/* hvc.customer_state_summary(bytea): validate a state and summarise it. */
+Datum
+hvc_customer_state_summary(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	CustomerState *s = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b),
+												  VARSIZE_ANY_EXHDR(b));
+
+	PG_RETURN_DATUM(summary_result(fcinfo, s));
 }

@@ -63,3 +63,28 @@ CREATE AGGREGATE hvc.customer_summary(ordered_at "any", amount "any", margin "an
 );
 COMMENT ON AGGREGATE hvc.customer_summary("any", "any", "any", "any", timestamp, text) IS
     'Per-customer summary in one pass (use with GROUP BY customer): ordered_at date/timestamp/timestamptz, amount and margin integer/float/numeric (negative = refund; pass NULL::numeric for no margin), order_id any hashable type (NULL::int when unmapped), as_of as a local timestamp, timezone the zone of purchase days. Rows with NULL time or amount, NaN/Infinity amounts or times after as_of are counted in rows_skipped.';
+
+CREATE FUNCTION hvc._customer_state_finalfn(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'hvc_customer_state_finalfn'
+LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._customer_state_finalfn(internal) IS
+    'Internal: final function of hvc.customer_state (the serialised state).';
+
+CREATE AGGREGATE hvc.customer_state(ordered_at "any", amount "any", margin "any",
+                                    order_id "any", as_of timestamp, timezone text) (
+    SFUNC = hvc._customer_summary_transfn,
+    STYPE = internal,
+    COMBINEFUNC = hvc._customer_summary_combinefn,
+    SERIALFUNC = hvc._customer_summary_serialfn,
+    DESERIALFUNC = hvc._customer_summary_deserialfn,
+    FINALFUNC = hvc._customer_state_finalfn,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE hvc.customer_state("any", "any", "any", "any", timestamp, text) IS
+    'Same inputs as hvc.customer_summary, but returns the compact serialised per-customer state (bytea) so it can be stored and summarised later with hvc.customer_state_summary().';
+
+CREATE FUNCTION hvc.customer_state_summary(state bytea)
+RETURNS hvc.customer_summary_result AS 'MODULE_PATHNAME', 'hvc_customer_state_summary'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc.customer_state_summary(bytea) IS
+    'Summarise a state made by hvc.customer_state(); every byte is validated and a malformed state raises data_corrupted.';

@@ -1,0 +1,140 @@
+-- Every bad input a user can give: a clear error (SQLSTATE + hint) or a
+-- counted skip, and nothing already computed is lost.
+CREATE EXTENSION IF NOT EXISTS hvc;
+SET client_min_messages = notice;
+SET timezone = 'UTC';
+\set VERBOSITY default
+UPDATE hvc.config SET model = 'none', time_unit = 'day', timezone = 'UTC';
+
+CREATE TABLE good (customer_id bigint, ordered_at timestamp, amount numeric, order_ref text);
+INSERT INTO good VALUES (1, '2025-01-01 10:00', 10, 'a'), (1, '2025-02-01 10:00', 20, 'b'),
+                        (2, '2025-03-01 10:00', 5, 'c');
+SELECT hvc.register_source('public.good', 'customer_id', 'ordered_at', 'amount', order_id => 'order_ref');
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT customer_id, orders, revenue FROM hvc.customers ORDER BY 1;
+
+-- Registration errors: each fails before anything changes.
+\set ON_ERROR_STOP 0
+SELECT hvc.register_source('public.missing', 'customer_id', 'ordered_at', 'amount');
+SELECT hvc.register_source('public.missing'::regclass, 'customer_id', 'ordered_at', 'amount');
+SELECT hvc.register_source('public.good', 'customer', 'ordered_at', 'amount');
+SELECT hvc.register_source('public.good', 'customer_id', 'ordered_at', 'Amount');
+SELECT hvc.register_source('public.good', 'customer_id', NULL, 'amount');
+SELECT hvc.register_source('public.good', 'customer_id', 'ordered_at', 'amount', margin => 'nope');
+CREATE TABLE wrong_types (customer_id int, customer_pt point, ordered_txt text, ordered_at date,
+                          amount_txt text, amount numeric, payload json);
+SELECT hvc.register_source('public.wrong_types', 'customer_pt', 'ordered_at', 'amount');
+SELECT hvc.register_source('public.wrong_types', 'payload', 'ordered_at', 'amount');
+SELECT hvc.register_source('public.wrong_types', 'customer_id', 'ordered_txt', 'amount');
+SELECT hvc.register_source('public.wrong_types', 'customer_id', 'ordered_at', 'amount_txt');
+SELECT hvc.register_source('public.wrong_types', 'customer_id', 'ordered_at', 'amount', margin => 'amount_txt');
+SELECT hvc.register_source('public.wrong_types', 'customer_id', 'ordered_at', 'amount', order_id => 'payload');
+CREATE SEQUENCE not_a_table;
+SELECT hvc.register_source('public.not_a_table', 'last_value', 'ordered_at', 'amount');
+\set ON_ERROR_STOP 1
+-- still the good registration, and the snapshot is intact
+SELECT relation, customer, customer_type FROM hvc.source;
+SELECT count(*) AS customers FROM hvc.customers;
+
+-- Odd identifiers: a quoted, mixed-case table with spaces in column names,
+-- registered through a view with domain types.
+CREATE SCHEMA "Odd Schema";
+CREATE DOMAIN money_amount AS numeric(12,2);
+CREATE TABLE "Odd Schema"."Sales ""2025""" ("Customer ID" text, "Ordered At" date,
+                                            "Amount €" money_amount, "Order #" uuid);
+INSERT INTO "Odd Schema"."Sales ""2025""" VALUES
+    ('Zoë', '2025-05-01', 12.5, '00000000-0000-0000-0000-000000000001'),
+    ('Zoë', '2025-05-01', 7.5,  '00000000-0000-0000-0000-000000000001'),
+    ('Zoë', '2025-06-01', 30,   '00000000-0000-0000-0000-000000000002'),
+    ('O''Brien', '2025-06-15', 99.99, NULL);
+SELECT hvc.register_source('"Odd Schema"."Sales ""2025"""', 'Customer ID', 'Ordered At', 'Amount €',
+                           order_id => 'Order #');
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT customer_id, orders, purchase_days, revenue FROM hvc.customers ORDER BY 1;
+
+-- Bad rows: NULLs, NaN, infinite and future dates are counted skips.
+CREATE TABLE messy (customer_id text, ordered_at date, amount float8);
+INSERT INTO messy VALUES ('x', '2025-01-01', 10), ('x', NULL, 10), ('x', '2025-01-02', NULL),
+    ('x', '2025-01-03', 'NaN'), ('x', '2025-01-04', 'Infinity'), ('x', 'infinity', 1),
+    ('x', '-infinity', 1), ('x', '2099-01-01', 10), (NULL, '2025-01-01', 10),
+    ('y', '2025-01-05', -3),            -- refunds only: not a customer, not skipped
+    ('z', '2025-02-01', 0);             -- a free order is an order
+SELECT hvc.register_source('public.messy', 'customer_id', 'ordered_at', 'amount');
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT rows_read, rows_skipped, customers FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT customer_id, orders, revenue FROM hvc.customers ORDER BY 1;
+
+-- A huge amount stops the refresh with a clear error; the last snapshot and
+-- its log stay, and the failure is logged.
+INSERT INTO messy VALUES ('x', '2025-03-01', 1e14);
+\set ON_ERROR_STOP 0
+CALL hvc.refresh(as_of => '2025-07-01');
+\set ON_ERROR_STOP 1
+SELECT status, rows_read, message FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT customer_id, orders, revenue FROM hvc.customers ORDER BY 1;
+DELETE FROM messy WHERE amount = 1e14;
+-- Per-customer totals past the int64 range of ten-thousandths are refused too.
+INSERT INTO messy SELECT 'x', '2025-03-01', 9e12 FROM generate_series(1, 110);
+\set ON_ERROR_STOP 0
+CALL hvc.refresh(as_of => '2025-07-01');
+\set ON_ERROR_STOP 1
+DELETE FROM messy WHERE amount = 9e12;
+
+-- Bad settings and rules.
+\set ON_ERROR_STOP 0
+UPDATE hvc.config SET model = 'magic';
+UPDATE hvc.config SET timezone = 'Mars/Olympus';
+UPDATE hvc.config SET monthly_discount_rate = -0.1;
+INSERT INTO hvc.config DEFAULT VALUES;
+INSERT INTO hvc.rfm_segments VALUES ('Broken', 99, 4, 2, 1, 5, 1, 5);
+UPDATE hvc.tier_rules SET customer_share = 0.9 WHERE tier = 'low';
+CALL hvc.refresh(as_of => '2025-07-01');
+UPDATE hvc.tier_rules SET customer_share = 1 WHERE tier = 'low';
+UPDATE hvc.tier_rules SET customer_share = 0.6 WHERE tier = 'high';
+CALL hvc.refresh(as_of => '2025-07-01');
+UPDATE hvc.tier_rules SET customer_share = 0.2 WHERE tier = 'high';
+-- inside a transaction block
+BEGIN;
+CALL hvc.refresh(as_of => '2025-07-01');
+ROLLBACK;
+-- a source that disappeared, or changed type
+DROP TABLE messy;
+CALL hvc.refresh(as_of => '2025-07-01');
+\set ON_ERROR_STOP 1
+SELECT status, message FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 4;
+SELECT customer_id, orders, revenue FROM hvc.customers ORDER BY 1;
+
+-- Corrupt serialized states: every malformed byte string is an error, never a crash.
+CREATE TABLE st AS
+SELECT hvc.customer_state(d, a, NULL::numeric, o, '2030-01-01'::timestamp, 'UTC') AS s
+  FROM (VALUES ('2025-01-01'::date, 10::numeric, 1), ('2025-01-05', 20, 2), ('2025-01-05', 5, 2)) v(d, a, o);
+SELECT (hvc.customer_state_summary(s)).* FROM st;
+SELECT length(s) FROM st;
+\set ON_ERROR_STOP 0
+SELECT hvc.customer_state_summary('\x'::bytea);
+SELECT hvc.customer_state_summary('\x02'::bytea || substr(s, 2)) FROM st;
+SELECT hvc.customer_state_summary(substr(s, 1, length(s) - 1)) FROM st;
+SELECT hvc.customer_state_summary(s || '\x00'::bytea) FROM st;
+-- rows counter (bytes 2-9) set to 1: counts no longer add up
+SELECT hvc.customer_state_summary(overlay(s placing '\x0100000000000000'::bytea from 2 for 8)) FROM st;
+-- set sizes (bytes 94-101) made huge
+SELECT hvc.customer_state_summary(overlay(s placing '\xffffff7f'::bytea from 98 for 4)) FROM st;
+-- purchase days out of order
+SELECT hvc.customer_state_summary(overlay(s placing substr(s, 106, 4) || substr(s, 102, 4) from 102 for 8)) FROM st;
+-- first/last times swapped
+SELECT hvc.customer_state_summary(overlay(s placing substr(s, 74, 8) || substr(s, 66, 8) from 66 for 16)) FROM st;
+\set ON_ERROR_STOP 1
+-- random garbage of many lengths: always an error, never a crash
+DO $$
+DECLARE i int; errors int := 0;
+BEGIN
+    FOR i IN 1..300 LOOP
+        BEGIN
+            PERFORM hvc.customer_state_summary(
+                (SELECT string_agg(decode(lpad(to_hex((hashint4(i * 1000 + j) & 255)), 2, '0'), 'hex'), ''::bytea)
+                   FROM generate_series(1, i) j));
+        EXCEPTION WHEN data_corrupted THEN errors := errors + 1;
+        END;
+    END LOOP;
+    RAISE NOTICE 'garbage states rejected: % of 300', errors;
+END $$;

@@ -1,0 +1,45 @@
+-- CDNOW conformance: the real CDNOW 1/10 sample (Fader & Hardie), refreshed
+-- in weeks as of 1997-09-30, reproduces the published BTYD summary
+-- (frequency, recency, T) and mean repeat value (zbar) for all 2 357 customers.
+-- The data is read from $HVC_CDNOW_DIR (../shared/data/cdnow); without it
+-- this test says so and skips (expected/cdnow_1.out).
+CREATE EXTENSION IF NOT EXISTS hvc;
+SET client_min_messages = warning;
+\set have_cdnow `test -r "$HVC_CDNOW_DIR/CDNOW_sample.txt" && test -r "$HVC_CDNOW_DIR/cdnow_customers_summary.csv" && test -r "$HVC_CDNOW_DIR/cdnow_customers_summary_with_transactions.csv" && echo true || echo false`
+\if :have_cdnow
+CREATE TABLE cdnow_raw (line text);
+\copy cdnow_raw FROM PROGRAM 'tr -d "\r" < "$HVC_CDNOW_DIR/CDNOW_sample.txt"'
+CREATE TABLE cdnow_summary (id int, frequency int, recency float8, t float8);
+\copy cdnow_summary FROM PROGRAM 'tr -d "\r" < "$HVC_CDNOW_DIR/cdnow_customers_summary.csv"' WITH (FORMAT csv, HEADER)
+CREATE TABLE cdnow_zbar (id int, x int, t_x float8, t float8, zbar float8);
+\copy cdnow_zbar FROM PROGRAM 'tr -d "\r" < "$HVC_CDNOW_DIR/cdnow_customers_summary_with_transactions.csv"' WITH (FORMAT csv, HEADER)
+-- whitespace-separated: master id, customer id, date YYYYMMDD, CDs, dollars
+CREATE VIEW cdnow_sales AS
+SELECT f[2]::int AS customer_id, to_date(f[3], 'YYYYMMDD') AS ordered_at,
+       f[5]::numeric(10,2) AS amount, f[4]::int AS cds
+  FROM (SELECT regexp_split_to_array(btrim(line), '\s+') AS f FROM cdnow_raw) r;
+SELECT count(*) AS purchases, count(DISTINCT customer_id) AS customers,
+       min(ordered_at), max(ordered_at) FROM cdnow_sales;
+
+SELECT hvc.register_source('public.cdnow_sales', 'customer_id', 'ordered_at', 'amount');
+UPDATE hvc.config SET model = 'none', time_unit = 'week', timezone = 'UTC';
+CALL hvc.refresh(as_of => '1997-09-30');
+SELECT rows_read, rows_skipped, customers FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+
+-- every customer matches to 0.01 week (the CSV has two decimals)
+SELECT count(*) AS customers_compared,
+       count(*) FILTER (WHERE c.frequency <> s.frequency) AS frequency_mismatches,
+       count(*) FILTER (WHERE abs(c.recency - s.recency) > 0.01) AS recency_mismatches,
+       count(*) FILTER (WHERE abs(c.age - s.t) > 0.01) AS age_mismatches,
+       count(*) FILTER (WHERE abs(c.monetary_value - z.zbar) > 0.01) AS zbar_mismatches,
+       round(max(abs(c.recency - s.recency))::numeric, 4) AS max_recency_error,
+       round(max(abs(c.age - s.t))::numeric, 4) AS max_age_error
+  FROM cdnow_summary s
+  JOIN cdnow_zbar z ON z.id = s.id
+  LEFT JOIN hvc.customers c ON c.customer_id = s.id;
+SELECT customer_id, frequency, round(recency::numeric, 2) AS recency, round(age::numeric, 2) AS t,
+       round(monetary_value::numeric, 2) AS zbar
+  FROM hvc.customers WHERE customer_id <= 5 ORDER BY 1;
+\else
+\echo CDNOW data not found in $HVC_CDNOW_DIR: the CDNOW conformance test is skipped
+\endif
