@@ -43,7 +43,8 @@ COMMENT ON COLUMN hvc.pareto_curve.cumulative_value_share IS 'Share of total val
 CREATE FUNCTION hvc._create_snapshot_objects(customer_type regtype) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
-    DROP VIEW IF EXISTS hvc.customers, hvc.tier_summary, hvc.segment_summary;
+    DROP VIEW IF EXISTS hvc.customers, hvc.tier_summary, hvc.segment_summary,
+                        hvc.at_risk, hvc.value_profiles, hvc.value_profile_summary;
     DROP TABLE IF EXISTS hvc.customer_snapshot;
     DELETE FROM hvc.snapshot_info;
     DELETE FROM hvc.pareto_points;
@@ -88,7 +89,6 @@ BEGIN
         tier_since              timestamptz NOT NULL
     )$ddl$, customer_type);
     COMMENT ON TABLE hvc.customer_snapshot IS 'Internal store of hvc.customers; replaced atomically by each refresh. Query hvc.customers instead.';
-    CREATE UNIQUE INDEX customer_snapshot_value_rank ON hvc.customer_snapshot (value_rank);
 
     CREATE VIEW hvc.customers AS
     SELECT customer_id, first_order_at, last_order_at, orders, revenue, margin,
@@ -181,6 +181,7 @@ BEGIN
     COMMENT ON COLUMN hvc.segment_summary.avg_recency_days IS 'Mean days since the last purchase.';
 
     PERFORM hvc._create_history_objects(customer_type);
+    PERFORM hvc._create_operations_objects(customer_type);
 END $fn$;
 COMMENT ON FUNCTION hvc._create_snapshot_objects(regtype) IS
     'Internal: (re)creates hvc.customer_snapshot and the views over it for a customer key type.';

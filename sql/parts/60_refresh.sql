@@ -5,9 +5,11 @@
 -- Pipeline (each step a set-based statement over temp tables, so the
 -- per-customer state stays in one place and later steps — incremental
 -- refresh, Citus partial aggregation, backtests — can reuse the stages):
---   1. stage:    one GROUP BY pass with hvc.customer_summary   (_hvc_stage)
---   2. models:   fits over the stage                           (_refresh_fit_models)
---   3. compute:  scores, segments, predictions, ranks, tiers   (_hvc_new)
+--   1. stage:    one GROUP BY pass with hvc.customer_state: a serialised,
+--                mergeable state per customer                  (_hvc_stage)
+--   2. models:   stage totals and model fits, in C             (hvc._fit_models)
+--   3. compute:  metrics, scores, segments, predictions, ranks,
+--                tiers, in C, in customer-key order            (_hvc_new)
 --   4. history:  tier moves against the old snapshot           (hvc.tier_history)
 --   5. swap:     DELETE + INSERT in the same transaction: readers see the old
 --                snapshot until commit, the new one after, and are never blocked.
@@ -129,13 +131,14 @@ DECLARE
     src hvc.source;
     run_as_of timestamptz;
     as_of_local timestamp;
-    unit float8;
-    n_read bigint;
-    n_skipped bigint;
-    n_customers bigint;
     basis text;
     models hvc._model_params;
     msg text;
+    segment_of_cell text[];     -- 125 cells: (r-1)*25 + (f-1)*5 + m
+    tier_lo bigint[];           -- first value_rank of each tier, by tier_rank
+    tier_name text[];
+    tier_rank_of integer[];
+    tier_high boolean[];
     refreshed timestamptz := now();
 BEGIN
     -- A second refresh waits here until the first has committed or failed.
@@ -156,141 +159,73 @@ BEGIN
                   HINT = 'Register the source again: SELECT hvc.register_source(...).';
     END IF;
     as_of_local := run_as_of AT TIME ZONE cfg.timezone;
-    unit := CASE cfg.time_unit WHEN 'week' THEN 7 ELSE 1 END;
 
-    -- 1. One pass over the source.
+    -- 1. One pass over the source: a mergeable state per customer key.
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
-        SELECT customer_id, (s).*
-          FROM (SELECT %1$I AS customer_id,
-                       hvc.customer_summary(%2$I, %3$I, %4$s, %5$s, %6$L::timestamp, %7$L) AS s
-                  FROM %8$s
-                 GROUP BY 1
-                OFFSET 0) q$q$,
+        SELECT %1$I AS customer_id,
+               hvc.customer_state(%2$I, %3$I, %4$s, %5$s, %6$L::timestamp, %7$L) AS state
+          FROM %8$s
+         GROUP BY 1$q$,
         src.customer, src.ordered_at, src.amount,
         coalesce(quote_ident(src.margin), 'NULL::numeric'),
         coalesce(quote_ident(src.order_id), 'NULL::integer'),
         as_of_local, cfg.timezone, src.relation);
 
-    SELECT coalesce(sum(rows_read), 0),
-           coalesce(sum(CASE WHEN customer_id IS NULL THEN rows_read ELSE rows_skipped END), 0),
-           count(*) FILTER (WHERE customer_id IS NOT NULL AND purchase_rows > 0)
-      INTO n_read, n_skipped, n_customers
-      FROM _hvc_stage;
-    DELETE FROM _hvc_stage WHERE customer_id IS NULL OR purchase_rows = 0;
-
-    -- 2. Models (fills _hvc_models: one row of parameters per fitted model).
-    models := hvc._refresh_fit_models(id, cfg, unit);
+    -- 2. Totals and model fits.
+    models := hvc._fit_models(cfg, as_of_local::date);
+    PERFORM hvc._record_model_fits(id, models);
+    IF cfg.model <> 'none' AND NOT (models.usable AND models.spend_usable) THEN
+        RAISE NOTICE 'hvc: predictions incomplete: %', models.message
+            USING HINT = 'Metrics, RFM and tiers are still refreshed; see hvc.model_fit. Set hvc.config.model = ''none'' to skip the models.';
+    END IF;
 
     basis := cfg.value_basis;
-    IF basis = 'predicted_clv' AND NOT models.usable THEN
+    IF basis = 'predicted_clv' AND NOT (models.usable AND models.spend_usable) THEN
         basis := 'historic_clv';
     ELSIF basis = 'margin' AND src.margin IS NULL THEN
         RAISE NOTICE 'hvc: value_basis is margin but no margin column is mapped; ranking by revenue';
         basis := 'revenue';
     END IF;
 
-    -- 3. Everything per customer.
-    CREATE TEMP TABLE _hvc_new ON COMMIT DROP AS
-    WITH base AS (
-        SELECT st.customer_id,
-               st.first_order_local, st.last_order_local,
-               st.orders, st.purchase_days, st.refund_rows AS refunds,
-               st.revenue, st.margin, st.frequency, st.recency_days AS span_days,
-               (as_of_local::date - st.first_order_local::date) AS tenure_days,
-               (as_of_local::date - st.last_order_local::date) AS recency_days,
-               st.monetary_value
-          FROM _hvc_stage st
-    ), breaks AS (
-        SELECT percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY -recency_days) AS rb,
-               percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders) AS fb,
-               percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY revenue) AS mb
-          FROM base
-    ), scored AS (
-        SELECT b.*,
-               1 + (-b.recency_days > k.rb[1])::int + (-b.recency_days > k.rb[2])::int
-                 + (-b.recency_days > k.rb[3])::int + (-b.recency_days > k.rb[4])::int AS r_score,
-               1 + (b.orders > k.fb[1])::int + (b.orders > k.fb[2])::int
-                 + (b.orders > k.fb[3])::int + (b.orders > k.fb[4])::int AS f_score,
-               1 + (b.revenue > k.mb[1])::int + (b.revenue > k.mb[2])::int
-                 + (b.revenue > k.mb[3])::int + (b.revenue > k.mb[4])::int AS m_score,
-               b.span_days / unit AS recency,
-               b.tenure_days / unit AS age,
-               CASE WHEN src.margin IS NULL THEN b.revenue ELSE coalesce(b.margin, 0) END AS historic_clv
-          FROM base b CROSS JOIN breaks k
-    ), predicted AS MATERIALIZED (
-        SELECT s.*, hvc._predict(models, s.frequency, s.recency, s.age, s.monetary_value) AS p
-          FROM scored s
-    ), valued AS (
-        SELECT pr.*,
-               CASE basis WHEN 'predicted_clv' THEN coalesce((pr.p).predicted_clv, 0)
-                          WHEN 'historic_clv'  THEN pr.historic_clv
-                          WHEN 'revenue'       THEN pr.revenue
-                          ELSE coalesce(pr.margin, pr.revenue) END AS value
-          FROM predicted pr
-    ), ranked AS (
-        SELECT v.*,
-               row_number() OVER w AS value_rank,
-               sum(v.value) OVER (w ROWS UNBOUNDED PRECEDING) AS cum_value,
-               sum(v.value) OVER () AS total_value
-          FROM valued v
-        WINDOW w AS (ORDER BY v.value DESC, v.customer_id)
-    )
-    SELECT r.customer_id,
-           r.first_order_local AT TIME ZONE cfg.timezone AS first_order_at,
-           r.last_order_local AT TIME ZONE cfg.timezone AS last_order_at,
-           r.orders, r.purchase_days, r.refunds,
-           r.revenue::numeric(20,2) AS revenue,
-           r.margin::numeric(20,2) AS margin,
-           (r.revenue / r.orders)::numeric(20,2) AS avg_order_value,
-           r.tenure_days, r.recency_days,
-           CASE WHEN r.frequency > 0 THEN r.span_days::float8 / r.frequency END AS avg_days_between_orders,
-           r.frequency, r.recency, r.age, r.monetary_value,
-           r.r_score, r.f_score, r.m_score,
-           format('%s%s%s', r.r_score, r.f_score, r.m_score) AS rfm_cell,
-           c.segment,
-           r.historic_clv::numeric(20,2) AS historic_clv,
-           (r.p).p_alive, 1 - (r.p).p_alive AS churn_risk, (r.p).predicted_orders,
-           (r.p).expected_order_value::numeric(20,2) AS expected_order_value,
-           (r.p).predicted_clv::numeric(20,2) AS predicted_clv,
-           (as_of_local::date + round((r.p).next_order_in * unit)::integer) AS expected_next_order_at,
-           r.value::numeric(20,2) AS value,
-           r.value_rank,
-           CASE WHEN r.total_value > 0 THEN (r.cum_value / r.total_value)::float8 END AS cumulative_value_share,
-           t.tier, t.tier_rank, t.high_value AS is_high_value,
-           CASE WHEN o.tier IS NULL THEN NULL
-                WHEN o.tier = t.tier THEN o.previous_tier
-                ELSE o.tier END AS previous_tier,
-           CASE WHEN o.tier = t.tier THEN o.tier_since ELSE refreshed END AS tier_since
-      FROM ranked r
-      JOIN hvc._segment_cells() c ON c.r = r.r_score AND c.f = r.f_score AND c.m = r.m_score
-      JOIN hvc._tier_ranges(n_customers) t ON r.value_rank BETWEEN t.lo AND t.hi
-      LEFT JOIN hvc.customer_snapshot o ON o.customer_id = r.customer_id;
+    -- 3. Every per-customer column, computed in memory (segments and tiers
+    -- from small lookup arrays), in customer-key order.
+    SELECT array_agg(c.segment ORDER BY c.r, c.f, c.m) INTO segment_of_cell FROM hvc._segment_cells() c;
+    SELECT array_agg(t.lo ORDER BY t.tier_rank), array_agg(t.tier ORDER BY t.tier_rank),
+           array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
+      INTO tier_lo, tier_name, tier_rank_of, tier_high
+      FROM hvc._tier_ranges(models.customers) t;
+    EXECUTE format($q$
+        CREATE TEMP TABLE _hvc_new ON COMMIT DROP AS
+        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)$q$,
+        src.customer_type)
+    USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
+          segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed;
 
     -- 4. Tier history.
     PERFORM hvc._record_tier_changes(id, refreshed);
 
-    -- 5. Swap.
+    -- 5. Swap: readers see the old rows until commit, the new ones after.
     DELETE FROM hvc.customer_snapshot;
     INSERT INTO hvc.customer_snapshot SELECT * FROM _hvc_new;
 
     DELETE FROM hvc.pareto_points;
     INSERT INTO hvc.pareto_points (customer_percentile, cumulative_value_share)
-    SELECT pct, (SELECT c.cumulative_value_share FROM hvc.customer_snapshot c
-                  WHERE c.value_rank = greatest(1, ceil(pct * n_customers / 100.0)::bigint))
+    SELECT pct, n.cumulative_value_share
       FROM generate_series(1, 100) pct
-     WHERE n_customers > 0;
+      JOIN _hvc_new n ON n.value_rank = greatest(1, ceil(pct * models.customers / 100.0)::bigint);
 
     DELETE FROM hvc.snapshot_info;
     INSERT INTO hvc.snapshot_info (refresh_id, as_of, refreshed_at, customers, model, value_basis)
-    VALUES (id, run_as_of, refreshed, n_customers,
+    VALUES (id, run_as_of, refreshed, models.customers,
             CASE WHEN models.usable THEN cfg.model ELSE 'none' END, basis);
 
     msg := format('%s customers from %s rows (%s skipped); value basis %s; %s',
-                  n_customers, n_read, n_skipped, basis, models.message);
+                  models.customers, models.rows_read, models.rows_skipped, basis, models.message);
     UPDATE hvc.refresh_log
-       SET finished_at = clock_timestamp(), rows_read = n_read, rows_skipped = n_skipped,
-           customers = n_customers, status = 'succeeded', message = msg
+       SET finished_at = clock_timestamp(), rows_read = models.rows_read,
+           rows_skipped = models.rows_skipped, customers = models.customers,
+           status = 'succeeded', message = msg
      WHERE refresh_id = id;
 
     PERFORM hvc._after_refresh(id);

@@ -1,6 +1,7 @@
 -- Every bad input a user can give: a clear error (SQLSTATE + hint) or a
 -- counted skip, and nothing already computed is lost.
 CREATE EXTENSION IF NOT EXISTS hvc;
+SET datestyle = 'ISO, YMD';
 SET client_min_messages = notice;
 SET timezone = 'UTC';
 \set VERBOSITY default

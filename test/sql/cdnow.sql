@@ -4,6 +4,7 @@
 -- The data is read from $HVC_CDNOW_DIR (../shared/data/cdnow); without it
 -- this test says so and skips (expected/cdnow_1.out).
 CREATE EXTENSION IF NOT EXISTS hvc;
+SET datestyle = 'ISO, YMD';
 SET client_min_messages = warning;
 \set have_cdnow `test -r "$HVC_CDNOW_DIR/CDNOW_sample.txt" && test -r "$HVC_CDNOW_DIR/cdnow_customers_summary.csv" && test -r "$HVC_CDNOW_DIR/cdnow_customers_summary_with_transactions.csv" && echo true || echo false`
 \if :have_cdnow

@@ -1,6 +1,7 @@
 -- The summary aggregate runs in parallel (partial states serialised by the
 -- workers, combined by the leader) and gives exactly the serial results.
 CREATE EXTENSION IF NOT EXISTS hvc;
+SET datestyle = 'ISO, YMD';
 CREATE TABLE par_sales AS
 SELECT (hashint4(i) & 4095) AS customer_id,
        date '2023-01-01' + (abs(hashint4(i * 7)) % 900) AS ordered_at,

@@ -1,6 +1,7 @@
 -- Hand-computed five-customer shop: metrics, BTYD summary, RFM scores,
 -- segments, value ranks and tiers are all worked out by hand in the comments.
 CREATE EXTENSION IF NOT EXISTS hvc;
+SET datestyle = 'ISO, YMD';
 SET client_min_messages = notice;
 SET timezone = 'UTC';
 UPDATE hvc.config SET model = 'none', time_unit = 'day';

@@ -1,0 +1,109 @@
+-- ---------------------------------------------------------------------------
+-- Model and per-customer steps of the refresh (src/refresh_fit.c,
+-- src/snapshot_builder.c).
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE hvc._model_params AS (
+    usable                  boolean,  -- purchase model fitted and converged
+    spend_usable            boolean,  -- Gamma-Gamma fitted, converged and q > 1
+    model                   text,     -- bgnbd | pareto_nbd | none
+    message                 text,     -- what happened, for refresh_log and NOTICEs
+    r                       float8,
+    alpha                   float8,
+    a                       float8,
+    b                       float8,
+    s                       float8,
+    beta                    float8,
+    p                       float8,
+    q                       float8,
+    v                       float8,
+    horizon_months          integer,
+    monthly_discount_rate   float8,
+    units_per_month         float8,   -- time units per month: 4.345 weeks or 30 days
+    rows_read               bigint,
+    rows_skipped            bigint,
+    customers               bigint,
+    purchase_log_likelihood float8,
+    purchase_customers      bigint,
+    purchase_converged      boolean,
+    purchase_iterations     integer,
+    purchase_message        text,
+    spend_log_likelihood    float8,
+    spend_customers         bigint,
+    spend_converged         boolean,
+    spend_iterations        integer,
+    spend_message           text
+);
+COMMENT ON TYPE hvc._model_params IS 'Internal: stage totals and the fitted models a refresh predicts with.';
+
+CREATE FUNCTION hvc._fit_models(cfg hvc.config, as_of_day date) RETURNS hvc._model_params
+AS 'MODULE_PATHNAME', 'hvc_fit_models' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION hvc._fit_models(hvc.config, date) IS
+    'Internal: reads the refresh stage, returns its totals and fits the configured purchase model and Gamma-Gamma.';
+
+CREATE FUNCTION hvc._build_snapshot(customer_proto anyelement, m hvc._model_params, as_of_day date,
+                                    timezone text, has_margin boolean, basis text,
+                                    segment_of_cell text[], tier_lo bigint[], tier_name text[],
+                                    tier_rank integer[], tier_high boolean[], refreshed timestamptz)
+RETURNS TABLE (
+    customer_id             anyelement,
+    first_order_at          timestamptz,
+    last_order_at           timestamptz,
+    orders                  bigint,
+    purchase_days           integer,
+    refunds                 bigint,
+    revenue                 numeric,
+    margin                  numeric,
+    avg_order_value         numeric,
+    tenure_days             integer,
+    recency_days            integer,
+    avg_days_between_orders float8,
+    frequency               integer,
+    recency                 float8,
+    age                     float8,
+    monetary_value          float8,
+    r_score                 integer,
+    f_score                 integer,
+    m_score                 integer,
+    rfm_cell                text,
+    segment                 text,
+    historic_clv            numeric,
+    p_alive                 float8,
+    churn_risk              float8,
+    predicted_orders        float8,
+    expected_order_value    numeric,
+    predicted_clv           numeric,
+    expected_next_order_at  date,
+    value                   numeric,
+    value_rank              bigint,
+    cumulative_value_share  float8,
+    tier                    text,
+    tier_rank               integer,
+    is_high_value           boolean,
+    previous_tier           text,
+    tier_since              timestamptz)
+AS 'MODULE_PATHNAME', 'hvc_build_snapshot' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION hvc._build_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz) IS
+    'Internal: computes every snapshot column from the refresh stage in memory and returns the rows in customer-key order.';
+
+-- Record the fits of a refresh in hvc.model_fit.
+CREATE FUNCTION hvc._record_model_fits(id bigint, m hvc._model_params) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF m.model = 'none' THEN
+        RETURN;
+    END IF;
+    INSERT INTO hvc.model_fit (refresh_id, fitted_at, model, r, alpha, a, b, s, beta,
+                               log_likelihood, customers, converged, iterations, message)
+    VALUES (id, now(), m.model, m.r, m.alpha, m.a, m.b, m.s, m.beta,
+            m.purchase_log_likelihood, m.purchase_customers, coalesce(m.purchase_converged, false),
+            m.purchase_iterations,
+            CASE WHEN m.usable THEN m.purchase_message ELSE m.message END);
+    IF m.spend_customers IS NOT NULL THEN
+        INSERT INTO hvc.model_fit (refresh_id, fitted_at, model, p, q, v,
+                                   log_likelihood, customers, converged, iterations, message)
+        VALUES (id, now(), 'gamma_gamma', m.p, m.q, m.v, m.spend_log_likelihood, m.spend_customers,
+                coalesce(m.spend_converged, false), m.spend_iterations, m.spend_message);
+    END IF;
+END $$;
+COMMENT ON FUNCTION hvc._record_model_fits(bigint, hvc._model_params) IS 'Internal: one hvc.model_fit row per model a refresh fitted.';

@@ -1,0 +1,428 @@
+/*
+ * bgnbd.c — BG/NBD likelihood, analytic gradient, fit and predictions.
+ */
+#include "bgnbd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "specfun.h"
+
+#define LOGPAR_MIN	(-23.0)			/* bounds of the log-parameters */
+#define LOGPAR_MAX	23.0
+
+int
+bgnbd_params_valid(const bgnbd_params *p)
+{
+	return p != NULL &&
+		isfinite(p->r) && isfinite(p->alpha) && isfinite(p->a) && isfinite(p->b) &&
+		p->r > 0.0 && p->alpha > 0.0 && p->a > 0.0 && p->b > 0.0;
+}
+
+static int
+data_valid(double x, double t_x, double T)
+{
+	return isfinite(x) && isfinite(t_x) && isfinite(T) &&
+		x >= 0.0 && t_x >= 0.0 && t_x <= T;
+}
+
+double
+bgnbd_loglik_row(const bgnbd_params *p, double x, double t_x, double T)
+{
+	double		r, al, a, b, A1, A2, A3, A4;
+
+	if (!bgnbd_params_valid(p) || !data_valid(x, t_x, T))
+		return NAN;
+	r = p->r;
+	al = p->alpha;
+	a = p->a;
+	b = p->b;
+	A1 = lgamma(r + x) - lgamma(r) + r * log(al);
+	A2 = lgamma(a + b) + lgamma(b + x) - lgamma(b) - lgamma(a + b + x);
+	A3 = -(r + x) * log(al + T);
+	if (x <= 0.0)
+		return A1 + A2 + A3;
+	if (!(b + x - 1.0 > 0.0))
+		return NAN;
+	A4 = log(a) - log(b + x - 1.0) - (r + x) * log(al + t_x);
+	return A1 + A2 + hvc_lse2(A3, A4);
+}
+
+double
+bgnbd_loglik(const bgnbd_params *p, const btyd_row *rows, size_t n)
+{
+	double		s = 0.0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		s += rows[i].w * bgnbd_loglik_row(p, rows[i].x,
+										  rows[i].x > 0.0 ? rows[i].t_x : 0.0,
+										  rows[i].T);
+	return s;
+}
+
+/*
+ * Total weighted LL on prepared data with all times multiplied by tscale;
+ * gradient w.r.t. the log-parameters.
+ */
+static double
+eval_prep(const btyd_prep *d, const bgnbd_params *p, double tscale, double *grad)
+{
+	const double r = p->r, al = p->alpha, a = p->a, b = p->b;
+	double	   *lu = d->work, *iu = d->work + d->nu;
+	double		ll = 0.0, gr = 0.0, gal = 0.0, ga = 0.0, gb = 0.0;
+	double		lnal, lgr, lgb, lgab, psir = 0, psib = 0, psiab = 0, lna;
+	size_t		k, gi;
+
+	if (!bgnbd_params_valid(p) || !(tscale > 0.0))
+		return NAN;
+	for (k = 0; k < d->nu; k++)
+	{
+		double		v = al + tscale * d->u[k];
+
+		lu[k] = log(v);
+		iu[k] = 1.0 / v;
+	}
+	lnal = log(al);
+	lna = log(a);
+	lgr = lgamma(r);
+	lgb = lgamma(b);
+	lgab = lgamma(a + b);
+	if (grad)
+	{
+		psir = hvc_digamma(r);
+		psib = hvc_digamma(b);
+		psiab = hvc_digamma(a + b);
+	}
+
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		const double x = d->gx[gi], W = d->gw[gi], rx = r + x;
+		const size_t i0 = d->gstart[gi], i1 = d->gstart[gi + 1];
+		double		sll = 0.0, sr = 0.0, sal = 0.0, spi = 0.0;
+		size_t		i;
+
+		ll += W * (lgamma(rx) - lgr + r * lnal + lgab + lgamma(b + x) - lgb
+				   - lgamma(a + b + x));
+		if (grad)
+		{
+			double		psiabx = hvc_digamma(a + b + x);
+
+			gr += W * (hvc_digamma(rx) - psir + lnal);
+			gal += W * r / al;
+			ga += W * (psiab - psiabx);
+			gb += W * (psiab + hvc_digamma(b + x) - psib - psiabx);
+		}
+
+		if (x <= 0.0)
+		{
+			for (i = i0; i < i1; i++)
+			{
+				sll += d->w[i] * lu[d->iT[i]];
+				sal += d->w[i] * iu[d->iT[i]];
+			}
+			ll -= r * sll;
+			gr -= sll;
+			gal -= r * sal;
+			continue;
+		}
+		else
+		{
+			const double bx1 = b + x - 1.0;
+			const double K = lna - log(bx1);
+
+			if (!(bx1 > 0.0))
+				return NAN;
+			for (i = i0; i < i1; i++)
+			{
+				const double w = d->w[i];
+				const unsigned jT = d->iT[i], jt = d->itx[i];
+				const double L3 = lu[jT], dL = lu[jt] - L3;
+				const double D = K - rx * dL;
+				double		e, sp, pi;
+
+				if (D > 0.0)
+				{
+					e = exp(-D);
+					sp = D + log1p(e);
+					pi = 1.0 / (1.0 + e);
+				}
+				else
+				{
+					e = exp(D);
+					sp = log1p(e);
+					pi = e / (1.0 + e);
+				}
+				sll += w * (sp - rx * L3);
+				sr += w * (L3 + pi * dL);
+				sal += w * (iu[jT] + pi * (iu[jt] - iu[jT]));
+				spi += w * pi;
+			}
+			ll += sll;
+			gr -= sr;
+			gal -= rx * sal;
+			ga += spi / a;
+			gb -= spi / bx1;
+		}
+	}
+	if (grad)
+	{
+		grad[0] = gr * r;
+		grad[1] = gal * al;
+		grad[2] = ga * a;
+		grad[3] = gb * b;
+	}
+	return ll;
+}
+
+double
+bgnbd_loglik_prep(const btyd_prep *d, const bgnbd_params *p, double grad[4])
+{
+	return eval_prep(d, p, 1.0, grad);
+}
+
+/* ---------------------------------------------------------------------- */
+/* predictions                                                             */
+
+double
+bgnbd_p_alive(const bgnbd_params *p, double x, double t_x, double T)
+{
+	double		D;
+
+	if (!bgnbd_params_valid(p) || !data_valid(x, t_x, T))
+		return NAN;
+	if (x <= 0.0)
+		return 1.0;
+	if (!(p->b + x - 1.0 > 0.0))
+		return NAN;
+	/* D = (r+x) ln((alpha+T)/(alpha+t_x)) + ln(a/(b+x-1)) */
+	D = (p->r + x) * log1p((T - t_x) / (p->alpha + t_x))
+		+ log(p->a) - log(p->b + x - 1.0);
+	return hvc_expit(-D);
+}
+
+/* 1 - sign * e^u, without cancellation for sign > 0 */
+static double
+one_minus_signed_exp(int sign, double u)
+{
+	if (sign > 0)
+		return -expm1(u);
+	if (sign < 0)
+		return 1.0 + exp(u);
+	return 1.0;
+}
+
+static double
+cond_expected(const bgnbd_params *p, double t, double x, double t_x, double T)
+{
+	const double r = p->r, al = p->alpha, a = p->a, b = p->b;
+	double		A = r + x, B = b + x, C = a + b + x - 1.0;
+	double		z, l1mz, lnH, bracket, pal;
+	int			sg;
+
+	pal = bgnbd_p_alive(p, x, t_x, T);
+	if (isnan(pal))
+		return NAN;
+	z = t / (al + T + t);
+	l1mz = -log1p(t / (al + T));	/* ln((alpha+T)/(alpha+T+t)) = ln(1-z) */
+	lnH = hvc_log_hyp2f1(A, B, C, z, &sg);
+	if (isnan(lnH))
+		return NAN;
+	bracket = one_minus_signed_exp(sg, lnH + A * l1mz);
+	return pal * (C / (a - 1.0)) * bracket;
+}
+
+/*
+ * The formulas have a removable singularity at a = 1 ((a+b+x-1)/(a-1) times a
+ * bracket that vanishes); near it, average the values at a = 1 -/+ h, which is
+ * accurate to O(h^2).
+ */
+#define A_ONE_EPS 1e-6
+
+double
+bgnbd_expected_purchases(const bgnbd_params *p, double t, double x,
+						 double t_x, double T)
+{
+	if (!bgnbd_params_valid(p) || !data_valid(x, t_x, T) || !(t >= 0.0) ||
+		!isfinite(t))
+		return NAN;
+	if (x <= 0.0)
+		t_x = 0.0;
+	if (t == 0.0)
+		return 0.0;
+	if (fabs(p->a - 1.0) < A_ONE_EPS)
+	{
+		bgnbd_params lo = *p, hi = *p;
+
+		lo.a = 1.0 - A_ONE_EPS;
+		hi.a = 1.0 + A_ONE_EPS;
+		return 0.5 * (cond_expected(&lo, t, x, t_x, T) +
+					  cond_expected(&hi, t, x, t_x, T));
+	}
+	return cond_expected(p, t, x, t_x, T);
+}
+
+static double
+uncond_expected(const bgnbd_params *p, double t)
+{
+	const double r = p->r, al = p->alpha, a = p->a, b = p->b;
+	double		lnH, u;
+	int			sg;
+
+	lnH = hvc_log_hyp2f1(r, b, a + b - 1.0, t / (al + t), &sg);
+	if (isnan(lnH))
+		return NAN;
+	u = lnH - r * log1p(t / al);	/* + r ln(alpha/(alpha+t)) */
+	return (a + b - 1.0) / (a - 1.0) * one_minus_signed_exp(sg, u);
+}
+
+double
+bgnbd_expected_purchases_new(const bgnbd_params *p, double t)
+{
+	if (!bgnbd_params_valid(p) || !(t >= 0.0) || !isfinite(t))
+		return NAN;
+	if (t == 0.0)
+		return 0.0;
+	if (fabs(p->a - 1.0) < A_ONE_EPS)
+	{
+		bgnbd_params lo = *p, hi = *p;
+
+		lo.a = 1.0 - A_ONE_EPS;
+		hi.a = 1.0 + A_ONE_EPS;
+		return 0.5 * (uncond_expected(&lo, t) + uncond_expected(&hi, t));
+	}
+	return uncond_expected(p, t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* fit                                                                     */
+
+typedef struct
+{
+	const btyd_prep *d;
+	double		tscale;
+	double		penalizer;
+} fit_ctx;
+
+static double
+objective(const double *th, double *grad, void *vctx)
+{
+	const fit_ctx *c = (const fit_ctx *) vctx;
+	bgnbd_params p;
+	double		g[4], ll, f;
+	int			i;
+
+	p.r = exp(th[0]);
+	p.alpha = exp(th[1]);
+	p.a = exp(th[2]);
+	p.b = exp(th[3]);
+	ll = eval_prep(c->d, &p, c->tscale, grad ? g : NULL);
+	if (!isfinite(ll))
+		return NAN;
+	f = -ll / c->d->wsum;
+	for (i = 0; i < 4; i++)
+	{
+		double		e2 = exp(2.0 * th[i]);
+
+		f += c->penalizer * e2;
+		if (grad)
+			grad[i] = -g[i] / c->d->wsum + 2.0 * c->penalizer * e2;
+	}
+	return f;
+}
+
+int
+bgnbd_fit_prep(const btyd_prep *d, const hvc_fit_options *opt,
+			   bgnbd_params *out, double *loglik, hvc_opt_report *rep)
+{
+	hvc_fit_options fo;
+	hvc_opt_report acc;
+	fit_ctx		c;
+	double		th[4] = {0.0, 0.0, 0.0, 0.0}, lo[4], hi[4], ll;
+	int			i, st;
+	bgnbd_params p;
+
+	out->r = out->alpha = out->a = out->b = NAN;
+	if (loglik)
+		*loglik = NAN;
+	memset(&acc, 0, sizeof(acc));
+	acc.f = acc.gnorm = NAN;
+	if (opt)
+		fo = *opt;
+	else
+		hvc_fit_default_options(&fo);
+	if (d == NULL || d->n == 0 || !(d->wsum > 0.0) || !(d->tmax > 0.0))
+	{
+		snprintf(acc.message, sizeof(acc.message), "no data to fit");
+		if (rep)
+			*rep = acc;
+		return HVC_ENODATA;
+	}
+	/* like lifetimes: fit on times rescaled by 1/max(T), start at all ones */
+	c.d = d;
+	c.tscale = 1.0 / d->tmax;
+	c.penalizer = fo.penalizer > 0.0 ? fo.penalizer : 0.0;
+	for (i = 0; i < 4; i++)
+	{
+		lo[i] = LOGPAR_MIN;
+		hi[i] = LOGPAR_MAX;
+	}
+	st = hvc_fit_minimize(objective, &c, 4, th, lo, hi, &fo, &acc);
+	if (st == HVC_OPT_NONFINITE || st == HVC_OPT_BADARG)
+	{
+		if (rep)
+			*rep = acc;
+		return HVC_EINVAL;
+	}
+	hvc_fit_flag_divergence(th, 4, LOGPAR_MAX, &acc);
+	p.r = exp(th[0]);
+	p.alpha = exp(th[1]);
+	p.a = exp(th[2]);
+	p.b = exp(th[3]);
+	p.alpha /= c.tscale;
+	ll = eval_prep(d, &p, 1.0, NULL);
+	if (!bgnbd_params_valid(&p) || !isfinite(ll))
+	{
+		snprintf(acc.message, sizeof(acc.message),
+				 "fit produced non-finite parameters or log-likelihood");
+		acc.converged = 0;
+		if (rep)
+			*rep = acc;
+		return HVC_FIT_NOCONV;
+	}
+	*out = p;
+	if (loglik)
+		*loglik = ll;
+	if (rep)
+		*rep = acc;
+	return acc.converged ? HVC_OK : HVC_FIT_NOCONV;
+}
+
+int
+bgnbd_fit(const btyd_row *rows, size_t n, const hvc_fit_options *opt,
+		  bgnbd_params *out, double *loglik, hvc_opt_report *rep)
+{
+	btyd_prep	d;
+	int			rc;
+
+	rc = btyd_prep_init(&d, rows, n, NULL);
+	if (rc != HVC_OK)
+	{
+		out->r = out->alpha = out->a = out->b = NAN;
+		if (loglik)
+			*loglik = NAN;
+		if (rep)
+		{
+			memset(rep, 0, sizeof(*rep));
+			rep->f = rep->gnorm = NAN;
+			snprintf(rep->message, sizeof(rep->message), "%s",
+					 rc == HVC_ENOMEM ? "out of memory" :
+					 rc == HVC_ENODATA ? "no data to fit" : "invalid data row");
+		}
+		return rc;
+	}
+	rc = bgnbd_fit_prep(&d, opt, out, loglik, rep);
+	btyd_prep_free(&d);
+	return rc;
+}

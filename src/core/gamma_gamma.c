@@ -1,0 +1,360 @@
+/*
+ * gamma_gamma.c — Gamma-Gamma spend model: likelihood, analytic gradient,
+ * fit, conditional expected order value.
+ *
+ *   l = lnG(px+q) - lnG(px) - lnG(q) + q ln v + (px-1) ln m + px ln x
+ *       - (px+q) ln(x m + v)
+ *
+ * On prepared data everything except ln(x m + v) depends on x only (given
+ * the sum of w ln m per x), so each evaluation costs one log and one
+ * division per distinct (x, m) row plus a few lnGamma/digamma per distinct x.
+ */
+#include "gamma_gamma.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "specfun.h"
+
+#define LOGPAR_MIN	(-23.0)
+#define LOGPAR_MAX	23.0
+
+int
+gg_params_valid(const gg_params *g)
+{
+	return g != NULL && isfinite(g->p) && isfinite(g->q) && isfinite(g->v) &&
+		g->p > 0.0 && g->q > 0.0 && g->v > 0.0;
+}
+
+static int
+usable(double x, double m)
+{
+	return isfinite(x) && isfinite(m) && x > 0.0 && m > 0.0;
+}
+
+double
+gg_loglik_row(const gg_params *g, double x, double m)
+{
+	double		px;
+
+	if (!gg_params_valid(g) || !usable(x, m))
+		return NAN;
+	px = g->p * x;
+	return lgamma(px + g->q) - lgamma(px) - lgamma(g->q) + g->q * log(g->v)
+		+ (px - 1.0) * log(m) + px * log(x) - (px + g->q) * log(x * m + g->v);
+}
+
+double
+gg_loglik(const gg_params *g, const gg_row *rows, size_t n)
+{
+	double		s = 0.0;
+	size_t		i;
+
+	if (!gg_params_valid(g))
+		return NAN;
+	for (i = 0; i < n; i++)
+		if (usable(rows[i].x, rows[i].m))
+			s += rows[i].w * gg_loglik_row(g, rows[i].x, rows[i].m);
+	return s;
+}
+
+void
+gg_prep_free(gg_prep *d)
+{
+	free(d->w);
+	free(d->xm);
+	free(d->gstart);
+	free(d->gx);
+	free(d->gw);
+	free(d->glx);
+	free(d->gslm);
+	memset(d, 0, sizeof(*d));
+}
+
+int
+gg_prep_init(gg_prep *d, const gg_row *rows, size_t n)
+{
+	gg_row	   *r;
+	size_t		i, m, k, g;
+	double		wm = 0.0;
+
+	memset(d, 0, sizeof(*d));
+	if (rows == NULL && n > 0)
+		return HVC_EINVAL;
+	for (i = 0; i < n; i++)
+		if (!isfinite(rows[i].x) || !isfinite(rows[i].m) ||
+			!isfinite(rows[i].w) || !(rows[i].w > 0.0))
+			return HVC_EINVAL;
+	r = (gg_row *) malloc((n > 0 ? n : 1) * sizeof(gg_row));
+	if (r == NULL)
+		return HVC_ENOMEM;
+	k = 0;
+	for (i = 0; i < n; i++)
+	{
+		if (usable(rows[i].x, rows[i].m))
+			r[k++] = rows[i];
+		else
+			d->skipped++;
+	}
+	if (k == 0)
+	{
+		free(r);
+		return HVC_ENODATA;
+	}
+	m = gg_compress(r, k);
+	g = 1;
+	for (i = 1; i < m; i++)
+		if (r[i].x != r[i - 1].x)
+			g++;
+	d->n = m;
+	d->ngroups = g;
+	d->w = (double *) malloc(m * sizeof(double));
+	d->xm = (double *) malloc(m * sizeof(double));
+	d->gstart = (size_t *) malloc((g + 1) * sizeof(size_t));
+	d->gx = (double *) malloc(g * sizeof(double));
+	d->gw = (double *) malloc(g * sizeof(double));
+	d->glx = (double *) malloc(g * sizeof(double));
+	d->gslm = (double *) malloc(g * sizeof(double));
+	if (!d->w || !d->xm || !d->gstart || !d->gx || !d->gw || !d->glx || !d->gslm)
+	{
+		size_t		skipped = d->skipped;
+
+		free(r);
+		gg_prep_free(d);
+		d->skipped = skipped;
+		return HVC_ENOMEM;
+	}
+	g = 0;
+	for (i = 0; i < m; i++)
+	{
+		if (i == 0 || r[i].x != r[i - 1].x)
+		{
+			d->gstart[g] = i;
+			d->gx[g] = r[i].x;
+			d->glx[g] = log(r[i].x);
+			d->gw[g] = 0.0;
+			d->gslm[g] = 0.0;
+			g++;
+		}
+		d->w[i] = r[i].w;
+		d->xm[i] = r[i].x * r[i].m;
+		d->gw[g - 1] += r[i].w;
+		d->gslm[g - 1] += r[i].w * log(r[i].m);
+		d->wsum += r[i].w;
+		wm += r[i].w * r[i].m;
+	}
+	d->gstart[g] = m;
+	d->mmean = wm / d->wsum;
+	free(r);
+	return HVC_OK;
+}
+
+double
+gg_loglik_prep(const gg_prep *d, const gg_params *g, double grad[3])
+{
+	const double p = g->p, q = g->q, v = g->v;
+	double		ll = 0.0, gp = 0.0, gq = 0.0, gv = 0.0, lnv, lgq, psiq = 0.0;
+	size_t		gi;
+
+	if (!gg_params_valid(g) || d == NULL)
+		return NAN;
+	lnv = log(v);
+	lgq = lgamma(q);
+	if (grad)
+		psiq = hvc_digamma(q);
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		const double x = d->gx[gi], W = d->gw[gi], px = p * x;
+		const size_t i0 = d->gstart[gi], i1 = d->gstart[gi + 1];
+		double		sl = 0.0, si = 0.0;
+		size_t		i;
+
+		for (i = i0; i < i1; i++)
+		{
+			const double u = d->xm[i] + v;
+
+			sl += d->w[i] * log(u);
+			si += d->w[i] / u;
+		}
+		ll += W * (lgamma(px + q) - lgamma(px) - lgq + q * lnv + px * d->glx[gi])
+			+ (px - 1.0) * d->gslm[gi] - (px + q) * sl;
+		if (grad)
+		{
+			const double psipxq = hvc_digamma(px + q);
+
+			gp += x * (W * (psipxq - hvc_digamma(px) + d->glx[gi]) + d->gslm[gi] - sl);
+			gq += W * (psipxq - psiq + lnv) - sl;
+			gv += W * q / v - (px + q) * si;
+		}
+	}
+	if (grad)
+	{
+		grad[0] = gp * p;
+		grad[1] = gq * q;
+		grad[2] = gv * v;
+	}
+	return ll;
+}
+
+double
+gg_expected_value(const gg_params *g, double x, double m)
+{
+	double		den;
+
+	if (!gg_params_valid(g) || !isfinite(x) || !isfinite(m) || x < 0.0)
+		return NAN;
+	if (x == 0.0)
+		m = 0.0;
+	else if (!(m >= 0.0))
+		return NAN;
+	den = g->p * x + g->q - 1.0;
+	if (!(den > 0.0))
+		return NAN;
+	return g->p * (g->v + x * m) / den;
+}
+
+int
+gg_population_mean(const gg_params *g, double *mean)
+{
+	if (!gg_params_valid(g) || !(g->q > 1.0))
+	{
+		if (mean)
+			*mean = NAN;
+		return HVC_EINVAL;
+	}
+	if (mean)
+		*mean = g->p * g->v / (g->q - 1.0);
+	return HVC_OK;
+}
+
+typedef struct
+{
+	const gg_prep *d;
+	double		penalizer;
+} fit_ctx;
+
+static double
+objective(const double *th, double *grad, void *vctx)
+{
+	const fit_ctx *c = (const fit_ctx *) vctx;
+	gg_params	g;
+	double		gr[3], ll, f;
+	int			i;
+
+	g.p = exp(th[0]);
+	g.q = exp(th[1]);
+	g.v = exp(th[2]);
+	ll = gg_loglik_prep(c->d, &g, grad ? gr : NULL);
+	if (!isfinite(ll))
+		return NAN;
+	f = -ll / c->d->wsum;
+	for (i = 0; i < 3; i++)
+	{
+		double		e2 = exp(2.0 * th[i]);
+
+		f += c->penalizer * e2;
+		if (grad)
+			grad[i] = -gr[i] / c->d->wsum + 2.0 * c->penalizer * e2;
+	}
+	return f;
+}
+
+int
+gg_fit_prep(const gg_prep *d, const hvc_fit_options *opt,
+			gg_params *out, double *loglik, hvc_opt_report *rep)
+{
+	hvc_fit_options fo;
+	hvc_opt_report acc;
+	fit_ctx		c;
+	double		th[3], lo[3], hi[3], ll;
+	int			st;
+	gg_params	g;
+
+	out->p = out->q = out->v = NAN;
+	if (loglik)
+		*loglik = NAN;
+	memset(&acc, 0, sizeof(acc));
+	acc.f = acc.gnorm = NAN;
+	if (opt)
+		fo = *opt;
+	else
+		hvc_fit_default_options(&fo);
+	if (d == NULL || d->n == 0 || !(d->wsum > 0.0))
+	{
+		snprintf(acc.message, sizeof(acc.message),
+				 "no customers with repeat purchases (x > 0 and m > 0)");
+		if (rep)
+			*rep = acc;
+		return HVC_ENODATA;
+	}
+	c.d = d;
+	c.penalizer = fo.penalizer > 0.0 ? fo.penalizer : 0.0;
+	lo[0] = lo[1] = lo[2] = LOGPAR_MIN;
+	hi[0] = hi[1] = hi[2] = LOGPAR_MAX;
+	if (fo.q_constraint)
+		lo[1] = 0.0;			/* q >= 1 */
+	th[0] = 0.0;
+	th[1] = 0.0;
+	th[2] = log(d->mmean);
+	if (th[2] < LOGPAR_MIN || th[2] > LOGPAR_MAX)
+		th[2] = 0.0;
+	st = hvc_fit_minimize(objective, &c, 3, th, lo, hi, &fo, &acc);
+	if (st == HVC_OPT_NONFINITE || st == HVC_OPT_BADARG)
+	{
+		if (rep)
+			*rep = acc;
+		return HVC_EINVAL;
+	}
+	hvc_fit_flag_divergence(th, 3, LOGPAR_MAX, &acc);
+	g.p = exp(th[0]);
+	g.q = exp(th[1]);
+	g.v = exp(th[2]);
+	ll = gg_loglik_prep(d, &g, NULL);
+	if (!gg_params_valid(&g) || !isfinite(ll))
+	{
+		snprintf(acc.message, sizeof(acc.message),
+				 "fit produced non-finite parameters or log-likelihood");
+		acc.converged = 0;
+		if (rep)
+			*rep = acc;
+		return HVC_FIT_NOCONV;
+	}
+	*out = g;
+	if (loglik)
+		*loglik = ll;
+	if (rep)
+		*rep = acc;
+	return acc.converged ? HVC_OK : HVC_FIT_NOCONV;
+}
+
+int
+gg_fit(const gg_row *rows, size_t n, const hvc_fit_options *opt,
+	   gg_params *out, double *loglik, hvc_opt_report *rep)
+{
+	gg_prep		d;
+	int			rc;
+
+	rc = gg_prep_init(&d, rows, n);
+	if (rc != HVC_OK)
+	{
+		out->p = out->q = out->v = NAN;
+		if (loglik)
+			*loglik = NAN;
+		if (rep)
+		{
+			memset(rep, 0, sizeof(*rep));
+			rep->f = rep->gnorm = NAN;
+			snprintf(rep->message, sizeof(rep->message), "%s",
+					 rc == HVC_ENOMEM ? "out of memory" :
+					 rc == HVC_ENODATA ?
+					 "no customers with repeat purchases (x > 0 and m > 0)" :
+					 "invalid data row");
+		}
+		return rc;
+	}
+	rc = gg_fit_prep(&d, opt, out, loglik, rep);
+	gg_prep_free(&d);
+	return rc;
+}

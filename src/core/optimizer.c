@@ -1,0 +1,441 @@
+/*
+ * optimizer.c — projected BFGS with box bounds (see optimizer.h).
+ */
+#include "optimizer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LS_MAX_TRIALS	40
+#define LS_C1			1e-4	/* sufficient decrease */
+#define LS_C2			0.9		/* slope reduction that stops extrapolation */
+#define LS_EXPAND		4.0
+#define AW_DELTA		0.1		/* approximate Wolfe (Hager-Zhang) */
+#define AW_SIGMA		0.9
+#define AW_EPS			1e-13	/* relative objective noise level */
+
+void
+hvc_opt_default_options(hvc_opt_options *o)
+{
+	o->max_iter = 200;
+	o->max_fev = 2000;
+	o->gtol = 1e-9;
+	o->max_step = 4.0;
+	o->lower = NULL;
+	o->upper = NULL;
+}
+
+void
+hvc_fit_default_options(hvc_fit_options *o)
+{
+	o->penalizer = 0.0;
+	o->max_iter = 200;
+	o->gtol = 1e-9;
+	o->q_constraint = 0;
+}
+
+typedef struct
+{
+	int			n;
+	double		lo[HVC_OPT_MAXDIM];
+	double		hi[HVC_OPT_MAXDIM];
+} box;
+
+static double
+clampd(double v, double lo, double hi)
+{
+	if (v < lo)
+		return lo;
+	if (v > hi)
+		return hi;
+	return v;
+}
+
+static int
+all_finite(const double *v, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return 0;
+	return 1;
+}
+
+/* projected gradient max-norm; free[i] = 0 if variable i is held at a bound */
+static double
+proj_grad(const box *b, const double *x, const double *g, int *freev)
+{
+	double		m = 0.0;
+	int			i;
+
+	for (i = 0; i < b->n; i++)
+	{
+		int			held = (x[i] <= b->lo[i] && g[i] > 0.0) ||
+		(x[i] >= b->hi[i] && g[i] < 0.0);
+
+		if (freev)
+			freev[i] = !held;
+		if (!held && fabs(g[i]) > m)
+			m = fabs(g[i]);
+	}
+	return m;
+}
+
+typedef struct
+{
+	double		t;
+	double		f;
+	double		x[HVC_OPT_MAXDIM];
+	double		g[HVC_OPT_MAXDIM];
+} trial;
+
+/*
+ * Line search along the projected path P(x + t d).  Returns 1 and fills *out
+ * on success, 0 on failure.  *nfev is incremented per evaluation.
+ */
+static int
+line_search(hvc_objective fn, void *ctx, const box *b, const double *x,
+			double f, const double *g, const double *d, double t0, double tmax,
+			int *nfev, int max_fev, trial *out)
+{
+	trial		cur, acc;
+	int			have_acc = 0, bracketed = 0, nextrap = 0, k, i, n = b->n;
+	double		t = t0, dphi0 = 0.0;
+	double		fnoise = AW_EPS * (fabs(f) > 1.0 ? fabs(f) : 1.0);
+
+	for (i = 0; i < n; i++)
+		dphi0 += g[i] * d[i];
+	if (!(dphi0 < 0.0))
+		return 0;
+
+	for (k = 0; k < LS_MAX_TRIALS && *nfev < max_fev; k++)
+	{
+		double		lin = 0.0, slope = 0.0, moved = 0.0;
+		int			armijo, approx;
+
+		for (i = 0; i < n; i++)
+		{
+			cur.x[i] = clampd(x[i] + t * d[i], b->lo[i], b->hi[i]);
+			moved += fabs(cur.x[i] - x[i]);
+		}
+		if (moved == 0.0)
+			break;				/* step underflow */
+		cur.t = t;
+		cur.f = fn(cur.x, cur.g, ctx);
+		(*nfev)++;
+		if (isfinite(cur.f) && all_finite(cur.g, n))
+		{
+			for (i = 0; i < n; i++)
+			{
+				lin += g[i] * (cur.x[i] - x[i]);
+				slope += cur.g[i] * (cur.x[i] - x[i]);
+			}
+			slope /= t;			/* slope along the path, per unit t */
+			armijo = cur.f <= f + LS_C1 * lin && lin < 0.0;
+			approx = cur.f <= f + fnoise &&
+				slope >= AW_SIGMA * dphi0 && slope <= (2.0 * AW_DELTA - 1.0) * dphi0;
+		}
+		else
+		{
+			armijo = approx = 0;
+			slope = NAN;
+		}
+
+		if (armijo || approx)
+		{
+			if (have_acc && cur.f >= acc.f)
+				break;			/* extrapolation stopped paying off */
+			acc = cur;
+			have_acc = 1;
+			if (armijo && !bracketed && slope < LS_C2 * dphi0 &&
+				nextrap < 10 && t < tmax)
+			{
+				t = t * LS_EXPAND;
+				if (t > tmax)
+					t = tmax;
+				nextrap++;
+				continue;
+			}
+			break;
+		}
+		if (have_acc)
+			break;				/* overshoot while extrapolating */
+		bracketed = 1;
+		{
+			double		tn;
+
+			if (isfinite(cur.f))
+			{
+				/* minimiser of the quadratic through phi(0), phi'(0), phi(t) */
+				double		den = 2.0 * (cur.f - f - dphi0 * t);
+
+				tn = den > 0.0 ? -dphi0 * t * t / den : 0.5 * t;
+				tn = clampd(tn, 0.1 * t, 0.5 * t);
+			}
+			else
+				tn = 0.2 * t;
+			t = tn;
+		}
+	}
+	if (!have_acc)
+		return 0;
+	*out = acc;
+	return 1;
+}
+
+int
+hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
+			 const hvc_opt_options *opt, hvc_opt_report *rep)
+{
+	hvc_opt_options o;
+	hvc_opt_report r;
+	box			b;
+	double		H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM];
+	double		x[HVC_OPT_MAXDIM], g[HVC_OPT_MAXDIM], d[HVC_OPT_MAXDIM];
+	double		f, gnorm = INFINITY;
+	int			freev[HVC_OPT_MAXDIM];
+	int			i, j, iter = 0, fresh = 1, nfev = 0, status;
+
+	if (opt)
+		o = *opt;
+	else
+		hvc_opt_default_options(&o);
+	if (o.max_iter <= 0)
+		o.max_iter = 200;
+	if (o.max_fev <= 0)
+		o.max_fev = 2000;
+	if (!(o.gtol > 0.0))
+		o.gtol = 1e-9;
+	if (!(o.max_step > 0.0))
+		o.max_step = 4.0;
+	memset(&r, 0, sizeof(r));
+	r.f = NAN;
+	r.gnorm = NAN;
+
+	if (fn == NULL || theta == NULL || n < 1 || n > HVC_OPT_MAXDIM)
+	{
+		status = HVC_OPT_BADARG;
+		snprintf(r.message, sizeof(r.message), "invalid arguments");
+		goto done;
+	}
+	b.n = n;
+	for (i = 0; i < n; i++)
+	{
+		b.lo[i] = o.lower ? o.lower[i] : -INFINITY;
+		b.hi[i] = o.upper ? o.upper[i] : INFINITY;
+		if (isnan(b.lo[i]) || isnan(b.hi[i]) || b.lo[i] > b.hi[i] ||
+			!isfinite(theta[i]))
+		{
+			status = HVC_OPT_BADARG;
+			snprintf(r.message, sizeof(r.message), "invalid bounds or start point");
+			goto done;
+		}
+		x[i] = clampd(theta[i], b.lo[i], b.hi[i]);
+	}
+
+	f = fn(x, g, ctx);
+	nfev = 1;
+	if (!isfinite(f) || !all_finite(g, n))
+	{
+		status = HVC_OPT_NONFINITE;
+		snprintf(r.message, sizeof(r.message), "objective not finite at start point");
+		goto done;
+	}
+
+	for (;;)
+	{
+		trial		tr;
+		double		dmax = 0.0, t0, tmax, sy = 0.0, yy = 0.0, ss = 0.0;
+		double		s[HVC_OPT_MAXDIM], y[HVC_OPT_MAXDIM], Hy[HVC_OPT_MAXDIM];
+		double		yHy = 0.0;
+
+		gnorm = proj_grad(&b, x, g, freev);
+		if (gnorm <= o.gtol * (fabs(f) > 1.0 ? fabs(f) : 1.0))
+		{
+			status = HVC_OPT_CONVERGED;
+			snprintf(r.message, sizeof(r.message),
+					 "converged: gradient norm %.2g", gnorm);
+			break;
+		}
+		if (iter >= o.max_iter)
+		{
+			status = HVC_OPT_MAXITER;
+			snprintf(r.message, sizeof(r.message),
+					 "iteration limit %d reached (gradient norm %.2g)",
+					 o.max_iter, gnorm);
+			break;
+		}
+		if (nfev >= o.max_fev)
+		{
+			status = HVC_OPT_MAXFEV;
+			snprintf(r.message, sizeof(r.message),
+					 "evaluation limit %d reached (gradient norm %.2g)",
+					 o.max_fev, gnorm);
+			break;
+		}
+
+		/* search direction on the free variables */
+		for (i = 0; i < n; i++)
+		{
+			d[i] = 0.0;
+			if (!freev[i])
+				continue;
+			for (j = 0; j < n; j++)
+				if (freev[j])
+					d[i] -= H[i][j] * g[j];
+		}
+		if (fresh)
+			for (i = 0; i < n; i++)
+				d[i] = freev[i] ? -g[i] : 0.0;
+		for (i = 0; i < n; i++)
+			if (fabs(d[i]) > dmax)
+				dmax = fabs(d[i]);
+		tmax = o.max_step / dmax;
+		t0 = tmax < 1.0 ? tmax : 1.0;
+		if (fresh && t0 > 1.0 / dmax)
+			t0 = 1.0 / dmax;	/* first step: at most 1 in any coordinate */
+
+		if (!line_search(fn, ctx, &b, x, f, g, d, t0, tmax, &nfev, o.max_fev, &tr))
+		{
+			if (!fresh)
+			{
+				fresh = 1;		/* retry once along steepest descent */
+				continue;
+			}
+			status = HVC_OPT_LINESEARCH;
+			snprintf(r.message, sizeof(r.message),
+					 "line search failed (gradient norm %.2g)", gnorm);
+			break;
+		}
+
+		for (i = 0; i < n; i++)
+		{
+			s[i] = tr.x[i] - x[i];
+			y[i] = tr.g[i] - g[i];
+			sy += s[i] * y[i];
+			yy += y[i] * y[i];
+			ss += s[i] * s[i];
+		}
+		if (sy > 1e-12 * sqrt(ss * yy))
+		{
+			if (fresh)
+			{
+				/* initial inverse Hessian scaled as in Nocedal & Wright (6.20) */
+				for (i = 0; i < n; i++)
+					for (j = 0; j < n; j++)
+						H[i][j] = (i == j) ? sy / yy : 0.0;
+				fresh = 0;
+			}
+			/* H <- (I - rho s y') H (I - rho y s') + rho s s' */
+			for (i = 0; i < n; i++)
+			{
+				Hy[i] = 0.0;
+				for (j = 0; j < n; j++)
+					Hy[i] += H[i][j] * y[j];
+				yHy += y[i] * Hy[i];
+			}
+			for (i = 0; i < n; i++)
+				for (j = 0; j < n; j++)
+					H[i][j] += ((sy + yHy) * s[i] * s[j]) / (sy * sy)
+						- (Hy[i] * s[j] + s[i] * Hy[j]) / sy;
+		}
+		for (i = 0; i < n; i++)
+		{
+			x[i] = tr.x[i];
+			g[i] = tr.g[i];
+		}
+		f = tr.f;
+		iter++;
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		theta[i] = x[i];
+		if (x[i] <= b.lo[i] || x[i] >= b.hi[i])
+			r.n_at_bound++;
+	}
+	r.f = f;
+	r.gnorm = gnorm;
+
+done:
+	r.status = status;
+	r.converged = (status == HVC_OPT_CONVERGED);
+	r.iterations = iter;
+	r.nfev = nfev;
+	if (rep)
+		*rep = r;
+	return status;
+}
+
+int
+hvc_fit_minimize(hvc_objective fn, void *ctx, int n, double *theta,
+				 const double *lo, const double *hi,
+				 const hvc_fit_options *fo, hvc_opt_report *rep)
+{
+	hvc_opt_options oo;
+	hvc_opt_report r;
+	int			attempt, st = HVC_OPT_BADARG, iters = 0, nfev = 0;
+	int			max_iter, max_fev;
+
+	hvc_opt_default_options(&oo);
+	max_iter = (fo && fo->max_iter > 0) ? fo->max_iter : 200;
+	max_fev = 3 * max_iter;		/* total budget over all attempts */
+	if (fo && fo->gtol > 0.0)
+		oo.gtol = fo->gtol;
+	oo.lower = lo;
+	oo.upper = hi;
+	memset(&r, 0, sizeof(r));
+	for (attempt = 0; attempt < 3; attempt++)
+	{
+		oo.max_iter = max_iter - iters;
+		oo.max_fev = max_fev - nfev;
+		if (oo.max_iter <= 0 || oo.max_fev <= 0)
+			break;
+		st = hvc_minimize(fn, ctx, n, theta, &oo, &r);
+		iters += r.iterations;
+		nfev += r.nfev;
+		if (st == HVC_OPT_CONVERGED || st == HVC_OPT_NONFINITE ||
+			st == HVC_OPT_BADARG)
+			break;
+	}
+	r.iterations = iters;
+	r.nfev = nfev;
+	if (st == HVC_OPT_MAXITER || st == HVC_OPT_MAXFEV)
+		snprintf(r.message, sizeof(r.message),
+				 "%s limit %d reached (gradient norm %.2g)",
+				 st == HVC_OPT_MAXITER ? "iteration" : "evaluation",
+				 st == HVC_OPT_MAXITER ? max_iter : max_fev, r.gnorm);
+	if (r.n_at_bound > 0)
+	{
+		size_t		len = strlen(r.message);
+
+		snprintf(r.message + len, sizeof(r.message) - len,
+				 "; %d parameter(s) at bound", r.n_at_bound);
+	}
+	if (rep)
+		*rep = r;
+	return st;
+}
+
+int
+hvc_fit_flag_divergence(const double *theta, int n, double bound,
+						hvc_opt_report *rep)
+{
+	int			i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (fabs(theta[i]) >= bound - 0.5)	/* on or next to the box */
+			k++;
+	if (k == 0)
+		return 0;
+	if (rep)
+	{
+		rep->converged = 0;
+		snprintf(rep->message, sizeof(rep->message),
+				 "no finite MLE: %d parameter(s) at the bound e^+-%g "
+				 "(gradient norm %.2g)", k, bound, rep->gnorm);
+	}
+	return 1;
+}

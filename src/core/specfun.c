@@ -1,0 +1,300 @@
+/*
+ * specfun.c — special functions for the hvc numerical core (own implementation).
+ */
+#include "specfun.h"
+
+#include <math.h>
+
+double
+hvc_lse2(double a, double b)
+{
+	double m;
+
+	if (isnan(a) || isnan(b))
+		return NAN;
+	m = a > b ? a : b;
+	if (m == -INFINITY)
+		return -INFINITY;
+	if (m == INFINITY)
+		return INFINITY;
+	return m + log1p(exp(-fabs(a - b)));
+}
+
+double
+hvc_lse(const double *v, size_t n)
+{
+	double m = -INFINITY, s = 0.0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (isnan(v[i]))
+			return NAN;
+		if (v[i] > m)
+			m = v[i];
+	}
+	if (m == -INFINITY || m == INFINITY)
+		return m;
+	for (i = 0; i < n; i++)
+		s += exp(v[i] - m);
+	return m + log(s);
+}
+
+double
+hvc_lse2_signed(double la, int sa, double lb, int sb, int *sign)
+{
+	double t, d;
+	int ts;
+
+	if (isnan(la) || isnan(lb))
+	{
+		*sign = 0;
+		return NAN;
+	}
+	if (la < lb)
+	{
+		t = la; la = lb; lb = t;
+		ts = sa; sa = sb; sb = ts;
+	}
+	if (la == -INFINITY)
+	{
+		*sign = 0;
+		return -INFINITY;
+	}
+	d = lb - la;				/* <= 0 */
+	if (sa == sb)
+	{
+		*sign = sa;
+		return la + log1p(exp(d));
+	}
+	if (d == 0.0)
+	{
+		*sign = 0;
+		return -INFINITY;
+	}
+	*sign = sa;
+	return la + log(-expm1(d));
+}
+
+double
+hvc_log1pexp(double x)
+{
+	if (x > 0.0)
+		return x + log1p(exp(-x));
+	return log1p(exp(x));
+}
+
+double
+hvc_expit(double x)
+{
+	double e;
+
+	if (x >= 0.0)
+		return 1.0 / (1.0 + exp(-x));
+	e = exp(x);
+	return e / (1.0 + e);
+}
+
+double
+hvc_lgamma(double x)
+{
+	return lgamma(x);
+}
+
+double
+hvc_digamma(double x)
+{
+	double acc = 0.0, f, t;
+
+	if (isnan(x) || x == -INFINITY)
+		return NAN;
+	if (x == INFINITY)
+		return INFINITY;
+	if (x <= 0.0)
+	{
+		if (x == floor(x))
+			return NAN;			/* pole */
+		/* reflection: psi(x) = psi(1-x) - pi / tan(pi x) */
+		return hvc_digamma(1.0 - x) - HVC_PI / tan(HVC_PI * x);
+	}
+	while (x < 10.0)
+	{
+		acc -= 1.0 / x;
+		x += 1.0;
+	}
+	f = 1.0 / (x * x);
+	/* -sum_k B_{2k} / (2k x^{2k}), k = 1..6 */
+	t = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240
+			+ f * (-1.0 / 132 + f * (691.0 / 32760))))));
+	return acc + log(x) - 0.5 / x + t;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Gauss hypergeometric series                                             */
+
+#define H2F1_OK          0
+#define H2F1_NOCONV      1
+#define H2F1_BAD         (-1)
+
+/*
+ * Sum the series of 2F1(a,b;c;z) with periodic rescaling (by 2^-800) so that
+ * neither the terms nor the partial sum overflow.  On success stores
+ * ln|sum|, its sign and the cancellation ratio max|term| / |sum|.
+ */
+static int
+h2f1_series(double a, double b, double c, double z, long maxterms,
+			double *lg, int *sg, double *cancel)
+{
+	const double big = 6.668014432879854e+240;	/* 2^800 */
+	const double small = 1.499696813895631e-241;	/* 2^-800 */
+	double sum = 1.0, term = 1.0, tmax = 1.0, lscale = 0.0;
+	double kmin;
+	long k;
+
+	/* below this index the term ratio may still change sign / not be monotone */
+	kmin = 0.0;
+	if (-a > kmin) kmin = -a;
+	if (-b > kmin) kmin = -b;
+	if (-c > kmin) kmin = -c;
+	kmin += 2.0;
+
+	for (k = 0; k < maxterms; k++)
+	{
+		double ck = c + (double) k, ratio, R;
+
+		if (ck == 0.0)
+			return H2F1_BAD;	/* pole of (c)_k */
+		ratio = ((a + (double) k) / ck) * ((b + (double) k) / ((double) k + 1.0)) * z;
+		term *= ratio;
+		sum += term;
+		if (fabs(term) > tmax)
+			tmax = fabs(term);
+		if (term == 0.0)
+			break;				/* terminating series or underflow */
+		R = fabs(ratio);
+		if (R < z)
+			R = z;
+		if ((double) k >= kmin && R < 1.0 &&
+			fabs(term) * R <= 1e-17 * (1.0 - R) * fabs(sum))
+			break;
+		if (fabs(term) > big || fabs(sum) > big)
+		{
+			term *= small;
+			sum *= small;
+			tmax *= small;
+			lscale += 800.0 * HVC_LN2;
+		}
+		if (!isfinite(sum) || !isfinite(term))
+			return H2F1_NOCONV;
+	}
+	if (k >= maxterms)
+		return H2F1_NOCONV;
+	if (sum == 0.0)
+	{
+		*sg = 0;
+		*lg = -INFINITY;
+		*cancel = INFINITY;
+		return H2F1_OK;
+	}
+	*sg = sum > 0.0 ? 1 : -1;
+	*lg = log(fabs(sum)) + lscale;
+	*cancel = tmax / fabs(sum);
+	return H2F1_OK;
+}
+
+double
+hvc_log_hyp2f1(double a, double b, double c, double z, int *sign)
+{
+	double lg1 = NAN, lg2 = NAN, can1 = INFINITY, can2 = INFINITY;
+	int s1 = 0, s2 = 0, st1, st2, dummy;
+	double l1mz;
+
+	if (sign == NULL)
+		sign = &dummy;
+	*sign = 0;
+	if (isnan(a) || isnan(b) || isnan(c) || !(z >= 0.0 && z < 1.0))
+		return NAN;
+	if (c <= 0.0 && c == floor(c))
+		return NAN;
+	if (z == 0.0)
+	{
+		*sign = 1;
+		return 0.0;
+	}
+
+	/* 1. direct series, bounded effort */
+	st1 = h2f1_series(a, b, c, z, 5000, &lg1, &s1, &can1);
+	if (st1 == H2F1_OK && can1 <= 1e4 && isfinite(lg1))
+	{
+		*sign = s1;
+		return lg1;
+	}
+
+	/* 2. Euler transformation */
+	l1mz = log1p(-z);
+	st2 = h2f1_series(c - a, c - b, c, z, 200000, &lg2, &s2, &can2);
+	if (st2 == H2F1_OK)
+		lg2 += (c - a - b) * l1mz;
+	if (st2 == H2F1_OK && can2 <= 1e4 && isfinite(lg2))
+	{
+		*sign = s2;
+		return lg2;
+	}
+
+	/* 3. direct series with a large budget if it merely ran out of terms */
+	if (st1 == H2F1_NOCONV)
+		st1 = h2f1_series(a, b, c, z, 200000, &lg1, &s1, &can1);
+
+	/* best effort: the converged candidate with less cancellation */
+	if (st1 == H2F1_OK && (st2 != H2F1_OK || can1 <= can2) && !isnan(lg1))
+	{
+		*sign = s1;
+		return lg1;
+	}
+	if (st2 == H2F1_OK && !isnan(lg2))
+	{
+		*sign = s2;
+		return lg2;
+	}
+	return NAN;
+}
+
+int
+hvc_hyp2f1_1bc(double b, double c, double z, long maxterms, double out[4])
+{
+	double G = 1.0, Gb = 0.0, Gc = 0.0, Gz = 0.0, term = 1.0;
+	double hb = 0.0, hc = 0.0, omz;
+	long k;
+
+	if (maxterms <= 0)
+		maxterms = 200000;
+	if (!(z >= 0.0 && z < 1.0) || !(b > 0.0) || !(c >= b) || !isfinite(c))
+		return -1;
+	omz = 1.0 - z;
+	for (k = 1; k <= maxterms; k++)
+	{
+		double bk = b + (double) (k - 1), ck = c + (double) (k - 1);
+		double q = bk / ck, hm;
+
+		Gz += (double) k * term * q;	/* d/dz T_k = k T_{k-1} (b+k-1)/(c+k-1) */
+		term *= q * z;
+		hb += 1.0 / bk;
+		hc += 1.0 / ck;
+		G += term;
+		Gb += term * hb;
+		Gc -= term * hc;
+		if (term == 0.0)
+			break;
+		hm = hb > hc ? hb : hc;
+		/* tail bound: later ratios are <= z (b <= c) */
+		if (term * (((double) k + 1.0) / omz + hm + 1.0) <= 1e-17 * omz * G)
+			break;
+	}
+	if (k > maxterms)
+		return -1;
+	out[0] = G;
+	out[1] = Gb;
+	out[2] = Gc;
+	out[3] = Gz;
+	return 0;
+}

@@ -1,0 +1,278 @@
+/*
+ * refresh_fit.c — the model step of a refresh:
+ *
+ *   hvc._fit_models(cfg hvc.config, as_of_day date) -> hvc._model_params
+ *
+ * reads the stage once, fits the configured purchase model (BG/NBD or
+ * Pareto/NBD) on (frequency, recency, age) of every customer and the
+ * Gamma-Gamma spend model on the repeat customers, and says in plain words
+ * why a model is not usable when it is not (too few customers, nobody with a
+ * repeat purchase, no convergence, q <= 1).  Also returns the stage totals.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+
+#include "core/bgnbd.h"
+#include "core/btyd_data.h"
+#include "core/clv.h"
+#include "core/gamma_gamma.h"
+#include "core/pareto_nbd.h"
+#include "stage.h"
+
+PG_FUNCTION_INFO_V1(hvc_fit_models);
+
+/* The fewest customers a purchase model is fitted on. */
+#define MIN_FIT_CUSTOMERS	10
+/* The fewest repeat customers the spend model is fitted on. */
+#define MIN_SPEND_CUSTOMERS	3
+
+typedef struct ResultBuilder
+{
+	TupleDesc	desc;
+	Datum	   *values;
+	bool	   *nulls;
+} ResultBuilder;
+
+static void
+put(ResultBuilder *rb, const char *name, Datum v)
+{
+	int			i = SPI_fnumber(rb->desc, name);
+
+	if (i <= 0)
+		elog(ERROR, "hvc._model_params has no attribute \"%s\"", name);
+	rb->values[i - 1] = v;
+	rb->nulls[i - 1] = false;
+}
+
+static void
+put_float(ResultBuilder *rb, const char *name, double v)
+{
+	if (isfinite(v))
+		put(rb, name, Float8GetDatum(v));
+}
+
+static double
+elapsed_seconds(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_DOUBLE(now);
+}
+
+static const char *
+config_text(HeapTupleHeader cfg, const char *name, const char *dflt)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByName(cfg, name, &isnull);
+
+	return isnull ? dflt : TextDatumGetCString(d);
+}
+
+static void
+fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *rows,
+				   int64 repeaters, StringInfo msg)
+{
+	hvc_fit_options opt;
+	hvc_opt_report rep;
+	double		loglik = NAN;
+	int			rc;
+	instr_time	start;
+
+	put(rb, "purchase_customers", Int64GetDatum(st->n));
+	if (st->n < MIN_FIT_CUSTOMERS)
+	{
+		appendStringInfo(msg, "%s not fitted: %lld customers, at least %d needed",
+						 model, (long long) st->n, MIN_FIT_CUSTOMERS);
+		return;
+	}
+	if (repeaters == 0)
+	{
+		appendStringInfo(msg, "%s not fitted: no customer has a repeat purchase", model);
+		return;
+	}
+	hvc_fit_default_options(&opt);
+	memset(&rep, 0, sizeof(rep));
+	INSTR_TIME_SET_CURRENT(start);
+	if (strcmp(model, "bgnbd") == 0)
+	{
+		bgnbd_params p;
+
+		rc = bgnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep);
+		put_float(rb, "r", p.r);
+		put_float(rb, "alpha", p.alpha);
+		put_float(rb, "a", p.a);
+		put_float(rb, "b", p.b);
+		rc = (rc == HVC_OK && bgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
+	}
+	else
+	{
+		pnbd_params p;
+
+		rc = pnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep);
+		put_float(rb, "r", p.r);
+		put_float(rb, "alpha", p.alpha);
+		put_float(rb, "s", p.s);
+		put_float(rb, "beta", p.beta);
+		rc = (rc == HVC_OK && pnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
+	}
+	if (rc == HVC_ENOMEM)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("out of memory while fitting the %s model", model)));
+	put_float(rb, "purchase_log_likelihood", loglik);
+	put(rb, "purchase_converged", BoolGetDatum(rc == HVC_OK));
+	put(rb, "purchase_iterations", Int32GetDatum(rep.iterations));
+	put(rb, "purchase_message", CStringGetTextDatum(rep.message));
+	put(rb, "usable", BoolGetDatum(rc == HVC_OK));
+	if (rc == HVC_OK)
+		appendStringInfo(msg, "%s fitted on %lld customers in %.3f s (%d iterations, LL %.2f)",
+						 model, (long long) st->n, elapsed_seconds(start), rep.iterations, loglik);
+	else
+		appendStringInfo(msg, "%s did not converge (%s); predictions left NULL", model, rep.message);
+}
+
+static void
+fit_spend_model(ResultBuilder *rb, gg_row *rows, int64 n, StringInfo msg)
+{
+	hvc_fit_options opt;
+	hvc_opt_report rep;
+	gg_params	g;
+	double		loglik = NAN,
+				mean;
+	int			rc;
+	instr_time	start;
+
+	put(rb, "spend_customers", Int64GetDatum(n));
+	if (n < MIN_SPEND_CUSTOMERS)
+	{
+		appendStringInfo(msg, "; gamma_gamma not fitted: %lld repeat customers with positive spend, at least %d needed",
+						 (long long) n, MIN_SPEND_CUSTOMERS);
+		return;
+	}
+	hvc_fit_default_options(&opt);
+	memset(&rep, 0, sizeof(rep));
+	INSTR_TIME_SET_CURRENT(start);
+	rc = gg_fit(rows, (size_t) n, &opt, &g, &loglik, &rep);
+	if (rc == HVC_ENOMEM)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("out of memory while fitting the gamma_gamma model")));
+	put_float(rb, "p", g.p);
+	put_float(rb, "q", g.q);
+	put_float(rb, "v", g.v);
+	put_float(rb, "spend_log_likelihood", loglik);
+	put(rb, "spend_converged", BoolGetDatum(rc == HVC_OK));
+	put(rb, "spend_iterations", Int32GetDatum(rep.iterations));
+	put(rb, "spend_message", CStringGetTextDatum(rep.message));
+	if (rc != HVC_OK)
+	{
+		appendStringInfo(msg, "; gamma_gamma did not converge (%s): expected_order_value and predicted_clv left NULL",
+						 rep.message);
+		return;
+	}
+	if (gg_population_mean(&g, &mean) != HVC_OK)
+	{
+		appendStringInfo(msg, "; gamma_gamma q = %.4g <= 1 (mean spend undefined): expected_order_value and predicted_clv left NULL",
+						 g.q);
+		put(rb, "spend_message", CStringGetTextDatum("q <= 1: the population mean spend does not exist"));
+		return;
+	}
+	put(rb, "spend_usable", BoolGetDatum(true));
+	appendStringInfo(msg, "; gamma_gamma fitted on %lld repeat customers in %.3f s (%d iterations)",
+					 (long long) n, elapsed_seconds(start), rep.iterations);
+}
+
+Datum
+hvc_fit_models(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader cfg = PG_GETARG_HEAPTUPLEHEADER(0);
+	DateADT		as_of_day = PG_GETARG_DATEADT(1);
+	const char *model = config_text(cfg, "model", "bgnbd");
+	const char *time_unit = config_text(cfg, "time_unit", "week");
+	double		unit = strcmp(time_unit, "week") == 0 ? 7.0 : 1.0;
+	MemoryContext callcxt = CurrentMemoryContext;
+	ResultBuilder rb;
+	TupleDesc	desc;
+	Stage		st;
+	StringInfoData msg;
+	btyd_row   *rows;
+	gg_row	   *grows;
+	int64		i,
+				repeaters = 0,
+				ng = 0;
+	bool		isnull;
+	Datum		d;
+	HeapTuple	result;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "hvc._fit_models must return hvc._model_params");
+	desc = BlessTupleDesc(desc);
+	rb.desc = desc;
+	rb.values = palloc0(desc->natts * sizeof(Datum));
+	rb.nulls = palloc(desc->natts * sizeof(bool));
+	memset(rb.nulls, true, desc->natts * sizeof(bool));
+	initStringInfo(&msg);
+
+	put(&rb, "model", CStringGetTextDatum(model));
+	put(&rb, "usable", BoolGetDatum(false));
+	put(&rb, "spend_usable", BoolGetDatum(false));
+	d = GetAttributeByName(cfg, "horizon_months", &isnull);
+	put(&rb, "horizon_months", isnull ? Int32GetDatum(12) : d);
+	d = GetAttributeByName(cfg, "monthly_discount_rate", &isnull);
+	put(&rb, "monthly_discount_rate", isnull ? Float8GetDatum(0.01) : d);
+	put(&rb, "units_per_month", Float8GetDatum(unit == 7.0 ? HVC_UNITS_PER_MONTH_WEEK
+											   : HVC_UNITS_PER_MONTH_DAY));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "hvc: SPI_connect failed");
+	MemoryContextSwitchTo(callcxt);
+	stage_read(&st);
+	put(&rb, "rows_read", Int64GetDatum(st.rows_read));
+	put(&rb, "rows_skipped", Int64GetDatum(st.rows_skipped));
+	put(&rb, "customers", Int64GetDatum(st.n));
+
+	if (strcmp(model, "none") == 0)
+		appendStringInfoString(&msg, "model none: predictions not computed");
+	else
+	{
+		rows = palloc_extended(Max(st.n, 1) * sizeof(btyd_row), MCXT_ALLOC_HUGE);
+		grows = palloc_extended(Max(st.n, 1) * sizeof(gg_row), MCXT_ALLOC_HUGE);
+		for (i = 0; i < st.n; i++)
+		{
+			StageCustomer *c = &st.customers[i];
+
+			rows[i].x = c->frequency;
+			rows[i].t_x = (c->last_day - c->first_day) / unit;
+			rows[i].T = (as_of_day - c->first_day) / unit;
+			rows[i].w = 1.0;
+			if (c->frequency > 0)
+			{
+				repeaters++;
+				if (c->monetary > 0)
+				{
+					grows[ng].x = c->frequency;
+					grows[ng].m = c->monetary;
+					grows[ng].w = 1.0;
+					ng++;
+				}
+			}
+		}
+		fit_purchase_model(&rb, model, &st, rows, repeaters, &msg);
+		fit_spend_model(&rb, grows, ng, &msg);
+	}
+	put(&rb, "message", CStringGetTextDatum(msg.data));
+	SPI_finish();
+
+	result = heap_form_tuple(desc, rb.values, rb.nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(result));
+}
