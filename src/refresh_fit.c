@@ -80,6 +80,19 @@ config_text(HeapTupleHeader cfg, const char *name, const char *dflt)
 	return isnull ? dflt : TextDatumGetCString(d);
 }
 
+/*
+ * A fit whose line search stalls with a gradient this small has reached the
+ * optimum as far as double precision can tell: count it as converged.
+ */
+static int
+accept_stalled_fit(int rc, const hvc_opt_report *rep)
+{
+	if (rc == HVC_FIT_NOCONV && rep->status == HVC_OPT_LINESEARCH &&
+		rep->n_at_bound == 0 && rep->gnorm <= 1e-5 * Max(1.0, fabs(rep->f)))
+		return HVC_OK;
+	return rc;
+}
+
 static void
 fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *rows,
 				   int64 repeaters, StringInfo msg)
@@ -109,7 +122,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 	{
 		bgnbd_params p;
 
-		rc = bgnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep);
+		rc = accept_stalled_fit(bgnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep), &rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
 		put_float(rb, "a", p.a);
@@ -120,7 +133,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 	{
 		pnbd_params p;
 
-		rc = pnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep);
+		rc = accept_stalled_fit(pnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep), &rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
 		put_float(rb, "s", p.s);
@@ -163,7 +176,7 @@ fit_spend_model(ResultBuilder *rb, gg_row *rows, int64 n, StringInfo msg)
 	hvc_fit_default_options(&opt);
 	memset(&rep, 0, sizeof(rep));
 	INSTR_TIME_SET_CURRENT(start);
-	rc = gg_fit(rows, (size_t) n, &opt, &g, &loglik, &rep);
+	rc = accept_stalled_fit(gg_fit(rows, (size_t) n, &opt, &g, &loglik, &rep), &rep);
 	if (rc == HVC_ENOMEM)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 						errmsg("out of memory while fitting the gamma_gamma model")));

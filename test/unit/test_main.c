@@ -16,6 +16,7 @@ main(void)
 	test_pnbd();
 	test_gg();
 	test_clv();
+	test_rfm();
 	test_bench();
 	if (t_skip > 0)
 		printf("%d skipped\n", t_skip);

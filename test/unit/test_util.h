@@ -62,6 +62,7 @@ void		test_bgnbd(void);
 void		test_pnbd(void);
 void		test_gg(void);
 void		test_clv(void);
+void		test_rfm(void);
 void		test_bench(void);
 
 
