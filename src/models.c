@@ -68,25 +68,31 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 }
 
 void
-model_set_predict(const ModelSet *ms, double x, double t_x, double T,
-				  double monetary, Prediction *out)
+model_set_forecast(const ModelSet *ms, double x, double t_x, double T, PurchaseForecast *out)
 {
-	out->p_alive = out->predicted_orders = out->expected_order_value =
-		out->predicted_clv = out->next_order_in = NAN;
+	out->p_alive = out->predicted_orders = out->discounted_purchases = out->next_order_in = NAN;
 	if (!ms->usable)
 		return;
 	out->p_alive = hvc_model_p_alive(&ms->purchase, x, t_x, T);
-	out->predicted_orders = hvc_model_expected_purchases(&ms->purchase,
-														 ms->horizon_months * ms->units_per_month,
-														 x, t_x, T);
+	out->discounted_purchases =
+		hvc_discounted_purchases(&ms->purchase, x, t_x, T, ms->horizon_months,
+								 ms->monthly_discount_rate, ms->units_per_month,
+								 &out->predicted_orders);
 	out->next_order_in = hvc_model_next_order_median(&ms->purchase, x, T);
-	if (ms->spend_usable)
-	{
-		/* net repeat spend at or below zero gives no evidence of spending */
-		out->expected_order_value = gg_expected_value(&ms->spend, x, x > 0 ? fmax(monetary, 0.0) : 0.0);
-		if (isfinite(out->expected_order_value))
-			out->predicted_clv = hvc_clv(&ms->purchase, x, t_x, T, out->expected_order_value,
-										 ms->horizon_months, ms->monthly_discount_rate,
-										 ms->units_per_month);
-	}
+}
+
+void
+model_set_predict(const ModelSet *ms, const PurchaseForecast *fc, double x,
+				  double monetary, Prediction *out)
+{
+	out->p_alive = fc->p_alive;
+	out->predicted_orders = fc->predicted_orders;
+	out->next_order_in = fc->next_order_in;
+	out->expected_order_value = out->predicted_clv = NAN;
+	if (!ms->usable || !ms->spend_usable)
+		return;
+	/* net repeat spend at or below zero gives no evidence of spending */
+	out->expected_order_value = gg_expected_value(&ms->spend, x, x > 0 ? fmax(monetary, 0.0) : 0.0);
+	if (isfinite(out->expected_order_value) && isfinite(fc->discounted_purchases))
+		out->predicted_clv = out->expected_order_value * fc->discounted_purchases;
 }

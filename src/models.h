@@ -32,11 +32,27 @@ typedef struct Prediction
 	double		next_order_in;	/* median time to next purchase, time units */
 } Prediction;
 
+/*
+ * What the purchase model says about a (frequency, recency, age) triple; the
+ * expensive part of a prediction, shared by every customer with that triple.
+ */
+typedef struct PurchaseForecast
+{
+	double		p_alive;
+	double		predicted_orders;	/* E[Y(horizon)] */
+	double		discounted_purchases;	/* CLV per unit of spend */
+	double		next_order_in;
+} PurchaseForecast;
+
 /* Fill from an hvc._model_params value. */
 extern void model_set_from_params(HeapTupleHeader params, ModelSet *ms);
 
-/* Predictions for one customer; fields that cannot be computed are NaN. */
-extern void model_set_predict(const ModelSet *ms, double x, double t_x, double T,
+/* Forecast for a triple; NaN fields when the model is unusable. */
+extern void model_set_forecast(const ModelSet *ms, double x, double t_x, double T,
+							   PurchaseForecast *out);
+
+/* Predictions for one customer from its triple's forecast and its spend. */
+extern void model_set_predict(const ModelSet *ms, const PurchaseForecast *fc, double x,
 							  double monetary, Prediction *out);
 
 #endif

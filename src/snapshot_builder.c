@@ -111,6 +111,28 @@ cmp_value_idx(const void *a, const void *b, void *arg)
 							   sc->customers[j].customer, false, &sc->ssup);
 }
 
+/* customers with the same (frequency, recency, age) share a forecast */
+typedef struct TripleCtx
+{
+	const StageCustomer *customers;
+} TripleCtx;
+
+static int
+cmp_triple_idx(const void *a, const void *b, void *arg)
+{
+	const StageCustomer *c = ((TripleCtx *) arg)->customers;
+	const StageCustomer *x = &c[*(const int64 *) a];
+	const StageCustomer *y = &c[*(const int64 *) b];
+
+	if (x->frequency != y->frequency)
+		return x->frequency < y->frequency ? -1 : 1;
+	if (x->first_day != y->first_day)
+		return x->first_day < y->first_day ? -1 : 1;
+	if (x->last_day != y->last_day)
+		return x->last_day < y->last_day ? -1 : 1;
+	return 0;
+}
+
 static int
 cmp_old(const void *a, const void *b, void *arg)
 {
@@ -355,19 +377,47 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 		work[i] = (double) st.customers[i].revenue;
 	rfm_breaks(work, st.n, mb);
 
-	/* scores, predictions, value */
+	/* purchase-model forecasts, once per distinct (frequency, first, last day) */
+	if (ms.usable && st.n > 0)
+	{
+		TripleCtx	tc = {st.customers};
+		PurchaseForecast fc;
+		int64		prev = -1;
+
+		for (i = 0; i < st.n; i++)
+			order[i] = i;
+		qsort_arg(order, st.n, sizeof(int64), cmp_triple_idx, &tc);
+		for (k = 0; k < st.n; k++)
+		{
+			StageCustomer *c = &st.customers[order[k]];
+
+			if (prev < 0 || cmp_triple_idx(&order[prev], &order[k], &tc) != 0)
+			{
+				model_set_forecast(&ms, c->frequency, (c->last_day - c->first_day) / unit,
+								   (as_of_day - c->first_day) / unit, &fc);
+				prev = k;
+				CHECK_FOR_INTERRUPTS();
+			}
+			model_set_predict(&ms, &fc, c->frequency, c->monetary, &cp[order[k]].pred);
+		}
+	}
+	else
+	{
+		for (i = 0; i < st.n; i++)
+			cp[i].pred.p_alive = cp[i].pred.predicted_orders = cp[i].pred.expected_order_value =
+				cp[i].pred.predicted_clv = cp[i].pred.next_order_in = NAN;
+	}
+
+	/* scores, value */
 	for (i = 0; i < st.n; i++)
 	{
 		StageCustomer *c = &st.customers[i];
 		Computed   *x = &cp[i];
-		double		t_x = (c->last_day - c->first_day) / unit;
-		double		T = (as_of_day - c->first_day) / unit;
 		int64		historic = has_margin ? (c->has_margin ? c->margin : 0) : c->revenue;
 
 		x->r = rfm_score(-(double) (as_of_day - c->last_day), rb);
 		x->f = rfm_score((double) c->orders, fb);
 		x->m = rfm_score((double) c->revenue, mb);
-		model_set_predict(&ms, c->frequency, t_x, T, c->monetary, &x->pred);
 		switch (basis)
 		{
 			case BASIS_PREDICTED_CLV:

@@ -46,14 +46,18 @@ model_fn(const void *ctx, double t, double x, double t_x, double T)
 }
 
 double
-hvc_clv_fn(hvc_expected_fn fn, const void *ctx, double x, double t_x,
-		   double T, double spend, int months, double monthly_discount,
-		   double units_per_month)
+hvc_discounted_purchases_fn(hvc_expected_fn fn, const void *ctx, double x, double t_x,
+							double T, int months, double monthly_discount,
+							double units_per_month, double *purchases)
 {
-	double		clv = 0.0, prev = 0.0, disc = 1.0;
+	double		dep = 0.0,
+				prev = 0.0,
+				disc = 1.0;
 	int			k;
 
-	if (fn == NULL || months < 0 || !isfinite(spend) ||
+	if (purchases != NULL)
+		*purchases = NAN;
+	if (fn == NULL || months < 0 ||
 		!(units_per_month > 0.0) || !isfinite(units_per_month) ||
 		!(monthly_discount > -1.0) || !isfinite(monthly_discount))
 		return NAN;
@@ -64,10 +68,34 @@ hvc_clv_fn(hvc_expected_fn fn, const void *ctx, double x, double t_x,
 		if (!isfinite(cur))
 			return NAN;
 		disc /= 1.0 + monthly_discount;
-		clv += spend * (cur - prev) * disc;
+		dep += (cur - prev) * disc;
 		prev = cur;
 	}
-	return clv;
+	if (purchases != NULL)
+		*purchases = prev;
+	return dep;
+}
+
+double
+hvc_clv_fn(hvc_expected_fn fn, const void *ctx, double x, double t_x,
+		   double T, double spend, int months, double monthly_discount,
+		   double units_per_month)
+{
+	if (!isfinite(spend))
+		return NAN;
+	return spend * hvc_discounted_purchases_fn(fn, ctx, x, t_x, T, months,
+											   monthly_discount, units_per_month, NULL);
+}
+
+double
+hvc_discounted_purchases(const hvc_purchase_model *m, double x, double t_x, double T,
+						 int months, double monthly_discount, double units_per_month,
+						 double *purchases)
+{
+	if (m == NULL)
+		return NAN;
+	return hvc_discounted_purchases_fn(model_fn, m, x, t_x, T, months, monthly_discount,
+									   units_per_month, purchases);
 }
 
 double

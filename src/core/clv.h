@@ -50,6 +50,18 @@ typedef double (*hvc_expected_fn) (const void *ctx, double t,
 double		hvc_clv_fn(hvc_expected_fn fn, const void *ctx, double x, double t_x,
 					   double T, double spend, int months,
 					   double monthly_discount, double units_per_month);
+/*
+ * Discounted expected purchases: sum_k [E[Y(k f)] - E[Y((k-1) f)]] / (1+d)^k,
+ * so CLV = spend * this (lifetimes' monthly loop with spend factored out).
+ * *purchases (may be NULL) gets E[Y(months f)], the undiscounted total.
+ */
+double		hvc_discounted_purchases_fn(hvc_expected_fn fn, const void *ctx, double x,
+										double t_x, double T, int months,
+										double monthly_discount, double units_per_month,
+										double *purchases);
+double		hvc_discounted_purchases(const hvc_purchase_model *m, double x, double t_x,
+									 double T, int months, double monthly_discount,
+									 double units_per_month, double *purchases);
 double		hvc_clv(const hvc_purchase_model *m, double x, double t_x, double T,
 					double spend, int months, double monthly_discount,
 					double units_per_month);
