@@ -1,0 +1,159 @@
+-- bench/bench.sql — run by bench/bench.sh in a throwaway cluster:
+--   psql -X -v customers=500000 -v lines=5000000 -f bench/bench.sql
+-- Generates the synthetic shop, warms the cache, then times (median of 3
+-- runs each, interleaved, after one untimed warm-up run of each):
+--   (a) PostgreSQL's own GROUP BY customer_id (count, sum, min, max)
+--   (b) a hand-written RFM query (GROUP BY + three NTILE(5) windows)
+--   (c) CALL hvc.refresh() with model = 'none'
+--   (d) CALL hvc.refresh() with model = 'bgnbd' (the full refresh)
+\set ON_ERROR_STOP on
+\pset footer off
+\pset null '-'
+\if :{?customers}
+\else
+  \set customers 500000
+\endif
+\if :{?lines}
+\else
+  \set lines 5000000
+\endif
+\set end_date 2025-06-30
+\set as_of 2025-06-30
+
+\echo '=== hvc bench:' :customers 'customers,' :lines 'lines ==='
+SELECT version();
+SELECT name, setting, unit FROM pg_settings
+ WHERE name IN ('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'max_parallel_workers',
+                'max_wal_size', 'jit', 'effective_cache_size')
+ ORDER BY name;
+
+CREATE EXTENSION hvc;
+
+\echo
+\echo '--- generating public.sales (bench/generate_sales.sql)'
+SELECT clock_timestamp() AS gen_t0 \gset
+\ir generate_sales.sql
+SELECT round(extract(epoch FROM clock_timestamp() - :'gen_t0'::timestamptz)::numeric, 1) AS gen_s \gset
+\echo 'generated in' :gen_s 's'
+VACUUM ANALYZE public.sales;
+CHECKPOINT;
+
+\echo
+\echo '--- warming the cache (one full scan; pg_prewarm too when available)'
+SELECT count(*) > 0 AS has_prewarm FROM pg_available_extensions WHERE name = 'pg_prewarm' \gset
+\if :has_prewarm
+CREATE EXTENSION pg_prewarm;
+SELECT pg_prewarm('public.sales') AS prewarmed_blocks;
+\endif
+SELECT count(*) AS lines,
+       count(DISTINCT customer_id) AS customers,
+       count(*) FILTER (WHERE customer_id IS NULL) AS guest_lines,
+       pg_size_pretty(pg_table_size('public.sales')) AS table_size
+  FROM public.sales;
+
+SELECT hvc.register_source(source => 'public.sales', customer => 'customer_id',
+                           ordered_at => 'ordered_at', amount => 'amount',
+                           margin => 'margin', order_id => 'order_id') AS registered;
+
+-- The timed statements.
+CREATE TEMP TABLE bench_case (k text PRIMARY KEY, label text, setup text, stmt text);
+INSERT INTO bench_case VALUES
+ ('a', 'PostgreSQL GROUP BY customer_id (count, sum, min, max)', NULL,
+  $q$SELECT count(*), sum(n), sum(s), max(mn), max(mx)
+       FROM (SELECT customer_id, count(*) AS n, sum(amount) AS s,
+                    min(ordered_at) AS mn, max(ordered_at) AS mx
+               FROM public.sales GROUP BY customer_id) q$q$),
+ ('b', 'hand-written RFM (GROUP BY + 3 x NTILE(5))', NULL,
+  format($q$SELECT count(*), sum(r), sum(f), sum(m), sum(orders), sum(revenue), max(last_at)
+       FROM (SELECT customer_id,
+                    max(ordered_at) AS last_at,
+                    count(DISTINCT order_id) FILTER (WHERE amount > 0) AS orders,
+                    sum(amount) AS revenue,
+                    ntile(5) OVER (ORDER BY max(ordered_at)) AS r,
+                    ntile(5) OVER (ORDER BY count(DISTINCT order_id) FILTER (WHERE amount > 0)) AS f,
+                    ntile(5) OVER (ORDER BY sum(amount)) AS m
+               FROM public.sales
+              WHERE customer_id IS NOT NULL AND ordered_at <= %L::timestamptz
+              GROUP BY customer_id) q$q$, :'as_of')),
+ ('c', 'CALL hvc.refresh(), model = none', $q$UPDATE hvc.config SET model = 'none'$q$,
+  format('CALL hvc.refresh(as_of => %L)', :'as_of')),
+ ('d', 'CALL hvc.refresh(), model = bgnbd (full)', $q$UPDATE hvc.config SET model = 'bgnbd'$q$,
+  format('CALL hvc.refresh(as_of => %L)', :'as_of'));
+CREATE TEMP TABLE bench_times (k text, run integer, seconds float8);
+
+\echo
+\echo '--- timing: one untimed warm-up run of each, then 3 timed rounds of (a) (b) (c) (d)'
+SET client_min_messages = warning;   -- the refresh NOTICEs; the log is printed below
+\o /dev/null
+SELECT stmt
+  FROM (SELECT 0 AS run, k, 1 AS step, setup AS stmt FROM bench_case
+        UNION ALL
+        SELECT 0, k, 2, stmt FROM bench_case
+        UNION ALL
+        SELECT run, k, step,
+               CASE step
+                 WHEN 1 THEN setup
+                 WHEN 2 THEN $$SELECT set_config('bench.t0', clock_timestamp()::text, false)$$
+                 WHEN 3 THEN stmt
+                 ELSE format($$INSERT INTO bench_times
+                               SELECT %L, %s, extract(epoch FROM clock_timestamp()
+                                                    - current_setting('bench.t0')::timestamptz)$$, k, run)
+               END
+          FROM bench_case, generate_series(1, 3) run, generate_series(1, 4) step) s
+ WHERE stmt IS NOT NULL
+ ORDER BY run, k, step
+\gexec
+\o
+RESET client_min_messages;
+
+\echo
+\echo '--- results (seconds; median of 3 runs)'
+CREATE TEMP TABLE bench_result AS
+SELECT c.k, c.label,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY t.seconds) AS median,
+       min(t.seconds) AS fastest, max(t.seconds) AS slowest
+  FROM bench_case c JOIN bench_times t USING (k)
+ GROUP BY c.k, c.label;
+SELECT '(' || k || ')' AS " ", label AS statement,
+       round(median::numeric, 3) AS median_s,
+       round(fastest::numeric, 3) AS min_s, round(slowest::numeric, 3) AS max_s
+  FROM bench_result ORDER BY k;
+
+SELECT x.ratio, round((n.median / nullif(d.median, 0))::numeric, 2) AS value
+  FROM (VALUES (1, '(c)/(a)  refresh, no model / GROUP BY', 'c', 'a'),
+               (2, '(c)/(b)  refresh, no model / hand-written RFM', 'c', 'b'),
+               (3, '(d)/(a)  full refresh / GROUP BY', 'd', 'a'),
+               (4, '(d)/(b)  full refresh / hand-written RFM', 'd', 'b'),
+               (5, '(d)/(c)  full refresh / refresh without model', 'd', 'c')) x(o, ratio, num, den)
+  JOIN bench_result n ON n.k = x.num
+  JOIN bench_result d ON d.k = x.den
+ ORDER BY x.o;
+
+\echo
+\echo '--- last refresh of each model (hvc.refresh_log)'
+SELECT DISTINCT ON (i.model) i.model, l.refresh_id, l.status, l.rows_read, l.customers,
+       round(extract(epoch FROM l.finished_at - l.started_at)::numeric, 3) AS seconds,
+       l.message
+  FROM hvc.refresh_log l
+  CROSS JOIN LATERAL (SELECT CASE WHEN l.message LIKE '%model none%' THEN 'none' ELSE 'bgnbd' END AS model) i
+ WHERE l.status = 'succeeded'
+ ORDER BY i.model, l.refresh_id DESC;
+
+\echo
+\echo '--- model fits of the last refresh (hvc.model_fit)'
+SELECT count(*) > 0 AS has_fits FROM hvc.model_fit \gset
+\if :has_fits
+SELECT f.refresh_id, f.model, f.customers, f.converged, f.iterations,
+       round(f.log_likelihood::numeric, 1) AS log_likelihood,
+       concat_ws(' ', 'r=' || round(f.r::numeric, 4), 'alpha=' || round(f.alpha::numeric, 4),
+                 'a=' || round(f.a::numeric, 4), 'b=' || round(f.b::numeric, 4),
+                 's=' || round(f.s::numeric, 4), 'beta=' || round(f.beta::numeric, 4),
+                 'p=' || round(f.p::numeric, 4), 'q=' || round(f.q::numeric, 4),
+                 'v=' || round(f.v::numeric, 4)) AS parameters,
+       f.message
+  FROM hvc.model_fit f
+ WHERE f.refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit)
+ ORDER BY f.fit_id;
+\else
+\echo '(hvc.model_fit is empty: the model step did not fit anything)'
+\endif

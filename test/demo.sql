@@ -1,0 +1,83 @@
+-- test/demo.sql — the README quick-start (run by test/demo.sh inside a
+-- throwaway pg_virtualenv cluster; works in any empty database too:
+--   psql -X -f test/demo.sql).
+\set ON_ERROR_STOP on
+\pset null '-'
+\pset footer off
+
+\echo
+\echo '=== 1. CREATE EXTENSION hvc ==='
+CREATE EXTENSION hvc;
+
+\echo
+\echo '=== 2. A synthetic shop: 20 000 customers, ~200 000 sales lines over two years (bench/generate_sales.sql) ==='
+\set customers 20000
+\set lines 200000
+\set end_date 2025-06-30
+\ir ../bench/generate_sales.sql
+\pset footer off
+\d public.sales
+
+\echo
+\echo '=== 3. Point hvc at the sales table ==='
+SELECT hvc.register_source(source     => 'public.sales',
+                           customer   => 'customer_id',
+                           ordered_at => 'ordered_at',
+                           amount     => 'amount',
+                           margin     => 'margin',
+                           order_id   => 'order_id');
+
+\echo
+\echo '=== 4. Refresh: CALL hvc.refresh(as_of => ''2025-06-30'') ==='
+CALL hvc.refresh(as_of => '2025-06-30');
+SELECT status, rows_read, rows_skipped, customers,
+       round(extract(epoch FROM finished_at - started_at)::numeric, 2) AS seconds,
+       message
+  FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+
+\echo
+\echo '=== 5. Tiers (hvc.tier_summary): the top 20 % are the high-value customers ==='
+SELECT tier, tier_rank, customers,
+       round(100 * customer_share::numeric, 1) AS "customers %",
+       revenue,
+       round(100 * revenue_share::numeric, 1)  AS "revenue %",
+       margin, predicted_clv,
+       round(avg_churn_risk::numeric, 3)       AS avg_churn_risk
+  FROM hvc.tier_summary
+ ORDER BY tier_rank;
+
+\echo
+\echo '=== 6. RFM segments (hvc.segment_summary) ==='
+SELECT segment, customers, orders, revenue, avg_order_value,
+       round(avg_recency_days::numeric, 1) AS avg_recency_days
+  FROM hvc.segment_summary
+ ORDER BY revenue DESC;
+
+\echo
+\echo '=== 7. The ten most valuable customers (hvc.customers ORDER BY value_rank) ==='
+SELECT value_rank AS rank, customer_id, tier, segment, rfm_cell AS rfm,
+       orders, revenue, margin,
+       first_order_at::date AS first_order, recency_days AS recency,
+       round(p_alive::numeric, 3) AS p_alive,
+       round(predicted_orders::numeric, 1) AS pred_orders,
+       predicted_clv,
+       round(100 * cumulative_value_share::numeric, 2) AS "cum value %"
+  FROM hvc.customers
+ ORDER BY value_rank
+ LIMIT 10;
+
+\echo
+\echo '=== 8. Model fits (hvc.model_fit) ==='
+SELECT count(*) > 0 AS has_fits FROM hvc.model_fit \gset
+\if :has_fits
+SELECT model, round(r::numeric, 4) AS r, round(alpha::numeric, 4) AS alpha,
+       round(a::numeric, 4) AS a, round(b::numeric, 4) AS b,
+       round(s::numeric, 4) AS s, round(beta::numeric, 4) AS beta,
+       round(p::numeric, 4) AS p, round(q::numeric, 4) AS q, round(v::numeric, 4) AS v,
+       round(log_likelihood::numeric, 1) AS log_likelihood, customers, converged, iterations
+  FROM hvc.model_fit
+ ORDER BY fit_id;
+\else
+\echo '(no model fitted yet: hvc.model_fit is empty, so predictions are NULL and tiers rank by historic_clv)'
+\endif
+SELECT model, value_basis, customers, as_of FROM hvc.snapshot_info;
