@@ -37,6 +37,7 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
+#include "fit_options.h"
 #include "core/bgnbd.h"
 #include "core/btyd_data.h"
 #include "core/gamma_gamma.h"
@@ -759,10 +760,11 @@ hvc_bgnbd_finalfn(PG_FUNCTION_ARGS)
 		bgnbd_params p;
 		int			rc;
 
-		hvc_fit_default_options(&opt);
+		hvc_backend_fit_options(&opt);
 		memset(&rep, 0, sizeof(rep));
 		/* the core allocates and frees with malloc: no ereport until it returns */
 		rc = bgnbd_fit(rows, (size_t) nrows, &opt, &p, &fr.loglik, &rep);
+		hvc_after_fit(&rep);
 		if (rc == HVC_ENOMEM)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -798,9 +800,10 @@ hvc_pareto_nbd_finalfn(PG_FUNCTION_ARGS)
 		pnbd_params p;
 		int			rc;
 
-		hvc_fit_default_options(&opt);
+		hvc_backend_fit_options(&opt);
 		memset(&rep, 0, sizeof(rep));
 		rc = pnbd_fit(rows, (size_t) nrows, &opt, &p, &fr.loglik, &rep);
+		hvc_after_fit(&rep);
 		if (rc == HVC_ENOMEM)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -840,9 +843,10 @@ hvc_gamma_gamma_finalfn(PG_FUNCTION_ARGS)
 		gg_params	g;
 		int			rc;
 
-		hvc_fit_default_options(&opt);
+		hvc_backend_fit_options(&opt);
 		memset(&rep, 0, sizeof(rep));
 		rc = gg_fit(s->rows, (size_t) s->n, &opt, &g, &fr.loglik, &rep);
+		hvc_after_fit(&rep);
 		if (rc == HVC_ENOMEM)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),

@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 
+#include "fit_options.h"
 #include "core/bgnbd.h"
 #include "core/btyd_data.h"
 #include "core/clv.h"
@@ -115,7 +116,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 		appendStringInfo(msg, "%s not fitted: no customer has a repeat purchase", model);
 		return;
 	}
-	hvc_fit_default_options(&opt);
+	hvc_backend_fit_options(&opt);
 	memset(&rep, 0, sizeof(rep));
 	INSTR_TIME_SET_CURRENT(start);
 	if (strcmp(model, "bgnbd") == 0)
@@ -123,6 +124,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 		bgnbd_params p;
 
 		rc = accept_stalled_fit(bgnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep), &rep);
+		hvc_after_fit(&rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
 		put_float(rb, "a", p.a);
@@ -134,6 +136,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 		pnbd_params p;
 
 		rc = accept_stalled_fit(pnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep), &rep);
+		hvc_after_fit(&rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
 		put_float(rb, "s", p.s);
@@ -173,10 +176,11 @@ fit_spend_model(ResultBuilder *rb, gg_row *rows, int64 n, StringInfo msg)
 						 (long long) n, MIN_SPEND_CUSTOMERS);
 		return;
 	}
-	hvc_fit_default_options(&opt);
+	hvc_backend_fit_options(&opt);
 	memset(&rep, 0, sizeof(rep));
 	INSTR_TIME_SET_CURRENT(start);
 	rc = accept_stalled_fit(gg_fit(rows, (size_t) n, &opt, &g, &loglik, &rep), &rep);
+	hvc_after_fit(&rep);
 	if (rc == HVC_ENOMEM)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 						errmsg("out of memory while fitting the gamma_gamma model")));

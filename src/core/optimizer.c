@@ -24,6 +24,7 @@ hvc_opt_default_options(hvc_opt_options *o)
 	o->max_step = 4.0;
 	o->lower = NULL;
 	o->upper = NULL;
+	o->interrupted = NULL;
 }
 
 void
@@ -33,6 +34,7 @@ hvc_fit_default_options(hvc_fit_options *o)
 	o->max_iter = 200;
 	o->gtol = 1e-9;
 	o->q_constraint = 0;
+	o->interrupted = NULL;
 }
 
 typedef struct
@@ -252,6 +254,12 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 		double		yHy = 0.0;
 
 		gnorm = proj_grad(&b, x, g, freev);
+		if (o.interrupted != NULL && o.interrupted())
+		{
+			status = HVC_OPT_INTERRUPTED;
+			snprintf(r.message, sizeof(r.message), "interrupted");
+			break;
+		}
 		if (gnorm <= o.gtol * (fabs(f) > 1.0 ? fabs(f) : 1.0))
 		{
 			status = HVC_OPT_CONVERGED;
@@ -386,6 +394,7 @@ hvc_fit_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 		oo.gtol = fo->gtol;
 	oo.lower = lo;
 	oo.upper = hi;
+	oo.interrupted = fo ? fo->interrupted : NULL;
 	memset(&r, 0, sizeof(r));
 	for (attempt = 0; attempt < 3; attempt++)
 	{
@@ -397,7 +406,7 @@ hvc_fit_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 		iters += r.iterations;
 		nfev += r.nfev;
 		if (st == HVC_OPT_CONVERGED || st == HVC_OPT_NONFINITE ||
-			st == HVC_OPT_BADARG)
+			st == HVC_OPT_BADARG || st == HVC_OPT_INTERRUPTED)
 			break;
 	}
 	r.iterations = iters;

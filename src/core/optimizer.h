@@ -33,6 +33,9 @@ typedef struct
 								 * iteration (default 4) */
 	const double *lower;		/* per-variable bounds, NULL = unbounded */
 	const double *upper;
+	int			(*interrupted) (void);	/* polled once per iteration; nonzero
+										 * stops with HVC_OPT_INTERRUPTED.
+										 * NULL = never. */
 } hvc_opt_options;
 
 typedef enum
@@ -42,7 +45,8 @@ typedef enum
 	HVC_OPT_MAXFEV = 2,
 	HVC_OPT_LINESEARCH = 3,		/* no acceptable step found */
 	HVC_OPT_NONFINITE = 4,		/* objective not finite at the start point */
-	HVC_OPT_BADARG = 5
+	HVC_OPT_BADARG = 5,
+	HVC_OPT_INTERRUPTED = 6		/* the interrupted() callback asked to stop */
 } hvc_opt_status;
 
 typedef struct
@@ -83,6 +87,7 @@ typedef struct
 								 * budget: 3 * max_iter) */
 	double		gtol;			/* default 1e-9 (see hvc_opt_options) */
 	int			q_constraint;	/* Gamma-Gamma only: keep q >= 1 */
+	int			(*interrupted) (void);	/* see hvc_opt_options; default NULL */
 } hvc_fit_options;
 
 void		hvc_fit_default_options(hvc_fit_options *o);
