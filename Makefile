@@ -30,3 +30,6 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 .PHONY: unitcheck
 unitcheck:
 	$(MAKE) -C test/unit check
+
+# PGXS does not track header dependencies: rebuild every object when any header changes.
+$(OBJS): $(wildcard src/*.h src/core/*.h)
