@@ -1,8 +1,11 @@
 /*
  * fit_options.h — model-fit options for code running in a backend: the core
- * optimiser polls InterruptPending once per iteration, stops cleanly (after
- * freeing its workspace), and the caller then services the interrupt, so a
- * long fit honours query cancel and statement_timeout.
+ * optimiser polls for a pending query cancel or termination once per
+ * iteration, stops cleanly (after freeing its workspace), and the caller then
+ * services the interrupt, so a long fit honours query cancel,
+ * statement_timeout and pg_terminate_backend.  Other interrupts (parallel
+ * worker messages, catch-up signals) must not stop a fit, so InterruptPending
+ * alone is not enough.
  */
 #ifndef HVC_FIT_OPTIONS_H
 #define HVC_FIT_OPTIONS_H
@@ -16,7 +19,7 @@
 static inline int
 hvc_backend_interrupted(void)
 {
-	return InterruptPending ? 1 : 0;
+	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
 }
 
 static inline void

@@ -697,6 +697,8 @@ btyd_fit_rows(BtydAggState *s, btyd_row **out, int64 *customers, int64 *repeater
 	*repeaters = 0;
 	if (s == NULL || s->n == 0)
 		return 0;
+	/* canonical order, whatever order partial states were combined in */
+	s->n = (int64) btyd_compress(s->rows, (size_t) s->n);
 	rows = palloc_extended((Size) s->n * sizeof(btyd_row), MCXT_ALLOC_HUGE);
 	for (i = 0; i < s->n; i++)
 	{
@@ -829,6 +831,9 @@ hvc_gamma_gamma_finalfn(PG_FUNCTION_ARGS)
 		elog(ERROR, "hvc_gamma_gamma_finalfn called in non-aggregate context");
 	s = PG_ARGISNULL(0) ? NULL : (GgAggState *) PG_GETARG_POINTER(0);
 	fit_result_init(&fr, 3);
+	/* canonical order, whatever order partial states were combined in */
+	if (s != NULL)
+		s->n = (int64) gg_compress(s->rows, (size_t) s->n);
 	if (s != NULL)
 		for (i = 0; i < s->n; i++)
 			w += s->rows[i].w;

@@ -100,6 +100,7 @@ CREATE AGGREGATE hvc.bgnbd_fit(frequency integer, recency float8, age float8) (
     SERIALFUNC = hvc._btyd_serialfn,
     DESERIALFUNC = hvc._btyd_deserialfn,
     FINALFUNC = hvc._bgnbd_finalfn,
+    FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE hvc.bgnbd_fit(integer, float8, float8) IS
@@ -112,6 +113,7 @@ CREATE AGGREGATE hvc.pareto_nbd_fit(frequency integer, recency float8, age float
     SERIALFUNC = hvc._btyd_serialfn,
     DESERIALFUNC = hvc._btyd_deserialfn,
     FINALFUNC = hvc._pareto_nbd_finalfn,
+    FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE hvc.pareto_nbd_fit(integer, float8, float8) IS
@@ -182,6 +184,7 @@ CREATE AGGREGATE hvc.gamma_gamma_fit(frequency integer, monetary float8) (
     SERIALFUNC = hvc._gamma_gamma_serialfn,
     DESERIALFUNC = hvc._gamma_gamma_deserialfn,
     FINALFUNC = hvc._gamma_gamma_finalfn,
+    FINALFUNC_MODIFY = READ_WRITE,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE hvc.gamma_gamma_fit(integer, float8) IS
