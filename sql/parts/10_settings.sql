@@ -34,6 +34,20 @@ CREATE TABLE hvc.config (
 );
 INSERT INTO hvc.config DEFAULT VALUES;
 SELECT pg_catalog.pg_extension_config_dump('hvc.config', '');
+
+-- The settings row is a singleton: inserting a row replaces it.  This is also
+-- what lets pg_restore put back a dumped configuration over the default row
+-- that CREATE EXTENSION inserts.
+CREATE FUNCTION hvc._config_replace() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM hvc.config;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION hvc._config_replace() IS
+    'Internal: trigger that makes INSERT INTO hvc.config replace the one settings row.';
+CREATE TRIGGER config_replace BEFORE INSERT ON hvc.config
+    FOR EACH ROW EXECUTE FUNCTION hvc._config_replace();
 COMMENT ON TABLE hvc.config IS
     'hvc settings: exactly one row; change it with UPDATE hvc.config SET ...';
 COMMENT ON COLUMN hvc.config.singleton IS 'Always true: keeps the table to one row.';

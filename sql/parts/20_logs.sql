@@ -15,6 +15,7 @@ CREATE TABLE hvc.refresh_log (
     backend_pid  integer
 );
 SELECT pg_catalog.pg_extension_config_dump('hvc.refresh_log', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('hvc.refresh_log', 'refresh_id'), '');
 COMMENT ON TABLE hvc.refresh_log IS 'One row per CALL hvc.refresh(): when, over which cut-off, how many rows and customers, and how it ended.';
 COMMENT ON COLUMN hvc.refresh_log.refresh_id IS 'Sequential id of the refresh.';
 COMMENT ON COLUMN hvc.refresh_log.started_at IS 'When the refresh started.';
@@ -48,6 +49,7 @@ CREATE TABLE hvc.model_fit (
     message        text
 );
 SELECT pg_catalog.pg_extension_config_dump('hvc.model_fit', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('hvc.model_fit', 'fit_id'), '');
 COMMENT ON TABLE hvc.model_fit IS 'One row per model fitted by a refresh: parameters (NULL where not applicable), log-likelihood and convergence.';
 COMMENT ON COLUMN hvc.model_fit.fit_id IS 'Sequential id of the fit.';
 COMMENT ON COLUMN hvc.model_fit.refresh_id IS 'The refresh (hvc.refresh_log) that fitted it.';

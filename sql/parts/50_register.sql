@@ -133,6 +133,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     customer_type regtype;
     old_type text;
+    old_relation text;
     rel_name text;
 BEGIN
     IF source IS NULL THEN
@@ -143,12 +144,16 @@ BEGIN
     SELECT format('%I.%I', n.nspname, c.relname) INTO rel_name
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
 
-    SELECT s.customer_type INTO old_type FROM hvc.source s;
+    SELECT s.customer_type, s.relation INTO old_type, old_relation FROM hvc.source s;
     DELETE FROM hvc.source;
     INSERT INTO hvc.source (relation, customer, ordered_at, amount, margin, order_id, customer_type)
     VALUES (rel_name, customer, ordered_at, amount, margin, order_id, customer_type::text);
 
+    -- Another table (or key type) starts a new history: the snapshot, tier
+    -- history and alert state of the old source are dropped.  Re-registering
+    -- the same table (say, to map a margin column) keeps them.
     IF old_type IS DISTINCT FROM customer_type::text
+       OR old_relation IS DISTINCT FROM rel_name
        OR to_regclass('hvc.customer_snapshot') IS NULL THEN
         PERFORM hvc._create_snapshot_objects(customer_type);
     END IF;
@@ -160,21 +165,23 @@ COMMENT ON FUNCTION hvc.register_source(regclass, text, text, text, text, text) 
     'Point hvc at a sales table (table, view or materialized view): customer (hashable type), ordered_at (date/timestamp/timestamptz), amount (numeric/integer/float; negative = refund), optional margin and order_id. Replaces any earlier registration; bad mappings fail before anything changes.';
 
 -- A text overload so a missing table gets hvc's error and hint instead of the
--- bare regclass cast error.
+-- bare regclass cast error.  No SET search_path here on purpose: the name is
+-- resolved with the caller's search_path, like a regclass literal would be;
+-- the body calls only schema-qualified functions.
 CREATE FUNCTION hvc.register_source(source text, customer text, ordered_at text, amount text,
                                     margin text DEFAULT NULL, order_id text DEFAULT NULL)
 RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
-    rel regclass;
+    rel pg_catalog.regclass;
 BEGIN
-    rel := to_regclass(source);
+    rel := pg_catalog.to_regclass(source);
     IF rel IS NULL THEN
         RAISE EXCEPTION 'hvc: relation "%" does not exist', source
             USING ERRCODE = 'undefined_table',
-                  HINT = 'Give the table or view as schema.name (e.g. public.sales); names are resolved like in SQL, so quote mixed-case names: ''public."Sales"''.';
+                  HINT = 'Give the table or view as schema.name (e.g. public.sales), or a name on your search_path; quote mixed-case names: ''public."Sales"''.';
     END IF;
     RETURN hvc.register_source(rel, customer, ordered_at, amount, margin, order_id);
 END $$;
 COMMENT ON FUNCTION hvc.register_source(text, text, text, text, text, text) IS
-    'Same as hvc.register_source(regclass, ...), for a table name given as text; a missing table gets a clear error and hint.';
+    'Same as hvc.register_source(regclass, ...), for a table name given as text (resolved with the caller''s search_path); a missing table gets a clear error and hint.';

@@ -124,8 +124,10 @@ END $$;
 COMMENT ON FUNCTION hvc._segment_cells() IS
     'Internal: maps each of the 125 RFM cells to its segment and warns (NOTICE) about unreachable rules.';
 
+-- jit is off: the refresh's statements are dominated by C code (aggregate,
+-- fits, builder) that JIT cannot speed up, and compiling costs up to a second.
 CREATE FUNCTION hvc._refresh_build(id bigint) RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off AS $fn$
 DECLARE
     cfg hvc.config;
     src hvc.source;

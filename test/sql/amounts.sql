@@ -2,6 +2,7 @@
 -- must agree with round(amount, 4) for every scale, weight and sign.
 CREATE EXTENSION IF NOT EXISTS hvc;
 SET datestyle = 'ISO, YMD';
+\set SHOW_CONTEXT never
 CREATE FUNCTION amount_of(v anyelement) RETURNS numeric LANGUAGE sql AS $$
     SELECT (hvc.customer_summary(date '2020-01-01', v, NULL::numeric, NULL::int,
                                  '2030-01-01'::timestamp, 'UTC')).revenue

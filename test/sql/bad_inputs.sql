@@ -2,6 +2,7 @@
 -- counted skip, and nothing already computed is lost.
 CREATE EXTENSION IF NOT EXISTS hvc;
 SET datestyle = 'ISO, YMD';
+\set SHOW_CONTEXT never
 SET client_min_messages = notice;
 SET timezone = 'UTC';
 \set VERBOSITY default
@@ -86,7 +87,6 @@ DELETE FROM messy WHERE amount = 9e12;
 UPDATE hvc.config SET model = 'magic';
 UPDATE hvc.config SET timezone = 'Mars/Olympus';
 UPDATE hvc.config SET monthly_discount_rate = -0.1;
-INSERT INTO hvc.config DEFAULT VALUES;
 INSERT INTO hvc.rfm_segments VALUES ('Broken', 99, 4, 2, 1, 5, 1, 5);
 UPDATE hvc.tier_rules SET customer_share = 0.9 WHERE tier = 'low';
 CALL hvc.refresh(as_of => '2025-07-01');
@@ -103,6 +103,11 @@ DROP TABLE messy;
 CALL hvc.refresh(as_of => '2025-07-01');
 \set ON_ERROR_STOP 1
 SELECT status, message FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 4;
+-- inserting a settings row replaces the singleton (this is how pg_restore
+-- brings a dumped configuration back)
+UPDATE hvc.config SET horizon_months = 6;
+INSERT INTO hvc.config (model, time_unit) VALUES ('none', 'day');
+SELECT count(*) AS rows, min(horizon_months) AS horizon_months, min(model) AS model FROM hvc.config;
 SELECT customer_id, orders, revenue FROM hvc.customers ORDER BY 1;
 
 -- Corrupt serialized states: every malformed byte string is an error, never a crash.

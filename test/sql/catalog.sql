@@ -47,9 +47,10 @@ SELECT 'type', t.typname::text
    AND obj_description(t.oid, 'pg_type') IS NULL
  ORDER BY 1, 2;
 
--- every function has a fixed search_path, except C functions and the
--- refresh procedure (a procedure with SET cannot COMMIT; it only calls
--- schema-qualified functions that do fix it)
+-- every function has a fixed search_path, except C functions, the refresh
+-- procedure (a procedure with SET cannot COMMIT) and register_source(text, ...)
+-- (it resolves the table name with the caller's search_path); both only call
+-- schema-qualified functions that do fix it
 SELECT p.oid::regprocedure AS without_search_path
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'hvc'
   JOIN pg_language l ON l.oid = p.prolang

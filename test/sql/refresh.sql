@@ -2,6 +2,7 @@
 -- segments, value ranks and tiers are all worked out by hand in the comments.
 CREATE EXTENSION IF NOT EXISTS hvc;
 SET datestyle = 'ISO, YMD';
+\set SHOW_CONTEXT never
 SET client_min_messages = notice;
 SET timezone = 'UTC';
 UPDATE hvc.config SET model = 'none', time_unit = 'day';
