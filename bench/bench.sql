@@ -157,3 +157,20 @@ SELECT f.refresh_id, f.model, f.customers, f.converged, f.iterations,
 \else
 \echo '(hvc.model_fit is empty: the model step did not fit anything)'
 \endif
+
+\echo
+\echo '--- hvc.priority(): 10 000 lookups of random customers (an index lookup each)'
+CREATE TEMP TABLE bench_keys AS
+SELECT customer_id FROM hvc.customers ORDER BY hashint8(customer_id) LIMIT 10000;
+SELECT clock_timestamp() AS prio_t0 \gset
+DO $$
+DECLARE
+    k bigint;
+    r record;
+BEGIN
+    FOR k IN SELECT customer_id FROM bench_keys LOOP
+        SELECT * INTO r FROM hvc.priority(k);
+    END LOOP;
+END $$;
+SELECT round((extract(epoch FROM clock_timestamp() - :'prio_t0'::timestamptz) * 1e6 / 10000)::numeric, 1)
+       AS priority_microseconds_per_call;

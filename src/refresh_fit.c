@@ -105,15 +105,15 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 	instr_time	start;
 
 	put(rb, "purchase_customers", Int64GetDatum(st->n));
-	if (st->n < MIN_FIT_CUSTOMERS)
+	if (st->n < MIN_FIT_CUSTOMERS || repeaters == 0)
 	{
-		appendStringInfo(msg, "%s not fitted: %lld customers, at least %d needed",
-						 model, (long long) st->n, MIN_FIT_CUSTOMERS);
-		return;
-	}
-	if (repeaters == 0)
-	{
-		appendStringInfo(msg, "%s not fitted: no customer has a repeat purchase", model);
+		char	   *why = st->n < MIN_FIT_CUSTOMERS ?
+			psprintf("%s not fitted: %lld customers, at least %d needed",
+					 model, (long long) st->n, MIN_FIT_CUSTOMERS) :
+			psprintf("%s not fitted: no customer has a repeat purchase", model);
+
+		appendStringInfoString(msg, why);
+		put(rb, "purchase_message", CStringGetTextDatum(why));
 		return;
 	}
 	hvc_backend_fit_options(&opt);
@@ -172,8 +172,11 @@ fit_spend_model(ResultBuilder *rb, gg_row *rows, int64 n, StringInfo msg)
 	put(rb, "spend_customers", Int64GetDatum(n));
 	if (n < MIN_SPEND_CUSTOMERS)
 	{
-		appendStringInfo(msg, "; gamma_gamma not fitted: %lld repeat customers with positive spend, at least %d needed",
-						 (long long) n, MIN_SPEND_CUSTOMERS);
+		char	   *why = psprintf("gamma_gamma not fitted: %lld repeat customers with positive spend, at least %d needed",
+								   (long long) n, MIN_SPEND_CUSTOMERS);
+
+		appendStringInfo(msg, "; %s", why);
+		put(rb, "spend_message", CStringGetTextDatum(why));
 		return;
 	}
 	hvc_backend_fit_options(&opt);

@@ -6,7 +6,8 @@
  *                       as_of_day date, timezone text, has_margin boolean,
  *                       basis text, segment_of_cell text[], tier_lo bigint[],
  *                       tier_name text[], tier_rank integer[],
- *                       tier_high boolean[], refreshed timestamptz)
+ *                       tier_high boolean[], refreshed timestamptz,
+ *                       refresh_id bigint)
  *     RETURNS TABLE (...every column of hvc.customer_snapshot...)
  *
  * It reads the stage (serialised per-customer states), computes metrics, RFM
@@ -255,7 +256,7 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 	*n_out = n;
 }
 
-#define OUT_NATTS 36
+#define OUT_NATTS 37
 
 Datum
 hvc_build_snapshot(PG_FUNCTION_ARGS)
@@ -272,6 +273,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	ArrayType  *rank_arr = PG_GETARG_ARRAYTYPE_P(9);
 	ArrayType  *high_arr = PG_GETARG_ARRAYTYPE_P(10);
 	TimestampTz refreshed = PG_GETARG_TIMESTAMPTZ(11);
+	int64		refresh_id = PG_GETARG_INT64(12);
 	MemoryContext callcxt = CurrentMemoryContext;
 	ModelSet	ms;
 	ValueBasis	basis;
@@ -548,6 +550,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 			values[34] = o->tier;
 			values[35] = TimestampTzGetDatum(refreshed);
 		}
+		values[36] = Int64GetDatum(refresh_id);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -44,7 +44,8 @@ COMMENT ON FUNCTION hvc._fit_models(hvc.config, date) IS
 CREATE FUNCTION hvc._build_snapshot(customer_proto anyelement, m hvc._model_params, as_of_day date,
                                     timezone text, has_margin boolean, basis text,
                                     segment_of_cell text[], tier_lo bigint[], tier_name text[],
-                                    tier_rank integer[], tier_high boolean[], refreshed timestamptz)
+                                    tier_rank integer[], tier_high boolean[], refreshed timestamptz,
+                                    refresh_id bigint)
 RETURNS TABLE (
     customer_id             anyelement,
     first_order_at          timestamptz,
@@ -81,9 +82,10 @@ RETURNS TABLE (
     tier_rank               integer,
     is_high_value           boolean,
     previous_tier           text,
-    tier_since              timestamptz)
+    tier_since              timestamptz,
+    built_by                bigint)
 AS 'MODULE_PATHNAME', 'hvc_build_snapshot' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hvc._build_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz) IS
+COMMENT ON FUNCTION hvc._build_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint) IS
     'Internal: computes every snapshot column from the refresh stage in memory and returns the rows in customer-key order.';
 
 -- Record the fits of a refresh in hvc.model_fit.
@@ -97,8 +99,7 @@ BEGIN
                                log_likelihood, customers, converged, iterations, message)
     VALUES (id, now(), m.model, m.r, m.alpha, m.a, m.b, m.s, m.beta,
             m.purchase_log_likelihood, m.purchase_customers, coalesce(m.purchase_converged, false),
-            m.purchase_iterations,
-            CASE WHEN m.usable THEN m.purchase_message ELSE m.message END);
+            m.purchase_iterations, m.purchase_message);
     IF m.spend_customers IS NOT NULL THEN
         INSERT INTO hvc.model_fit (refresh_id, fitted_at, model, p, q, v,
                                    log_likelihood, customers, converged, iterations, message)

@@ -9,10 +9,12 @@
 --                mergeable state per customer                  (_hvc_stage)
 --   2. models:   stage totals and model fits, in C             (hvc._fit_models)
 --   3. compute:  metrics, scores, segments, predictions, ranks,
---                tiers, in C, in customer-key order            (_hvc_new)
---   4. history:  tier moves against the old snapshot           (hvc.tier_history)
---   5. swap:     DELETE + INSERT in the same transaction: readers see the old
---                snapshot until commit, the new one after, and are never blocked.
+--                tiers, in C, in customer-key order, inserted beside the old
+--                rows                                          (hvc._build_snapshot)
+--   4. history:  tier moves                                    (hvc.tier_history)
+--   5. swap:     the old rows are deleted in the same transaction: readers see
+--                the old snapshot until commit, the new one after, and are
+--                never blocked.
 -- ---------------------------------------------------------------------------
 
 -- Open a refresh: mark abandoned runs, log this one as running.
@@ -197,25 +199,26 @@ BEGIN
            array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
       INTO tier_lo, tier_name, tier_rank_of, tier_high
       FROM hvc._tier_ranges(models.customers) t;
+    -- The new rows go in beside the old ones (the builder has read the old
+    -- ones first); refresh_id tells them apart until the old are deleted.
     EXECUTE format($q$
-        CREATE TEMP TABLE _hvc_new ON COMMIT DROP AS
-        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)$q$,
+        INSERT INTO hvc.customer_snapshot
+        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$,
         src.customer_type)
     USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
-          segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed;
+          segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
 
-    -- 4. Tier history.
+    -- 4. Tier history, from the new rows and the old ones.
     PERFORM hvc._record_tier_changes(id, refreshed);
 
     -- 5. Swap: readers see the old rows until commit, the new ones after.
-    DELETE FROM hvc.customer_snapshot;
-    INSERT INTO hvc.customer_snapshot SELECT * FROM _hvc_new;
+    DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
 
     DELETE FROM hvc.pareto_points;
     INSERT INTO hvc.pareto_points (customer_percentile, cumulative_value_share)
     SELECT pct, n.cumulative_value_share
       FROM generate_series(1, 100) pct
-      JOIN _hvc_new n ON n.value_rank = greatest(1, ceil(pct * models.customers / 100.0)::bigint);
+      JOIN hvc.customer_snapshot n ON n.value_rank = greatest(1, ceil(pct * models.customers / 100.0)::bigint);
 
     DELETE FROM hvc.snapshot_info;
     INSERT INTO hvc.snapshot_info (refresh_id, as_of, refreshed_at, customers, model, value_basis)
@@ -231,6 +234,8 @@ BEGIN
      WHERE refresh_id = id;
 
     PERFORM hvc._after_refresh(id);
+    -- the refresh's duration includes the alerts (the commit follows at once)
+    UPDATE hvc.refresh_log SET finished_at = clock_timestamp() WHERE refresh_id = id;
     RETURN msg;
 END $fn$;
 COMMENT ON FUNCTION hvc._refresh_build(bigint) IS 'Internal: builds and swaps in a new snapshot (the body of hvc.refresh()).';

@@ -53,35 +53,53 @@ END $fn$;
 COMMENT ON FUNCTION hvc._create_history_objects(regtype) IS
     'Internal: (re)creates the customer-typed tier history table and its views.';
 
--- Compare the new snapshot (_hvc_new) with the current one and record moves;
--- prune history beyond hvc.config.history_refreshes.
+-- Record the tier moves of refresh `id`, whose rows are in the snapshot
+-- beside the previous refresh's (refresh_id tells them apart), and prune
+-- history beyond hvc.config.history_refreshes.  A new row whose tier_since is
+-- this refresh changed tier (previous_tier = the old tier) or is new
+-- (previous_tier NULL); old rows without a new twin lapsed.
 CREATE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     moves bigint := 0;
+    lapsed bigint := 0;
+    old_customers bigint;
+    kept bigint;
     keep integer;
 BEGIN
-    IF EXISTS (SELECT 1 FROM hvc.snapshot_info) THEN
+    SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
+    IF old_customers IS NOT NULL THEN
         INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
                                       from_tier_rank, to_tier, to_tier_rank, direction)
-        SELECT coalesce(n.customer_id, o.customer_id), id, refreshed,
-               o.tier, o.tier_rank, n.tier, n.tier_rank,
-               CASE WHEN o.customer_id IS NULL THEN 'new'
-                    WHEN n.customer_id IS NULL THEN 'lapsed'
-                    WHEN n.tier_rank < o.tier_rank THEN 'up'
+        SELECT n.customer_id, id, refreshed, n.previous_tier, r.tier_rank, n.tier, n.tier_rank,
+               CASE WHEN n.previous_tier IS NULL THEN 'new'
+                    WHEN n.tier_rank < r.tier_rank THEN 'up'
                     ELSE 'down' END
-          FROM _hvc_new n
-          FULL JOIN hvc.customer_snapshot o ON o.customer_id = n.customer_id
-         WHERE o.customer_id IS NULL OR n.customer_id IS NULL OR o.tier <> n.tier;
+          FROM hvc.customer_snapshot n
+          LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
+         WHERE n.refresh_id = id AND n.tier_since = refreshed;
         GET DIAGNOSTICS moves = ROW_COUNT;
+
+        SELECT count(*) INTO kept FROM hvc.customer_snapshot n
+         WHERE n.refresh_id = id AND NOT (n.tier_since = refreshed AND n.previous_tier IS NULL);
+        IF kept < old_customers THEN
+            INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
+                                          from_tier_rank, to_tier, to_tier_rank, direction)
+            SELECT o.customer_id, id, refreshed, o.tier, o.tier_rank, NULL, NULL, 'lapsed'
+              FROM hvc.customer_snapshot o
+             WHERE o.refresh_id <> id
+               AND NOT EXISTS (SELECT 1 FROM hvc.customer_snapshot n
+                                WHERE n.customer_id = o.customer_id AND n.refresh_id = id);
+            GET DIAGNOSTICS lapsed = ROW_COUNT;
+        END IF;
     END IF;
-    SELECT history_refreshes INTO keep FROM hvc.config;
+    SELECT c.history_refreshes INTO keep FROM hvc.config c;
     DELETE FROM hvc.tier_history h
      WHERE h.refresh_id < (SELECT min(x.refresh_id)
                              FROM (SELECT l.refresh_id FROM hvc.refresh_log l
                                     WHERE l.status = 'succeeded' OR l.refresh_id = id
                                     ORDER BY l.refresh_id DESC LIMIT keep) x);
-    RETURN moves;
+    RETURN moves + lapsed;
 END $$;
 COMMENT ON FUNCTION hvc._record_tier_changes(bigint, timestamptz) IS
     'Internal: records tier moves of a refresh in hvc.tier_history and prunes old history.';

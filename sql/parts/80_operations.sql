@@ -319,14 +319,16 @@ DECLARE
 BEGIN
     SELECT l.as_of INTO run_as_of FROM hvc.refresh_log l WHERE l.refresh_id = id;
 
-    SELECT count(*), count(*) FILTER (WHERE p.customer_id IS NULL)
-      INTO n_at_risk, n_new
-      FROM hvc.at_risk a LEFT JOIN hvc.at_risk_previous p ON p.customer_id = a.customer_id;
+    -- hvc.at_risk is evaluated once: who is on it now, and who is new on it
+    CREATE TEMP TABLE _hvc_at_risk ON COMMIT DROP AS
+    SELECT a.customer_id, a.at_risk_rank,
+           NOT EXISTS (SELECT 1 FROM hvc.at_risk_previous p WHERE p.customer_id = a.customer_id) AS is_new
+      FROM hvc.at_risk a;
+    SELECT count(*), count(*) FILTER (WHERE r.is_new) INTO n_at_risk, n_new FROM _hvc_at_risk r;
     SELECT coalesce(array_agg(x.j ORDER BY x.rk), '{}') INTO new_ids
-      FROM (SELECT to_jsonb(a.customer_id) AS j, a.at_risk_rank AS rk
-              FROM hvc.at_risk a
-             WHERE NOT EXISTS (SELECT 1 FROM hvc.at_risk_previous p WHERE p.customer_id = a.customer_id)
-             ORDER BY a.at_risk_rank LIMIT 10) x;
+      FROM (SELECT to_jsonb(r.customer_id) AS j, r.at_risk_rank AS rk
+              FROM _hvc_at_risk r WHERE r.is_new
+             ORDER BY r.at_risk_rank LIMIT 10) x;
 
     SELECT count(*), coalesce((array_agg(to_jsonb(h.customer_id) ORDER BY s.value_rank))[1:10], '{}')
       INTO n_drops, drop_ids
@@ -337,7 +339,8 @@ BEGIN
 
     DELETE FROM hvc.at_risk_previous;
     INSERT INTO hvc.at_risk_previous (customer_id, refresh_id)
-    SELECT a.customer_id, id FROM hvc.at_risk a;
+    SELECT r.customer_id, id FROM _hvc_at_risk r;
+    DROP TABLE _hvc_at_risk;
 
     -- NOTIFY payloads must stay under 8000 bytes: shorten the id samples
     -- when the keys are very long.
@@ -485,7 +488,7 @@ BEGIN
         RETURN;
     END IF;
     IF pg_typeof(customer) = key_type OR pg_typeof(customer) = hvc._base_type(key_type) THEN
-        -- Same type as the key: a cached plan on the primary key.
+        -- Same type as the key: a cached plan on the customer_id index.
         RETURN QUERY
         SELECT customer, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
           FROM hvc.customer_snapshot s
@@ -529,7 +532,7 @@ BEGIN
     RETURN QUERY SELECT * FROM hvc._priority_lookup(customer);
 END $$;
 COMMENT ON FUNCTION hvc.priority(anyelement) IS
-    'Contact-centre routing: one row for a customer of the current snapshot (a primary-key lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = min(churn_risk / hvc.config.at_risk_threshold, 1), or without a model min(recency_days / (2 x max(avg_days_between_orders, 15)), 1) (1 = on the at-risk line of hvc.at_risk; 0 with a single purchase day); growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon_months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. A key of another type than the customer column is cast to it.';
+    'Contact-centre routing: one row for a customer of the current snapshot (an index lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = min(churn_risk / hvc.config.at_risk_threshold, 1), or without a model min(recency_days / (2 x max(avg_days_between_orders, 15)), 1) (1 = on the at-risk line of hvc.at_risk; 0 with a single purchase day); growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon_months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. A key of another type than the customer column is cast to it.';
 
 CREATE FUNCTION hvc.priority(customer text)
 RETURNS TABLE (customer_id text, tier text, tier_rank integer, priority integer, score float8,

@@ -50,7 +50,7 @@ CALL hvc.refresh(as_of => '1997-09-30');
 SELECT model, round(r::numeric, 4) AS r, round(alpha::numeric, 4) AS alpha, round(a::numeric, 4) AS a,
        round(b::numeric, 4) AS b, round(p::numeric, 3) AS p, round(q::numeric, 3) AS q,
        round(v::numeric, 2) AS v, round(log_likelihood::numeric, 2) AS ll, customers, converged
-  FROM hvc.model_fit ORDER BY fit_id;
+  FROM hvc.model_fit WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit) ORDER BY fit_id;
 SELECT model, value_basis FROM hvc.snapshot_info;
 SELECT count(*) AS customers,
        count(*) FILTER (WHERE p_alive IS NULL OR churn_risk IS NULL OR predicted_orders IS NULL
@@ -67,7 +67,7 @@ UPDATE hvc.config SET model = 'pareto_nbd';
 CALL hvc.refresh(as_of => '1997-09-30');
 SELECT model, round(r::numeric, 4) AS r, round(alpha::numeric, 3) AS alpha, round(s::numeric, 4) AS s,
        round(beta::numeric, 3) AS beta, round(log_likelihood::numeric, 2) AS ll, customers, converged
-  FROM hvc.model_fit WHERE model = 'pareto_nbd';
+  FROM hvc.model_fit WHERE model = 'pareto_nbd' AND refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit);
 SELECT count(*) FILTER (WHERE predicted_clv IS NULL OR p_alive IS NULL) AS missing_predictions FROM hvc.customers;
 UPDATE hvc.config SET model = 'bgnbd';
 \else

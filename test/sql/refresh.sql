@@ -65,6 +65,17 @@ SELECT customer_percentile, round(cumulative_value_share::numeric, 6) AS share
  ORDER BY 1;
 SELECT model, value_basis, customers FROM hvc.snapshot_info;
 
+-- Degenerate data for the models: five customers are too few to fit. The
+-- refresh still succeeds with metrics, RFM and tiers, says why (NOTICE,
+-- refresh_log, model_fit) and leaves the prediction columns NULL.
+UPDATE hvc.config SET model = 'bgnbd';
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT model, converged, customers, message FROM hvc.model_fit ORDER BY fit_id;
+SELECT count(*) AS customers, count(p_alive) AS with_p_alive, count(predicted_clv) AS with_clv,
+       count(tier) AS with_tier FROM hvc.customers;
+SELECT model, value_basis FROM hvc.snapshot_info;
+UPDATE hvc.config SET model = 'none';
+
 -- Weeks: recency and age in weeks (c1: 161/7 = 23, 172/7 = 24.571...).
 UPDATE hvc.config SET time_unit = 'week';
 CALL hvc.refresh(as_of => '2025-07-01');
