@@ -258,7 +258,8 @@ BEGIN
     COMMIT;
     BEGIN
         msg := hvc._refresh_build(id);
-    EXCEPTION WHEN OTHERS THEN
+    -- a cancel or statement_timeout is recorded too, then re-raised
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_msg = MESSAGE_TEXT,
                                 err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
     END;

@@ -144,3 +144,24 @@ BEGIN
     END LOOP;
     RAISE NOTICE 'garbage states rejected: % of 300', errors;
 END $$;
+
+-- a refresh whose session died (crash, kill -9, lost connection) is marked
+-- interrupted by the next refresh; a cancelled one (statement_timeout) is
+-- logged as failed with the cancel's SQLSTATE; the snapshot stays
+INSERT INTO hvc.refresh_log (started_at, as_of, status, backend_pid)
+VALUES (now() - interval '1 hour', now(), 'running', 0);
+SELECT hvc.register_source('public.good', 'customer_id', 'ordered_at', 'amount', order_id => 'order_ref') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT status, message FROM hvc.refresh_log WHERE backend_pid = 0;
+SELECT count(*) AS customers FROM hvc.customers;
+CREATE FUNCTION slow_amount(numeric) RETURNS numeric LANGUAGE sql AS $$ SELECT $1 FROM pg_sleep(0.2) $$;
+CREATE VIEW slow AS SELECT customer_id, ordered_at, slow_amount(amount) AS amount FROM good;
+SELECT hvc.register_source('public.slow', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2025-07-01');
+SET statement_timeout = '100ms';
+\set ON_ERROR_STOP 0
+CALL hvc.refresh(as_of => '2025-07-01');
+\set ON_ERROR_STOP 1
+RESET statement_timeout;
+SELECT status, message FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT count(*) AS customers FROM hvc.customers;
