@@ -265,7 +265,7 @@ BEGIN
     END;
     IF err_state IS NULL THEN
         COMMIT;
-        RAISE NOTICE 'hvc: refresh % succeeded: %', id, msg;
+        RAISE NOTICE 'hvc: refresh succeeded: %', msg;
         RETURN;
     END IF;
     PERFORM hvc._refresh_fail(id, err_state, err_msg);
