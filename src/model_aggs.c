@@ -7,7 +7,8 @@
  *   hvc.gamma_gamma_fit(frequency int, monetary float8)          -> hvc.gamma_gamma
  *
  * The transition state is a buffer of weighted summary rows (btyd_row /
- * gg_row) in the aggregate memory context.  When the buffer fills it is
+ * gg_row) in the aggregate memory context; one implementation (RowAggState,
+ * parameterised by a RowKind descriptor) serves both row types.  When the buffer fills it is
  * compressed (identical rows merged, weights summed) and only grows when
  * compression freed less than half of it, so memory stays proportional to
  * the number of distinct rows, not of input rows.  All likelihoods are
@@ -38,27 +39,15 @@
 #include "utils/memutils.h"
 
 #include "fit_options.h"
-#include "core/bgnbd.h"
 #include "core/btyd_data.h"
+#include "core/fit_driver.h"
 #include "core/gamma_gamma.h"
 #include "core/optimizer.h"
-#include "core/pareto_nbd.h"
 
-PG_FUNCTION_INFO_V1(hvc_btyd_transfn);
-PG_FUNCTION_INFO_V1(hvc_btyd_combinefn);
-PG_FUNCTION_INFO_V1(hvc_btyd_serialfn);
-PG_FUNCTION_INFO_V1(hvc_btyd_deserialfn);
 PG_FUNCTION_INFO_V1(hvc_bgnbd_finalfn);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_finalfn);
-PG_FUNCTION_INFO_V1(hvc_btyd_state_finalfn);
-PG_FUNCTION_INFO_V1(hvc_btyd_state_check);
-PG_FUNCTION_INFO_V1(hvc_gg_transfn);
-PG_FUNCTION_INFO_V1(hvc_gg_combinefn);
-PG_FUNCTION_INFO_V1(hvc_gg_serialfn);
-PG_FUNCTION_INFO_V1(hvc_gg_deserialfn);
 PG_FUNCTION_INFO_V1(hvc_gamma_gamma_finalfn);
-PG_FUNCTION_INFO_V1(hvc_gg_state_finalfn);
-PG_FUNCTION_INFO_V1(hvc_gg_state_check);
+/* the state functions hvc_btyd_* and hvc_gg_*: ROW_STATE_FUNCTIONS below */
 
 #define BTYD_STATE_VERSION	1
 #define GG_STATE_VERSION	1
@@ -68,19 +57,48 @@ PG_FUNCTION_INFO_V1(hvc_gg_state_check);
 /* Largest weight / frequency a state may hold (weights are exact counts). */
 #define MAX_EXACT_COUNT		9007199254740992.0	/* 2^53 */
 
-typedef struct BtydAggState
+/*
+ * The transition state of every aggregate here: a buffer of weighted rows of
+ * one row type (btyd_row or gg_row, described by a RowKind).
+ */
+typedef struct RowAggState
 {
 	int64		n;				/* rows in use */
 	int64		cap;			/* rows allocated */
-	btyd_row   *rows;
-} BtydAggState;
+	void	   *rows;			/* cap rows of RowKind.width bytes */
+} RowAggState;
 
-typedef struct GgAggState
+/* room for one row of any kind */
+typedef union RowBuf
 {
-	int64		n;
-	int64		cap;
-	gg_row	   *rows;
-} GgAggState;
+	btyd_row	btyd;
+	gg_row		gg;
+} RowBuf;
+
+/*
+ * What the generic state code needs to know about a row type.  Rows are
+ * plain structs of float8 fields without padding, one of them the weight w
+ * (a positive integer count); they are copied and serialised as raw bytes.
+ */
+typedef struct RowKind
+{
+	const char *prefix;			/* C name prefix, for internal errors */
+	const char *what;			/* the fit, for data_corrupted errors */
+	char		version;		/* first byte of the serialised state */
+	Size		width;			/* sizeof one row */
+	Size		w_offset;		/* offsetof(row, w) */
+	int			nargs;			/* aggregate arguments after the state */
+
+	/*
+	 * Validate the (non-NULL) arguments 1..nargs, ereport'ing bad ones, and
+	 * build *row with weight 1; false leaves the row out of the fit.
+	 */
+	bool		(*from_args) (FunctionCallInfo fcinfo, void *row);
+	/* btyd_compress / gg_compress */
+	size_t		(*compress) (void *rows, size_t n);
+	/* a deserialised row, weight aside: NULL if valid, else what is wrong */
+	const char *(*invalid) (const void *row);
+} RowKind;
 
 /* ---------------------------------------------------------------------
  * Input validation (shared with nothing else: the scalar functions in
@@ -99,9 +117,31 @@ bad_row(const char *msg, const char *hint)
 #define SUMMARY_HINT \
 	"frequency is the number of repeat purchases (0 or more), recency the time from the first to the last purchase (0 when frequency is 0) and age the time from the first purchase to the end of observation, so 0 <= recency <= age."
 
-static void
-check_btyd_row(int32 x, double t_x, double T)
+static bool
+is_count(double v)
 {
+	return isfinite(v) && v >= 0.0 && v <= (double) INT_MAX && v == floor(v);
+}
+
+static bool
+is_weight(double w)
+{
+	return isfinite(w) && w >= 1.0 && w <= MAX_EXACT_COUNT && w == floor(w);
+}
+
+/* ---------------------------------------------------------------------
+ * The two row kinds
+ * --------------------------------------------------------------------- */
+
+/* (frequency int, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit */
+static bool
+btyd_from_args(FunctionCallInfo fcinfo, void *row)
+{
+	btyd_row   *r = (btyd_row *) row;
+	int32		x = PG_GETARG_INT32(1);
+	double		t_x = PG_GETARG_FLOAT8(2),
+				T = PG_GETARG_FLOAT8(3);
+
 	if (x < 0)
 		bad_row(psprintf("frequency must not be negative, got frequency = %d", x),
 				SUMMARY_HINT);
@@ -125,83 +165,160 @@ check_btyd_row(int32 x, double t_x, double T)
 		bad_row(psprintf("a customer with repeat purchases must have a positive age, got frequency = %d, age = 0",
 						 x),
 				SUMMARY_HINT);
+	r->x = (double) x;
+	r->t_x = x == 0 ? 0.0 : t_x;
+	r->T = T;
+	r->w = 1.0;
+	return true;
 }
+
+static size_t
+btyd_compress_rows(void *rows, size_t n)
+{
+	return btyd_compress((btyd_row *) rows, n);
+}
+
+static const char *
+btyd_invalid(const void *row)
+{
+	const btyd_row *r = (const btyd_row *) row;
+
+	if (!is_count(r->x))
+		return "a frequency is not a non-negative integer";
+	if (!isfinite(r->t_x) || !isfinite(r->T) || !(r->t_x >= 0.0) || !(r->t_x <= r->T))
+		return "a recency or age is not finite with 0 <= recency <= age";
+	if (r->x == 0.0 && r->t_x != 0.0)
+		return "a customer without repeat purchases has a positive recency";
+	if (r->x > 0.0 && r->T == 0.0)
+		return "a customer with repeat purchases has age 0";
+	return NULL;
+}
+
+static const RowKind btyd_kind = {
+	"hvc_btyd", "BG/NBD / Pareto/NBD fit", BTYD_STATE_VERSION,
+	sizeof(btyd_row), offsetof(btyd_row, w), 3,
+	btyd_from_args, btyd_compress_rows, btyd_invalid
+};
+
+/* (frequency int, monetary float8) of gamma_gamma_fit */
+static bool
+gg_from_args(FunctionCallInfo fcinfo, void *row)
+{
+	gg_row	   *r = (gg_row *) row;
+	int32		x = PG_GETARG_INT32(1);
+	double		m = PG_GETARG_FLOAT8(2);
+
+	if (x < 0)
+		bad_row(psprintf("frequency must not be negative, got frequency = %d", x),
+				"frequency is the number of repeat purchases (0 or more).");
+	if (!isfinite(m))
+		bad_row(psprintf("monetary must be finite, got monetary = %s",
+						 float8out_internal(m)),
+				"monetary is the mean value of the repeat purchases; rows with frequency 0 or monetary <= 0 are left out of the fit.");
+	/* like lifetimes: only repeat customers with positive spend are fitted */
+	if (x == 0 || m <= 0.0)
+		return false;
+	r->x = (double) x;
+	r->m = m;
+	r->w = 1.0;
+	return true;
+}
+
+static size_t
+gg_compress_rows(void *rows, size_t n)
+{
+	return gg_compress((gg_row *) rows, n);
+}
+
+static const char *
+gg_invalid(const void *row)
+{
+	const gg_row *r = (const gg_row *) row;
+
+	/* only repeat customers with positive spend are ever stored */
+	if (!is_count(r->x) || r->x == 0.0)
+		return "a frequency is not a positive integer";
+	if (!isfinite(r->m) || !(r->m > 0.0))
+		return "a monetary value is not finite and positive";
+	return NULL;
+}
+
+static const RowKind gg_kind = {
+	"hvc_gg", "Gamma-Gamma fit", GG_STATE_VERSION,
+	sizeof(gg_row), offsetof(gg_row, w), 2,
+	gg_from_args, gg_compress_rows, gg_invalid
+};
 
 /* ---------------------------------------------------------------------
  * Row buffers
  * --------------------------------------------------------------------- */
+
+static inline char *
+row_at(const RowAggState *s, const RowKind *k, int64 i)
+{
+	return (char *) s->rows + (Size) i * k->width;
+}
+
+static inline double
+row_weight(const RowKind *k, const void *row)
+{
+	return *(const double *) ((const char *) row + k->w_offset);
+}
+
+/* sort and merge identical rows (canonical order, whatever the input order) */
+static void
+rows_compress(RowAggState *s, const RowKind *k)
+{
+	s->n = (int64) k->compress(s->rows, (size_t) s->n);
+}
+
+static double
+rows_weight_sum(const RowAggState *s, const RowKind *k)
+{
+	double		w = 0.0;
+	int64		i;
+
+	for (i = 0; i < s->n; i++)
+		w += row_weight(k, row_at(s, k, i));
+	return w;
+}
 
 /*
  * Make room for `extra` more rows: a full buffer is first compressed, and
  * only grows when compression freed less than half of it.
  */
 static void
-btyd_reserve(BtydAggState *s, int64 extra, MemoryContext cxt)
+rows_reserve(RowAggState *s, const RowKind *k, int64 extra, MemoryContext cxt)
 {
 	int64		cap = s->cap;
 
 	if (s->n + extra <= s->cap)
 		return;
-	s->n = (int64) btyd_compress(s->rows, (size_t) s->n);
+	rows_compress(s, k);
 	if (s->n + extra <= s->cap && s->n <= s->cap / 2)
 		return;
 	while (s->n + extra > cap / 2 + cap / 4)
 	{
-		if (cap > (int64) (MaxAllocHugeSize / sizeof(btyd_row)) / 2)
+		if (cap > (int64) (MaxAllocHugeSize / k->width) / 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("too many distinct customer summaries for one model fit")));
 		cap *= 2;
 	}
 	if (s->rows == NULL)
-		s->rows = MemoryContextAllocHuge(cxt, cap * sizeof(btyd_row));
+		s->rows = MemoryContextAllocHuge(cxt, cap * k->width);
 	else
-		s->rows = repalloc_huge(s->rows, cap * sizeof(btyd_row));
+		s->rows = repalloc_huge(s->rows, cap * k->width);
 	s->cap = cap;
 }
 
-static void
-gg_reserve(GgAggState *s, int64 extra, MemoryContext cxt)
+static RowAggState *
+rows_state_new(const RowKind *k, MemoryContext cxt, int64 cap)
 {
-	int64		cap = s->cap;
-
-	if (s->n + extra <= s->cap)
-		return;
-	s->n = (int64) gg_compress(s->rows, (size_t) s->n);
-	if (s->n + extra <= s->cap && s->n <= s->cap / 2)
-		return;
-	while (s->n + extra > cap / 2 + cap / 4)
-	{
-		if (cap > (int64) (MaxAllocHugeSize / sizeof(gg_row)) / 2)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many distinct customer summaries for one model fit")));
-		cap *= 2;
-	}
-	if (s->rows == NULL)
-		s->rows = MemoryContextAllocHuge(cxt, cap * sizeof(gg_row));
-	else
-		s->rows = repalloc_huge(s->rows, cap * sizeof(gg_row));
-	s->cap = cap;
-}
-
-static BtydAggState *
-btyd_state_new(MemoryContext cxt, int64 cap)
-{
-	BtydAggState *s = MemoryContextAllocZero(cxt, sizeof(BtydAggState));
+	RowAggState *s = MemoryContextAllocZero(cxt, sizeof(RowAggState));
 
 	s->cap = Max(cap, INITIAL_ROWS);
-	s->rows = MemoryContextAllocHuge(cxt, s->cap * sizeof(btyd_row));
-	return s;
-}
-
-static GgAggState *
-gg_state_new(MemoryContext cxt, int64 cap)
-{
-	GgAggState *s = MemoryContextAllocZero(cxt, sizeof(GgAggState));
-
-	s->cap = Max(cap, INITIAL_ROWS);
-	s->rows = MemoryContextAllocHuge(cxt, s->cap * sizeof(gg_row));
+	s->rows = MemoryContextAllocHuge(cxt, s->cap * k->width);
 	return s;
 }
 
@@ -218,367 +335,188 @@ corrupt(const char *what, const char *why)
 			 errdetail("%s", why)));
 }
 
-static bool
-is_count(double v)
-{
-	return isfinite(v) && v >= 0.0 && v <= (double) INT_MAX && v == floor(v);
-}
-
-static bool
-is_weight(double w)
-{
-	return isfinite(w) && w >= 1.0 && w <= MAX_EXACT_COUNT && w == floor(w);
-}
-
 static bytea *
-btyd_serialize(BtydAggState *s)
+rows_serialize(RowAggState *s, const RowKind *k)
 {
 	Size		size;
 	bytea	   *out;
 	char	   *p;
 	int64		n;
 
-	s->n = (int64) btyd_compress(s->rows, (size_t) s->n);
+	rows_compress(s, k);
 	n = s->n;
-	size = VARHDRSZ + STATE_HEADER_SIZE + (Size) n * sizeof(btyd_row);
+	size = VARHDRSZ + STATE_HEADER_SIZE + (Size) n * k->width;
 	out = palloc_extended(size, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(out, size);
 	p = VARDATA(out);
-	*p++ = BTYD_STATE_VERSION;
+	*p++ = k->version;
 	memcpy(p, &n, sizeof(int64));
 	p += sizeof(int64);
 	if (n > 0)
-		memcpy(p, s->rows, (Size) n * sizeof(btyd_row));
+		memcpy(p, s->rows, (Size) n * k->width);
 	return out;
 }
 
-static BtydAggState *
-btyd_deserialize(MemoryContext cxt, const char *data, Size len)
+/* the state in data[0..len-1]; every length and value is checked */
+static RowAggState *
+rows_deserialize(const RowKind *k, MemoryContext cxt, const char *data, Size len)
 {
-	const char *what = "BG/NBD / Pareto/NBD fit";
-	BtydAggState *s;
+	RowAggState *s;
 	int64		n,
 				i;
 
 	if (len < STATE_HEADER_SIZE)
-		corrupt(what, "state is shorter than its header");
-	if (data[0] != BTYD_STATE_VERSION)
-		corrupt(what, "unknown state format version");
+		corrupt(k->what, "state is shorter than its header");
+	if (data[0] != k->version)
+		corrupt(k->what, "unknown state format version");
 	memcpy(&n, data + 1, sizeof(int64));
-	if (n < 0 || (uint64) n > (uint64) ((MaxAllocHugeSize / sizeof(btyd_row)) / 2))
-		corrupt(what, "negative or huge row count");
-	if (len - STATE_HEADER_SIZE != (Size) n * sizeof(btyd_row))
-		corrupt(what, "state length does not match its row count");
+	if (n < 0 || (uint64) n > (uint64) ((MaxAllocHugeSize / k->width) / 2))
+		corrupt(k->what, "negative or huge row count");
+	if (len - STATE_HEADER_SIZE != (Size) n * k->width)
+		corrupt(k->what, "state length does not match its row count");
 
-	s = btyd_state_new(cxt, n);
-	memcpy(s->rows, data + STATE_HEADER_SIZE, (Size) n * sizeof(btyd_row));
+	s = rows_state_new(k, cxt, n);
+	memcpy(s->rows, data + STATE_HEADER_SIZE, (Size) n * k->width);
 	s->n = n;
 	for (i = 0; i < n; i++)
 	{
-		const btyd_row *r = &s->rows[i];
+		const char *row = row_at(s, k, i);
+		const char *why = k->invalid(row);
 
-		if (!is_count(r->x))
-			corrupt(what, "a frequency is not a non-negative integer");
-		if (!isfinite(r->t_x) || !isfinite(r->T) || !(r->t_x >= 0.0) || !(r->t_x <= r->T))
-			corrupt(what, "a recency or age is not finite with 0 <= recency <= age");
-		if (r->x == 0.0 && r->t_x != 0.0)
-			corrupt(what, "a customer without repeat purchases has a positive recency");
-		if (r->x > 0.0 && r->T == 0.0)
-			corrupt(what, "a customer with repeat purchases has age 0");
-		if (!is_weight(r->w))
-			corrupt(what, "a row weight is not a positive integer count");
-	}
-	return s;
-}
-
-static bytea *
-gg_serialize(GgAggState *s)
-{
-	Size		size;
-	bytea	   *out;
-	char	   *p;
-	int64		n;
-
-	s->n = (int64) gg_compress(s->rows, (size_t) s->n);
-	n = s->n;
-	size = VARHDRSZ + STATE_HEADER_SIZE + (Size) n * sizeof(gg_row);
-	out = palloc_extended(size, MCXT_ALLOC_HUGE);
-	SET_VARSIZE(out, size);
-	p = VARDATA(out);
-	*p++ = GG_STATE_VERSION;
-	memcpy(p, &n, sizeof(int64));
-	p += sizeof(int64);
-	if (n > 0)
-		memcpy(p, s->rows, (Size) n * sizeof(gg_row));
-	return out;
-}
-
-static GgAggState *
-gg_deserialize(MemoryContext cxt, const char *data, Size len)
-{
-	const char *what = "Gamma-Gamma fit";
-	GgAggState *s;
-	int64		n,
-				i;
-
-	if (len < STATE_HEADER_SIZE)
-		corrupt(what, "state is shorter than its header");
-	if (data[0] != GG_STATE_VERSION)
-		corrupt(what, "unknown state format version");
-	memcpy(&n, data + 1, sizeof(int64));
-	if (n < 0 || (uint64) n > (uint64) ((MaxAllocHugeSize / sizeof(gg_row)) / 2))
-		corrupt(what, "negative or huge row count");
-	if (len - STATE_HEADER_SIZE != (Size) n * sizeof(gg_row))
-		corrupt(what, "state length does not match its row count");
-
-	s = gg_state_new(cxt, n);
-	memcpy(s->rows, data + STATE_HEADER_SIZE, (Size) n * sizeof(gg_row));
-	s->n = n;
-	for (i = 0; i < n; i++)
-	{
-		const gg_row *r = &s->rows[i];
-
-		/* only repeat customers with positive spend are ever stored */
-		if (!is_count(r->x) || r->x == 0.0)
-			corrupt(what, "a frequency is not a positive integer");
-		if (!isfinite(r->m) || !(r->m > 0.0))
-			corrupt(what, "a monetary value is not finite and positive");
-		if (!is_weight(r->w))
-			corrupt(what, "a row weight is not a positive integer count");
+		if (why == NULL && !is_weight(row_weight(k, row)))
+			why = "a row weight is not a positive integer count";
+		if (why != NULL)
+			corrupt(k->what, why);
 	}
 	return s;
 }
 
 /* ---------------------------------------------------------------------
- * BG/NBD and Pareto/NBD: transition, combine, (de)serialise
+ * Transition, combine, (de)serialise, state final function and state
+ * check of either row kind; the SQL-visible functions below bind a kind.
  * --------------------------------------------------------------------- */
 
-Datum
-hvc_btyd_transfn(PG_FUNCTION_ARGS)
+static Datum
+rows_transfn(FunctionCallInfo fcinfo, const RowKind *k)
 {
 	MemoryContext aggcxt;
-	BtydAggState *s;
-	int32		x;
-	double		t_x,
-				T;
-	btyd_row   *r;
+	RowAggState *s;
+	RowBuf		row;
+	int			i;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc_btyd_transfn called in non-aggregate context");
-	s = PG_ARGISNULL(0) ? btyd_state_new(aggcxt, INITIAL_ROWS)
-		: (BtydAggState *) PG_GETARG_POINTER(0);
+		elog(ERROR, "%s_transfn called in non-aggregate context", k->prefix);
+	s = PG_ARGISNULL(0) ? rows_state_new(k, aggcxt, INITIAL_ROWS)
+		: (RowAggState *) PG_GETARG_POINTER(0);
 
 	/* a row with any NULL argument is ignored */
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		PG_RETURN_POINTER(s);
-	x = PG_GETARG_INT32(1);
-	t_x = PG_GETARG_FLOAT8(2);
-	T = PG_GETARG_FLOAT8(3);
-	check_btyd_row(x, t_x, T);
-
-	btyd_reserve(s, 1, aggcxt);
-	r = &s->rows[s->n++];
-	r->x = (double) x;
-	r->t_x = x == 0 ? 0.0 : t_x;
-	r->T = T;
-	r->w = 1.0;
+	for (i = 1; i <= k->nargs; i++)
+		if (PG_ARGISNULL(i))
+			PG_RETURN_POINTER(s);
+	if (k->from_args(fcinfo, &row))
+	{
+		rows_reserve(s, k, 1, aggcxt);
+		memcpy(row_at(s, k, s->n), &row, k->width);
+		s->n++;
+	}
 	PG_RETURN_POINTER(s);
 }
 
-Datum
-hvc_btyd_combinefn(PG_FUNCTION_ARGS)
+static Datum
+rows_combinefn(FunctionCallInfo fcinfo, const RowKind *k)
 {
 	MemoryContext aggcxt;
-	BtydAggState *a,
+	RowAggState *a,
 			   *b;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc_btyd_combinefn called in non-aggregate context");
+		elog(ERROR, "%s_combinefn called in non-aggregate context", k->prefix);
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
 	}
-	b = (BtydAggState *) PG_GETARG_POINTER(1);
+	b = (RowAggState *) PG_GETARG_POINTER(1);
 	if (PG_ARGISNULL(0))
-		a = btyd_state_new(aggcxt, b->n);
+		a = rows_state_new(k, aggcxt, b->n);
 	else
-		a = (BtydAggState *) PG_GETARG_POINTER(0);
+		a = (RowAggState *) PG_GETARG_POINTER(0);
 	if (b->n > 0)
 	{
-		btyd_reserve(a, b->n, aggcxt);
-		memcpy(a->rows + a->n, b->rows, (Size) b->n * sizeof(btyd_row));
+		rows_reserve(a, k, b->n, aggcxt);
+		memcpy(row_at(a, k, a->n), b->rows, (Size) b->n * k->width);
 		a->n += b->n;
 	}
 	PG_RETURN_POINTER(a);
 }
 
-Datum
-hvc_btyd_serialfn(PG_FUNCTION_ARGS)
+static Datum
+rows_serialfn(FunctionCallInfo fcinfo, const RowKind *k)
 {
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "hvc_btyd_serialfn called in non-aggregate context");
-	PG_RETURN_BYTEA_P(btyd_serialize((BtydAggState *) PG_GETARG_POINTER(0)));
+		elog(ERROR, "%s_serialfn called in non-aggregate context", k->prefix);
+	PG_RETURN_BYTEA_P(rows_serialize((RowAggState *) PG_GETARG_POINTER(0), k));
 }
 
-Datum
-hvc_btyd_deserialfn(PG_FUNCTION_ARGS)
+static Datum
+rows_deserialfn(FunctionCallInfo fcinfo, const RowKind *k)
 {
 	MemoryContext aggcxt;
 	bytea	   *b;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc_btyd_deserialfn called in non-aggregate context");
+		elog(ERROR, "%s_deserialfn called in non-aggregate context", k->prefix);
 	b = PG_GETARG_BYTEA_PP(0);
-	PG_RETURN_POINTER(btyd_deserialize(aggcxt, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)));
+	PG_RETURN_POINTER(rows_deserialize(k, aggcxt, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)));
 }
 
-/* final function of hvc._btyd_state: the serialised state itself */
-Datum
-hvc_btyd_state_finalfn(PG_FUNCTION_ARGS)
+/* final function of the _state aggregates: the serialised state itself */
+static Datum
+rows_state_finalfn(FunctionCallInfo fcinfo, const RowKind *k)
 {
-	BtydAggState empty = {0, 0, NULL};
+	RowAggState empty = {0, 0, NULL};
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "hvc_btyd_state_finalfn called in non-aggregate context");
-	PG_RETURN_BYTEA_P(btyd_serialize(PG_ARGISNULL(0) ? &empty
-									 : (BtydAggState *) PG_GETARG_POINTER(0)));
+		elog(ERROR, "%s_state_finalfn called in non-aggregate context", k->prefix);
+	PG_RETURN_BYTEA_P(rows_serialize(PG_ARGISNULL(0) ? &empty
+									 : (RowAggState *) PG_GETARG_POINTER(0), k));
 }
 
-/* hvc._btyd_state_check(bytea): validate a state; returns the customers in it */
-Datum
-hvc_btyd_state_check(PG_FUNCTION_ARGS)
+/* _state_check(bytea): validate a state; returns the customers in it */
+static Datum
+rows_state_check(FunctionCallInfo fcinfo, const RowKind *k)
 {
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
-	BtydAggState *s = btyd_deserialize(CurrentMemoryContext, VARDATA_ANY(b),
-									   VARSIZE_ANY_EXHDR(b));
-	double		w = 0.0;
-	int64		i;
+	RowAggState *s = rows_deserialize(k, CurrentMemoryContext, VARDATA_ANY(b),
+									  VARSIZE_ANY_EXHDR(b));
+	double		w = rows_weight_sum(s, k);
 
-	for (i = 0; i < s->n; i++)
-		w += s->rows[i].w;
 	if (!(w <= MAX_EXACT_COUNT))
-		corrupt("BG/NBD / Pareto/NBD fit", "total weight out of range");
+		corrupt(k->what, "total weight out of range");
 	PG_RETURN_INT64((int64) w);
 }
 
-/* ---------------------------------------------------------------------
- * Gamma-Gamma: transition, combine, (de)serialise
- * --------------------------------------------------------------------- */
+/*
+ * The SQL-visible state functions of one row kind: PREFIX_transfn,
+ * PREFIX_combinefn, PREFIX_serialfn, PREFIX_deserialfn, PREFIX_state_finalfn
+ * and PREFIX_state_check, i.e. hvc_btyd_transfn ... hvc_btyd_state_check
+ * and hvc_gg_transfn ... hvc_gg_state_check.
+ */
+#define ROW_STATE_FUNCTION(NAME, IMPL, KIND) \
+	PG_FUNCTION_INFO_V1(NAME); \
+	Datum NAME(PG_FUNCTION_ARGS) { return IMPL(fcinfo, &KIND); }
+#define ROW_STATE_FUNCTIONS(PREFIX, KIND) \
+	ROW_STATE_FUNCTION(PREFIX##_transfn, rows_transfn, KIND) \
+	ROW_STATE_FUNCTION(PREFIX##_combinefn, rows_combinefn, KIND) \
+	ROW_STATE_FUNCTION(PREFIX##_serialfn, rows_serialfn, KIND) \
+	ROW_STATE_FUNCTION(PREFIX##_deserialfn, rows_deserialfn, KIND) \
+	ROW_STATE_FUNCTION(PREFIX##_state_finalfn, rows_state_finalfn, KIND) \
+	ROW_STATE_FUNCTION(PREFIX##_state_check, rows_state_check, KIND)
 
-Datum
-hvc_gg_transfn(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt;
-	GgAggState *s;
-	int32		x;
-	double		m;
-	gg_row	   *r;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc_gg_transfn called in non-aggregate context");
-	s = PG_ARGISNULL(0) ? gg_state_new(aggcxt, INITIAL_ROWS)
-		: (GgAggState *) PG_GETARG_POINTER(0);
-
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_POINTER(s);
-	x = PG_GETARG_INT32(1);
-	m = PG_GETARG_FLOAT8(2);
-	if (x < 0)
-		bad_row(psprintf("frequency must not be negative, got frequency = %d", x),
-				"frequency is the number of repeat purchases (0 or more).");
-	if (!isfinite(m))
-		bad_row(psprintf("monetary must be finite, got monetary = %s",
-						 float8out_internal(m)),
-				"monetary is the mean value of the repeat purchases; rows with frequency 0 or monetary <= 0 are left out of the fit.");
-	/* like lifetimes: only repeat customers with positive spend are fitted */
-	if (x == 0 || m <= 0.0)
-		PG_RETURN_POINTER(s);
-
-	gg_reserve(s, 1, aggcxt);
-	r = &s->rows[s->n++];
-	r->x = (double) x;
-	r->m = m;
-	r->w = 1.0;
-	PG_RETURN_POINTER(s);
-}
-
-Datum
-hvc_gg_combinefn(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt;
-	GgAggState *a,
-			   *b;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc_gg_combinefn called in non-aggregate context");
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
-	}
-	b = (GgAggState *) PG_GETARG_POINTER(1);
-	if (PG_ARGISNULL(0))
-		a = gg_state_new(aggcxt, b->n);
-	else
-		a = (GgAggState *) PG_GETARG_POINTER(0);
-	if (b->n > 0)
-	{
-		gg_reserve(a, b->n, aggcxt);
-		memcpy(a->rows + a->n, b->rows, (Size) b->n * sizeof(gg_row));
-		a->n += b->n;
-	}
-	PG_RETURN_POINTER(a);
-}
-
-Datum
-hvc_gg_serialfn(PG_FUNCTION_ARGS)
-{
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "hvc_gg_serialfn called in non-aggregate context");
-	PG_RETURN_BYTEA_P(gg_serialize((GgAggState *) PG_GETARG_POINTER(0)));
-}
-
-Datum
-hvc_gg_deserialfn(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt;
-	bytea	   *b;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc_gg_deserialfn called in non-aggregate context");
-	b = PG_GETARG_BYTEA_PP(0);
-	PG_RETURN_POINTER(gg_deserialize(aggcxt, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)));
-}
-
-Datum
-hvc_gg_state_finalfn(PG_FUNCTION_ARGS)
-{
-	GgAggState	empty = {0, 0, NULL};
-
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "hvc_gg_state_finalfn called in non-aggregate context");
-	PG_RETURN_BYTEA_P(gg_serialize(PG_ARGISNULL(0) ? &empty
-								   : (GgAggState *) PG_GETARG_POINTER(0)));
-}
-
-Datum
-hvc_gg_state_check(PG_FUNCTION_ARGS)
-{
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
-	GgAggState *s = gg_deserialize(CurrentMemoryContext, VARDATA_ANY(b),
-								   VARSIZE_ANY_EXHDR(b));
-	double		w = 0.0;
-	int64		i;
-
-	for (i = 0; i < s->n; i++)
-		w += s->rows[i].w;
-	if (!(w <= MAX_EXACT_COUNT))
-		corrupt("Gamma-Gamma fit", "total weight out of range");
-	PG_RETURN_INT64((int64) w);
-}
+/* hvc._btyd_* (BG/NBD and Pareto/NBD) and hvc._gg_* (Gamma-Gamma) */
+ROW_STATE_FUNCTIONS(hvc_btyd, btyd_kind)
+ROW_STATE_FUNCTIONS(hvc_gg, gg_kind)
 
 /* ---------------------------------------------------------------------
  * Final functions: run the fit, build the model composite
@@ -677,6 +615,30 @@ fit_outcome(FitResult *fr, int rc, const hvc_opt_report *rep, const char *model)
 	fr->have_iterations = (rc == HVC_OK || rc == HVC_FIT_NOCONV);
 }
 
+/* before a core fit: the backend's (cancellable) options, a clear report */
+static void
+fit_begin(hvc_fit_options *opt, hvc_opt_report *rep)
+{
+	hvc_backend_fit_options(opt);
+	memset(rep, 0, sizeof(*rep));
+}
+
+/*
+ * After a core fit (which allocates and frees with malloc, so nothing may
+ * ereport while it runs) that stored its parameters in fr->param: service a
+ * cancel, report running out of memory, record the outcome.
+ */
+static void
+fit_end(FitResult *fr, int rc, const hvc_opt_report *rep, const char *model)
+{
+	hvc_after_fit(rep);
+	if (rc == HVC_ENOMEM)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while fitting the %s model", model)));
+	fit_outcome(fr, rc, rep, model);
+}
+
 /*
  * Collect the rows a BG/NBD or Pareto/NBD fit uses: rows with age 0 (new
  * customers seen on the last day, frequency 0) have likelihood 1 and are
@@ -684,8 +646,9 @@ fit_outcome(FitResult *fr, int rc, const hvc_opt_report *rep, const char *model)
  * number of rows copied to *out (palloc'd); sets *customers, *repeaters.
  */
 static int64
-btyd_fit_rows(BtydAggState *s, btyd_row **out, int64 *customers, int64 *repeaters)
+btyd_fit_rows(RowAggState *s, btyd_row **out, int64 *customers, int64 *repeaters)
 {
+	const btyd_row *in;
 	btyd_row   *rows;
 	double		w = 0.0,
 				wr = 0.0;
@@ -698,15 +661,16 @@ btyd_fit_rows(BtydAggState *s, btyd_row **out, int64 *customers, int64 *repeater
 	if (s == NULL || s->n == 0)
 		return 0;
 	/* canonical order, whatever order partial states were combined in */
-	s->n = (int64) btyd_compress(s->rows, (size_t) s->n);
+	rows_compress(s, &btyd_kind);
+	in = (const btyd_row *) s->rows;
 	rows = palloc_extended((Size) s->n * sizeof(btyd_row), MCXT_ALLOC_HUGE);
 	for (i = 0; i < s->n; i++)
 	{
-		w += s->rows[i].w;
-		if (s->rows[i].x > 0.0)
-			wr += s->rows[i].w;
-		if (s->rows[i].T > 0.0)
-			rows[k++] = s->rows[i];
+		w += in[i].w;
+		if (in[i].x > 0.0)
+			wr += in[i].w;
+		if (in[i].T > 0.0)
+			rows[k++] = in[i];
 	}
 	*customers = (int64) Min(w, MAX_EXACT_COUNT);
 	*repeaters = (int64) Min(wr, MAX_EXACT_COUNT);
@@ -740,10 +704,15 @@ btyd_precheck(FitResult *fr, int64 nrows, int64 customers, int64 repeaters,
 	return true;
 }
 
-Datum
-hvc_bgnbd_finalfn(PG_FUNCTION_ARGS)
+/*
+ * Final function of hvc.bgnbd_fit / hvc.pareto_nbd_fit: the core's BTYD fit
+ * of model m, whose parameters come in the column order of the result type.
+ */
+static Datum
+btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
+			 const char *model, const char *type)
 {
-	BtydAggState *s;
+	RowAggState *s;
 	FitResult	fr;
 	btyd_row   *rows;
 	int64		nrows,
@@ -751,92 +720,54 @@ hvc_bgnbd_finalfn(PG_FUNCTION_ARGS)
 				repeaters;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "hvc_bgnbd_finalfn called in non-aggregate context");
-	s = PG_ARGISNULL(0) ? NULL : (BtydAggState *) PG_GETARG_POINTER(0);
+		elog(ERROR, "%s called in non-aggregate context", fn);
+	s = PG_ARGISNULL(0) ? NULL : (RowAggState *) PG_GETARG_POINTER(0);
 	fit_result_init(&fr, 4);
 	nrows = btyd_fit_rows(s, &rows, &customers, &repeaters);
-	if (btyd_precheck(&fr, nrows, customers, repeaters, "BG/NBD"))
+	if (btyd_precheck(&fr, nrows, customers, repeaters, model))
 	{
 		hvc_fit_options opt;
 		hvc_opt_report rep;
-		bgnbd_params p;
 		int			rc;
 
-		hvc_backend_fit_options(&opt);
-		memset(&rep, 0, sizeof(rep));
-		/* the core allocates and frees with malloc: no ereport until it returns */
-		rc = bgnbd_fit(rows, (size_t) nrows, &opt, &p, &fr.loglik, &rep);
-		hvc_after_fit(&rep);
-		if (rc == HVC_ENOMEM)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory while fitting the BG/NBD model")));
-		fr.param[0] = p.r;
-		fr.param[1] = p.alpha;
-		fr.param[2] = p.a;
-		fr.param[3] = p.b;
-		fit_outcome(&fr, rc, &rep, "BG/NBD");
+		fit_begin(&opt, &rep);
+		rc = hvc_btyd_fit(m, rows, (size_t) nrows, &opt, fr.param, &fr.loglik, &rep);
+		fit_end(&fr, rc, &rep, model);
 	}
-	PG_RETURN_DATUM(fit_result_datum(fcinfo, &fr, "hvc.bgnbd"));
+	PG_RETURN_DATUM(fit_result_datum(fcinfo, &fr, type));
+}
+
+Datum
+hvc_bgnbd_finalfn(PG_FUNCTION_ARGS)
+{
+	return btyd_finalfn(fcinfo, "hvc_bgnbd_finalfn", &hvc_bgnbd_model,
+						"BG/NBD", "hvc.bgnbd");
 }
 
 Datum
 hvc_pareto_nbd_finalfn(PG_FUNCTION_ARGS)
 {
-	BtydAggState *s;
-	FitResult	fr;
-	btyd_row   *rows;
-	int64		nrows,
-				customers,
-				repeaters;
-
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "hvc_pareto_nbd_finalfn called in non-aggregate context");
-	s = PG_ARGISNULL(0) ? NULL : (BtydAggState *) PG_GETARG_POINTER(0);
-	fit_result_init(&fr, 4);
-	nrows = btyd_fit_rows(s, &rows, &customers, &repeaters);
-	if (btyd_precheck(&fr, nrows, customers, repeaters, "Pareto/NBD"))
-	{
-		hvc_fit_options opt;
-		hvc_opt_report rep;
-		pnbd_params p;
-		int			rc;
-
-		hvc_backend_fit_options(&opt);
-		memset(&rep, 0, sizeof(rep));
-		rc = pnbd_fit(rows, (size_t) nrows, &opt, &p, &fr.loglik, &rep);
-		hvc_after_fit(&rep);
-		if (rc == HVC_ENOMEM)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory while fitting the Pareto/NBD model")));
-		fr.param[0] = p.r;
-		fr.param[1] = p.alpha;
-		fr.param[2] = p.s;
-		fr.param[3] = p.beta;
-		fit_outcome(&fr, rc, &rep, "Pareto/NBD");
-	}
-	PG_RETURN_DATUM(fit_result_datum(fcinfo, &fr, "hvc.pareto_nbd"));
+	return btyd_finalfn(fcinfo, "hvc_pareto_nbd_finalfn", &hvc_pnbd_model,
+						"Pareto/NBD", "hvc.pareto_nbd");
 }
 
 Datum
 hvc_gamma_gamma_finalfn(PG_FUNCTION_ARGS)
 {
-	GgAggState *s;
+	RowAggState *s;
 	FitResult	fr;
 	double		w = 0.0;
-	int64		i;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "hvc_gamma_gamma_finalfn called in non-aggregate context");
-	s = PG_ARGISNULL(0) ? NULL : (GgAggState *) PG_GETARG_POINTER(0);
+	s = PG_ARGISNULL(0) ? NULL : (RowAggState *) PG_GETARG_POINTER(0);
 	fit_result_init(&fr, 3);
-	/* canonical order, whatever order partial states were combined in */
 	if (s != NULL)
-		s->n = (int64) gg_compress(s->rows, (size_t) s->n);
-	if (s != NULL)
-		for (i = 0; i < s->n; i++)
-			w += s->rows[i].w;
+	{
+		/* canonical order, whatever order partial states were combined in */
+		rows_compress(s, &gg_kind);
+		w = rows_weight_sum(s, &gg_kind);
+	}
 	fr.customers = (int64) Min(w, MAX_EXACT_COUNT);
 	if (fr.customers == 0)
 		snprintf(fr.message, sizeof(fr.message),
@@ -848,18 +779,12 @@ hvc_gamma_gamma_finalfn(PG_FUNCTION_ARGS)
 		gg_params	g;
 		int			rc;
 
-		hvc_backend_fit_options(&opt);
-		memset(&rep, 0, sizeof(rep));
-		rc = gg_fit(s->rows, (size_t) s->n, &opt, &g, &fr.loglik, &rep);
-		hvc_after_fit(&rep);
-		if (rc == HVC_ENOMEM)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory while fitting the Gamma-Gamma model")));
+		fit_begin(&opt, &rep);
+		rc = gg_fit((const gg_row *) s->rows, (size_t) s->n, &opt, &g, &fr.loglik, &rep);
 		fr.param[0] = g.p;
 		fr.param[1] = g.q;
 		fr.param[2] = g.v;
-		fit_outcome(&fr, rc, &rep, "Gamma-Gamma");
+		fit_end(&fr, rc, &rep, "Gamma-Gamma");
 		if (fr.converged && !(g.q > 1.0))
 		{
 			/* a valid fit, but the population mean spend p v / (q - 1) does not exist */

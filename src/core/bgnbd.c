@@ -4,13 +4,9 @@
 #include "bgnbd.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <string.h>
 
+#include "fit_driver.h"
 #include "specfun.h"
-
-#define LOGPAR_MIN	(-23.0)			/* bounds of the log-parameters */
-#define LOGPAR_MAX	23.0
 
 int
 bgnbd_params_valid(const bgnbd_params *p)
@@ -296,133 +292,47 @@ bgnbd_expected_purchases_new(const bgnbd_params *p, double t)
 }
 
 /* ---------------------------------------------------------------------- */
-/* fit                                                                     */
+/* fit: hvc_btyd_fit_prep() (fit_driver.c) with this log-likelihood        */
 
-typedef struct
-{
-	const btyd_prep *d;
-	double		tscale;
-	double		penalizer;
-} fit_ctx;
-
+/* eval_prep with the parameters (r, alpha, a, b) as an array */
 static double
-objective(const double *th, double *grad, void *vctx)
+eval_par(const btyd_prep *d, const double *par, double tscale, double *grad)
 {
-	const fit_ctx *c = (const fit_ctx *) vctx;
-	bgnbd_params p;
-	double		g[4], ll, f;
-	int			i;
+	const bgnbd_params p = {par[0], par[1], par[2], par[3]};
 
-	p.r = exp(th[0]);
-	p.alpha = exp(th[1]);
-	p.a = exp(th[2]);
-	p.b = exp(th[3]);
-	ll = eval_prep(c->d, &p, c->tscale, grad ? g : NULL);
-	if (!isfinite(ll))
-		return NAN;
-	f = -ll / c->d->wsum;
-	for (i = 0; i < 4; i++)
-	{
-		double		e2 = exp(2.0 * th[i]);
+	return eval_prep(d, &p, tscale, grad);
+}
 
-		f += c->penalizer * e2;
-		if (grad)
-			grad[i] = -g[i] / c->d->wsum + 2.0 * c->penalizer * e2;
-	}
-	return f;
+/* alpha in units of time */
+const hvc_btyd_model hvc_bgnbd_model = {eval_par, {0, 1, 0, 0}};
+
+static void
+set_params(bgnbd_params *out, const double *par)
+{
+	out->r = par[0];
+	out->alpha = par[1];
+	out->a = par[2];
+	out->b = par[3];
 }
 
 int
 bgnbd_fit_prep(const btyd_prep *d, const hvc_fit_options *opt,
 			   bgnbd_params *out, double *loglik, hvc_opt_report *rep)
 {
-	hvc_fit_options fo;
-	hvc_opt_report acc;
-	fit_ctx		c;
-	double		th[4] = {0.0, 0.0, 0.0, 0.0}, lo[4], hi[4], ll;
-	int			i, st;
-	bgnbd_params p;
+	double		par[4];
+	int			rc = hvc_btyd_fit_prep(&hvc_bgnbd_model, d, opt, par, loglik, rep);
 
-	out->r = out->alpha = out->a = out->b = NAN;
-	if (loglik)
-		*loglik = NAN;
-	memset(&acc, 0, sizeof(acc));
-	acc.f = acc.gnorm = NAN;
-	if (opt)
-		fo = *opt;
-	else
-		hvc_fit_default_options(&fo);
-	if (d == NULL || d->n == 0 || !(d->wsum > 0.0) || !(d->tmax > 0.0))
-	{
-		snprintf(acc.message, sizeof(acc.message), "no data to fit");
-		if (rep)
-			*rep = acc;
-		return HVC_ENODATA;
-	}
-	/* like lifetimes: fit on times rescaled by 1/max(T), start at all ones */
-	c.d = d;
-	c.tscale = 1.0 / d->tmax;
-	c.penalizer = fo.penalizer > 0.0 ? fo.penalizer : 0.0;
-	for (i = 0; i < 4; i++)
-	{
-		lo[i] = LOGPAR_MIN;
-		hi[i] = LOGPAR_MAX;
-	}
-	st = hvc_fit_minimize(objective, &c, 4, th, lo, hi, &fo, &acc);
-	if (st == HVC_OPT_NONFINITE || st == HVC_OPT_BADARG)
-	{
-		if (rep)
-			*rep = acc;
-		return HVC_EINVAL;
-	}
-	hvc_fit_flag_divergence(th, 4, LOGPAR_MAX, &acc);
-	p.r = exp(th[0]);
-	p.alpha = exp(th[1]);
-	p.a = exp(th[2]);
-	p.b = exp(th[3]);
-	p.alpha /= c.tscale;
-	ll = eval_prep(d, &p, 1.0, NULL);
-	if (!bgnbd_params_valid(&p) || !isfinite(ll))
-	{
-		snprintf(acc.message, sizeof(acc.message),
-				 "fit produced non-finite parameters or log-likelihood");
-		acc.converged = 0;
-		if (rep)
-			*rep = acc;
-		return HVC_FIT_NOCONV;
-	}
-	*out = p;
-	if (loglik)
-		*loglik = ll;
-	if (rep)
-		*rep = acc;
-	return acc.converged ? HVC_OK : HVC_FIT_NOCONV;
+	set_params(out, par);
+	return rc;
 }
 
 int
 bgnbd_fit(const btyd_row *rows, size_t n, const hvc_fit_options *opt,
 		  bgnbd_params *out, double *loglik, hvc_opt_report *rep)
 {
-	btyd_prep	d;
-	int			rc;
+	double		par[4];
+	int			rc = hvc_btyd_fit(&hvc_bgnbd_model, rows, n, opt, par, loglik, rep);
 
-	rc = btyd_prep_init(&d, rows, n, NULL);
-	if (rc != HVC_OK)
-	{
-		out->r = out->alpha = out->a = out->b = NAN;
-		if (loglik)
-			*loglik = NAN;
-		if (rep)
-		{
-			memset(rep, 0, sizeof(*rep));
-			rep->f = rep->gnorm = NAN;
-			snprintf(rep->message, sizeof(rep->message), "%s",
-					 rc == HVC_ENOMEM ? "out of memory" :
-					 rc == HVC_ENODATA ? "no data to fit" : "invalid data row");
-		}
-		return rc;
-	}
-	rc = bgnbd_fit_prep(&d, opt, out, loglik, rep);
-	btyd_prep_free(&d);
+	set_params(out, par);
 	return rc;
 }

@@ -12,14 +12,11 @@
 #include "gamma_gamma.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fit_driver.h"
 #include "specfun.h"
-
-#define LOGPAR_MIN	(-23.0)
-#define LOGPAR_MAX	23.0
 
 int
 gg_params_valid(const gg_params *g)
@@ -229,104 +226,72 @@ gg_population_mean(const gg_params *g, double *mean)
 	return HVC_OK;
 }
 
+/* fit (the shared steps are in fit_driver.c) */
+
+#define GG_NODATA	"no customers with repeat purchases (x > 0 and m > 0)"
+
 typedef struct
 {
 	const gg_prep *d;
 	double		penalizer;
 } fit_ctx;
 
+/* theta = ln(p, q, v) */
+static void
+params_from_theta(const double *th, gg_params *g)
+{
+	g->p = exp(th[0]);
+	g->q = exp(th[1]);
+	g->v = exp(th[2]);
+}
+
 static double
 objective(const double *th, double *grad, void *vctx)
 {
 	const fit_ctx *c = (const fit_ctx *) vctx;
 	gg_params	g;
-	double		gr[3], ll, f;
-	int			i;
+	double		gr[3], ll;
 
-	g.p = exp(th[0]);
-	g.q = exp(th[1]);
-	g.v = exp(th[2]);
+	params_from_theta(th, &g);
 	ll = gg_loglik_prep(c->d, &g, grad ? gr : NULL);
-	if (!isfinite(ll))
-		return NAN;
-	f = -ll / c->d->wsum;
-	for (i = 0; i < 3; i++)
-	{
-		double		e2 = exp(2.0 * th[i]);
+	return hvc_fit_objective(ll, gr, c->d->wsum, c->penalizer, th, 3, grad);
+}
 
-		f += c->penalizer * e2;
-		if (grad)
-			grad[i] = -gr[i] / c->d->wsum + 2.0 * c->penalizer * e2;
-	}
-	return f;
+/* hvc_fit_store (no time rescaling in this model) */
+static int
+store(const double *th, void *vctx, void *out, double *loglik)
+{
+	const fit_ctx *c = (const fit_ctx *) vctx;
+	gg_params	g;
+
+	params_from_theta(th, &g);
+	*loglik = gg_loglik_prep(c->d, &g, NULL);
+	if (!gg_params_valid(&g) || !isfinite(*loglik))
+		return 0;
+	*(gg_params *) out = g;
+	return 1;
 }
 
 int
 gg_fit_prep(const gg_prep *d, const hvc_fit_options *opt,
 			gg_params *out, double *loglik, hvc_opt_report *rep)
 {
-	hvc_fit_options fo;
-	hvc_opt_report acc;
+	hvc_fit_run run;
 	fit_ctx		c;
-	double		th[3], lo[3], hi[3], ll;
-	int			st;
-	gg_params	g;
 
 	out->p = out->q = out->v = NAN;
-	if (loglik)
-		*loglik = NAN;
-	memset(&acc, 0, sizeof(acc));
-	acc.f = acc.gnorm = NAN;
-	if (opt)
-		fo = *opt;
-	else
-		hvc_fit_default_options(&fo);
-	if (d == NULL || d->n == 0 || !(d->wsum > 0.0))
-	{
-		snprintf(acc.message, sizeof(acc.message),
-				 "no customers with repeat purchases (x > 0 and m > 0)");
-		if (rep)
-			*rep = acc;
+	if (!hvc_fit_start(&run, 3, opt, d != NULL && d->n > 0 && d->wsum > 0.0,
+					   GG_NODATA, loglik, rep))
 		return HVC_ENODATA;
-	}
 	c.d = d;
-	c.penalizer = fo.penalizer > 0.0 ? fo.penalizer : 0.0;
-	lo[0] = lo[1] = lo[2] = LOGPAR_MIN;
-	hi[0] = hi[1] = hi[2] = LOGPAR_MAX;
-	if (fo.q_constraint)
-		lo[1] = 0.0;			/* q >= 1 */
-	th[0] = 0.0;
-	th[1] = 0.0;
-	th[2] = log(d->mmean);
-	if (th[2] < LOGPAR_MIN || th[2] > LOGPAR_MAX)
-		th[2] = 0.0;
-	st = hvc_fit_minimize(objective, &c, 3, th, lo, hi, &fo, &acc);
-	if (st == HVC_OPT_NONFINITE || st == HVC_OPT_BADARG)
-	{
-		if (rep)
-			*rep = acc;
-		return HVC_EINVAL;
-	}
-	hvc_fit_flag_divergence(th, 3, LOGPAR_MAX, &acc);
-	g.p = exp(th[0]);
-	g.q = exp(th[1]);
-	g.v = exp(th[2]);
-	ll = gg_loglik_prep(d, &g, NULL);
-	if (!gg_params_valid(&g) || !isfinite(ll))
-	{
-		snprintf(acc.message, sizeof(acc.message),
-				 "fit produced non-finite parameters or log-likelihood");
-		acc.converged = 0;
-		if (rep)
-			*rep = acc;
-		return HVC_FIT_NOCONV;
-	}
-	*out = g;
-	if (loglik)
-		*loglik = ll;
-	if (rep)
-		*rep = acc;
-	return acc.converged ? HVC_OK : HVC_FIT_NOCONV;
+	c.penalizer = run.penalizer;
+	if (run.fo.q_constraint)
+		run.lo[1] = 0.0;		/* q >= 1 */
+	/* start at p = q = 1, v = the weighted mean of m */
+	run.theta[2] = log(d->mmean);
+	if (run.theta[2] < HVC_LOGPAR_MIN || run.theta[2] > HVC_LOGPAR_MAX)
+		run.theta[2] = 0.0;
+	return hvc_fit_solve(&run, objective, store, &c, out, loglik, rep);
 }
 
 int
@@ -340,19 +305,7 @@ gg_fit(const gg_row *rows, size_t n, const hvc_fit_options *opt,
 	if (rc != HVC_OK)
 	{
 		out->p = out->q = out->v = NAN;
-		if (loglik)
-			*loglik = NAN;
-		if (rep)
-		{
-			memset(rep, 0, sizeof(*rep));
-			rep->f = rep->gnorm = NAN;
-			snprintf(rep->message, sizeof(rep->message), "%s",
-					 rc == HVC_ENOMEM ? "out of memory" :
-					 rc == HVC_ENODATA ?
-					 "no customers with repeat purchases (x > 0 and m > 0)" :
-					 "invalid data row");
-		}
-		return rc;
+		return hvc_fit_failed(rc, GG_NODATA, loglik, rep);
 	}
 	rc = gg_fit_prep(&d, opt, out, loglik, rep);
 	gg_prep_free(&d);

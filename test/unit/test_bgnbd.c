@@ -27,26 +27,8 @@ gradient_checks(const btyd_row *rows, size_t n, const char *what)
 		{0.25, 4.0, 0.8, 2.5}, {1.0, 1.0, 1.0, 1.0},
 		{0.5, 20.0, 2.0, 0.5}, {3.0, 0.5, 0.3, 10.0}
 	};
-	btyd_prep	d;
-	int			k, j;
-	char		name[128];
 
-	if (btyd_prep_init(&d, rows, n, NULL) != HVC_OK)
-	{
-		CHECK(0, "btyd_prep_init for gradient check");
-		return;
-	}
-	for (k = 0; k < 4; k++)
-	{
-		double		th[4];
-
-		for (j = 0; j < 4; j++)
-			th[j] = log(pts[k][j]);
-		snprintf(name, sizeof(name), "BG/NBD %s at (%g, %g, %g, %g)", what,
-				 pts[k][0], pts[k][1], pts[k][2], pts[k][3]);
-		check_gradient(name, ll_prep_fn, &d, 4, th, 1e-5);
-	}
-	btyd_prep_free(&d);
+	check_btyd_gradients("BG/NBD", what, ll_prep_fn, rows, n, pts, 4);
 }
 
 static void

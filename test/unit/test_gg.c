@@ -25,24 +25,13 @@ gradient_checks(const gg_row *rows, size_t n, const char *what)
 		{6.25, 3.74, 15.44}, {1.0, 1.0, 1.0}, {0.5, 8.0, 100.0}, {20.0, 0.7, 3.0}
 	};
 	gg_prep		d;
-	int			k, j;
-	char		name[128];
 
 	if (gg_prep_init(&d, rows, n) != HVC_OK)
 	{
 		CHECK(0, "gg_prep_init for gradient check");
 		return;
 	}
-	for (k = 0; k < 4; k++)
-	{
-		double		th[3];
-
-		for (j = 0; j < 3; j++)
-			th[j] = log(pts[k][j]);
-		snprintf(name, sizeof(name), "Gamma-Gamma %s at (%g, %g, %g)", what,
-				 pts[k][0], pts[k][1], pts[k][2]);
-		check_gradient(name, ll_prep_fn, &d, 3, th, 1e-5);
-	}
+	check_gradients_at("Gamma-Gamma", what, ll_prep_fn, &d, 3, &pts[0][0], 4);
 	gg_prep_free(&d);
 }
 

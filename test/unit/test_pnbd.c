@@ -28,26 +28,8 @@ gradient_checks(const btyd_row *rows, size_t n, const char *what)
 		{0.55, 10.58, 0.61, 11.66}, {0.55, 12.0, 0.61, 10.0},
 		{1.0, 1.0, 1.0, 1.0}, {2.0, 3.0, 0.3, 30.0}, {0.3, 40.0, 2.0, 5.0}
 	};
-	btyd_prep	d;
-	int			k, j;
-	char		name[128];
 
-	if (btyd_prep_init(&d, rows, n, NULL) != HVC_OK)
-	{
-		CHECK(0, "btyd_prep_init for gradient check");
-		return;
-	}
-	for (k = 0; k < 5; k++)
-	{
-		double		th[4];
-
-		for (j = 0; j < 4; j++)
-			th[j] = log(pts[k][j]);
-		snprintf(name, sizeof(name), "Pareto/NBD %s at (%g, %g, %g, %g)", what,
-				 pts[k][0], pts[k][1], pts[k][2], pts[k][3]);
-		check_gradient(name, ll_prep_fn, &d, 4, th, 1e-5);
-	}
-	btyd_prep_free(&d);
+	check_btyd_gradients("Pareto/NBD", what, ll_prep_fn, rows, n, pts, 5);
 }
 
 static void

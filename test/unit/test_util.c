@@ -293,6 +293,48 @@ check_gradient(const char *name, test_llfn f, void *ctx, int n,
 		  name, worst, wi, ga[wi]);
 }
 
+void
+check_gradients_at(const char *model, const char *what, test_llfn f,
+				   void *ctx, int n, const double *pts, int npts)
+{
+	double		th[8];			/* n <= 8, as in check_gradient */
+	char		name[128];
+	int			k, j;
+
+	for (k = 0; k < npts; k++)
+	{
+		const double *pt = pts + (size_t) k * (size_t) n;
+		int			len = snprintf(name, sizeof(name), "%s %s at (", model, what);
+
+		for (j = 0; j < n; j++)
+		{
+			th[j] = log(pt[j]);
+			if (len >= 0 && (size_t) len < sizeof(name))
+				len += snprintf(name + len, sizeof(name) - (size_t) len, "%s%g",
+								j > 0 ? ", " : "", pt[j]);
+		}
+		if (len >= 0 && (size_t) len < sizeof(name))
+			snprintf(name + len, sizeof(name) - (size_t) len, ")");
+		check_gradient(name, f, ctx, n, th, 1e-5);
+	}
+}
+
+void
+check_btyd_gradients(const char *model, const char *what, test_llfn f,
+					 const btyd_row *rows, size_t n,
+					 const double (*pts)[4], int npts)
+{
+	btyd_prep	d;
+
+	if (btyd_prep_init(&d, rows, n, NULL) != HVC_OK)
+	{
+		CHECK(0, "btyd_prep_init for gradient check");
+		return;
+	}
+	check_gradients_at(model, what, f, &d, 4, &pts[0][0], npts);
+	btyd_prep_free(&d);
+}
+
 const btyd_row test_rows_small[] = {
 	{0, 0, 10, 3}, {0, 0, 30, 1}, {1, 2, 10, 2}, {1, 9.99, 10, 1},
 	{2, 30.43, 38.86, 1}, {3, 10, 10, 1}, {5, 9.5, 40, 1.5},

@@ -75,6 +75,23 @@ typedef double (*test_llfn) (const double *theta, double *grad, void *ctx);
 void		check_gradient(const char *name, test_llfn f, void *ctx, int n,
 						   const double *theta, double rtol);
 
+/*
+ * check_gradient (rtol 1e-5) of a model's prepared-data log-likelihood f
+ * (theta = ln(parameters), ctx = the prepared data) at npts points given on
+ * the natural scale: pts[k * n + j] is parameter j of point k (n <= 8).
+ * Each check is named "<model> <what> at (p0, p1, ...)".
+ */
+void		check_gradients_at(const char *model, const char *what, test_llfn f,
+							   void *ctx, int n, const double *pts, int npts);
+
+/*
+ * The same for a BTYD model (4 parameters) on btyd_prep data built from
+ * rows (a failing btyd_prep_init is a failed check).
+ */
+void		check_btyd_gradients(const char *model, const char *what,
+								 test_llfn f, const btyd_row *rows, size_t n,
+								 const double (*pts)[4], int npts);
+
 /* small synthetic BTYD data set with edge cases (t_x = T, x = 0, large x) */
 extern const btyd_row test_rows_small[];
 extern const size_t test_rows_small_n;

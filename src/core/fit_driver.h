@@ -1,0 +1,150 @@
+/*
+ * fit_driver.h — the steps every maximum-likelihood fit of the core shares
+ * (BG/NBD, Pareto/NBD, Gamma-Gamma).
+ *
+ * Each model optimises its log-parameters theta = ln(parameters) with
+ * hvc_fit_minimize() inside the box [HVC_LOGPAR_MIN, HVC_LOGPAR_MAX].  What
+ * differs between the models is only the objective, the start point, the
+ * bounds and how theta maps back to parameters on the caller's time scale;
+ * everything around that lives here:
+ *
+ *   hvc_fit_start()     options (or defaults), report and outputs reset,
+ *                       the "no data" early return, default start / box
+ *   hvc_fit_objective() -mean log-likelihood + L2 penalty, with gradient
+ *   hvc_fit_solve()     minimise, flag divergence to the box, map theta back
+ *                       (model callback), recompute the log-likelihood,
+ *                       report and return code
+ *   hvc_fit_failed()    outputs of a fit whose data could not be prepared
+ *
+ * A model's fit therefore reads:
+ *
+ *   hvc_fit_run run;
+ *   if (!hvc_fit_start(&run, n, opt, have_data, "no data", loglik, rep))
+ *       return HVC_ENODATA;
+ *   ... model context, run.theta / run.lo / run.hi adjustments ...
+ *   return hvc_fit_solve(&run, objective, store, &ctx, out, loglik, rep);
+ *
+ * BG/NBD and Pareto/NBD share even the rest (btyd_prep data, four
+ * parameters, start at all ones, time rescaling): hvc_btyd_fit_prep() and
+ * hvc_btyd_fit() below are their whole fit, given the log-likelihood.
+ */
+#ifndef HVC_FIT_DRIVER_H
+#define HVC_FIT_DRIVER_H
+
+#include "btyd_data.h"
+#include "optimizer.h"
+
+#define HVC_LOGPAR_MIN	(-23.0)		/* box of the log-parameters */
+#define HVC_LOGPAR_MAX	23.0
+
+/* state of one fit between hvc_fit_start() and hvc_fit_solve() */
+typedef struct
+{
+	int			n;				/* number of log-parameters */
+	double		theta[HVC_OPT_MAXDIM];	/* start point (all 0, i.e. every
+										 * parameter 1), best point after */
+	double		lo[HVC_OPT_MAXDIM];	/* box, HVC_LOGPAR_MIN .. MAX */
+	double		hi[HVC_OPT_MAXDIM];
+	hvc_fit_options fo;			/* the caller's options or the defaults */
+	double		penalizer;		/* fo.penalizer, or 0 if not positive */
+	hvc_opt_report acc;			/* report under construction */
+} hvc_fit_run;
+
+/*
+ * Start a fit of n (<= HVC_OPT_MAXDIM) log-parameters: *loglik (if not NULL)
+ * = NaN, run->fo = *opt (or the defaults when opt is NULL), report cleared,
+ * theta = 0, box [HVC_LOGPAR_MIN, HVC_LOGPAR_MAX].  If have_data is 0, *rep
+ * (if not NULL) gets an unconverged report with nodata_msg and 0 is returned
+ * (the caller returns HVC_ENODATA); else 1.
+ */
+int			hvc_fit_start(hvc_fit_run *run, int n, const hvc_fit_options *opt,
+						  int have_data, const char *nodata_msg,
+						  double *loglik, hvc_opt_report *rep);
+
+/*
+ * The objective every fit minimises, from the weighted log-likelihood ll
+ * (and, if grad != NULL, its gradient g w.r.t. theta) of the data of total
+ * weight wsum:  -ll / wsum + penalizer * sum_i e^{2 theta_i}, and its
+ * gradient in grad.  NaN when ll is not finite.
+ */
+double		hvc_fit_objective(double ll, const double *g, double wsum,
+							  double penalizer, const double *theta, int n,
+							  double *grad);
+
+/*
+ * Map the final log-parameters theta to the model's parameters on the
+ * caller's time scale and compute their total weighted log-likelihood.  If
+ * the parameters are valid and *loglik is finite, store them in *out and
+ * return 1; otherwise leave *out alone and return 0.
+ */
+typedef int (*hvc_fit_store) (const double *theta, void *ctx, void *out,
+							  double *loglik);
+
+/*
+ * Minimise f (with ctx) from run->theta within [run->lo, run->hi], flag a
+ * fit diverging to the box (hvc_fit_flag_divergence), then store the result
+ * through store().  *loglik (if not NULL) gets the log-likelihood, *rep (if
+ * not NULL) the report.  Returns HVC_OK (converged), HVC_FIT_NOCONV
+ * (best point stored, or non-finite result: *out left NaN) or HVC_EINVAL
+ * (objective not finite at the start / bad arguments).
+ */
+int			hvc_fit_solve(hvc_fit_run *run, hvc_objective f, hvc_fit_store store,
+						  void *ctx, void *out, double *loglik,
+						  hvc_opt_report *rep);
+
+/*
+ * Outputs of a fit whose data could not be prepared (rc is the negative
+ * HVC_E* code of the prep step): *loglik (if not NULL) = NaN and *rep (if
+ * not NULL) a cleared report whose message explains rc (nodata_msg for
+ * HVC_ENODATA).  Returns rc.  The caller sets its parameters to NaN.
+ */
+int			hvc_fit_failed(int rc, const char *nodata_msg, double *loglik,
+						   hvc_opt_report *rep);
+
+/* ---------------------------------------------------------------------
+ * The fit of the two BTYD models (BG/NBD, Pareto/NBD)
+ * --------------------------------------------------------------------- */
+
+/*
+ * A BTYD model's total weighted log-likelihood on prepared data with every
+ * time multiplied by tscale, at the parameters par[0..3] (natural scale, in
+ * the model's order); if grad != NULL, its gradient w.r.t. ln(par).  NaN for
+ * invalid parameters.
+ */
+typedef double (*hvc_btyd_loglik) (const btyd_prep *d, const double *par,
+								   double tscale, double *grad);
+
+typedef struct
+{
+	hvc_btyd_loglik loglik;
+	int			time_unit[4];	/* 1 for a parameter in units of time
+								 * (alpha, beta): scaled back after the fit */
+} hvc_btyd_model;
+
+/*
+ * Like lifetimes: fit on times rescaled by 1/max(T), starting from all four
+ * parameters 1, then divide the time-unit parameters by that scale.  par
+ * gets the parameters on the caller's time scale (all NaN unless the fit
+ * produced valid ones), *loglik (may be NULL) the total weighted
+ * log-likelihood there, *rep (may be NULL) the report.  Returns HVC_OK,
+ * HVC_FIT_NOCONV, HVC_ENODATA (no row, no weight or max(T) = 0) or
+ * HVC_EINVAL (see hvc_fit_solve).
+ */
+int			hvc_btyd_fit_prep(const hvc_btyd_model *m, const btyd_prep *d,
+							  const hvc_fit_options *opt, double par[4],
+							  double *loglik, hvc_opt_report *rep);
+
+/* the same from n rows (copied and prepared with btyd_prep_init) */
+int			hvc_btyd_fit(const hvc_btyd_model *m, const btyd_row *rows,
+						 size_t n, const hvc_fit_options *opt, double par[4],
+						 double *loglik, hvc_opt_report *rep);
+
+/*
+ * The two models (bgnbd.c, pareto_nbd.c): bgnbd_fit() is
+ * hvc_btyd_fit(&hvc_bgnbd_model, ...) with par = (r, alpha, a, b), and
+ * pnbd_fit() hvc_btyd_fit(&hvc_pnbd_model, ...) with (r, alpha, s, beta).
+ */
+extern const hvc_btyd_model hvc_bgnbd_model;
+extern const hvc_btyd_model hvc_pnbd_model;
+
+#endif							/* HVC_FIT_DRIVER_H */
