@@ -69,3 +69,16 @@ COMMENT ON COLUMN hvc.model_fit.customers IS 'Customers the model was fitted on.
 COMMENT ON COLUMN hvc.model_fit.converged IS 'Whether the optimiser converged; predictions are only filled when it did.';
 COMMENT ON COLUMN hvc.model_fit.iterations IS 'Optimiser iterations.';
 COMMENT ON COLUMN hvc.model_fit.message IS 'Optimiser report, or why the model was not fitted or not used.';
+
+-- History (tier moves, alerts) is kept for the last hvc.config.history_refreshes
+-- successful refreshes, the running one included: the first refresh_id kept.
+CREATE FUNCTION hvc._first_kept_refresh(current_refresh bigint) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT min(x.refresh_id)
+      FROM (SELECT l.refresh_id FROM hvc.refresh_log l
+             WHERE l.status = 'succeeded' OR l.refresh_id = current_refresh
+             ORDER BY l.refresh_id DESC
+             LIMIT (SELECT c.history_refreshes FROM hvc.config c)) x
+$$;
+COMMENT ON FUNCTION hvc._first_kept_refresh(bigint) IS
+    'Internal: the oldest refresh whose history (tier moves, alerts) is kept under hvc.config.history_refreshes.';

@@ -65,7 +65,6 @@ DECLARE
     lapsed bigint := 0;
     old_customers bigint;
     kept bigint;
-    keep integer;
 BEGIN
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
     IF old_customers IS NOT NULL THEN
@@ -93,12 +92,7 @@ BEGIN
             GET DIAGNOSTICS lapsed = ROW_COUNT;
         END IF;
     END IF;
-    SELECT c.history_refreshes INTO keep FROM hvc.config c;
-    DELETE FROM hvc.tier_history h
-     WHERE h.refresh_id < (SELECT min(x.refresh_id)
-                             FROM (SELECT l.refresh_id FROM hvc.refresh_log l
-                                    WHERE l.status = 'succeeded' OR l.refresh_id = id
-                                    ORDER BY l.refresh_id DESC LIMIT keep) x);
+    DELETE FROM hvc.tier_history h WHERE h.refresh_id < (SELECT hvc._first_kept_refresh(id));
     RETURN moves + lapsed;
 END $$;
 COMMENT ON FUNCTION hvc._record_tier_changes(bigint, timestamptz) IS

@@ -313,7 +313,6 @@ DECLARE
     n_drops bigint;
     drop_ids jsonb[];
     samples integer := 10;
-    keep integer;
     payload text;
     raised timestamptz := clock_timestamp();
 BEGIN
@@ -367,12 +366,7 @@ BEGIN
         VALUES (id, raised, 'tier_drop', n_drops, to_json(drop_ids)::text, payload);
     END IF;
 
-    SELECT c.history_refreshes INTO keep FROM hvc.config c;
-    DELETE FROM hvc.alerts al
-     WHERE al.refresh_id < (SELECT min(x.refresh_id)
-                              FROM (SELECT l.refresh_id FROM hvc.refresh_log l
-                                     WHERE l.status = 'succeeded' OR l.refresh_id = id
-                                     ORDER BY l.refresh_id DESC LIMIT keep) x);
+    DELETE FROM hvc.alerts al WHERE al.refresh_id < (SELECT hvc._first_kept_refresh(id));
 
     PERFORM pg_notify('hvc_alerts', payload);
     RETURN payload;
