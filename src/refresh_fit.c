@@ -95,8 +95,8 @@ accept_stalled_fit(int rc, const hvc_opt_report *rep)
 }
 
 static void
-fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *rows,
-				   int64 repeaters, StringInfo msg)
+fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_row *rows,
+				   int64 nrows, int64 repeaters, StringInfo msg)
 {
 	hvc_fit_options opt;
 	hvc_opt_report rep;
@@ -104,12 +104,12 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 	int			rc;
 	instr_time	start;
 
-	put(rb, "purchase_customers", Int64GetDatum(st->n));
-	if (st->n < MIN_FIT_CUSTOMERS || repeaters == 0)
+	put(rb, "purchase_customers", Int64GetDatum(customers));
+	if (nrows < MIN_FIT_CUSTOMERS || repeaters == 0)
 	{
-		char	   *why = st->n < MIN_FIT_CUSTOMERS ?
-			psprintf("%s not fitted: %lld customers, at least %d needed",
-					 model, (long long) st->n, MIN_FIT_CUSTOMERS) :
+		char	   *why = nrows < MIN_FIT_CUSTOMERS ?
+			psprintf("%s not fitted: %lld customers before the as_of day, at least %d needed",
+					 model, (long long) nrows, MIN_FIT_CUSTOMERS) :
 			psprintf("%s not fitted: no customer has a repeat purchase", model);
 
 		appendStringInfoString(msg, why);
@@ -123,7 +123,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 	{
 		bgnbd_params p;
 
-		rc = accept_stalled_fit(bgnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep), &rep);
+		rc = accept_stalled_fit(bgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep), &rep);
 		hvc_after_fit(&rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
@@ -135,7 +135,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 	{
 		pnbd_params p;
 
-		rc = accept_stalled_fit(pnbd_fit(rows, (size_t) st->n, &opt, &p, &loglik, &rep), &rep);
+		rc = accept_stalled_fit(pnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep), &rep);
 		hvc_after_fit(&rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
@@ -153,7 +153,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, Stage *st, btyd_row *ro
 	put(rb, "usable", BoolGetDatum(rc == HVC_OK));
 	if (rc == HVC_OK)
 		appendStringInfo(msg, "%s fitted on %lld customers in %.3f s (%d iterations, LL %.2f)",
-						 model, (long long) st->n, elapsed_seconds(start), rep.iterations, loglik);
+						 model, (long long) customers, elapsed_seconds(start), rep.iterations, loglik);
 	else
 		appendStringInfo(msg, "%s did not converge (%s); predictions left NULL", model, rep.message);
 }
@@ -228,6 +228,7 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	btyd_row   *rows;
 	gg_row	   *grows;
 	int64		i,
+				nrows = 0,
 				repeaters = 0,
 				ng = 0;
 	bool		isnull;
@@ -267,14 +268,22 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	{
 		rows = palloc_extended(Max(st.n, 1) * sizeof(btyd_row), MCXT_ALLOC_HUGE);
 		grows = palloc_extended(Max(st.n, 1) * sizeof(gg_row), MCXT_ALLOC_HUGE);
+		/*
+		 * A customer whose first purchase is on the as_of day (age 0) has a
+		 * likelihood of exactly 1 under both purchase models: leaving the row
+		 * out changes nothing, and the core requires age > 0.
+		 */
 		for (i = 0; i < st.n; i++)
 		{
 			StageCustomer *c = &st.customers[i];
 
-			rows[i].x = c->frequency;
-			rows[i].t_x = (c->last_day - c->first_day) / unit;
-			rows[i].T = (as_of_day - c->first_day) / unit;
-			rows[i].w = 1.0;
+			if (as_of_day == c->first_day)
+				continue;
+			rows[nrows].x = c->frequency;
+			rows[nrows].t_x = (c->last_day - c->first_day) / unit;
+			rows[nrows].T = (as_of_day - c->first_day) / unit;
+			rows[nrows].w = 1.0;
+			nrows++;
 			if (c->frequency > 0)
 			{
 				repeaters++;
@@ -287,7 +296,7 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 				}
 			}
 		}
-		fit_purchase_model(&rb, model, &st, rows, repeaters, &msg);
+		fit_purchase_model(&rb, model, st.n, rows, nrows, repeaters, &msg);
 		fit_spend_model(&rb, grows, ng, &msg);
 	}
 	put(&rb, "message", CStringGetTextDatum(msg.data));

@@ -69,7 +69,17 @@ SELECT model, round(r::numeric, 4) AS r, round(alpha::numeric, 3) AS alpha, roun
        round(beta::numeric, 3) AS beta, round(log_likelihood::numeric, 2) AS ll, customers, converged
   FROM hvc.model_fit WHERE model = 'pareto_nbd' AND refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit);
 SELECT count(*) FILTER (WHERE predicted_clv IS NULL OR p_alive IS NULL) AS missing_predictions FROM hvc.customers;
+-- As of 1997-03-25, the last day of the cohort's first purchases: customers
+-- whose first purchase is on the as_of day (age 0) are left out of the fit,
+-- where their likelihood is exactly 1, and still get predictions.
 UPDATE hvc.config SET model = 'bgnbd';
+CALL hvc.refresh(as_of => '1997-03-25');
+SELECT model, customers, converged FROM hvc.model_fit
+ WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit) ORDER BY fit_id;
+SELECT count(*) FILTER (WHERE age = 0) AS first_bought_on_as_of_day,
+       count(*) FILTER (WHERE age = 0 AND p_alive = 1 AND predicted_clv IS NOT NULL) AS of_them_predicted,
+       count(*) FILTER (WHERE predicted_clv IS NULL) AS missing_predictions
+  FROM hvc.customers;
 \else
 \echo CDNOW data not found in $HVC_CDNOW_DIR: the CDNOW conformance test is skipped
 \endif
