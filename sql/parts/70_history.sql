@@ -68,19 +68,29 @@ DECLARE
 BEGIN
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
     IF old_customers IS NOT NULL THEN
-        INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
-                                      from_tier_rank, to_tier, to_tier_rank, direction)
-        SELECT n.customer_id, id, refreshed, n.previous_tier, r.tier_rank, n.tier, n.tier_rank,
-               CASE WHEN n.previous_tier IS NULL THEN 'new'
-                    WHEN n.tier_rank < r.tier_rank THEN 'up'
-                    ELSE 'down' END
-          FROM hvc.customer_snapshot n
-          LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
-         WHERE n.refresh_id = id AND n.tier_since = refreshed;
-        GET DIAGNOSTICS moves = ROW_COUNT;
+        -- one scan of the new rows: record the moves, count the rows that
+        -- existed before (all but the new customers)
+        WITH n AS (
+            SELECT c.customer_id, c.tier, c.tier_rank, c.previous_tier,
+                   c.tier_since = refreshed AS moved
+              FROM hvc.customer_snapshot c
+             WHERE c.refresh_id = id
+        ), ins AS (
+            INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
+                                          from_tier_rank, to_tier, to_tier_rank, direction)
+            SELECT n.customer_id, id, refreshed, n.previous_tier, r.tier_rank, n.tier, n.tier_rank,
+                   CASE WHEN n.previous_tier IS NULL THEN 'new'
+                        WHEN n.tier_rank < r.tier_rank THEN 'up'
+                        ELSE 'down' END
+              FROM n LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
+             WHERE n.moved
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM ins),
+               count(*) FILTER (WHERE NOT (n.moved AND n.previous_tier IS NULL))
+          INTO moves, kept
+          FROM n;
 
-        SELECT count(*) INTO kept FROM hvc.customer_snapshot n
-         WHERE n.refresh_id = id AND NOT (n.tier_since = refreshed AND n.previous_tier IS NULL);
         IF kept < old_customers THEN
             INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
                                           from_tier_rank, to_tier, to_tier_rank, direction)
