@@ -1,8 +1,9 @@
 /*
  * test_bench.c — synthetic 500 000-customer data set simulated from the
  * BG/NBD and Gamma-Gamma models (deterministic PRNG): checks that the fits
- * recover the generating parameters and reports the fit times (production
- * target: BG/NBD + Gamma-Gamma together under 1 s; Pareto/NBD timed too).
+ * recover the generating parameters and reports the fit times for information
+ * only (production target: BG/NBD + Gamma-Gamma together under 1 s; timings
+ * are asserted nowhere: speed belongs in bench/).
  */
 #include <math.h>
 #include <stdio.h>
@@ -107,7 +108,6 @@ test_bench(void)
 	CHECK(fabs(gf.p / gp.p - 1) < 0.05 && fabs(gf.q / gp.q - 1) < 0.05 &&
 		  fabs(gf.v / gp.v - 1) < 0.05,
 		  "Gamma-Gamma recovers the generating parameters within 5%%");
-	CHECK(tb + tg < 5000.0, "both fits well within a sanity bound of 5 s (%.0f ms)", tb + tg);
 	{
 		pnbd_params pf;
 		double		llp;
