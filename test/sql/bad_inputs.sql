@@ -154,11 +154,11 @@ SELECT hvc.register_source('public.good', 'customer_id', 'ordered_at', 'amount',
 CALL hvc.refresh(as_of => '2025-07-01');
 SELECT status, message FROM hvc.refresh_log WHERE backend_pid = 0;
 SELECT count(*) AS customers FROM hvc.customers;
-CREATE FUNCTION slow_amount(numeric) RETURNS numeric LANGUAGE sql AS $$ SELECT $1 FROM pg_sleep(0.2) $$;
+CREATE FUNCTION slow_amount(numeric) RETURNS numeric LANGUAGE sql AS $$ SELECT $1 FROM pg_sleep(0.5) $$;
 CREATE VIEW slow AS SELECT customer_id, ordered_at, slow_amount(amount) AS amount FROM good;
 SELECT hvc.register_source('public.slow', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 CALL hvc.refresh(as_of => '2025-07-01');
-SET statement_timeout = '100ms';
+SET statement_timeout = '300ms';
 \set ON_ERROR_STOP 0
 CALL hvc.refresh(as_of => '2025-07-01');
 \set ON_ERROR_STOP 1
