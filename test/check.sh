@@ -19,17 +19,36 @@ export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 
 passed=0
 failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Run a suite, echo its output, and add its test counts to the totals: the
+# "N passed, M failed" line of the unit and pg_cron tests, pg_regress's
+# "All N tests passed." / "M of N tests failed."; a suite that fails without
+# such a line counts as one failure.
 suite() {   # name, command...
     local name=$1; shift
     echo "=== $name"
-    if "$@"; then passed=$((passed + 1)); echo "=== $name: ok"
-    else failed=$((failed + 1)); echo "=== $name: FAILED"; fi
+    "$@" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]} p=0 f=0 line
+    while IFS= read -r line; do
+        if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+            p=$((p + BASH_REMATCH[1])); f=$((f + BASH_REMATCH[2]))
+        elif [[ $line =~ All\ ([0-9]+)\ tests\ passed ]]; then
+            p=$((p + BASH_REMATCH[1]))
+        elif [[ $line =~ ([0-9]+)\ of\ ([0-9]+)\ tests\ failed ]]; then
+            f=$((f + BASH_REMATCH[1])); p=$((p + BASH_REMATCH[2] - BASH_REMATCH[1]))
+        fi
+    done < "$log"
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$rc" -eq 0 ]; then echo "=== $name: ok ($p passed)"
+    else echo "=== $name: FAILED ($f failed)"; fi
 }
 
 regress() {
     rm -rf test/out test/out-isolation
-    # pg_virtualenv runs the server as postgres; let it write the outputs.
-    mkdir -p test/out test/out-isolation && chmod 777 test/out test/out-isolation
+    mkdir -p test/out test/out-isolation
     pg_virtualenv -v 15 -o max_worker_processes=16 -o max_parallel_workers=8 \
         make -s installcheck PG_CONFIG="$PG_CONFIG"
     local rc=$?
