@@ -11,7 +11,8 @@ CREATE TABLE hvc.snapshot_info (
     refreshed_at timestamptz NOT NULL,
     customers    bigint      NOT NULL,
     model        text        NOT NULL,
-    value_basis  text        NOT NULL
+    value_basis  text        NOT NULL,
+    premium_ticket_from numeric(20,3)
 );
 COMMENT ON TABLE hvc.snapshot_info IS 'The snapshot currently shown by the hvc views: which refresh built it, its as_of, model and the value basis it ranked by.';
 COMMENT ON COLUMN hvc.snapshot_info.singleton IS 'Always true: one current snapshot.';
@@ -21,6 +22,7 @@ COMMENT ON COLUMN hvc.snapshot_info.refreshed_at IS 'When the snapshot was swapp
 COMMENT ON COLUMN hvc.snapshot_info.customers IS 'Customers in the snapshot.';
 COMMENT ON COLUMN hvc.snapshot_info.model IS 'Purchase model whose predictions the snapshot holds, or none.';
 COMMENT ON COLUMN hvc.snapshot_info.value_basis IS 'What value_rank ranked by in this snapshot (predicted_clv falls back to historic_clv without a model).';
+COMMENT ON COLUMN hvc.snapshot_info.premium_ticket_from IS '80th percentile (percentile_cont, exact to 3 decimals) of avg_order_value over the snapshot''s customers: tickets at or above it are premium (value_profile).';
 
 CREATE TABLE hvc.pareto_points (
     customer_percentile    integer PRIMARY KEY CHECK (customer_percentile BETWEEN 1 AND 100),
@@ -96,14 +98,20 @@ BEGIN
     CREATE INDEX customer_snapshot_customer ON hvc.customer_snapshot (customer_id);
 
     CREATE VIEW hvc.customers AS
-    SELECT customer_id, first_order_at, last_order_at, orders, revenue, margin,
-           avg_order_value, tenure_days, recency_days, avg_days_between_orders,
-           r_score, f_score, m_score, rfm_cell, segment, historic_clv,
-           p_alive, churn_risk, predicted_orders, expected_order_value, predicted_clv,
-           expected_next_order_at, value_rank, cumulative_value_share,
-           tier, tier_rank, is_high_value, previous_tier, tier_since,
-           purchase_days, refunds, frequency, recency, age, monetary_value, value
-      FROM hvc.customer_snapshot;
+    SELECT s.customer_id, s.first_order_at, s.last_order_at, s.orders, s.revenue, s.margin,
+           s.avg_order_value, s.tenure_days, s.recency_days, s.avg_days_between_orders,
+           s.r_score, s.f_score, s.m_score, s.rfm_cell, s.segment, s.historic_clv,
+           s.p_alive, s.churn_risk, s.predicted_orders, s.expected_order_value, s.predicted_clv,
+           s.expected_next_order_at, s.value_rank, s.cumulative_value_share,
+           s.tier, s.tier_rank, s.is_high_value, s.previous_tier, s.tier_since,
+           s.purchase_days, s.refunds, s.frequency, s.recency, s.age, s.monetary_value, s.value,
+           CASE WHEN s.tenure_days < 90 THEN 'new'
+                WHEN s.f_score >= 4 AND s.avg_order_value >= i.premium_ticket_from THEN 'frequent_premium'
+                WHEN s.f_score >= 4 THEN 'frequent'
+                WHEN s.avg_order_value >= i.premium_ticket_from THEN 'premium'
+                ELSE 'occasional' END AS value_profile
+      FROM hvc.customer_snapshot s
+      LEFT JOIN (SELECT premium_ticket_from FROM hvc.snapshot_info LIMIT 1) i ON true;
     COMMENT ON VIEW hvc.customers IS 'One row per customer with at least one purchase, as of the last successful refresh (hvc.snapshot_info).';
     COMMENT ON COLUMN hvc.customers.customer_id IS 'Customer key, of the source column''s type.';
     COMMENT ON COLUMN hvc.customers.first_order_at IS 'Time of the first purchase (date sources: midnight in hvc.config.timezone).';
@@ -141,6 +149,7 @@ BEGIN
     COMMENT ON COLUMN hvc.customers.age IS 'BTYD age (T): first purchase day to as_of day, in hvc.config.time_unit.';
     COMMENT ON COLUMN hvc.customers.monetary_value IS 'Mean net spend of repeat purchase days (revenue less first-day purchases, / frequency); 0 without repeats.';
     COMMENT ON COLUMN hvc.customers.value IS 'The value value_rank ranks by (see hvc.snapshot_info.value_basis).';
+    COMMENT ON COLUMN hvc.customers.value_profile IS 'How the customer buys, first matching rule: new (tenure_days < 90), frequent_premium (f_score >= 4 and avg_order_value >= hvc.snapshot_info.premium_ticket_from, the 80th percentile), frequent (f_score >= 4), premium (avg_order_value >= that percentile), occasional (everyone else).';
 
     CREATE VIEW hvc.tier_summary AS
     WITH t AS (SELECT count(*)::float8 AS n, sum(revenue) AS revenue FROM hvc.customer_snapshot)

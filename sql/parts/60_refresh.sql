@@ -221,9 +221,14 @@ BEGIN
       JOIN hvc.customer_snapshot n ON n.value_rank = greatest(1, ceil(pct * models.customers / 100.0)::bigint);
 
     DELETE FROM hvc.snapshot_info;
-    INSERT INTO hvc.snapshot_info (refresh_id, as_of, refreshed_at, customers, model, value_basis)
-    VALUES (id, run_as_of, refreshed, models.customers,
-            CASE WHEN models.usable THEN cfg.model ELSE 'none' END, basis);
+    -- percentile_cont interpolates between two 2-decimal tickets with a
+    -- fraction of one decimal: the exact value has 3 decimals
+    INSERT INTO hvc.snapshot_info (refresh_id, as_of, refreshed_at, customers, model, value_basis,
+                                   premium_ticket_from)
+    SELECT id, run_as_of, refreshed, models.customers,
+           CASE WHEN models.usable THEN cfg.model ELSE 'none' END, basis,
+           round((percentile_cont(0.8) WITHIN GROUP (ORDER BY c.avg_order_value))::numeric, 3)
+      FROM hvc.customer_snapshot c;
 
     msg := format('%s customers from %s rows (%s skipped); value basis %s; %s',
                   models.customers, models.rows_read, models.rows_skipped, basis, models.message);

@@ -611,25 +611,14 @@ BEGIN
     COMMENT ON COLUMN hvc.at_risk.reason IS 'Why, in plain words, e.g. ''churn risk 72 % (threshold 50 %), last order 40 days ago'' or ''no order for 95 days, usually every 30 days''.';
 
     CREATE VIEW hvc.value_profiles AS
-    WITH q AS (
-        -- percentile_cont interpolates between two tickets (2 decimals) with a
-        -- fraction of one decimal, so the exact value has 3 decimals.
-        SELECT round((percentile_cont(0.8) WITHIN GROUP (ORDER BY s.avg_order_value))::numeric, 3)::numeric(20,3)
-               AS premium_from
-          FROM hvc.customer_snapshot s
-    )
-    SELECT s.customer_id,
-           CASE WHEN s.tenure_days < 90 THEN 'new'
-                WHEN s.f_score >= 4 AND s.avg_order_value >= q.premium_from THEN 'frequent_premium'
-                WHEN s.f_score >= 4 THEN 'frequent'
-                WHEN s.avg_order_value >= q.premium_from THEN 'premium'
-                ELSE 'occasional' END AS value_profile,
-           s.orders, s.f_score, s.avg_order_value, q.premium_from AS premium_ticket_from,
-           s.revenue, s.tenure_days, s.recency_days, s.tier, s.tier_rank, s.is_high_value,
-           s.value_rank, s.predicted_clv, s.churn_risk
-      FROM hvc.customer_snapshot s CROSS JOIN q;
+    SELECT c.customer_id, c.value_profile,
+           c.orders, c.f_score, c.avg_order_value, i.premium_ticket_from,
+           c.revenue, c.tenure_days, c.recency_days, c.tier, c.tier_rank, c.is_high_value,
+           c.value_rank, c.predicted_clv, c.churn_risk
+      FROM hvc.customers c
+      LEFT JOIN (SELECT premium_ticket_from FROM hvc.snapshot_info LIMIT 1) i ON true;
     COMMENT ON VIEW hvc.value_profiles IS
-        'How each customer buys, first matching rule: new (first purchase less than 90 days before as_of: tenure_days < 90), frequent_premium (f_score >= 4 and avg_order_value in the top quintile, i.e. >= its 80th percentile over all customers), frequent (f_score >= 4), premium (top-quintile avg_order_value), occasional (everyone else).';
+        'hvc.customers.value_profile with the facts its rule uses. How each customer buys, first matching rule: new (first purchase less than 90 days before as_of: tenure_days < 90), frequent_premium (f_score >= 4 and avg_order_value in the top quintile, i.e. >= its 80th percentile over all customers), frequent (f_score >= 4), premium (top-quintile avg_order_value), occasional (everyone else).';
     COMMENT ON COLUMN hvc.value_profiles.customer_id IS 'Customer key.';
     COMMENT ON COLUMN hvc.value_profiles.value_profile IS 'new, frequent_premium, frequent, premium or occasional (see the view comment).';
     COMMENT ON COLUMN hvc.value_profiles.orders IS 'Orders so far.';

@@ -64,6 +64,11 @@ SELECT customer_percentile, round(cumulative_value_share::numeric, 6) AS share
   FROM hvc.pareto_curve WHERE customer_percentile IN (1, 20, 21, 40, 41, 60, 80, 100)
  ORDER BY 1;
 SELECT model, value_basis, customers FROM hvc.snapshot_info;
+-- Value profiles: tickets {116.67, 30, 150, 40, 500}: 80th percentile
+-- 150 + 0.2 x 350 = 220.000.  c2 is new (6 days), c1 and c4 frequent
+-- (f_score >= 4, ordinary ticket), c5 premium (500 >= 220), c3 occasional.
+SELECT premium_ticket_from FROM hvc.snapshot_info;
+SELECT customer_id, value_profile FROM hvc.customers ORDER BY customer_id;
 
 -- Degenerate data for the models: five customers are too few to fit. The
 -- refresh still succeeds with metrics, RFM and tiers, says why (NOTICE,
