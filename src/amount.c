@@ -182,3 +182,20 @@ amount_to_numeric(int64 units)
 {
 	return NumericGetDatum(int64_div_fast_to_numeric(units, HVC_AMOUNT_SCALE_LOG10));
 }
+
+Datum
+amount_to_cents_numeric(int64 units)
+{
+	int64		cents = units >= 0 ? (units + 50) / 100 : (units - 50) / 100;
+
+	return NumericGetDatum(int64_div_fast_to_numeric(cents, 2));
+}
+
+bool
+money_to_cents_numeric(double v, Datum *out)
+{
+	if (!isfinite(v) || fabs(v) >= 1e15)
+		return false;
+	*out = NumericGetDatum(int64_div_fast_to_numeric((int64) llround(v * 100.0), 2));
+	return true;
+}

@@ -50,4 +50,11 @@ amount_add(int64 *acc, int64 units)
 /* ten-thousandths -> numeric with four decimals */
 extern Datum amount_to_numeric(int64 units);
 
+/* ten-thousandths -> numeric rounded (half away from zero) to cents */
+extern Datum amount_to_cents_numeric(int64 units);
+
+/* a money value computed in double -> numeric rounded to cents; false when
+ * it is not finite or absurdly large (>= 10^15) */
+extern bool money_to_cents_numeric(double v, Datum *out);
+
 #endif

@@ -30,6 +30,7 @@
 
 #include "amount.h"
 #include "customer_state.h"
+#include "local_time.h"
 
 typedef enum TimeKind
 {
@@ -143,16 +144,7 @@ summary_call_cache(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("timezone must not be NULL")));
 	tzname = text_to_cstring(PG_GETARG_TEXT_PP(6));
-	if (pg_strcasecmp(tzname, "UTC") != 0 && pg_strcasecmp(tzname, "Etc/UTC") != 0 &&
-		pg_strcasecmp(tzname, "GMT") != 0)
-	{
-		c->tz = pg_tzset(tzname);
-		if (c->tz == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("time zone \"%s\" not recognized", tzname),
-					 errhint("Set hvc.config.timezone to a name from pg_timezone_names.")));
-	}
+	c->tz = local_zone(tzname);
 	fcinfo->flinfo->fn_extra = c;
 	return c;
 }
@@ -187,22 +179,10 @@ local_time(SummaryCallCache *c, Datum d, int64 *local)
 		case TIME_TIMESTAMPTZ:
 			{
 				TimestampTz ts = DatumGetTimestampTz(d);
-				struct pg_tm tm;
-				fsec_t		fsec;
-				int			tzoff;
 
 				if (TIMESTAMP_NOT_FINITE(ts))
 					return false;
-				if (c->tz == NULL)
-				{
-					*local = ts;
-					return true;
-				}
-				if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, c->tz) != 0)
-					return false;
-				/* tzoff is seconds west of Greenwich */
-				*local = ts - (int64) tzoff * USECS_PER_SEC;
-				return true;
+				return local_from_timestamptz(ts, c->tz, local);
 			}
 	}
 	return false;

@@ -42,6 +42,7 @@
 
 #include "amount.h"
 #include "core/rfm.h"
+#include "local_time.h"
 #include "models.h"
 #include "stage.h"
 
@@ -62,6 +63,7 @@ typedef struct Computed
 				f,
 				m;
 	Prediction	pred;
+	int64		historic;		/* historic_clv, ten-thousandths */
 	double		value;			/* rounded to cents */
 	int64		value_cents;	/* the same, exactly: shares are sums of these */
 	int64		value_rank;
@@ -141,44 +143,6 @@ cmp_old(const void *a, const void *b, void *arg)
 
 	return ApplySortComparator(((const OldRow *) a)->customer, false,
 							   ((const OldRow *) b)->customer, false, &sc->ssup);
-}
-
-static Datum
-units_to_cents_numeric(int64 units)
-{
-	int64		cents = units >= 0 ? (units + 50) / 100 : (units - 50) / 100;
-
-	return NumericGetDatum(int64_div_fast_to_numeric(cents, 2));
-}
-
-/* money double -> numeric(.,2); false when not finite or absurdly large */
-static bool
-double_to_cents_numeric(double v, Datum *out)
-{
-	if (!isfinite(v) || fabs(v) >= 1e15)
-		return false;
-	*out = NumericGetDatum(int64_div_fast_to_numeric((int64) llround(v * 100.0), 2));
-	return true;
-}
-
-static TimestampTz
-local_to_timestamptz(int64 local, pg_tz *tz)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-	int			offset;
-	TimestampTz result;
-
-	if (tz == NULL)
-		return local;
-	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-						errmsg("timestamp out of range")));
-	offset = DetermineTimeZoneOffset(&tm, tz);
-	if (tm2timestamp(&tm, fsec, &offset, &result) != 0)
-		ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-						errmsg("timestamp out of range")));
-	return result;
 }
 
 /* text equality whatever the varlena header form (short or 4-byte) */
@@ -277,7 +241,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	MemoryContext callcxt = CurrentMemoryContext;
 	ModelSet	ms;
 	ValueBasis	basis;
-	pg_tz	   *tz = NULL;
+	pg_tz	   *tz;
 	Stage		st;
 	Computed   *cp;
 	int64	   *order;
@@ -324,14 +288,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	else
 		basis = BASIS_MARGIN;
 	unit = ms.units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0;
-	if (pg_strcasecmp(tzname, "UTC") != 0 && pg_strcasecmp(tzname, "Etc/UTC") != 0 &&
-		pg_strcasecmp(tzname, "GMT") != 0)
-	{
-		tz = pg_tzset(tzname);
-		if (tz == NULL)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg("time zone \"%s\" not recognized", tzname)));
-	}
+	tz = local_zone(tzname);
 
 	segments = text_array_elems(seg_arr, &nseg);
 	if (nseg != 125)
@@ -415,8 +372,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	{
 		StageCustomer *c = &st.customers[i];
 		Computed   *x = &cp[i];
-		int64		historic = has_margin ? (c->has_margin ? c->margin : 0) : c->revenue;
-
+		x->historic = has_margin ? (c->has_margin ? c->margin : 0) : c->revenue;
 		x->r = rfm_score(-(double) (as_of_day - c->last_day), rb);
 		x->f = rfm_score((double) c->orders, fb);
 		x->m = rfm_score((double) c->revenue, mb);
@@ -426,7 +382,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 				x->value = isfinite(x->pred.predicted_clv) ? x->pred.predicted_clv : 0.0;
 				break;
 			case BASIS_HISTORIC_CLV:
-				x->value = (double) historic / HVC_AMOUNT_SCALE;
+				x->value = (double) x->historic / HVC_AMOUNT_SCALE;
 				break;
 			case BASIS_REVENUE:
 				x->value = (double) c->revenue / HVC_AMOUNT_SCALE;
@@ -473,7 +429,6 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 		int			t = x->tier_index;
 		OldRow	   *o = NULL;
 		char		cell[4];
-		int64		historic = has_margin ? (c->has_margin ? c->margin : 0) : c->revenue;
 
 		while (oi < n_old &&
 			   ApplySortComparator(old_rows[oi].customer, false, c->customer, false, &sc.ssup) < 0)
@@ -489,12 +444,12 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 		values[3] = Int64GetDatum(c->orders);
 		values[4] = Int32GetDatum(c->purchase_days);
 		values[5] = Int64GetDatum(c->refunds);
-		values[6] = units_to_cents_numeric(c->revenue);
+		values[6] = amount_to_cents_numeric(c->revenue);
 		if (has_margin && c->has_margin)
-			values[7] = units_to_cents_numeric(c->margin);
+			values[7] = amount_to_cents_numeric(c->margin);
 		else
 			nulls[7] = true;
-		nulls[8] = !double_to_cents_numeric((double) c->revenue / HVC_AMOUNT_SCALE / c->orders, &values[8]);
+		nulls[8] = !money_to_cents_numeric((double) c->revenue / HVC_AMOUNT_SCALE / c->orders, &values[8]);
 		values[9] = Int32GetDatum(as_of_day - c->first_day);
 		values[10] = Int32GetDatum(as_of_day - c->last_day);
 		if (c->frequency > 0)
@@ -511,7 +466,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 		snprintf(cell, sizeof(cell), "%d%d%d", x->r, x->f, x->m);
 		values[19] = CStringGetTextDatum(cell);
 		values[20] = segments[rfm_cell_index(x->r, x->f, x->m)];
-		values[21] = units_to_cents_numeric(historic);
+		values[21] = amount_to_cents_numeric(x->historic);
 		if (isfinite(x->pred.p_alive))
 		{
 			values[22] = Float8GetDatum(x->pred.p_alive);
@@ -521,8 +476,8 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 			nulls[22] = nulls[23] = true;
 		nulls[24] = !isfinite(x->pred.predicted_orders);
 		values[24] = Float8GetDatum(x->pred.predicted_orders);
-		nulls[25] = !double_to_cents_numeric(x->pred.expected_order_value, &values[25]);
-		nulls[26] = !double_to_cents_numeric(x->pred.predicted_clv, &values[26]);
+		nulls[25] = !money_to_cents_numeric(x->pred.expected_order_value, &values[25]);
+		nulls[26] = !money_to_cents_numeric(x->pred.predicted_clv, &values[26]);
 		if (isfinite(x->pred.next_order_in) && x->pred.next_order_in * unit < 1e6)
 			values[27] = DateADTGetDatum(as_of_day + (DateADT) llround(x->pred.next_order_in * unit));
 		else
