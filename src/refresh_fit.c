@@ -254,10 +254,17 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	put(&rb, "units_per_month", Float8GetDatum(unit == 7.0 ? HVC_UNITS_PER_MONTH_WEEK
 											   : HVC_UNITS_PER_MONTH_DAY));
 
+	/*
+	 * The stage is read through SPI; the result tuple is formed after
+	 * SPI_finish, so everything it points to lives in callcxt (stage_read
+	 * leaves callcxt current), and SPI is closed as soon as it is read.
+	 */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "hvc: SPI_connect failed");
 	MemoryContextSwitchTo(callcxt);
 	stage_read(&st);
+	SPI_finish();
+	MemoryContextSwitchTo(callcxt);
 	put(&rb, "rows_read", Int64GetDatum(st.rows_read));
 	put(&rb, "rows_skipped", Int64GetDatum(st.rows_skipped));
 	put(&rb, "customers", Int64GetDatum(st.n));
@@ -300,7 +307,6 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 		fit_spend_model(&rb, grows, ng, &msg);
 	}
 	put(&rb, "message", CStringGetTextDatum(msg.data));
-	SPI_finish();
 
 	result = heap_form_tuple(desc, rb.values, rb.nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(result));

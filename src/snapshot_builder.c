@@ -187,6 +187,7 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 		uint64		i;
 
 		SPI_cursor_fetch(portal, true, 10000);
+		MemoryContextSwitchTo(cxt);		/* SPI left its own context current */
 		if (SPI_processed == 0)
 			break;
 		for (i = 0; i < SPI_processed; i++)
@@ -194,7 +195,6 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
-			MemoryContext old;
 			OldRow	   *r;
 
 			if (n == cap)
@@ -203,18 +203,17 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 				rows = repalloc_huge(rows, cap * sizeof(OldRow));
 			}
 			r = &rows[n++];
-			old = MemoryContextSwitchTo(cxt);
 			r->customer = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), st->typbyval, st->typlen);
 			r->tier = datumCopy(SPI_getbinval(tup, desc, 2, &isnull), false, -1);
 			r->previous_tier = SPI_getbinval(tup, desc, 3, &r->prev_null);
 			if (!r->prev_null)
 				r->previous_tier = datumCopy(r->previous_tier, false, -1);
 			r->tier_since = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-			MemoryContextSwitchTo(old);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(cxt);
 	qsort_arg(rows, n, sizeof(OldRow), cmp_old, sc);
 	*rows_out = rows;
 	*n_out = n;
@@ -302,6 +301,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "hvc: SPI_connect failed");
+	/* everything that outlives SPI_finish lives in callcxt */
 	MemoryContextSwitchTo(callcxt);
 	stage_read(&st);
 

@@ -38,6 +38,8 @@ stage_read(Stage *stage)
 		TupleDesc	desc;
 
 		SPI_cursor_fetch(portal, true, STAGE_BATCH);
+		/* SPI calls return in SPI's own context, freed by SPI_finish */
+		MemoryContextSwitchTo(outer);
 		if (SPI_processed == 0)
 			break;
 		desc = SPI_tuptable->tupdesc;
@@ -53,7 +55,6 @@ stage_read(Stage *stage)
 						state_null;
 			Datum		key = SPI_getbinval(tup, desc, 1, &key_null);
 			Datum		sd = SPI_getbinval(tup, desc, 2, &state_null);
-			MemoryContext old;
 			bytea	   *b;
 			CustomerState *s;
 			CustomerSummary sum;
@@ -61,11 +62,11 @@ stage_read(Stage *stage)
 
 			if (state_null)
 				continue;
-			old = MemoryContextSwitchTo(scratch);
+			MemoryContextSwitchTo(scratch);
 			b = DatumGetByteaPP(sd);
 			s = customer_state_deserialize(scratch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 			customer_state_summarize(s, &sum);
-			MemoryContextSwitchTo(old);
+			MemoryContextSwitchTo(outer);
 
 			stage->rows_read += s->rows;
 			if (key_null)
@@ -101,5 +102,6 @@ stage_read(Stage *stage)
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(outer);
 	MemoryContextDelete(scratch);
 }

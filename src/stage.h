@@ -38,7 +38,11 @@ typedef struct Stage
 	bool		typbyval;
 } Stage;
 
-/* Read all of _hvc_stage (needs SPI connected); memory in CurrentMemoryContext. */
+/*
+ * Read all of _hvc_stage (needs SPI connected).  Everything is allocated in
+ * the caller's CurrentMemoryContext, which is current again on return (SPI
+ * calls leave SPI's procedure context current, which SPI_finish frees).
+ */
 extern void stage_read(Stage *stage);
 
 #endif
