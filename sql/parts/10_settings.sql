@@ -2,7 +2,7 @@
 -- Settings: plain tables a DBA edits with UPDATE / INSERT.
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION hvc._is_valid_timezone(zone text) RETURNS boolean
+CREATE OR REPLACE FUNCTION hvc._is_valid_timezone(zone text) RETURNS boolean
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog AS $$
 BEGIN
     PERFORM pg_catalog.now() AT TIME ZONE zone;
@@ -38,7 +38,7 @@ SELECT pg_catalog.pg_extension_config_dump('hvc.config', '');
 -- The settings row is a singleton: inserting a row replaces it.  This is also
 -- what lets pg_restore put back a dumped configuration over the default row
 -- that CREATE EXTENSION inserts.
-CREATE FUNCTION hvc._config_replace() RETURNS trigger
+CREATE OR REPLACE FUNCTION hvc._config_replace() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM hvc.config;

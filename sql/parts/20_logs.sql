@@ -72,7 +72,7 @@ COMMENT ON COLUMN hvc.model_fit.message IS 'Optimiser report, or why the model w
 
 -- History (tier moves, alerts) is kept for the last hvc.config.history_refreshes
 -- successful refreshes, the running one included: the first refresh_id kept.
-CREATE FUNCTION hvc._first_kept_refresh(current_refresh bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION hvc._first_kept_refresh(current_refresh bigint) RETURNS bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT min(x.refresh_id)
       FROM (SELECT l.refresh_id FROM hvc.refresh_log l

@@ -20,37 +20,37 @@ CREATE TYPE hvc.customer_summary_result AS (
 COMMENT ON TYPE hvc.customer_summary_result IS
     'One customer''s summary from hvc.customer_summary(): row counts, orders (distinct order ids of purchase rows, or purchase rows), distinct purchase days, BTYD frequency (purchase days - 1) and recency in days, first/last purchase as local timestamps, net revenue and margin (exact to 0.0001), and the mean spend of repeat purchase days.';
 
-CREATE FUNCTION hvc._customer_summary_transfn(internal, "any", "any", "any", "any", timestamp, text)
+CREATE OR REPLACE FUNCTION hvc._customer_summary_transfn(internal, "any", "any", "any", "any", timestamp, text)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_customer_summary_transfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._customer_summary_transfn(internal, "any", "any", "any", "any", timestamp, text) IS
     'Internal: transition function of hvc.customer_summary.';
 
-CREATE FUNCTION hvc._customer_summary_combinefn(internal, internal)
+CREATE OR REPLACE FUNCTION hvc._customer_summary_combinefn(internal, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_customer_summary_combinefn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._customer_summary_combinefn(internal, internal) IS
     'Internal: combine function of hvc.customer_summary (merges partial states exactly).';
 
-CREATE FUNCTION hvc._customer_summary_serialfn(internal)
+CREATE OR REPLACE FUNCTION hvc._customer_summary_serialfn(internal)
 RETURNS bytea AS 'MODULE_PATHNAME', 'hvc_customer_summary_serialfn'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._customer_summary_serialfn(internal) IS
     'Internal: serialise function of hvc.customer_summary.';
 
-CREATE FUNCTION hvc._customer_summary_deserialfn(bytea, internal)
+CREATE OR REPLACE FUNCTION hvc._customer_summary_deserialfn(bytea, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_customer_summary_deserialfn'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._customer_summary_deserialfn(bytea, internal) IS
     'Internal: deserialise function of hvc.customer_summary; rejects any malformed state with an error.';
 
-CREATE FUNCTION hvc._customer_summary_finalfn(internal)
+CREATE OR REPLACE FUNCTION hvc._customer_summary_finalfn(internal)
 RETURNS hvc.customer_summary_result AS 'MODULE_PATHNAME', 'hvc_customer_summary_finalfn'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._customer_summary_finalfn(internal) IS
     'Internal: final function of hvc.customer_summary.';
 
-CREATE AGGREGATE hvc.customer_summary(ordered_at "any", amount "any", margin "any",
+CREATE OR REPLACE AGGREGATE hvc.customer_summary(ordered_at "any", amount "any", margin "any",
                                       order_id "any", as_of timestamp, timezone text) (
     SFUNC = hvc._customer_summary_transfn,
     STYPE = internal,
@@ -64,13 +64,13 @@ CREATE AGGREGATE hvc.customer_summary(ordered_at "any", amount "any", margin "an
 COMMENT ON AGGREGATE hvc.customer_summary("any", "any", "any", "any", timestamp, text) IS
     'Per-customer summary in one pass (use with GROUP BY customer): ordered_at date/timestamp/timestamptz, amount and margin integer/float/numeric (negative = refund; pass NULL::numeric for no margin), order_id any hashable type (NULL::int when unmapped), as_of as a local timestamp, timezone the zone of purchase days. Rows with NULL time or amount, NaN/Infinity amounts or times after as_of are counted in rows_skipped.';
 
-CREATE FUNCTION hvc._customer_state_finalfn(internal)
+CREATE OR REPLACE FUNCTION hvc._customer_state_finalfn(internal)
 RETURNS bytea AS 'MODULE_PATHNAME', 'hvc_customer_state_finalfn'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._customer_state_finalfn(internal) IS
     'Internal: final function of hvc.customer_state (the serialised state).';
 
-CREATE AGGREGATE hvc.customer_state(ordered_at "any", amount "any", margin "any",
+CREATE OR REPLACE AGGREGATE hvc.customer_state(ordered_at "any", amount "any", margin "any",
                                     order_id "any", as_of timestamp, timezone text) (
     SFUNC = hvc._customer_summary_transfn,
     STYPE = internal,
@@ -83,7 +83,7 @@ CREATE AGGREGATE hvc.customer_state(ordered_at "any", amount "any", margin "any"
 COMMENT ON AGGREGATE hvc.customer_state("any", "any", "any", "any", timestamp, text) IS
     'Same inputs as hvc.customer_summary, but returns the compact serialised per-customer state (bytea) so it can be stored and summarised later with hvc.customer_state_summary().';
 
-CREATE FUNCTION hvc.customer_state_summary(state bytea)
+CREATE OR REPLACE FUNCTION hvc.customer_state_summary(state bytea)
 RETURNS hvc.customer_summary_result AS 'MODULE_PATHNAME', 'hvc_customer_state_summary'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.customer_state_summary(bytea) IS

@@ -51,49 +51,49 @@ COMMENT ON TYPE hvc.gamma_gamma IS
 -- BG/NBD and Pareto/NBD fitting aggregates (shared state)
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION hvc._btyd_transfn(internal, integer, float8, float8)
+CREATE OR REPLACE FUNCTION hvc._btyd_transfn(internal, integer, float8, float8)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_btyd_transfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._btyd_transfn(internal, integer, float8, float8) IS
     'Internal: transition function of hvc.bgnbd_fit and hvc.pareto_nbd_fit (collects weighted, compressed customer summaries; rows with a NULL argument are ignored, invalid rows are errors).';
 
-CREATE FUNCTION hvc._btyd_combinefn(internal, internal)
+CREATE OR REPLACE FUNCTION hvc._btyd_combinefn(internal, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_btyd_combinefn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._btyd_combinefn(internal, internal) IS
     'Internal: combine function of hvc.bgnbd_fit and hvc.pareto_nbd_fit.';
 
-CREATE FUNCTION hvc._btyd_serialfn(internal)
+CREATE OR REPLACE FUNCTION hvc._btyd_serialfn(internal)
 RETURNS bytea AS 'MODULE_PATHNAME', 'hvc_btyd_serialfn'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._btyd_serialfn(internal) IS
     'Internal: serialise function of hvc.bgnbd_fit and hvc.pareto_nbd_fit.';
 
-CREATE FUNCTION hvc._btyd_deserialfn(bytea, internal)
+CREATE OR REPLACE FUNCTION hvc._btyd_deserialfn(bytea, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_btyd_deserialfn'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._btyd_deserialfn(bytea, internal) IS
     'Internal: deserialise function of hvc.bgnbd_fit and hvc.pareto_nbd_fit; rejects any malformed state with a data_corrupted error.';
 
-CREATE FUNCTION hvc._bgnbd_finalfn(internal)
+CREATE OR REPLACE FUNCTION hvc._bgnbd_finalfn(internal)
 RETURNS hvc.bgnbd AS 'MODULE_PATHNAME', 'hvc_bgnbd_finalfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._bgnbd_finalfn(internal) IS
     'Internal: final function of hvc.bgnbd_fit (runs the maximum-likelihood fit).';
 
-CREATE FUNCTION hvc._pareto_nbd_finalfn(internal)
+CREATE OR REPLACE FUNCTION hvc._pareto_nbd_finalfn(internal)
 RETURNS hvc.pareto_nbd AS 'MODULE_PATHNAME', 'hvc_pareto_nbd_finalfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._pareto_nbd_finalfn(internal) IS
     'Internal: final function of hvc.pareto_nbd_fit (runs the maximum-likelihood fit).';
 
-CREATE FUNCTION hvc._btyd_state_finalfn(internal)
+CREATE OR REPLACE FUNCTION hvc._btyd_state_finalfn(internal)
 RETURNS bytea AS 'MODULE_PATHNAME', 'hvc_btyd_state_finalfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._btyd_state_finalfn(internal) IS
     'Internal: final function of hvc._btyd_state (the serialised state).';
 
-CREATE AGGREGATE hvc.bgnbd_fit(frequency integer, recency float8, age float8) (
+CREATE OR REPLACE AGGREGATE hvc.bgnbd_fit(frequency integer, recency float8, age float8) (
     SFUNC = hvc._btyd_transfn,
     STYPE = internal,
     COMBINEFUNC = hvc._btyd_combinefn,
@@ -106,7 +106,7 @@ CREATE AGGREGATE hvc.bgnbd_fit(frequency integer, recency float8, age float8) (
 COMMENT ON AGGREGATE hvc.bgnbd_fit(integer, float8, float8) IS
     'Fit the BG/NBD purchase model by maximum likelihood on one row per customer: frequency = repeat purchases, recency = first to last purchase, age = first purchase to the end of observation (any one time unit, e.g. weeks). Rows with a NULL argument are ignored; negative values, recency > age or recency > 0 with frequency 0 are errors. Returns hvc.bgnbd; when nothing can be fitted (no rows, nobody with a repeat purchase, no convergence) converged is false and message says why.';
 
-CREATE AGGREGATE hvc.pareto_nbd_fit(frequency integer, recency float8, age float8) (
+CREATE OR REPLACE AGGREGATE hvc.pareto_nbd_fit(frequency integer, recency float8, age float8) (
     SFUNC = hvc._btyd_transfn,
     STYPE = internal,
     COMBINEFUNC = hvc._btyd_combinefn,
@@ -119,7 +119,7 @@ CREATE AGGREGATE hvc.pareto_nbd_fit(frequency integer, recency float8, age float
 COMMENT ON AGGREGATE hvc.pareto_nbd_fit(integer, float8, float8) IS
     'Fit the Pareto/NBD purchase model by maximum likelihood on one row per customer (frequency, recency, age as for hvc.bgnbd_fit). Returns hvc.pareto_nbd; when nothing can be fitted converged is false and message says why.';
 
-CREATE AGGREGATE hvc._btyd_state(frequency integer, recency float8, age float8) (
+CREATE OR REPLACE AGGREGATE hvc._btyd_state(frequency integer, recency float8, age float8) (
     SFUNC = hvc._btyd_transfn,
     STYPE = internal,
     COMBINEFUNC = hvc._btyd_combinefn,
@@ -131,7 +131,7 @@ CREATE AGGREGATE hvc._btyd_state(frequency integer, recency float8, age float8) 
 COMMENT ON AGGREGATE hvc._btyd_state(integer, float8, float8) IS
     'Internal: the serialised (bytea) state of hvc.bgnbd_fit / hvc.pareto_nbd_fit over the same rows, for tests of the state format.';
 
-CREATE FUNCTION hvc._btyd_state_check(state bytea)
+CREATE OR REPLACE FUNCTION hvc._btyd_state_check(state bytea)
 RETURNS bigint AS 'MODULE_PATHNAME', 'hvc_btyd_state_check'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._btyd_state_check(bytea) IS
@@ -141,43 +141,43 @@ COMMENT ON FUNCTION hvc._btyd_state_check(bytea) IS
 -- Gamma-Gamma fitting aggregate
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION hvc._gamma_gamma_transfn(internal, integer, float8)
+CREATE OR REPLACE FUNCTION hvc._gamma_gamma_transfn(internal, integer, float8)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_gg_transfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._gamma_gamma_transfn(internal, integer, float8) IS
     'Internal: transition function of hvc.gamma_gamma_fit (keeps repeat customers with positive spend, weighted and compressed).';
 
-CREATE FUNCTION hvc._gamma_gamma_combinefn(internal, internal)
+CREATE OR REPLACE FUNCTION hvc._gamma_gamma_combinefn(internal, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_gg_combinefn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._gamma_gamma_combinefn(internal, internal) IS
     'Internal: combine function of hvc.gamma_gamma_fit.';
 
-CREATE FUNCTION hvc._gamma_gamma_serialfn(internal)
+CREATE OR REPLACE FUNCTION hvc._gamma_gamma_serialfn(internal)
 RETURNS bytea AS 'MODULE_PATHNAME', 'hvc_gg_serialfn'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._gamma_gamma_serialfn(internal) IS
     'Internal: serialise function of hvc.gamma_gamma_fit.';
 
-CREATE FUNCTION hvc._gamma_gamma_deserialfn(bytea, internal)
+CREATE OR REPLACE FUNCTION hvc._gamma_gamma_deserialfn(bytea, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_gg_deserialfn'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._gamma_gamma_deserialfn(bytea, internal) IS
     'Internal: deserialise function of hvc.gamma_gamma_fit; rejects any malformed state with a data_corrupted error.';
 
-CREATE FUNCTION hvc._gamma_gamma_finalfn(internal)
+CREATE OR REPLACE FUNCTION hvc._gamma_gamma_finalfn(internal)
 RETURNS hvc.gamma_gamma AS 'MODULE_PATHNAME', 'hvc_gamma_gamma_finalfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._gamma_gamma_finalfn(internal) IS
     'Internal: final function of hvc.gamma_gamma_fit (runs the maximum-likelihood fit).';
 
-CREATE FUNCTION hvc._gamma_gamma_state_finalfn(internal)
+CREATE OR REPLACE FUNCTION hvc._gamma_gamma_state_finalfn(internal)
 RETURNS bytea AS 'MODULE_PATHNAME', 'hvc_gg_state_finalfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._gamma_gamma_state_finalfn(internal) IS
     'Internal: final function of hvc._gamma_gamma_state (the serialised state).';
 
-CREATE AGGREGATE hvc.gamma_gamma_fit(frequency integer, monetary float8) (
+CREATE OR REPLACE AGGREGATE hvc.gamma_gamma_fit(frequency integer, monetary float8) (
     SFUNC = hvc._gamma_gamma_transfn,
     STYPE = internal,
     COMBINEFUNC = hvc._gamma_gamma_combinefn,
@@ -190,7 +190,7 @@ CREATE AGGREGATE hvc.gamma_gamma_fit(frequency integer, monetary float8) (
 COMMENT ON AGGREGATE hvc.gamma_gamma_fit(integer, float8) IS
     'Fit the Gamma-Gamma spend model by maximum likelihood on one row per customer: frequency = repeat purchases, monetary = mean value of the repeat purchases. Like lifetimes, only rows with frequency > 0 and monetary > 0 are used (and counted in customers); rows with a NULL argument are ignored; a negative frequency or a non-finite monetary value is an error. Returns hvc.gamma_gamma; when nothing can be fitted converged is false and message says why.';
 
-CREATE AGGREGATE hvc._gamma_gamma_state(frequency integer, monetary float8) (
+CREATE OR REPLACE AGGREGATE hvc._gamma_gamma_state(frequency integer, monetary float8) (
     SFUNC = hvc._gamma_gamma_transfn,
     STYPE = internal,
     COMBINEFUNC = hvc._gamma_gamma_combinefn,
@@ -202,7 +202,7 @@ CREATE AGGREGATE hvc._gamma_gamma_state(frequency integer, monetary float8) (
 COMMENT ON AGGREGATE hvc._gamma_gamma_state(integer, float8) IS
     'Internal: the serialised (bytea) state of hvc.gamma_gamma_fit over the same rows, for tests of the state format.';
 
-CREATE FUNCTION hvc._gamma_gamma_state_check(state bytea)
+CREATE OR REPLACE FUNCTION hvc._gamma_gamma_state_check(state bytea)
 RETURNS bigint AS 'MODULE_PATHNAME', 'hvc_gg_state_check'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._gamma_gamma_state_check(bytea) IS
@@ -212,49 +212,49 @@ COMMENT ON FUNCTION hvc._gamma_gamma_state_check(bytea) IS
 -- Predictions
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION hvc.p_alive(m hvc.bgnbd, frequency integer, recency float8, age float8)
+CREATE OR REPLACE FUNCTION hvc.p_alive(m hvc.bgnbd, frequency integer, recency float8, age float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_bgnbd_p_alive'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.p_alive(hvc.bgnbd, integer, float8, float8) IS
     'Probability that a customer with this frequency, recency and age is still alive under a BG/NBD model (1 for frequency 0). NULL if the model has no parameters.';
 
-CREATE FUNCTION hvc.p_alive(m hvc.pareto_nbd, frequency integer, recency float8, age float8)
+CREATE OR REPLACE FUNCTION hvc.p_alive(m hvc.pareto_nbd, frequency integer, recency float8, age float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_pareto_nbd_p_alive'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.p_alive(hvc.pareto_nbd, integer, float8, float8) IS
     'Probability that a customer with this frequency, recency and age is still alive under a Pareto/NBD model. NULL if the model has no parameters.';
 
-CREATE FUNCTION hvc.expected_purchases(m hvc.bgnbd, t float8, frequency integer, recency float8, age float8)
+CREATE OR REPLACE FUNCTION hvc.expected_purchases(m hvc.bgnbd, t float8, frequency integer, recency float8, age float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_bgnbd_expected_purchases'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.expected_purchases(hvc.bgnbd, float8, integer, float8, float8) IS
     'Expected number of purchases of a customer in (age, age + t] under a BG/NBD model, given frequency, recency and age (conditional expectation E[Y(t)]). NULL if the model has no parameters.';
 
-CREATE FUNCTION hvc.expected_purchases(m hvc.pareto_nbd, t float8, frequency integer, recency float8, age float8)
+CREATE OR REPLACE FUNCTION hvc.expected_purchases(m hvc.pareto_nbd, t float8, frequency integer, recency float8, age float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_pareto_nbd_expected_purchases'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.expected_purchases(hvc.pareto_nbd, float8, integer, float8, float8) IS
     'Expected number of purchases of a customer in (age, age + t] under a Pareto/NBD model, given frequency, recency and age. NULL if the model has no parameters.';
 
-CREATE FUNCTION hvc.expected_purchases_new(m hvc.bgnbd, t float8)
+CREATE OR REPLACE FUNCTION hvc.expected_purchases_new(m hvc.bgnbd, t float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_bgnbd_expected_purchases_new'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.expected_purchases_new(hvc.bgnbd, float8) IS
     'Expected number of repeat purchases E[X(t)] of a new customer in the first t time units after the first purchase, under a BG/NBD model.';
 
-CREATE FUNCTION hvc.expected_purchases_new(m hvc.pareto_nbd, t float8)
+CREATE OR REPLACE FUNCTION hvc.expected_purchases_new(m hvc.pareto_nbd, t float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_pareto_nbd_expected_purchases_new'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.expected_purchases_new(hvc.pareto_nbd, float8) IS
     'Expected number of repeat purchases E[X(t)] of a new customer in the first t time units after the first purchase, under a Pareto/NBD model.';
 
-CREATE FUNCTION hvc.expected_order_value(g hvc.gamma_gamma, frequency integer, monetary float8)
+CREATE OR REPLACE FUNCTION hvc.expected_order_value(g hvc.gamma_gamma, frequency integer, monetary float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_gamma_gamma_expected_order_value'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.expected_order_value(hvc.gamma_gamma, integer, float8) IS
     'Expected value of a customer''s future orders under a Gamma-Gamma model, p (v + frequency monetary) / (p frequency + q - 1): the population mean p v / (q - 1) shrunk towards the customer''s own mean repeat value. frequency 0 gives the population mean; NULL when q <= 1 (the mean does not exist) or the model has no parameters.';
 
-CREATE FUNCTION hvc.customer_lifetime_value(m hvc.bgnbd, g hvc.gamma_gamma, frequency integer,
+CREATE OR REPLACE FUNCTION hvc.customer_lifetime_value(m hvc.bgnbd, g hvc.gamma_gamma, frequency integer,
                                             recency float8, age float8, monetary float8,
                                             horizon_months integer DEFAULT 12,
                                             monthly_discount_rate float8 DEFAULT 0.01,
@@ -264,7 +264,7 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.customer_lifetime_value(hvc.bgnbd, hvc.gamma_gamma, integer, float8, float8, float8, integer, float8, float8) IS
     'Discounted customer lifetime value over horizon_months months as in lifetimes: sum over months k of expected_order_value * (E[Y(k units_per_month)] - E[Y((k-1) units_per_month)]) / (1 + monthly_discount_rate)^k, with the BG/NBD model m and the Gamma-Gamma model g. units_per_month is 4.345 for weeks, 30 for days. NULL when a model has no parameters or q <= 1.';
 
-CREATE FUNCTION hvc.customer_lifetime_value(m hvc.pareto_nbd, g hvc.gamma_gamma, frequency integer,
+CREATE OR REPLACE FUNCTION hvc.customer_lifetime_value(m hvc.pareto_nbd, g hvc.gamma_gamma, frequency integer,
                                             recency float8, age float8, monetary float8,
                                             horizon_months integer DEFAULT 12,
                                             monthly_discount_rate float8 DEFAULT 0.01,
@@ -274,13 +274,13 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.customer_lifetime_value(hvc.pareto_nbd, hvc.gamma_gamma, integer, float8, float8, float8, integer, float8, float8) IS
     'Discounted customer lifetime value over horizon_months months as in lifetimes (see the BG/NBD overload), with the Pareto/NBD model m and the Gamma-Gamma model g. NULL when a model has no parameters or q <= 1.';
 
-CREATE FUNCTION hvc.time_to_next_purchase(m hvc.bgnbd, frequency integer, age float8)
+CREATE OR REPLACE FUNCTION hvc.time_to_next_purchase(m hvc.bgnbd, frequency integer, age float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_bgnbd_time_to_next_purchase'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.time_to_next_purchase(hvc.bgnbd, integer, float8) IS
     'Median time from the end of observation to the next purchase of a customer who is still alive, (alpha + age) (2^(1/(r + frequency)) - 1), in the time unit of the data, under a BG/NBD model (the purchase rate of a live customer is Gamma(r + frequency, alpha + age); death is ignored). Weight it with hvc.p_alive().';
 
-CREATE FUNCTION hvc.time_to_next_purchase(m hvc.pareto_nbd, frequency integer, age float8)
+CREATE OR REPLACE FUNCTION hvc.time_to_next_purchase(m hvc.pareto_nbd, frequency integer, age float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_pareto_nbd_time_to_next_purchase'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.time_to_next_purchase(hvc.pareto_nbd, integer, float8) IS

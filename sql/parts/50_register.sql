@@ -3,17 +3,17 @@
 -- takes the type of the source's customer column.
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION hvc._type_is_groupable(regtype) RETURNS boolean
+CREATE OR REPLACE FUNCTION hvc._type_is_groupable(regtype) RETURNS boolean
 AS 'MODULE_PATHNAME', 'hvc_type_is_groupable' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._type_is_groupable(regtype) IS
     'Internal: true when the type has hash and btree support (needed for customer keys).';
 
-CREATE FUNCTION hvc._prevent_transaction_block() RETURNS void
+CREATE OR REPLACE FUNCTION hvc._prevent_transaction_block() RETURNS void
 AS 'MODULE_PATHNAME', 'hvc_prevent_transaction_block' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hvc._prevent_transaction_block() IS
     'Internal: raises an error when called inside an explicit transaction block.';
 
-CREATE FUNCTION hvc._base_type(t regtype) RETURNS regtype
+CREATE OR REPLACE FUNCTION hvc._base_type(t regtype) RETURNS regtype
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog AS $$
     WITH RECURSIVE d(oid, base) AS (
         SELECT oid, typbasetype FROM pg_type WHERE oid = t
@@ -26,7 +26,7 @@ COMMENT ON FUNCTION hvc._base_type(regtype) IS 'Internal: the type itself, or th
 
 -- The type of column `col` of `rel`, or an error naming the role and the
 -- columns that do exist.
-CREATE FUNCTION hvc._source_column_type(rel regclass, role text, col text) RETURNS regtype
+CREATE OR REPLACE FUNCTION hvc._source_column_type(rel regclass, role text, col text) RETURNS regtype
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
 DECLARE
     t regtype;
@@ -55,7 +55,7 @@ COMMENT ON FUNCTION hvc._source_column_type(regclass, text, text) IS
 
 -- Check a whole mapping; returns the customer type.  Used by register_source
 -- and again by every refresh (the table may have changed since).
-CREATE FUNCTION hvc._check_source(rel regclass, customer text, ordered_at text, amount text,
+CREATE OR REPLACE FUNCTION hvc._check_source(rel regclass, customer text, ordered_at text, amount text,
                                   margin text, order_id text) RETURNS regtype
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
 DECLARE
@@ -126,7 +126,7 @@ END $$;
 COMMENT ON FUNCTION hvc._check_source(regclass, text, text, text, text, text) IS
     'Internal: validates a source mapping (relation kind, columns, types, privilege) and returns the customer type.';
 
-CREATE FUNCTION hvc.register_source(source regclass, customer text, ordered_at text, amount text,
+CREATE OR REPLACE FUNCTION hvc.register_source(source regclass, customer text, ordered_at text, amount text,
                                     margin text DEFAULT NULL, order_id text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -168,7 +168,7 @@ COMMENT ON FUNCTION hvc.register_source(regclass, text, text, text, text, text) 
 -- bare regclass cast error.  No SET search_path here on purpose: the name is
 -- resolved with the caller's search_path, like a regclass literal would be;
 -- the body calls only schema-qualified functions.
-CREATE FUNCTION hvc.register_source(source text, customer text, ordered_at text, amount text,
+CREATE OR REPLACE FUNCTION hvc.register_source(source text, customer text, ordered_at text, amount text,
                                     margin text DEFAULT NULL, order_id text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$

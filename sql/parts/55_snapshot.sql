@@ -32,7 +32,7 @@ COMMENT ON TABLE hvc.pareto_points IS 'Internal store of hvc.pareto_curve, rebui
 COMMENT ON COLUMN hvc.pareto_points.customer_percentile IS 'Top p percent of customers by value rank.';
 COMMENT ON COLUMN hvc.pareto_points.cumulative_value_share IS 'Share of total value held by them.';
 
-CREATE VIEW hvc.pareto_curve AS
+CREATE OR REPLACE VIEW hvc.pareto_curve AS
     SELECT customer_percentile, cumulative_value_share
       FROM hvc.pareto_points;
 COMMENT ON VIEW hvc.pareto_curve IS 'Pareto (Lorenz) curve: the share of total value held by the top 1..100 percent of customers. NULL shares when total value is not positive.';
@@ -42,7 +42,7 @@ COMMENT ON COLUMN hvc.pareto_curve.cumulative_value_share IS 'Share of total val
 -- (Re)create the customer-typed objects.  Called by register_source when the
 -- customer type changes; refuses (with PostgreSQL's dependency error) when
 -- a user's own view depends on them.
-CREATE FUNCTION hvc._create_snapshot_objects(customer_type regtype) RETURNS void
+CREATE OR REPLACE FUNCTION hvc._create_snapshot_objects(customer_type regtype) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
     DROP VIEW IF EXISTS hvc.customers, hvc.tier_summary, hvc.segment_summary,

@@ -36,12 +36,12 @@ CREATE TYPE hvc._model_params AS (
 );
 COMMENT ON TYPE hvc._model_params IS 'Internal: stage totals and the fitted models a refresh predicts with.';
 
-CREATE FUNCTION hvc._fit_models(cfg hvc.config, as_of_day date) RETURNS hvc._model_params
+CREATE OR REPLACE FUNCTION hvc._fit_models(cfg hvc.config, as_of_day date) RETURNS hvc._model_params
 AS 'MODULE_PATHNAME', 'hvc_fit_models' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION hvc._fit_models(hvc.config, date) IS
     'Internal: reads the refresh stage, returns its totals and fits the configured purchase model and Gamma-Gamma.';
 
-CREATE FUNCTION hvc._build_snapshot(customer_proto anyelement, m hvc._model_params, as_of_day date,
+CREATE OR REPLACE FUNCTION hvc._build_snapshot(customer_proto anyelement, m hvc._model_params, as_of_day date,
                                     timezone text, has_margin boolean, basis text,
                                     segment_of_cell text[], tier_lo bigint[], tier_name text[],
                                     tier_rank integer[], tier_high boolean[], refreshed timestamptz,
@@ -89,7 +89,7 @@ COMMENT ON FUNCTION hvc._build_snapshot(anyelement, hvc._model_params, date, tex
     'Internal: computes every snapshot column from the refresh stage in memory and returns the rows in customer-key order.';
 
 -- Record the fits of a refresh in hvc.model_fit.
-CREATE FUNCTION hvc._record_model_fits(id bigint, m hvc._model_params) RETURNS void
+CREATE OR REPLACE FUNCTION hvc._record_model_fits(id bigint, m hvc._model_params) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF m.model = 'none' THEN

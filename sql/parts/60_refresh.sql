@@ -18,7 +18,7 @@
 -- ---------------------------------------------------------------------------
 
 -- Open a refresh: mark abandoned runs, log this one as running.
-CREATE FUNCTION hvc._refresh_start(as_of timestamptz) RETURNS bigint
+CREATE OR REPLACE FUNCTION hvc._refresh_start(as_of timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
@@ -47,7 +47,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION hvc._refresh_start(timestamptz) IS 'Internal: first step of hvc.refresh().';
 
-CREATE FUNCTION hvc._refresh_fail(id bigint, sqlstate text, msg text) RETURNS void
+CREATE OR REPLACE FUNCTION hvc._refresh_fail(id bigint, sqlstate text, msg text) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     UPDATE hvc.refresh_log
        SET status = 'failed', finished_at = clock_timestamp(),
@@ -57,7 +57,7 @@ $$;
 COMMENT ON FUNCTION hvc._refresh_fail(bigint, text, text) IS 'Internal: records a failed refresh.';
 
 -- Tier rules as contiguous value-rank ranges for n customers.
-CREATE FUNCTION hvc._tier_ranges(n bigint)
+CREATE OR REPLACE FUNCTION hvc._tier_ranges(n bigint)
 RETURNS TABLE (tier text, tier_rank integer, high_value boolean, lo bigint, hi bigint)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -96,7 +96,7 @@ COMMENT ON FUNCTION hvc._tier_ranges(bigint) IS
     'Internal: validates hvc.tier_rules and turns cumulative customer shares into value-rank ranges (a tier reaches floor(share * customers)).';
 
 -- The segment of every RFM cell, and a NOTICE for rules no cell reaches.
-CREATE FUNCTION hvc._segment_cells()
+CREATE OR REPLACE FUNCTION hvc._segment_cells()
 RETURNS TABLE (r integer, f integer, m integer, segment text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -128,7 +128,7 @@ COMMENT ON FUNCTION hvc._segment_cells() IS
 
 -- jit is off: the refresh's statements are dominated by C code (aggregate,
 -- fits, builder) that JIT cannot speed up, and compiling costs up to a second.
-CREATE FUNCTION hvc._refresh_build(id bigint) RETURNS text
+CREATE OR REPLACE FUNCTION hvc._refresh_build(id bigint) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off AS $fn$
 DECLARE
     cfg hvc.config;
@@ -245,7 +245,7 @@ BEGIN
 END $fn$;
 COMMENT ON FUNCTION hvc._refresh_build(bigint) IS 'Internal: builds and swaps in a new snapshot (the body of hvc.refresh()).';
 
-CREATE PROCEDURE hvc.refresh(as_of timestamptz DEFAULT NULL)
+CREATE OR REPLACE PROCEDURE hvc.refresh(as_of timestamptz DEFAULT NULL)
 LANGUAGE plpgsql AS $$
 DECLARE
     id bigint;

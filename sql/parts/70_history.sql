@@ -2,7 +2,7 @@
 -- Tier history: who moved up or down a tier at each refresh.
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION hvc._create_history_objects(customer_type regtype) RETURNS void
+CREATE OR REPLACE FUNCTION hvc._create_history_objects(customer_type regtype) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
     DROP VIEW IF EXISTS hvc.tier_changes, hvc.tier_migration;
@@ -58,7 +58,7 @@ COMMENT ON FUNCTION hvc._create_history_objects(regtype) IS
 -- history beyond hvc.config.history_refreshes.  A new row whose tier_since is
 -- this refresh changed tier (previous_tier = the old tier) or is new
 -- (previous_tier NULL); old rows without a new twin lapsed.
-CREATE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz) RETURNS bigint
+CREATE OR REPLACE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     moves bigint := 0;

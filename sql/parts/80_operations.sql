@@ -14,7 +14,7 @@
 -- What the server says about pg_cron.  SECURITY DEFINER because
 -- cron.database_name is a superuser-only setting and the pg_cron launcher is
 -- hidden from other roles in pg_stat_activity; it reveals nothing else.
-CREATE FUNCTION hvc._cron_server_state(
+CREATE OR REPLACE FUNCTION hvc._cron_server_state(
     OUT package_available boolean,  -- pg_cron's files are installed on the server
     OUT preloaded         boolean,  -- pg_cron is in shared_preload_libraries (its settings exist)
     OUT cron_database     text,     -- cron.database_name: the one database pg_cron works from
@@ -31,7 +31,7 @@ COMMENT ON FUNCTION hvc._cron_server_state() IS
     'Internal: whether pg_cron is installed, preloaded, running and created in this database, and its cron.database_name.';
 
 -- Raise the clear error of a server or database without a usable pg_cron.
-CREATE FUNCTION hvc._require_cron() RETURNS void
+CREATE OR REPLACE FUNCTION hvc._require_cron() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     st record;
@@ -76,7 +76,7 @@ END $$;
 COMMENT ON FUNCTION hvc._require_cron() IS
     'Internal: raises a clear error (feature_not_supported or object_not_in_prerequisite_state, with a HINT on how to enable it) unless pg_cron can be used from this database.';
 
-CREATE FUNCTION hvc.schedule_refresh(schedule text DEFAULT '0 3 * * *') RETURNS bigint
+CREATE OR REPLACE FUNCTION hvc.schedule_refresh(schedule text DEFAULT '0 3 * * *') RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     job_name constant text := 'hvc_refresh';
@@ -131,7 +131,7 @@ END $$;
 COMMENT ON FUNCTION hvc.schedule_refresh(text) IS
     'Schedule CALL hvc.refresh() in this database with pg_cron as the pg_cron job ''hvc_refresh'' owned by the current role; returns the pg_cron job id. pg_cron 1.4 reads schedules in GMT (''0 3 * * *'' = 03:00 GMT). Scheduling again replaces the job. Without pg_cron: an error whose HINT says how to enable it.';
 
-CREATE FUNCTION hvc.unschedule_refresh() RETURNS boolean
+CREATE OR REPLACE FUNCTION hvc.unschedule_refresh() RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     job bigint;
@@ -156,7 +156,7 @@ COMMENT ON FUNCTION hvc.unschedule_refresh() IS
 -- 2. Refresh status: the job, its runs, the refreshes.
 -- ===========================================================================
 
-CREATE FUNCTION hvc.refresh_status(runs integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION hvc.refresh_status(runs integer DEFAULT 10)
 RETURNS TABLE (item text, job_name text, schedule text, active boolean, job_database text,
                job_user text, run_id bigint, status text, started_at timestamptz,
                finished_at timestamptz, duration_seconds float8, as_of timestamptz,
@@ -251,7 +251,7 @@ END $$;
 COMMENT ON FUNCTION hvc.refresh_status(integer) IS
     'Scheduling and refresh status: a ''job'' row for the pg_cron job hvc_refresh of this database (or why there is none), its last runs (''cron_run'', from cron.job_run_details) and the last refreshes (''refresh'', from hvc.refresh_log), at most runs of each. Works without pg_cron (job columns NULL). Runs with its owner''s rights so reporting roles need no access to schema cron.';
 
-CREATE VIEW hvc.refresh_status AS
+CREATE OR REPLACE VIEW hvc.refresh_status AS
 SELECT s.item, s.job_name, s.schedule, s.active, s.job_database, s.job_user, s.run_id, s.status,
        s.started_at, s.finished_at, s.duration_seconds, s.as_of, s.customers, s.message
   FROM hvc.refresh_status(10) s
@@ -303,7 +303,7 @@ COMMENT ON COLUMN hvc.alerts.payload IS 'The JSON payload of the NOTIFY hvc_aler
 -- Build the alerts of refresh `id` (called after the new snapshot is in
 -- place, in the refresh's transaction): NOTIFY, hvc.alerts, and the at-risk
 -- set for the next comparison.  Returns the payload.
-CREATE FUNCTION hvc._raise_alerts(id bigint) RETURNS text
+CREATE OR REPLACE FUNCTION hvc._raise_alerts(id bigint) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     run_as_of timestamptz;
@@ -377,7 +377,7 @@ COMMENT ON FUNCTION hvc._raise_alerts(bigint) IS
 -- Called by hvc._refresh_build after each successful refresh.  A failure to
 -- alert must not throw away a good snapshot: it becomes a WARNING and a note
 -- in hvc.refresh_log.
-CREATE FUNCTION hvc._after_refresh(id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION hvc._after_refresh(id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     err_state text;
@@ -418,7 +418,7 @@ COMMENT ON FUNCTION hvc._after_refresh(bigint) IS
 --   growth_part = 0.10 x growth x value
 --   score       = value_part + churn_part + growth_part   (each rounded to 4 decimals)
 --   priority    = 1 if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5
-CREATE FUNCTION hvc._priority_score(value_rank bigint, customers bigint, churn_risk float8,
+CREATE OR REPLACE FUNCTION hvc._priority_score(value_rank bigint, customers bigint, churn_risk float8,
                                     at_risk_threshold float8, recency_days integer,
                                     avg_days_between_orders float8, predicted_clv numeric,
                                     revenue numeric, tenure_days integer, horizon_months integer,
@@ -462,7 +462,7 @@ END $$;
 COMMENT ON FUNCTION hvc._priority_score(bigint, bigint, float8, float8, integer, float8, numeric, numeric, integer, integer) IS
     'Internal: the hvc.priority formula (see hvc.priority).';
 
-CREATE FUNCTION hvc._priority_lookup(customer anyelement)
+CREATE OR REPLACE FUNCTION hvc._priority_lookup(customer anyelement)
 RETURNS TABLE (customer_id anyelement, tier text, tier_rank integer, priority integer, score float8,
                value_part float8, churn_part float8, growth_part float8)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -518,7 +518,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION hvc._priority_lookup(anyelement) IS 'Internal: body of hvc.priority().';
 
-CREATE FUNCTION hvc.priority(customer anyelement)
+CREATE OR REPLACE FUNCTION hvc.priority(customer anyelement)
 RETURNS TABLE (customer_id anyelement, tier text, tier_rank integer, priority integer, score float8,
                value_part float8, churn_part float8, growth_part float8)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -528,7 +528,7 @@ END $$;
 COMMENT ON FUNCTION hvc.priority(anyelement) IS
     'Contact-centre routing: one row for a customer of the current snapshot (an index lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = min(churn_risk / hvc.config.at_risk_threshold, 1), or without a model min(recency_days / (2 x max(avg_days_between_orders, 15)), 1) (1 = on the at-risk line of hvc.at_risk; 0 with a single purchase day); growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon_months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. A key of another type than the customer column is cast to it.';
 
-CREATE FUNCTION hvc.priority(customer text)
+CREATE OR REPLACE FUNCTION hvc.priority(customer text)
 RETURNS TABLE (customer_id text, tier text, tier_rank integer, priority integer, score float8,
                value_part float8, churn_part float8, growth_part float8)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -544,7 +544,7 @@ COMMENT ON FUNCTION hvc.priority(text) IS
 
 -- Called at the end of hvc._create_snapshot_objects (which drops the views
 -- first, together with its own).
-CREATE FUNCTION hvc._create_operations_objects(customer_type regtype) RETURNS void
+CREATE OR REPLACE FUNCTION hvc._create_operations_objects(customer_type regtype) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
     DROP VIEW IF EXISTS hvc.value_profile_summary, hvc.value_profiles, hvc.at_risk;

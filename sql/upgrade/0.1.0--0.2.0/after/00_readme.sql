@@ -1,0 +1,2 @@
+-- 0.1.0 -> 0.2.0, migration that runs after the 0.2.0 definitions: objects
+-- 0.2.0 no longer has, and the objects register_source created at run time.

@@ -1,0 +1,3 @@
+-- 0.1.0 -> 0.2.0, migration of state that runs before the 0.2.0 definitions
+-- are re-run: new tables and columns, functions whose signature or result
+-- changed (dropped here, created again by the definitions).
