@@ -144,6 +144,11 @@ BEGIN
     SELECT format('%I.%I', n.nspname, c.relname) INTO rel_name
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
 
+    -- A running refresh reads hvc.source and writes the snapshot objects:
+    -- wait for it (NOTICE, lock_timeout honoured), and make later refreshes
+    -- wait until this registration commits.
+    PERFORM hvc._take_refresh_lock('register_source');
+
     SELECT s.customer_type, s.relation INTO old_type, old_relation FROM hvc.source s;
     DELETE FROM hvc.source;
     INSERT INTO hvc.source (relation, customer, ordered_at, amount, margin, order_id, customer_type)

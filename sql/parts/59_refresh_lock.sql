@@ -1,0 +1,109 @@
+-- ---------------------------------------------------------------------------
+-- The refresh lock, and what a refresh records besides the snapshot.
+--
+-- Refreshes (hvc.refresh, hvc.refresh_now) and hvc.register_source serialise
+-- on a row lock of hvc.refresh_lock.  Taking it (SELECT ... FOR UPDATE)
+-- needs UPDATE on that table, which only the extension owner has unless
+-- granted: unlike an advisory lock, a role that can merely connect cannot
+-- take it and block every refresh.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE hvc.refresh_lock (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton)
+);
+INSERT INTO hvc.refresh_lock DEFAULT VALUES;
+COMMENT ON TABLE hvc.refresh_lock IS 'One row whose row lock (FOR UPDATE) serialises refreshes and hvc.register_source; held until the refreshing transaction ends. Roles that refresh need UPDATE on it.';
+COMMENT ON COLUMN hvc.refresh_lock.singleton IS 'Always true: one lock row.';
+
+-- What the caller asked for with the full argument (every refresh of 0.2.0
+-- reads the whole source; the incremental refresh will honour false).
+ALTER TABLE hvc.refresh_log ADD COLUMN full_requested boolean;
+COMMENT ON COLUMN hvc.refresh_log.full_requested IS 'The full argument of the refresh: true demanded a rebuild from the whole source, false allows an incremental refresh. In 0.2.0 every refresh reads the whole source. NULL for refreshes before 0.2.0.';
+
+-- The outcome of a refresh attempt, handed from the transaction that built
+-- (or failed to build) the snapshot to the one that reports it.
+CREATE TYPE hvc._refresh_outcome AS (
+    refresh_id bigint,
+    sqlstate   text,     -- NULL on success
+    message    text,     -- the summary on success, the error message on failure
+    detail     text,
+    hint       text
+);
+COMMENT ON TYPE hvc._refresh_outcome IS 'Internal: how a refresh attempt ended (hvc._refresh_attempt -> hvc._refresh_report).';
+
+-- Who holds the refresh lock, for messages: the refresh (from
+-- hvc.refresh_log, when its 'running' row is committed) or the session.
+CREATE OR REPLACE FUNCTION hvc._refresh_lock_holder() RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    holder_xid xid;
+    holder_pid integer;
+    run record;
+BEGIN
+    -- the xmax of a row-locked tuple is the locking transaction
+    SELECT l.xmax INTO holder_xid FROM hvc.refresh_lock l;
+    SELECT k.pid INTO holder_pid
+      FROM pg_locks k
+     WHERE k.locktype = 'transactionid' AND k.mode = 'ExclusiveLock' AND k.granted
+       AND k.transactionid = holder_xid
+     LIMIT 1;
+    IF holder_pid IS NULL THEN
+        RETURN 'another transaction (it has just ended)';
+    END IF;
+    SELECT l.refresh_id, l.started_at INTO run
+      FROM hvc.refresh_log l
+     WHERE l.backend_pid = holder_pid AND l.status = 'running'
+     ORDER BY l.refresh_id DESC LIMIT 1;
+    IF run.refresh_id IS NOT NULL THEN
+        RETURN format('refresh %s (pid %s, started %s)', run.refresh_id, holder_pid, run.started_at);
+    END IF;
+    RETURN format('the transaction of pid %s (an uncommitted hvc.refresh_now() or hvc.register_source())',
+                  holder_pid);
+END $$;
+COMMENT ON FUNCTION hvc._refresh_lock_holder() IS
+    'Internal: describes the session holding the refresh lock (refresh id and pid), for wait and timeout messages.';
+
+-- Take the refresh lock for `purpose` ('refresh' or 'register_source') until
+-- the end of the transaction.  When another session holds it: a NOTICE names
+-- it, then the wait honours lock_timeout with an error that says so.
+CREATE OR REPLACE FUNCTION hvc._take_refresh_lock(purpose text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    holder text;
+BEGIN
+    IF purpose IS NULL OR purpose NOT IN ('refresh', 'register_source') THEN
+        RAISE EXCEPTION 'hvc: unknown refresh lock purpose %', coalesce(purpose, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM 1 FROM hvc.refresh_lock FOR UPDATE SKIP LOCKED;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    holder := hvc._refresh_lock_holder();
+    IF NOT EXISTS (SELECT 1 FROM hvc.refresh_lock) THEN
+        RAISE EXCEPTION 'hvc: the row of hvc.refresh_lock is missing'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'INSERT INTO hvc.refresh_lock DEFAULT VALUES;';
+    END IF;
+    RAISE NOTICE 'hvc: % waits for % to finish', replace(purpose, '_', ' '), holder
+        USING DETAIL = format('lock_timeout is %s.', CASE current_setting('lock_timeout')
+                                                      WHEN '0' THEN '0 (wait as long as it takes)'
+                                                      ELSE current_setting('lock_timeout') END),
+              HINT = 'SET lock_timeout = ''10s'' to give up sooner; hvc.refresh_log shows the running refresh.';
+    BEGIN
+        PERFORM 1 FROM hvc.refresh_lock FOR UPDATE;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'hvc: % gave up waiting for % after lock_timeout (%)',
+                        replace(purpose, '_', ' '), holder, current_setting('lock_timeout')
+            USING ERRCODE = 'lock_not_available',
+                  DETAIL = 'Refreshes and hvc.register_source() run one at a time.',
+                  HINT = 'Try again when it has finished (hvc.refresh_log), or raise lock_timeout.';
+    END;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'hvc: the row of hvc.refresh_lock is missing'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'INSERT INTO hvc.refresh_lock DEFAULT VALUES;';
+    END IF;
+END $$;
+COMMENT ON FUNCTION hvc._take_refresh_lock(text) IS
+    'Internal: takes the row lock of hvc.refresh_lock until the end of the transaction; says whom it waits for and honours lock_timeout with a clear error.';
