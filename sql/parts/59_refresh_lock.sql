@@ -32,36 +32,33 @@ CREATE TYPE hvc._refresh_outcome AS (
 COMMENT ON TYPE hvc._refresh_outcome IS 'Internal: how a refresh attempt ended (hvc._refresh_attempt -> hvc._refresh_report).';
 
 -- Who holds the refresh lock, for messages: the refresh (from
--- hvc.refresh_log, when its 'running' row is committed) or the session.
-CREATE OR REPLACE FUNCTION hvc._refresh_lock_holder() RETURNS text
+-- hvc.refresh_log, when its 'running' row is committed) or another
+-- transaction, and its pid.
+CREATE OR REPLACE FUNCTION hvc._refresh_lock_holder(OUT holder text, OUT pid integer)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     holder_xid xid;
-    holder_pid integer;
-    run record;
+    run_id bigint;
 BEGIN
     -- the xmax of a row-locked tuple is the locking transaction
     SELECT l.xmax INTO holder_xid FROM hvc.refresh_lock l;
-    SELECT k.pid INTO holder_pid
+    SELECT k.pid INTO pid
       FROM pg_locks k
      WHERE k.locktype = 'transactionid' AND k.mode = 'ExclusiveLock' AND k.granted
        AND k.transactionid = holder_xid
      LIMIT 1;
-    IF holder_pid IS NULL THEN
-        RETURN 'another transaction (it has just ended)';
+    IF pid IS NOT NULL THEN
+        SELECT l.refresh_id INTO run_id
+          FROM hvc.refresh_log l
+         WHERE l.backend_pid = pid AND l.status = 'running'
+         ORDER BY l.refresh_id DESC LIMIT 1;
     END IF;
-    SELECT l.refresh_id, l.started_at INTO run
-      FROM hvc.refresh_log l
-     WHERE l.backend_pid = holder_pid AND l.status = 'running'
-     ORDER BY l.refresh_id DESC LIMIT 1;
-    IF run.refresh_id IS NOT NULL THEN
-        RETURN format('refresh %s (pid %s, started %s)', run.refresh_id, holder_pid, run.started_at);
-    END IF;
-    RETURN format('the transaction of pid %s (an uncommitted hvc.refresh_now() or hvc.register_source())',
-                  holder_pid);
+    holder := CASE WHEN run_id IS NOT NULL THEN format('refresh %s', run_id)
+                   WHEN pid IS NOT NULL THEN 'an uncommitted hvc.refresh_now() or hvc.register_source()'
+                   ELSE 'a transaction that has just ended' END;
 END $$;
 COMMENT ON FUNCTION hvc._refresh_lock_holder() IS
-    'Internal: describes the session holding the refresh lock (refresh id and pid), for wait and timeout messages.';
+    'Internal: who holds the refresh lock (refresh id, or an uncommitted refresh_now / register_source) and its pid, for wait and timeout messages.';
 
 -- Take the refresh lock for `purpose` ('refresh' or 'register_source') until
 -- the end of the transaction.  When another session holds it: a NOTICE names
@@ -69,7 +66,8 @@ COMMENT ON FUNCTION hvc._refresh_lock_holder() IS
 CREATE OR REPLACE FUNCTION hvc._take_refresh_lock(purpose text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    holder text;
+    h record;
+    who text;
 BEGIN
     IF purpose IS NULL OR purpose NOT IN ('refresh', 'register_source') THEN
         RAISE EXCEPTION 'hvc: unknown refresh lock purpose %', coalesce(purpose, 'NULL')
@@ -79,24 +77,27 @@ BEGIN
     IF FOUND THEN
         RETURN;
     END IF;
-    holder := hvc._refresh_lock_holder();
     IF NOT EXISTS (SELECT 1 FROM hvc.refresh_lock) THEN
         RAISE EXCEPTION 'hvc: the row of hvc.refresh_lock is missing'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'INSERT INTO hvc.refresh_lock DEFAULT VALUES;';
     END IF;
-    RAISE NOTICE 'hvc: % waits for % to finish', replace(purpose, '_', ' '), holder
-        USING DETAIL = format('lock_timeout is %s.', CASE current_setting('lock_timeout')
-                                                      WHEN '0' THEN '0 (wait as long as it takes)'
-                                                      ELSE current_setting('lock_timeout') END),
+    h := hvc._refresh_lock_holder();
+    who := CASE purpose WHEN 'refresh' THEN 'refresh' ELSE 'register_source' END;
+    RAISE NOTICE 'hvc: % waits for % to finish', who, h.holder
+        USING DETAIL = format('The refresh lock is held by pid %s; lock_timeout is %s.',
+                              coalesce(h.pid::text, '(gone)'),
+                              CASE current_setting('lock_timeout') WHEN '0' THEN '0 (wait as long as it takes)'
+                                   ELSE current_setting('lock_timeout') END),
               HINT = 'SET lock_timeout = ''10s'' to give up sooner; hvc.refresh_log shows the running refresh.';
     BEGIN
         PERFORM 1 FROM hvc.refresh_lock FOR UPDATE;
     EXCEPTION WHEN lock_not_available THEN
         RAISE EXCEPTION 'hvc: % gave up waiting for % after lock_timeout (%)',
-                        replace(purpose, '_', ' '), holder, current_setting('lock_timeout')
+                        who, h.holder, current_setting('lock_timeout')
             USING ERRCODE = 'lock_not_available',
-                  DETAIL = 'Refreshes and hvc.register_source() run one at a time.',
+                  DETAIL = format('The refresh lock is held by pid %s. Refreshes and hvc.register_source() run one at a time.',
+                                  coalesce(h.pid::text, '(gone)')),
                   HINT = 'Try again when it has finished (hvc.refresh_log), or raise lock_timeout.';
     END;
     IF NOT FOUND THEN
