@@ -6,8 +6,12 @@
 --  * hvc.refresh_now() runs in the caller's transaction: commit keeps it,
 --    rollback leaves no trace; CALL inside a transaction block or a
 --    multi-statement string fails with a hint naming both (item 11).
+-- a fresh extension (refresh ids from 1; objects of earlier tests that use
+-- hvc types go with the old one)
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS hvc CASCADE;
 CREATE EXTENSION hvc;
+RESET client_min_messages;
 SET datestyle = 'ISO, YMD';
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
@@ -141,6 +145,7 @@ SELECT status, full_requested, as_of > '2025-07-02' AS as_of_is_now
   FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
 
 -- Leave a fresh extension for the tests that follow.
+SET client_min_messages = warning;
 DROP EXTENSION hvc CASCADE;
 CREATE EXTENSION hvc;
 DROP TABLE sec_sales;

@@ -2,8 +2,12 @@
 -- refresh id, or an uncommitted refresh_now / register_source; its DETAIL
 -- gives the pid, hidden here by VERBOSITY terse) and honours lock_timeout
 -- with an error that says so.  A second session (dblink) holds the lock.
+-- a fresh extension (refresh ids from 1; objects of earlier tests that use
+-- hvc types go with the old one)
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS hvc CASCADE;
 CREATE EXTENSION hvc;
+RESET client_min_messages;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET client_min_messages = warning;
 UPDATE hvc.config SET model = 'none';
@@ -56,6 +60,7 @@ CALL hvc.refresh(as_of => '2025-07-01');
 SELECT status, count(*) FROM hvc.refresh_log GROUP BY 1 ORDER BY 1;
 
 \set VERBOSITY default
+SET client_min_messages = warning;
 DROP EXTENSION hvc CASCADE;
 CREATE EXTENSION hvc;
 DROP EXTENSION dblink;
