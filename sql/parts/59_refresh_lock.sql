@@ -60,51 +60,57 @@ END $$;
 COMMENT ON FUNCTION hvc._refresh_lock_holder() IS
     'Internal: who holds the refresh lock (refresh id, or an uncommitted refresh_now / register_source) and its pid, for wait and timeout messages.';
 
+-- The lock holder also updates the row: a refresh_now() in a REPEATABLE
+-- READ or SERIALIZABLE transaction whose snapshot is older than another
+-- refresh (or registration) then fails with a serialization error (40001)
+-- when it takes the lock, instead of building from a snapshot that cannot
+-- see the other's rows.
+CREATE OR REPLACE FUNCTION hvc._touch_refresh_lock() RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    UPDATE hvc.refresh_lock SET singleton = true;
+$$;
+COMMENT ON FUNCTION hvc._touch_refresh_lock() IS
+    'Internal: writes the locked row of hvc.refresh_lock, so transactions with an older snapshot cannot take the lock (serialization failure).';
+
 -- Take the refresh lock for `purpose` ('refresh' or 'register_source') until
--- the end of the transaction.  When another session holds it: a NOTICE names
--- it, then the wait honours lock_timeout with an error that says so.
+-- the end of the transaction.  When another session holds it, a NOTICE names
+-- it (refresh id, pid) and the current lock_timeout, then the wait is an
+-- ordinary lock wait: lock_timeout ends it with "canceling statement due to
+-- lock timeout" (55P03), statement_timeout and cancel work, and deadlocks
+-- are detected.  No exception block here: a lock taken in a subtransaction
+-- would be held under the subtransaction's xid, which pg_locks stops
+-- listing once it commits, and the holder could no longer be named.
 CREATE OR REPLACE FUNCTION hvc._take_refresh_lock(purpose text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     h record;
-    who text;
 BEGIN
     IF purpose IS NULL OR purpose NOT IN ('refresh', 'register_source') THEN
         RAISE EXCEPTION 'hvc: unknown refresh lock purpose %', coalesce(purpose, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM 1 FROM hvc.refresh_lock FOR UPDATE SKIP LOCKED;
-    IF FOUND THEN
-        RETURN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM hvc.refresh_lock) THEN
-        RAISE EXCEPTION 'hvc: the row of hvc.refresh_lock is missing'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'INSERT INTO hvc.refresh_lock DEFAULT VALUES;';
-    END IF;
-    h := hvc._refresh_lock_holder();
-    who := CASE purpose WHEN 'refresh' THEN 'refresh' ELSE 'register_source' END;
-    RAISE NOTICE 'hvc: % waits for % to finish', who, h.holder
-        USING DETAIL = format('The refresh lock is held by pid %s; lock_timeout is %s.',
-                              coalesce(h.pid::text, '(gone)'),
-                              CASE current_setting('lock_timeout') WHEN '0' THEN '0 (wait as long as it takes)'
-                                   ELSE current_setting('lock_timeout') END),
-              HINT = 'SET lock_timeout = ''10s'' to give up sooner; hvc.refresh_log shows the running refresh.';
-    BEGIN
-        PERFORM 1 FROM hvc.refresh_lock FOR UPDATE;
-    EXCEPTION WHEN lock_not_available THEN
-        RAISE EXCEPTION 'hvc: % gave up waiting for % after lock_timeout (%)',
-                        who, h.holder, current_setting('lock_timeout')
-            USING ERRCODE = 'lock_not_available',
-                  DETAIL = format('The refresh lock is held by pid %s. Refreshes and hvc.register_source() run one at a time.',
-                                  coalesce(h.pid::text, '(gone)')),
-                  HINT = 'Try again when it has finished (hvc.refresh_log), or raise lock_timeout.';
-    END;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'hvc: the row of hvc.refresh_lock is missing'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'INSERT INTO hvc.refresh_lock DEFAULT VALUES;';
+        IF NOT EXISTS (SELECT 1 FROM hvc.refresh_lock) THEN
+            RAISE EXCEPTION 'hvc: the row of hvc.refresh_lock is missing'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'INSERT INTO hvc.refresh_lock DEFAULT VALUES;';
+        END IF;
+        h := hvc._refresh_lock_holder();
+        RAISE NOTICE 'hvc: % waits for % to finish', purpose, h.holder
+            USING DETAIL = format('The refresh lock is held by pid %s; lock_timeout is %s.',
+                                  coalesce(h.pid::text, '(unknown)'),
+                                  CASE current_setting('lock_timeout') WHEN '0' THEN '0 (wait as long as it takes)'
+                                       ELSE current_setting('lock_timeout') END),
+                  HINT = 'Refreshes and hvc.register_source() run one at a time. SET lock_timeout = ''10s'' to give up sooner; hvc.refresh_log shows the running refresh.';
+        PERFORM 1 FROM hvc.refresh_lock FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'hvc: the row of hvc.refresh_lock is missing'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'INSERT INTO hvc.refresh_lock DEFAULT VALUES;';
+        END IF;
     END IF;
+    PERFORM hvc._touch_refresh_lock();
 END $$;
 COMMENT ON FUNCTION hvc._take_refresh_lock(text) IS
-    'Internal: takes the row lock of hvc.refresh_lock until the end of the transaction; says whom it waits for and honours lock_timeout with a clear error.';
+    'Internal: takes the row lock of hvc.refresh_lock until the end of the transaction; a NOTICE names whom it waits for (refresh id, pid) and the lock_timeout that bounds the wait.';

@@ -320,6 +320,10 @@ BEGIN
         o.message := err_msg;
         o.detail := nullif(err_detail, '');
         o.hint := nullif(err_hint, '');
+        IF err_state = '55P03' AND o.hint IS NULL THEN
+            o.hint := format('lock_timeout (%s) ended a lock wait, e.g. for another refresh or hvc.register_source(); see hvc.refresh_log and pg_locks.',
+                             current_setting('lock_timeout'));
+        END IF;
     END;
     RETURN o;
 END $$;
