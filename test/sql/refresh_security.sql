@@ -59,6 +59,7 @@ DROP TABLE public.pwned;
 
 -- 2. The refresh lock is a row lock on hvc.refresh_lock: a role without
 -- UPDATE on it cannot take it (an advisory lock anyone could take is gone).
+DROP ROLE IF EXISTS regress_hvc_intruder;
 CREATE ROLE regress_hvc_intruder;
 GRANT USAGE ON SCHEMA hvc TO regress_hvc_intruder;
 GRANT SELECT ON hvc.refresh_lock TO regress_hvc_intruder;
@@ -143,6 +144,19 @@ SELECT count(*) AS log_rows FROM hvc.refresh_log WHERE refresh_id > :last_id;
 CALL hvc.refresh(as_of => NULL, full => NULL);
 SELECT status, full_requested, as_of > '2025-07-02' AS as_of_is_now
   FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+
+-- 6. The internal steps check their arguments; a missing lock row is said.
+\set VERBOSITY sqlstate
+SELECT hvc._take_refresh_lock('vacuum');
+SELECT hvc._refresh_build(-1);
+SELECT hvc._refresh_attempt(NULL);
+SELECT hvc._refresh_report(NULL);
+SELECT hvc._refresh_start('infinity', false);
+\set VERBOSITY default
+DELETE FROM hvc.refresh_lock;
+SELECT hvc.refresh_now('2025-07-01');
+INSERT INTO hvc.refresh_lock DEFAULT VALUES;
+SELECT hvc.refresh_now('2025-07-01') > 0 AS refreshed;
 
 -- Leave a fresh extension for the tests that follow.
 SET client_min_messages = warning;
