@@ -1,6 +1,9 @@
 -- ---------------------------------------------------------------------------
--- CALL hvc.refresh(as_of): read the source once, rebuild the snapshot, swap
--- it in atomically.
+-- CALL hvc.refresh(as_of, full) and SELECT hvc.refresh_now(as_of, full):
+-- read the source once, rebuild the snapshot, swap it in atomically.  Both
+-- run the same steps (_refresh_start, then _refresh_build under the refresh
+-- lock of 59_refresh_lock.sql); the procedure commits the 'running' log row
+-- first and records failures, refresh_now runs in the caller's transaction.
 --
 -- Pipeline (each step a set-based statement over temp tables, so the
 -- per-customer state stays in one place and later steps — incremental
