@@ -19,6 +19,7 @@
  * to the cost of reading the source once.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include <math.h>
 
