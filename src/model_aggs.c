@@ -34,6 +34,7 @@
 #include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -387,6 +388,7 @@ rows_deserialize(const RowKind *k, MemoryContext cxt, const char *data, Size len
 			why = "a row weight is not a positive integer count";
 		if (why != NULL)
 			corrupt(k->what, why);
+		CHECK_FOR_INTERRUPTS();
 	}
 	return s;
 }
