@@ -280,7 +280,10 @@ rows_weight_sum(const RowAggState *s, const RowKind *k)
 	int64		i;
 
 	for (i = 0; i < s->n; i++)
+	{
 		w += row_weight(k, row_at(s, k, i));
+		CHECK_FOR_INTERRUPTS();
+	}
 	return w;
 }
 
@@ -673,6 +676,7 @@ btyd_fit_rows(RowAggState *s, btyd_row **out, int64 *customers, int64 *repeaters
 			wr += in[i].w;
 		if (in[i].T > 0.0)
 			rows[k++] = in[i];
+		CHECK_FOR_INTERRUPTS();
 	}
 	*customers = (int64) Min(w, MAX_EXACT_COUNT);
 	*repeaters = (int64) Min(wr, MAX_EXACT_COUNT);
