@@ -12,7 +12,9 @@
 #   (a) untouched: CREATE EXTENSION hvc only (default rules, nothing registered);
 #   (b) edited: tier rules (a renamed tier, a changed share, a deleted and an
 #       added tier), RFM segments (renamed, changed, deleted, added), hvc.config,
-#       a registered source, two refreshes with tier moves between them.
+#       a registered source, two refreshes with tier moves between them;
+#   (c) upgraded: made with hvc 0.1.0 (edited tier rules, default segments, a
+#       registered source, two refreshes), then ALTER EXTENSION hvc UPDATE.
 # After each restore: the restore succeeded; the settings are exactly the
 # dumped ones; snapshot, snapshot_info, pareto_curve, tier history, views and
 # hvc.priority() answer exactly as in the dumped database; every object
@@ -102,33 +104,57 @@ SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relname
 # ---------------------------------------------------------------------------
 # The two databases.
 # ---------------------------------------------------------------------------
-run "$bindir/createdb" untouched
-run "$bindir/createdb" edited
-check "untouched: CREATE EXTENSION hvc" untouched "CREATE EXTENSION hvc; SELECT 'done'" "done"
-check "edited: settings edited, source registered, two refreshes" edited "
-SET client_min_messages = warning;
-CREATE EXTENSION hvc;
+SALES_SQL="
 CREATE TABLE public.sales (customer_id text, ordered_at timestamptz, amount numeric, margin numeric);
 INSERT INTO public.sales
 SELECT 'C' || lpad((g % 200)::text, 3, '0'),
        timestamptz '2024-01-01 10:00+00' + ((g * 37) % 500) * interval '1 day' + (g % 7) * interval '1 hour',
        (g * 13) % 90 + 5 + (g % 200) / 10.0,
        ((g * 13) % 90 + 5) / 3.0
-  FROM generate_series(1, 4000) g;
+  FROM generate_series(1, 4000) g;"
+REGISTER_SQL="
+SELECT hvc.register_source('public.sales', 'customer_id', 'ordered_at', 'amount', 'margin') IS NOT NULL;
+CALL hvc.refresh(as_of => '2024-09-01 00:00+00');
+CALL hvc.refresh(as_of => '2025-05-01 00:00+00');"
+TIERS_SQL="
 UPDATE hvc.tier_rules SET tier = 'platinum' WHERE tier = 'top';
 UPDATE hvc.tier_rules SET customer_share = 0.25 WHERE tier = 'high';
 DELETE FROM hvc.tier_rules WHERE tier = 'medium';
-INSERT INTO hvc.tier_rules (tier, tier_rank, customer_share, high_value) VALUES ('silver', 3, 0.6, false);
+INSERT INTO hvc.tier_rules (tier, tier_rank, customer_share, high_value) VALUES ('silver', 3, 0.6, false);"
+
+run "$bindir/createdb" untouched
+run "$bindir/createdb" edited
+run "$bindir/createdb" upgraded
+check "untouched: CREATE EXTENSION hvc" untouched "CREATE EXTENSION hvc; SELECT 'done'" "done"
+check "edited: settings edited, source registered, two refreshes" edited "
+SET client_min_messages = warning;
+CREATE EXTENSION hvc;
+$SALES_SQL
+$TIERS_SQL
 UPDATE hvc.rfm_segments SET segment = 'Gone' WHERE segment = 'Lost';
 UPDATE hvc.rfm_segments SET r_min = 3 WHERE segment = 'Champions';
 DELETE FROM hvc.rfm_segments WHERE segment = 'Promising';
 INSERT INTO hvc.rfm_segments VALUES ('Whales', 0, 1, 5, 1, 5, 5, 5);
 UPDATE hvc.config SET history_refreshes = 5, at_risk_threshold = 0.4;
-SELECT hvc.register_source('public.sales', 'customer_id', 'ordered_at', 'amount', 'margin') IS NOT NULL;
-CALL hvc.refresh(as_of => '2024-09-01 00:00+00');
-CALL hvc.refresh(as_of => '2025-05-01 00:00+00');
+$REGISTER_SQL
 SELECT 'done'" "t
 done"
+# 0.1.0 with edited tier rules and the default segments, then updated to 0.2.0
+check "upgraded: 0.1.0 with edited tiers, source registered, two refreshes, ALTER EXTENSION hvc UPDATE" upgraded "
+SET client_min_messages = warning;
+CREATE EXTENSION hvc VERSION '0.1.0';
+$SALES_SQL
+$TIERS_SQL
+$REGISTER_SQL
+ALTER EXTENSION hvc UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'hvc';
+SELECT string_agg(DISTINCT origin, ',') FROM hvc.tier_rules;
+SELECT string_agg(DISTINCT origin, ',') FROM hvc.rfm_segments;
+$UNATTACHED_SQL" "t
+0.2.0
+user
+extension
+0"
 check "edited: tier history has moves" edited \
     "SELECT count(*) > 0 FROM hvc.tier_changes WHERE direction IN ('up', 'down')" "t"
 check "edited: the snapshot uses the edited tiers" edited \
@@ -138,7 +164,7 @@ check "edited: the snapshot uses the edited tiers" edited \
 # Dump each database in every format, restore in every mode, compare.
 # ---------------------------------------------------------------------------
 modes="custom single exit parallel plain inserts colins"
-for db in untouched edited; do
+for db in untouched edited upgraded; do
     run "$bindir/pg_dump" -Fc -f "$work/$db.dump" "$db" || fail "$db: pg_dump -Fc"
     run "$bindir/pg_dump" -Fp -f "$work/$db.sql" "$db" || fail "$db: pg_dump -Fp"
     run "$bindir/pg_dump" --inserts -f "$work/$db.inserts.sql" "$db" || fail "$db: pg_dump --inserts"
@@ -174,7 +200,7 @@ for db in untouched edited; do
         if [ "$got" = "$want_derived" ]; then ok "$db/$mode: snapshot, snapshot_info, views, pareto_curve, history, priority as dumped"
         else fail "$db/$mode: snapshot, snapshot_info, views, pareto_curve, history, priority as dumped" "$(diff <(echo "$want_derived") <(echo "$got"))"; fi
 
-        if [ "$db" = edited ]; then
+        if [ "$db" != untouched ]; then
             check "$db/$mode: the snapshot is the one hvc.snapshot_info names, its tiers are tiers of hvc.tier_rules" "$target" "
                 SELECT count(*) FILTER (WHERE s.refresh_id <> i.refresh_id),
                        count(*) FILTER (WHERE NOT EXISTS (SELECT FROM hvc.tier_rules t WHERE t.tier = s.tier)),
@@ -183,7 +209,7 @@ for db in untouched edited; do
         fi
         check "$db/$mode: the run-time objects depend on the extension again" "$target" "$UNATTACHED_SQL" "0"
 
-        if [ "$db" = edited ]; then
+        if [ "$db" != untouched ]; then
             check "$db/$mode: a refresh after the restore works" "$target" "
                 SET client_min_messages = warning;
                 CALL hvc.refresh(as_of => '2025-06-01 00:00+00');
