@@ -67,14 +67,55 @@ COMMENT ON COLUMN hvc.config.timezone IS
 -- Rule tables (hvc.tier_rules, hvc.rfm_segments) and dump / restore.
 -- CREATE EXTENSION inserts default rows marked origin = 'extension'.  The
 -- first change a DBA makes to a table turns its whole set into 'user'
--- rows; only 'user' rows are dumped.  So an untouched set is not dumped and
--- the restore's CREATE EXTENSION makes it again, while an edited set is
--- dumped whole, and its rows, which come back with origin written out
--- (COPY and INSERT of a dump name every column), replace the defaults the
--- restore's CREATE EXTENSION inserted.  This works row by row and in any
--- order, so it holds for every restore mode: pg_restore (also
--- --single-transaction, --exit-on-error, -j), psql -1 of a plain dump,
--- --inserts.  A DBA's INSERT leaves origin out (NULL): the row is added.
+-- rows and marks the set edited in hvc.rule_sets; only 'user' rows and
+-- edited marks are dumped.  So an untouched set is not dumped and the
+-- restore's CREATE EXTENSION makes it again, while an edited set is dumped
+-- whole, and its rows, which come back with origin written out (COPY and
+-- INSERT of a dump name every column), replace the defaults the restore's
+-- CREATE EXTENSION inserted; so does its restored edited mark, which is what
+-- brings an emptied set back empty.  This works row by row and in any order,
+-- so it holds for every restore mode: pg_restore (also --single-transaction,
+-- --exit-on-error, -j), psql -1 of a plain dump, --inserts.  A DBA's INSERT
+-- leaves origin out (NULL): the row is added.
+CREATE TABLE hvc.rule_sets (
+    rule_table text    PRIMARY KEY CHECK (rule_table IN ('tier_rules', 'rfm_segments')),
+    edited     boolean NOT NULL
+);
+INSERT INTO hvc.rule_sets VALUES ('tier_rules', false), ('rfm_segments', false);
+SELECT pg_catalog.pg_extension_config_dump('hvc.rule_sets', 'WHERE edited');
+COMMENT ON TABLE hvc.rule_sets IS
+    'Internal: whether hvc.tier_rules and hvc.rfm_segments still hold the defaults or a DBA''s rules (dumped then, even when emptied). Kept by hvc''s triggers.';
+COMMENT ON COLUMN hvc.rule_sets.rule_table IS 'tier_rules or rfm_segments.';
+COMMENT ON COLUMN hvc.rule_sets.edited IS 'false: the default rules nobody has changed; true: a DBA changed the set.';
+
+-- The two fixed rows stay: a restored (dumped) mark updates its row and
+-- removes the untouched default rules it stands for.
+CREATE OR REPLACE FUNCTION hvc._rule_set_restored() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME <> 'rule_sets'
+       OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' THEN
+        RAISE EXCEPTION 'hvc: _rule_set_restored() is the BEFORE INSERT row trigger of hvc.rule_sets'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF NEW.rule_table NOT IN ('tier_rules', 'rfm_segments') OR NEW.edited IS NULL THEN
+        RETURN NEW;             -- the constraints reject it
+    END IF;
+    IF NEW.edited THEN
+        EXECUTE format('DELETE FROM hvc.%I WHERE origin = ''extension''', NEW.rule_table);
+    END IF;
+    UPDATE hvc.rule_sets r SET edited = r.edited OR NEW.edited
+     WHERE r.rule_table = NEW.rule_table;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION hvc._rule_set_restored() IS
+    'Internal: BEFORE INSERT trigger of hvc.rule_sets: a restored edited mark removes the untouched default rules of its table and updates the existing row.';
+CREATE TRIGGER rule_sets_restored BEFORE INSERT ON hvc.rule_sets
+    FOR EACH ROW EXECUTE FUNCTION hvc._rule_set_restored();
+
 CREATE OR REPLACE FUNCTION hvc._settings_row_origin() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -105,19 +146,23 @@ BEGIN
     END IF;
     -- A statement that changed no row (e.g. the empty COPY of a restored
     -- untouched set) changes nothing; the UPDATE below fires this trigger
-    -- once more, which then finds no default row left.
-    IF NOT EXISTS (SELECT FROM changed) THEN
-        RETURN NULL;
+    -- once more, which then finds no default row left.  (TRUNCATE has no
+    -- transition table; it always empties a set.)
+    IF TG_OP <> 'TRUNCATE' THEN
+        IF NOT EXISTS (SELECT FROM changed) THEN
+            RETURN NULL;
+        END IF;
     END IF;
     EXECUTE format('SELECT EXISTS (SELECT FROM hvc.%I WHERE origin = ''extension'')', TG_TABLE_NAME)
        INTO untouched;
     IF untouched THEN
         EXECUTE format('UPDATE hvc.%I SET origin = ''user'' WHERE origin = ''extension''', TG_TABLE_NAME);
     END IF;
+    UPDATE hvc.rule_sets r SET edited = true WHERE r.rule_table = TG_TABLE_NAME AND NOT r.edited;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION hvc._settings_edited() IS
-    'Internal: AFTER INSERT, UPDATE and DELETE statement trigger (transition table changed) of hvc.tier_rules and hvc.rfm_segments: once a statement changes a row of the set, all of it is user rules (dumped).';
+    'Internal: AFTER INSERT, UPDATE, DELETE (transition table changed) and TRUNCATE statement trigger of hvc.tier_rules and hvc.rfm_segments: once a statement changes a row of the set, all of it is user rules and the set is marked edited in hvc.rule_sets (dumped).';
 
 CREATE TABLE hvc.tier_rules (
     tier           text    PRIMARY KEY CHECK (tier <> ''),
@@ -141,6 +186,8 @@ CREATE TRIGGER tier_rules_inserted AFTER INSERT ON hvc.tier_rules REFERENCING NE
 CREATE TRIGGER tier_rules_updated AFTER UPDATE ON hvc.tier_rules REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
 CREATE TRIGGER tier_rules_deleted AFTER DELETE ON hvc.tier_rules REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER tier_rules_truncated AFTER TRUNCATE ON hvc.tier_rules
     FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
 COMMENT ON TABLE hvc.tier_rules IS
     'Tiers by value rank: a customer whose value_rank / customers is at most customer_share gets the best-ranked such tier. Shares must grow with tier_rank and the last must be 1.';
@@ -182,6 +229,8 @@ CREATE TRIGGER rfm_segments_inserted AFTER INSERT ON hvc.rfm_segments REFERENCIN
 CREATE TRIGGER rfm_segments_updated AFTER UPDATE ON hvc.rfm_segments REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
 CREATE TRIGGER rfm_segments_deleted AFTER DELETE ON hvc.rfm_segments REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER rfm_segments_truncated AFTER TRUNCATE ON hvc.rfm_segments
     FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
 COMMENT ON TABLE hvc.rfm_segments IS
     'RFM segment rules: the first rule by priority whose inclusive score ranges match wins; no match = ''Others''. A refresh warns about rules that can never match.';

@@ -13,8 +13,9 @@
 #   (b) edited: tier rules (a renamed tier, a changed share, a deleted and an
 #       added tier), RFM segments (renamed, changed, deleted, added), hvc.config,
 #       a registered source, two refreshes with tier moves between them;
-#   (c) upgraded: made with hvc 0.1.0 (edited tier rules, default segments, a
-#       registered source, two refreshes), then ALTER EXTENSION hvc UPDATE.
+#   (c) upgraded: made with hvc 0.1.0 (edited tier rules, every RFM segment
+#       deleted, a registered source, two refreshes), then ALTER EXTENSION
+#       hvc UPDATE.
 # After each restore: the restore succeeded; the settings are exactly the
 # dumped ones; snapshot, snapshot_info, pareto_curve, tier history, views and
 # hvc.priority() answer exactly as in the dumped database; every object
@@ -73,7 +74,8 @@ check() {  # name, db, sql, expected output
 SETTINGS_SQL="
 SELECT 'tier', t.* FROM hvc.tier_rules t ORDER BY tier_rank;
 SELECT 'segment', s.* FROM hvc.rfm_segments s ORDER BY priority;
-SELECT 'config', c.* FROM hvc.config c;"
+SELECT 'config', c.* FROM hvc.config c;
+SELECT 'rule_set', r.* FROM hvc.rule_sets r ORDER BY rule_table;"
 DERIVED_SQL="
 SELECT 'source', relation, customer, ordered_at, amount, margin, order_id, customer_type FROM hvc.source;
 SELECT 'info', i.* FROM hvc.snapshot_info i;
@@ -139,21 +141,24 @@ UPDATE hvc.config SET history_refreshes = 5, at_risk_threshold = 0.4;
 $REGISTER_SQL
 SELECT 'done'" "t
 done"
-# 0.1.0 with edited tier rules and the default segments, then updated to 0.2.0
-check "upgraded: 0.1.0 with edited tiers, source registered, two refreshes, ALTER EXTENSION hvc UPDATE" upgraded "
+# 0.1.0 with edited tier rules and no segments, then updated to 0.2.0
+check "upgraded: 0.1.0 with edited tiers, no segments, source registered, two refreshes, ALTER EXTENSION hvc UPDATE" upgraded "
 SET client_min_messages = warning;
 CREATE EXTENSION hvc VERSION '0.1.0';
 $SALES_SQL
 $TIERS_SQL
+DELETE FROM hvc.rfm_segments;
 $REGISTER_SQL
 ALTER EXTENSION hvc UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'hvc';
 SELECT string_agg(DISTINCT origin, ',') FROM hvc.tier_rules;
-SELECT string_agg(DISTINCT origin, ',') FROM hvc.rfm_segments;
+SELECT count(*) FROM hvc.rfm_segments;
+SELECT string_agg(rule_table || ' ' || edited, ', ' ORDER BY rule_table) FROM hvc.rule_sets;
 $UNATTACHED_SQL" "t
 0.2.0
 user
-extension
+0
+rfm_segments true, tier_rules true
 0"
 check "edited: tier history has moves" edited \
     "SELECT count(*) > 0 FROM hvc.tier_changes WHERE direction IN ('up', 'down')" "t"

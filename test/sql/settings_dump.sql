@@ -15,19 +15,22 @@ SELECT c.relname, x.condition
  WHERE e.extname = 'hvc' AND c.relname IN ('config', 'tier_rules', 'rfm_segments', 'snapshot_info', 'pareto_points')
  ORDER BY 1;
 
--- fresh: every row is a default
+-- fresh: every row is a default, no set is edited
 SELECT origin, count(*) FROM hvc.tier_rules GROUP BY 1;
 SELECT origin, count(*) FROM hvc.rfm_segments GROUP BY 1;
+SELECT * FROM hvc.rule_sets ORDER BY 1;
 
 -- a statement that changes no row changes nothing
 UPDATE hvc.tier_rules SET customer_share = 0.1 WHERE tier = 'nonexistent';
 DELETE FROM hvc.rfm_segments WHERE segment = 'nonexistent';
 SELECT origin, count(*) FROM hvc.tier_rules GROUP BY 1;
 SELECT origin, count(*) FROM hvc.rfm_segments GROUP BY 1;
+SELECT * FROM hvc.rule_sets ORDER BY 1;
 
 -- one changed row makes the whole set the DBA's (and dumped)
 UPDATE hvc.tier_rules SET customer_share = 0.10 WHERE tier = 'top';
 SELECT tier, customer_share, origin FROM hvc.tier_rules ORDER BY tier_rank;
+SELECT * FROM hvc.rule_sets ORDER BY 1;
 -- origin cannot be set back by hand
 UPDATE hvc.tier_rules SET origin = 'extension' WHERE tier = 'low';
 SELECT tier, origin FROM hvc.tier_rules WHERE tier = 'low';
@@ -51,6 +54,28 @@ SELECT tier, tier_rank, customer_share, high_value, origin FROM hvc.tier_rules O
 COPY hvc.rfm_segments (segment, priority, r_min, r_max, f_min, f_max, m_min, m_max, origin) FROM stdin;
 \.
 SELECT origin, count(*) FROM hvc.rfm_segments GROUP BY 1;
+
+-- a restored edited mark of an emptied set removes the defaults, in either
+-- order with the set's rows, and stays one row
+INSERT INTO hvc.rule_sets VALUES ('rfm_segments', true);
+SELECT count(*) AS segments FROM hvc.rfm_segments;
+SELECT * FROM hvc.rule_sets ORDER BY 1;
+INSERT INTO hvc.rule_sets VALUES ('tier_rules', true);
+SELECT tier, origin FROM hvc.tier_rules ORDER BY tier_rank;
+-- a mark that says "not edited" changes nothing
+DROP EXTENSION hvc CASCADE;
+CREATE EXTENSION hvc;
+INSERT INTO hvc.rule_sets VALUES ('rfm_segments', false);
+SELECT origin, count(*) FROM hvc.rfm_segments GROUP BY 1;
+SELECT * FROM hvc.rule_sets ORDER BY 1;
+\set VERBOSITY sqlstate
+INSERT INTO hvc.rule_sets VALUES ('config', true);
+INSERT INTO hvc.rule_sets VALUES ('rfm_segments', NULL);
+\set VERBOSITY default
+
+-- TRUNCATE empties a set: it is the DBA's (dumped as an edited, empty set)
+TRUNCATE hvc.rfm_segments;
+SELECT * FROM hvc.rule_sets ORDER BY 1;
 
 -- origin is checked
 \set VERBOSITY sqlstate

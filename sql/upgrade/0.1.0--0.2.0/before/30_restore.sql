@@ -41,3 +41,13 @@ UPDATE hvc.rfm_segments
                                         FROM hvc.rfm_segments s)
                      THEN 'extension' ELSE 'user' END;
 ALTER TABLE hvc.rfm_segments ALTER COLUMN origin SET NOT NULL;
+
+-- Whether each set is the DBA's: an emptied set is too (dumped as such).
+CREATE TABLE hvc.rule_sets (
+    rule_table text    PRIMARY KEY CHECK (rule_table IN ('tier_rules', 'rfm_segments')),
+    edited     boolean NOT NULL
+);
+INSERT INTO hvc.rule_sets
+SELECT 'tier_rules', NOT EXISTS (SELECT FROM hvc.tier_rules t WHERE t.origin = 'extension')
+UNION ALL
+SELECT 'rfm_segments', NOT EXISTS (SELECT FROM hvc.rfm_segments s WHERE s.origin = 'extension');
