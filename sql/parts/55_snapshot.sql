@@ -61,8 +61,10 @@ COMMENT ON FUNCTION hvc._depend_on_extension(regclass) IS
     'Internal: records that a table, view or sequence of schema hvc (owned by the caller) depends on extension hvc, so DROP EXTENSION hvc CASCADE drops it; false when it did already.';
 
 -- Every relation of schema hvc that is not an extension member (indexes,
--- TOAST tables and owned sequences go with their table).  Returns how many
--- were attached now.
+-- TOAST tables and owned sequences go with their table) and that the caller
+-- owns (what register_source or a restore just created; another role's own
+-- table in schema hvc is left to that role).  Returns how many were
+-- attached now.
 CREATE OR REPLACE FUNCTION hvc._attach_runtime_objects() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -74,6 +76,7 @@ BEGIN
           FROM pg_class c
           JOIN pg_extension e ON e.extname = 'hvc' AND e.extnamespace = c.relnamespace
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c')
+           AND pg_has_role(c.relowner, 'USAGE')
            AND NOT EXISTS (SELECT FROM pg_depend d
                             WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                               AND (d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid

@@ -8,6 +8,8 @@
 #   plain     pg_dump (plain SQL), psql -1 -v ON_ERROR_STOP=1
 #   inserts   pg_dump --inserts, psql -1 -v ON_ERROR_STOP=1
 #   colins    pg_dump --column-inserts, psql -1 -v ON_ERROR_STOP=1
+#   clean     pg_dump -Fc, pg_restore --clean --if-exists --single-transaction
+#             over a database already restored from the same dump
 # of two databases:
 #   (a) untouched: CREATE EXTENSION hvc only (default rules, nothing registered);
 #   (b) edited: tier rules (a renamed tier, a changed share, a deleted and an
@@ -168,7 +170,7 @@ check "edited: the snapshot uses the edited tiers" edited \
 # ---------------------------------------------------------------------------
 # Dump each database in every format, restore in every mode, compare.
 # ---------------------------------------------------------------------------
-modes="custom single exit parallel plain inserts colins"
+modes="custom single exit parallel plain inserts colins clean"
 for db in untouched edited upgraded; do
     run "$bindir/pg_dump" -Fc -f "$work/$db.dump" "$db" || fail "$db: pg_dump -Fc"
     run "$bindir/pg_dump" -Fp -f "$work/$db.sql" "$db" || fail "$db: pg_dump -Fp"
@@ -188,6 +190,8 @@ for db in untouched edited upgraded; do
             plain)    cmd=("$bindir/psql" -X -q -1 -v ON_ERROR_STOP=1 -d "$target" -f "$work/$db.sql") ;;
             inserts)  cmd=("$bindir/psql" -X -q -1 -v ON_ERROR_STOP=1 -d "$target" -f "$work/$db.inserts.sql") ;;
             colins)   cmd=("$bindir/psql" -X -q -1 -v ON_ERROR_STOP=1 -d "$target" -f "$work/$db.colins.sql") ;;
+            clean)    run "$bindir/pg_restore" -d "$target" "$work/$db.dump" >/dev/null 2>&1
+                      cmd=("$bindir/pg_restore" --clean --if-exists --single-transaction -d "$target" "$work/$db.dump") ;;
         esac
         out=$(run "${cmd[@]}" 2>&1 >/dev/null)
         rc=$?
