@@ -52,7 +52,8 @@ COMMENT ON COLUMN hvc.pareto_curve.cumulative_value_share IS 'Share of total val
 -- them; pg_dump dumps them (after CREATE EXTENSION).  pg_restore does not
 -- restore dependencies on an extension: the restored hvc.source row (a
 -- source is registered whenever these objects exist; table data is restored
--- after every table and view is created) attaches them again.
+-- after every table and view is created) attaches them again, and so does
+-- every refresh.
 -- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION hvc._depend_on_extension(rel regclass) RETURNS boolean
@@ -92,16 +93,26 @@ END $$;
 COMMENT ON FUNCTION hvc._attach_runtime_objects() IS
     'Internal: gives every table, view and sequence of schema hvc that register_source created (not an extension member) a dependency on extension hvc; returns how many it attached.';
 
-CREATE OR REPLACE FUNCTION hvc._source_attach() RETURNS trigger
+-- Whenever a source is registered or a snapshot written (and when a dump
+-- restores hvc.source and hvc.snapshot_info, after every table and view is
+-- back), the run-time objects are attached again: this also mends what
+-- pg_upgrade, which keeps no dependency on an extension either, left behind,
+-- at the next refresh.  A role without the right to attach skips it.
+CREATE OR REPLACE FUNCTION hvc._attach_trigger() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM hvc._attach_runtime_objects();
+    IF has_function_privilege('hvc._attach_runtime_objects()', 'EXECUTE')
+       AND has_function_privilege('hvc._depend_on_extension(regclass)', 'EXECUTE') THEN
+        PERFORM hvc._attach_runtime_objects();
+    END IF;
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION hvc._source_attach() IS
-    'Internal: AFTER INSERT statement trigger of hvc.source: a registration (or its restore from a dump) ties the run-time objects to the extension.';
+COMMENT ON FUNCTION hvc._attach_trigger() IS
+    'Internal: AFTER INSERT statement trigger of hvc.source and hvc.snapshot_info: a registration, a refresh or the restore of a dump ties the run-time objects to the extension.';
 CREATE TRIGGER source_attach AFTER INSERT ON hvc.source
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._source_attach();
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._attach_trigger();
+CREATE TRIGGER snapshot_info_attach AFTER INSERT ON hvc.snapshot_info
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._attach_trigger();
 
 -- (Re)create the customer-typed objects.  Called by register_source when the
 -- customer type changes; refuses (with PostgreSQL's dependency error) when

@@ -30,6 +30,16 @@ SELECT c.oid::regclass AS unattached
                       AND d.deptype IN ('a', 'i'));
 -- attaching again finds nothing to do
 SELECT hvc._attach_runtime_objects() AS attached_again;
+-- pg_upgrade (like pg_restore) keeps no dependency on an extension: the next
+-- refresh puts them back
+DELETE FROM pg_depend
+ WHERE classid = 'pg_class'::regclass AND refclassid = 'pg_extension'::regclass AND deptype = 'n'
+   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'hvc');
+CALL hvc.refresh(as_of => '2025-03-02');
+SELECT count(*) AS attached
+  FROM pg_depend d
+ WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'n'
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'hvc');
 
 -- the internal function checks what it is given
 \set VERBOSITY sqlstate

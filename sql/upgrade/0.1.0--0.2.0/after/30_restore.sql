@@ -41,5 +41,7 @@ SELECT pg_catalog.pg_extension_config_dump('hvc.pareto_points', '');
 -- objects that a later after/ script creates again are attached by it:
 -- hvc._create_snapshot_objects ends with hvc._attach_runtime_objects().)
 CREATE TRIGGER source_attach AFTER INSERT ON hvc.source
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._source_attach();
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._attach_trigger();
+CREATE TRIGGER snapshot_info_attach AFTER INSERT ON hvc.snapshot_info
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._attach_trigger();
 SELECT hvc._attach_runtime_objects();
