@@ -15,6 +15,7 @@
  * restore of hvc.source re-attaches them (see hvc._attach_runtime_objects).
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -35,7 +36,7 @@
 
 PG_FUNCTION_INFO_V1(hvc_depend_on_extension);
 
-/* The schema of extension extoid (get_extension_schema is static in PG 15). */
+/* The schema of extension extoid (get_extension_schema is static before 16). */
 static Oid
 extension_schema(Oid extoid)
 {
@@ -141,7 +142,7 @@ hvc_depend_on_extension(PG_FUNCTION_ARGS)
 				 errmsg("hvc: %s is not a table, view, sequence or composite type",
 						get_rel_name(relid)),
 				 errdetail("Indexes go with their table.")));
-	if (!pg_class_ownercheck(relid, GetUserId()))
+	if (!hvc_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), get_rel_name(relid));
 
 	if (depends_on_extension(relid, extoid))
