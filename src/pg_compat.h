@@ -17,4 +17,14 @@
 #include "varatt.h"
 #endif
 
+/*
+ * pg_class_ownercheck(relid, role) became object_ownercheck(RelationRelationId,
+ * relid, role) in 16 (callers include utils/acl.h and catalog/pg_class.h).
+ */
+#if PG_VERSION_NUM >= 160000
+#define hvc_class_ownercheck(relid, roleid) object_ownercheck(RelationRelationId, (relid), (roleid))
+#else
+#define hvc_class_ownercheck(relid, roleid) pg_class_ownercheck((relid), (roleid))
+#endif
+
 #endif							/* HVC_PG_COMPAT_H */
