@@ -67,6 +67,7 @@ regress() {
 
 if [ -f test/unit/Makefile ]; then
     suite "unit tests (numerical core)" make -s -C test/unit check
+    suite "unit tests under valgrind" make -s -C test/unit valgrind
 fi
 suite "pg_regress + isolation" regress
 if [ -f test/cron/run.sh ]; then
