@@ -517,7 +517,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'SELECT hvc.register_source(...); then CALL hvc.refresh();';
     END IF;
-    IF given IS DISTINCT FROM hvc._base_type(key_type)
+    IF given IS DISTINCT FROM key_type AND given IS DISTINCT FROM hvc._base_type(key_type)
        AND NOT given = ANY (ARRAY['text'::regtype, 'varchar'::regtype, 'int2'::regtype,
                                   'int4'::regtype, 'int8'::regtype, 'uuid'::regtype]) THEN
         RAISE EXCEPTION 'hvc: a customer key of type % cannot be compared with the customer keys, which are %',
@@ -554,7 +554,7 @@ BEGIN
     IF customer IS NULL THEN
         RETURN;
     END IF;
-    IF pg_typeof(customer) = hvc._base_type(key_type) THEN
+    IF pg_typeof(customer) IN (key_type, hvc._base_type(key_type)) THEN
         -- Same type as the key: a cached plan on the customer_id index.
         RETURN QUERY
         SELECT customer, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
