@@ -114,18 +114,19 @@ SELECT count(*) AS c7_history FROM hvc.tier_history WHERE customer_id = 'C7';
 SELECT count(*) AS c7_alerts FROM hvc.alerts WHERE sample_ids LIKE '%C7%' OR payload LIKE '%C7%';
 SELECT count(*) AS c7_at_risk_memory FROM hvc.at_risk_previous WHERE customer_id = 'C7';
 
--- Integer keys: the key is given as integer, bigint or text.
+-- Integer keys (424241, 424242: keys no other test leaves in hvc.alerts): the
+-- key is given as integer, bigint or text.
 CREATE TABLE fo_int (customer_id integer, ordered_at date, amount numeric);
-INSERT INTO fo_int VALUES (1, '2025-01-01', 10), (2, '2025-01-01', 20), (2, '2025-02-01', 20);
+INSERT INTO fo_int VALUES (424241, '2025-01-01', 10), (424242, '2025-01-01', 20), (424242, '2025-02-01', 20);
 SELECT hvc.register_source('public.fo_int', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 CALL hvc.refresh(as_of => '2025-03-01');
 -- (whether the first refresh after a registration records its customers as
 -- 'new' in tier_history depends on what was registered before: count it)
-SELECT (SELECT count(*) FROM hvc.customer_snapshot WHERE customer_id = 2) AS snapshot,
-       (SELECT count(*) FROM hvc.customer_snapshot WHERE customer_id = 2)
-     + (SELECT count(*) FROM hvc.tier_history WHERE customer_id = 2) AS stored \gset
-SELECT :snapshot AS snapshot_rows, hvc.forget_customer(2::bigint) = :stored AS removed_all_stored,
-       hvc.forget_customer('2'::text) AS again, hvc.forget_customer('x'::text) AS not_an_integer;
+SELECT (SELECT count(*) FROM hvc.customer_snapshot WHERE customer_id = 424242) AS snapshot,
+       (SELECT count(*) FROM hvc.customer_snapshot WHERE customer_id = 424242)
+     + (SELECT count(*) FROM hvc.tier_history WHERE customer_id = 424242) AS stored \gset
+SELECT :snapshot AS snapshot_rows, hvc.forget_customer(424242::bigint) = :stored AS removed_all_stored,
+       hvc.forget_customer('424242'::text) AS again, hvc.forget_customer('x'::text) AS not_an_integer;
 SELECT customer_id FROM hvc.customers;
 
 -- Clean up.
