@@ -103,7 +103,7 @@ BEGIN
     IF n_missing > 0 THEN
         RAISE EXCEPTION 'hvc: role % may not run the refresh, so it may not schedule it', current_user
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It lacks EXECUTE on %s routine(s) of schema hvc, e.g. %s.', n_missing, a_missing),
+                  DETAIL = format('It lacks EXECUTE on routines of schema hvc that the refresh runs, e.g. %s.', a_missing),
                   HINT = format('As hvc''s owner or a superuser: GRANT EXECUTE ON ALL ROUTINES IN SCHEMA hvc TO %I; (see README, Privileges: a refresher role).', current_user);
     END IF;
     PERFORM hvc._require_cron();
@@ -508,16 +508,24 @@ COMMENT ON FUNCTION hvc._priority_score(bigint, bigint, float8, float8, integer,
 -- uuid (turned into text by their built-in output functions, then read by
 -- the input function of the key's base type; the key type is the
 -- registered source column's, chosen by the DBA).  Any other type is refused
--- before the value is touched.  Checks the type only: takes no value.
-CREATE OR REPLACE FUNCTION hvc._check_customer_key_type(given regtype, key_type regtype) RETURNS void
+-- before the value is touched.  Takes the type only, never the value; says
+-- what the key type is and its base type (the type itself unless a domain).
+CREATE OR REPLACE FUNCTION hvc._customer_key_type(given regtype, OUT key_type regtype, OUT base_type regtype)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key_kind "char";
 BEGIN
+    SELECT a.atttypid::regtype, t.typtype INTO key_type, key_kind
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = to_regclass('hvc.customer_snapshot') AND a.attname = 'customer_id'
+       AND NOT a.attisdropped;
     IF key_type IS NULL THEN
         RAISE EXCEPTION 'hvc: no sales table is registered'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'SELECT hvc.register_source(...); then CALL hvc.refresh();';
     END IF;
-    IF given IS DISTINCT FROM key_type AND given IS DISTINCT FROM hvc._base_type(key_type)
+    base_type := CASE WHEN key_kind = 'd' THEN hvc._base_type(key_type) ELSE key_type END;
+    IF given IS DISTINCT FROM key_type AND given IS DISTINCT FROM base_type
        AND NOT given = ANY (ARRAY['text'::regtype, 'varchar'::regtype, 'int2'::regtype,
                                   'int4'::regtype, 'int8'::regtype, 'uuid'::regtype]) THEN
         RAISE EXCEPTION 'hvc: a customer key of type % cannot be compared with the customer keys, which are %',
@@ -527,19 +535,8 @@ BEGIN
                   HINT = format('Pass the key as %s or as text, e.g. hvc.priority(''...''::text).', key_type);
     END IF;
 END $$;
-COMMENT ON FUNCTION hvc._check_customer_key_type(regtype, regtype) IS
-    'Internal: datatype_mismatch unless a caller''s customer key type is the key type or text, varchar, smallint, integer, bigint or uuid (so no caller-defined cast, operator or function ever runs on a key); object_not_in_prerequisite_state when no sales table is registered.';
-
--- The key type of the current snapshot (NULL when nothing is registered).
-CREATE OR REPLACE FUNCTION hvc._customer_key_type() RETURNS regtype
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT a.atttypid::regtype
-      FROM pg_attribute a
-     WHERE a.attrelid = to_regclass('hvc.customer_snapshot') AND a.attname = 'customer_id'
-       AND NOT a.attisdropped
-$$;
-COMMENT ON FUNCTION hvc._customer_key_type() IS
-    'Internal: the type of hvc.customer_snapshot.customer_id (the registered key type), NULL when no sales table is registered.';
+COMMENT ON FUNCTION hvc._customer_key_type(regtype) IS
+    'Internal: the key type of hvc.customer_snapshot and its base type; object_not_in_prerequisite_state when no sales table is registered, datatype_mismatch unless a caller''s key type (the argument) is the key type or text, varchar, smallint, integer, bigint or uuid (so no caller-defined cast, operator or function ever runs on a key).';
 
 -- The lookup itself.  Runs with the rights of its caller, which is
 -- hvc.priority (SECURITY DEFINER); not executable by PUBLIC.
@@ -548,13 +545,12 @@ RETURNS TABLE (customer_id anyelement, tier text, tier_rank integer, priority in
                value_part float8, churn_part float8, growth_part float8)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    key_type regtype := hvc._customer_key_type();
+    key record := hvc._customer_key_type(pg_typeof(customer));
 BEGIN
-    PERFORM hvc._check_customer_key_type(pg_typeof(customer), key_type);
     IF customer IS NULL THEN
         RETURN;
     END IF;
-    IF pg_typeof(customer) IN (key_type, hvc._base_type(key_type)) THEN
+    IF pg_typeof(customer) IN (key.key_type, key.base_type) THEN
         -- Same type as the key: a cached plan on the customer_id index.
         RETURN QUERY
         SELECT customer, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
@@ -579,7 +575,7 @@ BEGIN
              CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_risk, c.at_risk_threshold,
                                                     s.recency_days, s.avg_days_between_orders, s.predicted_clv,
                                                     s.revenue, s.tenure_days, c.horizon_months) p
-             WHERE s.customer_id = $2::%s$q$, hvc._base_type(key_type))
+             WHERE s.customer_id = $2::%s$q$, key.base_type)
             USING customer, customer::text;
         EXCEPTION WHEN data_exception THEN
             -- Not a valid key of that type (e.g. 'abc' for an integer key): unknown customer.
@@ -593,7 +589,7 @@ COMMENT ON FUNCTION hvc._priority_lookup(anyelement) IS
 -- SECURITY DEFINER so that a contact-centre router needs EXECUTE on it and
 -- nothing else (no access to the snapshot).  Not executable by PUBLIC: the
 -- DBA grants it (README, Privileges).  The argument is only ever compared
--- as described at hvc._customer_key_text.
+-- as described at hvc._customer_key_type.
 CREATE OR REPLACE FUNCTION hvc.priority(customer anyelement)
 RETURNS TABLE (customer_id anyelement, tier text, tier_rank integer, priority integer, score float8,
                value_part float8, churn_part float8, growth_part float8)

@@ -13,7 +13,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 -- Runs with its caller's rights (not SECURITY DEFINER): whoever may delete
 -- from hvc's tables (hvc's owner, a refresher role) may forget a customer.
 DECLARE
-    key_type regtype;
+    key_base regtype;
     key text;
     key_json jsonb;
     t record;
@@ -46,8 +46,7 @@ BEGIN
              WHERE NOT has_table_privilege('hvc.refresh_log', 'SELECT') OR NOT has_table_privilege('hvc.refresh_log', 'UPDATE')
             UNION ALL
             SELECT 'EXECUTE on hvc''s internal routines'
-             WHERE NOT has_function_privilege('hvc._customer_key_type()', 'EXECUTE')
-                OR NOT has_function_privilege('hvc._check_customer_key_type(regtype, regtype)', 'EXECUTE')
+             WHERE NOT has_function_privilege('hvc._customer_key_type(regtype)', 'EXECUTE')
                 OR NOT has_function_privilege('hvc._base_type(regtype)', 'EXECUTE')
                 OR NOT has_function_privilege('hvc._json_ids_without(jsonb, jsonb)', 'EXECUTE')) x;
     IF denied IS NOT NULL THEN
@@ -56,8 +55,7 @@ BEGIN
                   DETAIL = format('It lacks %s.', denied),
                   HINT = 'Run it as hvc''s owner, or as a refresher role (README, Privileges): GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hvc and GRANT EXECUTE ON ALL ROUTINES IN SCHEMA hvc.';
     END IF;
-    key_type := hvc._customer_key_type();
-    PERFORM hvc._check_customer_key_type(pg_typeof(customer), key_type);
+    key_base := (hvc._customer_key_type(pg_typeof(customer))).base_type;
     key := customer::text;
 
     -- Not while a refresh builds a snapshot from the old one (hvc.refresh
@@ -81,7 +79,7 @@ BEGIN
     -- Alerts keep up to 10 ids (JSON) in sample_ids and, depending on
     -- hvc.config.alert_payload, in the payload that was sent.
     BEGIN
-        EXECUTE format('SELECT to_jsonb($1::%s)', hvc._base_type(key_type)) INTO key_json USING key;
+        EXECUTE format('SELECT to_jsonb($1::%s)', key_base) INTO key_json USING key;
     EXCEPTION WHEN data_exception THEN
         key_json := NULL;
     END;
