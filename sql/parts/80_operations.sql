@@ -341,6 +341,10 @@ DECLARE
     raised timestamptz := clock_timestamp();
 BEGIN
     SELECT l.as_of INTO run_as_of FROM hvc.refresh_log l WHERE l.refresh_id = id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'hvc: no refresh % in hvc.refresh_log', coalesce(id::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT c.alert_payload INTO payload_mode FROM hvc.config c LIMIT 1;
 
     -- hvc.at_risk is evaluated once: who is on it now, and who is new on it
@@ -525,6 +529,9 @@ BEGIN
                   HINT = 'SELECT hvc.register_source(...); then CALL hvc.refresh();';
     END IF;
     base_type := CASE WHEN key_kind = 'd' THEN hvc._base_type(key_type) ELSE key_type END;
+    IF given IS NULL THEN
+        RAISE EXCEPTION 'hvc: the type of the customer key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF given IS DISTINCT FROM key_type AND given IS DISTINCT FROM base_type
        AND NOT given = ANY (ARRAY['text'::regtype, 'varchar'::regtype, 'int2'::regtype,
                                   'int4'::regtype, 'int8'::regtype, 'uuid'::regtype]) THEN
@@ -619,6 +626,9 @@ COMMENT ON FUNCTION hvc.priority(text) IS
 CREATE OR REPLACE FUNCTION hvc._create_operations_objects(customer_type regtype) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
+    IF customer_type IS NULL THEN
+        RAISE EXCEPTION 'hvc: the customer key type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     DROP VIEW IF EXISTS hvc.value_profile_summary, hvc.value_profiles, hvc.at_risk;
     DROP TABLE IF EXISTS hvc.at_risk_previous;
 

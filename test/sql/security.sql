@@ -181,3 +181,12 @@ DROP FUNCTION pg_temp.sec_escalate();
 DROP OWNED BY regress_hvc_usage, regress_hvc_router, regress_hvc_reader, regress_hvc_refresher, regress_hvc_nobody;
 DROP ROLE regress_hvc_usage, regress_hvc_router, regress_hvc_reader, regress_hvc_refresher, regress_hvc_nobody;
 UPDATE hvc.config SET model = 'bgnbd', time_unit = 'week', alert_payload = 'counts';
+
+-- Internal routines validate their arguments anyway (defence in depth).
+\set VERBOSITY sqlstate
+SELECT hvc._raise_alerts(NULL);
+SELECT hvc._raise_alerts(-1);
+SELECT hvc._customer_key_type(NULL);
+SELECT hvc._create_operations_objects(NULL);
+SELECT * FROM hvc._priority_lookup(date '2025-01-01');
+\set VERBOSITY default
