@@ -8,6 +8,7 @@
  * round(amount * 10000) for a wide range of values.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include <math.h>
 

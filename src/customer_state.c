@@ -3,6 +3,7 @@
  * summary state.  See customer_state.h.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "common/int.h"
 #include "utils/memutils.h"

@@ -14,6 +14,7 @@
  * strict serialise/deserialise that validates every byte.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_collation.h"

@@ -27,6 +27,7 @@
  * nothing here can ereport while the core runs.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include <limits.h>
 #include <math.h>

@@ -19,6 +19,7 @@
  * to the cost of reading the source once.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include <math.h>
 
@@ -76,6 +77,7 @@ typedef struct OldRow
 {
 	Datum		customer;
 	Datum		tier;			/* text */
+	int32		tier_rank;
 	bool		prev_null;
 	Datum		previous_tier;	/* text */
 	TimestampTz tier_since;
@@ -156,6 +158,26 @@ text_datums_equal(Datum a, Datum b)
 		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
+/*
+ * Whether a customer whose old row is `o` stays in tier t: the same tier
+ * name, or a renamed tier — the old name is no longer a tier and the rank is
+ * the same (renaming tiers in hvc.tier_rules is not a move).
+ */
+static bool
+same_tier(const OldRow *o, int t, const Datum *tier_names, const Datum *tier_ranks, int ntiers)
+{
+	int			u;
+
+	if (text_datums_equal(o->tier, tier_names[t]))
+		return true;
+	if (o->tier_rank != DatumGetInt32(tier_ranks[t]))
+		return false;
+	for (u = 0; u < ntiers; u++)
+		if (text_datums_equal(o->tier, tier_names[u]))
+			return false;
+	return true;
+}
+
 static Datum *
 text_array_elems(ArrayType *a, int *n)
 {
@@ -176,7 +198,7 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 	OldRow	   *rows = palloc(cap * sizeof(OldRow));
 	MemoryContext cxt = CurrentMemoryContext;
 
-	plan = SPI_prepare("SELECT customer_id, tier, previous_tier, tier_since FROM hvc.customer_snapshot",
+	plan = SPI_prepare("SELECT customer_id, tier, previous_tier, tier_since, tier_rank FROM hvc.customer_snapshot",
 					   0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "hvc: could not read the current snapshot: %s",
@@ -209,6 +231,7 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 			if (!r->prev_null)
 				r->previous_tier = datumCopy(r->previous_tier, false, -1);
 			r->tier_since = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			r->tier_rank = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -402,14 +425,19 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 
 	/* value ranks, cumulative shares, tiers */
 	qsort_arg(order, st.n, sizeof(int64), cmp_value_idx, &sc);
+	/*
+	 * Shares are of the total positive value: a customer with net value <= 0
+	 * (refunds beyond purchases) adds nothing, so the cumulative share grows
+	 * from 0 to 1 and never passes 1.  Exact: sums of cents, order-independent.
+	 */
 	for (i = 0; i < st.n; i++)
-		total += cp[i].value_cents;	/* exact: order-independent */
+		total += Max(cp[i].value_cents, 0);
 	for (k = 0; k < st.n; k++)
 	{
 		Computed   *x = &cp[order[k]];
 		int			t;
 
-		running += x->value_cents;
+		running += Max(x->value_cents, 0);
 		x->value_rank = k + 1;
 		x->cum_share = total > 0 ? (double) running / (double) total : NAN;
 		x->tier_index = 0;
@@ -494,7 +522,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 			nulls[34] = true;
 			values[35] = TimestampTzGetDatum(refreshed);
 		}
-		else if (text_datums_equal(o->tier, tier_names[t]))
+		else if (same_tier(o, t, tier_names, tier_rank_d, ntiers))
 		{
 			nulls[34] = o->prev_null;
 			values[34] = o->previous_tier;

@@ -3,6 +3,7 @@
  * batches; each state is validated by the deserialiser and summarised.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "executor/spi.h"
 #include "utils/datum.h"
