@@ -45,10 +45,14 @@ BEGIN
             SELECT 'SELECT, UPDATE on hvc.refresh_log'
              WHERE NOT has_table_privilege('hvc.refresh_log', 'SELECT') OR NOT has_table_privilege('hvc.refresh_log', 'UPDATE')
             UNION ALL
+            SELECT 'UPDATE on hvc.refresh_lock'
+             WHERE NOT has_table_privilege('hvc.refresh_lock', 'UPDATE')
+            UNION ALL
             SELECT 'EXECUTE on hvc''s internal routines'
              WHERE NOT has_function_privilege('hvc._customer_key_type(regtype)', 'EXECUTE')
                 OR NOT has_function_privilege('hvc._base_type(regtype)', 'EXECUTE')
-                OR NOT has_function_privilege('hvc._json_ids_without(jsonb, jsonb)', 'EXECUTE')) x;
+                OR NOT has_function_privilege('hvc._json_ids_without(jsonb, jsonb)', 'EXECUTE')
+                OR NOT has_function_privilege('hvc._touch_refresh_lock()', 'EXECUTE')) x;
     IF denied IS NOT NULL THEN
         RAISE EXCEPTION 'hvc: role % may not forget customers', current_user
             USING ERRCODE = 'insufficient_privilege',
@@ -58,10 +62,12 @@ BEGIN
     key_base := (hvc._customer_key_type(pg_typeof(customer))).base_type;
     key := customer::text;
 
-    -- Not while a refresh builds a snapshot from the old one (hvc.refresh
-    -- takes the same lock), so a running refresh cannot bring the customer
-    -- back from hvc's copies.
-    PERFORM pg_advisory_xact_lock(hashtext('hvc.refresh'));
+    -- Not while a refresh builds a snapshot from the old one: take the
+    -- refresh lock (hvc.refresh_lock, 59_refresh_lock.sql) until the end of
+    -- the transaction, so a running refresh cannot bring the customer back
+    -- from hvc's copies.
+    PERFORM 1 FROM hvc.refresh_lock FOR UPDATE;
+    PERFORM hvc._touch_refresh_lock();
 
     FOR t IN SELECT k.rel, k.key_type FROM _hvc_keyed k ORDER BY k.rel::text LOOP
         BEGIN

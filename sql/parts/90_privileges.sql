@@ -42,7 +42,8 @@ TO PUBLIC;
 GRANT EXECUTE ON ROUTINE
     hvc.register_source(regclass, text, text, text, text, text),
     hvc.register_source(text, text, text, text, text, text),
-    hvc.refresh(timestamptz),
+    hvc.refresh(timestamptz, boolean),
+    hvc.refresh_now(timestamptz, boolean),
     hvc.schedule_refresh(text),
     hvc.unschedule_refresh(),
     hvc.forget_customer(anyelement)

@@ -5,11 +5,11 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
 SET timezone = 'UTC';
 UPDATE hvc.config SET model = 'none', time_unit = 'day', alert_payload = 'counts';
-CREATE TABLE sec_sales (customer_id int, ordered_at date, amount numeric(10,2));
+CREATE TABLE sectest_sales (customer_id int, ordered_at date, amount numeric(10,2));
 -- customer c: purchases every 10 days; c = 1..5, c buys c times 100 each time
-INSERT INTO sec_sales
+INSERT INTO sectest_sales
 SELECT c, date '2025-01-01' + 10 * k, 100 * c FROM generate_series(1, 5) c, generate_series(1, c) k;
-SELECT hvc.register_source('public.sec_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+SELECT hvc.register_source('public.sectest_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 CALL hvc.refresh(as_of => '2025-03-01');
 \set VERBOSITY sqlstate
 \set SHOW_CONTEXT never
@@ -133,7 +133,7 @@ GRANT EXECUTE ON ALL ROUTINES IN SCHEMA hvc TO regress_hvc_refresher;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hvc TO regress_hvc_refresher;
 REVOKE INSERT, UPDATE, DELETE ON hvc.config, hvc.tier_rules, hvc.rfm_segments, hvc.source
   FROM regress_hvc_refresher;
-GRANT SELECT ON public.sec_sales TO regress_hvc_refresher;
+GRANT SELECT ON public.sectest_sales TO regress_hvc_refresher;
 SET ROLE regress_hvc_refresher;
 CALL hvc.refresh(as_of => '2025-03-02');
 SELECT status, customers FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
@@ -173,7 +173,7 @@ ROLLBACK;
 SELECT extversion IS NOT NULL AS still_installed FROM pg_extension WHERE extname = 'hvc';
 
 -- Clean up.
-DROP TABLE sec_sales;
+DROP TABLE sectest_sales;
 DROP DOMAIN pg_temp.sec_int;
 DROP TYPE pg_temp.sec_key CASCADE;
 DROP FUNCTION pg_temp.sec_escalate();
