@@ -45,6 +45,7 @@
 #include "local_time.h"
 #include "models.h"
 #include "stage.h"
+#include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_build_snapshot);
 
@@ -273,9 +274,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	bool		nulls[OUT_NATTS];
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (rsinfo->setDesc->natts != OUT_NATTS)
-		elog(ERROR, "hvc._build_snapshot returns %d columns, expected %d",
-			 rsinfo->setDesc->natts, OUT_NATTS);
+	hvc_require_columns(rsinfo->setDesc, OUT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
 
 	model_set_from_params(params, &ms);
 	if (strcmp(basis_name, "predicted_clv") == 0)

@@ -251,6 +251,22 @@ $fresh"
     fi
 done
 
+# The guard itself (src/version_guard.c), on a simulated mismatch: the C
+# final function of bgnbd_fit declared to return a composite of another shape,
+# as an old catalog would after the type grew.
+check "a fit whose result type has another shape fails with 'run ALTER EXTENSION hvc UPDATE'" "
+    CREATE TYPE public.bgnbd_other AS (r float8, alpha float8, a float8, b float8, log_likelihood float8,
+                                       customers bigint, converged boolean, iterations integer);
+    CREATE FUNCTION public.bgnbd_other_final(internal) RETURNS public.bgnbd_other
+        AS '\$libdir/hvc', 'hvc_bgnbd_finalfn' LANGUAGE C;
+    CREATE AGGREGATE public.bgnbd_other_fit(integer, float8, float8) (
+        sfunc = hvc._btyd_transfn, stype = internal, finalfunc = public.bgnbd_other_final);
+    \\set VERBOSITY default
+    SELECT public.bgnbd_other_fit(frequency, recency, age) FROM btyd;" \
+"ERROR:  hvc: hvc.bgnbd has 8 columns where this hvc library needs 9
+DETAIL:  hvc's SQL objects in this database are version $NEW and do not match the hvc library installed on the server.
+HINT:  Run ALTER EXTENSION hvc UPDATE in this database." -d n1
+
 check "the server is up and never crashed" "SELECT 'up'" "up"
 if grep -Eq 'PANIC|TRAP:|terminated by signal' "$CLUSTER_DIR/server.log"; then
     fail "the server log shows no crash" "$(grep -E 'PANIC|TRAP:|terminated by signal' "$CLUSTER_DIR/server.log" | head)"
