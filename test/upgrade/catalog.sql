@@ -126,9 +126,13 @@ lines(line) AS (
     SELECT format('%s: policy %s %s', r.tag, po.polname, po.polcmd)
       FROM rel r JOIN pg_policy po ON po.polrelid = r.oid
     UNION ALL
-    -- views: the definition, one line per line of it
-    SELECT format('%s: definition %s: %s', r.tag, lpad(v.n::text, 3, '0'), v.l)
-      FROM rel r, unnest(string_to_array(pg_get_viewdef(r.oid, true), E'\n')) WITH ORDINALITY AS v(l, n)
+    -- views: the definition's md5, and its lines (sorted with everything
+    -- else, so a diff shows the lines that differ, not a renumbering)
+    SELECT format('%s: definition md5 %s', r.tag, md5(pg_get_viewdef(r.oid, true)))
+      FROM rel r WHERE r.relkind IN ('v', 'm')
+    UNION ALL
+    SELECT format('%s: definition line: %s', r.tag, btrim(v.l))
+      FROM rel r, unnest(string_to_array(pg_get_viewdef(r.oid, true), E'\n')) AS v(l)
      WHERE r.relkind IN ('v', 'm')
     UNION ALL
     -- sequences and what owns them
