@@ -153,7 +153,7 @@ lines(line) AS (
     UNION ALL
     -- event triggers, casts and operators of the extension are listed as members above
     -- the settings rows an install creates
-    SELECT 'row hvc.config: ' || (SELECT json_agg(c)::text FROM hvc.config c)
+    SELECT format('row hvc.config: %s = %s', e.key, e.value) FROM hvc.config c, jsonb_each(to_jsonb(c)) e
     UNION ALL
     SELECT 'row hvc.tier_rules: ' || row_to_json(t)::text FROM hvc.tier_rules t
     UNION ALL

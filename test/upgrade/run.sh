@@ -111,15 +111,31 @@ check "f1: a fresh $NEW installs, registers and refreshes" \
     "t
 $NEW" -d f1
 
-"$PGBIN/psql" -X -A -t -d u1 -f $HERE/catalog.sql >"$CLUSTER_DIR/catalog.u1" 2>&1
-"$PGBIN/psql" -X -A -t -d f1 -f $HERE/catalog.sql >"$CLUSTER_DIR/catalog.f1" 2>&1
-note "catalog dump: $(wc -l <"$CLUSTER_DIR/catalog.f1") lines"
-if diff -q "$CLUSTER_DIR/catalog.u1" "$CLUSTER_DIR/catalog.f1" >/dev/null; then
-    ok "the upgraded catalog equals a fresh install's (functions, types, tables, views, ACLs, comments, members)"
+# The diff, less the intended differences of expected-differences.txt.
+CATALOG_OK="the upgraded catalog equals a fresh install's (functions, types, tables, views, ACLs, comments, members)"
+dumped=1
+for db in u1 f1; do
+    "$PGBIN/psql" -X -A -t -v ON_ERROR_STOP=1 -d $db -f $HERE/catalog.sql >"$CLUSTER_DIR/catalog.$db" 2>&1 || dumped=0
+    [ "$(q "SELECT extversion FROM pg_extension WHERE extname = 'hvc'" -d $db)" = "$NEW" ] || dumped=0
+done
+if [ $dumped = 0 ]; then
+    fail "$CATALOG_OK" "not compared: u1 or f1 is not at $NEW or its catalog cannot be read (see the failures above)
+$(head -5 "$CLUSTER_DIR/catalog.u1" "$CLUSTER_DIR/catalog.f1")"
 else
-    fail "the upgraded catalog equals a fresh install's (functions, types, tables, views, ACLs, comments, members)" \
-         "diff (- upgraded u1, + fresh f1):
-$(diff -U0 --label upgraded --label fresh "$CLUSTER_DIR/catalog.u1" "$CLUSTER_DIR/catalog.f1" | grep -v '^@@' | head -150)"
+    note "catalog dump: $(wc -l <"$CLUSTER_DIR/catalog.f1") lines"
+    diff -U0 "$CLUSTER_DIR/catalog.u1" "$CLUSTER_DIR/catalog.f1" | grep -E '^[-+]' | grep -vE '^(---|\+\+\+) ' \
+        >"$CLUSTER_DIR/catalog.diff"
+    grep -vE '^(#|$)' $HERE/expected-differences.txt >"$CLUSTER_DIR/allowed" 2>/dev/null || : >"$CLUSTER_DIR/allowed"
+    unexpected=$(grep -vxF -f "$CLUSTER_DIR/allowed" "$CLUSTER_DIR/catalog.diff")
+    intended=$(grep -xF -f "$CLUSTER_DIR/allowed" "$CLUSTER_DIR/catalog.diff")
+    [ -n "$intended" ] && note "intended differences (expected-differences.txt):
+$intended"
+    if [ -z "$unexpected" ]; then
+        ok "$CATALOG_OK"
+    else
+        fail "$CATALOG_OK" "diff (- upgraded u1, + fresh f1); add the missing migration to sql/upgrade/0.1.0--$NEW/:
+$(printf '%s\n' "$unexpected" | head -150)"
+    fi
 fi
 
 # --- 2. results: upgraded vs fresh --------------------------------------------
