@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
+#include "utils/typcache.h"
 
 #include "version_guard.h"
 
@@ -71,4 +72,35 @@ hvc_require_columns(TupleDesc desc, int natts, const char *type)
 	if (desc->natts != natts)
 		hvc_catalog_outdated(psprintf("%s has %d columns where this hvc library needs %d",
 									  type, desc->natts, natts));
+}
+
+Datum
+hvc_attribute(HeapTupleHeader t, const char *name, bool *isnull)
+{
+	Oid			typid = HeapTupleHeaderGetTypeId(t);
+	TupleDesc	desc = lookup_rowtype_tupdesc(typid, HeapTupleHeaderGetTypMod(t));
+	HeapTupleData tuple;
+	Datum		d;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			break;
+	}
+	if (i == desc->natts)
+	{
+		ReleaseTupleDesc(desc);
+		hvc_catalog_outdated(psprintf("%s has no column \"%s\", which this hvc library needs",
+									  format_type_be(typid), name));
+	}
+	tuple.t_len = HeapTupleHeaderGetDatumLength(t);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = t;
+	d = heap_getattr(&tuple, i + 1, desc, isnull);
+	ReleaseTupleDesc(desc);
+	return d;
 }

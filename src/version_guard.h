@@ -7,6 +7,7 @@
 #define HVC_VERSION_GUARD_H
 
 #include "postgres.h"
+#include "access/htup.h"
 #include "access/tupdesc.h"
 
 /* Raise object_not_in_prerequisite_state: "hvc: <what>", with the
@@ -16,5 +17,10 @@ extern void hvc_catalog_outdated(const char *what) pg_attribute_noreturn();
 /* The catalog's composite type (a function's result or argument type) must
  * have exactly natts columns; type names it in the message. */
 extern void hvc_require_columns(TupleDesc desc, int natts, const char *type);
+
+/* GetAttributeByName for a composite hvc defines (hvc.config, a model
+ * type): a column this library needs but the catalog's type lacks is the
+ * error above, not an internal "attribute does not exist". */
+extern Datum hvc_attribute(HeapTupleHeader t, const char *name, bool *isnull);
 
 #endif

@@ -283,6 +283,16 @@ check "a fit whose result type has another shape fails with 'run ALTER EXTENSION
 DETAIL:  hvc's SQL objects in this database are version $NEW and do not match the hvc library installed on the server.
 HINT:  Run ALTER EXTENSION hvc UPDATE in this database." -d n1
 
+check "a model function given a composite without a column it needs fails with 'run ALTER EXTENSION hvc UPDATE'" "
+    CREATE TYPE public.bgnbd_short AS (r float8, alpha float8, a float8);
+    CREATE FUNCTION public.p_alive_short(public.bgnbd_short, integer, float8, float8) RETURNS float8
+        AS '\$libdir/hvc', 'hvc_bgnbd_p_alive' LANGUAGE C STRICT;
+    \\set VERBOSITY default
+    SELECT public.p_alive_short(ROW(0.5, 4, 1)::public.bgnbd_short, 2, 10, 20);" \
+"ERROR:  hvc: bgnbd_short has no column \"b\", which this hvc library needs
+DETAIL:  hvc's SQL objects in this database are version $NEW and do not match the hvc library installed on the server.
+HINT:  Run ALTER EXTENSION hvc UPDATE in this database." -d n1
+
 check "the server is up and never crashed" "SELECT 'up'" "up"
 if grep -Eq 'PANIC|TRAP:|terminated by signal' "$CLUSTER_DIR/server.log"; then
     fail "the server log shows no crash" "$(grep -E 'PANIC|TRAP:|terminated by signal' "$CLUSTER_DIR/server.log" | head)"
