@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "common/int.h"
+
 #define HVC_AMOUNT_SCALE		10000	/* units per 1.0 */
 #define HVC_AMOUNT_SCALE_LOG10	4
 /* Largest absolute value accepted for one source row: 10^13 (ten trillion). */
@@ -49,6 +51,9 @@ amount_add(int64 *acc, int64 units)
 
 /* ten-thousandths -> numeric with four decimals */
 extern Datum amount_to_numeric(int64 units);
+
+/* ten-thousandths -> cents, rounded half away from zero (exact, no overflow) */
+extern int64 amount_to_cents(int64 units);
 
 /* ten-thousandths -> numeric rounded (half away from zero) to cents */
 extern Datum amount_to_cents_numeric(int64 units);

@@ -27,6 +27,7 @@
  * nothing here can ereport while the core runs.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include <limits.h>
 #include <math.h>
@@ -34,6 +35,7 @@
 #include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -280,7 +282,10 @@ rows_weight_sum(const RowAggState *s, const RowKind *k)
 	int64		i;
 
 	for (i = 0; i < s->n; i++)
+	{
 		w += row_weight(k, row_at(s, k, i));
+		CHECK_FOR_INTERRUPTS();
+	}
 	return w;
 }
 
@@ -388,6 +393,7 @@ rows_deserialize(const RowKind *k, MemoryContext cxt, const char *data, Size len
 			why = "a row weight is not a positive integer count";
 		if (why != NULL)
 			corrupt(k->what, why);
+		CHECK_FOR_INTERRUPTS();
 	}
 	return s;
 }
@@ -671,6 +677,7 @@ btyd_fit_rows(RowAggState *s, btyd_row **out, int64 *customers, int64 *repeaters
 			wr += in[i].w;
 		if (in[i].T > 0.0)
 			rows[k++] = in[i];
+		CHECK_FOR_INTERRUPTS();
 	}
 	*customers = (int64) Min(w, MAX_EXACT_COUNT);
 	*repeaters = (int64) Min(wr, MAX_EXACT_COUNT);

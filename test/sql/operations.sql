@@ -215,7 +215,7 @@ BEGIN
     PERFORM hvc.schedule_refresh('0 3 * * *');
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-    RAISE WARNING E'SQLSTATE %\nmessage: %\nhint: %', st, msg, replace(hint, current_database(), '(db)');
+    RAISE WARNING E'SQLSTATE %\nmessage: %\nhint: %', st, msg, regexp_replace(replace(hint, current_database(), '(db)'), 'postgresql-[0-9]+-cron', 'postgresql-(version)-cron');
 END $$;
 DO $$
 DECLARE st text; msg text;
