@@ -79,7 +79,7 @@ static Datum
 config_attr(HeapTupleHeader cfg, const char *name)
 {
 	bool		isnull;
-	Datum		d = GetAttributeByName(cfg, name, &isnull);
+	Datum		d = hvc_attribute(cfg, name, &isnull);
 
 	if (isnull)
 		ereport(ERROR,
