@@ -5,7 +5,9 @@
 #   2. the pg_regress and isolation suites   (throwaway cluster, pg_virtualenv)
 #   3. the pg_cron end-to-end test           (its own cluster with pg_cron preloaded)
 #   4. TAP-style scripts, each on its own throwaway cluster: faults (cancel,
-#      terminate, kill -9), fuzz, dump/restore, upgrade from 0.1.0
+#      terminate, kill -9), fuzz, dump/restore, upgrade from 0.1.0, the
+#      suites on PostgreSQL 17 and 18 (cached Debian roots), packaging (PGXN
+#      META.json, make dist, the Debian package built, installed and tested)
 #   5. the regression and isolation suites again on an assert-enabled
 #      PostgreSQL 15 built from Debian's source package (cached outside the
 #      repository, in /var/cache/hvc-test)
@@ -73,7 +75,7 @@ suite "pg_regress + isolation" regress
 if [ -f test/cron/run.sh ]; then
     suite "pg_cron end to end" bash test/cron/run.sh
 fi
-for t in faults fuzz restore upgrade; do
+for t in faults fuzz restore upgrade versions packaging; do
     if [ -f "test/$t/run.sh" ]; then
         suite "$t" bash "test/$t/run.sh"
     fi
