@@ -32,6 +32,7 @@
 #include "amount.h"
 #include "customer_state.h"
 #include "local_time.h"
+#include "version_guard.h"
 
 typedef enum TimeKind
 {
@@ -381,9 +382,7 @@ summary_result(FunctionCallInfo fcinfo, CustomerState *s)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "hvc customer summary must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
-	if (tupdesc->natts != SUMMARY_NATTS)
-		elog(ERROR, "hvc.customer_summary_result has %d columns, expected %d",
-			 tupdesc->natts, SUMMARY_NATTS);
+	hvc_require_columns(tupdesc, SUMMARY_NATTS, "hvc.customer_summary_result");
 
 	customer_state_summarize(s, &sum);
 

@@ -45,6 +45,7 @@
 #include "core/fit_driver.h"
 #include "core/gamma_gamma.h"
 #include "core/optimizer.h"
+#include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_bgnbd_finalfn);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_finalfn);
@@ -569,8 +570,7 @@ fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "%s fit must return a composite type", type);
 	desc = BlessTupleDesc(desc);
-	if (desc->natts != natts)
-		elog(ERROR, "%s has %d columns, expected %d", type, desc->natts, natts);
+	hvc_require_columns(desc, natts, type);
 
 	memset(nulls, 0, sizeof(nulls));
 	for (i = 0; i < fr->nparam; i++)

@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 
 #include "models.h"
+#include "version_guard.h"
 
 static void
 bad_param(const char *what, const char *msg)
@@ -24,7 +25,7 @@ static Datum
 required_attr(HeapTupleHeader t, const char *name, const char *what)
 {
 	bool		isnull;
-	Datum		d = GetAttributeByName(t, name, &isnull);
+	Datum		d = hvc_attribute(t, name, &isnull);
 
 	if (isnull)
 		ereport(ERROR,
@@ -43,7 +44,7 @@ static double
 param_float(HeapTupleHeader t, const char *name)
 {
 	bool		isnull;
-	Datum		d = GetAttributeByName(t, name, &isnull);
+	Datum		d = hvc_attribute(t, name, &isnull);
 
 	return isnull ? NAN : DatumGetFloat8(d);
 }
@@ -52,7 +53,7 @@ static bool
 param_bool(HeapTupleHeader t, const char *name)
 {
 	bool		isnull;
-	Datum		d = GetAttributeByName(t, name, &isnull);
+	Datum		d = hvc_attribute(t, name, &isnull);
 
 	return !isnull && DatumGetBool(d);
 }

@@ -30,6 +30,7 @@
 #include "core/pareto_nbd.h"
 #include "models.h"
 #include "stage.h"
+#include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_fit_models);
 
@@ -51,7 +52,7 @@ put(ResultBuilder *rb, const char *name, Datum v)
 	int			i = SPI_fnumber(rb->desc, name);
 
 	if (i <= 0)
-		elog(ERROR, "hvc._model_params has no attribute \"%s\"", name);
+		hvc_catalog_outdated(psprintf("hvc._model_params has no column \"%s\"", name));
 	rb->values[i - 1] = v;
 	rb->nulls[i - 1] = false;
 }
@@ -78,7 +79,7 @@ static Datum
 config_attr(HeapTupleHeader cfg, const char *name)
 {
 	bool		isnull;
-	Datum		d = GetAttributeByName(cfg, name, &isnull);
+	Datum		d = hvc_attribute(cfg, name, &isnull);
 
 	if (isnull)
 		ereport(ERROR,

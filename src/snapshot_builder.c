@@ -46,6 +46,7 @@
 #include "local_time.h"
 #include "models.h"
 #include "stage.h"
+#include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_build_snapshot);
 
@@ -397,9 +398,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	refresh_id = PG_GETARG_INT64(12);
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (rsinfo->setDesc->natts != OUT_NATTS)
-		elog(ERROR, "hvc._build_snapshot returns %d columns, expected %d",
-			 rsinfo->setDesc->natts, OUT_NATTS);
+	hvc_require_columns(rsinfo->setDesc, OUT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
 
 	model_set_from_params(params, &ms);
 	basis = basis_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
