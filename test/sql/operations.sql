@@ -175,21 +175,30 @@ SELECT refresh_id - :base AS refresh, kind, customers, sample_ids,
   FROM hvc.alerts WHERE refresh_id > :base ORDER BY alert_id;
 SELECT count(*) AS at_risk FROM hvc.at_risk;
 
--- With a churn model the rule is churn_risk >= at_risk_threshold.  No model is
--- fitted here, so set churn risks by hand in the snapshot: c3 72 % (at risk),
--- c1 30 % (not), c12 90 % (not high-value).
-UPDATE hvc.customer_snapshot SET churn_risk = CASE customer_id WHEN 3 THEN 0.72 WHEN 1 THEN 0.3 ELSE 0.9 END
+-- With a churn model the rule is churn_risk >= at_risk_threshold and among
+-- the riskiest at_risk_share of the high-value customers.  No model is
+-- fitted here, so set churn risks (and their percentiles) by hand in the
+-- snapshot: c3 72 % (at risk), c1 30 % (not), c12 90 % (not high-value).
+-- 4 customers are high-value: the default share 0.2 lists floor(0.8) = 0.
+UPDATE hvc.customer_snapshot SET churn_risk = CASE customer_id WHEN 3 THEN 0.72 WHEN 1 THEN 0.3 ELSE 0.9 END,
+                                 churn_percentile = CASE customer_id WHEN 3 THEN 0.9 WHEN 1 THEN 0.5 ELSE 1 END
  WHERE customer_id IN (1, 3, 12);
+SELECT count(*) FILTER (WHERE is_high_value) AS high_value FROM hvc.customer_snapshot;
+SELECT count(*) AS at_risk_share_02 FROM hvc.at_risk;
+UPDATE hvc.config SET at_risk_share = 1;
 SELECT at_risk_rank, customer_id, tier, churn_risk, at_risk_threshold, risk_basis, reason FROM hvc.at_risk;
 UPDATE hvc.config SET at_risk_threshold = 0.25;
 SELECT at_risk_rank, customer_id, tier, churn_risk, reason FROM hvc.at_risk;
--- priority uses churn_risk against the threshold when there is one (value 1 - 3/20 = 0.85):
---   threshold 0.25: c3 churn min(0.72 / 0.25, 1) = 1 -> 0.4675 + 0.2975 + 0.0425 = 0.8075 -> 1
---                   c1 churn min(0.3 / 0.25, 1) = 1, value 1 -> 0.55 + 0.35 + 0.05 = 0.95 -> 1
---   threshold 0.5:  c1 churn 0.6 -> 0.55 + 0.21 + 0.05 = 0.81 -> 1
+-- share 0.25 of 4: only the riskiest (c3) of the two above the threshold
+UPDATE hvc.config SET at_risk_share = 0.25;
+SELECT at_risk_rank, customer_id, tier, churn_risk, reason FROM hvc.at_risk;
+-- priority's churn part is the churn_risk percentile, whatever the threshold
+-- (value 1 - 3/20 = 0.85):
+--   c3 percentile 0.9 -> 0.4675 + 0.35 x 0.9 x 0.85 = 0.2678 + 0.0425 = 0.7778 -> 1
+--   c1 percentile 0.5, value 1 -> 0.55 + 0.175 + 0.05 = 0.775 -> 1
 SELECT p.customer_id, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
   FROM unnest(ARRAY[3, 1]) c, hvc.priority(c) p;
-UPDATE hvc.config SET at_risk_threshold = 0.5;
+UPDATE hvc.config SET at_risk_threshold = 0.5, at_risk_share = 0.2;
 SELECT customer_id, priority, score, churn_part FROM hvc.priority(1);
 
 -- ---------------------------------------------------------------------------
