@@ -55,13 +55,13 @@ SELECT churn_window_days, at_risk_share, at_risk_threshold, horizon_days, valida
 -- uniforms): 400 customers, exponential gaps with Gamma rates, a dropout
 -- chance after each purchase.  Refreshed as of 2025-01-01 in weeks.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION u(i int, j int) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$ SELECT (('x' || substr(md5(i || ':' || j), 1, 8))::bit(32)::bigint + 0.5) / 4294967296.0 $$;
-CREATE TABLE sales AS
+CREATE FUNCTION ch_u(i int, j int) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$ SELECT (('x' || substr(md5(i || ':' || j), 1, 8))::bit(32)::bigint + 0.5) / 4294967296.0 $$;
+CREATE TABLE ch_sales AS
 WITH steps AS (
     SELECT c, k,
-           date '2024-01-01' + floor(300 * u(c, 0))::int AS first_day,
-           -ln(u(c, 10 + k)) / (-ln(u(c, 1)) * 0.05) AS gap,
-           u(c, 200 + k) < 0.05 + 0.25 * u(c, 2) AS dies_after
+           date '2024-01-01' + floor(300 * ch_u(c, 0))::int AS first_day,
+           -ln(ch_u(c, 10 + k)) / (-ln(ch_u(c, 1)) * 0.05) AS gap,
+           ch_u(c, 200 + k) < 0.05 + 0.25 * ch_u(c, 2) AS dies_after
       FROM generate_series(1, 400) c, generate_series(0, 40) k
 ), walk AS (
     SELECT c, k, first_day,
@@ -71,13 +71,14 @@ WITH steps AS (
     WINDOW w AS (PARTITION BY c ORDER BY k)
 )
 SELECT c AS customer_id, first_day + floor(CASE WHEN k = 0 THEN 0 ELSE t END)::int AS ordered_at,
-       round((15 + 60 * u(c, 3) * (0.7 + 0.6 * u(c, 300 + k)))::numeric, 2) AS amount
+       round((15 + 60 * ch_u(c, 3) * (0.7 + 0.6 * ch_u(c, 300 + k)))::numeric, 2) AS amount
   FROM walk
  WHERE NOT dead AND first_day + floor(CASE WHEN k = 0 THEN 0 ELSE t END)::int < date '2025-03-01';
-SELECT count(*) AS rows, count(DISTINCT customer_id) AS customers FROM sales WHERE ordered_at < '2025-01-01';
-SELECT hvc.register_source('public.sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+SELECT count(*) AS rows, count(DISTINCT customer_id) AS customers FROM ch_sales WHERE ordered_at < '2025-01-01';
+SELECT hvc.register_source('public.ch_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 SET client_min_messages = warning;
 CALL hvc.refresh(as_of => '2025-01-01');
+SELECT refresh_id AS first_refresh FROM hvc.snapshot_info \gset
 SELECT model, value_basis, fallback, purchase_fit_id IS NOT NULL AS has_fit FROM hvc.snapshot_info;
 
 -- hvc.current_model(): the fits the snapshot's predictions were made with
@@ -144,7 +145,7 @@ UPDATE hvc.config SET at_risk_share = 0.2, at_risk_threshold = 0.5;
 SELECT a.customers = (SELECT count(*) FROM hvc.at_risk) AS newly_at_risk_is_the_list
   FROM hvc.alerts a
  WHERE a.kind = 'newly_at_risk'
-   AND a.refresh_id = (SELECT min(refresh_id) FROM hvc.refresh_log WHERE status = 'succeeded');
+   AND a.refresh_id = :first_refresh;
 
 -- ---------------------------------------------------------------------------
 -- 4. hvc.priority: churn = the churn_risk percentile (cannot saturate).
