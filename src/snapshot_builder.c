@@ -173,9 +173,18 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 	SPIPlanPtr	plan;
 	int64		n = 0,
 				cap = 1024;
-	OldRow	   *rows = palloc(cap * sizeof(OldRow));
+	OldRow	   *rows;
 	MemoryContext cxt = CurrentMemoryContext;
 
+	/*
+	 * With no customer now nothing is carried over, and an empty stage gives
+	 * no key type to copy the old keys with.
+	 */
+	*rows_out = NULL;
+	*n_out = 0;
+	if (st->n == 0)
+		return;
+	rows = palloc(cap * sizeof(OldRow));
 	plan = SPI_prepare("SELECT customer_id, tier, previous_tier, tier_since FROM hvc.customer_snapshot",
 					   0, NULL);
 	if (plan == NULL)
