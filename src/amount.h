@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "common/int.h"
+
 #define HVC_AMOUNT_SCALE		10000	/* units per 1.0 */
 #define HVC_AMOUNT_SCALE_LOG10	4
 /* Largest absolute value accepted for one source row: 10^13 (ten trillion). */
