@@ -41,7 +41,12 @@ sql/$(EXTENSION)--%--$(EXTVERSION).sql: $(PARTS) sql/definitions.pl $(wildcard s
 	  perl sql/definitions.pl $(PARTS); \
 	  cat $(sort $(wildcard sql/upgrade/$*--$(EXTVERSION)/after/*.sql)) /dev/null; } > $@
 
-.PHONY: unitcheck
+.PHONY: unitcheck dist
+# The release zip PGXN takes (git archive of HEAD): make dist [DIST_DIR=dir]
+DIST_DIR ?= .
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD
+
 unitcheck:
 	$(MAKE) -C test/unit check
 

@@ -8,6 +8,7 @@
  * round(amount * 10000) for a wide range of values.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include <math.h>
 
@@ -183,10 +184,24 @@ amount_to_numeric(int64 units)
 	return NumericGetDatum(int64_div_fast_to_numeric(units, HVC_AMOUNT_SCALE_LOG10));
 }
 
+int64
+amount_to_cents(int64 units)
+{
+	/* half away from zero, without overflow next to the int64 limits */
+	int64		cents = units / 100;
+	int64		rest = units % 100;
+
+	if (rest >= 50)
+		cents++;
+	else if (rest <= -50)
+		cents--;
+	return cents;
+}
+
 Datum
 amount_to_cents_numeric(int64 units)
 {
-	int64		cents = units >= 0 ? (units + 50) / 100 : (units - 50) / 100;
+	int64		cents = amount_to_cents(units);
 
 	return NumericGetDatum(int64_div_fast_to_numeric(cents, 2));
 }

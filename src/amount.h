@@ -52,6 +52,9 @@ amount_add(int64 *acc, int64 units)
 /* ten-thousandths -> numeric with four decimals */
 extern Datum amount_to_numeric(int64 units);
 
+/* ten-thousandths -> cents, rounded half away from zero (exact, no overflow) */
+extern int64 amount_to_cents(int64 units);
+
 /* ten-thousandths -> numeric rounded (half away from zero) to cents */
 extern Datum amount_to_cents_numeric(int64 units);
 

@@ -3,8 +3,10 @@
  * summary state.  See customer_state.h.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "common/int.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -131,7 +133,9 @@ note_first_day(CustomerState *s, DayNumber day, int64 spend)
 		if (!amount_add(&s->first_day_spend, spend))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("one customer's purchases on one day exceed hvc's range")));
+					 errmsg("one customer's purchases on one day exceed hvc's range"),
+					 errdetail("hvc sums one customer's amounts exactly in units of 0.0001; a total must stay within +/-922 337 203 685 477.5807."),
+					 errhint("Find the customer whose purchases on one day are that large, fix or exclude its rows (for example with a view), and refresh again.")));
 	}
 }
 
@@ -166,7 +170,9 @@ add_or_overflow(int64 *acc, int64 v)
 	if (pg_add_s64_overflow(*acc, v, acc))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("a customer's total exceeds hvc's range of +/-922 337 203 685 477")));
+				 errmsg("a customer's total exceeds hvc's range of +/-922 337 203 685 477"),
+				 errdetail("hvc sums one customer's amounts and margins exactly in units of 0.0001 in 64 bits."),
+				 errhint("Find the customer whose total revenue or margin is that large, fix or exclude its rows (for example with a view), and refresh again.")));
 }
 
 void
@@ -289,6 +295,78 @@ corrupt(const char *why)
 			 errdetail("%s", why)));
 }
 
+/* count * (HVC_AMOUNT_ROW_LIMIT - 1), saturated at PG_INT64_MAX */
+static int64
+rows_times_limit(int64 count)
+{
+	int64		r;
+
+	if (pg_mul_s64_overflow(count, HVC_AMOUNT_ROW_LIMIT - 1, &r))
+		return PG_INT64_MAX;
+	return r;
+}
+
+/*
+ * The fixed fields of a state (f: the eleven int64 counters, g: first day and
+ * set sizes) describe something hvc.customer_state can produce: every count
+ * adds up, every sum is within what that many rows of at most 10^13 each can
+ * give, and purchase facts exist exactly when there are purchase rows.
+ */
+static void
+check_fixed_fields(const int64 *f, const int32 *g)
+{
+	int64		used,
+				sum,
+				upper,
+				diff;
+	int			i;
+
+	for (i = 0; i < 5; i++)
+		if (f[i] < 0)
+			corrupt("negative row count");
+	if (f[7] < 0)
+		corrupt("negative margin row count");
+	if (pg_add_s64_overflow(f[1], f[2], &sum) || pg_add_s64_overflow(sum, f[3], &sum) ||
+		f[0] != sum)
+		corrupt("row counts do not add up");
+	used = f[2] + f[3];			/* no overflow: at most f[0] */
+	if (f[7] > used)
+		corrupt("more margin rows than rows used");
+	/* purchases are >= 0 and refunds <= -0.0001, each below 10^13 in size */
+	upper = rows_times_limit(f[2]);
+	if (upper < PG_INT64_MAX)
+		upper -= f[3];
+	if (f[5] > upper || f[5] < -rows_times_limit(f[3]))
+		corrupt("net revenue out of the range its purchase and refund rows allow");
+	if (f[6] > rows_times_limit(f[7]) || f[6] < -rows_times_limit(f[7]))
+		corrupt("margin out of the range its margin rows allow");
+	if (f[2] == 0)
+	{
+		if (g[1] != 0 || g[2] != 0 || f[4] != 0 || f[10] != 0 ||
+			f[8] != 0 || f[9] != 0 || g[0] != 0)
+			corrupt("purchase facts without purchase rows");
+		return;
+	}
+	if (g[1] < 1 || g[1] > f[2])
+		corrupt("purchase days inconsistent with purchase rows");
+	if (f[4] > f[2] || (int64) g[2] + f[4] > f[2] || (int64) g[2] + f[4] < 1)
+		corrupt("orders inconsistent with purchase rows");
+	if (!IS_VALID_TIMESTAMP(f[8]) || !IS_VALID_TIMESTAMP(f[9]) || f[8] > f[9])
+		corrupt("first/last purchase times out of range");
+	if (g[0] != day_of_local_timestamp(f[8]))
+		corrupt("first purchase day does not match first purchase time");
+	if (f[2] == 1 && f[8] != f[9])
+		corrupt("one purchase row with two purchase times");
+	if (f[10] < 0 || f[10] > rows_times_limit(f[2]))
+		corrupt("first-day spend out of the range its purchase rows allow");
+	/* first-day spend is part of the purchases = revenue + refunds */
+	if (pg_sub_s64_overflow(f[10], f[5], &diff) ?
+		rows_times_limit(f[3]) < PG_INT64_MAX : diff > rows_times_limit(f[3]))
+		corrupt("first-day spend exceeds the purchases");
+	if (g[1] == 1 && f[3] == 0 && f[10] != f[5])
+		corrupt("one purchase day without refunds, but first-day spend differs from revenue");
+}
+
 CustomerState *
 customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
 {
@@ -312,32 +390,7 @@ customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
 		corrupt("negative or huge set size");
 	if (len != FIXED_SIZE + (Size) g[1] * sizeof(DayNumber) + (Size) g[2] * sizeof(int64))
 		corrupt("state length does not match its set sizes");
-	for (i = 0; i < 5; i++)
-		if (f[i] < 0)
-			corrupt("negative row count");
-	if (f[7] < 0)
-		corrupt("negative margin row count");
-	if (f[0] != f[1] + f[2] + f[3] || f[1] > f[0])
-		corrupt("row counts do not add up");
-	if (f[7] > f[2] + f[3])
-		corrupt("more margin rows than rows used");
-	if (f[2] == 0)
-	{
-		if (g[1] != 0 || g[2] != 0 || f[4] != 0 || f[10] != 0)
-			corrupt("purchase facts without purchase rows");
-	}
-	else
-	{
-		if (g[1] < 1 || g[1] > f[2] || g[2] > f[2] || f[4] > f[2] ||
-			(int64) g[2] + f[4] > f[2])
-			corrupt("set sizes inconsistent with purchase rows");
-		if (!IS_VALID_TIMESTAMP(f[8]) || !IS_VALID_TIMESTAMP(f[9]) || f[8] > f[9])
-			corrupt("first/last purchase times out of range");
-		if (g[0] != day_of_local_timestamp(f[8]))
-			corrupt("first purchase day does not match first purchase time");
-		if (f[10] < 0)
-			corrupt("negative first-day spend");
-	}
+	check_fixed_fields(f, g);
 
 	s = MemoryContextAllocZero(cxt, sizeof(CustomerState));
 	s->rows = f[0];
@@ -362,17 +415,21 @@ customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
 	p += g[1] * sizeof(DayNumber);
 	memcpy(s->orders, p, g[2] * sizeof(int64));
 
-	for (i = 0; i < s->ndays; i++)
+	for (i = 1; i < s->ndays; i++)
 	{
-		if (i > 0 && s->days[i] <= s->days[i - 1])
+		if (s->days[i] <= s->days[i - 1])
 			corrupt("purchase days are not strictly increasing");
+		CHECK_FOR_INTERRUPTS();
 	}
 	if (s->ndays > 0 &&
 		(s->days[0] != s->first_day ||
 		 s->days[s->ndays - 1] != day_of_local_timestamp(s->last_at)))
 		corrupt("purchase days do not match first/last purchase times");
 	for (i = 1; i < s->norders; i++)
+	{
 		if (s->orders[i] <= s->orders[i - 1])
 			corrupt("order keys are not strictly increasing");
+		CHECK_FOR_INTERRUPTS();
+	}
 	return s;
 }

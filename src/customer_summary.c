@@ -14,6 +14,7 @@
  * strict serialise/deserialise that validates every byte.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_collation.h"
@@ -31,6 +32,7 @@
 #include "amount.h"
 #include "customer_state.h"
 #include "local_time.h"
+#include "version_guard.h"
 
 typedef enum TimeKind
 {
@@ -57,6 +59,8 @@ typedef struct SummaryCallCache
 	Oid			key_type;
 	FmgrInfo	key_hash;
 	pg_tz	   *tz;				/* NULL for UTC: no conversion needed */
+	char	   *tzname;			/* the zone argument tz was looked up for */
+	int			tzlen;
 } SummaryCallCache;
 
 PG_FUNCTION_INFO_V1(hvc_customer_summary_transfn);
@@ -82,7 +86,6 @@ summary_call_cache(FunctionCallInfo fcinfo)
 {
 	SummaryCallCache *c = fcinfo->flinfo->fn_extra;
 	Oid			t;
-	char	   *tzname;
 
 	if (c != NULL)
 		return c;
@@ -139,22 +142,50 @@ summary_call_cache(FunctionCallInfo fcinfo)
 		c->key_kind = KEY_HASH;
 	}
 
-	if (PG_ARGISNULL(6))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("timezone must not be NULL")));
-	tzname = text_to_cstring(PG_GETARG_TEXT_PP(6));
-	c->tz = local_zone(tzname);
 	fcinfo->flinfo->fn_extra = c;
 	return c;
 }
 
 /*
- * The row's time as a local timestamp in the configured zone; false if it is
- * infinite or cannot be converted.
+ * The zone of this row's timezone argument.  It is an argument of every row,
+ * so a later row may name another zone: the last zone looked up is kept and
+ * looked up again only when the name changes.
+ */
+static pg_tz *
+row_zone(FunctionCallInfo fcinfo, SummaryCallCache *c)
+{
+	text	   *t;
+	int			len;
+
+	if (PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("timezone must not be NULL"),
+				 errhint("Pass a zone name from pg_timezone_names, e.g. 'UTC'.")));
+	t = PG_GETARG_TEXT_PP(6);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (c->tzname == NULL || len != c->tzlen || memcmp(VARDATA_ANY(t), c->tzname, len) != 0)
+	{
+		char	   *name = text_to_cstring(t);
+		pg_tz	   *zone = local_zone(name);
+
+		if (c->tzname != NULL)
+			pfree(c->tzname);
+		c->tzname = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, name);
+		c->tzlen = len;
+		c->tz = zone;
+		pfree(name);
+	}
+	return c->tz;
+}
+
+/*
+ * The row's time as a local timestamp in zone tz; false if it is infinite,
+ * cannot be converted or is outside the timestamp range (dates go on to
+ * 5874897 AD, timestamps stop in 294276 AD).
  */
 static bool
-local_time(SummaryCallCache *c, Datum d, int64 *local)
+local_time(SummaryCallCache *c, pg_tz *tz, Datum d, int64 *local)
 {
 	switch (c->time_kind)
 	{
@@ -162,30 +193,37 @@ local_time(SummaryCallCache *c, Datum d, int64 *local)
 			{
 				DateADT		date = DatumGetDateADT(d);
 
-				if (DATE_NOT_FINITE(date))
+				if (DATE_NOT_FINITE(date) ||
+					date < DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE ||
+					date >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
 					return false;
 				*local = (int64) date * USECS_PER_DAY;
-				return true;
+				break;
 			}
 		case TIME_TIMESTAMP:
-			{
-				Timestamp	ts = DatumGetTimestamp(d);
-
-				if (TIMESTAMP_NOT_FINITE(ts))
-					return false;
-				*local = ts;
-				return true;
-			}
+			*local = DatumGetTimestamp(d);
+			break;
 		case TIME_TIMESTAMPTZ:
 			{
 				TimestampTz ts = DatumGetTimestampTz(d);
 
-				if (TIMESTAMP_NOT_FINITE(ts))
+				if (TIMESTAMP_NOT_FINITE(ts) || !local_from_timestamptz(ts, tz, local))
 					return false;
-				return local_from_timestamptz(ts, c->tz, local);
+				break;
 			}
 	}
-	return false;
+	return !TIMESTAMP_NOT_FINITE(*local) && IS_VALID_TIMESTAMP(*local);
+}
+
+static void
+total_out_of_range(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("one customer's %s total out of range in the hvc source", what),
+			 errdetail("hvc sums one customer's amounts and margins exactly in units of 0.0001; a total must stay within +/-922 337 203 685 477.5807."),
+			 errhint("Find the customer with a query such as SELECT <customer>, sum(<%s column>) FROM <source> GROUP BY 1 ORDER BY abs(sum(<%s column>)) DESC LIMIT 1, fix or exclude its rows (for example with a view), and refresh again.",
+					 what, what)));
 }
 
 static void
@@ -205,6 +243,7 @@ hvc_customer_summary_transfn(PG_FUNCTION_ARGS)
 	MemoryContext aggcxt;
 	CustomerState *s;
 	SummaryCallCache *c;
+	pg_tz	   *tz;
 	int64		local_at,
 				as_of,
 				units,
@@ -218,8 +257,9 @@ hvc_customer_summary_transfn(PG_FUNCTION_ARGS)
 	s = PG_ARGISNULL(0) ? customer_state_new(aggcxt) : (CustomerState *) PG_GETARG_POINTER(0);
 	s->rows++;
 
+	tz = row_zone(fcinfo, c);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(5) ||
-		!local_time(c, PG_GETARG_DATUM(1), &local_at))
+		!local_time(c, tz, PG_GETARG_DATUM(1), &local_at))
 	{
 		s->skipped++;
 		PG_RETURN_POINTER(s);
@@ -247,12 +287,12 @@ hvc_customer_summary_transfn(PG_FUNCTION_ARGS)
 		if (st == AMOUNT_OK)
 		{
 			if (!amount_add(&s->margin, margin_units))
-				amount_out_of_range("margin total");
+				total_out_of_range("margin");
 			s->margin_rows++;
 		}
 	}
 	if (!amount_add(&s->revenue, units))
-		amount_out_of_range("revenue total");
+		total_out_of_range("revenue");
 
 	if (units < 0)
 		s->refund_rows++;
@@ -342,9 +382,7 @@ summary_result(FunctionCallInfo fcinfo, CustomerState *s)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "hvc customer summary must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
-	if (tupdesc->natts != SUMMARY_NATTS)
-		elog(ERROR, "hvc.customer_summary_result has %d columns, expected %d",
-			 tupdesc->natts, SUMMARY_NATTS);
+	hvc_require_columns(tupdesc, SUMMARY_NATTS, "hvc.customer_summary_result");
 
 	customer_state_summarize(s, &sum);
 

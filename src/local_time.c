@@ -3,26 +3,52 @@
  */
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 #include "local_time.h"
+
+bool
+local_zone_lookup(const char *name, pg_tz **zone)
+{
+	*zone = NULL;
+	if (pg_strcasecmp(name, "UTC") == 0 || pg_strcasecmp(name, "Etc/UTC") == 0 ||
+		pg_strcasecmp(name, "GMT") == 0)
+		return true;
+	*zone = pg_tzset(name);
+	return *zone != NULL;
+}
 
 pg_tz *
 local_zone(const char *name)
 {
 	pg_tz	   *zone;
 
-	if (pg_strcasecmp(name, "UTC") == 0 || pg_strcasecmp(name, "Etc/UTC") == 0 ||
-		pg_strcasecmp(name, "GMT") == 0)
-		return NULL;
-	zone = pg_tzset(name);
-	if (zone == NULL)
+	if (!local_zone_lookup(name, &zone))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time zone \"%s\" not recognized", name),
 				 errhint("Set hvc.config.timezone to a name from pg_timezone_names.")));
 	return zone;
+}
+
+/*
+ * hvc._is_valid_timezone(zone text) -> boolean, the CHECK of
+ * hvc.config.timezone: exactly the names local_zone accepts, so a zone the
+ * CHECK lets in never fails a refresh (time zone abbreviations such as PDT
+ * name no zone and are refused).
+ */
+PG_FUNCTION_INFO_V1(hvc_is_valid_timezone);
+
+Datum
+hvc_is_valid_timezone(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	pg_tz	   *zone;
+
+	PG_RETURN_BOOL(local_zone_lookup(name, &zone));
 }
 
 bool

@@ -11,6 +11,9 @@
 #include "datatype/timestamp.h"
 #include "pgtime.h"
 
+/* Whether a zone of that name exists; *zone as local_zone returns it. */
+extern bool local_zone_lookup(const char *name, pg_tz **zone);
+
 /* The zone of that name; NULL for UTC (no conversion); an error if unknown. */
 extern pg_tz *local_zone(const char *name);
 

@@ -27,6 +27,7 @@
  * nothing here can ereport while the core runs.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include <limits.h>
 #include <math.h>
@@ -34,6 +35,7 @@
 #include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -43,6 +45,7 @@
 #include "core/fit_driver.h"
 #include "core/gamma_gamma.h"
 #include "core/optimizer.h"
+#include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_bgnbd_finalfn);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_finalfn);
@@ -279,7 +282,10 @@ rows_weight_sum(const RowAggState *s, const RowKind *k)
 	int64		i;
 
 	for (i = 0; i < s->n; i++)
+	{
 		w += row_weight(k, row_at(s, k, i));
+		CHECK_FOR_INTERRUPTS();
+	}
 	return w;
 }
 
@@ -387,6 +393,7 @@ rows_deserialize(const RowKind *k, MemoryContext cxt, const char *data, Size len
 			why = "a row weight is not a positive integer count";
 		if (why != NULL)
 			corrupt(k->what, why);
+		CHECK_FOR_INTERRUPTS();
 	}
 	return s;
 }
@@ -563,8 +570,7 @@ fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "%s fit must return a composite type", type);
 	desc = BlessTupleDesc(desc);
-	if (desc->natts != natts)
-		elog(ERROR, "%s has %d columns, expected %d", type, desc->natts, natts);
+	hvc_require_columns(desc, natts, type);
 
 	memset(nulls, 0, sizeof(nulls));
 	for (i = 0; i < fr->nparam; i++)
@@ -671,6 +677,7 @@ btyd_fit_rows(RowAggState *s, btyd_row **out, int64 *customers, int64 *repeaters
 			wr += in[i].w;
 		if (in[i].T > 0.0)
 			rows[k++] = in[i];
+		CHECK_FOR_INTERRUPTS();
 	}
 	*customers = (int64) Min(w, MAX_EXACT_COUNT);
 	*repeaters = (int64) Min(wr, MAX_EXACT_COUNT);

@@ -28,6 +28,7 @@
 #include "core/clv.h"
 #include "core/gamma_gamma.h"
 #include "core/pareto_nbd.h"
+#include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_bgnbd_p_alive);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_p_alive);
@@ -123,7 +124,7 @@ read_params(HeapTupleHeader t, const char *const *names, int n, double *out,
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
-		Datum		d = GetAttributeByName(t, names[i], &isnull);
+		Datum		d = hvc_attribute(t, names[i], &isnull);
 
 		if (isnull)
 			return false;

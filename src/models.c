@@ -9,12 +9,42 @@
 #include "utils/builtins.h"
 
 #include "models.h"
+#include "version_guard.h"
+
+static void
+bad_param(const char *what, const char *msg)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("hvc: %s: %s", what, msg),
+			 errhint("hvc.refresh() passes hvc.config and the fitted models; do not call hvc._fit_models or hvc._build_snapshot directly.")));
+}
+
+/* a composite's attribute that must not be NULL */
+static Datum
+required_attr(HeapTupleHeader t, const char *name, const char *what)
+{
+	bool		isnull;
+	Datum		d = hvc_attribute(t, name, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("hvc: %s.%s must not be NULL", what, name)));
+	return d;
+}
+
+char *
+model_required_text(HeapTupleHeader t, const char *name, const char *what)
+{
+	return TextDatumGetCString(required_attr(t, name, what));
+}
 
 static double
 param_float(HeapTupleHeader t, const char *name)
 {
 	bool		isnull;
-	Datum		d = GetAttributeByName(t, name, &isnull);
+	Datum		d = hvc_attribute(t, name, &isnull);
 
 	return isnull ? NAN : DatumGetFloat8(d);
 }
@@ -23,23 +53,51 @@ static bool
 param_bool(HeapTupleHeader t, const char *name)
 {
 	bool		isnull;
-	Datum		d = GetAttributeByName(t, name, &isnull);
+	Datum		d = hvc_attribute(t, name, &isnull);
 
 	return !isnull && DatumGetBool(d);
 }
 
 void
+model_check_settings(const char *what, const char *model, int32 horizon_months,
+					 double monthly_discount_rate)
+{
+	if (strcmp(model, "bgnbd") != 0 && strcmp(model, "pareto_nbd") != 0 &&
+		strcmp(model, "none") != 0)
+		bad_param(what, psprintf("model must be bgnbd, pareto_nbd or none, got \"%s\"", model));
+	if (horizon_months < HVC_MIN_HORIZON_MONTHS || horizon_months > HVC_MAX_HORIZON_MONTHS)
+		bad_param(what, psprintf("horizon_months must be between %d and %d, got %d",
+								 HVC_MIN_HORIZON_MONTHS, HVC_MAX_HORIZON_MONTHS, horizon_months));
+	if (!(monthly_discount_rate >= 0.0 && monthly_discount_rate < 1.0))
+		bad_param(what, psprintf("monthly_discount_rate must be at least 0 and below 1, got %g",
+								 monthly_discount_rate));
+}
+
+static void
+check_positive(const char *what, const char *name, double v)
+{
+	if (!isfinite(v) || !(v > 0.0))
+		bad_param(what, psprintf("a usable model needs %s positive and finite, got %g", name, v));
+}
+
+void
 model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 {
-	bool		isnull;
-	Datum		d;
-	char	   *model;
+	const char *what = "hvc._model_params";
+	char	   *model = model_required_text(t, "model", what);
 
 	memset(ms, 0, sizeof(*ms));
 	ms->usable = param_bool(t, "usable");
 	ms->spend_usable = param_bool(t, "spend_usable");
-	d = GetAttributeByName(t, "model", &isnull);
-	model = isnull ? "none" : TextDatumGetCString(d);
+	ms->horizon_months = DatumGetInt32(required_attr(t, "horizon_months", what));
+	ms->monthly_discount_rate = DatumGetFloat8(required_attr(t, "monthly_discount_rate", what));
+	ms->units_per_month = DatumGetFloat8(required_attr(t, "units_per_month", what));
+	model_check_settings(what, model, ms->horizon_months, ms->monthly_discount_rate);
+	if (ms->units_per_month != HVC_UNITS_PER_MONTH_WEEK &&
+		ms->units_per_month != HVC_UNITS_PER_MONTH_DAY)
+		bad_param(what, psprintf("units_per_month must be %g (weeks) or %g (days), got %g",
+								 HVC_UNITS_PER_MONTH_WEEK, HVC_UNITS_PER_MONTH_DAY,
+								 ms->units_per_month));
 	if (strcmp(model, "pareto_nbd") == 0)
 	{
 		ms->purchase.kind = HVC_MODEL_PARETO_NBD;
@@ -47,6 +105,13 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 		ms->purchase.u.pnbd.alpha = param_float(t, "alpha");
 		ms->purchase.u.pnbd.s = param_float(t, "s");
 		ms->purchase.u.pnbd.beta = param_float(t, "beta");
+		if (ms->usable)
+		{
+			check_positive(what, "r", ms->purchase.u.pnbd.r);
+			check_positive(what, "alpha", ms->purchase.u.pnbd.alpha);
+			check_positive(what, "s", ms->purchase.u.pnbd.s);
+			check_positive(what, "beta", ms->purchase.u.pnbd.beta);
+		}
 	}
 	else if (strcmp(model, "bgnbd") == 0)
 	{
@@ -55,16 +120,27 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 		ms->purchase.u.bgnbd.alpha = param_float(t, "alpha");
 		ms->purchase.u.bgnbd.a = param_float(t, "a");
 		ms->purchase.u.bgnbd.b = param_float(t, "b");
+		if (ms->usable)
+		{
+			check_positive(what, "r", ms->purchase.u.bgnbd.r);
+			check_positive(what, "alpha", ms->purchase.u.bgnbd.alpha);
+			check_positive(what, "a", ms->purchase.u.bgnbd.a);
+			check_positive(what, "b", ms->purchase.u.bgnbd.b);
+		}
 	}
 	else
 		ms->usable = false;
 	ms->spend.p = param_float(t, "p");
 	ms->spend.q = param_float(t, "q");
 	ms->spend.v = param_float(t, "v");
-	d = GetAttributeByName(t, "horizon_months", &isnull);
-	ms->horizon_months = isnull ? 12 : DatumGetInt32(d);
-	ms->monthly_discount_rate = param_float(t, "monthly_discount_rate");
-	ms->units_per_month = param_float(t, "units_per_month");
+	if (ms->usable && ms->spend_usable)
+	{
+		check_positive(what, "p", ms->spend.p);
+		check_positive(what, "q", ms->spend.q);
+		check_positive(what, "v", ms->spend.v);
+		if (!(ms->spend.q > 1.0))
+			bad_param(what, psprintf("a usable spend model needs q > 1, got %g", ms->spend.q));
+	}
 }
 
 void

@@ -44,7 +44,18 @@ typedef struct PurchaseForecast
 	double		next_order_in;
 } PurchaseForecast;
 
-/* Fill from an hvc._model_params value. */
+/* The ranges of the hvc.config CHECKs. */
+#define HVC_MIN_HORIZON_MONTHS	1
+#define HVC_MAX_HORIZON_MONTHS	240
+
+/* A text attribute of a composite (what names it in errors); NULL is an error. */
+extern char *model_required_text(HeapTupleHeader t, const char *name, const char *what);
+
+/* Error unless model, horizon and discount are within the hvc.config CHECKs. */
+extern void model_check_settings(const char *what, const char *model,
+								 int32 horizon_months, double monthly_discount_rate);
+
+/* Fill from an hvc._model_params value, validating it (errors, never a crash). */
 extern void model_set_from_params(HeapTupleHeader params, ModelSet *ms);
 
 /* Forecast for a triple; NaN fields when the model is unusable. */

@@ -28,7 +28,9 @@
 #include "core/clv.h"
 #include "core/gamma_gamma.h"
 #include "core/pareto_nbd.h"
+#include "models.h"
 #include "stage.h"
+#include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_fit_models);
 
@@ -50,7 +52,7 @@ put(ResultBuilder *rb, const char *name, Datum v)
 	int			i = SPI_fnumber(rb->desc, name);
 
 	if (i <= 0)
-		elog(ERROR, "hvc._model_params has no attribute \"%s\"", name);
+		hvc_catalog_outdated(psprintf("hvc._model_params has no column \"%s\"", name));
 	rb->values[i - 1] = v;
 	rb->nulls[i - 1] = false;
 }
@@ -72,13 +74,18 @@ elapsed_seconds(instr_time start)
 	return INSTR_TIME_GET_DOUBLE(now);
 }
 
-static const char *
-config_text(HeapTupleHeader cfg, const char *name, const char *dflt)
+/* a non-NULL attribute of the hvc.config row */
+static Datum
+config_attr(HeapTupleHeader cfg, const char *name)
 {
 	bool		isnull;
-	Datum		d = GetAttributeByName(cfg, name, &isnull);
+	Datum		d = hvc_attribute(cfg, name, &isnull);
 
-	return isnull ? dflt : TextDatumGetCString(d);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("hvc: hvc.config.%s must not be NULL", name)));
+	return d;
 }
 
 /*
@@ -217,8 +224,10 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 {
 	HeapTupleHeader cfg = PG_GETARG_HEAPTUPLEHEADER(0);
 	DateADT		as_of_day = PG_GETARG_DATEADT(1);
-	const char *model = config_text(cfg, "model", "bgnbd");
-	const char *time_unit = config_text(cfg, "time_unit", "week");
+	const char *model = model_required_text(cfg, "model", "hvc.config");
+	const char *time_unit = model_required_text(cfg, "time_unit", "hvc.config");
+	Datum		horizon = config_attr(cfg, "horizon_months");
+	Datum		discount = config_attr(cfg, "monthly_discount_rate");
 	double		unit = strcmp(time_unit, "week") == 0 ? 7.0 : 1.0;
 	MemoryContext callcxt = CurrentMemoryContext;
 	ResultBuilder rb;
@@ -231,10 +240,13 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 				nrows = 0,
 				repeaters = 0,
 				ng = 0;
-	bool		isnull;
-	Datum		d;
 	HeapTuple	result;
 
+	model_check_settings("hvc.config", model, DatumGetInt32(horizon), DatumGetFloat8(discount));
+	if (strcmp(time_unit, "week") != 0 && strcmp(time_unit, "day") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hvc: hvc.config: time_unit must be day or week, got \"%s\"", time_unit)));
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "hvc._fit_models must return hvc._model_params");
 	desc = BlessTupleDesc(desc);
@@ -247,10 +259,8 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	put(&rb, "model", CStringGetTextDatum(model));
 	put(&rb, "usable", BoolGetDatum(false));
 	put(&rb, "spend_usable", BoolGetDatum(false));
-	d = GetAttributeByName(cfg, "horizon_months", &isnull);
-	put(&rb, "horizon_months", isnull ? Int32GetDatum(12) : d);
-	d = GetAttributeByName(cfg, "monthly_discount_rate", &isnull);
-	put(&rb, "monthly_discount_rate", isnull ? Float8GetDatum(0.01) : d);
+	put(&rb, "horizon_months", horizon);
+	put(&rb, "monthly_discount_rate", discount);
 	put(&rb, "units_per_month", Float8GetDatum(unit == 7.0 ? HVC_UNITS_PER_MONTH_WEEK
 											   : HVC_UNITS_PER_MONTH_DAY));
 
@@ -262,7 +272,7 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "hvc: SPI_connect failed");
 	MemoryContextSwitchTo(callcxt);
-	stage_read(&st);
+	stage_read(&st, InvalidOid, as_of_day);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 	put(&rb, "rows_read", Int64GetDatum(st.rows_read));
@@ -284,6 +294,7 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 		{
 			StageCustomer *c = &st.customers[i];
 
+			CHECK_FOR_INTERRUPTS();
 			if (as_of_day == c->first_day)
 				continue;
 			rows[nrows].x = c->frequency;

@@ -19,6 +19,7 @@
  * to the cost of reading the source once.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include <math.h>
 
@@ -45,6 +46,7 @@
 #include "local_time.h"
 #include "models.h"
 #include "stage.h"
+#include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_build_snapshot);
 
@@ -76,6 +78,7 @@ typedef struct OldRow
 {
 	Datum		customer;
 	Datum		tier;			/* text */
+	int32		tier_rank;
 	bool		prev_null;
 	Datum		previous_tier;	/* text */
 	TimestampTz tier_since;
@@ -156,14 +159,94 @@ text_datums_equal(Datum a, Datum b)
 		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
-static Datum *
-text_array_elems(ArrayType *a, int *n)
+/*
+ * Whether a customer whose old row is `o` stays in tier t: the same tier
+ * name, or a renamed tier — the old name is no longer a tier and the rank is
+ * the same (renaming tiers in hvc.tier_rules is not a move).
+ */
+static bool
+same_tier(const OldRow *o, int t, const Datum *tier_names, const Datum *tier_ranks, int ntiers)
 {
+	int			u;
+
+	if (text_datums_equal(o->tier, tier_names[t]))
+		return true;
+	if (o->tier_rank != DatumGetInt32(tier_ranks[t]))
+		return false;
+	for (u = 0; u < ntiers; u++)
+		if (text_datums_equal(o->tier, tier_names[u]))
+			return false;
+	return true;
+}
+
+static void
+bad_arg(const char *msg)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("hvc._build_snapshot: %s", msg),
+			 errhint("hvc.refresh() builds these arguments from hvc.config, hvc.rfm_segments and hvc.tier_rules; do not call hvc._build_snapshot directly.")));
+}
+
+/* the elements of a one-dimensional array argument without NULLs */
+static Datum *
+array_elems(ArrayType *a, Oid elemtype, const char *name, int *n)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
 	Datum	   *elems;
 	bool	   *nulls;
+	int			i;
 
-	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+	if (ARR_ELEMTYPE(a) != elemtype)
+		elog(ERROR, "hvc._build_snapshot: %s has element type %s", name,
+			 format_type_be(ARR_ELEMTYPE(a)));
+	if (ARR_NDIM(a) > 1)
+		bad_arg(psprintf("%s must be a one-dimensional array", name));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(a, elemtype, typlen, typbyval, typalign, &elems, &nulls, n);
+	for (i = 0; i < *n; i++)
+		if (nulls[i])
+			bad_arg(psprintf("%s must not contain NULL", name));
 	return elems;
+}
+
+/*
+ * The tiers: tier_lo[t] is the first value rank of tier t, 1 for the first
+ * tier and never decreasing; tier ranks grow; names are not empty.
+ */
+static void
+check_tiers(Datum *lo, Datum *name, Datum *rank, int ntiers)
+{
+	int			t;
+
+	if (ntiers < 1)
+		bad_arg("there must be at least one tier");
+	for (t = 0; t < ntiers; t++)
+	{
+		if (VARSIZE_ANY_EXHDR(DatumGetTextPP(name[t])) == 0)
+			bad_arg("tier names must not be empty");
+		if (t == 0 ? DatumGetInt64(lo[t]) != 1 : DatumGetInt64(lo[t]) < DatumGetInt64(lo[t - 1]))
+			bad_arg("tier_lo must start at 1 and never decrease");
+		if (t == 0 ? DatumGetInt32(rank[t]) < 1 : DatumGetInt32(rank[t]) <= DatumGetInt32(rank[t - 1]))
+			bad_arg("tier_rank must start at 1 or more and increase");
+	}
+}
+
+static ValueBasis
+basis_of(const char *name)
+{
+	if (strcmp(name, "predicted_clv") == 0)
+		return BASIS_PREDICTED_CLV;
+	if (strcmp(name, "historic_clv") == 0)
+		return BASIS_HISTORIC_CLV;
+	if (strcmp(name, "revenue") == 0)
+		return BASIS_REVENUE;
+	if (strcmp(name, "margin") == 0)
+		return BASIS_MARGIN;
+	bad_arg(psprintf("basis must be predicted_clv, historic_clv, revenue or margin, got \"%s\"", name));
+	return BASIS_REVENUE;		/* keep the compiler quiet */
 }
 
 static void
@@ -173,24 +256,29 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 	SPIPlanPtr	plan;
 	int64		n = 0,
 				cap = 1024;
-	OldRow	   *rows;
+	OldRow	   *rows = palloc(cap * sizeof(OldRow));
 	MemoryContext cxt = CurrentMemoryContext;
 
-	/*
-	 * With no customer now nothing is carried over, and an empty stage gives
-	 * no key type to copy the old keys with.
-	 */
-	*rows_out = NULL;
-	*n_out = 0;
-	if (st->n == 0)
-		return;
-	rows = palloc(cap * sizeof(OldRow));
-	plan = SPI_prepare("SELECT customer_id, tier, previous_tier, tier_since FROM hvc.customer_snapshot",
+	plan = SPI_prepare("SELECT customer_id, tier, previous_tier, tier_since, tier_rank FROM hvc.customer_snapshot",
 					   0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "hvc: could not read the current snapshot: %s",
 			 SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	{
+		TupleDesc	d = portal->tupDesc;
+
+		if (getBaseType(TupleDescAttr(d, 0)->atttypid) != st->customer_type ||
+			TupleDescAttr(d, 1)->atttypid != TEXTOID ||
+			TupleDescAttr(d, 2)->atttypid != TEXTOID ||
+			TupleDescAttr(d, 3)->atttypid != TIMESTAMPTZOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("hvc: hvc.customer_snapshot.customer_id has type %s, the stage %s",
+							format_type_be(TupleDescAttr(d, 0)->atttypid),
+							format_type_be(st->customer_type)),
+					 errhint("Register the source again with hvc.register_source() and refresh.")));
+	}
 	for (;;)
 	{
 		uint64		i;
@@ -211,6 +299,7 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 				cap *= 2;
 				rows = repalloc_huge(rows, cap * sizeof(OldRow));
 			}
+			CHECK_FOR_INTERRUPTS();
 			r = &rows[n++];
 			r->customer = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), st->typbyval, st->typlen);
 			r->tier = datumCopy(SPI_getbinval(tup, desc, 2, &isnull), false, -1);
@@ -218,6 +307,7 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 			if (!r->prev_null)
 				r->previous_tier = datumCopy(r->previous_tier, false, -1);
 			r->tier_since = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			r->tier_rank = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -234,18 +324,18 @@ Datum
 hvc_build_snapshot(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	HeapTupleHeader params = PG_GETARG_HEAPTUPLEHEADER(1);
-	DateADT		as_of_day = PG_GETARG_DATEADT(2);
-	char	   *tzname = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	bool		has_margin = PG_GETARG_BOOL(4);
-	char	   *basis_name = text_to_cstring(PG_GETARG_TEXT_PP(5));
-	ArrayType  *seg_arr = PG_GETARG_ARRAYTYPE_P(6);
-	ArrayType  *lo_arr = PG_GETARG_ARRAYTYPE_P(7);
-	ArrayType  *name_arr = PG_GETARG_ARRAYTYPE_P(8);
-	ArrayType  *rank_arr = PG_GETARG_ARRAYTYPE_P(9);
-	ArrayType  *high_arr = PG_GETARG_ARRAYTYPE_P(10);
-	TimestampTz refreshed = PG_GETARG_TIMESTAMPTZ(11);
-	int64		refresh_id = PG_GETARG_INT64(12);
+	HeapTupleHeader params;
+	DateADT		as_of_day;
+	char	   *tzname;
+	bool		has_margin;
+	ArrayType  *seg_arr,
+			   *lo_arr,
+			   *name_arr,
+			   *rank_arr,
+			   *high_arr;
+	TimestampTz refreshed;
+	int64		refresh_id;
+	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	MemoryContext callcxt = CurrentMemoryContext;
 	ModelSet	ms;
 	ValueBasis	basis;
@@ -257,16 +347,22 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	double		rb[RFM_BREAKS],
 				fb[RFM_BREAKS],
 				mb[RFM_BREAKS];
-	int64		total = 0,
+	/* sums of up to 2^63 values of up to 10^17 cents: 128 bits where we have them */
+#ifdef HAVE_INT128
+	int128		total = 0,
 				running = 0;
+#else
+	double		total = 0,
+				running = 0;
+#endif
 	double		unit;
 	Datum	   *segments,
 			   *tier_names,
 			   *tier_lo_d,
 			   *tier_rank_d,
 			   *tier_high_d;
-	bool	   *dummy_nulls;
 	int			nseg,
+				t,
 				ntiers,
 				n2,
 				n3,
@@ -281,43 +377,56 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	Datum		values[OUT_NATTS];
 	bool		nulls[OUT_NATTS];
 
+	/* every argument but the key prototype is required */
+	for (i = 1; i < PG_NARGS(); i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("hvc._build_snapshot: argument %d must not be NULL", (int) i + 1)));
+	if (!OidIsValid(key_type))
+		elog(ERROR, "hvc._build_snapshot: could not determine the customer key type");
+	params = PG_GETARG_HEAPTUPLEHEADER(1);
+	as_of_day = PG_GETARG_DATEADT(2);
+	tzname = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	has_margin = PG_GETARG_BOOL(4);
+	seg_arr = PG_GETARG_ARRAYTYPE_P(6);
+	lo_arr = PG_GETARG_ARRAYTYPE_P(7);
+	name_arr = PG_GETARG_ARRAYTYPE_P(8);
+	rank_arr = PG_GETARG_ARRAYTYPE_P(9);
+	high_arr = PG_GETARG_ARRAYTYPE_P(10);
+	refreshed = PG_GETARG_TIMESTAMPTZ(11);
+	refresh_id = PG_GETARG_INT64(12);
+
 	InitMaterializedSRF(fcinfo, 0);
-	if (rsinfo->setDesc->natts != OUT_NATTS)
-		elog(ERROR, "hvc._build_snapshot returns %d columns, expected %d",
-			 rsinfo->setDesc->natts, OUT_NATTS);
+	hvc_require_columns(rsinfo->setDesc, OUT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
 
 	model_set_from_params(params, &ms);
-	if (strcmp(basis_name, "predicted_clv") == 0)
-		basis = BASIS_PREDICTED_CLV;
-	else if (strcmp(basis_name, "historic_clv") == 0)
-		basis = BASIS_HISTORIC_CLV;
-	else if (strcmp(basis_name, "revenue") == 0)
-		basis = BASIS_REVENUE;
-	else
-		basis = BASIS_MARGIN;
+	basis = basis_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
 	unit = ms.units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0;
 	tz = local_zone(tzname);
+	if (TIMESTAMP_NOT_FINITE(refreshed))
+		bad_arg("refreshed must be a finite time");
 
-	segments = text_array_elems(seg_arr, &nseg);
-	if (nseg != 125)
-		elog(ERROR, "hvc: expected 125 segment cells, got %d", nseg);
-	tier_names = text_array_elems(name_arr, &ntiers);
-	deconstruct_array(lo_arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &tier_lo_d, &dummy_nulls, &n2);
-	deconstruct_array(rank_arr, INT4OID, 4, true, TYPALIGN_INT, &tier_rank_d, &dummy_nulls, &n3);
-	deconstruct_array(high_arr, BOOLOID, 1, true, TYPALIGN_CHAR, &tier_high_d, &dummy_nulls, &n4);
-	if (ntiers < 1 || n2 != ntiers || n3 != ntiers || n4 != ntiers)
-		elog(ERROR, "hvc: tier arrays do not match");
+	segments = array_elems(seg_arr, TEXTOID, "segment_of_cell", &nseg);
+	if (nseg != RFM_CELLS)
+		bad_arg(psprintf("segment_of_cell must have %d cells, got %d", RFM_CELLS, nseg));
+	tier_names = array_elems(name_arr, TEXTOID, "tier_name", &ntiers);
+	tier_lo_d = array_elems(lo_arr, INT8OID, "tier_lo", &n2);
+	tier_rank_d = array_elems(rank_arr, INT4OID, "tier_rank", &n3);
+	tier_high_d = array_elems(high_arr, BOOLOID, "tier_high", &n4);
+	if (n2 != ntiers || n3 != ntiers || n4 != ntiers)
+		bad_arg("tier_lo, tier_name, tier_rank and tier_high must have the same length");
+	check_tiers(tier_lo_d, tier_names, tier_rank_d, ntiers);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "hvc: SPI_connect failed");
 	/* everything that outlives SPI_finish lives in callcxt */
 	MemoryContextSwitchTo(callcxt);
-	stage_read(&st);
+	stage_read(&st, key_type, as_of_day);
 
 	/* customer-key ordering (C collation for text keys: fast and total) */
 	memset(&sc, 0, sizeof(sc));
-	tce = lookup_type_cache(st.customer_type != InvalidOid ? st.customer_type :
-							get_fn_expr_argtype(fcinfo->flinfo, 0), TYPECACHE_LT_OPR);
+	tce = lookup_type_cache(st.customer_type, TYPECACHE_LT_OPR);
 	if (!OidIsValid(tce->lt_opr))
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
 						errmsg("customer key type %s has no ordering", format_type_be(tce->type_id))));
@@ -336,13 +445,22 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 
 	/* RFM breaks */
 	for (i = 0; i < st.n; i++)
+	{
 		work[i] = -(double) (as_of_day - st.customers[i].last_day);
+		CHECK_FOR_INTERRUPTS();
+	}
 	rfm_breaks(work, st.n, rb);
 	for (i = 0; i < st.n; i++)
+	{
 		work[i] = (double) st.customers[i].orders;
+		CHECK_FOR_INTERRUPTS();
+	}
 	rfm_breaks(work, st.n, fb);
 	for (i = 0; i < st.n; i++)
+	{
 		work[i] = (double) st.customers[i].revenue;
+		CHECK_FOR_INTERRUPTS();
+	}
 	rfm_breaks(work, st.n, mb);
 
 	/* purchase-model forecasts, once per distinct (frequency, first, last day) */
@@ -385,25 +503,25 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 		x->r = rfm_score(-(double) (as_of_day - c->last_day), rb);
 		x->f = rfm_score((double) c->orders, fb);
 		x->m = rfm_score((double) c->revenue, mb);
+		/* ranks and shares use the value as shown (rounded to cents) */
 		switch (basis)
 		{
 			case BASIS_PREDICTED_CLV:
 				x->value = isfinite(x->pred.predicted_clv) ? x->pred.predicted_clv : 0.0;
+				if (!isfinite(x->value) || fabs(x->value) >= 1e15)
+					x->value = 0.0;
+				x->value_cents = (int64) llround(x->value * 100.0);
 				break;
 			case BASIS_HISTORIC_CLV:
-				x->value = (double) x->historic / HVC_AMOUNT_SCALE;
+				x->value_cents = amount_to_cents(x->historic);
 				break;
 			case BASIS_REVENUE:
-				x->value = (double) c->revenue / HVC_AMOUNT_SCALE;
+				x->value_cents = amount_to_cents(c->revenue);
 				break;
 			case BASIS_MARGIN:
-				x->value = (double) (c->has_margin ? c->margin : 0) / HVC_AMOUNT_SCALE;
+				x->value_cents = amount_to_cents(c->has_margin ? c->margin : 0);
 				break;
 		}
-		/* ranks and shares use the value as shown (rounded to cents) */
-		if (!isfinite(x->value) || fabs(x->value) >= 1e15)
-			x->value = 0.0;
-		x->value_cents = (int64) llround(x->value * 100.0);
 		x->value = x->value_cents / 100.0;
 		order[i] = i;
 		CHECK_FOR_INTERRUPTS();
@@ -411,20 +529,29 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 
 	/* value ranks, cumulative shares, tiers */
 	qsort_arg(order, st.n, sizeof(int64), cmp_value_idx, &sc);
+	/*
+	 * Shares are of the total positive value: a customer with net value <= 0
+	 * (refunds beyond purchases) adds nothing, so the cumulative share grows
+	 * from 0 to 1 and never passes 1.  Exact: sums of cents, order-independent.
+	 */
 	for (i = 0; i < st.n; i++)
-		total += cp[i].value_cents;	/* exact: order-independent */
+	{
+		total += Max(cp[i].value_cents, 0);
+		CHECK_FOR_INTERRUPTS();
+	}
+	t = 0;
 	for (k = 0; k < st.n; k++)
 	{
 		Computed   *x = &cp[order[k]];
-		int			t;
 
-		running += x->value_cents;
+		running += Max(x->value_cents, 0);
 		x->value_rank = k + 1;
 		x->cum_share = total > 0 ? (double) running / (double) total : NAN;
-		x->tier_index = 0;
-		for (t = 0; t < ntiers; t++)
-			if (DatumGetInt64(tier_lo_d[t]) <= x->value_rank)
-				x->tier_index = t;
+		/* the last tier whose first rank is at most this rank (ranks grow) */
+		while (t + 1 < ntiers && DatumGetInt64(tier_lo_d[t + 1]) <= x->value_rank)
+			t++;
+		x->tier_index = t;
+		CHECK_FOR_INTERRUPTS();
 	}
 
 	/* emit in customer-key order, merging in the current snapshot */
@@ -435,10 +562,10 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	{
 		StageCustomer *c = &st.customers[order[k]];
 		Computed   *x = &cp[order[k]];
-		int			t = x->tier_index;
 		OldRow	   *o = NULL;
 		char		cell[4];
 
+		t = x->tier_index;
 		while (oi < n_old &&
 			   ApplySortComparator(old_rows[oi].customer, false, c->customer, false, &sc.ssup) < 0)
 			oi++;
@@ -503,7 +630,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 			nulls[34] = true;
 			values[35] = TimestampTzGetDatum(refreshed);
 		}
-		else if (text_datums_equal(o->tier, tier_names[t]))
+		else if (same_tier(o, t, tier_names, tier_rank_d, ntiers))
 		{
 			nulls[34] = o->prev_null;
 			values[34] = o->previous_tier;

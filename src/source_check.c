@@ -39,7 +39,8 @@ hvc_prevent_transaction_block(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 				 errmsg("CALL hvc.refresh() cannot run inside a transaction block"),
-				 errdetail("A refresh records its start in hvc.refresh_log and swaps the snapshot in its own transactions."),
-				 errhint("Run CALL hvc.refresh() on its own, outside BEGIN ... COMMIT.")));
+				 errdetail("The procedure commits as it goes: it records its start in hvc.refresh_log, then swaps the snapshot in a transaction of its own. This error aborts the transaction: statements sent with it in the same transaction or string are rolled back."),
+				 errhint("Send CALL hvc.refresh() alone, with autocommit on (psycopg2: conn.autocommit = True; JDBC: setAutoCommit(true)) and not in a multi-statement string; "
+						 "or run SELECT hvc.refresh_now(), which refreshes inside your transaction.")));
 	PG_RETURN_VOID();
 }

@@ -3,8 +3,14 @@
  * batches; each state is validated by the deserialiser and summarised.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
+#include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -13,14 +19,62 @@
 
 #define STAGE_BATCH 10000
 
+static void
+count_rows(int64 *acc, int64 rows)
+{
+	if (pg_add_s64_overflow(*acc, rows, acc))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("hvc: the stage counts more than 2^63 rows")));
+}
+
+static void
+bad_stage(const char *msg)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("hvc: %s", msg),
+			 errdetail("pg_temp._hvc_stage must have the columns customer_id (the registered customer type) and state (bytea, from hvc.customer_state)."),
+			 errhint("hvc.refresh() creates the stage; do not call hvc._fit_models or hvc._build_snapshot directly.")));
+}
+
+/*
+ * The stage as the refresh creates it: a temporary relation of this session
+ * with customer_id of type key_type (any type when InvalidOid; domains count
+ * as their base type) and state of type bytea.
+ */
+static void
+check_stage_columns(Portal portal, Oid key_type)
+{
+	TupleDesc	desc = portal->tupDesc;
+	Oid			t;
+
+	if (desc == NULL || desc->natts != 2)
+		bad_stage("the stage must have two columns");
+	t = TupleDescAttr(desc, 1)->atttypid;
+	if (getBaseType(t) != BYTEAOID)
+		bad_stage(psprintf("the stage's state column has type %s, not bytea", format_type_be(t)));
+	t = TupleDescAttr(desc, 0)->atttypid;
+	if (OidIsValid(key_type) && getBaseType(t) != getBaseType(key_type))
+		bad_stage(psprintf("the stage's customer_id column has type %s, not %s",
+						   format_type_be(t), format_type_be(key_type)));
+}
+
 void
-stage_read(Stage *stage)
+stage_read(Stage *stage, Oid key_type, DateADT as_of_day)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext scratch;
 	Portal		portal;
 	SPIPlanPtr	plan;
 	int64		cap = 1024;
+
+	if (DATE_NOT_FINITE(as_of_day) || !IS_VALID_DATE(as_of_day) ||
+		as_of_day >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("hvc: as_of day out of range"),
+				 errhint("The as_of day must be a finite date within the timestamp range (4713 BC to 294276 AD).")));
 
 	memset(stage, 0, sizeof(*stage));
 	stage->customers = palloc(cap * sizeof(StageCustomer));
@@ -30,6 +84,10 @@ stage_read(Stage *stage)
 		elog(ERROR, "hvc: could not prepare the stage query: %s",
 			 SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	MemoryContextSwitchTo(outer);
+	check_stage_columns(portal, key_type);
+	stage->customer_type = getBaseType(TupleDescAttr(portal->tupDesc, 0)->atttypid);
+	get_typlenbyval(stage->customer_type, &stage->typlen, &stage->typbyval);
 	scratch = AllocSetContextCreate(outer, "hvc stage batch", ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
@@ -43,11 +101,6 @@ stage_read(Stage *stage)
 		if (SPI_processed == 0)
 			break;
 		desc = SPI_tuptable->tupdesc;
-		if (stage->customer_type == InvalidOid)
-		{
-			stage->customer_type = SPI_gettypeid(desc, 1);
-			get_typlenbyval(stage->customer_type, &stage->typlen, &stage->typbyval);
-		}
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
@@ -68,15 +121,23 @@ stage_read(Stage *stage)
 			customer_state_summarize(s, &sum);
 			MemoryContextSwitchTo(outer);
 
-			stage->rows_read += s->rows;
+			CHECK_FOR_INTERRUPTS();
+			count_rows(&stage->rows_read, s->rows);
 			if (key_null)
 			{
-				stage->rows_skipped += s->rows;		/* guest rows */
+				count_rows(&stage->rows_skipped, s->rows);	/* guest rows */
 				continue;
 			}
-			stage->rows_skipped += s->skipped;
+			count_rows(&stage->rows_skipped, s->skipped);
 			if (s->purchase_rows == 0)
 				continue;		/* refunds only: not a customer */
+			if (day_of_local_timestamp(s->last_at) > as_of_day)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("hvc: the stage has a purchase after the as_of day %s",
+								DatumGetCString(DirectFunctionCall1(date_out,
+																	DateADTGetDatum(as_of_day)))),
+						 errhint("hvc.refresh() builds the stage and the as_of day together; do not call hvc._fit_models or hvc._build_snapshot directly.")));
 
 			if (stage->n == cap)
 			{

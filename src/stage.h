@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "utils/date.h"
+
 #include "customer_state.h"
 
 /* One customer with at least one purchase, as the later steps need it. */
@@ -39,10 +41,12 @@ typedef struct Stage
 } Stage;
 
 /*
- * Read all of _hvc_stage (needs SPI connected).  Everything is allocated in
+ * Read all of _hvc_stage (needs SPI connected), checking that its columns
+ * are customer_id of type key_type (any type if InvalidOid) and state bytea,
+ * and that no purchase lies after as_of_day (a date in the timestamp range).  Everything is allocated in
  * the caller's CurrentMemoryContext, which is current again on return (SPI
  * calls leave SPI's procedure context current, which SPI_finish frees).
  */
-extern void stage_read(Stage *stage);
+extern void stage_read(Stage *stage, Oid key_type, DateADT as_of_day);
 
 #endif

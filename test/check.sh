@@ -4,6 +4,13 @@
 #   1. the numerical core's unit tests       (test/unit, no PostgreSQL)
 #   2. the pg_regress and isolation suites   (throwaway cluster, pg_virtualenv)
 #   3. the pg_cron end-to-end test           (its own cluster with pg_cron preloaded)
+#   4. TAP-style scripts, each on its own throwaway cluster: faults (cancel,
+#      terminate, kill -9), fuzz, dump/restore, upgrade from 0.1.0, the
+#      suites on PostgreSQL 17 and 18 (cached Debian roots), packaging (PGXN
+#      META.json, make dist, the Debian package built, installed and tested)
+#   5. the regression and isolation suites again on an assert-enabled
+#      PostgreSQL 15 built from Debian's source package (cached outside the
+#      repository, in /var/cache/hvc-test)
 # and ends with one line "N passed, M failed".  Run as root: sudo bash test/check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,10 +69,19 @@ regress() {
 
 if [ -f test/unit/Makefile ]; then
     suite "unit tests (numerical core)" make -s -C test/unit check
+    suite "unit tests under valgrind" make -s -C test/unit valgrind
 fi
 suite "pg_regress + isolation" regress
 if [ -f test/cron/run.sh ]; then
     suite "pg_cron end to end" bash test/cron/run.sh
+fi
+for t in faults fuzz restore upgrade versions packaging; do
+    if [ -f "test/$t/run.sh" ]; then
+        suite "$t" bash "test/$t/run.sh"
+    fi
+done
+if [ -f test/cassert/run.sh ]; then
+    suite "assert-enabled PostgreSQL 15" bash test/cassert/run.sh
 fi
 
 echo "$passed passed, $failed failed"

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 for pkg in postgresql-15 postgresql-server-dev-15 postgresql-common postgresql-15-cron \
-           build-essential; do
+           build-essential valgrind; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -3,15 +3,10 @@
 -- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION hvc._is_valid_timezone(zone text) RETURNS boolean
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog AS $$
-BEGIN
-    PERFORM pg_catalog.now() AT TIME ZONE zone;
-    RETURN true;
-EXCEPTION WHEN invalid_parameter_value THEN
-    RETURN false;
-END $$;
+AS 'MODULE_PATHNAME', 'hvc_is_valid_timezone'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._is_valid_timezone(text) IS
-    'Internal: true when the text names a time zone PostgreSQL knows (CHECK of hvc.config.timezone).';
+    'Internal: true when the text names a time zone the refresh can use (the same C lookup as hvc.customer_state: a pg_timezone_names name or a POSIX zone spec, not an abbreviation); the CHECK of hvc.config.timezone.';
 
 CREATE TABLE hvc.config (
     singleton             boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -64,24 +59,139 @@ COMMENT ON COLUMN hvc.config.history_refreshes IS 'How many refreshes of tier hi
 COMMENT ON COLUMN hvc.config.timezone IS
     'Zone in which purchase days, dates and as_of are reckoned (default UTC), so scheduled and manual refreshes agree.';
 
+-- Rule tables (hvc.tier_rules, hvc.rfm_segments) and dump / restore.
+-- CREATE EXTENSION inserts default rows marked origin = 'extension'.  The
+-- first change a DBA makes to a table turns its whole set into 'user'
+-- rows and marks the set edited in hvc.rule_sets; only 'user' rows and
+-- edited marks are dumped.  So an untouched set is not dumped and the
+-- restore's CREATE EXTENSION makes it again, while an edited set is dumped
+-- whole, and its rows, which come back with origin written out (COPY and
+-- INSERT of a dump name every column), replace the defaults the restore's
+-- CREATE EXTENSION inserted; so does its restored edited mark, which is what
+-- brings an emptied set back empty.  This works row by row and in any order,
+-- so it holds for every restore mode: pg_restore (also --single-transaction,
+-- --exit-on-error, -j), psql -1 of a plain dump, --inserts.  A DBA's INSERT
+-- leaves origin out (NULL): the row is added.
+CREATE TABLE hvc.rule_sets (
+    rule_table text    PRIMARY KEY CHECK (rule_table IN ('tier_rules', 'rfm_segments')),
+    edited     boolean NOT NULL
+);
+INSERT INTO hvc.rule_sets VALUES ('tier_rules', false), ('rfm_segments', false);
+SELECT pg_catalog.pg_extension_config_dump('hvc.rule_sets', 'WHERE edited');
+COMMENT ON TABLE hvc.rule_sets IS
+    'Internal: whether hvc.tier_rules and hvc.rfm_segments still hold the defaults or a DBA''s rules (dumped then, even when emptied). Kept by hvc''s triggers.';
+COMMENT ON COLUMN hvc.rule_sets.rule_table IS 'tier_rules or rfm_segments.';
+COMMENT ON COLUMN hvc.rule_sets.edited IS 'false: the default rules nobody has changed; true: a DBA changed the set.';
+
+-- The two fixed rows stay: a restored (dumped) mark updates its row and
+-- removes the untouched default rules it stands for.
+CREATE OR REPLACE FUNCTION hvc._rule_set_restored() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME <> 'rule_sets'
+       OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' THEN
+        RAISE EXCEPTION 'hvc: _rule_set_restored() is the BEFORE INSERT row trigger of hvc.rule_sets'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF NEW.rule_table NOT IN ('tier_rules', 'rfm_segments') OR NEW.edited IS NULL THEN
+        RETURN NEW;             -- the constraints reject it
+    END IF;
+    IF NEW.edited THEN
+        EXECUTE format('DELETE FROM hvc.%I WHERE origin = ''extension''', NEW.rule_table);
+    END IF;
+    UPDATE hvc.rule_sets r SET edited = r.edited OR NEW.edited
+     WHERE r.rule_table = NEW.rule_table;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION hvc._rule_set_restored() IS
+    'Internal: BEFORE INSERT trigger of hvc.rule_sets: a restored edited mark removes the untouched default rules of its table and updates the existing row.';
+CREATE TRIGGER rule_sets_restored BEFORE INSERT ON hvc.rule_sets
+    FOR EACH ROW EXECUTE FUNCTION hvc._rule_set_restored();
+
+CREATE OR REPLACE FUNCTION hvc._settings_row_origin() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME NOT IN ('tier_rules', 'rfm_segments')
+       OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' THEN
+        RAISE EXCEPTION 'hvc: _settings_row_origin() is a BEFORE INSERT row trigger of hvc.tier_rules and hvc.rfm_segments'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF NEW.origin IS NOT NULL THEN
+        -- a restored row: the untouched defaults give way to the dumped set
+        EXECUTE format('DELETE FROM hvc.%I WHERE origin = ''extension''', TG_TABLE_NAME);
+    END IF;
+    NEW.origin := 'user';
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION hvc._settings_row_origin() IS
+    'Internal: BEFORE INSERT trigger of hvc.tier_rules and hvc.rfm_segments: a row that comes with an origin (a restored dump) first removes the untouched default rows; every inserted row is a user row.';
+
+CREATE OR REPLACE FUNCTION hvc._settings_edited() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    untouched boolean;
+BEGIN
+    IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME NOT IN ('tier_rules', 'rfm_segments')
+       OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'STATEMENT' THEN
+        RAISE EXCEPTION 'hvc: _settings_edited() is an AFTER statement trigger of hvc.tier_rules and hvc.rfm_segments'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    -- A statement that changed no row (e.g. the empty COPY of a restored
+    -- untouched set) changes nothing; the UPDATE below fires this trigger
+    -- once more, which then finds no default row left.  (TRUNCATE has no
+    -- transition table; it always empties a set.)
+    IF TG_OP <> 'TRUNCATE' THEN
+        IF NOT EXISTS (SELECT FROM changed) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT FROM hvc.%I WHERE origin = ''extension'')', TG_TABLE_NAME)
+       INTO untouched;
+    IF untouched THEN
+        EXECUTE format('UPDATE hvc.%I SET origin = ''user'' WHERE origin = ''extension''', TG_TABLE_NAME);
+    END IF;
+    UPDATE hvc.rule_sets r SET edited = true WHERE r.rule_table = TG_TABLE_NAME AND NOT r.edited;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION hvc._settings_edited() IS
+    'Internal: AFTER INSERT, UPDATE, DELETE (transition table changed) and TRUNCATE statement trigger of hvc.tier_rules and hvc.rfm_segments: once a statement changes a row of the set, all of it is user rules and the set is marked edited in hvc.rule_sets (dumped).';
+
 CREATE TABLE hvc.tier_rules (
     tier           text    PRIMARY KEY CHECK (tier <> ''),
     tier_rank      integer NOT NULL UNIQUE CHECK (tier_rank >= 1),
     customer_share float8  NOT NULL CHECK (customer_share > 0 AND customer_share <= 1),
-    high_value     boolean NOT NULL DEFAULT false
+    high_value     boolean NOT NULL DEFAULT false,
+    origin         text    NOT NULL CHECK (origin IN ('extension', 'user'))
 );
-INSERT INTO hvc.tier_rules (tier, tier_rank, customer_share, high_value) VALUES
-    ('top',    1, 0.05, true),
-    ('high',   2, 0.20, true),
-    ('medium', 3, 0.50, false),
-    ('low',    4, 1.00, false);
-SELECT pg_catalog.pg_extension_config_dump('hvc.tier_rules', '');
+INSERT INTO hvc.tier_rules (tier, tier_rank, customer_share, high_value, origin) VALUES
+    ('top',    1, 0.05, true,  'extension'),
+    ('high',   2, 0.20, true,  'extension'),
+    ('medium', 3, 0.50, false, 'extension'),
+    ('low',    4, 1.00, false, 'extension');
+-- Untouched defaults are not dumped (the restore's CREATE EXTENSION makes
+-- them again); an edited set is dumped whole and replaces them on restore.
+SELECT pg_catalog.pg_extension_config_dump('hvc.tier_rules', 'WHERE origin <> ''extension''');
+CREATE TRIGGER tier_rules_origin BEFORE INSERT ON hvc.tier_rules
+    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
+CREATE TRIGGER tier_rules_inserted AFTER INSERT ON hvc.tier_rules REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER tier_rules_updated AFTER UPDATE ON hvc.tier_rules REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER tier_rules_deleted AFTER DELETE ON hvc.tier_rules REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER tier_rules_truncated AFTER TRUNCATE ON hvc.tier_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
 COMMENT ON TABLE hvc.tier_rules IS
     'Tiers by value rank: a customer whose value_rank / customers is at most customer_share gets the best-ranked such tier. Shares must grow with tier_rank and the last must be 1.';
 COMMENT ON COLUMN hvc.tier_rules.tier IS 'Tier name shown in hvc.customers.tier.';
 COMMENT ON COLUMN hvc.tier_rules.tier_rank IS '1 = best tier.';
 COMMENT ON COLUMN hvc.tier_rules.customer_share IS 'Cumulative share of customers (by value rank) that this tier reaches, in (0, 1].';
 COMMENT ON COLUMN hvc.tier_rules.high_value IS 'Whether customers of this tier count as high-value (is_high_value).';
+COMMENT ON COLUMN hvc.tier_rules.origin IS
+    'Set by hvc, not by you: extension = a default row nobody has changed (not dumped: CREATE EXTENSION makes it), user = edited rules (dumped; after any change the whole set is user). A row inserted with an origin (a restored dump) replaces the untouched defaults.';
 
 CREATE TABLE hvc.rfm_segments (
     segment  text     PRIMARY KEY CHECK (segment <> ''),
@@ -92,20 +202,31 @@ CREATE TABLE hvc.rfm_segments (
     f_max    smallint NOT NULL CHECK (f_max BETWEEN 1 AND 5),
     m_min    smallint NOT NULL CHECK (m_min BETWEEN 1 AND 5),
     m_max    smallint NOT NULL CHECK (m_max BETWEEN 1 AND 5),
+    origin   text     NOT NULL CHECK (origin IN ('extension', 'user')),
     CHECK (r_min <= r_max AND f_min <= f_max AND m_min <= m_max)
 );
 INSERT INTO hvc.rfm_segments VALUES
-    ('Champions',           1, 4, 5, 4, 5, 4, 5),
-    ('Can''t Lose Them',    2, 1, 1, 4, 5, 4, 5),
-    ('New Customers',       3, 4, 5, 1, 1, 1, 1),
-    ('Promising',           4, 3, 4, 1, 1, 1, 1),
-    ('Loyal Customers',     5, 2, 5, 3, 5, 3, 5),
-    ('Potential Loyalist',  6, 3, 5, 1, 3, 1, 3),
-    ('Need Attention',      7, 2, 3, 2, 3, 2, 3),
-    ('About To Sleep',      8, 2, 3, 1, 2, 1, 2),
-    ('At Risk',             9, 1, 2, 2, 5, 2, 5),
-    ('Lost',               10, 1, 2, 1, 2, 1, 2);
-SELECT pg_catalog.pg_extension_config_dump('hvc.rfm_segments', '');
+    ('Champions',           1, 4, 5, 4, 5, 4, 5, 'extension'),
+    ('Can''t Lose Them',    2, 1, 1, 4, 5, 4, 5, 'extension'),
+    ('New Customers',       3, 4, 5, 1, 1, 1, 1, 'extension'),
+    ('Promising',           4, 3, 4, 1, 1, 1, 1, 'extension'),
+    ('Loyal Customers',     5, 2, 5, 3, 5, 3, 5, 'extension'),
+    ('Potential Loyalist',  6, 3, 5, 1, 3, 1, 3, 'extension'),
+    ('Need Attention',      7, 2, 3, 2, 3, 2, 3, 'extension'),
+    ('About To Sleep',      8, 2, 3, 1, 2, 1, 2, 'extension'),
+    ('At Risk',             9, 1, 2, 2, 5, 2, 5, 'extension'),
+    ('Lost',               10, 1, 2, 1, 2, 1, 2, 'extension');
+SELECT pg_catalog.pg_extension_config_dump('hvc.rfm_segments', 'WHERE origin <> ''extension''');
+CREATE TRIGGER rfm_segments_origin BEFORE INSERT ON hvc.rfm_segments
+    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
+CREATE TRIGGER rfm_segments_inserted AFTER INSERT ON hvc.rfm_segments REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER rfm_segments_updated AFTER UPDATE ON hvc.rfm_segments REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER rfm_segments_deleted AFTER DELETE ON hvc.rfm_segments REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER rfm_segments_truncated AFTER TRUNCATE ON hvc.rfm_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
 COMMENT ON TABLE hvc.rfm_segments IS
     'RFM segment rules: the first rule by priority whose inclusive score ranges match wins; no match = ''Others''. A refresh warns about rules that can never match.';
 COMMENT ON COLUMN hvc.rfm_segments.segment IS 'Segment name shown in hvc.customers.segment.';
@@ -116,6 +237,8 @@ COMMENT ON COLUMN hvc.rfm_segments.f_min IS 'Lowest F score (1-5) of the rule.';
 COMMENT ON COLUMN hvc.rfm_segments.f_max IS 'Highest F score (1-5) of the rule.';
 COMMENT ON COLUMN hvc.rfm_segments.m_min IS 'Lowest M score (1-5) of the rule.';
 COMMENT ON COLUMN hvc.rfm_segments.m_max IS 'Highest M score (1-5) of the rule.';
+COMMENT ON COLUMN hvc.rfm_segments.origin IS
+    'Set by hvc, not by you: extension = a default rule nobody has changed (not dumped: CREATE EXTENSION makes it), user = edited rules (dumped; after any change the whole set is user). A row inserted with an origin (a restored dump) replaces the untouched defaults.';
 
 CREATE TABLE hvc.source (
     singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),

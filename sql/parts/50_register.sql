@@ -81,6 +81,21 @@ BEGIN
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'Use a key type such as integer, bigint, text or uuid, or register a view that casts the column (for example customer::text).';
     END IF;
+    -- Keys are grouped with the type's own equality and the column's
+    -- collation, but compared with pg_catalog's "=" and a deterministic
+    -- collation in the snapshot, the history and hvc.priority(): keys that
+    -- are "equal" without being identical (citext, a case-insensitive
+    -- collation) would merge in one place and not in the other.
+    IF EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+                WHERE a.attrelid = rel AND a.attname = customer AND NOT c.collisdeterministic)
+       OR EXISTS (SELECT 1 FROM pg_operator o JOIN pg_type b ON b.oid = hvc._base_type(customer_type)
+                   WHERE o.oprname = '=' AND o.oprleft = b.oid AND o.oprright = b.oid
+                     AND o.oprnamespace <> 'pg_catalog'::regnamespace AND o.oprowner = b.typowner) THEN
+        RAISE EXCEPTION 'hvc: customer column "%" (%) compares keys that are not identical as equal', customer, customer_type
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'Its type has its own equality (like citext) or its collation is nondeterministic (like a case-insensitive collation); hvc keeps keys apart unless they are identical.',
+                  HINT = 'Register a view whose key is lower(customer::text) COLLATE "default" (case variants are one customer) or customer::text COLLATE "C" (they are different customers).';
+    END IF;
 
     t := hvc._base_type(hvc._source_column_type(rel, 'ordered_at', ordered_at));
     IF t NOT IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) THEN
@@ -143,6 +158,11 @@ BEGIN
     customer_type := hvc._check_source(source, customer, ordered_at, amount, margin, order_id);
     SELECT format('%I.%I', n.nspname, c.relname) INTO rel_name
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
+
+    -- A running refresh reads hvc.source and writes the snapshot objects:
+    -- wait for it (NOTICE, lock_timeout honoured), and make later refreshes
+    -- wait until this registration commits.
+    PERFORM hvc._take_refresh_lock('register_source');
 
     SELECT s.customer_type, s.relation INTO old_type, old_relation FROM hvc.source s;
     DELETE FROM hvc.source;

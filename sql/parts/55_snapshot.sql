@@ -14,6 +14,9 @@ CREATE TABLE hvc.snapshot_info (
     value_basis  text        NOT NULL,
     premium_ticket_from numeric(20,3)
 );
+-- Dumped with the snapshot tables register_source created (pg_dump dumps
+-- those as ordinary tables), so a restored database shows the same snapshot.
+SELECT pg_catalog.pg_extension_config_dump('hvc.snapshot_info', '');
 COMMENT ON TABLE hvc.snapshot_info IS 'The snapshot currently shown by the hvc views: which refresh built it, its as_of, model and the value basis it ranked by.';
 COMMENT ON COLUMN hvc.snapshot_info.singleton IS 'Always true: one current snapshot.';
 COMMENT ON COLUMN hvc.snapshot_info.refresh_id IS 'The refresh (hvc.refresh_log) that built the snapshot.';
@@ -28,6 +31,7 @@ CREATE TABLE hvc.pareto_points (
     customer_percentile    integer PRIMARY KEY CHECK (customer_percentile BETWEEN 1 AND 100),
     cumulative_value_share float8
 );
+SELECT pg_catalog.pg_extension_config_dump('hvc.pareto_points', '');
 COMMENT ON TABLE hvc.pareto_points IS 'Internal store of hvc.pareto_curve, rebuilt by every refresh.';
 COMMENT ON COLUMN hvc.pareto_points.customer_percentile IS 'Top p percent of customers by value rank.';
 COMMENT ON COLUMN hvc.pareto_points.cumulative_value_share IS 'Share of total value held by them.';
@@ -38,6 +42,77 @@ CREATE OR REPLACE VIEW hvc.pareto_curve AS
 COMMENT ON VIEW hvc.pareto_curve IS 'Pareto (Lorenz) curve: the share of total value held by the top 1..100 percent of customers. NULL shares when total value is not positive.';
 COMMENT ON COLUMN hvc.pareto_curve.customer_percentile IS 'Top p percent of customers by value rank (1..100).';
 COMMENT ON COLUMN hvc.pareto_curve.cumulative_value_share IS 'Share of total value (hvc.snapshot_info.value_basis) held by those customers.';
+
+-- ---------------------------------------------------------------------------
+-- Objects created at run time belong to the extension.  register_source
+-- creates the customer-typed tables and views long after CREATE EXTENSION:
+-- they cannot be extension members (members are not dumped with their data),
+-- so each gets a normal dependency on the extension instead.  DROP EXTENSION
+-- hvc then refuses while they exist and DROP EXTENSION hvc CASCADE drops
+-- them; pg_dump dumps them (after CREATE EXTENSION).  pg_restore does not
+-- restore dependencies on an extension: the restored hvc.source row (a
+-- source is registered whenever these objects exist; table data is restored
+-- after every table and view is created) attaches them again, and so does
+-- every refresh.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION hvc._depend_on_extension(rel regclass) RETURNS boolean
+AS 'MODULE_PATHNAME', 'hvc_depend_on_extension' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION hvc._depend_on_extension(regclass) IS
+    'Internal: records that a table, view or sequence of schema hvc (owned by the caller) depends on extension hvc, so DROP EXTENSION hvc CASCADE drops it; false when it did already.';
+
+-- Every relation of schema hvc that is not an extension member (indexes,
+-- TOAST tables and owned sequences go with their table) and that the caller
+-- owns (what register_source or a restore just created; another role's own
+-- table in schema hvc is left to that role).  Returns how many were
+-- attached now.
+CREATE OR REPLACE FUNCTION hvc._attach_runtime_objects() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rel regclass;
+    n integer := 0;
+BEGIN
+    FOR rel IN
+        SELECT c.oid
+          FROM pg_class c
+          JOIN pg_extension e ON e.extname = 'hvc' AND e.extnamespace = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c')
+           AND pg_has_role(c.relowner, 'USAGE')
+           AND NOT EXISTS (SELECT FROM pg_depend d
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                              AND (d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+                                   OR d.deptype IN ('a', 'i')))
+         ORDER BY c.oid
+    LOOP
+        IF hvc._depend_on_extension(rel) THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION hvc._attach_runtime_objects() IS
+    'Internal: gives every table, view and sequence of schema hvc that register_source created (not an extension member) a dependency on extension hvc; returns how many it attached.';
+
+-- Whenever a source is registered or a snapshot written (and when a dump
+-- restores hvc.source and hvc.snapshot_info, after every table and view is
+-- back), the run-time objects are attached again: this also mends what
+-- pg_upgrade, which keeps no dependency on an extension either, left behind,
+-- at the next refresh.  A role without the right to attach skips it.
+CREATE OR REPLACE FUNCTION hvc._attach_trigger() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF has_function_privilege('hvc._attach_runtime_objects()', 'EXECUTE')
+       AND has_function_privilege('hvc._depend_on_extension(regclass)', 'EXECUTE') THEN
+        PERFORM hvc._attach_runtime_objects();
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION hvc._attach_trigger() IS
+    'Internal: AFTER INSERT statement trigger of hvc.source and hvc.snapshot_info: a registration, a refresh or the restore of a dump ties the run-time objects to the extension.';
+CREATE TRIGGER source_attach AFTER INSERT ON hvc.source
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._attach_trigger();
+CREATE TRIGGER snapshot_info_attach AFTER INSERT ON hvc.snapshot_info
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._attach_trigger();
 
 -- (Re)create the customer-typed objects.  Called by register_source when the
 -- customer type changes; refuses (with PostgreSQL's dependency error) when
@@ -196,6 +271,7 @@ BEGIN
 
     PERFORM hvc._create_history_objects(customer_type);
     PERFORM hvc._create_operations_objects(customer_type);
+    PERFORM hvc._attach_runtime_objects();
 END $fn$;
 COMMENT ON FUNCTION hvc._create_snapshot_objects(regtype) IS
     'Internal: (re)creates hvc.customer_snapshot and the views over it for a customer key type.';

@@ -1,6 +1,9 @@
 -- ---------------------------------------------------------------------------
--- CALL hvc.refresh(as_of): read the source once, rebuild the snapshot, swap
--- it in atomically.
+-- CALL hvc.refresh(as_of, full) and SELECT hvc.refresh_now(as_of, full):
+-- read the source once, rebuild the snapshot, swap it in atomically.  Both
+-- run the same steps (_refresh_start, then _refresh_build under the refresh
+-- lock of 59_refresh_lock.sql); the procedure commits the 'running' log row
+-- first and records failures, refresh_now runs in the caller's transaction.
 --
 -- Pipeline (each step a set-based statement over temp tables, so the
 -- per-customer state stays in one place and later steps — incremental
@@ -17,12 +20,19 @@
 --                never blocked.
 -- ---------------------------------------------------------------------------
 
--- Open a refresh: mark abandoned runs, log this one as running.
-CREATE OR REPLACE FUNCTION hvc._refresh_start(as_of timestamptz) RETURNS bigint
+-- Open a refresh: check the prerequisites, mark abandoned runs, log this one
+-- as running.  Shared by hvc.refresh() (which commits the row at once, so a
+-- failure is logged) and hvc.refresh_now() (in the caller's transaction).
+CREATE OR REPLACE FUNCTION hvc._refresh_start(as_of timestamptz, "full" boolean) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
+    IF NOT isfinite(coalesce(as_of, now())) THEN
+        RAISE EXCEPTION 'hvc: as_of must be a finite time, not %', as_of
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass a date or time, e.g. as_of => ''2025-07-01'', or leave it out for now().';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM hvc.config) THEN
         RAISE EXCEPTION 'hvc: hvc.config has no row'
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -40,12 +50,12 @@ BEGIN
      WHERE l.status = 'running'
        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend_pid
                           AND a.backend_start <= l.started_at);
-    INSERT INTO hvc.refresh_log (started_at, as_of, status, backend_pid)
-    VALUES (clock_timestamp(), coalesce(as_of, now()), 'running', pg_backend_pid())
+    INSERT INTO hvc.refresh_log (started_at, as_of, status, backend_pid, full_requested)
+    VALUES (clock_timestamp(), coalesce(as_of, now()), 'running', pg_backend_pid(), coalesce("full", false))
     RETURNING refresh_id INTO id;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION hvc._refresh_start(timestamptz) IS 'Internal: first step of hvc.refresh().';
+COMMENT ON FUNCTION hvc._refresh_start(timestamptz, boolean) IS 'Internal: first step of hvc.refresh() and hvc.refresh_now(): checks, logs the refresh as running.';
 
 CREATE OR REPLACE FUNCTION hvc._refresh_fail(id bigint, sqlstate text, msg text) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
@@ -144,13 +154,26 @@ DECLARE
     tier_rank_of integer[];
     tier_high boolean[];
     refreshed timestamptz := now();
+    big_keys bigint;
+    big_key_rows bigint;
 BEGIN
-    -- A second refresh waits here until the first has committed or failed.
-    PERFORM pg_advisory_xact_lock(hashtext('hvc.refresh'));
+    -- A second refresh (or a register_source) waits here until the first has
+    -- committed or failed; the source and settings are read after the lock,
+    -- so a refresh never builds from a registration that has since changed.
+    PERFORM hvc._take_refresh_lock('refresh');
 
     SELECT * INTO cfg FROM hvc.config;
     SELECT * INTO src FROM hvc.source;
-    SELECT l.as_of INTO run_as_of FROM hvc.refresh_log l WHERE l.refresh_id = id;
+    SELECT l.as_of INTO run_as_of FROM hvc.refresh_log l WHERE l.refresh_id = id AND l.status = 'running';
+    IF run_as_of IS NULL THEN
+        RAISE EXCEPTION 'hvc: refresh % is not a running refresh of hvc.refresh_log', id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cfg IS NULL OR src.relation IS NULL THEN
+        RAISE EXCEPTION 'hvc: no sales table is registered, or hvc.config has no row'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'SELECT hvc.register_source(...); INSERT INTO hvc.config DEFAULT VALUES;';
+    END IF;
     IF to_regclass(src.relation) IS NULL THEN
         RAISE EXCEPTION 'hvc: the registered source % no longer exists', src.relation
             USING ERRCODE = 'undefined_table',
@@ -165,6 +188,10 @@ BEGIN
     as_of_local := run_as_of AT TIME ZONE cfg.timezone;
 
     -- 1. One pass over the source: a mergeable state per customer key.
+    -- (refresh_now may run twice in one transaction)
+    IF to_regclass('pg_temp._hvc_stage') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_stage;
+    END IF;
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
         SELECT %1$I AS customer_id,
@@ -176,8 +203,26 @@ BEGIN
         coalesce(quote_ident(src.order_id), 'NULL::integer'),
         as_of_local, cfg.timezone, src.relation);
 
+    -- A key too long for a btree index entry (about 2.7 kB) would fail every
+    -- refresh at the snapshot's index: such customers are skipped, counted
+    -- and named in a NOTICE.
+    SELECT count(*), sum((hvc.customer_state_summary(g.state)).rows_read)
+      INTO big_keys, big_key_rows
+      FROM pg_temp._hvc_stage g
+     WHERE pg_column_size(g.customer_id) > 2000;
+    IF big_keys > 0 THEN
+        DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
+        RAISE NOTICE 'hvc: % customer(s) skipped: their key is longer than 2000 bytes', big_keys
+            USING DETAIL = format('Their %s row(s) are counted in hvc.refresh_log.rows_skipped.', big_key_rows),
+                  HINT = 'An index entry holds at most about 2.7 kB; register a view whose customer column is shorter, e.g. md5(key).';
+    END IF;
+
     -- 2. Totals and model fits.
     models := hvc._fit_models(cfg, as_of_local::date);
+    IF big_keys > 0 THEN
+        models.rows_read := models.rows_read + big_key_rows;
+        models.rows_skipped := models.rows_skipped + big_key_rows;
+    END IF;
     PERFORM hvc._record_model_fits(id, models);
     IF cfg.model <> 'none' AND NOT (models.usable AND models.spend_usable) THEN
         RAISE NOTICE 'hvc: predictions incomplete: %', models.message
@@ -204,7 +249,7 @@ BEGIN
     EXECUTE format($q$
         INSERT INTO hvc.customer_snapshot
         SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$,
-        src.customer_type)
+        hvc._base_type(src.customer_type::regtype))
     USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
           segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
 
@@ -239,53 +284,115 @@ BEGIN
      WHERE refresh_id = id;
 
     PERFORM hvc._after_refresh(id);
+    -- the refresh's temp tables go now, so hvc.refresh_now() can run again
+    -- in the same transaction
+    DROP TABLE pg_temp._hvc_stage;
+    IF to_regclass('pg_temp._hvc_at_risk') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_at_risk;
+    END IF;
     -- the refresh's duration includes the alerts (the commit follows at once)
     UPDATE hvc.refresh_log SET finished_at = clock_timestamp() WHERE refresh_id = id;
     RETURN msg;
 END $fn$;
 COMMENT ON FUNCTION hvc._refresh_build(bigint) IS 'Internal: builds and swaps in a new snapshot (the body of hvc.refresh()).';
 
-CREATE OR REPLACE PROCEDURE hvc.refresh(as_of timestamptz DEFAULT NULL)
-LANGUAGE plpgsql AS $$
+-- The failure-recording half of the procedure: builds the snapshot, and on
+-- any error (a cancel or statement_timeout included) records it in
+-- hvc.refresh_log and returns it instead of raising, so the procedure can
+-- commit the record before re-raising it (hvc._refresh_report).
+CREATE OR REPLACE FUNCTION hvc._refresh_attempt(id bigint) RETURNS hvc._refresh_outcome
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    id bigint;
-    msg text;
+    o hvc._refresh_outcome;
     err_state text;
     err_msg text;
     err_detail text;
     err_hint text;
 BEGIN
-    -- No SET search_path here: a procedure with SET cannot COMMIT.  Every
-    -- name is schema-qualified and the work happens in functions that fix
-    -- their search_path.
-    PERFORM hvc._prevent_transaction_block();
-    id := hvc._refresh_start(as_of);
-    COMMIT;
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'hvc: refresh id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    o.refresh_id := id;
     BEGIN
-        msg := hvc._refresh_build(id);
-    -- a cancel or statement_timeout is recorded too, then re-raised
+        o.message := hvc._refresh_build(id);
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_msg = MESSAGE_TEXT,
                                 err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
+        PERFORM hvc._refresh_fail(id, err_state, err_msg);
+        o.sqlstate := err_state;
+        o.message := err_msg;
+        o.detail := nullif(err_detail, '');
+        o.hint := nullif(err_hint, '');
+        IF err_state = '55P03' AND o.hint IS NULL THEN
+            o.hint := format('lock_timeout (%s) ended a lock wait, e.g. for another refresh or hvc.register_source(); see hvc.refresh_log and pg_locks.',
+                             current_setting('lock_timeout'));
+        END IF;
     END;
-    IF err_state IS NULL THEN
-        COMMIT;
-        RAISE NOTICE 'hvc: refresh succeeded: %', msg;
-        RETURN;
+    RETURN o;
+END $$;
+COMMENT ON FUNCTION hvc._refresh_attempt(bigint) IS
+    'Internal: builds the snapshot of a logged refresh; on error records it as failed and returns the error instead of raising it.';
+
+-- Success: the NOTICE and the refresh id.  Failure: the error again, with
+-- its SQLSTATE, detail and hint.
+CREATE OR REPLACE FUNCTION hvc._refresh_report(o hvc._refresh_outcome) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF o.refresh_id IS NULL THEN
+        RAISE EXCEPTION 'hvc: refresh outcome without a refresh id' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM hvc._refresh_fail(id, err_state, err_msg);
-    COMMIT;
-    err_detail := nullif(err_detail, '');
-    err_hint := nullif(err_hint, '');
-    IF err_detail IS NULL AND err_hint IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_msg;
-    ELSIF err_hint IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_msg, DETAIL = err_detail;
-    ELSIF err_detail IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_msg, HINT = err_hint;
+    IF o.sqlstate IS NULL THEN
+        RAISE NOTICE 'hvc: refresh succeeded: %', o.message;
+        RETURN o.refresh_id;
+    END IF;
+    IF o.detail IS NULL AND o.hint IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = o.sqlstate, MESSAGE = o.message;
+    ELSIF o.hint IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = o.sqlstate, MESSAGE = o.message, DETAIL = o.detail;
+    ELSIF o.detail IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = o.sqlstate, MESSAGE = o.message, HINT = o.hint;
     ELSE
-        RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_msg, DETAIL = err_detail, HINT = err_hint;
+        RAISE EXCEPTION USING ERRCODE = o.sqlstate, MESSAGE = o.message, DETAIL = o.detail, HINT = o.hint;
     END IF;
 END $$;
-COMMENT ON PROCEDURE hvc.refresh(timestamptz) IS
-    'Rebuild every hvc view from the registered sales table as of a cut-off (default now()): one read of the source, atomic swap, one row in hvc.refresh_log. Run outside a transaction block; a concurrent refresh waits.';
+COMMENT ON FUNCTION hvc._refresh_report(hvc._refresh_outcome) IS
+    'Internal: reports a refresh outcome: NOTICE and refresh id on success, the recorded error re-raised on failure.';
+
+-- The procedure only does transaction control.  It has no SET search_path (a
+-- procedure with SET cannot COMMIT), so it declares no variable of a type,
+-- and uses no operator or cast, that the caller's search_path could resolve
+-- to something else (a "public.text" domain, a "public.=" operator): only
+-- schema-qualified calls with exactly typed arguments.  The work happens in
+-- functions that pin their search_path, shared with hvc.refresh_now().
+CREATE OR REPLACE PROCEDURE hvc.refresh(as_of timestamptz DEFAULT now(), "full" boolean DEFAULT false)
+LANGUAGE plpgsql AS $$
+DECLARE
+    id pg_catalog.int8;
+    outcome hvc._refresh_outcome;
+BEGIN
+    PERFORM hvc._prevent_transaction_block();
+    id := hvc._refresh_start(as_of, "full");
+    COMMIT;                                    -- the 'running' row is visible, and stays if we fail
+    outcome := hvc._refresh_attempt(id);
+    COMMIT;                                    -- the new snapshot, or the failure record
+    PERFORM hvc._refresh_report(outcome);
+END $$;
+COMMENT ON PROCEDURE hvc.refresh(timestamptz, boolean) IS
+    'Rebuild every hvc view from the registered sales table as of a cut-off (default now()): one read of the source, atomic swap, one row in hvc.refresh_log (committed first, so failures are logged too). Run it on its own, with autocommit (not inside BEGIN ... COMMIT or a multi-statement string); inside a transaction use SELECT hvc.refresh_now(). A concurrent refresh waits (a NOTICE names it; lock_timeout is honoured). full: every refresh of 0.2.0 reads the whole source; recorded in hvc.refresh_log.full_requested.';
+
+-- The same refresh as a function, in the caller's transaction: nothing is
+-- committed by it.  A rolled-back refresh_now leaves no trace, not even its
+-- hvc.refresh_log row; the refresh lock is held until the caller's
+-- transaction ends.
+CREATE OR REPLACE FUNCTION hvc.refresh_now(as_of timestamptz DEFAULT now(), "full" boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o hvc._refresh_outcome;
+BEGIN
+    o.refresh_id := hvc._refresh_start(as_of, "full");
+    o.message := hvc._refresh_build(o.refresh_id);
+    RETURN hvc._refresh_report(o);
+END $$;
+COMMENT ON FUNCTION hvc.refresh_now(timestamptz, boolean) IS
+    'The refresh of CALL hvc.refresh() as a function, for clients that always run in a transaction (psycopg2''s default mode, JDBC without autocommit, multi-statement strings, job runners): runs in the caller''s transaction and returns the refresh_id. Its effects, its hvc.refresh_log row included, commit or roll back with that transaction; it holds the refresh lock until then, and waits (NOTICE, lock_timeout honoured) for a running refresh. An error aborts the caller''s transaction and leaves no failed row.';

@@ -57,7 +57,9 @@ COMMENT ON FUNCTION hvc._create_history_objects(regtype) IS
 -- beside the previous refresh's (refresh_id tells them apart), and prune
 -- history beyond hvc.config.history_refreshes.  A new row whose tier_since is
 -- this refresh changed tier (previous_tier = the old tier) or is new
--- (previous_tier NULL); old rows without a new twin lapsed.
+-- (previous_tier NULL); old rows without a new twin lapsed.  The builder
+-- does not count a renamed tier (old name gone, same rank) as a move; a move
+-- out of a tier renamed or dropped since takes its rank from the old row.
 CREATE OR REPLACE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -78,12 +80,19 @@ BEGIN
         ), ins AS (
             INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
                                           from_tier_rank, to_tier, to_tier_rank, direction)
-            SELECT n.customer_id, id, refreshed, n.previous_tier, r.tier_rank, n.tier, n.tier_rank,
-                   CASE WHEN n.previous_tier IS NULL THEN 'new'
-                        WHEN n.tier_rank < r.tier_rank THEN 'up'
+            SELECT m.customer_id, id, refreshed, m.previous_tier, m.from_rank, m.tier, m.tier_rank,
+                   CASE WHEN m.previous_tier IS NULL THEN 'new'
+                        WHEN m.tier_rank < m.from_rank THEN 'up'
                         ELSE 'down' END
-              FROM n LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
-             WHERE n.moved
+              FROM (SELECT n.customer_id, n.previous_tier, n.tier, n.tier_rank,
+                           -- the old tier's rank under the current rules, or
+                           -- (tier renamed or dropped since) the rank it had
+                           coalesce(r.tier_rank,
+                                    (SELECT o.tier_rank FROM hvc.customer_snapshot o
+                                      WHERE o.customer_id = n.customer_id AND o.refresh_id <> id
+                                      LIMIT 1)) AS from_rank
+                      FROM n LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
+                     WHERE n.moved) m
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM ins),

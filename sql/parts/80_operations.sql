@@ -85,11 +85,26 @@ DECLARE
     old record;
     id bigint;
     err text;
+    n_missing bigint;
+    a_missing text;
 BEGIN
     IF schedule IS NULL OR btrim(schedule) = '' THEN
         RAISE EXCEPTION 'hvc: schedule must not be empty'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Give a cron schedule in GMT, e.g. ''0 3 * * *'' (every day at 03:00 GMT).';
+    END IF;
+    -- The job runs CALL hvc.refresh() as this role, and a refresh runs hvc's
+    -- internal routines with the refreshing role's own rights: a refresher
+    -- has EXECUTE on every routine of schema hvc (README, Privileges).
+    SELECT count(*), min(p.oid::regprocedure::text)
+      INTO n_missing, a_missing
+      FROM pg_proc p
+     WHERE p.pronamespace = 'hvc'::regnamespace AND NOT has_function_privilege(p.oid, 'EXECUTE');
+    IF n_missing > 0 THEN
+        RAISE EXCEPTION 'hvc: role % may not run the refresh, so it may not schedule it', current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It lacks EXECUTE on routines of schema hvc that the refresh runs, e.g. %s.', a_missing),
+                  HINT = format('As hvc''s owner or a superuser: GRANT EXECUTE ON ALL ROUTINES IN SCHEMA hvc TO %I; (see README, Privileges: a refresher role).', current_user);
     END IF;
     PERFORM hvc._require_cron();
     IF NOT EXISTS (SELECT 1 FROM hvc.source) THEN
@@ -137,6 +152,11 @@ DECLARE
     job bigint;
     removed boolean := false;
 BEGIN
+    IF NOT has_function_privilege('hvc._require_cron()', 'EXECUTE') THEN
+        RAISE EXCEPTION 'hvc: role % may not manage the refresh schedule', current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('As hvc''s owner or a superuser: GRANT EXECUTE ON ALL ROUTINES IN SCHEMA hvc TO %I; (see README, Privileges: a refresher role).', current_user);
+    END IF;
     PERFORM hvc._require_cron();
     FOR job IN EXECUTE 'SELECT j.jobid FROM cron.job j WHERE j.jobname = $1 AND j.username = current_user'
                  USING 'hvc_refresh'
@@ -162,6 +182,9 @@ RETURNS TABLE (item text, job_name text, schedule text, active boolean, job_data
                finished_at timestamptz, duration_seconds float8, as_of timestamptz,
                customers bigint, message text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- SECURITY DEFINER: reads pg_cron's tables (whose row security shows each
+-- role only its own jobs) for roles without access to schema cron.  Only
+-- hvc's job is read, and only integer arguments come in: no caller code runs.
 DECLARE
     st record;
     j record;
@@ -182,9 +205,9 @@ BEGIN
                 'SELECT j.jobid, j.jobname::text AS jobname, j.schedule, j.active, j.database,
                         j.username::text AS username, j.command
                    FROM cron.job j
-                  WHERE j.jobname = $1 AND j.database = current_database()
+                  WHERE j.jobname = $1 AND j.command = $2 AND j.database = current_database()
                   ORDER BY j.jobid'
-                USING 'hvc_refresh'
+                USING 'hvc_refresh', 'CALL hvc.refresh()'
             LOOP
                 found_job := true;
                 job_name := j.jobname; schedule := j.schedule; active := j.active;
@@ -249,7 +272,7 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION hvc.refresh_status(integer) IS
-    'Scheduling and refresh status: a ''job'' row for the pg_cron job hvc_refresh of this database (or why there is none), its last runs (''cron_run'', from cron.job_run_details) and the last refreshes (''refresh'', from hvc.refresh_log), at most runs of each. Works without pg_cron (job columns NULL). Runs with its owner''s rights so reporting roles need no access to schema cron.';
+    'Scheduling and refresh status: a ''job'' row for the pg_cron job hvc_refresh of this database (or why there is none), its last runs (''cron_run'', from cron.job_run_details) and the last refreshes (''refresh'', from hvc.refresh_log), at most runs of each. Works without pg_cron (job columns NULL). Runs with its owner''s rights so reporting roles need no access to schema cron, and shows only hvc''s own job (named hvc_refresh, running CALL hvc.refresh() in this database); not executable by PUBLIC, since refresh errors can quote source values: GRANT EXECUTE to the roles that may see them (also needed to read the view hvc.refresh_status).';
 
 CREATE OR REPLACE VIEW hvc.refresh_status AS
 SELECT s.item, s.job_name, s.schedule, s.active, s.job_database, s.job_user, s.run_id, s.status,
@@ -258,7 +281,7 @@ SELECT s.item, s.job_name, s.schedule, s.active, s.job_database, s.job_user, s.r
  ORDER BY CASE s.item WHEN 'job' THEN 1 WHEN 'cron_run' THEN 2 ELSE 3 END,
           s.started_at DESC NULLS LAST, s.run_id DESC;
 COMMENT ON VIEW hvc.refresh_status IS
-    'Is the refresh scheduled and does it work: the pg_cron job (item job), its last 10 runs (cron_run) and the last 10 refreshes (refresh). Without pg_cron the job row says why and its job columns are NULL. hvc.refresh_status(n) shows n runs.';
+    'Is the refresh scheduled and does it work: the pg_cron job (item job), its last 10 runs (cron_run) and the last 10 refreshes (refresh). Without pg_cron the job row says why and its job columns are NULL. hvc.refresh_status(n) shows n runs. Readers need SELECT on it and EXECUTE on hvc.refresh_status(integer).';
 COMMENT ON COLUMN hvc.refresh_status.item IS 'job (the pg_cron job, or why there is none), cron_run (a run of it by pg_cron) or refresh (a row of hvc.refresh_log).';
 COMMENT ON COLUMN hvc.refresh_status.job_name IS 'pg_cron job name (hvc_refresh); NULL when not scheduled or without pg_cron.';
 COMMENT ON COLUMN hvc.refresh_status.schedule IS 'Cron schedule of the job, in GMT; NULL when not scheduled.';
@@ -298,7 +321,7 @@ COMMENT ON COLUMN hvc.alerts.raised_at IS 'When it was raised.';
 COMMENT ON COLUMN hvc.alerts.kind IS 'newly_at_risk: customers in hvc.at_risk now but not at the previous refresh; tier_drop: high-value customers who moved down a tier (hvc.tier_changes, direction down, from a high-value tier).';
 COMMENT ON COLUMN hvc.alerts.customers IS 'How many customers.';
 COMMENT ON COLUMN hvc.alerts.sample_ids IS 'JSON array of the first 10 customer ids (newly_at_risk: by hvc.at_risk order; tier_drop: by value rank).';
-COMMENT ON COLUMN hvc.alerts.payload IS 'The JSON payload of the NOTIFY hvc_alerts sent for the refresh.';
+COMMENT ON COLUMN hvc.alerts.payload IS 'The JSON payload of the NOTIFY hvc_alerts sent for the refresh (as hvc.config.alert_payload shaped it; hvc.forget_customer removes a forgotten customer''s id from it). A listener can verify a notification by finding its refresh_id here: only roles that may write hvc''s tables can add rows, while any role that may connect can NOTIFY hvc_alerts.';
 
 -- Build the alerts of refresh `id` (called after the new snapshot is in
 -- place, in the refresh's transaction): NOTIFY, hvc.alerts, and the at-risk
@@ -314,9 +337,15 @@ DECLARE
     drop_ids jsonb[];
     samples integer := 10;
     payload text;
+    payload_mode text;
     raised timestamptz := clock_timestamp();
 BEGIN
     SELECT l.as_of INTO run_as_of FROM hvc.refresh_log l WHERE l.refresh_id = id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'hvc: no refresh % in hvc.refresh_log', coalesce(id::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT c.alert_payload INTO payload_mode FROM hvc.config c LIMIT 1;
 
     -- hvc.at_risk is evaluated once: who is on it now, and who is new on it
     CREATE TEMP TABLE _hvc_at_risk ON COMMIT DROP AS
@@ -341,21 +370,34 @@ BEGIN
     SELECT r.customer_id, id FROM _hvc_at_risk r;
     DROP TABLE _hvc_at_risk;
 
-    -- NOTIFY payloads must stay under 8000 bytes: shorten the id samples
-    -- when the keys are very long.
-    LOOP
+    -- Any role that may connect can LISTEN (and NOTIFY): hvc.config.alert_payload
+    -- says how much the payload tells.  NOTIFY payloads must stay under 8000
+    -- bytes: shorten the id samples when the keys are very long.
+    IF payload_mode = 'refresh_id' THEN
+        payload := json_build_object('refresh_id', id, 'database', current_database())::text;
+    ELSIF payload_mode = 'counts' THEN
         payload := json_build_object(
             'refresh_id', id,
             'database', current_database(),
             'as_of', to_char(run_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
             'at_risk', n_at_risk,
             'newly_at_risk', n_new,
-            'newly_at_risk_ids', to_json(new_ids[1:samples]),
-            'tier_drops', n_drops,
-            'tier_drop_ids', to_json(drop_ids[1:samples]))::text;
-        EXIT WHEN octet_length(payload) < 8000 OR samples = 0;
-        samples := samples - 1;
-    END LOOP;
+            'tier_drops', n_drops)::text;
+    ELSE
+        LOOP
+            payload := json_build_object(
+                'refresh_id', id,
+                'database', current_database(),
+                'as_of', to_char(run_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                'at_risk', n_at_risk,
+                'newly_at_risk', n_new,
+                'newly_at_risk_ids', to_json(new_ids[1:samples]),
+                'tier_drops', n_drops,
+                'tier_drop_ids', to_json(drop_ids[1:samples]))::text;
+            EXIT WHEN octet_length(payload) < 8000 OR samples = 0;
+            samples := samples - 1;
+        END LOOP;
+    END IF;
 
     IF n_new > 0 THEN
         INSERT INTO hvc.alerts (refresh_id, raised_at, kind, customers, sample_ids, payload)
@@ -462,15 +504,23 @@ END $$;
 COMMENT ON FUNCTION hvc._priority_score(bigint, bigint, float8, float8, integer, float8, numeric, numeric, integer, integer) IS
     'Internal: the hvc.priority formula (see hvc.priority).';
 
-CREATE OR REPLACE FUNCTION hvc._priority_lookup(customer anyelement)
-RETURNS TABLE (customer_id anyelement, tier text, tier_rank integer, priority integer, score float8,
-               value_part float8, churn_part float8, growth_part float8)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- Customer keys handed in by callers (hvc.priority, hvc.forget_customer).
+-- hvc.priority runs with its owner's rights, so nothing a caller can define
+-- (a type, a cast, an operator, a function) may run on the argument: it is
+-- accepted only when its type is the key type itself (compared as it is) or
+-- one of the built-in types text, varchar, smallint, integer, bigint and
+-- uuid (turned into text by their built-in output functions, then read by
+-- the input function of the key's base type; the key type is the
+-- registered source column's, chosen by the DBA).  Any other type is refused
+-- before the value is touched.  Takes the type only, never the value; says
+-- what the key type is and its base type (the type itself unless a domain).
+CREATE OR REPLACE FUNCTION hvc._customer_key_type(given regtype, OUT key_type regtype, OUT base_type regtype)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    key_type regtype;
+    key_kind "char";
 BEGIN
-    SELECT a.atttypid::regtype INTO key_type
-      FROM pg_attribute a
+    SELECT a.atttypid::regtype, t.typtype INTO key_type, key_kind
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
      WHERE a.attrelid = to_regclass('hvc.customer_snapshot') AND a.attname = 'customer_id'
        AND NOT a.attisdropped;
     IF key_type IS NULL THEN
@@ -478,10 +528,36 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'SELECT hvc.register_source(...); then CALL hvc.refresh();';
     END IF;
+    base_type := CASE WHEN key_kind = 'd' THEN hvc._base_type(key_type) ELSE key_type END;
+    IF given IS NULL THEN
+        RAISE EXCEPTION 'hvc: the type of the customer key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF given IS DISTINCT FROM key_type AND given IS DISTINCT FROM base_type
+       AND NOT given = ANY (ARRAY['text'::regtype, 'varchar'::regtype, 'int2'::regtype,
+                                  'int4'::regtype, 'int8'::regtype, 'uuid'::regtype]) THEN
+        RAISE EXCEPTION 'hvc: a customer key of type % cannot be compared with the customer keys, which are %',
+                        given, key_type
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'A customer key is accepted as the key type itself or as text, varchar, smallint, integer, bigint or uuid.',
+                  HINT = format('Pass the key as %s or as text, e.g. hvc.priority(''...''::text).', key_type);
+    END IF;
+END $$;
+COMMENT ON FUNCTION hvc._customer_key_type(regtype) IS
+    'Internal: the key type of hvc.customer_snapshot and its base type; object_not_in_prerequisite_state when no sales table is registered, datatype_mismatch unless a caller''s key type (the argument) is the key type or text, varchar, smallint, integer, bigint or uuid (so no caller-defined cast, operator or function ever runs on a key).';
+
+-- The lookup itself.  Runs with the rights of its caller, which is
+-- hvc.priority (SECURITY DEFINER); not executable by PUBLIC.
+CREATE OR REPLACE FUNCTION hvc._priority_lookup(customer anyelement)
+RETURNS TABLE (customer_id anyelement, tier text, tier_rank integer, priority integer, score float8,
+               value_part float8, churn_part float8, growth_part float8)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key record := hvc._customer_key_type(pg_typeof(customer));
+BEGIN
     IF customer IS NULL THEN
         RETURN;
     END IF;
-    IF pg_typeof(customer) = key_type OR pg_typeof(customer) = hvc._base_type(key_type) THEN
+    IF pg_typeof(customer) IN (key.key_type, key.base_type) THEN
         -- Same type as the key: a cached plan on the customer_id index.
         RETURN QUERY
         SELECT customer, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
@@ -493,7 +569,10 @@ BEGIN
                                                 s.revenue, s.tenure_days, c.horizon_months) p
          WHERE s.customer_id = customer;
     ELSE
-        -- Another type (e.g. a text literal for a uuid key): cast it to the key type.
+        -- text, varchar, smallint, integer, bigint or uuid (their casts to
+        -- text are built in; only a superuser could add one): its text form is
+        -- read by the input function of the key's base type (a domain's
+        -- checks are not run: the stored keys passed them).
         BEGIN
             RETURN QUERY EXECUTE format($q$
             SELECT $1, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
@@ -503,40 +582,40 @@ BEGIN
              CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_risk, c.at_risk_threshold,
                                                     s.recency_days, s.avg_days_between_orders, s.predicted_clv,
                                                     s.revenue, s.tenure_days, c.horizon_months) p
-             WHERE s.customer_id = $1::%s$q$, key_type)
-            USING customer;
+             WHERE s.customer_id = $2::%s$q$, key.base_type)
+            USING customer, customer::text;
         EXCEPTION WHEN data_exception THEN
             -- Not a valid key of that type (e.g. 'abc' for an integer key): unknown customer.
             RETURN;
-        WHEN cannot_coerce OR undefined_function THEN
-            RAISE EXCEPTION 'hvc: a customer key of type % cannot be compared with the customer keys, which are %',
-                            pg_typeof(customer), key_type
-                USING ERRCODE = 'datatype_mismatch',
-                      HINT = format('Pass the key as %s, e.g. hvc.priority(''...''::%s).', key_type, key_type);
         END;
     END IF;
 END $$;
-COMMENT ON FUNCTION hvc._priority_lookup(anyelement) IS 'Internal: body of hvc.priority().';
+COMMENT ON FUNCTION hvc._priority_lookup(anyelement) IS
+    'Internal: body of hvc.priority(); runs with its caller''s rights.';
 
+-- SECURITY DEFINER so that a contact-centre router needs EXECUTE on it and
+-- nothing else (no access to the snapshot).  Not executable by PUBLIC: the
+-- DBA grants it (README, Privileges).  The argument is only ever compared
+-- as described at hvc._customer_key_type.
 CREATE OR REPLACE FUNCTION hvc.priority(customer anyelement)
 RETURNS TABLE (customer_id anyelement, tier text, tier_rank integer, priority integer, score float8,
                value_part float8, churn_part float8, growth_part float8)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN QUERY SELECT * FROM hvc._priority_lookup(customer);
 END $$;
 COMMENT ON FUNCTION hvc.priority(anyelement) IS
-    'Contact-centre routing: one row for a customer of the current snapshot (an index lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = min(churn_risk / hvc.config.at_risk_threshold, 1), or without a model min(recency_days / (2 x max(avg_days_between_orders, 15)), 1) (1 = on the at-risk line of hvc.at_risk; 0 with a single purchase day); growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon_months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. A key of another type than the customer column is cast to it.';
+    'Contact-centre routing: one row for a customer of the current snapshot (an index lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = min(churn_risk / hvc.config.at_risk_threshold, 1), or without a model min(recency_days / (2 x max(avg_days_between_orders, 15)), 1) (1 = on the at-risk line of hvc.at_risk; 0 with a single purchase day); growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon_months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. The key is given as the key type or as text, varchar, smallint, integer, bigint or uuid (read as the key type; other types: datatype_mismatch). Runs with its owner''s rights; not executable by PUBLIC: GRANT EXECUTE to the roles that route.';
 
 CREATE OR REPLACE FUNCTION hvc.priority(customer text)
 RETURNS TABLE (customer_id text, tier text, tier_rank integer, priority integer, score float8,
                value_part float8, churn_part float8, growth_part float8)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN QUERY SELECT * FROM hvc._priority_lookup(customer);
 END $$;
 COMMENT ON FUNCTION hvc.priority(text) IS
-    'hvc.priority() for a key written as a quoted literal or text, e.g. hvc.priority(''C042''); cast to the customer key type when it is not text.';
+    'hvc.priority() for a key written as a quoted literal or text, e.g. hvc.priority(''C042''); read as the customer key type when it is not text. Runs with its owner''s rights; not executable by PUBLIC.';
 
 -- ===========================================================================
 -- 5. Customer-typed objects: at-risk list, its memory, value profiles.
@@ -547,6 +626,9 @@ COMMENT ON FUNCTION hvc.priority(text) IS
 CREATE OR REPLACE FUNCTION hvc._create_operations_objects(customer_type regtype) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
+    IF customer_type IS NULL THEN
+        RAISE EXCEPTION 'hvc: the customer key type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     DROP VIEW IF EXISTS hvc.value_profile_summary, hvc.value_profiles, hvc.at_risk;
     DROP TABLE IF EXISTS hvc.at_risk_previous;
 

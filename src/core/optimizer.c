@@ -100,7 +100,7 @@ typedef struct
 static int
 line_search(hvc_objective fn, void *ctx, const box *b, const double *x,
 			double f, const double *g, const double *d, double t0, double tmax,
-			int *nfev, int max_fev, trial *out)
+			int *nfev, int max_fev, int (*interrupted) (void), trial *out)
 {
 	trial		cur, acc;
 	int			have_acc = 0, bracketed = 0, nextrap = 0, k, i, n = b->n;
@@ -124,6 +124,8 @@ line_search(hvc_objective fn, void *ctx, const box *b, const double *x,
 		}
 		if (moved == 0.0)
 			break;				/* step underflow */
+		if (interrupted != NULL && interrupted())
+			return 0;			/* one evaluation may be slow: stop promptly */
 		cur.t = t;
 		cur.f = fn(cur.x, cur.g, ctx);
 		(*nfev)++;
@@ -305,8 +307,15 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 		if (fresh && t0 > 1.0 / dmax)
 			t0 = 1.0 / dmax;	/* first step: at most 1 in any coordinate */
 
-		if (!line_search(fn, ctx, &b, x, f, g, d, t0, tmax, &nfev, o.max_fev, &tr))
+		if (!line_search(fn, ctx, &b, x, f, g, d, t0, tmax, &nfev, o.max_fev,
+						 o.interrupted, &tr))
 		{
+			if (o.interrupted != NULL && o.interrupted())
+			{
+				status = HVC_OPT_INTERRUPTED;
+				snprintf(r.message, sizeof(r.message), "interrupted");
+				break;
+			}
 			if (!fresh)
 			{
 				fresh = 1;		/* retry once along steepest descent */

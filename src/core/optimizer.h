@@ -33,7 +33,7 @@ typedef struct
 								 * iteration (default 4) */
 	const double *lower;		/* per-variable bounds, NULL = unbounded */
 	const double *upper;
-	int			(*interrupted) (void);	/* polled once per iteration; nonzero
+	int			(*interrupted) (void);	/* polled before every evaluation; nonzero
 										 * stops with HVC_OPT_INTERRUPTED.
 										 * NULL = never. */
 } hvc_opt_options;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 #define RFM_BREAKS 4
+/* RFM cells (r, f, m) in 1..5 each: rfm_cell_index is below this */
+#define RFM_CELLS 125
 
 /* percentile_cont(p) of an ascending array of n >= 1 values, as PostgreSQL computes it */
 double		rfm_percentile_cont(const double *sorted, size_t n, double p);

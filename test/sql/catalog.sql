@@ -65,3 +65,25 @@ SELECT a.aggfnoid::regprocedure AS aggregate, p.proparallel,
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
   JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'hvc'
  ORDER BY 1;
+
+-- Privileges (sql/parts/90_privileges.sql).  Exactly these routines are
+-- executable by PUBLIC: the building blocks and the entry points that run
+-- with their caller's rights.  hvc.priority and hvc.refresh_status (SECURITY
+-- DEFINER: they show data to roles without table privileges) are granted by
+-- the DBA, and no internal routine (hvc._*) is executable by PUBLIC.
+SELECT p.oid::regprocedure AS executable_by_public
+  FROM pg_proc p
+ WHERE p.pronamespace = 'hvc'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')
+ ORDER BY p.oid::regprocedure::text;
+SELECT count(*) AS internal_executable_by_public
+  FROM pg_proc p
+ WHERE p.pronamespace = 'hvc'::regnamespace AND p.proname LIKE '\_%'
+   AND has_function_privilege('public', p.oid, 'EXECUTE');
+-- The SECURITY DEFINER routines (each reviewed: no caller-defined code runs
+-- in them) and who besides their owner may run them.
+SELECT p.oid::regprocedure AS security_definer, has_function_privilege('public', p.oid, 'EXECUTE') AS public
+  FROM pg_proc p
+ WHERE p.pronamespace = 'hvc'::regnamespace AND p.prosecdef
+ ORDER BY p.oid::regprocedure::text;
+-- Not a trusted extension: only a superuser may create it (test/sql/security.sql).
+SELECT DISTINCT trusted, superuser FROM pg_available_extension_versions WHERE name = 'hvc';

@@ -2,7 +2,8 @@
 -- after the as_of moment) replaces a non-empty snapshot with an empty one.
 -- It used to fail with "invalid typLen: 0" (XX000) and keep the stale
 -- snapshot: the old snapshot's keys were copied with the key type of the
--- stage, which an empty stage does not have.
+-- stage, which was taken from its first row (none when empty); the stage's
+-- key type now comes from its column.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
 SET datestyle = 'ISO, YMD';

@@ -7,8 +7,10 @@
 SET client_min_messages = warning;  -- also quiets "extension already exists" after other tests
 CREATE EXTENSION IF NOT EXISTS hvc;
 SET timezone = 'UTC';
+-- NOTIFY payloads with customer ids (alert_payload = 'ids', hvc 0.1.0's
+-- payload) until refresh 3; the other payloads are shown from there on.
 UPDATE hvc.config SET model = 'none', time_unit = 'day', value_basis = 'predicted_clv',
-                      at_risk_threshold = 0.5, history_refreshes = 24;
+                      at_risk_threshold = 0.5, history_refreshes = 24, alert_payload = 'ids';
 DELETE FROM hvc.tier_rules;
 INSERT INTO hvc.tier_rules VALUES ('top', 1, 0.05, true), ('high', 2, 0.20, true),
                                   ('medium', 3, 0.50, false), ('low', 4, 1.00, false);
@@ -160,10 +162,12 @@ SELECT refresh_id - :base AS refresh, kind, customers, sample_ids,
 -- History and alerts of refreshes 1 and 2 are pruned.  Nobody is at risk:
 -- c1 31 days (usual gap now 229/5 = 45.8), c4 5, c5 26, c3 not judged; c2 is
 -- not high-value any more.
+-- The payload carries counts only (alert_payload = 'counts', the default).
 -- ---------------------------------------------------------------------------
-UPDATE hvc.config SET history_refreshes = 1;
+UPDATE hvc.config SET history_refreshes = 1, alert_payload = 'counts';
 INSERT INTO ops_sales VALUES (4, '2025-08-10', 1200);
-CALL hvc.refresh(as_of => '2025-08-15');
+\! psql -X -q -c 'SET client_min_messages = warning' -c 'LISTEN hvc_alerts' -c "CALL hvc.refresh(as_of => '2025-08-15 00:00 UTC')" 2>&1 | sed -e 's/PID [0-9]*/PID N/' -e 's/"refresh_id" : [0-9]*/"refresh_id" : N/' -e 's/"database" : "[^"]*"/"database" : "(db)"/'
+SELECT max(refresh_id) - :base AS last_refresh FROM hvc.refresh_log WHERE status = 'succeeded';
 SELECT refresh_id - :base AS refresh, customer_id, from_tier, to_tier, direction
   FROM hvc.tier_changes WHERE refresh_id > :base ORDER BY refresh_id, customer_id;
 SELECT refresh_id - :base AS refresh, kind, customers, sample_ids,
@@ -193,10 +197,15 @@ SELECT customer_id, priority, score, churn_part FROM hvc.priority(1);
 -- customer-typed objects; the first refresh after that reports everyone at
 -- risk as new.  As of 2025-09-15: c4 (now high, every (2025-08-10 - 2025-03-18)/4
 -- = 36 days, 36 days ago) is not overdue; c5 (every 26.7 days, 57 days ago) is.
+-- The payload carries the refresh id only (alert_payload = 'refresh_id'); the
+-- ids stay in hvc.alerts.
 -- ---------------------------------------------------------------------------
-UPDATE hvc.config SET history_refreshes = 24;
+UPDATE hvc.config SET history_refreshes = 24, alert_payload = 'refresh_id';
 SELECT hvc.register_source('public.ops_sales_text', 'customer', 'ordered_at', 'amount');
-CALL hvc.refresh(as_of => '2025-09-15');
+\! psql -X -q -c 'SET client_min_messages = warning' -c 'LISTEN hvc_alerts' -c "CALL hvc.refresh(as_of => '2025-09-15 00:00 UTC')" 2>&1 | sed -e 's/PID [0-9]*/PID N/' -e 's/"refresh_id" : [0-9]*/"refresh_id" : N/' -e 's/"database" : "[^"]*"/"database" : "(db)"/'
+\set VERBOSITY terse
+UPDATE hvc.config SET alert_payload = 'names';
+\set VERBOSITY default
 SELECT pg_typeof(customer_id) AS key_type, at_risk_rank, customer_id, tier, reason FROM hvc.at_risk;
 SELECT kind, customers, sample_ids, payload::json -> 'newly_at_risk_ids' AS payload_ids
   FROM hvc.alerts WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.refresh_log);
@@ -215,7 +224,7 @@ BEGIN
     PERFORM hvc.schedule_refresh('0 3 * * *');
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-    RAISE WARNING E'SQLSTATE %\nmessage: %\nhint: %', st, msg, replace(hint, current_database(), '(db)');
+    RAISE WARNING E'SQLSTATE %\nmessage: %\nhint: %', st, msg, regexp_replace(replace(hint, current_database(), '(db)'), 'postgresql-[0-9]+-cron', 'postgresql-(version)-cron');
 END $$;
 DO $$
 DECLARE st text; msg text;
@@ -249,4 +258,5 @@ SELECT c.relname, a.attname AS uncommented
    AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL;
 
 -- Leave the defaults for the tests that follow.
-UPDATE hvc.config SET model = 'bgnbd', time_unit = 'week', at_risk_threshold = 0.5, history_refreshes = 24;
+UPDATE hvc.config SET model = 'bgnbd', time_unit = 'week', at_risk_threshold = 0.5, history_refreshes = 24,
+                      alert_payload = 'counts';

@@ -1,0 +1,26 @@
+/*
+ * version_guard.h — one clear error when the hvc library installed on the
+ * server and hvc's SQL objects in a database do not match (between `make
+ * install` of a new version and ALTER EXTENSION hvc UPDATE).
+ */
+#ifndef HVC_VERSION_GUARD_H
+#define HVC_VERSION_GUARD_H
+
+#include "postgres.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
+
+/* Raise object_not_in_prerequisite_state: "hvc: <what>", with the
+ * database's hvc version and the hint to run ALTER EXTENSION hvc UPDATE. */
+extern void hvc_catalog_outdated(const char *what) pg_attribute_noreturn();
+
+/* The catalog's composite type (a function's result or argument type) must
+ * have exactly natts columns; type names it in the message. */
+extern void hvc_require_columns(TupleDesc desc, int natts, const char *type);
+
+/* GetAttributeByName for a composite hvc defines (hvc.config, a model
+ * type): a column this library needs but the catalog's type lacks is the
+ * error above, not an internal "attribute does not exist". */
+extern Datum hvc_attribute(HeapTupleHeader t, const char *name, bool *isnull);
+
+#endif
