@@ -29,7 +29,10 @@ prefix=$cache/pg15-cassert
 srcdir=$cache/pg15-cassert-src
 stamp=$prefix/.hvc-cassert-stamp
 cflags="-O1 -g"
-configure_flags="--enable-cassert --enable-debug --without-readline --without-zlib --without-icu --without-llvm"
+# ICU, libxml and the contrib modules are the ones the tests use
+# (nondeterministic collations, xpath(), citext, dblink).
+configure_flags="--enable-cassert --enable-debug --with-icu --with-libxml --without-readline --without-zlib --without-llvm"
+contrib_modules="citext dblink"
 export DEBIAN_FRONTEND=noninteractive
 apt_lock=(-o DPkg::Lock::Timeout=600)
 
@@ -43,7 +46,7 @@ want_version=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
 # The stamp records the installed version the build was made for, the source
 # version built (the archive may no longer serve the installed one's source:
 # then the newest it does serve) and the flags.
-stamp_key="for ${want_version:-any} | upstream tarball | $cflags | $configure_flags"
+stamp_key="for ${want_version:-any} | upstream tarball | $cflags | $configure_flags | $contrib_modules"
 stamp_ok() {
     [ -x "$prefix/bin/pg_config" ] && [ -f "$stamp" ] || return 1
     [ "$(sed -n 2p "$stamp")" = "$stamp_key" ]
@@ -89,7 +92,7 @@ add_deb_src() {
 build_server() {
     [ "$(id -u)" -eq 0 ] || die "building the cached server needs root (apt-get); run as root"
     local t0=$SECONDS src ver orig need=() pkg
-    for pkg in build-essential bzip2 perl; do
+    for pkg in build-essential bzip2 perl pkg-config libicu-dev libxml2-dev; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
     done
     add_deb_src
@@ -109,7 +112,7 @@ build_server() {
     [ -n "$versions" ] || die "no source package postgresql-15 in the archive"
     for v in $versions; do
         rm -rf "${srcdir:?}"/*
-        ( cd "$srcdir" && apt-get source -qq --download-only "postgresql-15=$v" > "$cache/source.log" 2>&1 ) && break
+        ( cd "$srcdir" && apt-get source -qq --download-only "postgresql-15=$v" > "$cache/pg15-cassert-source.log" 2>&1 ) && break
         log "source $v not available, trying the next"
     done
     # The upstream tarball of the source package, without Debian's patches:
@@ -117,7 +120,7 @@ build_server() {
     # whatever the --prefix, so installing would overwrite the system server's
     # modules and PGXS files.
     orig=$(find "$srcdir" -maxdepth 1 -name 'postgresql-15_*.orig.tar.*' | head -1)
-    [ -n "$orig" ] || { cat "$cache/source.log"; die "apt-get source postgresql-15 failed"; }
+    [ -n "$orig" ] || { cat "$cache/pg15-cassert-source.log"; die "apt-get source postgresql-15 failed"; }
     ver=$(basename "$(find "$srcdir" -maxdepth 1 -name '*.dsc' | head -1)" .dsc)
     ver=${ver#postgresql-15_}
     tar -xf "$orig" -C "$srcdir" || die "could not unpack $orig"
@@ -125,17 +128,19 @@ build_server() {
     [ -n "$src" ] || die "no source tree unpacked in $srcdir"
     log "building PostgreSQL $ver (upstream source) with $configure_flags CFLAGS='$cflags' into $prefix"
     ( cd "$src" &&
-      ./configure -q --prefix="$prefix" $configure_flags CFLAGS="$cflags" > "$cache/configure.log" 2>&1 &&
-      make -s -j2 > "$cache/build.log" 2>&1 ) ||
-        { tail -n 40 "$cache/configure.log" "$cache/build.log" 2>/dev/null; die "PostgreSQL build failed (logs in $cache)"; }
+      ./configure -q --prefix="$prefix" $configure_flags CFLAGS="$cflags" > "$cache/pg15-cassert-configure.log" 2>&1 &&
+      make -s -j2 > "$cache/pg15-cassert-build.log" 2>&1 &&
+      for m in $contrib_modules; do make -s -C "contrib/$m" >> "$cache/pg15-cassert-build.log" 2>&1 || exit 1; done ) ||
+        { tail -n 40 "$cache/pg15-cassert-configure.log" "$cache/pg15-cassert-build.log" 2>/dev/null; die "PostgreSQL build failed (logs in $cache)"; }
     # never install anywhere but under the prefix
     local bad
     bad=$("$src/src/bin/pg_config/pg_config" | awk -F' = ' -v p="$prefix" '$2 ~ /^\// && index($2, p) != 1')
     [ -z "$bad" ] || die "the build would install outside $prefix: $bad"
     ( cd "$src" &&
-      make -s install >> "$cache/build.log" 2>&1 &&
-      make -s -C src/test/isolation install >> "$cache/build.log" 2>&1 ) ||
-        { tail -n 40 "$cache/build.log"; die "PostgreSQL install failed (logs in $cache)"; }
+      make -s install >> "$cache/pg15-cassert-build.log" 2>&1 &&
+      make -s -C src/test/isolation install >> "$cache/pg15-cassert-build.log" 2>&1 &&
+      for m in $contrib_modules; do make -s -C "contrib/$m" install >> "$cache/pg15-cassert-build.log" 2>&1 || exit 1; done ) ||
+        { tail -n 40 "$cache/pg15-cassert-build.log"; die "PostgreSQL install failed (logs in $cache)"; }
     rm -rf "$srcdir"            # about 200 MB; the install is what later runs use
     printf 'PostgreSQL %s\n%s\n' "$ver" "$stamp_key" > "$stamp"
     log "built PostgreSQL $ver in $((SECONDS - t0)) s"
