@@ -562,8 +562,8 @@ BEGIN
         RETURN QUERY
         SELECT customer, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
           FROM hvc.customer_snapshot s
-         CROSS JOIN (SELECT * FROM hvc.snapshot_info LIMIT 1) i
-         CROSS JOIN (SELECT * FROM hvc.config LIMIT 1) c
+         CROSS JOIN (SELECT customers FROM hvc.snapshot_info LIMIT 1) i
+         CROSS JOIN (SELECT at_risk_threshold, horizon_months FROM hvc.config LIMIT 1) c
          CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_risk, c.at_risk_threshold,
                                                 s.recency_days, s.avg_days_between_orders, s.predicted_clv,
                                                 s.revenue, s.tenure_days, c.horizon_months) p
@@ -577,8 +577,8 @@ BEGIN
             RETURN QUERY EXECUTE format($q$
             SELECT $1, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
               FROM hvc.customer_snapshot s
-             CROSS JOIN (SELECT * FROM hvc.snapshot_info LIMIT 1) i
-             CROSS JOIN (SELECT * FROM hvc.config LIMIT 1) c
+             CROSS JOIN (SELECT customers FROM hvc.snapshot_info LIMIT 1) i
+             CROSS JOIN (SELECT at_risk_threshold, horizon_months FROM hvc.config LIMIT 1) c
              CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_risk, c.at_risk_threshold,
                                                     s.recency_days, s.avg_days_between_orders, s.predicted_clv,
                                                     s.revenue, s.tenure_days, c.horizon_months) p
@@ -621,32 +621,18 @@ COMMENT ON FUNCTION hvc.priority(text) IS
 -- 5. Customer-typed objects: at-risk list, its memory, value profiles.
 -- ===========================================================================
 
--- Called at the end of hvc._create_snapshot_objects (which drops the views
--- first, together with its own).
-CREATE OR REPLACE FUNCTION hvc._create_operations_objects(customer_type regtype) RETURNS void
+-- hvc.at_risk over the customer-typed snapshot.  Its own function so that an
+-- upgrade can replace the view in place (keeping GRANTs and the at-risk
+-- memory), and naming the settings it reads, so that a column added to
+-- hvc.config later does not change the view.
+CREATE OR REPLACE FUNCTION hvc._create_at_risk_view() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
-    IF customer_type IS NULL THEN
-        RAISE EXCEPTION 'hvc: the customer key type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    DROP VIEW IF EXISTS hvc.value_profile_summary, hvc.value_profiles, hvc.at_risk;
-    DROP TABLE IF EXISTS hvc.at_risk_previous;
-
-    EXECUTE format($ddl$
-    CREATE TABLE hvc.at_risk_previous (
-        customer_id %s PRIMARY KEY,
-        refresh_id  bigint NOT NULL
-    )$ddl$, customer_type);
-    COMMENT ON TABLE hvc.at_risk_previous IS
-        'Internal: the customers in hvc.at_risk at the last refresh, to tell who is newly at risk (alerts).';
-    COMMENT ON COLUMN hvc.at_risk_previous.customer_id IS 'Customer key.';
-    COMMENT ON COLUMN hvc.at_risk_previous.refresh_id IS 'The refresh at which the customer was in hvc.at_risk.';
-
-    CREATE VIEW hvc.at_risk AS
+    CREATE OR REPLACE VIEW hvc.at_risk AS
     WITH judged AS (
         SELECT s.*, c.at_risk_threshold,
                CASE WHEN s.churn_risk IS NOT NULL THEN 'churn_risk' ELSE 'overdue' END AS risk_basis
-          FROM hvc.customer_snapshot s CROSS JOIN (SELECT * FROM hvc.config LIMIT 1) c
+          FROM hvc.customer_snapshot s CROSS JOIN (SELECT at_risk_threshold FROM hvc.config LIMIT 1) c
          WHERE s.is_high_value
            AND CASE WHEN s.churn_risk IS NOT NULL THEN s.churn_risk >= c.at_risk_threshold
                     ELSE s.avg_days_between_orders IS NOT NULL
@@ -691,6 +677,32 @@ BEGIN
     COMMENT ON COLUMN hvc.at_risk.segment IS 'RFM segment.';
     COMMENT ON COLUMN hvc.at_risk.risk_basis IS 'churn_risk (model) or overdue (no model: recency against the usual gap).';
     COMMENT ON COLUMN hvc.at_risk.reason IS 'Why, in plain words, e.g. ''churn risk 72 % (threshold 50 %), last order 40 days ago'' or ''no order for 95 days, usually every 30 days''.';
+END $fn$;
+COMMENT ON FUNCTION hvc._create_at_risk_view() IS
+    'Internal: creates or replaces the view hvc.at_risk (called by hvc._create_operations_objects and by upgrades).';
+
+-- Called at the end of hvc._create_snapshot_objects (which drops the views
+-- first, together with its own).
+CREATE OR REPLACE FUNCTION hvc._create_operations_objects(customer_type regtype) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+BEGIN
+    IF customer_type IS NULL THEN
+        RAISE EXCEPTION 'hvc: the customer key type must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DROP VIEW IF EXISTS hvc.value_profile_summary, hvc.value_profiles, hvc.at_risk;
+    DROP TABLE IF EXISTS hvc.at_risk_previous;
+
+    EXECUTE format($ddl$
+    CREATE TABLE hvc.at_risk_previous (
+        customer_id %s PRIMARY KEY,
+        refresh_id  bigint NOT NULL
+    )$ddl$, customer_type);
+    COMMENT ON TABLE hvc.at_risk_previous IS
+        'Internal: the customers in hvc.at_risk at the last refresh, to tell who is newly at risk (alerts).';
+    COMMENT ON COLUMN hvc.at_risk_previous.customer_id IS 'Customer key.';
+    COMMENT ON COLUMN hvc.at_risk_previous.refresh_id IS 'The refresh at which the customer was in hvc.at_risk.';
+
+    PERFORM hvc._create_at_risk_view();
 
     CREATE VIEW hvc.value_profiles AS
     SELECT c.customer_id, c.value_profile,

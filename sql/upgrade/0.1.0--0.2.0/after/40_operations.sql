@@ -1,0 +1,14 @@
+-- hvc.at_risk of a registered 0.1.0 database expanded all of hvc.config's
+-- 0.1.0 columns (SELECT *); 0.2.0's names the one setting it reads.  Replace
+-- it in place (same columns: GRANTs, dependencies and the at-risk memory
+-- stay).  An extension script may only replace its own members, so the view
+-- is a member for the moment of the replacement (ALTER EXTENSION ADD / DROP
+-- are meant for update scripts) and a database object again after it.
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('hvc.at_risk') IS NOT NULL THEN
+        ALTER EXTENSION hvc ADD VIEW hvc.at_risk;
+        PERFORM hvc._create_at_risk_view();
+        ALTER EXTENSION hvc DROP VIEW hvc.at_risk;
+    END IF;
+END $$;
