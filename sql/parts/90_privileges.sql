@@ -18,23 +18,23 @@ REVOKE ALL ON ALL ROUTINES IN SCHEMA hvc FROM PUBLIC;
 
 -- Pure building blocks (C, caller's rights, read only their arguments).
 GRANT EXECUTE ON ROUTINE
-    hvc.bgnbd_fit(integer, float8, float8),
-    hvc.pareto_nbd_fit(integer, float8, float8),
-    hvc.gamma_gamma_fit(integer, float8),
+    hvc.bgnbd_fit(bigint, float8, float8),
+    hvc.pareto_nbd_fit(bigint, float8, float8),
+    hvc.gamma_gamma_fit(bigint, float8),
     hvc.customer_state("any", "any", "any", "any", timestamp, text),
     hvc.customer_state_summary(bytea),
     hvc.customer_summary("any", "any", "any", "any", timestamp, text),
-    hvc.p_alive(hvc.bgnbd, integer, float8, float8),
-    hvc.p_alive(hvc.pareto_nbd, integer, float8, float8),
-    hvc.expected_purchases(hvc.bgnbd, float8, integer, float8, float8),
-    hvc.expected_purchases(hvc.pareto_nbd, float8, integer, float8, float8),
+    hvc.p_alive(hvc.bgnbd, bigint, float8, float8),
+    hvc.p_alive(hvc.pareto_nbd, bigint, float8, float8),
+    hvc.expected_purchases(hvc.bgnbd, float8, bigint, float8, float8),
+    hvc.expected_purchases(hvc.pareto_nbd, float8, bigint, float8, float8),
     hvc.expected_purchases_new(hvc.bgnbd, float8),
     hvc.expected_purchases_new(hvc.pareto_nbd, float8),
-    hvc.expected_order_value(hvc.gamma_gamma, integer, float8),
-    hvc.customer_lifetime_value(hvc.bgnbd, hvc.gamma_gamma, integer, float8, float8, float8, integer, float8, float8),
-    hvc.customer_lifetime_value(hvc.pareto_nbd, hvc.gamma_gamma, integer, float8, float8, float8, integer, float8, float8),
-    hvc.time_to_next_purchase(hvc.bgnbd, integer, float8),
-    hvc.time_to_next_purchase(hvc.pareto_nbd, integer, float8)
+    hvc.expected_order_value(hvc.gamma_gamma, bigint, float8),
+    hvc.customer_lifetime_value(hvc.bgnbd, hvc.gamma_gamma, bigint, float8, float8, float8, integer, float8, float8),
+    hvc.customer_lifetime_value(hvc.pareto_nbd, hvc.gamma_gamma, bigint, float8, float8, float8, integer, float8, float8),
+    hvc.time_to_next_purchase(hvc.bgnbd, bigint, float8),
+    hvc.time_to_next_purchase(hvc.pareto_nbd, bigint, float8)
 TO PUBLIC;
 
 -- Entry points that run with the caller's rights: they do what the caller's
