@@ -186,7 +186,8 @@ read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *
 	v[2] = DatumGetFloat8(d);
 	if (v[2] == 0.0)
 		v[3] = NAN;				/* the edge: names[3] not identified */
-	else if (!read_params(t, names + 2, 2, v + 2, type))
+	else if (!read_params(t, names + 2, 1, v + 2, type) ||
+			 !read_params(t, names + 3, 1, v + 3, type))
 		return false;
 	if (kind == HVC_MODEL_BGNBD)
 	{
