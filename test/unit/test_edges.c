@@ -218,11 +218,57 @@ rule_checks(void)
 	free(rows);
 }
 
+/*
+ * Gamma-Gamma with every customer on the same spend scale nu: q -> inf with
+ * v / q -> nu (clv-models.md §9.2).  The fit converges at that edge, names
+ * it, and the expected order value stays finite: p (v + x m) / (p x + q - 1)
+ * tends to the common mean p / nu.
+ */
+static void
+gg_edge_checks(void)
+{
+	const size_t n = 2000;
+	gg_row	   *rows = (gg_row *) malloc(n * sizeof(gg_row));
+	test_rng	g;
+	gg_params	o;
+	hvc_opt_report rep;
+	double		ll, mean;
+	size_t		i;
+	int			rc;
+
+	if (rows == NULL)
+	{
+		CHECK(0, "allocation");
+		return;
+	}
+	g.s = 777;
+	for (i = 0; i < n; i++)
+	{
+		double		x = 1 + floor(6.0 * rng_unif(&g));
+
+		rows[i].x = x;
+		rows[i].m = rng_gamma(&g, 4.0 * x, 0.2) / x;	/* p = 4, nu = 0.2: mean 20 */
+		rows[i].w = 1.0;
+	}
+	rc = gg_fit(rows, n, NULL, &o, &ll, &rep);
+	note("Gamma-Gamma, one spend scale for all: p %g q %g v %g, \"%s\", edge \"%s\", SE p %g q %g v %g",
+		 o.p, o.q, o.v, rep.message, rep.edge, rep.se[0], rep.se[1], rep.se[2]);
+	CHECK(rc == HVC_OK && rep.converged, "Gamma-Gamma common scale: converged (rc %d)", rc);
+	CHECK(strstr(rep.edge, "q->inf") != NULL, "Gamma-Gamma common scale: edge names q->inf (\"%s\")", rep.edge);
+	CHECK(isnan(rep.se[1]) && isfinite(rep.se[0]), "Gamma-Gamma common scale: no SE for q, one for p");
+	CHECK(gg_population_mean(&o, &mean) == HVC_OK, "population mean exists at the edge");
+	CHECK_CLOSE("population mean = p / nu", mean, 20.0, 0, 0.02);
+	CHECK_CLOSE("E[M | x = 3, m = 50] = common mean (no shrinkage needed)",
+				gg_expected_value(&o, 3, 50), mean, 0, 1e-3);
+	free(rows);
+}
+
 void
 test_edges(void)
 {
 	printf("-- edges, standard errors, convergence rule\n");
 	edge_checks();
+	gg_edge_checks();
 	se_checks();
 	rule_checks();
 }
