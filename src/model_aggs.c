@@ -2,9 +2,9 @@
  * model_aggs.c — the model-fitting aggregates of the analyst SQL surface
  * (API.md §5):
  *
- *   hvc.bgnbd_fit(frequency int, recency float8, age float8)      -> hvc.bgnbd
- *   hvc.pareto_nbd_fit(frequency int, recency float8, age float8) -> hvc.pareto_nbd
- *   hvc.gamma_gamma_fit(frequency int, monetary float8)          -> hvc.gamma_gamma
+ *   hvc.bgnbd_fit(frequency bigint, recency float8, age float8)      -> hvc.bgnbd
+ *   hvc.pareto_nbd_fit(frequency bigint, recency float8, age float8) -> hvc.pareto_nbd
+ *   hvc.gamma_gamma_fit(frequency bigint, monetary float8)          -> hvc.gamma_gamma
  *
  * The transition state is a buffer of weighted summary rows (btyd_row /
  * gg_row) in the aggregate memory context; one implementation (RowAggState,
@@ -33,6 +33,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -108,6 +109,22 @@ typedef struct RowKind
  * model_funcs.c apply the same rules to their arguments).
  * --------------------------------------------------------------------- */
 
+/*
+ * The frequency argument n: bigint since 0.2.0; a 0.1.0 catalog still
+ * declares it integer (the library must not misread its Datum then).
+ */
+static int64
+frequency_arg(FunctionCallInfo fcinfo, int n)
+{
+	Oid			t = get_fn_expr_argtype(fcinfo->flinfo, n);
+
+	if (t == INT4OID)
+		return (int64) PG_GETARG_INT32(n);
+	if (t == INT2OID)
+		return (int64) PG_GETARG_INT16(n);
+	return PG_GETARG_INT64(n);
+}
+
 static void
 bad_row(const char *msg, const char *hint)
 {
@@ -136,17 +153,20 @@ is_weight(double w)
  * The two row kinds
  * --------------------------------------------------------------------- */
 
-/* (frequency int, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit */
+/* (frequency bigint, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit */
 static bool
 btyd_from_args(FunctionCallInfo fcinfo, void *row)
 {
 	btyd_row   *r = (btyd_row *) row;
-	int32		x = PG_GETARG_INT32(1);
+	int64		x = frequency_arg(fcinfo, 1);
 	double		t_x = PG_GETARG_FLOAT8(2),
 				T = PG_GETARG_FLOAT8(3);
 
 	if (x < 0)
-		bad_row(psprintf("frequency must not be negative, got frequency = %d", x),
+		bad_row(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
+				SUMMARY_HINT);
+	if ((double) x > MAX_EXACT_COUNT)
+		bad_row(psprintf("frequency must be at most 2^53, got frequency = %lld", (long long) x),
 				SUMMARY_HINT);
 	if (!isfinite(t_x) || !isfinite(T))
 		bad_row(psprintf("recency and age must be finite, got recency = %s, age = %s",
@@ -165,8 +185,8 @@ btyd_from_args(FunctionCallInfo fcinfo, void *row)
 						 float8out_internal(t_x)),
 				SUMMARY_HINT);
 	if (x > 0 && T == 0.0)
-		bad_row(psprintf("a customer with repeat purchases must have a positive age, got frequency = %d, age = 0",
-						 x),
+		bad_row(psprintf("a customer with repeat purchases must have a positive age, got frequency = %lld, age = 0",
+						 (long long) x),
 				SUMMARY_HINT);
 	r->x = (double) x;
 	r->t_x = x == 0 ? 0.0 : t_x;
@@ -203,16 +223,19 @@ static const RowKind btyd_kind = {
 	btyd_from_args, btyd_compress_rows, btyd_invalid
 };
 
-/* (frequency int, monetary float8) of gamma_gamma_fit */
+/* (frequency bigint, monetary float8) of gamma_gamma_fit */
 static bool
 gg_from_args(FunctionCallInfo fcinfo, void *row)
 {
 	gg_row	   *r = (gg_row *) row;
-	int32		x = PG_GETARG_INT32(1);
+	int64		x = frequency_arg(fcinfo, 1);
 	double		m = PG_GETARG_FLOAT8(2);
 
 	if (x < 0)
-		bad_row(psprintf("frequency must not be negative, got frequency = %d", x),
+		bad_row(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
+				"frequency is the number of repeat purchases (0 or more).");
+	if ((double) x > MAX_EXACT_COUNT)
+		bad_row(psprintf("frequency must be at most 2^53, got frequency = %lld", (long long) x),
 				"frequency is the number of repeat purchases (0 or more).");
 	if (!isfinite(m))
 		bad_row(psprintf("monetary must be finite, got monetary = %s",
@@ -539,6 +562,8 @@ typedef struct FitResult
 	int			iterations;
 	bool		have_iterations;
 	char		message[256];
+	char		edge[48];		/* "" or which parameter went to which edge */
+	double		se[4];			/* standard errors, NaN = NULL */
 } FitResult;
 
 static void
@@ -549,21 +574,22 @@ fit_result_init(FitResult *fr, int nparam)
 	memset(fr, 0, sizeof(*fr));
 	fr->nparam = nparam;
 	for (i = 0; i < 4; i++)
-		fr->param[i] = NAN;
+		fr->param[i] = fr->se[i] = NAN;
 	fr->loglik = NAN;
 }
 
 /*
  * Columns of hvc.bgnbd / hvc.pareto_nbd / hvc.gamma_gamma: the parameters,
- * then log_likelihood, customers, converged, iterations, message.
+ * then log_likelihood, customers, converged, iterations, message, edge, and
+ * the parameters' standard errors (<param>_se, same order).
  */
 static Datum
 fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 {
 	TupleDesc	desc;
-	Datum		values[9];
-	bool		nulls[9];
-	int			natts = fr->nparam + 5,
+	Datum		values[14];
+	bool		nulls[14];
+	int			natts = 2 * fr->nparam + 6,
 				i,
 				k;
 
@@ -586,6 +612,13 @@ fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 	values[k + 3] = Int32GetDatum(fr->iterations);
 	nulls[k + 3] = !fr->have_iterations;
 	values[k + 4] = CStringGetTextDatum(fr->message);
+	values[k + 5] = CStringGetTextDatum(fr->edge);
+	nulls[k + 5] = (fr->edge[0] == '\0');
+	for (i = 0; i < fr->nparam; i++)
+	{
+		values[k + 6 + i] = Float8GetDatum(fr->se[i]);
+		nulls[k + 6 + i] = !isfinite(fr->se[i]);
+	}
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
@@ -596,9 +629,16 @@ fit_outcome(FitResult *fr, int rc, const hvc_opt_report *rep, const char *model)
 	int			i;
 	bool		finite = isfinite(fr->loglik);
 
+	/* at an edge a parameter may be not identified (NaN, stored as NULL) */
 	for (i = 0; i < fr->nparam; i++)
-		if (!isfinite(fr->param[i]))
+		if (!isfinite(fr->param[i]) && !(rep->edge[0] != '\0' && isnan(fr->param[i])))
 			finite = false;
+	if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+	{
+		snprintf(fr->edge, sizeof(fr->edge), "%s", rep->edge);
+		for (i = 0; i < fr->nparam; i++)
+			fr->se[i] = rep->se[i];
+	}
 	if (rc == HVC_OK && finite)
 	{
 		fr->converged = true;

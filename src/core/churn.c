@@ -79,7 +79,8 @@ adaptive(const pnbd_integrand *f, double lo, double hi, double whole,
 				left = gl10(f, lo, mid),
 				right = gl10(f, mid, hi);
 
-	if (depth <= 0 || fabs(left + right - whole) <= tol)
+	/* a non-finite panel cannot converge: stop instead of splitting 2^depth times */
+	if (depth <= 0 || !isfinite(left + right) || fabs(left + right - whole) <= tol)
 		return left + right;
 	return adaptive(f, lo, mid, left, 0.5 * tol, depth - 1) +
 		adaptive(f, mid, hi, right, 0.5 * tol, depth - 1);
@@ -99,6 +100,9 @@ pnbd_p_no_purchase(const pnbd_params *p, double tau, double x,
 		return 1.0;
 	A = p->r + x;
 	B = p->alpha + T;
+	/* the edge s -> 0 (nobody drops out, beta not identified): the NBD limit */
+	if (p->s == 0.0)
+		return exp(-A * log1p(tau / B));
 	C = p->beta + T;
 	f.inv_a = 1.0 / A;
 	f.b_over_c = B / C;

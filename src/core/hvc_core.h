@@ -11,6 +11,7 @@
 #include "pareto_nbd.h"
 #include "gamma_gamma.h"
 #include "clv.h"
+#include "fit_driver.h"
 #include "churn.h"
 
 #endif							/* HVC_CORE_H */
