@@ -46,5 +46,7 @@ GRANT EXECUTE ON ROUTINE
     hvc.refresh_now(timestamptz, boolean),
     hvc.schedule_refresh(text),
     hvc.unschedule_refresh(),
-    hvc.forget_customer(anyelement)
+    hvc.forget_customer(anyelement),
+    hvc.backtest(timestamptz, timestamptz, text),
+    hvc.backtest_summary(timestamptz, timestamptz, text)
 TO PUBLIC;
