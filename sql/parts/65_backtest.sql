@@ -21,15 +21,8 @@
 -- out).  Times are in hvc.config.time_unit, as in the refresh.
 -- ---------------------------------------------------------------------------
 
--- Settings (API §6).  IF NOT EXISTS: the churn work adds the same columns.
-ALTER TABLE hvc.config ADD COLUMN IF NOT EXISTS validation_days integer
-    CHECK (validation_days IS NULL OR validation_days BETWEEN 0 AND 36500);
-ALTER TABLE hvc.config ADD COLUMN IF NOT EXISTS validation_interval_days integer NOT NULL DEFAULT 7
-    CHECK (validation_interval_days BETWEEN 0 AND 36500);
-COMMENT ON COLUMN hvc.config.validation_days IS
-    'Holdout length in days of the backtest every refresh runs (hvc.model_validation): NULL (default) = automatic, a quarter of the history, at most 365; 0 = no backtest.';
-COMMENT ON COLUMN hvc.config.validation_interval_days IS
-    'A refresh that is not full reuses the stored backtest when it was made with the same source and settings and its holdout ended less than this many days before the new as_of (default 7; 0 = backtest on every refresh).';
+-- Settings: hvc.config.validation_days and validation_interval_days
+-- (82_validation_settings.sql).
 
 CREATE OR REPLACE FUNCTION hvc._backtest_split(state bytea, calibration_day date, holdout_day date,
     OUT frequency integer, OUT recency_days integer, OUT age_days integer, OUT holdout_purchases integer)
@@ -368,8 +361,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT c.model, c.time_unit, c.timezone, c.validation_days, c.validation_interval_days INTO cfg FROM hvc.config c;
-    IF cfg.model = 'none' THEN
-        RETURN '; no backtest (model none)';
+    -- nothing to validate when the refresh has no predictions (its message
+    -- already says why)
+    IF cfg.model = 'none' OR NOT EXISTS (SELECT 1 FROM hvc.model_fit mf WHERE mf.refresh_id = id
+                                            AND mf.model = cfg.model AND mf.converged) THEN
+        RETURN '';
     ELSIF cfg.validation_days = 0 THEN
         RETURN '; no backtest (validation_days = 0)';
     END IF;
