@@ -8,6 +8,7 @@
  *   hvc.customer_lifetime_value(m, g, frequency, recency, age, monetary,
  *                               horizon_months, monthly_discount_rate, units_per_month)
  *   hvc.time_to_next_purchase(m, frequency, age)            median wait if alive
+ *   hvc.p_no_purchase(m, tau, frequency, recency, age)      P(no purchase in (age, age+tau])
  *   hvc.expected_order_value(g hvc.gamma_gamma, frequency, monetary)
  *
  * Model parameters are read from the composite by attribute name.  A model
@@ -25,6 +26,7 @@
 #include "utils/float.h"
 
 #include "core/bgnbd.h"
+#include "core/churn.h"
 #include "core/clv.h"
 #include "core/gamma_gamma.h"
 #include "core/pareto_nbd.h"
@@ -41,6 +43,8 @@ PG_FUNCTION_INFO_V1(hvc_pareto_nbd_clv);
 PG_FUNCTION_INFO_V1(hvc_bgnbd_time_to_next_purchase);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_time_to_next_purchase);
 PG_FUNCTION_INFO_V1(hvc_gamma_gamma_expected_order_value);
+PG_FUNCTION_INFO_V1(hvc_bgnbd_p_no_purchase);
+PG_FUNCTION_INFO_V1(hvc_pareto_nbd_p_no_purchase);
 
 /* Longest CLV horizon accepted (100 years): one model evaluation per month. */
 #define MAX_HORIZON_MONTHS	1200
@@ -311,6 +315,26 @@ time_to_next_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 	RETURN_FINITE(hvc_model_next_order_median(&m, x, T));
 }
 
+/* frequency is bigint here: clamped into check_customer's range for the checks */
+static Datum
+p_no_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
+{
+	hvc_purchase_model m;
+	double		tau = PG_GETARG_FLOAT8(1);
+	int64		x = PG_GETARG_INT64(2);
+	double		t_x = PG_GETARG_FLOAT8(3),
+				T = PG_GETARG_FLOAT8(4);
+
+	if (!isfinite(tau) || tau < 0.0)
+		bad_arg(psprintf("tau must be finite and not negative, got tau = %s", f8(tau)),
+				"tau is the length of the window after age, in the time unit of recency and age (e.g. 13 weeks).");
+	check_customer(x > PG_INT32_MAX ? PG_INT32_MAX : x < PG_INT32_MIN ? PG_INT32_MIN : (int32) x,
+				   t_x, T);
+	if (!read_purchase_model(PG_GETARG_HEAPTUPLEHEADER(0), kind, &m))
+		PG_RETURN_NULL();
+	RETURN_FINITE(hvc_model_p_no_purchase(&m, tau, (double) x, x == 0 ? 0.0 : t_x, T));
+}
+
 /* ---------------------------------------------------------------------
  * SQL-callable entry points
  * --------------------------------------------------------------------- */
@@ -389,4 +413,16 @@ hvc_gamma_gamma_expected_order_value(PG_FUNCTION_ARGS)
 	if (!read_spend_model(PG_GETARG_HEAPTUPLEHEADER(0), &g))
 		PG_RETURN_NULL();
 	RETURN_FINITE(order_value(&g, x, mon));
+}
+
+Datum
+hvc_bgnbd_p_no_purchase(PG_FUNCTION_ARGS)
+{
+	return p_no_purchase_impl(fcinfo, HVC_MODEL_BGNBD);
+}
+
+Datum
+hvc_pareto_nbd_p_no_purchase(PG_FUNCTION_ARGS)
+{
+	return p_no_purchase_impl(fcinfo, HVC_MODEL_PARETO_NBD);
 }

@@ -8,6 +8,7 @@
 #include "executor/executor.h"
 #include "utils/builtins.h"
 
+#include "core/churn.h"
 #include "models.h"
 #include "version_guard.h"
 
@@ -93,6 +94,12 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 	ms->monthly_discount_rate = DatumGetFloat8(required_attr(t, "monthly_discount_rate", what));
 	ms->units_per_month = DatumGetFloat8(required_attr(t, "units_per_month", what));
 	model_check_settings(what, model, ms->horizon_months, ms->monthly_discount_rate);
+	ms->churn_window = param_float(t, "churn_window");
+	ms->horizon_units = param_float(t, "horizon_units");
+	if (!isnan(ms->churn_window))
+		check_positive(what, "churn_window", ms->churn_window);
+	if (!isnan(ms->horizon_units))
+		check_positive(what, "horizon_units", ms->horizon_units);
 	if (ms->units_per_month != HVC_UNITS_PER_MONTH_WEEK &&
 		ms->units_per_month != HVC_UNITS_PER_MONTH_DAY)
 		bad_param(what, psprintf("units_per_month must be %g (weeks) or %g (days), got %g",
@@ -143,17 +150,53 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 	}
 }
 
+/*
+ * Discounted expected purchases over a horizon of H time units (horizon_days
+ * converted): months of f = 30.4375 days (in time units), the K = floor(H/f)
+ * whole months discounted as with horizon_months, and the purchases of the
+ * last, partial month (K f, H] discounted like a month, by (1+d)^-(K+1).
+ * So the CLV of horizon_days = 30.4375 k equals k whole months, and a
+ * horizon means the same in days and in weeks.  *purchases gets E[Y(H)].
+ */
+static double
+discounted_purchases_days(const ModelSet *ms, double x, double t_x, double T,
+						  double *purchases)
+{
+	double		unit_days = ms->units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0;
+	double		f = HVC_DAYS_PER_MONTH / unit_days,
+				H = ms->horizon_units,
+				whole = floor(H / f + 1e-9),
+				e_whole,
+				e_all,
+				dep;
+
+	dep = hvc_discounted_purchases(&ms->purchase, x, t_x, T, (int) whole,
+								   ms->monthly_discount_rate, f, &e_whole);
+	*purchases = e_whole;
+	if (!isfinite(dep) || H <= whole * f)
+		return dep;
+	e_all = hvc_model_expected_purchases(&ms->purchase, H, x, t_x, T);
+	*purchases = e_all;
+	return dep + (e_all - e_whole) / pow(1.0 + ms->monthly_discount_rate, whole + 1.0);
+}
+
 void
 model_set_forecast(const ModelSet *ms, double x, double t_x, double T, PurchaseForecast *out)
 {
-	out->p_alive = out->predicted_orders = out->discounted_purchases = out->next_order_in = NAN;
+	out->p_alive = out->churn_risk = out->predicted_orders = out->discounted_purchases =
+		out->next_order_in = NAN;
 	if (!ms->usable)
 		return;
 	out->p_alive = hvc_model_p_alive(&ms->purchase, x, t_x, T);
-	out->discounted_purchases =
-		hvc_discounted_purchases(&ms->purchase, x, t_x, T, ms->horizon_months,
-								 ms->monthly_discount_rate, ms->units_per_month,
-								 &out->predicted_orders);
+	if (!isnan(ms->churn_window))
+		out->churn_risk = hvc_model_p_no_purchase(&ms->purchase, ms->churn_window, x, t_x, T);
+	if (!isnan(ms->horizon_units))
+		out->discounted_purchases = discounted_purchases_days(ms, x, t_x, T, &out->predicted_orders);
+	else
+		out->discounted_purchases =
+			hvc_discounted_purchases(&ms->purchase, x, t_x, T, ms->horizon_months,
+									 ms->monthly_discount_rate, ms->units_per_month,
+									 &out->predicted_orders);
 	out->next_order_in = hvc_model_next_order_median(&ms->purchase, x, T);
 }
 
@@ -162,6 +205,7 @@ model_set_predict(const ModelSet *ms, const PurchaseForecast *fc, double x,
 				  double monetary, Prediction *out)
 {
 	out->p_alive = fc->p_alive;
+	out->churn_risk = fc->churn_risk;
 	out->predicted_orders = fc->predicted_orders;
 	out->next_order_in = fc->next_order_in;
 	out->expected_order_value = out->predicted_clv = NAN;

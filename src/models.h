@@ -21,11 +21,14 @@ typedef struct ModelSet
 	int			horizon_months;
 	double		monthly_discount_rate;
 	double		units_per_month;	/* 4.345 weeks or 30 days */
+	double		churn_window;	/* churn_risk window, time units; NaN: no churn_risk */
+	double		horizon_units;	/* horizon_days in time units; NaN: horizon_months */
 } ModelSet;
 
 typedef struct Prediction
 {
 	double		p_alive;
+	double		churn_risk;		/* P(no purchase in the churn window) */
 	double		predicted_orders;
 	double		expected_order_value;
 	double		predicted_clv;
@@ -39,10 +42,17 @@ typedef struct Prediction
 typedef struct PurchaseForecast
 {
 	double		p_alive;
+	double		churn_risk;
 	double		predicted_orders;	/* E[Y(horizon)] */
 	double		discounted_purchases;	/* CLV per unit of spend */
 	double		next_order_in;
 } PurchaseForecast;
+
+/*
+ * With hvc.config.horizon_days, CLV is discounted per average calendar
+ * month of 365.25 / 12 days, whatever the time unit.
+ */
+#define HVC_DAYS_PER_MONTH	30.4375
 
 /* The ranges of the hvc.config CHECKs. */
 #define HVC_MIN_HORIZON_MONTHS	1

@@ -70,6 +70,7 @@ typedef struct Computed
 	int64		value_cents;	/* the same, exactly: shares are sums of these */
 	int64		value_rank;
 	double		cum_share;		/* NaN when total value <= 0 */
+	double		churn_pct;		/* churn_risk percentile; NaN without churn_risk */
 	int			tier_index;
 } Computed;
 
@@ -318,7 +319,47 @@ read_old_snapshot(Stage *st, SortCtx *sc, OldRow **rows_out, int64 *n_out)
 	*n_out = n;
 }
 
-#define OUT_NATTS 37
+static int
+cmp_churn_idx(const void *a, const void *b, void *arg)
+{
+	const Computed *c = arg;
+	double		x = c[*(const int64 *) a].pred.churn_risk;
+	double		y = c[*(const int64 *) b].pred.churn_risk;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * The churn_risk percentile of every customer with a churn_risk: the share
+ * of those customers whose churn_risk is at most theirs (cume_dist; ties
+ * share the highest), in (0, 1].  order is scratch space.
+ */
+static void
+churn_percentiles(Computed *cp, int64 *order, int64 n)
+{
+	int64		m = 0,
+				k,
+				j;
+
+	for (k = 0; k < n; k++)
+	{
+		cp[k].churn_pct = NAN;
+		if (isfinite(cp[k].pred.churn_risk))
+			order[m++] = k;
+		CHECK_FOR_INTERRUPTS();
+	}
+	qsort_arg(order, m, sizeof(int64), cmp_churn_idx, cp);
+	for (k = 0; k < m; k = j)
+	{
+		for (j = k + 1; j < m && cp[order[j]].pred.churn_risk == cp[order[k]].pred.churn_risk; j++)
+			;
+		for (; k < j; k++)
+			cp[order[k]].churn_pct = (double) j / (double) m;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+#define OUT_NATTS 38
 
 Datum
 hvc_build_snapshot(PG_FUNCTION_ARGS)
@@ -490,9 +531,12 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	else
 	{
 		for (i = 0; i < st.n; i++)
-			cp[i].pred.p_alive = cp[i].pred.predicted_orders = cp[i].pred.expected_order_value =
+			cp[i].pred.p_alive = cp[i].pred.churn_risk = cp[i].pred.predicted_orders =
+				cp[i].pred.expected_order_value =
 				cp[i].pred.predicted_clv = cp[i].pred.next_order_in = NAN;
 	}
+
+	churn_percentiles(cp, order, st.n);
 
 	/* scores, value */
 	for (i = 0; i < st.n; i++)
@@ -603,13 +647,10 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 		values[19] = CStringGetTextDatum(cell);
 		values[20] = segments[rfm_cell_index(x->r, x->f, x->m)];
 		values[21] = amount_to_cents_numeric(x->historic);
-		if (isfinite(x->pred.p_alive))
-		{
-			values[22] = Float8GetDatum(x->pred.p_alive);
-			values[23] = Float8GetDatum(1.0 - x->pred.p_alive);
-		}
-		else
-			nulls[22] = nulls[23] = true;
+		nulls[22] = !isfinite(x->pred.p_alive);
+		values[22] = Float8GetDatum(x->pred.p_alive);
+		nulls[23] = !isfinite(x->pred.churn_risk);
+		values[23] = Float8GetDatum(x->pred.churn_risk);
 		nulls[24] = !isfinite(x->pred.predicted_orders);
 		values[24] = Float8GetDatum(x->pred.predicted_orders);
 		nulls[25] = !money_to_cents_numeric(x->pred.expected_order_value, &values[25]);
@@ -642,6 +683,8 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 			values[35] = TimestampTzGetDatum(refreshed);
 		}
 		values[36] = Int64GetDatum(refresh_id);
+		nulls[37] = !isfinite(x->churn_pct);
+		values[37] = Float8GetDatum(x->churn_pct);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -50,11 +50,11 @@ COMMENT ON COLUMN hvc.config.model IS
     'Purchase model for predictions: bgnbd (default), pareto_nbd, or none (metrics, RFM and tiers only).';
 COMMENT ON COLUMN hvc.config.time_unit IS
     'Unit of the BTYD summary (frequency, recency, age) and of the model fits: week (default) or day.';
-COMMENT ON COLUMN hvc.config.horizon_months IS 'Prediction horizon in months for predicted_orders and predicted_clv (default 12).';
+COMMENT ON COLUMN hvc.config.horizon_months IS 'Prediction horizon in months for predicted_orders and predicted_clv (default 12; a month is 4.345 weeks or 30 days by time_unit); horizon_days, when set, wins over it.';
 COMMENT ON COLUMN hvc.config.monthly_discount_rate IS 'Monthly discount rate of predicted_clv (default 0.01 = 1 % a month).';
 COMMENT ON COLUMN hvc.config.value_basis IS
-    'What value_rank and tiers rank by: predicted_clv (default; historic_clv while no model is fitted), historic_clv, revenue or margin.';
-COMMENT ON COLUMN hvc.config.at_risk_threshold IS 'churn_risk at or above which a high-value customer is at risk (default 0.5).';
+    'What value_rank and tiers rank by: predicted_clv (default), historic_clv, revenue or margin. A refresh never changes it on its own: when the model cannot be fitted it predicts with the last good fit (hvc.snapshot_info.fallback); without any fit it keeps the previous snapshot''s basis (historic_clv before the first fit).';
+COMMENT ON COLUMN hvc.config.at_risk_threshold IS 'churn_risk (the probability of no purchase in the next churn_window_days) at or above which a high-value customer may be listed in hvc.at_risk (default 0.5: more likely than not to buy nothing in the window); hvc.at_risk also keeps only the riskiest at_risk_share of the high-value customers.';
 COMMENT ON COLUMN hvc.config.history_refreshes IS 'How many refreshes of tier history to keep (default 24).';
 COMMENT ON COLUMN hvc.config.timezone IS
     'Zone in which purchase days, dates and as_of are reckoned (default UTC), so scheduled and manual refreshes agree.';

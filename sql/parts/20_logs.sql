@@ -46,7 +46,9 @@ CREATE TABLE hvc.model_fit (
     customers      bigint,
     converged      boolean,
     iterations     integer,
-    message        text
+    message        text,
+    time_unit      text,
+    source         text
 );
 SELECT pg_catalog.pg_extension_config_dump('hvc.model_fit', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('hvc.model_fit', 'fit_id'), '');
@@ -69,6 +71,8 @@ COMMENT ON COLUMN hvc.model_fit.customers IS 'Customers the model was fitted on.
 COMMENT ON COLUMN hvc.model_fit.converged IS 'Whether the optimiser converged; predictions are only filled when it did.';
 COMMENT ON COLUMN hvc.model_fit.iterations IS 'Optimiser iterations.';
 COMMENT ON COLUMN hvc.model_fit.message IS 'Optimiser report, or why the model was not fitted or not used.';
+COMMENT ON COLUMN hvc.model_fit.time_unit IS 'hvc.config.time_unit of the data the model was fitted on (NULL for fits of hvc 0.1.0).';
+COMMENT ON COLUMN hvc.model_fit.source IS 'hvc.source.relation the model was fitted on (NULL for fits of hvc 0.1.0); a refresh whose fit fails predicts with the last good fit of the same source and time unit.';
 
 -- History (tier moves, alerts) is kept for the last hvc.config.history_refreshes
 -- successful refreshes, the running one included: the first refresh_id kept.

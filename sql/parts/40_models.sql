@@ -285,3 +285,16 @@ RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_pareto_nbd_time_to_next_purchase'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc.time_to_next_purchase(hvc.pareto_nbd, integer, float8) IS
     'Median time from the end of observation to the next purchase of a customer who is still alive, (alpha + age) (2^(1/(r + frequency)) - 1), under a Pareto/NBD model (death is ignored). Weight it with hvc.p_alive().';
+
+-- Churn risk (clv-models.md §9.1, README "Churn risk").
+CREATE OR REPLACE FUNCTION hvc.p_no_purchase(m hvc.bgnbd, tau float8, frequency bigint, recency float8, age float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_bgnbd_p_no_purchase'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc.p_no_purchase(hvc.bgnbd, float8, bigint, float8, float8) IS
+    'Probability that a customer with this frequency, recency and age makes no purchase in the next tau time units under a BG/NBD model: (1 - p_alive) + p_alive ((alpha + age) / (alpha + age + tau))^(r + frequency). Strictly between 0 and 1 for tau > 0, also for one-time buyers (growing with age). hvc.customers.churn_risk is this with tau = hvc.config.churn_window_days. NULL if the model has no parameters.';
+
+CREATE OR REPLACE FUNCTION hvc.p_no_purchase(m hvc.pareto_nbd, tau float8, frequency bigint, recency float8, age float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'hvc_pareto_nbd_p_no_purchase'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc.p_no_purchase(hvc.pareto_nbd, float8, bigint, float8, float8) IS
+    'Probability that a customer with this frequency, recency and age makes no purchase in the next tau time units under a Pareto/NBD model: 1 - p_alive x integral over (0, tau) of E[lambda e^(-lambda u)] E[e^(-mu u)] du, lambda ~ Gamma(r + frequency, alpha + age), mu ~ Gamma(s, beta + age) (exact, by adaptive quadrature). NULL if the model has no parameters.';

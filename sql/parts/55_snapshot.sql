@@ -12,7 +12,11 @@ CREATE TABLE hvc.snapshot_info (
     customers    bigint      NOT NULL,
     model        text        NOT NULL,
     value_basis  text        NOT NULL,
-    premium_ticket_from numeric(20,3)
+    premium_ticket_from numeric(20,3),
+    purchase_fit_id     bigint,
+    spend_fit_id        bigint,
+    fallback            text,
+    median_repeat_gap_days float8
 );
 -- Dumped with the snapshot tables register_source created (pg_dump dumps
 -- those as ordinary tables), so a restored database shows the same snapshot.
@@ -23,8 +27,12 @@ COMMENT ON COLUMN hvc.snapshot_info.refresh_id IS 'The refresh (hvc.refresh_log)
 COMMENT ON COLUMN hvc.snapshot_info.as_of IS 'Observation end of the snapshot.';
 COMMENT ON COLUMN hvc.snapshot_info.refreshed_at IS 'When the snapshot was swapped in.';
 COMMENT ON COLUMN hvc.snapshot_info.customers IS 'Customers in the snapshot.';
-COMMENT ON COLUMN hvc.snapshot_info.model IS 'Purchase model whose predictions the snapshot holds, or none.';
-COMMENT ON COLUMN hvc.snapshot_info.value_basis IS 'What value_rank ranked by in this snapshot (predicted_clv falls back to historic_clv without a model).';
+COMMENT ON COLUMN hvc.snapshot_info.model IS 'Purchase model whose predictions the snapshot holds (the configured one, or the model of the previous snapshot when the configured one has never been fitted), or none.';
+COMMENT ON COLUMN hvc.snapshot_info.value_basis IS 'What value_rank ranked by in this snapshot: hvc.config.value_basis, except that predicted_clv without any usable fit keeps the previous snapshot''s basis (historic_clv before the first fit) and margin without a margin column is revenue.';
+COMMENT ON COLUMN hvc.snapshot_info.purchase_fit_id IS 'The hvc.model_fit row of the purchase model the predictions were made with (NULL without predictions); hvc.current_model() returns it.';
+COMMENT ON COLUMN hvc.snapshot_info.spend_fit_id IS 'The hvc.model_fit row of the Gamma-Gamma spend model the predictions were made with (NULL without one).';
+COMMENT ON COLUMN hvc.snapshot_info.fallback IS 'NULL when the refresh predicted with its own fits and ranked by the configured basis; otherwise what it did instead and why (e.g. predicted with the last good fit of refresh 12, 3.0 days old, because the fit failed), as in its NOTICE.';
+COMMENT ON COLUMN hvc.snapshot_info.median_repeat_gap_days IS 'Median of avg_days_between_orders over the customers with a repeat purchase: without a model, hvc.at_risk judges one-time buyers by it.';
 COMMENT ON COLUMN hvc.snapshot_info.premium_ticket_from IS '80th percentile (percentile_cont, exact to 3 decimals) of avg_order_value over the snapshot''s customers: tickets at or above it are premium (value_profile).';
 
 CREATE TABLE hvc.pareto_points (
@@ -164,7 +172,8 @@ BEGIN
         is_high_value           boolean NOT NULL,
         previous_tier           text,
         tier_since              timestamptz NOT NULL,
-        refresh_id              bigint NOT NULL
+        refresh_id              bigint NOT NULL,
+        churn_percentile        float8
     )$ddl$, customer_type);
     COMMENT ON TABLE hvc.customer_snapshot IS 'Internal store of hvc.customers; replaced atomically by each refresh. Query hvc.customers instead.';
     -- A plain (not unique) index: keys are unique by construction (GROUP BY),
@@ -204,9 +213,9 @@ BEGIN
     COMMENT ON COLUMN hvc.customers.rfm_cell IS 'The three scores as text, e.g. ''545''.';
     COMMENT ON COLUMN hvc.customers.segment IS 'First matching rule of hvc.rfm_segments by priority, or ''Others''.';
     COMMENT ON COLUMN hvc.customers.historic_clv IS 'Value realised so far: net margin when a margin column is mapped, else net revenue.';
-    COMMENT ON COLUMN hvc.customers.p_alive IS 'Probability the customer is still active (purchase model); NULL without a fitted model.';
-    COMMENT ON COLUMN hvc.customers.churn_risk IS '1 - p_alive; NULL without a fitted model.';
-    COMMENT ON COLUMN hvc.customers.predicted_orders IS 'Expected purchases within hvc.config.horizon_months; NULL without a fitted model.';
+    COMMENT ON COLUMN hvc.customers.p_alive IS 'The purchase model''s own P(alive): the probability that the customer has not dropped out (under BG/NBD 1 for every one-time buyer); NULL without a fitted model. For the risk of buying nothing soon use churn_risk.';
+    COMMENT ON COLUMN hvc.customers.churn_risk IS 'Probability that the customer makes no purchase in the next hvc.config.churn_window_days (default 90) given their history, under the purchase model (hvc.p_no_purchase); since 0.2.0 (it was 1 - p_alive). NULL without a fitted model.';
+    COMMENT ON COLUMN hvc.customers.predicted_orders IS 'Expected purchases within the horizon (hvc.config.horizon_days, else horizon_months); NULL without a fitted model.';
     COMMENT ON COLUMN hvc.customers.expected_order_value IS 'Expected value per future purchase (Gamma-Gamma); NULL without a fitted spend model.';
     COMMENT ON COLUMN hvc.customers.predicted_clv IS 'Discounted expected value over the horizon (monthly discounting); NULL without fitted models.';
     COMMENT ON COLUMN hvc.customers.expected_next_order_at IS 'as_of day + median waiting time to the next purchase if still active; NULL without a fitted model.';
@@ -275,3 +284,16 @@ BEGIN
 END $fn$;
 COMMENT ON FUNCTION hvc._create_snapshot_objects(regtype) IS
     'Internal: (re)creates hvc.customer_snapshot and the views over it for a customer key type.';
+
+-- The fits the current snapshot's predictions were made with.
+CREATE OR REPLACE FUNCTION hvc.current_model() RETURNS SETOF hvc.model_fit
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT f.*
+      FROM hvc.model_fit f
+     WHERE f.fit_id IN (SELECT i.purchase_fit_id FROM hvc.snapshot_info i
+                        UNION ALL
+                        SELECT i.spend_fit_id FROM hvc.snapshot_info i)
+     ORDER BY f.fit_id
+$$;
+COMMENT ON FUNCTION hvc.current_model() IS
+    'The hvc.model_fit rows (purchase model, then Gamma-Gamma) whose parameters the current snapshot''s predictions were made with: the refresh''s own fits, or the last good fits it fell back to (hvc.snapshot_info.fallback). No rows without predictions.';

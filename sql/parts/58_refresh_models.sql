@@ -32,7 +32,9 @@ CREATE TYPE hvc._model_params AS (
     spend_customers         bigint,
     spend_converged         boolean,
     spend_iterations        integer,
-    spend_message           text
+    spend_message           text,
+    churn_window            float8,   -- hvc.config.churn_window_days in time units (NULL: no churn_risk)
+    horizon_units           float8    -- hvc.config.horizon_days in time units (NULL: horizon_months)
 );
 COMMENT ON TYPE hvc._model_params IS 'Internal: stage totals and the fitted models a refresh predicts with.';
 
@@ -83,7 +85,8 @@ RETURNS TABLE (
     is_high_value           boolean,
     previous_tier           text,
     tier_since              timestamptz,
-    built_by                bigint)
+    built_by                bigint,
+    churn_percentile        float8)
 AS 'MODULE_PATHNAME', 'hvc_build_snapshot' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hvc._build_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint) IS
     'Internal: computes every snapshot column from the refresh stage in memory and returns the rows in customer-key order.';
@@ -95,16 +98,22 @@ BEGIN
     IF m.model = 'none' THEN
         RETURN;
     END IF;
+    -- the time unit and source they were fitted on: a later refresh whose
+    -- fit fails predicts with the last good fit of the same ones
     INSERT INTO hvc.model_fit (refresh_id, fitted_at, model, r, alpha, a, b, s, beta,
-                               log_likelihood, customers, converged, iterations, message)
-    VALUES (id, now(), m.model, m.r, m.alpha, m.a, m.b, m.s, m.beta,
-            m.purchase_log_likelihood, m.purchase_customers, coalesce(m.purchase_converged, false),
-            m.purchase_iterations, m.purchase_message);
+                               log_likelihood, customers, converged, iterations, message,
+                               time_unit, source)
+    SELECT id, now(), m.model, m.r, m.alpha, m.a, m.b, m.s, m.beta,
+           m.purchase_log_likelihood, m.purchase_customers, coalesce(m.purchase_converged, false),
+           m.purchase_iterations, m.purchase_message,
+           (SELECT c.time_unit FROM hvc.config c LIMIT 1), (SELECT s.relation FROM hvc.source s LIMIT 1);
     IF m.spend_customers IS NOT NULL THEN
         INSERT INTO hvc.model_fit (refresh_id, fitted_at, model, p, q, v,
-                                   log_likelihood, customers, converged, iterations, message)
-        VALUES (id, now(), 'gamma_gamma', m.p, m.q, m.v, m.spend_log_likelihood, m.spend_customers,
-                coalesce(m.spend_converged, false), m.spend_iterations, m.spend_message);
+                                   log_likelihood, customers, converged, iterations, message,
+                                   time_unit, source)
+        SELECT id, now(), 'gamma_gamma', m.p, m.q, m.v, m.spend_log_likelihood, m.spend_customers,
+               coalesce(m.spend_converged, false), m.spend_iterations, m.spend_message,
+               (SELECT c.time_unit FROM hvc.config c LIMIT 1), (SELECT s.relation FROM hvc.source s LIMIT 1);
     END IF;
 END $$;
 COMMENT ON FUNCTION hvc._record_model_fits(bigint, hvc._model_params) IS 'Internal: one hvc.model_fit row per model a refresh fitted.';

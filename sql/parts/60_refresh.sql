@@ -136,6 +136,127 @@ END $$;
 COMMENT ON FUNCTION hvc._segment_cells() IS
     'Internal: maps each of the 125 RFM cells to its segment and warns (NOTICE) about unreachable rules.';
 
+-- The fits a refresh predicts with and the basis it ranks by.  A refresh
+-- never switches the value basis or the model on its own: when the
+-- configured model cannot be fitted it predicts with the last good fit of
+-- the same model, source and time unit (or, when there is none, with the
+-- fit the previous snapshot predicted with); without any fit it keeps the
+-- previous snapshot's basis.  The spend model likewise.  reason says what
+-- the tier moves of this refresh come from: basis_change, model_change,
+-- fallback (this or the previous snapshot predicted with an older fit) or
+-- activity.  Raises the NOTICE of a fallback.
+CREATE OR REPLACE FUNCTION hvc._choose_fits(id bigint, m hvc._model_params, configured_model text,
+                                            unit text, source_relation text, configured_basis text,
+                                            has_margin boolean, run_as_of timestamptz,
+                                            OUT models hvc._model_params, OUT basis text,
+                                            OUT purchase_fit_id bigint, OUT spend_fit_id bigint,
+                                            OUT fit_fallback text, OUT fallback text, OUT reason text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    prev hvc.snapshot_info;
+    f hvc.model_fit;
+    notes text[] := '{}';
+    fit_as_of timestamptz;
+    prev_fell_back boolean;
+BEGIN
+    IF id IS NULL OR m IS NULL OR configured_model IS NULL OR configured_basis IS NULL THEN
+        RAISE EXCEPTION 'hvc: _choose_fits needs a refresh id, the fitted models and the configuration'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    models := m;
+    SELECT * INTO prev FROM hvc.snapshot_info LIMIT 1;
+    IF m.usable THEN
+        SELECT x.fit_id INTO purchase_fit_id FROM hvc.model_fit x
+         WHERE x.refresh_id = id AND x.model = m.model ORDER BY x.fit_id DESC LIMIT 1;
+    END IF;
+    IF m.spend_usable THEN
+        SELECT x.fit_id INTO spend_fit_id FROM hvc.model_fit x
+         WHERE x.refresh_id = id AND x.model = 'gamma_gamma' ORDER BY x.fit_id DESC LIMIT 1;
+    END IF;
+
+    IF configured_model <> 'none' AND NOT m.usable THEN
+        SELECT x.* INTO f FROM hvc.model_fit x
+         WHERE x.model = configured_model AND x.converged AND x.refresh_id <> id
+           AND x.time_unit = unit AND x.source = source_relation AND x.r > 0 AND x.alpha > 0
+         ORDER BY x.fit_id DESC LIMIT 1;
+        IF f.fit_id IS NULL AND prev.purchase_fit_id IS NOT NULL THEN
+            SELECT x.* INTO f FROM hvc.model_fit x
+             WHERE x.fit_id = prev.purchase_fit_id AND x.converged
+               AND x.time_unit = unit AND x.source = source_relation AND x.r > 0 AND x.alpha > 0;
+        END IF;
+        IF f.fit_id IS NOT NULL THEN
+            models.model := f.model;
+            models.r := f.r; models.alpha := f.alpha; models.a := f.a; models.b := f.b;
+            models.s := f.s; models.beta := f.beta;
+            models.usable := true;
+            purchase_fit_id := f.fit_id;
+            SELECT l.as_of INTO fit_as_of FROM hvc.refresh_log l WHERE l.refresh_id = f.refresh_id;
+            notes := notes || format('%s could not be fitted (%s): predicted with the last good %s fit (fit %s of refresh %s, on data as of %s, %s days before this as_of)',
+                                     configured_model, coalesce(m.purchase_message, m.message), f.model,
+                                     f.fit_id, f.refresh_id, coalesce(fit_as_of::text, 'unknown'),
+                                     coalesce(round((extract(epoch FROM run_as_of - fit_as_of) / 86400)::numeric, 1)::text, 'unknown'));
+        END IF;
+    END IF;
+    IF models.usable AND NOT m.spend_usable THEN
+        f := NULL;
+        SELECT x.* INTO f FROM hvc.model_fit x
+         WHERE x.model = 'gamma_gamma' AND x.converged AND x.refresh_id <> id AND x.q > 1
+           AND x.p > 0 AND x.v > 0 AND x.time_unit = unit AND x.source = source_relation
+         ORDER BY x.fit_id DESC LIMIT 1;
+        IF f.fit_id IS NOT NULL THEN
+            models.p := f.p; models.q := f.q; models.v := f.v;
+            models.spend_usable := true;
+            spend_fit_id := f.fit_id;
+            SELECT l.as_of INTO fit_as_of FROM hvc.refresh_log l WHERE l.refresh_id = f.refresh_id;
+            notes := notes || format('gamma_gamma could not be fitted (%s): predicted with the last good gamma_gamma fit (fit %s of refresh %s, on data as of %s, %s days before this as_of)',
+                                     coalesce(m.spend_message, 'no fit'), f.fit_id, f.refresh_id,
+                                     coalesce(fit_as_of::text, 'unknown'),
+                                     coalesce(round((extract(epoch FROM run_as_of - fit_as_of) / 86400)::numeric, 1)::text, 'unknown'));
+        END IF;
+    END IF;
+
+    -- a fit fallback is announced (NOTICE, refresh_log); the basis kept is
+    -- recorded in hvc.snapshot_info.fallback
+    fit_fallback := nullif(array_to_string(notes, '; '), '');
+    fallback := fit_fallback;
+    IF fit_fallback IS NOT NULL THEN
+        RAISE NOTICE 'hvc: %', fit_fallback
+            USING HINT = 'The value basis and the model stay as configured; see hvc.snapshot_info.fallback and hvc.model_fit.';
+    END IF;
+    basis := configured_basis;
+    IF basis = 'predicted_clv' AND NOT (models.usable AND models.spend_usable) THEN
+        basis := CASE WHEN prev.value_basis IN ('historic_clv', 'revenue')
+                           OR (prev.value_basis = 'margin' AND has_margin) THEN prev.value_basis
+                      ELSE 'historic_clv' END;
+        fallback := concat_ws('; ', fallback,
+                              format('value basis predicted_clv without predictions: ranked by %s (%s)', basis,
+                                     CASE WHEN prev.value_basis = basis THEN 'the basis of the previous snapshot'
+                                          WHEN prev.value_basis IS NULL THEN 'no previous snapshot'
+                                          ELSE 'no usable fit of this source and time unit' END));
+    ELSIF basis = 'margin' AND NOT has_margin THEN
+        RAISE NOTICE 'hvc: value_basis is margin but no margin column is mapped; ranking by revenue';
+        basis := 'revenue';
+    END IF;
+
+    SELECT EXISTS (SELECT 1 FROM hvc.model_fit x
+                    WHERE x.fit_id IN (prev.purchase_fit_id, prev.spend_fit_id)
+                      AND x.refresh_id IS DISTINCT FROM prev.refresh_id)
+      INTO prev_fell_back;
+    reason := CASE
+        WHEN prev.refresh_id IS NULL THEN 'activity'
+        WHEN prev.value_basis IS DISTINCT FROM basis THEN 'basis_change'
+        WHEN basis <> 'predicted_clv' THEN 'activity'
+        WHEN prev.model IS DISTINCT FROM CASE WHEN models.usable THEN models.model ELSE 'none' END
+            THEN 'model_change'
+        WHEN prev_fell_back
+             OR EXISTS (SELECT 1 FROM hvc.model_fit x
+                         WHERE x.fit_id IN (purchase_fit_id, spend_fit_id) AND x.refresh_id <> id)
+            THEN 'fallback'
+        ELSE 'activity' END;
+END $$;
+COMMENT ON FUNCTION hvc._choose_fits(bigint, hvc._model_params, text, text, text, text, boolean, timestamptz) IS
+    'Internal: the fits a refresh predicts with (its own, or the last good fit of the same model, source and time unit when the fit fails), the value basis it ranks by (never switched on its own), what it fell back to, and the reason of its tier moves.';
+
 -- jit is off: the refresh's statements are dominated by C code (aggregate,
 -- fits, builder) that JIT cannot speed up, and compiling costs up to a second.
 CREATE OR REPLACE FUNCTION hvc._refresh_build(id bigint) RETURNS text
@@ -147,6 +268,8 @@ DECLARE
     as_of_local timestamp;
     basis text;
     models hvc._model_params;
+    chosen record;
+    unit_days float8;
     msg text;
     segment_of_cell text[];     -- 125 cells: (r-1)*25 + (f-1)*5 + m
     tier_lo bigint[];           -- first value_rank of each tier, by tier_rank
@@ -224,17 +347,16 @@ BEGIN
         models.rows_skipped := models.rows_skipped + big_key_rows;
     END IF;
     PERFORM hvc._record_model_fits(id, models);
+    unit_days := CASE cfg.time_unit WHEN 'week' THEN 7.0 ELSE 1.0 END;
+    models.churn_window := cfg.churn_window_days / unit_days;
+    models.horizon_units := cfg.horizon_days / unit_days;
+    chosen := hvc._choose_fits(id, models, cfg.model, cfg.time_unit, src.relation, cfg.value_basis,
+                               src.margin IS NOT NULL, run_as_of);
+    models := chosen.models;
+    basis := chosen.basis;
     IF cfg.model <> 'none' AND NOT (models.usable AND models.spend_usable) THEN
         RAISE NOTICE 'hvc: predictions incomplete: %', models.message
             USING HINT = 'Metrics, RFM and tiers are still refreshed; see hvc.model_fit. Set hvc.config.model = ''none'' to skip the models.';
-    END IF;
-
-    basis := cfg.value_basis;
-    IF basis = 'predicted_clv' AND NOT (models.usable AND models.spend_usable) THEN
-        basis := 'historic_clv';
-    ELSIF basis = 'margin' AND src.margin IS NULL THEN
-        RAISE NOTICE 'hvc: value_basis is margin but no margin column is mapped; ranking by revenue';
-        basis := 'revenue';
     END IF;
 
     -- 3. Every per-customer column, computed in memory (segments and tiers
@@ -254,7 +376,7 @@ BEGIN
           segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
 
     -- 4. Tier history, from the new rows and the old ones.
-    PERFORM hvc._record_tier_changes(id, refreshed);
+    PERFORM hvc._record_tier_changes(id, refreshed, chosen.reason);
 
     -- 5. Swap: readers see the old rows until commit, the new ones after.
     DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
@@ -269,14 +391,20 @@ BEGIN
     -- percentile_cont interpolates between two 2-decimal tickets with a
     -- fraction of one decimal: the exact value has 3 decimals
     INSERT INTO hvc.snapshot_info (refresh_id, as_of, refreshed_at, customers, model, value_basis,
-                                   premium_ticket_from)
+                                   premium_ticket_from, purchase_fit_id, spend_fit_id, fallback,
+                                   median_repeat_gap_days)
     SELECT id, run_as_of, refreshed, models.customers,
-           CASE WHEN models.usable THEN cfg.model ELSE 'none' END, basis,
-           round((percentile_cont(0.8) WITHIN GROUP (ORDER BY c.avg_order_value))::numeric, 3)
+           CASE WHEN models.usable THEN models.model ELSE 'none' END, basis,
+           round((percentile_cont(0.8) WITHIN GROUP (ORDER BY c.avg_order_value))::numeric, 3),
+           CASE WHEN models.usable THEN chosen.purchase_fit_id END,
+           CASE WHEN models.usable AND models.spend_usable THEN chosen.spend_fit_id END,
+           chosen.fallback,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY c.avg_days_between_orders)
       FROM hvc.customer_snapshot c;
 
     msg := format('%s customers from %s rows (%s skipped); value basis %s; %s',
-                  models.customers, models.rows_read, models.rows_skipped, basis, models.message);
+                  models.customers, models.rows_read, models.rows_skipped, basis, models.message)
+           || coalesce('; ' || chosen.fit_fallback, '');
     msg := msg || hvc._refresh_backtest(id, as_of_local::date);   -- 65_backtest.sql
     UPDATE hvc.refresh_log
        SET finished_at = clock_timestamp(), rows_read = models.rows_read,

@@ -22,7 +22,7 @@
 -- ---------------------------------------------------------------------------
 
 -- Settings: hvc.config.validation_days and validation_interval_days
--- (82_validation_settings.sql).
+-- (82_churn_settings.sql).
 
 CREATE OR REPLACE FUNCTION hvc._backtest_split(state bytea, calibration_day date, holdout_day date,
     OUT frequency integer, OUT recency_days integer, OUT age_days integer, OUT holdout_purchases integer)

@@ -2,6 +2,29 @@
 -- Tier history: who moved up or down a tier at each refresh.
 -- ---------------------------------------------------------------------------
 
+-- hvc.tier_changes over the customer-typed history.  Its own function so
+-- that an upgrade can replace the view in place (adding reason at the end).
+CREATE OR REPLACE FUNCTION hvc._create_tier_changes_view() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+BEGIN
+    CREATE OR REPLACE VIEW hvc.tier_changes AS
+    SELECT customer_id, refreshed_at, from_tier, to_tier, direction,
+           refresh_id, from_tier_rank, to_tier_rank, reason
+      FROM hvc.tier_history;
+    COMMENT ON VIEW hvc.tier_changes IS 'One row per customer whose tier changed at a refresh (the first refresh sets the baseline and records none); kept for hvc.config.history_refreshes refreshes.';
+    COMMENT ON COLUMN hvc.tier_changes.customer_id IS 'Customer key.';
+    COMMENT ON COLUMN hvc.tier_changes.refreshed_at IS 'When the refresh that saw the move ran.';
+    COMMENT ON COLUMN hvc.tier_changes.from_tier IS 'Tier before (NULL for new customers).';
+    COMMENT ON COLUMN hvc.tier_changes.to_tier IS 'Tier after (NULL for lapsed customers).';
+    COMMENT ON COLUMN hvc.tier_changes.direction IS 'up (better tier), down (worse tier), new (first seen), lapsed (no longer in the snapshot: no purchase left up to as_of).';
+    COMMENT ON COLUMN hvc.tier_changes.refresh_id IS 'The refresh (hvc.refresh_log) that saw the move.';
+    COMMENT ON COLUMN hvc.tier_changes.from_tier_rank IS 'Rank of from_tier.';
+    COMMENT ON COLUMN hvc.tier_changes.to_tier_rank IS 'Rank of to_tier.';
+    COMMENT ON COLUMN hvc.tier_changes.reason IS 'What the move comes from: activity (the customer''s purchases, or lack of them, against everyone else''s), basis_change (the snapshot ranks by another value basis than the previous one: a DBA''s UPDATE of hvc.config.value_basis, or the first fit), model_change (predictions by another purchase model) or fallback (this or the previous snapshot predicted with an older fit because a fit failed). Only activity moves raise tier_drop alerts; new and lapsed are always activity.';
+END $fn$;
+COMMENT ON FUNCTION hvc._create_tier_changes_view() IS
+    'Internal: creates or replaces the view hvc.tier_changes (called by hvc._create_history_objects and by upgrades).';
+
 CREATE OR REPLACE FUNCTION hvc._create_history_objects(customer_type regtype) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
@@ -16,25 +39,15 @@ BEGIN
         from_tier_rank integer,
         to_tier        text,
         to_tier_rank   integer,
-        direction      text NOT NULL CHECK (direction IN ('up', 'down', 'new', 'lapsed'))
+        direction      text NOT NULL CHECK (direction IN ('up', 'down', 'new', 'lapsed')),
+        reason         text NOT NULL DEFAULT 'activity'
+                       CHECK (reason IN ('activity', 'basis_change', 'model_change', 'fallback'))
     )$ddl$, customer_type);
     COMMENT ON TABLE hvc.tier_history IS 'Internal store of hvc.tier_changes; pruned to the last hvc.config.history_refreshes refreshes.';
     CREATE INDEX tier_history_refresh ON hvc.tier_history (refresh_id);
     CREATE INDEX tier_history_customer ON hvc.tier_history (customer_id, refresh_id);
 
-    CREATE VIEW hvc.tier_changes AS
-    SELECT customer_id, refreshed_at, from_tier, to_tier, direction,
-           refresh_id, from_tier_rank, to_tier_rank
-      FROM hvc.tier_history;
-    COMMENT ON VIEW hvc.tier_changes IS 'One row per customer whose tier changed at a refresh (the first refresh sets the baseline and records none); kept for hvc.config.history_refreshes refreshes.';
-    COMMENT ON COLUMN hvc.tier_changes.customer_id IS 'Customer key.';
-    COMMENT ON COLUMN hvc.tier_changes.refreshed_at IS 'When the refresh that saw the move ran.';
-    COMMENT ON COLUMN hvc.tier_changes.from_tier IS 'Tier before (NULL for new customers).';
-    COMMENT ON COLUMN hvc.tier_changes.to_tier IS 'Tier after (NULL for lapsed customers).';
-    COMMENT ON COLUMN hvc.tier_changes.direction IS 'up (better tier), down (worse tier), new (first seen), lapsed (no longer in the snapshot: no purchase left up to as_of).';
-    COMMENT ON COLUMN hvc.tier_changes.refresh_id IS 'The refresh (hvc.refresh_log) that saw the move.';
-    COMMENT ON COLUMN hvc.tier_changes.from_tier_rank IS 'Rank of from_tier.';
-    COMMENT ON COLUMN hvc.tier_changes.to_tier_rank IS 'Rank of to_tier.';
+    PERFORM hvc._create_tier_changes_view();
 
     CREATE VIEW hvc.tier_migration AS
     SELECT refresh_id, max(refreshed_at) AS refreshed_at,
@@ -60,7 +73,7 @@ COMMENT ON FUNCTION hvc._create_history_objects(regtype) IS
 -- (previous_tier NULL); old rows without a new twin lapsed.  The builder
 -- does not count a renamed tier (old name gone, same rank) as a move; a move
 -- out of a tier renamed or dropped since takes its rank from the old row.
-CREATE OR REPLACE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz) RETURNS bigint
+CREATE OR REPLACE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz, reason text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     moves bigint := 0;
@@ -68,6 +81,11 @@ DECLARE
     old_customers bigint;
     kept bigint;
 BEGIN
+    IF reason IS NULL OR reason NOT IN ('activity', 'basis_change', 'model_change', 'fallback') THEN
+        RAISE EXCEPTION 'hvc: the reason of tier moves must be activity, basis_change, model_change or fallback, not %',
+                        coalesce(reason, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
     IF old_customers IS NOT NULL THEN
         -- one scan of the new rows: record the moves, count the rows that
@@ -79,11 +97,12 @@ BEGIN
              WHERE c.refresh_id = id
         ), ins AS (
             INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
-                                          from_tier_rank, to_tier, to_tier_rank, direction)
+                                          from_tier_rank, to_tier, to_tier_rank, direction, reason)
             SELECT m.customer_id, id, refreshed, m.previous_tier, m.from_rank, m.tier, m.tier_rank,
                    CASE WHEN m.previous_tier IS NULL THEN 'new'
                         WHEN m.tier_rank < m.from_rank THEN 'up'
-                        ELSE 'down' END
+                        ELSE 'down' END,
+                   CASE WHEN m.previous_tier IS NULL THEN 'activity' ELSE reason END
               FROM (SELECT n.customer_id, n.previous_tier, n.tier, n.tier_rank,
                            -- the old tier's rank under the current rules, or
                            -- (tier renamed or dropped since) the rank it had
@@ -114,5 +133,5 @@ BEGIN
     DELETE FROM hvc.tier_history h WHERE h.refresh_id < (SELECT hvc._first_kept_refresh(id));
     RETURN moves + lapsed;
 END $$;
-COMMENT ON FUNCTION hvc._record_tier_changes(bigint, timestamptz) IS
-    'Internal: records tier moves of a refresh in hvc.tier_history and prunes old history.';
+COMMENT ON FUNCTION hvc._record_tier_changes(bigint, timestamptz, text) IS
+    'Internal: records tier moves of a refresh in hvc.tier_history, with the reason of the up and down moves (activity, basis_change, model_change or fallback), and prunes old history.';

@@ -318,7 +318,7 @@ COMMENT ON TABLE hvc.alerts IS
 COMMENT ON COLUMN hvc.alerts.alert_id IS 'Sequential id of the alert.';
 COMMENT ON COLUMN hvc.alerts.refresh_id IS 'The refresh (hvc.refresh_log) that raised it.';
 COMMENT ON COLUMN hvc.alerts.raised_at IS 'When it was raised.';
-COMMENT ON COLUMN hvc.alerts.kind IS 'newly_at_risk: customers in hvc.at_risk now but not at the previous refresh; tier_drop: high-value customers who moved down a tier (hvc.tier_changes, direction down, from a high-value tier).';
+COMMENT ON COLUMN hvc.alerts.kind IS 'newly_at_risk: customers in hvc.at_risk now but not at the previous refresh; tier_drop: high-value customers who moved down a tier through activity (hvc.tier_changes, direction down, reason activity, from a high-value tier; moves from a change of value basis or model, or from a fallback to an older fit, raise none).';
 COMMENT ON COLUMN hvc.alerts.customers IS 'How many customers.';
 COMMENT ON COLUMN hvc.alerts.sample_ids IS 'JSON array of the first 10 customer ids (newly_at_risk: by hvc.at_risk order; tier_drop: by value rank).';
 COMMENT ON COLUMN hvc.alerts.payload IS 'The JSON payload of the NOTIFY hvc_alerts sent for the refresh (as hvc.config.alert_payload shaped it; hvc.forget_customer removes a forgotten customer''s id from it). A listener can verify a notification by finding its refresh_id here: only roles that may write hvc''s tables can add rows, while any role that may connect can NOTIFY hvc_alerts.';
@@ -362,7 +362,7 @@ BEGIN
       INTO n_drops, drop_ids
       FROM hvc.tier_history h
       JOIN hvc.customer_snapshot s ON s.customer_id = h.customer_id
-     WHERE h.refresh_id = id AND h.direction = 'down'
+     WHERE h.refresh_id = id AND h.direction = 'down' AND h.reason = 'activity'
        AND EXISTS (SELECT 1 FROM hvc.tier_rules t WHERE t.tier = h.from_tier AND t.high_value);
 
     DELETE FROM hvc.at_risk_previous;
@@ -443,27 +443,29 @@ COMMENT ON FUNCTION hvc._after_refresh(bigint) IS
 
 -- The documented formula, in one place.  Three factors in [0, 1]:
 --   value  = value percentile = 1 - (value_rank - 1) / customers  (1 = most valuable)
---   churn  = how close the customer is to the at-risk line of hvc.at_risk
---            (1 = on or past it):
---            with a model   min(churn_risk / at_risk_threshold, 1)
---            without one    min(recency_days / (2 x max(avg_days_between_orders, 15)), 1)
---                           (hvc.at_risk lists customers past twice their usual
---                           gap and at least 30 days); 0 with a single purchase day
+--   churn  = with a model: the customer's churn_risk percentile among all
+--            customers (the share of customers whose churn_risk is at most
+--            theirs, hvc.customer_snapshot.churn_percentile), so it ranks and
+--            cannot saturate however slow the population buys;
+--            without one: min(recency_days / (2 x max(gap, 15)), 1), gap =
+--            avg_days_between_orders, for one-time buyers the median gap of
+--            the repeat customers (the overdue line of hvc.at_risk is 1); 0
+--            when there is no gap at all
 --   growth = min(ratio, 2) / 2, ratio = predicted spending rate / past spending
---            rate = (predicted_clv / horizon_months) / (revenue / tenure months,
---            tenure counted as at least one month of 30.4375 days); 0.5 (steady)
---            without a prediction; 1 when past revenue is not positive but
---            predicted_clv is
+--            rate = (predicted_clv / horizon months) / (revenue / tenure months,
+--            tenure counted as at least one month of 30.4375 days; horizon
+--            months = horizon_days / 30.4375 when set, else horizon_months);
+--            0.5 (steady) without a prediction; 1 when past revenue is not
+--            positive but predicted_clv is
 -- Churn and growth count in proportion to value, so score <= value:
 --   value_part  = 0.55 x value
 --   churn_part  = 0.35 x churn  x value
 --   growth_part = 0.10 x growth x value
 --   score       = value_part + churn_part + growth_part   (each rounded to 4 decimals)
 --   priority    = 1 if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5
-CREATE OR REPLACE FUNCTION hvc._priority_score(value_rank bigint, customers bigint, churn_risk float8,
-                                    at_risk_threshold float8, recency_days integer,
-                                    avg_days_between_orders float8, predicted_clv numeric,
-                                    revenue numeric, tenure_days integer, horizon_months integer,
+CREATE OR REPLACE FUNCTION hvc._priority_score(value_rank bigint, customers bigint, churn_percentile float8,
+                                    recency_days integer, usual_gap float8, predicted_clv numeric,
+                                    revenue numeric, tenure_days integer, horizon_months float8,
                                     OUT priority integer, OUT score float8, OUT value_part float8,
                                     OUT churn_part float8, OUT growth_part float8)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -475,13 +477,14 @@ DECLARE
     c numeric;
     g numeric;
 BEGIN
+    IF churn_percentile < 0 OR churn_percentile > 1 THEN
+        RAISE EXCEPTION 'hvc: churn_percentile must be between 0 and 1, got %', churn_percentile
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     value_f := greatest(1 - (value_rank - 1)::float8 / greatest(customers, 1), 0);
-    churn_f := CASE WHEN churn_risk IS NOT NULL
-                    THEN CASE WHEN at_risk_threshold > 0
-                              THEN least(greatest(churn_risk / at_risk_threshold, 0), 1)
-                              ELSE 1 END
-                    WHEN avg_days_between_orders > 0
-                    THEN least(greatest(recency_days / (2 * greatest(avg_days_between_orders, 15)), 0), 1)
+    churn_f := CASE WHEN churn_percentile IS NOT NULL THEN churn_percentile
+                    WHEN usual_gap > 0
+                    THEN least(greatest(recency_days / (2 * greatest(usual_gap, 15)), 0), 1)
                     ELSE 0 END;
     growth_f := CASE WHEN predicted_clv IS NULL THEN 0.5
                      WHEN revenue <= 0 THEN CASE WHEN predicted_clv > 0 THEN 1 ELSE 0.5 END
@@ -501,7 +504,7 @@ BEGIN
     churn_part := c::float8;
     growth_part := g::float8;
 END $$;
-COMMENT ON FUNCTION hvc._priority_score(bigint, bigint, float8, float8, integer, float8, numeric, numeric, integer, integer) IS
+COMMENT ON FUNCTION hvc._priority_score(bigint, bigint, float8, integer, float8, numeric, numeric, integer, float8) IS
     'Internal: the hvc.priority formula (see hvc.priority).';
 
 -- Customer keys handed in by callers (hvc.priority, hvc.forget_customer).
@@ -562,11 +565,12 @@ BEGIN
         RETURN QUERY
         SELECT customer, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
           FROM hvc.customer_snapshot s
-         CROSS JOIN (SELECT customers FROM hvc.snapshot_info LIMIT 1) i
-         CROSS JOIN (SELECT at_risk_threshold, horizon_months FROM hvc.config LIMIT 1) c
-         CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_risk, c.at_risk_threshold,
-                                                s.recency_days, s.avg_days_between_orders, s.predicted_clv,
-                                                s.revenue, s.tenure_days, c.horizon_months) p
+         CROSS JOIN (SELECT customers, median_repeat_gap_days FROM hvc.snapshot_info LIMIT 1) i
+          CROSS JOIN (SELECT horizon_months, horizon_days FROM hvc.config LIMIT 1) c
+          CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_percentile,
+                                                 s.recency_days, coalesce(s.avg_days_between_orders, i.median_repeat_gap_days),
+                                                 s.predicted_clv, s.revenue, s.tenure_days,
+                                                 coalesce(c.horizon_days / 30.4375, c.horizon_months)) p
          WHERE s.customer_id = customer;
     ELSE
         -- text, varchar, smallint, integer, bigint or uuid (their casts to
@@ -577,11 +581,12 @@ BEGIN
             RETURN QUERY EXECUTE format($q$
             SELECT $1, s.tier, s.tier_rank, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
               FROM hvc.customer_snapshot s
-             CROSS JOIN (SELECT customers FROM hvc.snapshot_info LIMIT 1) i
-             CROSS JOIN (SELECT at_risk_threshold, horizon_months FROM hvc.config LIMIT 1) c
-             CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_risk, c.at_risk_threshold,
-                                                    s.recency_days, s.avg_days_between_orders, s.predicted_clv,
-                                                    s.revenue, s.tenure_days, c.horizon_months) p
+             CROSS JOIN (SELECT customers, median_repeat_gap_days FROM hvc.snapshot_info LIMIT 1) i
+              CROSS JOIN (SELECT horizon_months, horizon_days FROM hvc.config LIMIT 1) c
+              CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_percentile,
+                                                     s.recency_days, coalesce(s.avg_days_between_orders, i.median_repeat_gap_days),
+                                                     s.predicted_clv, s.revenue, s.tenure_days,
+                                                     coalesce(c.horizon_days / 30.4375, c.horizon_months)) p
              WHERE s.customer_id = $2::%s$q$, key.base_type)
             USING customer, customer::text;
         EXCEPTION WHEN data_exception THEN
@@ -605,7 +610,7 @@ BEGIN
     RETURN QUERY SELECT * FROM hvc._priority_lookup(customer);
 END $$;
 COMMENT ON FUNCTION hvc.priority(anyelement) IS
-    'Contact-centre routing: one row for a customer of the current snapshot (an index lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = min(churn_risk / hvc.config.at_risk_threshold, 1), or without a model min(recency_days / (2 x max(avg_days_between_orders, 15)), 1) (1 = on the at-risk line of hvc.at_risk; 0 with a single purchase day); growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon_months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. The key is given as the key type or as text, varchar, smallint, integer, bigint or uuid (read as the key type; other types: datatype_mismatch). Runs with its owner''s rights; not executable by PUBLIC: GRANT EXECUTE to the roles that route.';
+    'Contact-centre routing: one row for a customer of the current snapshot (an index lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = the customer''s churn_risk percentile among all customers (share of customers whose churn_risk is at most theirs), or without a model min(recency_days / (2 x max(gap, 15)), 1) with gap = avg_days_between_orders, for one-time buyers the median gap of the repeat customers (1 = on the overdue line of hvc.at_risk); growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. The key is given as the key type or as text, varchar, smallint, integer, bigint or uuid (read as the key type; other types: datatype_mismatch). Runs with its owner''s rights; not executable by PUBLIC: GRANT EXECUTE to the roles that route.';
 
 CREATE OR REPLACE FUNCTION hvc.priority(customer text)
 RETURNS TABLE (customer_id text, tier text, tier_rank integer, priority integer, score float8,
@@ -629,35 +634,55 @@ CREATE OR REPLACE FUNCTION hvc._create_at_risk_view() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
     CREATE OR REPLACE VIEW hvc.at_risk AS
-    WITH judged AS (
-        SELECT s.*, c.at_risk_threshold,
-               CASE WHEN s.churn_risk IS NOT NULL THEN 'churn_risk' ELSE 'overdue' END AS risk_basis
-          FROM hvc.customer_snapshot s CROSS JOIN (SELECT at_risk_threshold FROM hvc.config LIMIT 1) c
+    WITH settings AS (
+        SELECT c.at_risk_threshold, c.at_risk_share, i.median_repeat_gap_days
+          FROM (SELECT at_risk_threshold, at_risk_share FROM hvc.config LIMIT 1) c
+          LEFT JOIN (SELECT median_repeat_gap_days FROM hvc.snapshot_info LIMIT 1) i ON true
+    ), high AS (
+        SELECT s.customer_id, s.tier, s.tier_rank, s.value_rank, s.value, s.predicted_clv,
+               s.historic_clv, s.revenue, s.churn_risk, s.recency_days, s.avg_days_between_orders,
+               s.last_order_at, s.orders, s.segment, g.at_risk_threshold, g.at_risk_share,
+               coalesce(s.avg_days_between_orders, g.median_repeat_gap_days) AS usual_gap,
+               row_number() OVER (ORDER BY s.churn_risk DESC NULLS LAST, s.value_rank) AS risk_order,
+               count(*) OVER () AS high_value_customers
+          FROM hvc.customer_snapshot s CROSS JOIN settings g
          WHERE s.is_high_value
-           AND CASE WHEN s.churn_risk IS NOT NULL THEN s.churn_risk >= c.at_risk_threshold
-                    ELSE s.avg_days_between_orders IS NOT NULL
-                         AND s.recency_days >= 30
-                         AND s.recency_days > 2 * s.avg_days_between_orders END
+    ), judged AS (
+        SELECT h.customer_id, h.tier, h.tier_rank, h.value_rank, h.value, h.predicted_clv,
+               h.historic_clv, h.revenue, h.churn_risk, h.recency_days, h.avg_days_between_orders,
+               h.last_order_at, h.orders, h.segment, h.at_risk_threshold, h.usual_gap,
+               CASE WHEN h.churn_risk IS NOT NULL THEN 'churn_risk' ELSE 'overdue' END AS risk_basis
+          FROM high h
+         WHERE CASE WHEN h.churn_risk IS NOT NULL
+                    THEN h.churn_risk >= h.at_risk_threshold
+                         AND h.risk_order <= floor(h.at_risk_share * h.high_value_customers + 1e-9)
+                    ELSE h.usual_gap > 0
+                         AND h.recency_days >= 30
+                         AND h.recency_days > 2 * h.usual_gap END
     )
     SELECT row_number() OVER (ORDER BY j.value DESC NULLS LAST, j.value_rank) AS at_risk_rank,
            j.customer_id, j.tier, j.tier_rank, j.value_rank,
            j.value AS value_at_stake, j.predicted_clv, j.historic_clv, j.revenue,
            j.churn_risk, j.at_risk_threshold,
            j.recency_days, j.avg_days_between_orders,
-           j.recency_days / j.avg_days_between_orders AS overdue_ratio,
+           j.recency_days / j.usual_gap AS overdue_ratio,
            j.last_order_at, j.orders, j.segment, j.risk_basis,
            CASE j.risk_basis
                WHEN 'churn_risk' THEN
                    format('churn risk %s %% (threshold %s %%), last order %s days ago',
                           round((j.churn_risk * 100)::numeric), trim_scale(round((j.at_risk_threshold * 100)::numeric, 1)),
                           j.recency_days)
-               ELSE format('no order for %s days, usually every %s days',
-                           j.recency_days, round(j.avg_days_between_orders::numeric))
+               WHEN 'overdue' THEN
+                   CASE WHEN j.avg_days_between_orders IS NOT NULL
+                        THEN format('no order for %s days, usually every %s days',
+                                    j.recency_days, round(j.avg_days_between_orders::numeric))
+                        ELSE format('no order for %s days since the first, repeat customers usually buy every %s days',
+                                    j.recency_days, round(j.usual_gap::numeric)) END
            END AS reason
       FROM judged j
      ORDER BY 1;
     COMMENT ON VIEW hvc.at_risk IS
-        'High-value customers who may be slipping away, most valuable first: churn_risk >= hvc.config.at_risk_threshold when a model is fitted; without one (churn_risk NULL), overdue against their own rhythm: recency_days >= 30 and more than twice avg_days_between_orders (customers with a single purchase day are not judged).';
+        'High-value customers who may be slipping away, most valuable first. With a model: churn_risk (probability of no purchase in the next hvc.config.churn_window_days) >= hvc.config.at_risk_threshold and among the riskiest hvc.config.at_risk_share of the high-value customers (at most floor(share x high-value customers); ties by value rank). Without one (churn_risk NULL), overdue against their rhythm: recency_days >= 30 and more than twice avg_days_between_orders, one-time buyers against the median gap of the repeat customers (hvc.snapshot_info.median_repeat_gap_days).';
     COMMENT ON COLUMN hvc.at_risk.at_risk_rank IS '1 = most value at stake.';
     COMMENT ON COLUMN hvc.at_risk.customer_id IS 'Customer key.';
     COMMENT ON COLUMN hvc.at_risk.tier IS 'Current tier (a high-value one).';
@@ -667,11 +692,11 @@ BEGIN
     COMMENT ON COLUMN hvc.at_risk.predicted_clv IS 'Predicted CLV over the horizon (NULL without fitted models).';
     COMMENT ON COLUMN hvc.at_risk.historic_clv IS 'Value realised so far (margin when mapped, else revenue).';
     COMMENT ON COLUMN hvc.at_risk.revenue IS 'Net revenue so far.';
-    COMMENT ON COLUMN hvc.at_risk.churn_risk IS '1 - p_alive (NULL without a fitted model).';
+    COMMENT ON COLUMN hvc.at_risk.churn_risk IS 'Probability of no purchase in the next hvc.config.churn_window_days (NULL without a fitted model).';
     COMMENT ON COLUMN hvc.at_risk.at_risk_threshold IS 'hvc.config.at_risk_threshold applied to churn_risk.';
     COMMENT ON COLUMN hvc.at_risk.recency_days IS 'Days since the last purchase day.';
-    COMMENT ON COLUMN hvc.at_risk.avg_days_between_orders IS 'The customer''s usual gap between purchase days.';
-    COMMENT ON COLUMN hvc.at_risk.overdue_ratio IS 'recency_days / avg_days_between_orders (above 2 = overdue).';
+    COMMENT ON COLUMN hvc.at_risk.avg_days_between_orders IS 'The customer''s usual gap between purchase days (NULL for one-time buyers).';
+    COMMENT ON COLUMN hvc.at_risk.overdue_ratio IS 'recency_days / the usual gap: avg_days_between_orders, or for one-time buyers the median gap of the repeat customers (above 2 = overdue).';
     COMMENT ON COLUMN hvc.at_risk.last_order_at IS 'Time of the last purchase.';
     COMMENT ON COLUMN hvc.at_risk.orders IS 'Orders so far.';
     COMMENT ON COLUMN hvc.at_risk.segment IS 'RFM segment.';

@@ -34,7 +34,9 @@ GRANT EXECUTE ON ROUTINE
     hvc.customer_lifetime_value(hvc.bgnbd, hvc.gamma_gamma, integer, float8, float8, float8, integer, float8, float8),
     hvc.customer_lifetime_value(hvc.pareto_nbd, hvc.gamma_gamma, integer, float8, float8, float8, integer, float8, float8),
     hvc.time_to_next_purchase(hvc.bgnbd, integer, float8),
-    hvc.time_to_next_purchase(hvc.pareto_nbd, integer, float8)
+    hvc.time_to_next_purchase(hvc.pareto_nbd, integer, float8),
+    hvc.p_no_purchase(hvc.bgnbd, float8, bigint, float8, float8),
+    hvc.p_no_purchase(hvc.pareto_nbd, float8, bigint, float8, float8)
 TO PUBLIC;
 
 -- Entry points that run with the caller's rights: they do what the caller's
@@ -47,6 +49,7 @@ GRANT EXECUTE ON ROUTINE
     hvc.schedule_refresh(text),
     hvc.unschedule_refresh(),
     hvc.forget_customer(anyelement),
+    hvc.current_model(),
     hvc.backtest(timestamptz, timestamptz, text),
     hvc.backtest_summary(timestamptz, timestamptz, text)
 TO PUBLIC;

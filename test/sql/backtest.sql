@@ -53,7 +53,8 @@ SELECT customers, actual_purchases, round(recency_auc::numeric, 6) AS recency_au
 -- A larger made-up history (300 customers, 2024-01-01 .. 2024-05-05, some
 -- buying twice a day, refunds) checked against an independent computation:
 -- the BTYD summary by plain SQL, the fit and the expected purchases with the
--- building blocks, the AUC over all (no purchase, purchase) pairs, the top
+-- building blocks (churn_risk = hvc.p_no_purchase over the 30-day holdout),
+-- the AUCs over all (no purchase, purchase) pairs, the top
 -- 20 % customer by customer.  Calibration to 2024-03-31 (the whole day),
 -- holdout 30 days to 2024-04-30 00:00.
 CREATE TABLE bt_syn AS
@@ -75,7 +76,8 @@ SELECT customer_id,
  GROUP BY customer_id
 HAVING min(day) <= '2024-03-31';
 CREATE TABLE bt_syn_pred AS
-SELECT h.*, hvc.expected_purchases(m.m, 30, h.x, h.t_x, h.t) AS predicted, t - t_x AS gap
+SELECT h.*, hvc.expected_purchases(m.m, 30, h.x, h.t_x, h.t) AS predicted, t - t_x AS gap,
+       hvc.p_no_purchase(m.m, 30, h.x, h.t_x, h.t) AS churn
   FROM bt_syn_sum h, (SELECT hvc.bgnbd_fit(x, t_x, t) AS m FROM bt_syn_sum WHERE t > 0) m;
 SELECT count(*) AS customers, sum(actual) AS actual, count(*) FILTER (WHERE actual = 0) AS no_purchase,
        count(DISTINCT x) AS frequencies, count(*) FILTER (WHERE t = 0) AS age_zero,
@@ -102,12 +104,16 @@ SELECT abs(s.predicted_purchases - h.predicted) < 1e-9 AS same_total,
        abs(s.bias_pct - 100 * (h.predicted - h.actual) / h.actual) < 1e-9 AS same_bias,
        abs(s.mae - h.mae) < 1e-12 AS same_mae,
        abs(s.recency_auc - h.recency_auc) < 1e-12 AS same_recency_auc,
+       abs(s.churn_auc - h.churn_auc) < 1e-12 AS same_churn_auc,
        abs(s.top20_share - (SELECT top20 FROM bt_syn_top)) < 1e-12 AS same_top20,
-       round(s.recency_auc::numeric, 4) AS recency_auc, round(s.top20_share::numeric, 4) AS top20_share
+       round(s.churn_auc::numeric, 4) AS churn_auc, round(s.recency_auc::numeric, 4) AS recency_auc,
+       round(s.top20_share::numeric, 4) AS top20_share
   FROM hvc.backtest_summary('2024-03-31', '2024-04-30') s,
        (SELECT sum(predicted) AS predicted, sum(actual) AS actual, avg(abs(actual - predicted)) AS mae,
                (SELECT (count(*) FILTER (WHERE p.gap > n.gap) + 0.5 * count(*) FILTER (WHERE p.gap = n.gap))::float8 / count(*)
-                  FROM bt_syn_pred p, bt_syn_pred n WHERE p.actual = 0 AND n.actual > 0) AS recency_auc
+                  FROM bt_syn_pred p, bt_syn_pred n WHERE p.actual = 0 AND n.actual > 0) AS recency_auc,
+               (SELECT (count(*) FILTER (WHERE p.churn > n.churn) + 0.5 * count(*) FILTER (WHERE p.churn = n.churn))::float8 / count(*)
+                  FROM bt_syn_pred p, bt_syn_pred n WHERE p.actual = 0 AND n.actual > 0) AS churn_auc
           FROM bt_syn_pred) h;
 
 -- Bad arguments: clear errors.
@@ -133,7 +139,7 @@ SELECT v.model, v.customers, v.actual_purchases, v.calibration_end, v.holdout_en
        v.refresh_id = (SELECT max(refresh_id) FROM hvc.refresh_log) AS this_refresh,
        abs(v.predicted_purchases - s.predicted_purchases) < 1e-9 AS same_prediction,
        v.mae = s.mae AND v.bias_pct = s.bias_pct AND v.top20_share = s.top20_share
-           AND v.recency_auc = s.recency_auc AS same_figures
+           AND v.recency_auc = s.recency_auc AND v.churn_auc = s.churn_auc AS same_figures
   FROM hvc.model_validation v, hvc.backtest_summary('2024-03-31', '2024-04-30') s;
 SELECT v.frequency_bin, v.customers, v.actual_purchases, v.predicted_purchases = b.predicted_purchases AS same_prediction
   FROM hvc.model_validation_by_frequency v

@@ -23,7 +23,7 @@ INSERT INTO ops_sales VALUES
     (1, '2025-02-26', 400), (1, '2025-03-28', 400),
     -- c2: every 10 days, last 2025-06-06 (25 days): 4 x 300 = 1200, first order 55 days ago
     (2, '2025-05-07', 300), (2, '2025-05-17', 300), (2, '2025-05-27', 300), (2, '2025-06-06', 300),
-    -- c3: one big purchase (a single purchase day is never judged overdue)
+    -- c3: one big purchase (a one-time buyer: judged against the median gap of the repeat customers)
     (3, '2024-09-01', 1500),
     -- c4: every 20 days, last 2025-05-17 (45 days): 4 x 250 = 1000
     (4, '2025-03-18', 250), (4, '2025-04-07', 250), (4, '2025-04-27', 250), (4, '2025-05-17', 250),
@@ -71,8 +71,9 @@ SELECT customer_id, value_rank, tier, is_high_value FROM hvc.customers WHERE val
 
 -- At risk without a model: high-value (c1, c3, c2, c4) and overdue:
 --   c1 95 days > 2 x 30 -> at risk;  c4 45 days > 2 x 20 -> at risk;
---   c2 25 days > 2 x 10 but under 30 days -> not yet;  c3 single purchase day -> not judged.
--- Ordered by value at stake: c1 (2000) before c4 (1000).
+--   c2 25 days > 2 x 10 but under 30 days -> not yet;  c3 one-time buyer, 303 days >
+--   2 x 30 (the median gap of the repeat customers) -> at risk.
+-- Ordered by value at stake: c1 (2000), c3 (1500), c4 (1000).
 SELECT at_risk_rank, customer_id, tier, value_at_stake, recency_days, avg_days_between_orders,
        round(overdue_ratio::numeric, 3) AS overdue_ratio, risk_basis, reason
   FROM hvc.at_risk;
@@ -106,8 +107,9 @@ SELECT value_profile, customers, round(customer_share::numeric, 4) AS customer_s
 --       -> 0.55 + 0.35 + 0.05 = 0.95 -> priority 1
 --   c2: value 1 - 2/20 = 0.9, churn 25 / (2 x 15) = 0.8333
 --       -> 0.495 + 0.35 x 0.8333 x 0.9 (0.2625) + 0.10 x 0.5 x 0.9 (0.045) = 0.8025 -> 1
---   c3: value 0.95, churn 0 (single purchase day) -> 0.5225 + 0 + 0.0475 = 0.57 -> 3
---   c20: value 0.05 -> 0.0275 + 0 + 0.0025 = 0.03 -> 5
+--   c3: value 0.95, one-time buyer: churn min(303 / (2 x 30), 1) = 1 (30 = the median gap of
+--       the repeat customers) -> 0.5225 + 0.3325 + 0.0475 = 0.9025 -> 1
+--   c20: value 0.05, one-time buyer 327 days ago: churn 1 -> 0.0275 + 0.0175 + 0.0025 = 0.0475 -> 5
 --   (c4: value 0.85, churn min(45 / 40, 1) = 1 -> 0.4675 + 0.2975 + 0.0425 = 0.8075 -> 1)
 -- ---------------------------------------------------------------------------
 SELECT p.* FROM unnest(ARRAY[1, 2, 3, 20]) c, hvc.priority(c) p;
@@ -132,7 +134,7 @@ SELECT s.tier FROM hvc.customer_snapshot s WHERE s.customer_id = 4;
 -- Ranks: c1 2400, c5 1900, c3 1500, c2 1200 | c4 1000 ... -> c5 medium -> high (up),
 -- c4 high -> medium (down, a high-value drop), c21 new, c20 lapsed.
 -- At risk: c2, 56 days since the last order (usually every 10) -> newly at risk;
--- c4 is no longer high-value, c1 is back.
+-- c3 (one-time buyer) still; c4 is no longer high-value, c1 is back.
 -- The refresh runs in a second session that LISTENs: psql prints the
 -- notification (its PID, the absolute refresh id and the database name are masked).
 -- ---------------------------------------------------------------------------
@@ -159,9 +161,9 @@ SELECT refresh_id - :base AS refresh, kind, customers, sample_ids,
 -- ---------------------------------------------------------------------------
 -- Refresh 3 (as of 2025-08-15) keeping one refresh of history: c4 buys for 1200
 -- (2200, rank 2: medium -> high, up) and pushes c2 (1200, rank 5) down to medium.
--- History and alerts of refreshes 1 and 2 are pruned.  Nobody is at risk:
--- c1 31 days (usual gap now 229/5 = 45.8), c4 5, c5 26, c3 not judged; c2 is
--- not high-value any more.
+-- History and alerts of refreshes 1 and 2 are pruned.  Only c3 (one-time buyer,
+-- 348 days) is at risk: c1 31 days (usual gap now 229/5 = 45.8), c4 5, c5 26;
+-- c2 is not high-value any more.
 -- The payload carries counts only (alert_payload = 'counts', the default).
 -- ---------------------------------------------------------------------------
 UPDATE hvc.config SET history_refreshes = 1, alert_payload = 'counts';
@@ -175,28 +177,38 @@ SELECT refresh_id - :base AS refresh, kind, customers, sample_ids,
   FROM hvc.alerts WHERE refresh_id > :base ORDER BY alert_id;
 SELECT count(*) AS at_risk FROM hvc.at_risk;
 
--- With a churn model the rule is churn_risk >= at_risk_threshold.  No model is
--- fitted here, so set churn risks by hand in the snapshot: c3 72 % (at risk),
--- c1 30 % (not), c12 90 % (not high-value).
-UPDATE hvc.customer_snapshot SET churn_risk = CASE customer_id WHEN 3 THEN 0.72 WHEN 1 THEN 0.3 ELSE 0.9 END
+-- With a churn model the rule is churn_risk >= at_risk_threshold and among
+-- the riskiest at_risk_share of the high-value customers.  No model is
+-- fitted here, so set churn risks (and their percentiles) by hand in the
+-- snapshot: c3 72 % (at risk), c1 30 % (not), c12 90 % (not high-value).
+-- 4 customers are high-value: the default share 0.2 lists floor(0.8) = 0.
+UPDATE hvc.customer_snapshot SET churn_risk = CASE customer_id WHEN 3 THEN 0.72 WHEN 1 THEN 0.3 ELSE 0.9 END,
+                                 churn_percentile = CASE customer_id WHEN 3 THEN 0.9 WHEN 1 THEN 0.5 ELSE 1 END
  WHERE customer_id IN (1, 3, 12);
+SELECT count(*) FILTER (WHERE is_high_value) AS high_value FROM hvc.customer_snapshot;
+SELECT count(*) AS at_risk_share_02 FROM hvc.at_risk;
+UPDATE hvc.config SET at_risk_share = 1;
 SELECT at_risk_rank, customer_id, tier, churn_risk, at_risk_threshold, risk_basis, reason FROM hvc.at_risk;
 UPDATE hvc.config SET at_risk_threshold = 0.25;
 SELECT at_risk_rank, customer_id, tier, churn_risk, reason FROM hvc.at_risk;
--- priority uses churn_risk against the threshold when there is one (value 1 - 3/20 = 0.85):
---   threshold 0.25: c3 churn min(0.72 / 0.25, 1) = 1 -> 0.4675 + 0.2975 + 0.0425 = 0.8075 -> 1
---                   c1 churn min(0.3 / 0.25, 1) = 1, value 1 -> 0.55 + 0.35 + 0.05 = 0.95 -> 1
---   threshold 0.5:  c1 churn 0.6 -> 0.55 + 0.21 + 0.05 = 0.81 -> 1
+-- share 0.25 of 4: only the riskiest (c3) of the two above the threshold
+UPDATE hvc.config SET at_risk_share = 0.25;
+SELECT at_risk_rank, customer_id, tier, churn_risk, reason FROM hvc.at_risk;
+-- priority's churn part is the churn_risk percentile, whatever the threshold
+-- (value 1 - 3/20 = 0.85):
+--   c3 percentile 0.9 -> 0.4675 + 0.35 x 0.9 x 0.85 = 0.2678 + 0.0425 = 0.7778 -> 1
+--   c1 percentile 0.5, value 1 -> 0.55 + 0.175 + 0.05 = 0.775 -> 1
 SELECT p.customer_id, p.priority, p.score, p.value_part, p.churn_part, p.growth_part
   FROM unnest(ARRAY[3, 1]) c, hvc.priority(c) p;
-UPDATE hvc.config SET at_risk_threshold = 0.5;
+UPDATE hvc.config SET at_risk_threshold = 0.5, at_risk_share = 0.2;
 SELECT customer_id, priority, score, churn_part FROM hvc.priority(1);
 
 -- ---------------------------------------------------------------------------
 -- Text keys: registering a source with another key type rebuilds the
 -- customer-typed objects; the first refresh after that reports everyone at
 -- risk as new.  As of 2025-09-15: c4 (now high, every (2025-08-10 - 2025-03-18)/4
--- = 36 days, 36 days ago) is not overdue; c5 (every 26.7 days, 57 days ago) is.
+-- = 36 days, 36 days ago) is not overdue; c5 (every 26.7 days, 57 days ago) is,
+-- and so is c3 (one-time buyer, 379 days against the median repeat gap).
 -- The payload carries the refresh id only (alert_payload = 'refresh_id'); the
 -- ids stay in hvc.alerts.
 -- ---------------------------------------------------------------------------

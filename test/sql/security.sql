@@ -67,7 +67,7 @@ SELECT count(*) AS rows FROM hvc.priority(5.0);
 -- ... but nothing else of hvc: not the snapshot, not the internal routines.
 SELECT count(*) FROM hvc.customer_snapshot;
 SELECT * FROM hvc._priority_lookup(5);
-SELECT * FROM hvc._priority_score(1, 5, NULL, 0.5, 10, 10, NULL, 100, 10, 12);
+SELECT * FROM hvc._priority_score(1, 5, NULL, 10, 10, NULL, 100, 10, 12);
 SELECT hvc._cron_server_state();
 RESET ROLE;
 

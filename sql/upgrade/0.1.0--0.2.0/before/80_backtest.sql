@@ -1,10 +1,6 @@
--- Backtest (sql/parts/65_backtest.sql): the settings and the stores of the
--- refreshes' backtests.
-ALTER TABLE hvc.config ADD COLUMN IF NOT EXISTS validation_days integer
-    CHECK (validation_days IS NULL OR validation_days BETWEEN 0 AND 36500);
-ALTER TABLE hvc.config ADD COLUMN IF NOT EXISTS validation_interval_days integer NOT NULL DEFAULT 7
-    CHECK (validation_interval_days BETWEEN 0 AND 36500);
-
+-- Backtest (sql/parts/65_backtest.sql): the stores of the refreshes'
+-- backtests.  (Its settings, hvc.config.validation_days and
+-- validation_interval_days, are added by 70_churn.sql.)
 CREATE TABLE hvc.model_validation_store (
     refresh_id          bigint      PRIMARY KEY,
     computed_at         timestamptz NOT NULL,
