@@ -163,12 +163,14 @@ BEGIN
         message := format('%s did not converge on the calibration period: predictions left NULL', model);
         RETURN;
     END IF;
-    EXECUTE format('UPDATE pg_temp._hvc_bt b SET predicted = hvc.expected_purchases($1::hvc.%s, $2, b.frequency, b.recency, b.age)',
-                   model) USING fit, tau;
+    -- one pass: the prediction and, where the model has one, churn_risk
     IF to_regprocedure(format('hvc.p_no_purchase(hvc.%s, float8, bigint, float8, float8)', model)) IS NOT NULL THEN
-        EXECUTE format('UPDATE pg_temp._hvc_bt b SET churn = hvc.p_no_purchase($1::hvc.%s, $2, b.frequency, b.recency, b.age)',
+        EXECUTE format('UPDATE pg_temp._hvc_bt b SET predicted = hvc.expected_purchases($1::hvc.%1$s, $2, b.frequency, b.recency, b.age),
+                                                    churn = hvc.p_no_purchase($1::hvc.%1$s, $2, b.frequency, b.recency, b.age)',
                        model) USING fit, tau;
     ELSE
+        EXECUTE format('UPDATE pg_temp._hvc_bt b SET predicted = hvc.expected_purchases($1::hvc.%s, $2, b.frequency, b.recency, b.age)',
+                       model) USING fit, tau;
         message := format('churn_risk of %s not available: churn_auc left NULL', model);
     END IF;
 END $$;
@@ -206,16 +208,18 @@ RETURNS TABLE (model text, frequency_bin text, customers bigint, actual_purchase
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     RETURN QUERY EXECUTE $q$
-    WITH bins AS (
-        SELECT k AS bin_order, CASE WHEN k < 7 THEN k::text WHEN k = 7 THEN '7+' ELSE 'all' END AS frequency_bin
-          FROM generate_series(0, 8) k)
-    SELECT $1, bins.frequency_bin, count(b.frequency), coalesce(sum(b.actual), 0),
-           CASE WHEN count(b.frequency) = 0 THEN 0 ELSE sum(b.predicted) END,
-           avg(b.actual), avg(b.predicted), bins.bin_order
-      FROM bins
-      LEFT JOIN pg_temp._hvc_bt b ON bins.bin_order = 8 OR least(b.frequency, 7) = bins.bin_order
-     GROUP BY bins.bin_order, bins.frequency_bin
-     ORDER BY bins.bin_order$q$ USING bt_model;
+    WITH per AS (SELECT least(b.frequency, 7) AS k, count(*) AS n, sum(b.actual) AS a,
+                        sum(b.predicted) AS p, count(b.predicted) AS np
+                   FROM pg_temp._hvc_bt b GROUP BY 1),
+         x AS (SELECT * FROM per
+               UNION ALL
+               SELECT 8, coalesce(sum(per.n), 0)::bigint, sum(per.a), sum(per.p), coalesce(sum(per.np), 0)::bigint FROM per)
+    SELECT $1, CASE WHEN k < 7 THEN k::text WHEN k = 7 THEN '7+' ELSE 'all' END,
+           coalesce(x.n, 0)::bigint, coalesce(x.a, 0),
+           CASE WHEN coalesce(x.n, 0) = 0 THEN 0 WHEN x.np = x.n THEN x.p END,
+           x.a / x.n, CASE WHEN x.np = x.n THEN x.p / x.n END, k
+      FROM generate_series(0, 8) k LEFT JOIN x USING (k)
+     ORDER BY k$q$ USING bt_model;
 END $fn$;
 COMMENT ON FUNCTION hvc._backtest_bins(text) IS
     'Internal: actual and predicted holdout purchases of pg_temp._hvc_bt by calibration frequency 0 .. 6, 7+ and all (predicted NULL when the model was not fitted).';
