@@ -3,10 +3,10 @@
 -- CDNOW holdout reference (reference/clv-models.md §9.3).  The CDNOW part
 -- reads $HVC_CDNOW_DIR (../shared/data/cdnow); without it that part says so
 -- and skips (expected/backtest_1.out).
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS hvc CASCADE;
 CREATE EXTENSION hvc;
 SET datestyle = 'ISO, YMD';
-SET client_min_messages = warning;
 SET timezone = 'UTC';
 \set VERBOSITY sqlstate
 
@@ -178,21 +178,21 @@ SELECT validation_days, validation_interval_days FROM hvc.config;
 -- 1998-06-30, purchases = distinct purchase days, in weeks.
 \set have_cdnow `test -r "$HVC_CDNOW_DIR/CDNOW_sample.txt" && echo true || echo false`
 \if :have_cdnow
-CREATE TABLE cdnow_raw (line text);
-\copy cdnow_raw FROM PROGRAM 'tr -d "\r" < "$HVC_CDNOW_DIR/CDNOW_sample.txt"'
-CREATE VIEW cdnow_sales AS
+CREATE TABLE bt_cdnow_raw (line text);
+\copy bt_cdnow_raw FROM PROGRAM 'tr -d "\r" < "$HVC_CDNOW_DIR/CDNOW_sample.txt"'
+CREATE VIEW bt_cdnow_sales AS
 SELECT f[2]::int AS customer_id, to_date(f[3], 'YYYYMMDD') AS ordered_at, f[5]::numeric(10,2) AS amount
-  FROM (SELECT regexp_split_to_array(btrim(line), '\s+') AS f FROM cdnow_raw) r;
-SELECT hvc.register_source('public.cdnow_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+  FROM (SELECT regexp_split_to_array(btrim(line), '\s+') AS f FROM bt_cdnow_raw) r;
+SELECT hvc.register_source('public.bt_cdnow_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 UPDATE hvc.config SET model = 'bgnbd', time_unit = 'week', timezone = 'UTC', validation_days = 273;
 -- reference (clv-models.md §9.3): bin, customers, actual mean, BG/NBD mean, Pareto/NBD mean
-CREATE TABLE cdnow_ref (frequency_bin text, customers bigint, actual_mean float8, bgnbd_mean float8, pnbd_mean float8);
-INSERT INTO cdnow_ref VALUES
+CREATE TABLE bt_cdnow_ref (frequency_bin text, customers bigint, actual_mean float8, bgnbd_mean float8, pnbd_mean float8);
+INSERT INTO bt_cdnow_ref VALUES
     ('0', 1411, 0.2367, 0.2251, 0.1384), ('1', 439, 0.6970, 0.5231, 0.5995),
     ('2', 214, 1.3925, 1.0441, 1.1958), ('3', 100, 1.5600, 1.5203, 1.7138),
     ('4', 62, 2.5323, 2.1639, 2.3983), ('5', 38, 2.9474, 2.6538, 2.9072),
     ('6', 29, 3.8621, 3.5040, 3.8186), ('7+', 64, 6.3594, 6.1572, 6.4031);
-CREATE TABLE cdnow_bt AS
+CREATE TABLE bt_cdnow_bt AS
 SELECT * FROM hvc.backtest('1997-09-30', '1998-06-30', 'bgnbd')
 UNION ALL
 SELECT * FROM hvc.backtest('1997-09-30', '1998-06-30', 'pareto_nbd');
@@ -200,10 +200,10 @@ SELECT b.model, b.frequency_bin, b.customers, round(b.actual_mean::numeric, 4) A
        round(b.predicted_mean::numeric, 4) AS predicted_mean,
        b.customers = r.customers AND abs(b.actual_mean - r.actual_mean) <= 0.0005
            AND abs(b.predicted_mean - CASE b.model WHEN 'bgnbd' THEN r.bgnbd_mean ELSE r.pnbd_mean END) <= 0.0005 AS matches
-  FROM cdnow_bt b JOIN cdnow_ref r USING (frequency_bin)
+  FROM bt_cdnow_bt b JOIN bt_cdnow_ref r USING (frequency_bin)
  ORDER BY b.model, b.frequency_bin;
 SELECT model, customers, actual_purchases, round(predicted_purchases::numeric, 1) AS predicted_purchases
-  FROM cdnow_bt WHERE frequency_bin = 'all' ORDER BY model;
+  FROM bt_cdnow_bt WHERE frequency_bin = 'all' ORDER BY model;
 -- MAE 0.786 / 0.755, top 20 % about 63 %, recency AUC 0.771; churn_risk's
 -- AUC (P(no purchase in 39 weeks)) at least 0.75 for BG/NBD
 SELECT model, round(bias_pct::numeric, 2) AS bias_pct, round(mae::numeric, 3) AS mae,
@@ -220,10 +220,13 @@ SELECT v.model, v.customers, v.actual_purchases, round(v.predicted_purchases::nu
        v.calibration_end, v.holdout_end, round(v.churn_auc::numeric, 3) AS churn_auc
   FROM hvc.model_validation v;
 SELECT count(*) FILTER (WHERE abs(v.predicted_mean - b.predicted_mean) < 1e-9) AS bins_matching
-  FROM hvc.model_validation_by_frequency v JOIN cdnow_bt b USING (model, frequency_bin);
+  FROM hvc.model_validation_by_frequency v JOIN bt_cdnow_bt b USING (model, frequency_bin);
+DROP VIEW bt_cdnow_sales;
+DROP TABLE bt_cdnow_raw, bt_cdnow_ref, bt_cdnow_bt;
 \else
 \echo CDNOW data not found in $HVC_CDNOW_DIR: the CDNOW backtest is skipped
 \endif
 -- leave a clean slate for the next test
+DROP TABLE bt_sales, bt_syn, bt_syn_sum, bt_syn_pred, bt_syn_top;
 DROP EXTENSION hvc CASCADE;
 CREATE EXTENSION hvc;
