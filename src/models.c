@@ -7,6 +7,7 @@
 
 #include "executor/executor.h"
 #include "utils/builtins.h"
+#include "utils/typcache.h"
 
 #include "core/churn.h"
 #include "models.h"
@@ -59,6 +60,26 @@ param_bool(HeapTupleHeader t, const char *name)
 	return !isnull && DatumGetBool(d);
 }
 
+/*
+ * Whether the composite has the attribute: a 0.1.0 catalog's
+ * hvc._model_params lacks the ones 0.2.0 added, and a database between
+ * `make install` and ALTER EXTENSION hvc UPDATE still refreshes as 0.1.0 did.
+ */
+static bool
+has_attribute(HeapTupleHeader t, const char *name)
+{
+	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(t),
+											  HeapTupleHeaderGetTypMod(t));
+	bool		found = false;
+	int			i;
+
+	for (i = 0; i < desc->natts && !found; i++)
+		found = !TupleDescAttr(desc, i)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0;
+	ReleaseTupleDesc(desc);
+	return found;
+}
+
 void
 model_check_settings(const char *what, const char *model, int32 horizon_months,
 					 double monthly_discount_rate)
@@ -94,8 +115,9 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 	ms->monthly_discount_rate = DatumGetFloat8(required_attr(t, "monthly_discount_rate", what));
 	ms->units_per_month = DatumGetFloat8(required_attr(t, "units_per_month", what));
 	model_check_settings(what, model, ms->horizon_months, ms->monthly_discount_rate);
-	ms->churn_window = param_float(t, "churn_window");
-	ms->horizon_units = param_float(t, "horizon_units");
+	ms->legacy_churn = !has_attribute(t, "churn_window");
+	ms->churn_window = ms->legacy_churn ? NAN : param_float(t, "churn_window");
+	ms->horizon_units = ms->legacy_churn ? NAN : param_float(t, "horizon_units");
 	if (!isnan(ms->churn_window))
 		check_positive(what, "churn_window", ms->churn_window);
 	if (!isnan(ms->horizon_units))
@@ -190,6 +212,8 @@ model_set_forecast(const ModelSet *ms, double x, double t_x, double T, PurchaseF
 	out->p_alive = hvc_model_p_alive(&ms->purchase, x, t_x, T);
 	if (!isnan(ms->churn_window))
 		out->churn_risk = hvc_model_p_no_purchase(&ms->purchase, ms->churn_window, x, t_x, T);
+	else if (ms->legacy_churn)
+		out->churn_risk = 1.0 - out->p_alive;
 	if (!isnan(ms->horizon_units))
 		out->discounted_purchases = discounted_purchases_days(ms, x, t_x, T, &out->predicted_orders);
 	else

@@ -23,6 +23,7 @@ typedef struct ModelSet
 	double		units_per_month;	/* 4.345 weeks or 30 days */
 	double		churn_window;	/* churn_risk window, time units; NaN: no churn_risk */
 	double		horizon_units;	/* horizon_days in time units; NaN: horizon_months */
+	bool		legacy_churn;	/* 0.1.0 catalog (no churn_window): 1 - p_alive */
 } ModelSet;
 
 typedef struct Prediction

@@ -439,7 +439,9 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	refresh_id = PG_GETARG_INT64(12);
 
 	InitMaterializedSRF(fcinfo, 0);
-	hvc_require_columns(rsinfo->setDesc, OUT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
+	/* a 0.1.0 catalog's result lacks churn_percentile (the last column) */
+	if (rsinfo->setDesc->natts != OUT_NATTS - 1)
+		hvc_require_columns(rsinfo->setDesc, OUT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
 
 	model_set_from_params(params, &ms);
 	basis = basis_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
@@ -683,7 +685,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 			values[35] = TimestampTzGetDatum(refreshed);
 		}
 		values[36] = Int64GetDatum(refresh_id);
-		nulls[37] = !isfinite(x->churn_pct);
+		nulls[37] = !isfinite(x->churn_pct);	/* ignored by a 0.1.0 result */
 		values[37] = Float8GetDatum(x->churn_pct);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		CHECK_FOR_INTERRUPTS();

@@ -193,7 +193,7 @@ BEGIN
             SELECT l.as_of INTO fit_as_of FROM hvc.refresh_log l WHERE l.refresh_id = f.refresh_id;
             notes := notes || format('%s could not be fitted (%s): predicted with the last good %s fit (fit %s of refresh %s, on data as of %s, %s days before this as_of)',
                                      configured_model, coalesce(m.purchase_message, m.message), f.model,
-                                     f.fit_id, f.refresh_id, coalesce(fit_as_of::text, 'unknown'),
+                                     f.fit_id, f.refresh_id, coalesce(to_char(fit_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), 'unknown'),
                                      coalesce(round((extract(epoch FROM run_as_of - fit_as_of) / 86400)::numeric, 1)::text, 'unknown'));
         END IF;
     END IF;
@@ -210,7 +210,7 @@ BEGIN
             SELECT l.as_of INTO fit_as_of FROM hvc.refresh_log l WHERE l.refresh_id = f.refresh_id;
             notes := notes || format('gamma_gamma could not be fitted (%s): predicted with the last good gamma_gamma fit (fit %s of refresh %s, on data as of %s, %s days before this as_of)',
                                      coalesce(m.spend_message, 'no fit'), f.fit_id, f.refresh_id,
-                                     coalesce(fit_as_of::text, 'unknown'),
+                                     coalesce(to_char(fit_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), 'unknown'),
                                      coalesce(round((extract(epoch FROM run_as_of - fit_as_of) / 86400)::numeric, 1)::text, 'unknown'));
         END IF;
     END IF;

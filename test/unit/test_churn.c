@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "test_util.h"
 
@@ -174,9 +175,101 @@ monte_carlo(void)
 	CHECK_CLOSE("BG/NBD P0 x=0 vs simulation", (double) hit / acc, want, 4.0 * se, 0);
 }
 
+/* AUC of score for label 1 (Mann-Whitney, ties count one half); O(n^2) is fine for 2357 */
+static double
+auc(const double *score, const int *label, size_t n)
+{
+	double		sum = 0.0;
+	size_t		i,
+				j,
+				npos = 0,
+				nneg = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		if (!label[i])
+			continue;
+		npos++;
+		for (j = 0; j < n; j++)
+			if (!label[j])
+				sum += score[i] > score[j] ? 1.0 : score[i] == score[j] ? 0.5 : 0.0;
+	}
+	for (i = 0; i < n; i++)
+		nneg += !label[i];
+	return sum / ((double) npos * (double) nneg);
+}
+
+/*
+ * CDNOW (clv-models.md §9.3): the 39-week calibration fit, and who bought
+ * in the 39-week holdout (1997-10-01 .. 1998-06-30, CDNOW_sample.txt).  The
+ * AUC of P0(39 weeks) for "no purchase in the holdout" is 0.7569; of
+ * 1 - P(alive) 0.3158.
+ */
+static void
+cdnow_auc(void)
+{
+	const bgnbd_params p = {0.2425945, 4.413602, 0.7929220, 2.425907};
+	btyd_row   *rows;
+	size_t		n,
+				i;
+	char		path[4096],
+				line[256];
+	FILE	   *f;
+	int		   *bought,
+			   *none;
+	double	   *p0,
+			   *dead;
+	int			bad = 0;
+
+	if (load_cdnow_summary(&rows, &n) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/CDNOW_sample.txt", cdnow_dir());
+	f = fopen(path, "r");
+	if (f == NULL)
+	{
+		skip("CDNOW_sample.txt not found at %s", path);
+		free(rows);
+		return;
+	}
+	bought = calloc(n + 1, sizeof(int));
+	none = calloc(n, sizeof(int));
+	p0 = calloc(n, sizeof(double));
+	dead = calloc(n, sizeof(double));
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		long		master,
+					id,
+					day;
+
+		if (sscanf(line, "%ld %ld %ld", &master, &id, &day) == 3 &&
+			day >= 19971001 && day <= 19980630 && id >= 1 && (size_t) id <= n)
+			bought[id] = 1;
+	}
+	fclose(f);
+	/* summary rows are customers 1..n in order */
+	for (i = 0; i < n; i++)
+	{
+		none[i] = !bought[i + 1];
+		p0[i] = bgnbd_p_no_purchase(&p, 39.0, rows[i].x, rows[i].t_x, rows[i].T);
+		dead[i] = 1.0 - bgnbd_p_alive(&p, rows[i].x, rows[i].t_x, rows[i].T);
+	}
+	CHECK_CLOSE("CDNOW AUC of P0(39) for no holdout purchase", auc(p0, none, n), 0.7569, 0.00005, 0);
+	CHECK_CLOSE("CDNOW AUC of 1 - P(alive)", auc(dead, none, n), 0.3158, 0.00005, 0);
+	/* one-time buyers: P0 strictly inside (0, 1), so they are ranked too */
+	for (i = 0; i < n; i++)
+		bad += rows[i].x == 0 && !(p0[i] > 0.0 && p0[i] < 1.0);
+	CHECK(bad == 0, "CDNOW one-time buyers have 0 < P0 < 1 (%d do not)", bad);
+	free(bought);
+	free(none);
+	free(p0);
+	free(dead);
+	free(rows);
+}
+
 void
 test_churn(void)
 {
+	cdnow_auc();
 	bgnbd_cases();
 	pnbd_cases();
 	monte_carlo();

@@ -20,3 +20,13 @@ BEGIN
         ALTER EXTENSION hvc DROP VIEW hvc.tier_changes;
     END IF;
 END $$;
+-- hvc.customers' column comments that changed meaning (set at run time by
+-- hvc._create_snapshot_objects, as there).
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('hvc.customers') IS NOT NULL THEN
+        COMMENT ON COLUMN hvc.customers.p_alive IS 'The purchase model''s own P(alive): the probability that the customer has not dropped out (under BG/NBD 1 for every one-time buyer); NULL without a fitted model. For the risk of buying nothing soon use churn_risk.';
+        COMMENT ON COLUMN hvc.customers.churn_risk IS 'Probability that the customer makes no purchase in the next hvc.config.churn_window_days (default 90) given their history, under the purchase model (hvc.p_no_purchase); since 0.2.0 (it was 1 - p_alive). NULL without a fitted model.';
+        COMMENT ON COLUMN hvc.customers.predicted_orders IS 'Expected purchases within the horizon (hvc.config.horizon_days, else horizon_months); NULL without a fitted model.';
+    END IF;
+END $$;
