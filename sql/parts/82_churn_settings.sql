@@ -14,7 +14,7 @@ ALTER TABLE hvc.config
     ADD COLUMN horizon_days integer
         CHECK (horizon_days BETWEEN 1 AND 7305),
     ADD COLUMN validation_days integer
-        CHECK (validation_days BETWEEN 1 AND 3660),
+        CHECK (validation_days BETWEEN 0 AND 3660),
     ADD COLUMN validation_interval_days integer NOT NULL DEFAULT 7
         CHECK (validation_interval_days BETWEEN 1 AND 3660);
 COMMENT ON COLUMN hvc.config.churn_window_days IS
@@ -24,6 +24,6 @@ COMMENT ON COLUMN hvc.config.at_risk_share IS
 COMMENT ON COLUMN hvc.config.horizon_days IS
     'Prediction horizon in days for predicted_orders and predicted_clv; when set it wins over horizon_months, and a horizon means the same whatever time_unit (CLV discounted per month of 30.4375 days, the last partial month like a whole one). NULL (default): horizon_months.';
 COMMENT ON COLUMN hvc.config.validation_days IS
-    'Backtest: length in days of the holdout period the models are checked on (NULL, default: no backtest).';
+    'Holdout length in days of the backtest every refresh runs (hvc.model_validation): NULL (default) = automatic, a quarter of the history, at most 365; 0 = no backtest.';
 COMMENT ON COLUMN hvc.config.validation_interval_days IS
-    'Backtest: days between two backtests (default 7).';
+    'A refresh that is not full reuses the stored backtest when it was made with the same source and settings and its holdout ended less than this many days before the new as_of (default 7).';

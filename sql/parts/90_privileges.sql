@@ -49,5 +49,7 @@ GRANT EXECUTE ON ROUTINE
     hvc.schedule_refresh(text),
     hvc.unschedule_refresh(),
     hvc.forget_customer(anyelement),
-    hvc.current_model()
+    hvc.current_model(),
+    hvc.backtest(timestamptz, timestamptz, text),
+    hvc.backtest_summary(timestamptz, timestamptz, text)
 TO PUBLIC;

@@ -44,7 +44,7 @@ UPDATE hvc.config SET churn_window_days = 0;
 UPDATE hvc.config SET at_risk_share = 0;
 UPDATE hvc.config SET at_risk_share = 1.5;
 UPDATE hvc.config SET horizon_days = 0;
-UPDATE hvc.config SET validation_days = 0;
+UPDATE hvc.config SET validation_days = -1;   -- 0 is allowed: no backtest
 UPDATE hvc.config SET validation_interval_days = 0;
 \set VERBOSITY default
 SELECT churn_window_days, at_risk_share, at_risk_threshold, horizon_days, validation_days, validation_interval_days

@@ -14,7 +14,7 @@ ALTER TABLE hvc.config
     ADD COLUMN horizon_days integer
         CHECK (horizon_days BETWEEN 1 AND 7305),
     ADD COLUMN validation_days integer
-        CHECK (validation_days BETWEEN 1 AND 3660),
+        CHECK (validation_days BETWEEN 0 AND 3660),
     ADD COLUMN validation_interval_days integer NOT NULL DEFAULT 7
         CHECK (validation_interval_days BETWEEN 1 AND 3660);
 
