@@ -18,6 +18,8 @@ hvc_model_p_alive(const hvc_purchase_model *m, double x, double t_x, double T)
 			return bgnbd_p_alive(&m->u.bgnbd, x, t_x, T);
 		case HVC_MODEL_PARETO_NBD:
 			return pnbd_p_alive(&m->u.pnbd, x, t_x, T);
+		case HVC_MODEL_MBGNBD:
+			return mbgnbd_p_alive(&m->u.mbgnbd, x, t_x, T);
 	}
 	return NAN;
 }
@@ -34,6 +36,8 @@ hvc_model_expected_purchases(const hvc_purchase_model *m, double t,
 			return bgnbd_expected_purchases(&m->u.bgnbd, t, x, t_x, T);
 		case HVC_MODEL_PARETO_NBD:
 			return pnbd_expected_purchases(&m->u.pnbd, t, x, t_x, T);
+		case HVC_MODEL_MBGNBD:
+			return mbgnbd_expected_purchases(&m->u.mbgnbd, t, x, t_x, T);
 	}
 	return NAN;
 }
@@ -150,6 +154,10 @@ model_r_alpha(const hvc_purchase_model *m, double *r, double *alpha)
 			*r = m->u.pnbd.r;
 			*alpha = m->u.pnbd.alpha;
 			return 1;
+		case HVC_MODEL_MBGNBD:
+			*r = m->u.mbgnbd.r;
+			*alpha = m->u.mbgnbd.alpha;
+			return 1;
 	}
 	return 0;
 }
@@ -177,4 +185,26 @@ hvc_model_prob_purchase_within(const hvc_purchase_model *m, double t,
 		return NAN;
 	/* 1 - ((alpha+T)/(alpha+T+t))^(r+x) = -expm1(-(r+x) log1p(t/(alpha+T))) */
 	return pa * -expm1(-(r + x) * log1p(t / (alpha + T)));
+}
+
+double
+hvc_model_p_no_purchase(const hvc_purchase_model *m, double tau,
+						double x, double t_x, double T)
+{
+	if (m == NULL)
+		return NAN;
+	switch (m->kind)
+	{
+		case HVC_MODEL_BGNBD:
+			{
+				double		pw = hvc_model_prob_purchase_within(m, tau, x, t_x, T);
+
+				return isnan(pw) ? NAN : 1.0 - pw;
+			}
+		case HVC_MODEL_MBGNBD:
+			return mbgnbd_p_no_purchase(&m->u.mbgnbd, tau, x, t_x, T);
+		case HVC_MODEL_PARETO_NBD:
+			break;
+	}
+	return NAN;
 }

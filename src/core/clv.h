@@ -7,6 +7,7 @@
 #define HVC_CLV_H
 
 #include "bgnbd.h"
+#include "mbgnbd.h"
 #include "pareto_nbd.h"
 
 /* time units per month, as in lifetimes */
@@ -16,7 +17,8 @@
 typedef enum
 {
 	HVC_MODEL_BGNBD = 1,
-	HVC_MODEL_PARETO_NBD = 2
+	HVC_MODEL_PARETO_NBD = 2,
+	HVC_MODEL_MBGNBD = 3
 } hvc_model_kind;
 
 typedef struct
@@ -26,6 +28,7 @@ typedef struct
 	{
 		bgnbd_params bgnbd;
 		pnbd_params pnbd;
+		mbgnbd_params mbgnbd;
 	}			u;
 } hvc_purchase_model;
 
@@ -86,5 +89,14 @@ double		hvc_model_next_order_median(const hvc_purchase_model *m,
  */
 double		hvc_model_prob_purchase_within(const hvc_purchase_model *m, double t,
 										   double x, double t_x, double T);
+
+/*
+ * P0(tau) = P(no purchase in (T, T+tau] | x, t_x, T)  (§9.1):
+ * (1 - P(alive)) + P(alive) ((alpha+T)/(alpha+T+tau))^(r+x) for BG/NBD and
+ * MBG/NBD.  NaN for Pareto/NBD (its P0 needs the posterior of the dropout
+ * rate too) and on invalid input.
+ */
+double		hvc_model_p_no_purchase(const hvc_purchase_model *m, double tau,
+									double x, double t_x, double T);
 
 #endif							/* HVC_CLV_H */

@@ -146,5 +146,7 @@ int			hvc_btyd_fit(const hvc_btyd_model *m, const btyd_row *rows,
  */
 extern const hvc_btyd_model hvc_bgnbd_model;
 extern const hvc_btyd_model hvc_pnbd_model;
+/* MBG/NBD (mbgnbd.c): par = (r, alpha, a, b) */
+extern const hvc_btyd_model hvc_mbgnbd_model;
 
 #endif							/* HVC_FIT_DRIVER_H */
