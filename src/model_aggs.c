@@ -5,6 +5,7 @@
  *   hvc.bgnbd_fit(frequency int, recency float8, age float8)      -> hvc.bgnbd
  *   hvc.pareto_nbd_fit(frequency int, recency float8, age float8) -> hvc.pareto_nbd
  *   hvc.gamma_gamma_fit(frequency int, monetary float8)          -> hvc.gamma_gamma
+ *   hvc.mbgnbd_fit(frequency bigint, recency float8, age float8)  -> hvc.mbgnbd
  *
  * The transition state is a buffer of weighted summary rows (btyd_row /
  * gg_row) in the aggregate memory context; one implementation (RowAggState,
@@ -36,6 +37,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -49,6 +51,7 @@
 
 PG_FUNCTION_INFO_V1(hvc_bgnbd_finalfn);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_finalfn);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_finalfn);
 PG_FUNCTION_INFO_V1(hvc_gamma_gamma_finalfn);
 /* the state functions hvc_btyd_* and hvc_gg_*: ROW_STATE_FUNCTIONS below */
 
@@ -123,7 +126,26 @@ bad_row(const char *msg, const char *hint)
 static bool
 is_count(double v)
 {
-	return isfinite(v) && v >= 0.0 && v <= (double) INT_MAX && v == floor(v);
+	return isfinite(v) && v >= 0.0 && v <= MAX_EXACT_COUNT && v == floor(v);
+}
+
+/*
+ * Argument argno, a frequency declared integer or bigint (hvc.mbgnbd_fit
+ * shares the BG/NBD state functions through a bigint overload).
+ */
+static int64
+frequency_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == INT8OID)
+	{
+		int64		x = PG_GETARG_INT64(argno);
+
+		if (x > (INT64CONST(1) << 53))
+			bad_row(psprintf("frequency must be at most 2^53, got frequency = " INT64_FORMAT, x),
+					SUMMARY_HINT);
+		return x;
+	}
+	return (int64) PG_GETARG_INT32(argno);
 }
 
 static bool
@@ -136,17 +158,17 @@ is_weight(double w)
  * The two row kinds
  * --------------------------------------------------------------------- */
 
-/* (frequency int, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit */
+/* (frequency int or bigint, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit / mbgnbd_fit */
 static bool
 btyd_from_args(FunctionCallInfo fcinfo, void *row)
 {
 	btyd_row   *r = (btyd_row *) row;
-	int32		x = PG_GETARG_INT32(1);
+	int64		x = frequency_arg(fcinfo, 1);
 	double		t_x = PG_GETARG_FLOAT8(2),
 				T = PG_GETARG_FLOAT8(3);
 
 	if (x < 0)
-		bad_row(psprintf("frequency must not be negative, got frequency = %d", x),
+		bad_row(psprintf("frequency must not be negative, got frequency = " INT64_FORMAT, x),
 				SUMMARY_HINT);
 	if (!isfinite(t_x) || !isfinite(T))
 		bad_row(psprintf("recency and age must be finite, got recency = %s, age = %s",
@@ -165,7 +187,7 @@ btyd_from_args(FunctionCallInfo fcinfo, void *row)
 						 float8out_internal(t_x)),
 				SUMMARY_HINT);
 	if (x > 0 && T == 0.0)
-		bad_row(psprintf("a customer with repeat purchases must have a positive age, got frequency = %d, age = 0",
+		bad_row(psprintf("a customer with repeat purchases must have a positive age, got frequency = " INT64_FORMAT ", age = 0",
 						 x),
 				SUMMARY_HINT);
 	r->x = (double) x;
@@ -539,6 +561,8 @@ typedef struct FitResult
 	int			iterations;
 	bool		have_iterations;
 	char		message[256];
+	int			trailing_nulls; /* NULL columns after message (hvc.mbgnbd:
+								 * edge and the standard errors) */
 } FitResult;
 
 static void
@@ -561,11 +585,13 @@ static Datum
 fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 {
 	TupleDesc	desc;
-	Datum		values[9];
-	bool		nulls[9];
-	int			natts = fr->nparam + 5,
+	Datum		values[16];
+	bool		nulls[16];
+	int			natts = fr->nparam + 5 + fr->trailing_nulls,
 				i,
 				k;
+
+	Assert(natts <= 16);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "%s fit must return a composite type", type);
@@ -586,6 +612,8 @@ fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 	values[k + 3] = Int32GetDatum(fr->iterations);
 	nulls[k + 3] = !fr->have_iterations;
 	values[k + 4] = CStringGetTextDatum(fr->message);
+	for (i = k + 5; i < natts; i++)
+		nulls[i] = true;
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
@@ -717,7 +745,7 @@ btyd_precheck(FitResult *fr, int64 nrows, int64 customers, int64 repeaters,
  */
 static Datum
 btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
-			 const char *model, const char *type)
+			 const char *model, const char *type, int trailing_nulls)
 {
 	RowAggState *s;
 	FitResult	fr;
@@ -730,6 +758,7 @@ btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
 		elog(ERROR, "%s called in non-aggregate context", fn);
 	s = PG_ARGISNULL(0) ? NULL : (RowAggState *) PG_GETARG_POINTER(0);
 	fit_result_init(&fr, 4);
+	fr.trailing_nulls = trailing_nulls;
 	nrows = btyd_fit_rows(s, &rows, &customers, &repeaters);
 	if (btyd_precheck(&fr, nrows, customers, repeaters, model))
 	{
@@ -748,14 +777,22 @@ Datum
 hvc_bgnbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_bgnbd_finalfn", &hvc_bgnbd_model,
-						"BG/NBD", "hvc.bgnbd");
+						"BG/NBD", "hvc.bgnbd", 0);
 }
 
 Datum
 hvc_pareto_nbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_pareto_nbd_finalfn", &hvc_pnbd_model,
-						"Pareto/NBD", "hvc.pareto_nbd");
+						"Pareto/NBD", "hvc.pareto_nbd", 0);
+}
+
+/* hvc.mbgnbd: (r, alpha, a, b, ..., message, edge, r_se, alpha_se, a_se, b_se) */
+Datum
+hvc_mbgnbd_finalfn(PG_FUNCTION_ARGS)
+{
+	return btyd_finalfn(fcinfo, "hvc_mbgnbd_finalfn", &hvc_mbgnbd_model,
+						"MBG/NBD", "hvc.mbgnbd", 5);
 }
 
 Datum

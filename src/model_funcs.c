@@ -1,6 +1,6 @@
 /*
  * model_funcs.c — per-customer predictions from fitted models (API.md §5),
- * overloaded for hvc.bgnbd and hvc.pareto_nbd models:
+ * overloaded for hvc.bgnbd, hvc.pareto_nbd and hvc.mbgnbd models:
  *
  *   hvc.p_alive(m, frequency, recency, age)
  *   hvc.expected_purchases(m, t, frequency, recency, age)   purchases in (age, age+t]
@@ -9,6 +9,10 @@
  *                               horizon_months, monthly_discount_rate, units_per_month)
  *   hvc.time_to_next_purchase(m, frequency, age)            median wait if alive
  *   hvc.expected_order_value(g hvc.gamma_gamma, frequency, monetary)
+ *   hvc.p_no_purchase(m, tau, frequency, recency, age)     P(no purchase in (age, age+tau])
+ *
+ * The hvc.mbgnbd overloads take frequency as bigint, the others (for now)
+ * as integer: frequency_arg() reads either.
  *
  * Model parameters are read from the composite by attribute name.  A model
  * whose parameters are NULL (a fit that did not produce any) gives NULL;
@@ -20,6 +24,7 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "utils/float.h"
@@ -41,6 +46,12 @@ PG_FUNCTION_INFO_V1(hvc_pareto_nbd_clv);
 PG_FUNCTION_INFO_V1(hvc_bgnbd_time_to_next_purchase);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_time_to_next_purchase);
 PG_FUNCTION_INFO_V1(hvc_gamma_gamma_expected_order_value);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_p_alive);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_clv);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_time_to_next_purchase);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_p_no_purchase);
 
 /* Longest CLV horizon accepted (100 years): one model evaluation per month. */
 #define MAX_HORIZON_MONTHS	1200
@@ -63,12 +74,21 @@ f8(double v)
 	return float8out_internal(v);
 }
 
+/* a frequency argument declared integer or bigint */
+static int64
+frequency_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == INT8OID)
+		return PG_GETARG_INT64(argno);
+	return (int64) PG_GETARG_INT32(argno);
+}
+
 /* the same rules as the fitting aggregates apply to their rows */
 static void
-check_customer(int32 x, double t_x, double T)
+check_customer(int64 x, double t_x, double T)
 {
 	if (x < 0)
-		bad_arg(psprintf("frequency must not be negative, got frequency = %d", x),
+		bad_arg(psprintf("frequency must not be negative, got frequency = " INT64_FORMAT, x),
 				SUMMARY_HINT);
 	if (!isfinite(t_x) || !isfinite(T))
 		bad_arg(psprintf("recency and age must be finite, got recency = %s, age = %s",
@@ -83,15 +103,15 @@ check_customer(int32 x, double t_x, double T)
 		bad_arg(psprintf("recency must be 0 for a customer without repeat purchases, got frequency = 0, recency = %s",
 						 f8(t_x)), SUMMARY_HINT);
 	if (x > 0 && T == 0.0)
-		bad_arg(psprintf("a customer with repeat purchases must have a positive age, got frequency = %d, age = 0",
+		bad_arg(psprintf("a customer with repeat purchases must have a positive age, got frequency = " INT64_FORMAT ", age = 0",
 						 x), SUMMARY_HINT);
 }
 
 static void
-check_age(int32 x, double T)
+check_age(int64 x, double T)
 {
 	if (x < 0)
-		bad_arg(psprintf("frequency must not be negative, got frequency = %d", x),
+		bad_arg(psprintf("frequency must not be negative, got frequency = " INT64_FORMAT, x),
 				SUMMARY_HINT);
 	if (!isfinite(T) || T < 0.0)
 		bad_arg(psprintf("age must be finite and not negative, got age = %s", f8(T)),
@@ -137,6 +157,7 @@ read_params(HeapTupleHeader t, const char *const *names, int n, double *out,
 					psprintf("Use a model fitted by hvc.%s_fit(), or build one with positive parameters.",
 							 strcmp(type, "hvc.bgnbd") == 0 ? "bgnbd" :
 							 strcmp(type, "hvc.pareto_nbd") == 0 ? "pareto_nbd" :
+							 strcmp(type, "hvc.mbgnbd") == 0 ? "mbgnbd" :
 							 "gamma_gamma"));
 	return true;
 }
@@ -149,7 +170,16 @@ read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *
 	double		v[4];
 
 	m->kind = kind;
-	if (kind == HVC_MODEL_BGNBD)
+	if (kind == HVC_MODEL_MBGNBD)
+	{
+		if (!read_params(t, bg, 4, v, "hvc.mbgnbd"))
+			return false;
+		m->u.mbgnbd.r = v[0];
+		m->u.mbgnbd.alpha = v[1];
+		m->u.mbgnbd.a = v[2];
+		m->u.mbgnbd.b = v[3];
+	}
+	else if (kind == HVC_MODEL_BGNBD)
 	{
 		if (!read_params(t, bg, 4, v, "hvc.bgnbd"))
 			return false;
@@ -200,7 +230,7 @@ static Datum
 p_alive_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
-	int32		x = PG_GETARG_INT32(1);
+	int64		x = frequency_arg(fcinfo, 1);
 	double		t_x = PG_GETARG_FLOAT8(2),
 				T = PG_GETARG_FLOAT8(3);
 
@@ -215,7 +245,7 @@ expected_purchases_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
 	double		t = PG_GETARG_FLOAT8(1);
-	int32		x = PG_GETARG_INT32(2);
+	int64		x = frequency_arg(fcinfo, 2);
 	double		t_x = PG_GETARG_FLOAT8(3),
 				T = PG_GETARG_FLOAT8(4);
 
@@ -224,6 +254,25 @@ expected_purchases_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 	if (!read_purchase_model(PG_GETARG_HEAPTUPLEHEADER(0), kind, &m))
 		PG_RETURN_NULL();
 	RETURN_FINITE(hvc_model_expected_purchases(&m, t, x, x == 0 ? 0.0 : t_x, T));
+}
+
+/* P0(tau) = P(no purchase in (age, age + tau]) */
+static Datum
+p_no_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
+{
+	hvc_purchase_model m;
+	double		tau = PG_GETARG_FLOAT8(1);
+	int64		x = frequency_arg(fcinfo, 2);
+	double		t_x = PG_GETARG_FLOAT8(3),
+				T = PG_GETARG_FLOAT8(4);
+
+	if (!isfinite(tau) || tau < 0.0)
+		bad_arg(psprintf("tau must be finite and not negative, got tau = %s", f8(tau)),
+				"tau is the length of the window after age, in the time unit of recency and age (e.g. weeks).");
+	check_customer(x, t_x, T);
+	if (!read_purchase_model(PG_GETARG_HEAPTUPLEHEADER(0), kind, &m))
+		PG_RETURN_NULL();
+	RETURN_FINITE(hvc_model_p_no_purchase(&m, tau, x, x == 0 ? 0.0 : t_x, T));
 }
 
 static Datum
@@ -237,11 +286,13 @@ expected_purchases_new_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 		PG_RETURN_NULL();
 	if (kind == HVC_MODEL_BGNBD)
 		RETURN_FINITE(bgnbd_expected_purchases_new(&m.u.bgnbd, t));
+	if (kind == HVC_MODEL_MBGNBD)
+		RETURN_FINITE(mbgnbd_expected_purchases_new(&m.u.mbgnbd, t));
 	RETURN_FINITE(pnbd_expected_purchases_new(&m.u.pnbd, t));
 }
 
 static void
-check_monetary(int32 x, double mon)
+check_monetary(int64 x, double mon)
 {
 	if (!isfinite(mon))
 		bad_arg(psprintf("monetary must be finite, got monetary = %s", f8(mon)),
@@ -253,7 +304,7 @@ check_monetary(int32 x, double mon)
 
 /* E[M | x, m]; NaN when the spend model has q <= 1 (no population mean) */
 static double
-order_value(const gg_params *g, int32 x, double mon)
+order_value(const gg_params *g, int64 x, double mon)
 {
 	if (!(g->q > 1.0))
 		return NAN;
@@ -265,7 +316,7 @@ clv_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
 	gg_params	g;
-	int32		x = PG_GETARG_INT32(2);
+	int64		x = frequency_arg(fcinfo, 2);
 	double		t_x = PG_GETARG_FLOAT8(3),
 				T = PG_GETARG_FLOAT8(4),
 				mon = PG_GETARG_FLOAT8(5);
@@ -302,7 +353,7 @@ static Datum
 time_to_next_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
-	int32		x = PG_GETARG_INT32(1);
+	int64		x = frequency_arg(fcinfo, 1);
 	double		T = PG_GETARG_FLOAT8(2);
 
 	check_age(x, T);
@@ -373,6 +424,42 @@ Datum
 hvc_pareto_nbd_time_to_next_purchase(PG_FUNCTION_ARGS)
 {
 	return time_to_next_purchase_impl(fcinfo, HVC_MODEL_PARETO_NBD);
+}
+
+Datum
+hvc_mbgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	return p_alive_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	return expected_purchases_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	return expected_purchases_new_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_clv(PG_FUNCTION_ARGS)
+{
+	return clv_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_time_to_next_purchase(PG_FUNCTION_ARGS)
+{
+	return time_to_next_purchase_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_p_no_purchase(PG_FUNCTION_ARGS)
+{
+	return p_no_purchase_impl(fcinfo, HVC_MODEL_MBGNBD);
 }
 
 Datum

@@ -3,8 +3,8 @@
  *
  *   hvc._fit_models(cfg hvc.config, as_of_day date) -> hvc._model_params
  *
- * reads the stage once, fits the configured purchase model (BG/NBD or
- * Pareto/NBD) on (frequency, recency, age) of every customer and the
+ * reads the stage once, fits the configured purchase model (BG/NBD,
+ * Pareto/NBD or MBG/NBD) on (frequency, recency, age) of every customer and the
  * Gamma-Gamma spend model on the repeat customers, and says in plain words
  * why a model is not usable when it is not (too few customers, nobody with a
  * repeat purchase, no convergence, q <= 1).  Also returns the stage totals.
@@ -27,6 +27,7 @@
 #include "core/btyd_data.h"
 #include "core/clv.h"
 #include "core/gamma_gamma.h"
+#include "core/mbgnbd.h"
 #include "core/pareto_nbd.h"
 #include "models.h"
 #include "stage.h"
@@ -137,6 +138,18 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 		put_float(rb, "a", p.a);
 		put_float(rb, "b", p.b);
 		rc = (rc == HVC_OK && bgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
+	}
+	else if (strcmp(model, "mbgnbd") == 0)
+	{
+		mbgnbd_params p;
+
+		rc = accept_stalled_fit(mbgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep), &rep);
+		hvc_after_fit(&rep);
+		put_float(rb, "r", p.r);
+		put_float(rb, "alpha", p.alpha);
+		put_float(rb, "a", p.a);
+		put_float(rb, "b", p.b);
+		rc = (rc == HVC_OK && mbgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
 	}
 	else
 	{
@@ -287,7 +300,7 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 		grows = palloc_extended(Max(st.n, 1) * sizeof(gg_row), MCXT_ALLOC_HUGE);
 		/*
 		 * A customer whose first purchase is on the as_of day (age 0) has a
-		 * likelihood of exactly 1 under both purchase models: leaving the row
+		 * likelihood of exactly 1 under every purchase model: leaving the row
 		 * out changes nothing, and the core requires age > 0.
 		 */
 		for (i = 0; i < st.n; i++)

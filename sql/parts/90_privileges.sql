@@ -34,7 +34,14 @@ GRANT EXECUTE ON ROUTINE
     hvc.customer_lifetime_value(hvc.bgnbd, hvc.gamma_gamma, integer, float8, float8, float8, integer, float8, float8),
     hvc.customer_lifetime_value(hvc.pareto_nbd, hvc.gamma_gamma, integer, float8, float8, float8, integer, float8, float8),
     hvc.time_to_next_purchase(hvc.bgnbd, integer, float8),
-    hvc.time_to_next_purchase(hvc.pareto_nbd, integer, float8)
+    hvc.time_to_next_purchase(hvc.pareto_nbd, integer, float8),
+    hvc.mbgnbd_fit(bigint, float8, float8),
+    hvc.p_alive(hvc.mbgnbd, bigint, float8, float8),
+    hvc.expected_purchases(hvc.mbgnbd, float8, bigint, float8, float8),
+    hvc.expected_purchases_new(hvc.mbgnbd, float8),
+    hvc.customer_lifetime_value(hvc.mbgnbd, hvc.gamma_gamma, bigint, float8, float8, float8, integer, float8, float8),
+    hvc.time_to_next_purchase(hvc.mbgnbd, bigint, float8),
+    hvc.p_no_purchase(hvc.mbgnbd, float8, bigint, float8, float8)
 TO PUBLIC;
 
 -- Entry points that run with the caller's rights: they do what the caller's
