@@ -30,6 +30,7 @@
 #include "utils/float.h"
 
 #include "core/bgnbd.h"
+#include "core/churn.h"
 #include "core/clv.h"
 #include "core/gamma_gamma.h"
 #include "core/pareto_nbd.h"

@@ -186,25 +186,3 @@ hvc_model_prob_purchase_within(const hvc_purchase_model *m, double t,
 	/* 1 - ((alpha+T)/(alpha+T+t))^(r+x) = -expm1(-(r+x) log1p(t/(alpha+T))) */
 	return pa * -expm1(-(r + x) * log1p(t / (alpha + T)));
 }
-
-double
-hvc_model_p_no_purchase(const hvc_purchase_model *m, double tau,
-						double x, double t_x, double T)
-{
-	if (m == NULL)
-		return NAN;
-	switch (m->kind)
-	{
-		case HVC_MODEL_BGNBD:
-			{
-				double		pw = hvc_model_prob_purchase_within(m, tau, x, t_x, T);
-
-				return isnan(pw) ? NAN : 1.0 - pw;
-			}
-		case HVC_MODEL_MBGNBD:
-			return mbgnbd_p_no_purchase(&m->u.mbgnbd, tau, x, t_x, T);
-		case HVC_MODEL_PARETO_NBD:
-			break;
-	}
-	return NAN;
-}

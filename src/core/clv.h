@@ -90,13 +90,4 @@ double		hvc_model_next_order_median(const hvc_purchase_model *m,
 double		hvc_model_prob_purchase_within(const hvc_purchase_model *m, double t,
 										   double x, double t_x, double T);
 
-/*
- * P0(tau) = P(no purchase in (T, T+tau] | x, t_x, T)  (§9.1):
- * (1 - P(alive)) + P(alive) ((alpha+T)/(alpha+T+tau))^(r+x) for BG/NBD and
- * MBG/NBD.  NaN for Pareto/NBD (its P0 needs the posterior of the dropout
- * rate too) and on invalid input.
- */
-double		hvc_model_p_no_purchase(const hvc_purchase_model *m, double tau,
-									double x, double t_x, double T);
-
 #endif							/* HVC_CLV_H */

@@ -12,5 +12,6 @@
 #include "pareto_nbd.h"
 #include "gamma_gamma.h"
 #include "clv.h"
+#include "churn.h"
 
 #endif							/* HVC_CORE_H */

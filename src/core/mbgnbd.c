@@ -9,6 +9,7 @@
 
 #include <math.h>
 
+#include "churn.h"
 #include "fit_driver.h"
 #include "specfun.h"
 
@@ -181,18 +182,15 @@ mbgnbd_p_alive(const mbgnbd_params *p, double x, double t_x, double T)
 	return hvc_expit(-dead_logit(p, x, t_x, T));
 }
 
+/* the form MBG/NBD shares with BG/NBD (churn.c), with its own P(alive) */
 double
 mbgnbd_p_no_purchase(const mbgnbd_params *p, double tau, double x, double t_x, double T)
 {
-	double		D, survive;
+	double		pa = mbgnbd_p_alive(p, x, t_x, T);
 
-	if (!mbgnbd_params_valid(p) || !data_valid(x, t_x, T) || !(tau >= 0.0) ||
-		!isfinite(tau))
+	if (isnan(pa))
 		return NAN;
-	D = dead_logit(p, x, t_x, T);
-	/* ((alpha+T)/(alpha+T+tau))^(r+x) */
-	survive = exp(-(p->r + x) * log1p(tau / (p->alpha + T)));
-	return hvc_expit(D) + hvc_expit(-D) * survive;
+	return btyd_p0_gamma_exp(pa, p->r + x, p->alpha + T, tau);
 }
 
 /* 1 - sign * e^u, without cancellation for sign > 0 */

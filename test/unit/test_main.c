@@ -18,6 +18,7 @@ main(void)
 	test_gg();
 	test_clv();
 	test_rfm();
+	test_churn();
 	test_bench();
 	if (t_skip > 0)
 		printf("%d skipped\n", t_skip);
