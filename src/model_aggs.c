@@ -561,8 +561,10 @@ typedef struct FitResult
 	int			iterations;
 	bool		have_iterations;
 	char		message[256];
-	int			trailing_nulls; /* NULL columns after message (hvc.mbgnbd:
-								 * edge and the standard errors) */
+	bool		edge_se;		/* the type has edge and <param>_se columns
+								 * after message (hvc.mbgnbd) */
+	char		edge[48];		/* "" for an interior optimum */
+	double		se[4];			/* NaN where not available */
 } FitResult;
 
 static void
@@ -573,7 +575,7 @@ fit_result_init(FitResult *fr, int nparam)
 	memset(fr, 0, sizeof(*fr));
 	fr->nparam = nparam;
 	for (i = 0; i < 4; i++)
-		fr->param[i] = NAN;
+		fr->param[i] = fr->se[i] = NAN;
 	fr->loglik = NAN;
 }
 
@@ -587,7 +589,7 @@ fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 	TupleDesc	desc;
 	Datum		values[16];
 	bool		nulls[16];
-	int			natts = fr->nparam + 5 + fr->trailing_nulls,
+	int			natts = fr->nparam + 5 + (fr->edge_se ? 1 + fr->nparam : 0),
 				i,
 				k;
 
@@ -612,8 +614,16 @@ fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 	values[k + 3] = Int32GetDatum(fr->iterations);
 	nulls[k + 3] = !fr->have_iterations;
 	values[k + 4] = CStringGetTextDatum(fr->message);
-	for (i = k + 5; i < natts; i++)
-		nulls[i] = true;
+	if (fr->edge_se)
+	{
+		values[k + 5] = CStringGetTextDatum(fr->edge);
+		nulls[k + 5] = fr->edge[0] == '\0';
+		for (i = 0; i < fr->nparam; i++)
+		{
+			values[k + 6 + i] = Float8GetDatum(fr->se[i]);
+			nulls[k + 6 + i] = !isfinite(fr->se[i]);
+		}
+	}
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
@@ -624,8 +634,9 @@ fit_outcome(FitResult *fr, int rc, const hvc_opt_report *rep, const char *model)
 	int			i;
 	bool		finite = isfinite(fr->loglik);
 
+	/* at an edge a parameter that is not identified is NaN (NULL) */
 	for (i = 0; i < fr->nparam; i++)
-		if (!isfinite(fr->param[i]))
+		if (!isfinite(fr->param[i]) && !(rep->edge[0] && isnan(fr->param[i])))
 			finite = false;
 	if (rc == HVC_OK && finite)
 	{
@@ -745,7 +756,7 @@ btyd_precheck(FitResult *fr, int64 nrows, int64 customers, int64 repeaters,
  */
 static Datum
 btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
-			 const char *model, const char *type, int trailing_nulls)
+			 const char *model, const char *type, bool edge_se)
 {
 	RowAggState *s;
 	FitResult	fr;
@@ -758,7 +769,7 @@ btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
 		elog(ERROR, "%s called in non-aggregate context", fn);
 	s = PG_ARGISNULL(0) ? NULL : (RowAggState *) PG_GETARG_POINTER(0);
 	fit_result_init(&fr, 4);
-	fr.trailing_nulls = trailing_nulls;
+	fr.edge_se = edge_se;
 	nrows = btyd_fit_rows(s, &rows, &customers, &repeaters);
 	if (btyd_precheck(&fr, nrows, customers, repeaters, model))
 	{
@@ -769,6 +780,14 @@ btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
 		fit_begin(&opt, &rep);
 		rc = hvc_btyd_fit(m, rows, (size_t) nrows, &opt, fr.param, &fr.loglik, &rep);
 		fit_end(&fr, rc, &rep, model);
+		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+		{
+			int			i;
+
+			snprintf(fr.edge, sizeof(fr.edge), "%s", rep.edge);
+			for (i = 0; i < 4; i++)
+				fr.se[i] = rep.se[i];
+		}
 	}
 	PG_RETURN_DATUM(fit_result_datum(fcinfo, &fr, type));
 }
@@ -777,14 +796,14 @@ Datum
 hvc_bgnbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_bgnbd_finalfn", &hvc_bgnbd_model,
-						"BG/NBD", "hvc.bgnbd", 0);
+						"BG/NBD", "hvc.bgnbd", false);
 }
 
 Datum
 hvc_pareto_nbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_pareto_nbd_finalfn", &hvc_pnbd_model,
-						"Pareto/NBD", "hvc.pareto_nbd", 0);
+						"Pareto/NBD", "hvc.pareto_nbd", false);
 }
 
 /* hvc.mbgnbd: (r, alpha, a, b, ..., message, edge, r_se, alpha_se, a_se, b_se) */
@@ -792,7 +811,7 @@ Datum
 hvc_mbgnbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_mbgnbd_finalfn", &hvc_mbgnbd_model,
-						"MBG/NBD", "hvc.mbgnbd", 5);
+						"MBG/NBD", "hvc.mbgnbd", true);
 }
 
 Datum

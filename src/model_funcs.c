@@ -173,7 +173,18 @@ read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *
 	m->kind = kind;
 	if (kind == HVC_MODEL_MBGNBD)
 	{
-		if (!read_params(t, bg, 4, v, "hvc.mbgnbd"))
+		bool		isnull;
+		Datum		a = hvc_attribute(t, "a", &isnull);
+
+		/* the no-dropout edge a = 0 (NBD limit): b is not identified */
+		if (!isnull && DatumGetFloat8(a) == 0.0)
+		{
+			if (!read_params(t, bg, 2, v, "hvc.mbgnbd"))
+				return false;
+			v[2] = 0.0;
+			v[3] = NAN;
+		}
+		else if (!read_params(t, bg, 4, v, "hvc.mbgnbd"))
 			return false;
 		m->u.mbgnbd.r = v[0];
 		m->u.mbgnbd.alpha = v[1];

@@ -139,8 +139,12 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 		{
 			check_positive(what, "r", ms->purchase.u.mbgnbd.r);
 			check_positive(what, "alpha", ms->purchase.u.mbgnbd.alpha);
-			check_positive(what, "a", ms->purchase.u.mbgnbd.a);
-			check_positive(what, "b", ms->purchase.u.mbgnbd.b);
+			/* a = 0 is the no-dropout edge (NBD limit), b then not identified */
+			if (ms->purchase.u.mbgnbd.a != 0.0)
+			{
+				check_positive(what, "a", ms->purchase.u.mbgnbd.a);
+				check_positive(what, "b", ms->purchase.u.mbgnbd.b);
+			}
 		}
 	}
 	else

@@ -12,8 +12,15 @@ int
 bgnbd_params_valid(const bgnbd_params *p)
 {
 	return p != NULL &&
-		isfinite(p->r) && isfinite(p->alpha) && isfinite(p->a) && isfinite(p->b) &&
-		p->r > 0.0 && p->alpha > 0.0 && p->a > 0.0 && p->b > 0.0;
+		isfinite(p->r) && isfinite(p->alpha) && p->r > 0.0 && p->alpha > 0.0 &&
+		(bgnbd_at_edge(p) ||
+		 (isfinite(p->a) && isfinite(p->b) && p->a > 0.0 && p->b > 0.0));
+}
+
+int
+bgnbd_at_edge(const bgnbd_params *p)
+{
+	return p != NULL && p->a == 0.0;
 }
 
 static int
@@ -30,6 +37,8 @@ bgnbd_loglik_row(const bgnbd_params *p, double x, double t_x, double T)
 
 	if (!bgnbd_params_valid(p) || !data_valid(x, t_x, T))
 		return NAN;
+	if (bgnbd_at_edge(p))
+		return hvc_nbd_loglik_row(p->r, p->alpha, x, T);
 	r = p->r;
 	al = p->alpha;
 	a = p->a;
@@ -71,7 +80,7 @@ eval_prep(const btyd_prep *d, const bgnbd_params *p, double tscale, double *grad
 	double		lnal, lgr, lgb, lgab, psir = 0, psib = 0, psiab = 0, lna;
 	size_t		k, gi;
 
-	if (!bgnbd_params_valid(p) || !(tscale > 0.0))
+	if (!bgnbd_params_valid(p) || bgnbd_at_edge(p) || !(tscale > 0.0))
 		return NAN;
 	for (k = 0; k < d->nu; k++)
 	{
@@ -188,7 +197,7 @@ bgnbd_p_alive(const bgnbd_params *p, double x, double t_x, double T)
 
 	if (!bgnbd_params_valid(p) || !data_valid(x, t_x, T))
 		return NAN;
-	if (x <= 0.0)
+	if (x <= 0.0 || bgnbd_at_edge(p))
 		return 1.0;
 	if (!(p->b + x - 1.0 > 0.0))
 		return NAN;
@@ -247,6 +256,8 @@ bgnbd_expected_purchases(const bgnbd_params *p, double t, double x,
 		t_x = 0.0;
 	if (t == 0.0)
 		return 0.0;
+	if (bgnbd_at_edge(p))
+		return hvc_nbd_expected_purchases(p->r, p->alpha, t, x, T);
 	if (fabs(p->a - 1.0) < A_ONE_EPS)
 	{
 		bgnbd_params lo = *p, hi = *p;
@@ -280,6 +291,8 @@ bgnbd_expected_purchases_new(const bgnbd_params *p, double t)
 		return NAN;
 	if (t == 0.0)
 		return 0.0;
+	if (bgnbd_at_edge(p))
+		return p->r / p->alpha * t;
 	if (fabs(p->a - 1.0) < A_ONE_EPS)
 	{
 		bgnbd_params lo = *p, hi = *p;
@@ -304,7 +317,7 @@ eval_par(const btyd_prep *d, const double *par, double tscale, double *grad)
 }
 
 /* alpha in units of time */
-const hvc_btyd_model hvc_bgnbd_model = {eval_par, {0, 1, 0, 0}};
+const hvc_btyd_model hvc_bgnbd_model = {eval_par, {0, 1, 0, 0}, {"r", "alpha", "a", "b"}, 2, 3};
 
 static void
 set_params(bgnbd_params *out, const double *par)

@@ -18,8 +18,18 @@ typedef struct
 	double		r, alpha, a, b;
 } bgnbd_params;
 
-/* 1 if all four parameters are finite and > 0 */
+/*
+ * 1 if all four parameters are finite and > 0, or at the no-dropout edge
+ * (r, alpha finite and > 0, a == 0, b ignored: not identified, may be NaN).
+ */
 int			bgnbd_params_valid(const bgnbd_params *p);
+
+/*
+ * 1 at the edge a = 0 (clv-models.md §9.2): every function then uses the
+ * NBD limit: log-likelihood lnG(r+x) - lnG(r) + r ln alpha - (r+x) ln(alpha+T),
+ * P(alive) = 1, E[Y(t)] = (r+x) t / (alpha+T), E[X(t)] = r t / alpha.
+ */
+int			bgnbd_at_edge(const bgnbd_params *p);
 
 /* log-likelihood of one customer (stable log-sum-exp form, §1.1) */
 double		bgnbd_loglik_row(const bgnbd_params *p, double x, double t_x, double T);

@@ -6,16 +6,161 @@
  */
 #include "fit_driver.h"
 
+#include "specfun.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-/* a report before any optimisation: all zero, f and gnorm unknown */
+/* a report before any optimisation: all zero, f, gnorm and SEs unknown */
 static void
 report_clear(hvc_opt_report *r)
 {
+	int			i;
+
 	memset(r, 0, sizeof(*r));
 	r->f = r->gnorm = NAN;
+	for (i = 0; i < HVC_OPT_MAXDIM; i++)
+		r->se[i] = NAN;
+}
+
+/* a log-parameter within 0.5 of the box: -1 (towards 0), +1 (infinity), 0 */
+static int
+at_edge(double theta)
+{
+	if (theta <= HVC_LOGPAR_MIN + 0.5)
+		return -1;
+	if (theta >= HVC_LOGPAR_MAX - 0.5)
+		return 1;
+	return 0;
+}
+
+/* append "name->0" / "name->inf" to edge (comma separated) */
+static void
+edge_append(char *edge, size_t size, const char *name, int dir)
+{
+	size_t		len = strlen(edge);
+
+	snprintf(edge + len, size - len, "%s%s->%s", len > 0 ? "," : "", name,
+			 dir < 0 ? "0" : "inf");
+}
+
+/*
+ * Invert the symmetric k x k matrix a in place (Cholesky); 0 if it is not
+ * positive definite.
+ */
+static int
+spd_invert(double a[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM], int k)
+{
+	double		L[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM] = {{0}};
+	double		inv[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM] = {{0}};
+	int			i, j, m;
+
+	for (j = 0; j < k; j++)
+	{
+		double		d = a[j][j];
+
+		for (m = 0; m < j; m++)
+			d -= L[j][m] * L[j][m];
+		if (!(d > 0.0) || !isfinite(d))
+			return 0;
+		L[j][j] = sqrt(d);
+		for (i = j + 1; i < k; i++)
+		{
+			double		v = a[i][j];
+
+			for (m = 0; m < j; m++)
+				v -= L[i][m] * L[j][m];
+			L[i][j] = v / L[j][j];
+		}
+	}
+	/* columns of inv: solve L L' x = e_c */
+	for (m = 0; m < k; m++)
+	{
+		double		y[HVC_OPT_MAXDIM];
+
+		for (i = 0; i < k; i++)
+		{
+			double		v = (i == m) ? 1.0 : 0.0;
+
+			for (j = 0; j < i; j++)
+				v -= L[i][j] * y[j];
+			y[i] = v / L[i][i];
+		}
+		for (i = k - 1; i >= 0; i--)
+		{
+			double		v = y[i];
+
+			for (j = i + 1; j < k; j++)
+				v -= L[j][i] * inv[j][m];
+			inv[i][m] = v / L[i][i];
+		}
+	}
+	for (i = 0; i < k; i++)
+		for (j = 0; j < k; j++)
+			a[i][j] = inv[i][j];
+	return 1;
+}
+
+#define HESS_STEP	1e-4		/* central-difference step in log-parameters */
+
+/*
+ * Standard errors at run->theta of the parameters not at an edge (free[i]):
+ * the Hessian of the total negative log-likelihood w.r.t. the free
+ * log-parameters by central differences of f's analytic gradient (the L2
+ * penalty's own Hessian removed, times run->wsum), inverted; se_i =
+ * parameter_i * sqrt(cov_ii) (delta method; exact at a stationary point).
+ * Leaves run->acc.se NaN where not available.
+ */
+static void
+fit_standard_errors(hvc_fit_run *run, hvc_objective f, void *ctx,
+					const int *freev)
+{
+	double		H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM];
+	int			idx[HVC_OPT_MAXDIM];
+	int			k = 0, a, b;
+
+	for (a = 0; a < run->n; a++)
+	{
+		run->acc.se[a] = NAN;
+		if (freev[a])
+			idx[k++] = a;
+	}
+	if (k == 0)
+		return;
+	for (a = 0; a < k; a++)
+	{
+		double		th[HVC_OPT_MAXDIM], gp[HVC_OPT_MAXDIM], gm[HVC_OPT_MAXDIM];
+		int			i = idx[a];
+
+		memcpy(th, run->theta, sizeof(th));
+		th[i] = run->theta[i] + HESS_STEP;
+		if (!isfinite(f(th, gp, ctx)))
+			return;
+		th[i] = run->theta[i] - HESS_STEP;
+		if (!isfinite(f(th, gm, ctx)))
+			return;
+		for (b = 0; b < k; b++)
+			H[b][a] = (gp[idx[b]] - gm[idx[b]]) / (2.0 * HESS_STEP);
+	}
+	for (a = 0; a < k; a++)
+	{
+		for (b = 0; b < a; b++)
+			H[a][b] = H[b][a] = 0.5 * (H[a][b] + H[b][a]);
+		/* d2/dtheta2 of penalizer e^{2 theta} */
+		H[a][a] -= 4.0 * run->penalizer * exp(2.0 * run->theta[idx[a]]);
+	}
+	for (a = 0; a < k; a++)
+		for (b = 0; b < k; b++)
+			H[a][b] *= run->wsum;
+	if (!spd_invert(H, k))
+		return;
+	for (a = 0; a < k; a++)
+	{
+		int			i = idx[a];
+
+		run->acc.se[i] = exp(run->theta[i]) * run->scale[i] * sqrt(H[a][a]);
+	}
 }
 
 int
@@ -42,11 +187,17 @@ hvc_fit_start(hvc_fit_run *run, int n, const hvc_fit_options *opt,
 	}
 	run->penalizer = run->fo.penalizer > 0.0 ? run->fo.penalizer : 0.0;
 	/* n > HVC_OPT_MAXDIM is rejected by hvc_minimize (HVC_OPT_BADARG) */
+	run->wsum = 1.0;
 	for (i = 0; i < HVC_OPT_MAXDIM; i++)
 	{
+		static const char *const dflt[HVC_OPT_MAXDIM] =
+		{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"};
+
 		run->theta[i] = 0.0;
 		run->lo[i] = HVC_LOGPAR_MIN;
 		run->hi[i] = HVC_LOGPAR_MAX;
+		run->scale[i] = 1.0;
+		run->names[i] = dflt[i];
 	}
 	return 1;
 }
@@ -82,15 +233,37 @@ hvc_fit_solve(hvc_fit_run *run, hvc_objective f, hvc_fit_store store,
 
 	st = hvc_fit_minimize(f, ctx, run->n, run->theta, run->lo, run->hi,
 						  &run->fo, &run->acc);
+	{
+		int			i;
+
+		for (i = 0; i < HVC_OPT_MAXDIM; i++)
+			run->acc.se[i] = NAN;
+		run->acc.edge[0] = '\0';
+	}
 	if (st == HVC_OPT_NONFINITE || st == HVC_OPT_BADARG)
 		rc = HVC_EINVAL;
 	else
 	{
-		hvc_fit_flag_divergence(run->theta, run->n, HVC_LOGPAR_MAX, &run->acc);
+		int			freev[HVC_OPT_MAXDIM], i;
+
+		run->acc.edge[0] = '\0';
+		for (i = 0; i < run->n; i++)
+		{
+			int			e = at_edge(run->theta[i]);
+
+			freev[i] = (e == 0);
+			if (e != 0)
+				edge_append(run->acc.edge, sizeof(run->acc.edge), run->names[i], e);
+		}
 		if (store(run->theta, ctx, out, &ll))
 		{
 			if (loglik)
 				*loglik = ll;
+			fit_standard_errors(run, f, ctx, freev);
+			if (run->acc.edge[0] != '\0' && run->acc.converged)
+				snprintf(run->acc.message, sizeof(run->acc.message),
+						 "converged at the edge %s: gradient norm %.2g",
+						 run->acc.edge, run->acc.gnorm);
 			rc = run->acc.converged ? HVC_OK : HVC_FIT_NOCONV;
 		}
 		else
@@ -170,24 +343,191 @@ btyd_store(const double *th, void *vctx, void *out, double *loglik)
 	return 1;
 }
 
+double
+hvc_nbd_loglik_row(double r, double alpha, double x, double T)
+{
+	if (!(isfinite(r) && isfinite(alpha) && r > 0.0 && alpha > 0.0 &&
+		  isfinite(x) && isfinite(T) && x >= 0.0 && T >= 0.0))
+		return NAN;
+	return lgamma(r + x) - lgamma(r) + r * log(alpha) - (r + x) * log(alpha + T);
+}
+
+double
+hvc_nbd_expected_purchases(double r, double alpha, double t, double x, double T)
+{
+	if (!(isfinite(r) && isfinite(alpha) && r > 0.0 && alpha > 0.0 &&
+		  isfinite(x) && isfinite(T) && isfinite(t) && x >= 0.0 && T >= 0.0 &&
+		  t >= 0.0))
+		return NAN;
+	return (r + x) * t / (alpha + T);
+}
+
+/*
+ * NBD total weighted log-likelihood on prepared data (times * tscale) at
+ * (r, alpha), and its gradient w.r.t. (ln r, ln alpha) if grad != NULL.
+ */
+static double
+nbd_loglik_prep(const btyd_prep *d, double r, double al, double tscale,
+				double *grad)
+{
+	double		ll = 0.0, gr = 0.0, gal = 0.0, lnal, lgr, psir = 0.0;
+	size_t		gi;
+
+	if (!(isfinite(r) && isfinite(al) && r > 0.0 && al > 0.0))
+		return NAN;
+	lnal = log(al);
+	lgr = lgamma(r);
+	if (grad)
+		psir = hvc_digamma(r);
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		const double x = d->gx[gi], W = d->gw[gi], rx = r + x;
+		double		sl = 0.0, si = 0.0;
+		size_t		i;
+
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			const double v = al + tscale * d->u[d->iT[i]];
+
+			sl += d->w[i] * log(v);
+			si += d->w[i] / v;
+		}
+		ll += W * (lgamma(rx) - lgr + r * lnal) - rx * sl;
+		if (grad)
+		{
+			gr += W * (hvc_digamma(rx) - psir + lnal) - sl;
+			gal += W * r / al - rx * si;
+		}
+	}
+	if (grad)
+	{
+		grad[0] = gr * r;
+		grad[1] = gal * al;
+	}
+	return ll;
+}
+
+static double
+nbd_objective(const double *th, double *grad, void *vctx)
+{
+	const btyd_fit_ctx *c = (const btyd_fit_ctx *) vctx;
+	double		g[2], ll;
+
+	ll = nbd_loglik_prep(c->d, exp(th[0]), exp(th[1]), c->tscale,
+						 grad ? g : NULL);
+	return hvc_fit_objective(ll, g, c->d->wsum, c->penalizer, th, 2, grad);
+}
+
+static int
+nbd_store(const double *th, void *vctx, void *out, double *loglik)
+{
+	const btyd_fit_ctx *c = (const btyd_fit_ctx *) vctx;
+	double	   *par = (double *) out;
+	double		r = exp(th[0]), al = exp(th[1]) / c->tscale;
+
+	*loglik = nbd_loglik_prep(c->d, r, al, 1.0, NULL);
+	if (!isfinite(r) || !isfinite(al) || !isfinite(*loglik))
+		return 0;
+	par[0] = r;
+	par[1] = al;
+	return 1;
+}
+
+/* a fit run on the btyd data: n parameters, names, scales */
+static int
+btyd_run_start(hvc_fit_run *run, int n, const hvc_btyd_model *m,
+			   const btyd_prep *d, const hvc_fit_options *opt,
+			   double *loglik, hvc_opt_report *rep)
+{
+	int			i;
+
+	if (!hvc_fit_start(run, n, opt,
+					   d != NULL && d->n > 0 && d->wsum > 0.0 && d->tmax > 0.0,
+					   "no data to fit", loglik, rep))
+		return 0;
+	run->wsum = d->wsum;
+	for (i = 0; i < n; i++)
+	{
+		run->names[i] = m->names[i];
+		run->scale[i] = m->time_unit[i] ? d->tmax : 1.0;
+	}
+	return 1;
+}
+
+/*
+ * Relative tolerance on the log-likelihood below which the full model is no
+ * better than its no-dropout limit.
+ */
+#define EDGE_LL_RTOL	1e-9
+/* half the 95 % quantile of chi-square with 2 degrees of freedom */
+#define EDGE_LR_HALF_CRIT	2.9957
+
 int
 hvc_btyd_fit_prep(const hvc_btyd_model *m, const btyd_prep *d,
 				  const hvc_fit_options *opt, double par[4],
 				  double *loglik, hvc_opt_report *rep)
 {
-	hvc_fit_run run;
+	hvc_fit_run run, nrun;
+	hvc_opt_report frep, nrep;
 	btyd_fit_ctx c;
+	double		fll = NAN, nll = NAN, npar[2] = {NAN, NAN};
+	int			rc, nrc, i;
 
 	par[0] = par[1] = par[2] = par[3] = NAN;
-	if (!hvc_fit_start(&run, 4, opt,
-					   d != NULL && d->n > 0 && d->wsum > 0.0 && d->tmax > 0.0,
-					   "no data to fit", loglik, rep))
+	if (!btyd_run_start(&run, 4, m, d, opt, loglik, rep))
 		return HVC_ENODATA;
 	c.m = m;
 	c.d = d;
 	c.tscale = 1.0 / d->tmax;
 	c.penalizer = run.penalizer;
-	return hvc_fit_solve(&run, btyd_objective, btyd_store, &c, par, loglik, rep);
+	rc = hvc_fit_solve(&run, btyd_objective, btyd_store, &c, par, &fll, &frep);
+	if (rc == HVC_EINVAL)
+		goto full;
+	/* the no-dropout limit, the NBD model with (r, alpha) */
+	btyd_run_start(&nrun, 2, m, d, opt, NULL, NULL);
+	nrc = hvc_fit_solve(&nrun, nbd_objective, nbd_store, &c, npar, &nll, &nrep);
+	if (nrc != HVC_OK || !isfinite(nll))
+		goto full;
+	/*
+	 * The full model wins when its two dropout parameters improve the
+	 * likelihood significantly over the limit (likelihood-ratio test, 2
+	 * degrees of freedom, 5 %); otherwise the data show no dropout and the
+	 * answer is the edge.
+	 */
+	if (isfinite(fll) && fll - nll > EDGE_LR_HALF_CRIT &&
+		fll > nll + EDGE_LL_RTOL * fabs(nll))
+		goto full;
+	/* the edge: NBD limit */
+	par[0] = npar[0];
+	par[1] = npar[1];
+	par[m->edge_zero] = 0.0;
+	par[m->edge_unid] = NAN;
+	nrep.iterations += frep.iterations;
+	nrep.nfev += frep.nfev;
+	{
+		char		edge[sizeof(nrep.edge)];
+
+		snprintf(edge, sizeof(edge), "%.8s->0%s%.34s", m->names[m->edge_zero],
+				 nrep.edge[0] ? "," : "", nrep.edge);
+		snprintf(nrep.edge, sizeof(nrep.edge), "%s", edge);
+	}
+	snprintf(nrep.message, sizeof(nrep.message),
+			 "converged at the edge %s (no dropout: NBD limit): gradient norm %.2g",
+			 nrep.edge, nrep.gnorm);
+	for (i = 2; i < HVC_OPT_MAXDIM; i++)
+		nrep.se[i] = NAN;
+	if (loglik)
+		*loglik = nll;
+	if (rep)
+		*rep = nrep;
+	return HVC_OK;
+
+full:
+	if (loglik)
+		*loglik = fll;
+	if (rep)
+		*rep = frep;
+	return rc;
 }
 
 int

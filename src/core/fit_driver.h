@@ -48,6 +48,12 @@ typedef struct
 	hvc_fit_options fo;			/* the caller's options or the defaults */
 	double		penalizer;		/* fo.penalizer, or 0 if not positive */
 	hvc_opt_report acc;			/* report under construction */
+	/* set by the model before hvc_fit_solve() (defaults from hvc_fit_start) */
+	double		wsum;			/* total weight the objective divides by (1) */
+	double		scale[HVC_OPT_MAXDIM];	/* parameter i = e^theta_i * scale[i]
+										 * on the caller's time scale (1) */
+	const char *names[HVC_OPT_MAXDIM];	/* parameter names for the edge
+										 * report ("p0", ...) */
 } hvc_fit_run;
 
 /*
@@ -81,10 +87,17 @@ typedef int (*hvc_fit_store) (const double *theta, void *ctx, void *out,
 							  double *loglik);
 
 /*
- * Minimise f (with ctx) from run->theta within [run->lo, run->hi], flag a
- * fit diverging to the box (hvc_fit_flag_divergence), then store the result
- * through store().  *loglik (if not NULL) gets the log-likelihood, *rep (if
- * not NULL) the report.  Returns HVC_OK (converged), HVC_FIT_NOCONV
+ * Minimise f (with ctx) from run->theta within [run->lo, run->hi], then
+ * store the result through store().  The verdict is the convergence rule
+ * (hvc_fit_converged).  A log-parameter ending within 0.5 of the box
+ * [HVC_LOGPAR_MIN, HVC_LOGPAR_MAX] is at an edge of the parameter space:
+ * the likelihood keeps increasing towards 0 or infinity, the point found is
+ * the limiting model's answer; rep->edge names it ("q->inf", joined by ","
+ * when several) and its standard error is NaN.  The standard errors of the
+ * other parameters come from the inverse of the Hessian of the total
+ * log-likelihood (central differences of f's analytic gradient, penalty
+ * removed) over them.  *loglik (if not NULL) gets the log-likelihood, *rep
+ * (if not NULL) the report.  Returns HVC_OK (converged), HVC_FIT_NOCONV
  * (best point stored, or non-finite result: *out left NaN) or HVC_EINVAL
  * (objective not finite at the start / bad arguments).
  */
@@ -119,11 +132,23 @@ typedef struct
 	hvc_btyd_loglik loglik;
 	int			time_unit[4];	/* 1 for a parameter in units of time
 								 * (alpha, beta): scaled back after the fit */
+	const char *names[4];		/* parameter names, e.g. "r", "alpha", "a", "b" */
+	/*
+	 * The no-dropout edge: the model's limit is the NBD model with the same
+	 * r, alpha (clv-models.md §9.2) when parameter edge_zero goes to 0; it
+	 * is then reported as 0, parameter edge_unid (not identified) as NaN,
+	 * and rep->edge = "<name of edge_zero>->0".
+	 */
+	int			edge_zero;
+	int			edge_unid;
 } hvc_btyd_model;
 
 /*
  * Like lifetimes: fit on times rescaled by 1/max(T), starting from all four
- * parameters 1, then divide the time-unit parameters by that scale.  par
+ * parameters 1, then divide the time-unit parameters by that scale.  The
+ * NBD limit (r, alpha) is fitted too; when the full model does not reach a
+ * higher likelihood in the interior, the answer is that edge (see
+ * hvc_btyd_model.edge_zero; its r, alpha, log-likelihood and SEs).  par
  * gets the parameters on the caller's time scale (all NaN unless the fit
  * produced valid ones), *loglik (may be NULL) the total weighted
  * log-likelihood there, *rep (may be NULL) the report.  Returns HVC_OK,
@@ -148,5 +173,17 @@ extern const hvc_btyd_model hvc_bgnbd_model;
 extern const hvc_btyd_model hvc_pnbd_model;
 /* MBG/NBD (mbgnbd.c): par = (r, alpha, a, b) */
 extern const hvc_btyd_model hvc_mbgnbd_model;
+
+/*
+ * The NBD model (gamma-Poisson, no dropout): log-likelihood of one customer
+ *   lnG(r+x) - lnG(r) + r ln alpha - (r+x) ln(alpha+T)
+ * (t_x drops out), the limit of all three BTYD models at their no-dropout
+ * edge.  NaN unless r, alpha > 0 and finite and the data valid.
+ */
+double		hvc_nbd_loglik_row(double r, double alpha, double x, double T);
+
+/* NBD E[Y(t) | x, T] = (r+x) t / (alpha+T); NaN on invalid input */
+double		hvc_nbd_expected_purchases(double r, double alpha, double t,
+									   double x, double T);
 
 #endif							/* HVC_FIT_DRIVER_H */

@@ -285,6 +285,10 @@ gg_fit_prep(const gg_prep *d, const hvc_fit_options *opt,
 		return HVC_ENODATA;
 	c.d = d;
 	c.penalizer = run.penalizer;
+	run.wsum = d->wsum;
+	run.names[0] = "p";
+	run.names[1] = "q";
+	run.names[2] = "v";
 	if (run.fo.q_constraint)
 		run.lo[1] = 0.0;		/* q >= 1 */
 	/* start at p = q = 1, v = the weighted mean of m */

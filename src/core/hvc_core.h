@@ -13,5 +13,6 @@
 #include "gamma_gamma.h"
 #include "clv.h"
 #include "churn.h"
+#include "fit_driver.h"
 
 #endif							/* HVC_CORE_H */

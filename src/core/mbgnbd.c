@@ -17,8 +17,15 @@ int
 mbgnbd_params_valid(const mbgnbd_params *p)
 {
 	return p != NULL &&
-		isfinite(p->r) && isfinite(p->alpha) && isfinite(p->a) && isfinite(p->b) &&
-		p->r > 0.0 && p->alpha > 0.0 && p->a > 0.0 && p->b > 0.0;
+		isfinite(p->r) && isfinite(p->alpha) && p->r > 0.0 && p->alpha > 0.0 &&
+		(mbgnbd_at_edge(p) ||
+		 (isfinite(p->a) && isfinite(p->b) && p->a > 0.0 && p->b > 0.0));
+}
+
+int
+mbgnbd_at_edge(const mbgnbd_params *p)
+{
+	return p != NULL && p->a == 0.0;
 }
 
 static int
@@ -35,6 +42,8 @@ mbgnbd_loglik_row(const mbgnbd_params *p, double x, double t_x, double T)
 
 	if (!mbgnbd_params_valid(p) || !data_valid(x, t_x, T))
 		return NAN;
+	if (mbgnbd_at_edge(p))
+		return hvc_nbd_loglik_row(p->r, p->alpha, x, T);
 	if (x <= 0.0)
 		t_x = 0.0;
 	r = p->r;
@@ -74,7 +83,7 @@ eval_prep(const btyd_prep *d, const mbgnbd_params *p, double tscale, double *gra
 	double		lnal, lgr, lgb, lgab, psir = 0, psib = 0, psiab = 0, lna;
 	size_t		k, gi;
 
-	if (!mbgnbd_params_valid(p) || !(tscale > 0.0))
+	if (!mbgnbd_params_valid(p) || mbgnbd_at_edge(p) || !(tscale > 0.0))
 		return NAN;
 	for (k = 0; k < d->nu; k++)
 	{
@@ -179,6 +188,8 @@ mbgnbd_p_alive(const mbgnbd_params *p, double x, double t_x, double T)
 {
 	if (!mbgnbd_params_valid(p) || !data_valid(x, t_x, T))
 		return NAN;
+	if (mbgnbd_at_edge(p))
+		return 1.0;
 	return hvc_expit(-dead_logit(p, x, t_x, T));
 }
 
@@ -253,6 +264,8 @@ mbgnbd_expected_purchases(const mbgnbd_params *p, double t, double x,
 		t_x = 0.0;
 	if (t == 0.0)
 		return 0.0;
+	if (mbgnbd_at_edge(p))
+		return hvc_nbd_expected_purchases(p->r, p->alpha, t, x, T);
 	if (fabs(p->a - 1.0) < A_ONE_EPS)
 	{
 		mbgnbd_params lo = *p, hi = *p;
@@ -272,6 +285,8 @@ mbgnbd_expected_purchases_new(const mbgnbd_params *p, double t)
 		return NAN;
 	if (t == 0.0)
 		return 0.0;
+	if (mbgnbd_at_edge(p))
+		return p->r / p->alpha * t;
 	if (fabs(p->a - 1.0) < A_ONE_EPS)
 	{
 		mbgnbd_params lo = *p, hi = *p;
@@ -294,8 +309,11 @@ eval_par(const btyd_prep *d, const double *par, double tscale, double *grad)
 	return eval_prep(d, &p, tscale, grad);
 }
 
-/* alpha in units of time */
-const hvc_btyd_model hvc_mbgnbd_model = {eval_par, {0, 1, 0, 0}};
+/*
+ * alpha in units of time; at a -> 0 the dropout after purchases and at time
+ * 0 both vanish: the NBD limit, b not identified (clv-models.md §9.2)
+ */
+const hvc_btyd_model hvc_mbgnbd_model = {eval_par, {0, 1, 0, 0}, {"r", "alpha", "a", "b"}, 2, 3};
 
 int
 mbgnbd_fit(const btyd_row *rows, size_t n, const hvc_fit_options *opt,

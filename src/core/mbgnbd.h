@@ -21,8 +21,19 @@ typedef struct
 	double		r, alpha, a, b;
 } mbgnbd_params;
 
-/* 1 if all four parameters are finite and > 0 */
+/*
+ * 1 if all four parameters are finite and > 0, or at the no-dropout edge
+ * (r, alpha finite and > 0, a == 0, b ignored: not identified, may be NaN).
+ */
 int			mbgnbd_params_valid(const mbgnbd_params *p);
+
+/*
+ * 1 at the edge a = 0 (clv-models.md §9.2): no dropout at all, every
+ * function then uses the NBD limit (log-likelihood lnG(r+x) - lnG(r) +
+ * r ln alpha - (r+x) ln(alpha+T), P(alive) = 1, E[Y(t)] = (r+x) t/(alpha+T),
+ * E[X(t)] = r t/alpha), as bgnbd.c does.
+ */
+int			mbgnbd_at_edge(const mbgnbd_params *p);
 
 /*
  * log-likelihood of one customer (§2, log-sum-exp form):
@@ -62,7 +73,9 @@ double		mbgnbd_p_no_purchase(const mbgnbd_params *p, double tau,
  * Maximum-likelihood fit through hvc_btyd_fit() (fit_driver.c), exactly as
  * bgnbd_fit(): times rescaled by 1/max(T), start at all ones, alpha scaled
  * back; *loglik is on the caller's time scale.  Returns HVC_OK,
- * HVC_FIT_NOCONV or a negative HVC_E* code (parameters NaN).
+ * HVC_FIT_NOCONV or a negative HVC_E* code (parameters NaN).  When the
+ * data show no dropout the answer is the edge a = 0, b NaN (rep->edge
+ * "a->0"); rep->se holds the standard errors (fit_driver.c).
  */
 int			mbgnbd_fit(const btyd_row *rows, size_t n, const hvc_fit_options *opt,
 					   mbgnbd_params *out, double *loglik, hvc_opt_report *rep);

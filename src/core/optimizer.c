@@ -420,7 +420,12 @@ hvc_fit_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 	}
 	r.iterations = iters;
 	r.nfev = nfev;
-	if (st == HVC_OPT_MAXITER || st == HVC_OPT_MAXFEV)
+	/* one verdict, whatever stopped the optimiser */
+	r.converged = hvc_fit_converged(&r);
+	if (r.converged)
+		snprintf(r.message, sizeof(r.message), "converged: gradient norm %.2g",
+				 r.gnorm);
+	else if (st == HVC_OPT_MAXITER || st == HVC_OPT_MAXFEV)
 		snprintf(r.message, sizeof(r.message),
 				 "%s limit %d reached (gradient norm %.2g)",
 				 st == HVC_OPT_MAXITER ? "iteration" : "evaluation",
@@ -438,22 +443,11 @@ hvc_fit_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 }
 
 int
-hvc_fit_flag_divergence(const double *theta, int n, double bound,
-						hvc_opt_report *rep)
+hvc_fit_converged(const hvc_opt_report *rep)
 {
-	int			i, k = 0;
-
-	for (i = 0; i < n; i++)
-		if (fabs(theta[i]) >= bound - 0.5)	/* on or next to the box */
-			k++;
-	if (k == 0)
+	if (rep->status == HVC_OPT_NONFINITE || rep->status == HVC_OPT_BADARG ||
+		rep->status == HVC_OPT_INTERRUPTED)
 		return 0;
-	if (rep)
-	{
-		rep->converged = 0;
-		snprintf(rep->message, sizeof(rep->message),
-				 "no finite MLE: %d parameter(s) at the bound e^+-%g "
-				 "(gradient norm %.2g)", k, bound, rep->gnorm);
-	}
-	return 1;
+	return isfinite(rep->f) && isfinite(rep->gnorm) &&
+		rep->gnorm <= HVC_FIT_CONV_RTOL * (fabs(rep->f) > 1.0 ? fabs(rep->f) : 1.0);
 }

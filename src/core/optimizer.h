@@ -58,7 +58,17 @@ typedef struct
 	double		f;				/* final objective */
 	double		gnorm;			/* final max-norm of the projected gradient */
 	int			n_at_bound;		/* variables ending on a bound */
-	char		message[96];	/* e.g. "converged: gradient norm 3.1e-10" */
+	char		message[128];	/* e.g. "converged: gradient norm 3.1e-10" */
+	/*
+	 * Filled by the model fits (fit_driver.c), not by hvc_minimize():
+	 * se[i] = standard error of model parameter i (inverse Hessian of the
+	 * log-likelihood at the optimum, natural scale, caller's time unit; NaN
+	 * when not available: parameter at an edge or not identified, Hessian
+	 * not positive definite); edge = "" for an interior optimum, else which
+	 * parameter went to which edge of its space, e.g. "a->0" or "q->inf".
+	 */
+	double		se[HVC_OPT_MAXDIM];
+	char		edge[48];
 } hvc_opt_report;
 
 /* Fill *o with the defaults (no bounds). */
@@ -105,21 +115,22 @@ int			hvc_fit_minimize(hvc_objective f, void *ctx, int n, double *theta,
 							 const hvc_fit_options *fo, hvc_opt_report *rep);
 
 /*
- * The fits optimise log-parameters inside the artificial box [-bound, bound].
- * A parameter ending on (or within e^0.5 of) that box means the likelihood keeps increasing
- * towards 0 or infinity (no finite MLE, e.g. degenerate data): this marks
- * rep as not converged with an explanatory message and returns 1 (else 0).
+ * The convergence rule of every fit: converged iff the max-norm of the
+ * projected gradient of the objective (mean negative log-likelihood) is at
+ * most HVC_FIT_CONV_RTOL * max(1, |objective|) at the point returned,
+ * whatever stopped the optimiser (its own gtol, a failed line search, the
+ * iteration or evaluation limit).  hvc_fit_minimize() applies it.
  */
-int			hvc_fit_flag_divergence(const double *theta, int n, double bound,
-									hvc_opt_report *rep);
+#define HVC_FIT_CONV_RTOL	1e-5
+int			hvc_fit_converged(const hvc_opt_report *rep);
 
 /*
- * Return values of the fits: HVC_OK (0) when converged to a finite optimum,
- * HVC_FIT_NOCONV (1) when the optimiser stopped without converging or the
- * MLE does not exist (the output parameters then hold the best point found,
- * or NaN in the should-not-happen case that it is not finite; the report
- * message says which), or a negative HVC_E* code from btyd_data.h (nothing
- * fitted, outputs NaN).
+ * Return values of the fits: HVC_OK (0) when converged (in the interior or
+ * at an edge of the parameter space: rep->edge says which), HVC_FIT_NOCONV
+ * (1) when the optimiser stopped without converging (the output parameters
+ * then hold the best point found, or NaN in the should-not-happen case that
+ * it is not finite; the report message says which), or a negative HVC_E*
+ * code from btyd_data.h (nothing fitted, outputs NaN).
  */
 #define HVC_FIT_NOCONV	1
 

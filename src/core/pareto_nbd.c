@@ -22,13 +22,21 @@
 #include "fit_driver.h"
 #include "specfun.h"
 
+#define PNBD_FIT_MAX_RATIO	100.0
+
 int
 pnbd_params_valid(const pnbd_params *p)
 {
 	return p != NULL &&
-		isfinite(p->r) && isfinite(p->alpha) && isfinite(p->s) &&
-		isfinite(p->beta) && p->r > 0.0 && p->alpha > 0.0 && p->s > 0.0 &&
-		p->beta > 0.0;
+		isfinite(p->r) && isfinite(p->alpha) && p->r > 0.0 && p->alpha > 0.0 &&
+		(pnbd_at_edge(p) ||
+		 (isfinite(p->s) && isfinite(p->beta) && p->s > 0.0 && p->beta > 0.0));
+}
+
+int
+pnbd_at_edge(const pnbd_params *p)
+{
+	return p != NULL && p->s == 0.0;
 }
 
 static int
@@ -188,6 +196,8 @@ pnbd_loglik_row(const pnbd_params *p, double x, double t_x, double T)
 
 	if (!pnbd_params_valid(p) || !data_valid(x, t_x, T))
 		return NAN;
+	if (pnbd_at_edge(p))
+		return hvc_nbd_loglik_row(p->r, p->alpha, x, T);
 	if (x <= 0.0)
 		t_x = 0.0;
 	if (row_L(p, x, t_x, T, &L1, &L2, &laT, &lbT) != 0)
@@ -226,7 +236,16 @@ eval_prep(const btyd_prep *d, const pnbd_params *p, double tscale, double *grad)
 	double		lnal, lnbe, lgr, psir = 0.0;
 	size_t		k, gi;
 
-	if (!pnbd_params_valid(p) || !(tscale > 0.0))
+	if (!pnbd_params_valid(p) || pnbd_at_edge(p) || !(tscale > 0.0))
+		return NAN;
+	/*
+	 * The fit's guard (times rescaled to T <= 1): beyond this ratio of alpha
+	 * and beta the series need O(ratio) terms per customer; the likelihood
+	 * there is that of the limits the fit compares with (no dropout, or a
+	 * common dropout rate), so the fit is not let in.
+	 */
+	if (tscale * d->tmax <= 1.0 + 1e-12 &&
+		(al > PNBD_FIT_MAX_RATIO * be || be > PNBD_FIT_MAX_RATIO * al))
 		return NAN;
 	for (k = 0; k < nu; k++)
 	{
@@ -307,6 +326,8 @@ pnbd_p_alive(const pnbd_params *p, double x, double t_x, double T)
 
 	if (!pnbd_params_valid(p) || !data_valid(x, t_x, T))
 		return NAN;
+	if (pnbd_at_edge(p))
+		return 1.0;
 	if (x <= 0.0)
 		t_x = 0.0;
 	if (row_L(p, x, t_x, T, &L1, &L2, &laT, &lbT) != 0)
@@ -339,6 +360,8 @@ pnbd_expected_purchases(const pnbd_params *p, double t, double x,
 		return NAN;
 	if (t == 0.0)
 		return 0.0;
+	if (pnbd_at_edge(p))
+		return hvc_nbd_expected_purchases(p->r, p->alpha, t, x, T);
 	pa = pnbd_p_alive(p, x, t_x, T);
 	if (isnan(pa))
 		return NAN;
@@ -351,6 +374,8 @@ pnbd_expected_purchases_new(const pnbd_params *p, double t)
 {
 	if (!pnbd_params_valid(p) || !(t >= 0.0) || !isfinite(t))
 		return NAN;
+	if (pnbd_at_edge(p))
+		return p->r / p->alpha * t;
 	return p->r * p->beta / p->alpha * decay_term(p->s, t, p->beta);
 }
 
@@ -367,7 +392,7 @@ eval_par(const btyd_prep *d, const double *par, double tscale, double *grad)
 }
 
 /* alpha and beta in units of time */
-const hvc_btyd_model hvc_pnbd_model = {eval_par, {0, 1, 0, 1}};
+const hvc_btyd_model hvc_pnbd_model = {eval_par, {0, 1, 0, 1}, {"r", "alpha", "s", "beta"}, 2, 3};
 
 static void
 set_params(pnbd_params *out, const double *par)

@@ -26,7 +26,17 @@ typedef struct
 	double		r, alpha, s, beta;
 } pnbd_params;
 
+/*
+ * 1 if all four parameters are finite and > 0, or at the no-dropout edge
+ * s == 0 (beta ignored: not identified, may be NaN).
+ */
 int			pnbd_params_valid(const pnbd_params *p);
+
+/*
+ * 1 at the edge s = 0 (clv-models.md §9.2): every function then uses the
+ * NBD limit (see bgnbd_at_edge).
+ */
+int			pnbd_at_edge(const pnbd_params *p);
 
 /* log-likelihood of one customer (§3.1) */
 double		pnbd_loglik_row(const pnbd_params *p, double x, double t_x, double T);

@@ -19,6 +19,7 @@ main(void)
 	test_clv();
 	test_rfm();
 	test_churn();
+	test_edges();
 	test_bench();
 	if (t_skip > 0)
 		printf("%d skipped\n", t_skip);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_util.h"
 
@@ -52,6 +53,16 @@ cdnow_tests(void)
 	note("MBG/NBD fit on CDNOW: %.3f ms, %d iterations, \"%s\": r %.6f alpha %.6f a %.6f b %.6f LL %.4f",
 		 1e3 * (t1 - t0), rep.iterations, rep.message, p.r, p.alpha, p.a, p.b, ll);
 	CHECK(rc == HVC_OK && rep.converged, "MBG/NBD fit converged (rc %d)", rc);
+	CHECK(rep.edge[0] == '\0', "MBG/NBD on CDNOW: interior optimum (edge \"%s\")", rep.edge);
+	/*
+	 * standard errors (inverse Hessian): central differences of the plain
+	 * log-likelihood in Python (steps 1e-3 and 1e-4 relative agree to 2e-4)
+	 * give 0.08327, 0.6956, 0.1548, 0.5375
+	 */
+	CHECK_CLOSE("MBG/NBD SE r", rep.se[0], 0.08327, 0, 3e-3);
+	CHECK_CLOSE("MBG/NBD SE alpha", rep.se[1], 0.6956, 0, 3e-3);
+	CHECK_CLOSE("MBG/NBD SE a", rep.se[2], 0.1548, 0, 3e-3);
+	CHECK_CLOSE("MBG/NBD SE b", rep.se[3], 0.5375, 0, 3e-3);
 	/* §8 to 3 decimals, i.e. within 0.001 relative */
 	CHECK_CLOSE("MBG/NBD r", p.r, ref.r, 0, 1e-3);
 	CHECK_CLOSE("MBG/NBD alpha", p.alpha, ref.alpha, 0, 1e-3);
@@ -74,6 +85,69 @@ cdnow_tests(void)
 		btyd_prep_free(&d);
 	}
 	gradient_checks(rows, n, "CDNOW");
+	free(rows);
+}
+
+/*
+ * Nobody leaves: purchase rate lambda ~ Gamma(r, alpha) per week, first
+ * purchase in the first 52 of 104 weeks, Poisson repeat purchases to the end.
+ */
+static void
+edge_checks(void)
+{
+	const size_t n = 3000;
+	btyd_row   *rows = (btyd_row *) malloc(n * sizeof(btyd_row));
+	test_rng	g;
+	mbgnbd_params p;
+	hvc_opt_report rep;
+	double		ll, nll = 0.0;
+	size_t		i;
+	int			rc;
+
+	if (rows == NULL)
+	{
+		CHECK(0, "allocation");
+		return;
+	}
+	g.s = 777;
+	for (i = 0; i < n; i++)
+	{
+		double		lambda = rng_gamma(&g, 0.8, 6.0);
+		double		T = 104.0 - floor(52.0 * rng_unif(&g)), t = 0.0, tx = 0.0;
+		int			x = 0;
+
+		while ((t += -log(rng_unif(&g)) / lambda) <= T)
+		{
+			x++;
+			tx = t;
+		}
+		rows[i].x = x;
+		rows[i].t_x = tx;
+		rows[i].T = T;
+		rows[i].w = 1.0;
+	}
+	rc = mbgnbd_fit(rows, n, NULL, &p, &ll, &rep);
+	note("MBG/NBD on %zu no-dropout customers: \"%s\", edge \"%s\": r %g alpha %g",
+		 n, rep.message, rep.edge, p.r, p.alpha);
+	CHECK(rc == HVC_OK && strcmp(rep.edge, "a->0") == 0 && p.a == 0.0 && isnan(p.b),
+		  "MBG/NBD no-dropout fit: the edge a->0 (NBD), b not identified (rc %d, edge \"%s\", a %g, b %g)",
+		  rc, rep.edge, p.a, p.b);
+	CHECK(isfinite(rep.se[0]) && isfinite(rep.se[1]) && isnan(rep.se[2]) && isnan(rep.se[3]),
+		  "MBG/NBD edge: SEs of r, alpha only (%g %g %g %g)",
+		  rep.se[0], rep.se[1], rep.se[2], rep.se[3]);
+	for (i = 0; i < n; i++)
+		nll += hvc_nbd_loglik_row(p.r, p.alpha, rows[i].x, rows[i].T);
+	CHECK_CLOSE("MBG/NBD edge LL = NBD LL", ll, nll, 1e-6, 0);
+	CHECK_CLOSE("MBG/NBD edge LL = plain sum", mbgnbd_loglik(&p, rows, n), nll, 1e-6, 0);
+	CHECK(mbgnbd_p_alive(&p, 0, 0, 90) == 1.0 && mbgnbd_p_alive(&p, 5, 20, 90) == 1.0,
+		  "MBG/NBD edge: P(alive) = 1, one-time buyers included");
+	CHECK_CLOSE("MBG/NBD edge E[Y(52)] = (r+x) t/(alpha+T)",
+				mbgnbd_expected_purchases(&p, 52, 5, 20, 90), (p.r + 5) * 52 / (p.alpha + 90), 0, 1e-14);
+	CHECK_CLOSE("MBG/NBD edge E[X(52)] = r t/alpha", mbgnbd_expected_purchases_new(&p, 52),
+				p.r * 52 / p.alpha, 0, 1e-14);
+	CHECK_CLOSE("MBG/NBD edge P0(39) = ((alpha+T)/(alpha+T+39))^(r+x)",
+				mbgnbd_p_no_purchase(&p, 39, 5, 20, 90),
+				pow((p.alpha + 90) / (p.alpha + 129), p.r + 5), 0, 1e-12);
 	free(rows);
 }
 
@@ -183,5 +257,6 @@ test_mbgnbd(void)
 		CHECK(rc == HVC_EINVAL && isnan(o.r), "MBG/NBD fit with t_x > T: rc %d, \"%s\"",
 			  rc, rep.message);
 	}
+	edge_checks();
 	cdnow_tests();
 }

@@ -1,0 +1,227 @@
+/*
+ * test_edges.c — edges of the parameter space, standard errors and the
+ * convergence rule (issue 8 items 1 and 5; clv-models.md §9.2, §9.3).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+/*
+ * A shop nobody leaves: n customers, purchase rate lambda ~ Gamma(r, alpha)
+ * per week, first purchase uniform in the first 52 weeks of a 104-week
+ * observation, Poisson repeat purchases until the end (no dropout).
+ */
+static btyd_row *
+no_dropout_rows(size_t n, double r, double alpha, unsigned long long seed)
+{
+	btyd_row   *rows = (btyd_row *) malloc(n * sizeof(btyd_row));
+	test_rng	g;
+	size_t		i;
+
+	g.s = seed;
+	if (rows == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+	{
+		double		lambda = rng_gamma(&g, r, alpha);
+		double		T = 104.0 - floor(52.0 * rng_unif(&g)), t = 0.0, tx = 0.0;
+		int			x = 0;
+
+		for (;;)
+		{
+			t += -log(rng_unif(&g)) / lambda;
+			if (t > T)
+				break;
+			x++;
+			tx = t;
+		}
+		rows[i].x = x;
+		rows[i].t_x = x > 0 ? tx : 0.0;
+		rows[i].T = T;
+		rows[i].w = 1.0;
+	}
+	return rows;
+}
+
+/* the NBD (r, alpha) MLE by the same fit on a data set, as reference */
+static void
+edge_checks(void)
+{
+	const size_t n = 3000;
+	btyd_row   *rows = no_dropout_rows(n, 0.8, 6.0, 12345);
+	bgnbd_params bp;
+	pnbd_params pp;
+	hvc_opt_report rep;
+	double		ll, llp, t0, t1, nll;
+	int			rc;
+	size_t		i;
+
+	if (rows == NULL)
+	{
+		CHECK(0, "allocation");
+		return;
+	}
+	t0 = now_sec();
+	rc = bgnbd_fit(rows, n, NULL, &bp, &ll, &rep);
+	t1 = now_sec();
+	note("BG/NBD on %zu no-dropout customers: %.1f ms, \"%s\", edge \"%s\"",
+		 n, 1e3 * (t1 - t0), rep.message, rep.edge);
+	CHECK(rc == HVC_OK && rep.converged, "BG/NBD no-dropout fit converged (rc %d)", rc);
+	CHECK(strcmp(rep.edge, "a->0") == 0, "BG/NBD no-dropout edge is a->0 (got \"%s\")", rep.edge);
+	CHECK(bp.a == 0.0 && isnan(bp.b), "BG/NBD edge: a = 0, b not identified (NaN): a %g b %g",
+		  bp.a, bp.b);
+	CHECK(isfinite(rep.se[0]) && isfinite(rep.se[1]) && isnan(rep.se[2]) && isnan(rep.se[3]),
+		  "BG/NBD edge: SEs of r, alpha only (%g %g %g %g)",
+		  rep.se[0], rep.se[1], rep.se[2], rep.se[3]);
+	CHECK_CLOSE("BG/NBD edge r near the generating 0.8", bp.r, 0.8, 0, 0.15);
+	CHECK_CLOSE("BG/NBD edge alpha near the generating 6", bp.alpha, 6.0, 0, 0.15);
+	nll = 0.0;
+	for (i = 0; i < n; i++)
+		nll += hvc_nbd_loglik_row(bp.r, bp.alpha, rows[i].x, rows[i].T);
+	CHECK_CLOSE("BG/NBD edge LL = NBD LL", ll, nll, 1e-6, 0);
+	/* dropout does not improve the likelihood significantly (LR test, 2 df) */
+	{
+		bgnbd_params q = {bp.r, bp.alpha, 1e-3, 1.0};
+
+		CHECK(bgnbd_loglik(&q, rows, n) - ll < 2.9957,
+			  "BG/NBD interior point not significantly better than the edge");
+	}
+	/* predictions = NBD closed forms */
+	CHECK_CLOSE("BG/NBD edge P(alive) = 1", bgnbd_p_alive(&bp, 5, 20, 90), 1.0, 0, 0);
+	CHECK_CLOSE("BG/NBD edge E[Y(52)] = (r+x) t/(alpha+T)",
+				bgnbd_expected_purchases(&bp, 52, 5, 20, 90),
+				(bp.r + 5) * 52 / (bp.alpha + 90), 0, 1e-14);
+	CHECK_CLOSE("BG/NBD edge E[X(52)] = r t/alpha", bgnbd_expected_purchases_new(&bp, 52),
+				bp.r * 52 / bp.alpha, 0, 1e-14);
+	{
+		hvc_purchase_model m;
+		double		clv, want = 0.0, prev = 0.0;
+		int			k;
+
+		m.kind = HVC_MODEL_BGNBD;
+		m.u.bgnbd = bp;
+		for (k = 1; k <= 12; k++)
+		{
+			double		cur = (bp.r + 3) * k * 4.345 / (bp.alpha + 60);
+
+			want += (cur - prev) / pow(1.01, k);
+			prev = cur;
+		}
+		clv = hvc_clv(&m, 3, 30, 60, 10.0, 12, 0.01, 4.345);
+		CHECK_CLOSE("BG/NBD edge CLV = spend * discounted NBD purchases", clv, 10.0 * want, 0, 1e-12);
+	}
+
+	t0 = now_sec();
+	rc = pnbd_fit(rows, n, NULL, &pp, &llp, &rep);
+	t1 = now_sec();
+	note("Pareto/NBD on %zu no-dropout customers: %.1f ms, %d evaluations, \"%s\", edge \"%s\": r %g alpha %g s %g beta %g LL %.4f",
+		 n, 1e3 * (t1 - t0), rep.nfev, rep.message, rep.edge, pp.r, pp.alpha, pp.s, pp.beta, llp);
+	CHECK(rc == HVC_OK && rep.converged, "Pareto/NBD no-dropout fit converged (rc %d)", rc);
+	CHECK(strcmp(rep.edge, "s->0") == 0, "Pareto/NBD no-dropout edge is s->0 (got \"%s\")", rep.edge);
+	CHECK(pp.s == 0.0 && isnan(pp.beta), "Pareto/NBD edge: s = 0, beta NaN");
+	CHECK_CLOSE("Pareto/NBD edge r = BG/NBD edge r", pp.r, bp.r, 0, 1e-5);
+	CHECK_CLOSE("Pareto/NBD edge alpha = BG/NBD edge alpha", pp.alpha, bp.alpha, 0, 1e-5);
+	CHECK_CLOSE("Pareto/NBD edge E[Y(52)] = NBD", pnbd_expected_purchases(&pp, 52, 5, 20, 90),
+				(pp.r + 5) * 52 / (pp.alpha + 90), 0, 1e-14);
+	CHECK_CLOSE("Pareto/NBD edge P(alive) = 1", pnbd_p_alive(&pp, 5, 20, 90), 1.0, 0, 0);
+	CHECK(t1 - t0 < 5.0, "Pareto/NBD no-dropout fit takes seconds, not minutes (%.2f s)", t1 - t0);
+	free(rows);
+}
+
+static void
+se_checks(void)
+{
+	btyd_row   *rows;
+	size_t		n;
+	pnbd_params p;
+	bgnbd_params b;
+	hvc_opt_report rep;
+	double		ll;
+
+	if (load_cdnow_summary(&rows, &n) != 0)
+		return;
+	if (pnbd_fit(rows, n, NULL, &p, &ll, &rep) == HVC_OK)
+	{
+		note("Pareto/NBD CDNOW SEs: r %.7g alpha %.7g s %.7g beta %.7g",
+			 rep.se[0], rep.se[1], rep.se[2], rep.se[3]);
+		CHECK(rep.edge[0] == '\0', "CDNOW Pareto/NBD: interior optimum");
+		/* CLVTools: r 0.0476264, alpha 0.8427222, s 0.1872594, beta 6.2105448 */
+		CHECK_CLOSE("Pareto/NBD SE r", rep.se[0], 0.0476264, 0, 0.01);
+		CHECK_CLOSE("Pareto/NBD SE alpha", rep.se[1], 0.8427222, 0, 0.01);
+		CHECK_CLOSE("Pareto/NBD SE s", rep.se[2], 0.1872594, 0, 0.01);
+		CHECK_CLOSE("Pareto/NBD SE beta", rep.se[3], 6.2105448, 0, 0.01);
+	}
+	else
+		CHECK(0, "Pareto/NBD CDNOW fit");
+	if (bgnbd_fit(rows, n, NULL, &b, &ll, &rep) == HVC_OK)
+	{
+		note("BG/NBD CDNOW SEs: r %.5g alpha %.5g a %.5g b %.5g",
+			 rep.se[0], rep.se[1], rep.se[2], rep.se[3]);
+		CHECK(rep.edge[0] == '\0' && isfinite(rep.se[0]) && isfinite(rep.se[1]) &&
+			  isfinite(rep.se[2]) && isfinite(rep.se[3]) && rep.se[0] > 0 &&
+			  rep.se[0] < b.r && rep.se[3] < b.b,
+			  "BG/NBD CDNOW: four finite SEs, smaller than the parameters");
+	}
+	free(rows);
+}
+
+/*
+ * The convergence rule: the same data give the same verdict whatever
+ * stopped the optimiser.  A tight iteration budget stops the CDNOW fit at
+ * the limit after it reached the optimum; it still converged.
+ */
+static void
+rule_checks(void)
+{
+	btyd_row   *rows;
+	size_t		n;
+	bgnbd_params b1, b2;
+	hvc_opt_report r1, r2;
+	hvc_fit_options o;
+	double		l1, l2;
+	int			rc1, rc2;
+
+	if (load_cdnow_summary(&rows, &n) != 0)
+		return;
+	rc1 = bgnbd_fit(rows, n, NULL, &b1, &l1, &r1);
+	hvc_fit_default_options(&o);
+	o.max_iter = 21;			/* the iteration limit stops the optimiser */
+	rc2 = bgnbd_fit(rows, n, &o, &b2, &l2, &r2);
+	note("default: status %d \"%s\"; max_iter 21: status %d \"%s\"",
+		 r1.status, r1.message, r2.status, r2.message);
+	CHECK(r2.status != HVC_OPT_CONVERGED, "the iteration limit stops the optimiser (status %d)",
+		  r2.status);
+	CHECK(rc1 == HVC_OK && rc2 == HVC_OK && r1.converged && r2.converged,
+		  "same data, same verdict: converged both times");
+	CHECK_CLOSE("same optimum", l2, l1, 1e-6, 0);
+	{
+		hvc_opt_report r;
+
+		memset(&r, 0, sizeof(r));
+		r.status = HVC_OPT_MAXFEV;
+		r.f = 4.0;
+		r.gnorm = 1.1e-7;
+		CHECK(hvc_fit_converged(&r), "evaluation limit with gradient 1.1e-7: converged");
+		r.status = HVC_OPT_LINESEARCH;
+		r.gnorm = 1.2e-7;
+		CHECK(hvc_fit_converged(&r), "line search failed with gradient 1.2e-7: converged");
+		r.gnorm = 1e-3;
+		CHECK(!hvc_fit_converged(&r), "line search failed with gradient 1e-3: not converged");
+		r.status = HVC_OPT_INTERRUPTED;
+		r.gnorm = 0.0;
+		CHECK(!hvc_fit_converged(&r), "interrupted: not converged");
+	}
+	free(rows);
+}
+
+void
+test_edges(void)
+{
+	printf("-- edges, standard errors, convergence rule\n");
+	edge_checks();
+	se_checks();
+	rule_checks();
+}
