@@ -59,6 +59,24 @@ SELECT hvc.p_alive((NULL, NULL, NULL, NULL, NULL, 0, false, NULL, 'not fitted', 
        hvc.p_no_purchase((NULL, NULL, NULL, NULL, NULL, 0, false, NULL, 'not fitted', NULL, NULL, NULL, NULL, NULL)::hvc.mbgnbd,
                          1, 1, 1, 2) AS p0;
 
+-- The no-dropout edge a = 0 (clv-models.md §9.2: the NBD limit, b not
+-- identified): P(alive) = 1, E[Y(10) | 2, 5, 20] = (0.5 + 2) 10 / (6 + 20)
+-- = 0.961538, P0(10) = (26/36)^2.5 = 0.443279, E[X(52)] = 0.5 52 / 6 = 4.333333
+\set edge '(0.5, 6, 0, NULL, NULL, NULL, NULL, NULL, NULL, ''a->0'', NULL, NULL, NULL, NULL)::hvc.mbgnbd'
+SELECT hvc.p_alive(:edge, 2, 5, 20) AS p_alive, hvc.p_alive(:edge, 0, 0, 20) AS p_alive_x0,
+       round(hvc.expected_purchases(:edge, 10, 2, 5, 20)::numeric, 6) AS expected_10,
+       round(hvc.p_no_purchase(:edge, 10, 2, 5, 20)::numeric, 6) AS p_no_purchase_10,
+       round(hvc.expected_purchases_new(:edge, 52)::numeric, 6) AS new_52;
+-- a shop where every repeat customer bought on the last day: no sign of
+-- dropout, so the fit answers with the edge (and standard errors of r, alpha only)
+SELECT (m).a, (m).b, (m).edge, (m).converged, (m).customers,
+       (m).r_se > 0 AS r_se_ok, (m).alpha_se > 0 AS alpha_se_ok, (m).a_se, (m).b_se,
+       hvc.p_alive(m, 0, 0, 30) AS p_alive_x0,
+       abs(hvc.expected_purchases(m, 10, 3, 30, 30) - ((m).r + 3) * 10 / ((m).alpha + 30)) < 1e-12 AS nbd_expectation
+  FROM (SELECT hvc.mbgnbd_fit(f, r, t) AS m
+          FROM (SELECT i % 5 AS f, CASE WHEN i % 5 = 0 THEN 0 ELSE 10 + i END::float8 AS r, (10 + i)::float8 AS t
+                  FROM generate_series(1, 40) i) d) s;
+
 -- ---------------------------------------------------------------------------
 -- Bad input: clear errors (22023 invalid_parameter_value)
 -- ---------------------------------------------------------------------------
@@ -84,6 +102,24 @@ SELECT (m).r, (m).customers, (m).converged, (m).message
 SELECT (m).r, (m).customers, (m).converged, (m).message
   FROM (SELECT hvc.mbgnbd_fit(f, r, t) AS m FROM (VALUES (NULL::bigint, 0.0::float8, 2.0::float8)) v(f, r, t) WHERE false) s;
 
+-- A refresh with model 'mbgnbd' at the edge: 40 customers, customer i with
+-- i % 5 repeat purchases spread evenly up to the as_of day (nobody leaves).
+-- hvc.model_fit says a = 0, b NULL, and every customer is predicted (alive).
+CREATE TABLE mb_shop AS
+SELECT i AS customer_id, (date '2025-06-30' - (70 + i) + (k * (70 + i)) / greatest(i % 5, 1)) AS ordered_at,
+       (10 + i + k)::numeric AS amount
+  FROM generate_series(1, 40) i, generate_series(0, 4) k WHERE k <= i % 5;
+SELECT hvc.register_source('public.mb_shop', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+UPDATE hvc.config SET model = 'mbgnbd', time_unit = 'day';
+SET client_min_messages = warning;
+CALL hvc.refresh(as_of => '2025-06-30');
+RESET client_min_messages;
+SELECT model, a, b, customers, converged, message LIKE 'converged at the edge a->0%' AS edge_message
+  FROM hvc.model_fit WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit) AND model = 'mbgnbd';
+SELECT count(*) AS customers, count(*) FILTER (WHERE p_alive = 1) AS alive,
+       count(*) FILTER (WHERE predicted_orders IS NULL OR predicted_clv IS NULL OR churn_risk IS NULL) AS missing_predictions
+  FROM hvc.customers;
+
 -- ---------------------------------------------------------------------------
 -- CDNOW
 -- ---------------------------------------------------------------------------
@@ -93,12 +129,17 @@ CREATE TABLE mb_cdnow (id int, frequency bigint, recency float8, age float8);
 \copy mb_cdnow FROM PROGRAM 'tr -d "\r" < "$HVC_CDNOW_DIR/cdnow_customers_summary.csv"' WITH (FORMAT csv, HEADER)
 CREATE TABLE mb_fit AS SELECT hvc.mbgnbd_fit(frequency, recency, age) AS m FROM mb_cdnow;
 -- §8: r 0.525, alpha 6.183, a 0.891, b 1.614 (LL at those rounded values
--- -9582.1328; the optimum is a little higher)
+-- -9582.1328; the optimum is a little higher), in the interior (edge NULL);
+-- standard errors (inverse Hessian; central differences of the
+-- log-likelihood computed apart: 0.0833, 0.696, 0.155, 0.537)
 SELECT round((m).r::numeric, 3) AS r, round((m).alpha::numeric, 3) AS alpha,
        round((m).a::numeric, 3) AS a, round((m).b::numeric, 3) AS b,
        round((m).log_likelihood::numeric, 2) AS log_likelihood,
        (m).log_likelihood >= -9582.1328 AS at_least_reference_ll,
-       (m).customers, (m).converged, (m).message LIKE 'converged%' AS message_ok
+       (m).customers, (m).converged, (m).message LIKE 'converged%' AS message_ok, (m).edge
+  FROM mb_fit;
+SELECT round((m).r_se::numeric, 4) AS r_se, round((m).alpha_se::numeric, 3) AS alpha_se,
+       round((m).a_se::numeric, 3) AS a_se, round((m).b_se::numeric, 3) AS b_se
   FROM mb_fit;
 -- the same fit in a parallel plan (states combined and serialised)
 SET parallel_setup_cost = 0;
