@@ -27,4 +27,18 @@
 #define hvc_class_ownercheck(relid, roleid) pg_class_ownercheck((relid), (roleid))
 #endif
 
+/*
+ * A function that does not return: PostgreSQL 18 spells it with a prefix
+ * (pg_noreturn, C11 _Noreturn), earlier versions with a suffix
+ * (pg_attribute_noreturn(), gone in 18).  Declare such functions as
+ *     HVC_NORETURN_PRE void f(...) HVC_NORETURN_POST;
+ */
+#ifdef pg_noreturn
+#define HVC_NORETURN_PRE pg_noreturn
+#define HVC_NORETURN_POST
+#else
+#define HVC_NORETURN_PRE
+#define HVC_NORETURN_POST pg_attribute_noreturn()
+#endif
+
 #endif							/* HVC_PG_COMPAT_H */

@@ -7,12 +7,13 @@
 #define HVC_VERSION_GUARD_H
 
 #include "postgres.h"
+#include "pg_compat.h"
 #include "access/htup.h"
 #include "access/tupdesc.h"
 
 /* Raise object_not_in_prerequisite_state: "hvc: <what>", with the
  * database's hvc version and the hint to run ALTER EXTENSION hvc UPDATE. */
-extern void hvc_catalog_outdated(const char *what) pg_attribute_noreturn();
+extern HVC_NORETURN_PRE void hvc_catalog_outdated(const char *what) HVC_NORETURN_POST;
 
 /* The catalog's composite type (a function's result or argument type) must
  * have exactly natts columns; type names it in the message. */

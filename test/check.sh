@@ -27,7 +27,6 @@ export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 passed=0
 failed=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 
 # Run a suite, echo its output, and add its test counts to the totals: the
 # "N passed, M failed" line of the unit and pg_cron tests, pg_regress's
@@ -67,6 +66,27 @@ regress() {
     return $rc
 }
 
+# The long cache builds (Debian roots of PostgreSQL 17 and 18, the
+# assert-enabled PostgreSQL 15) start now, in the background, so that on a
+# fresh machine their downloads and compiles overlap the host's suites; on a
+# warm machine they return at once.  The suites that need them wait for them.
+prep=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$prep"' EXIT
+prepare() {   # name, command...
+    local name=$1; shift
+    ( "$@" > "$prep/$name.log" 2>&1; echo $? > "$prep/$name.rc" ) &
+    echo $! > "$prep/$name.pid"
+}
+await() {     # name: wait for a background preparation and show its log
+    local name=$1 pid
+    pid=$(cat "$prep/$name.pid" 2>/dev/null) || return 0
+    while kill -0 "$pid" 2>/dev/null; do sleep 2; done
+    echo "--- preparation: $name (exit $(cat "$prep/$name.rc" 2>/dev/null))"
+    tail -n 5 "$prep/$name.log"
+}
+[ -f test/versions/run.sh ] && prepare versions bash test/versions/run.sh --prepare
+[ -f test/cassert/run.sh ] && prepare cassert bash test/cassert/run.sh --build
+
 if [ -f test/unit/Makefile ]; then
     suite "unit tests (numerical core)" make -s -C test/unit check
     suite "unit tests under valgrind" make -s -C test/unit valgrind
@@ -75,12 +95,14 @@ suite "pg_regress + isolation" regress
 if [ -f test/cron/run.sh ]; then
     suite "pg_cron end to end" bash test/cron/run.sh
 fi
-for t in faults fuzz restore upgrade versions packaging; do
+for t in faults fuzz restore upgrade packaging versions; do
     if [ -f "test/$t/run.sh" ]; then
+        [ "$t" = versions ] && await versions
         suite "$t" bash "test/$t/run.sh"
     fi
 done
 if [ -f test/cassert/run.sh ]; then
+    await cassert
     suite "assert-enabled PostgreSQL 15" bash test/cassert/run.sh
 fi
 

@@ -65,9 +65,9 @@ for pkg in debhelper dpkg-dev fakeroot postgresql-server-dev-all unzip; do
 done
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends "${need[@]}" > /dev/null 2>&1 ||
-        { apt-get update -qq > /dev/null 2>&1;
-          apt-get install -y -qq --no-install-recommends "${need[@]}" > /dev/null 2>&1; } ||
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" > /dev/null 2>&1 ||
+        { apt-get -o DPkg::Lock::Timeout=600 update -qq > /dev/null 2>&1;
+          apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" > /dev/null 2>&1; } ||
         bad "install ${need[*]}"
 fi
 src="$work/deb/hvc-0.2.0"

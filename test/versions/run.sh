@@ -10,13 +10,16 @@
 # "PostgreSQL N (suite): skipped: <why>" when Debian unstable's root itself
 # cannot be built (archive or debootstrap trouble: unstable moves daily).  A
 # build or test failure of hvc fails the run.  Ends with "N passed, M failed".
-# Run as root.   HVC_VERSIONS="17 18" picks the versions.
+# Run as root.   HVC_VERSIONS="17 18" picks the versions; --prepare only
+# makes the roots (test/check.sh runs that in the background early on).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root_dir=$(pwd)
 cache=${HVC_TEST_CACHE:-/var/cache/hvc-test}/roots
 shared=${HVC_SHARED_DIR:-$(cd "$root_dir/.." && pwd)/shared}
 versions=${HVC_VERSIONS:-17 18}
+prepare_only=false
+[ "${1:-}" = --prepare ] && prepare_only=true
 passed=0
 failed=0
 lines=()
@@ -38,9 +41,9 @@ ensure_root() {   # version suite
     local v=$1 s=$2 dir=$cache/$2
     [ -x "$dir/usr/lib/postgresql/$v/bin/pg_config" ] && return 0
     if ! command -v debootstrap >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 ||
-            { apt-get update -qq >/dev/null 2>&1;
-              DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1; } ||
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >/dev/null 2>&1 ||
+            { apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null 2>&1;
+              DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >/dev/null 2>&1; } ||
             { echo "cannot install debootstrap"; return 1; }
     fi
     mkdir -p "$cache"
@@ -143,9 +146,17 @@ for v in $versions; do
         fi
         continue
     fi
+    if $prepare_only; then
+        echo "    root ready ($((SECONDS - start)) s)"
+        continue
+    fi
     test_version "$v" "$s"
     echo "    ($((SECONDS - start)) s)"
 done
+if $prepare_only; then
+    printf '%s\n' "${lines[@]}"
+    exit 0
+fi
 printf '%s\n' "${lines[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
