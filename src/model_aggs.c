@@ -2,10 +2,10 @@
  * model_aggs.c — the model-fitting aggregates of the analyst SQL surface
  * (API.md §5):
  *
- *   hvc.bgnbd_fit(frequency int, recency float8, age float8)      -> hvc.bgnbd
- *   hvc.pareto_nbd_fit(frequency int, recency float8, age float8) -> hvc.pareto_nbd
- *   hvc.gamma_gamma_fit(frequency int, monetary float8)          -> hvc.gamma_gamma
- *   hvc.mbgnbd_fit(frequency bigint, recency float8, age float8)  -> hvc.mbgnbd
+ *   hvc.bgnbd_fit(frequency bigint, recency float8, age float8)      -> hvc.bgnbd
+ *   hvc.pareto_nbd_fit(frequency bigint, recency float8, age float8) -> hvc.pareto_nbd
+ *   hvc.gamma_gamma_fit(frequency bigint, monetary float8)          -> hvc.gamma_gamma
+ *   hvc.mbgnbd_fit(frequency bigint, recency float8, age float8)     -> hvc.mbgnbd
  *
  * The transition state is a buffer of weighted summary rows (btyd_row /
  * gg_row) in the aggregate memory context; one implementation (RowAggState,
@@ -34,10 +34,10 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -111,6 +111,22 @@ typedef struct RowKind
  * model_funcs.c apply the same rules to their arguments).
  * --------------------------------------------------------------------- */
 
+/*
+ * The frequency argument n: bigint since 0.2.0; a 0.1.0 catalog still
+ * declares it integer (the library must not misread its Datum then).
+ */
+static int64
+frequency_arg(FunctionCallInfo fcinfo, int n)
+{
+	Oid			t = get_fn_expr_argtype(fcinfo->flinfo, n);
+
+	if (t == INT4OID)
+		return (int64) PG_GETARG_INT32(n);
+	if (t == INT2OID)
+		return (int64) PG_GETARG_INT16(n);
+	return PG_GETARG_INT64(n);
+}
+
 static void
 bad_row(const char *msg, const char *hint)
 {
@@ -126,26 +142,7 @@ bad_row(const char *msg, const char *hint)
 static bool
 is_count(double v)
 {
-	return isfinite(v) && v >= 0.0 && v <= MAX_EXACT_COUNT && v == floor(v);
-}
-
-/*
- * Argument argno, a frequency declared integer or bigint (hvc.mbgnbd_fit
- * shares the BG/NBD state functions through a bigint overload).
- */
-static int64
-frequency_arg(FunctionCallInfo fcinfo, int argno)
-{
-	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == INT8OID)
-	{
-		int64		x = PG_GETARG_INT64(argno);
-
-		if (x > (INT64CONST(1) << 53))
-			bad_row(psprintf("frequency must be at most 2^53, got frequency = " INT64_FORMAT, x),
-					SUMMARY_HINT);
-		return x;
-	}
-	return (int64) PG_GETARG_INT32(argno);
+	return isfinite(v) && v >= 0.0 && v <= (double) INT_MAX && v == floor(v);
 }
 
 static bool
@@ -158,7 +155,7 @@ is_weight(double w)
  * The two row kinds
  * --------------------------------------------------------------------- */
 
-/* (frequency int or bigint, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit / mbgnbd_fit */
+/* (frequency bigint, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit / mbgnbd_fit */
 static bool
 btyd_from_args(FunctionCallInfo fcinfo, void *row)
 {
@@ -168,7 +165,10 @@ btyd_from_args(FunctionCallInfo fcinfo, void *row)
 				T = PG_GETARG_FLOAT8(3);
 
 	if (x < 0)
-		bad_row(psprintf("frequency must not be negative, got frequency = " INT64_FORMAT, x),
+		bad_row(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
+				SUMMARY_HINT);
+	if (x > (INT64CONST(1) << 53))
+		bad_row(psprintf("frequency must be at most 2^53, got frequency = %lld", (long long) x),
 				SUMMARY_HINT);
 	if (!isfinite(t_x) || !isfinite(T))
 		bad_row(psprintf("recency and age must be finite, got recency = %s, age = %s",
@@ -187,8 +187,8 @@ btyd_from_args(FunctionCallInfo fcinfo, void *row)
 						 float8out_internal(t_x)),
 				SUMMARY_HINT);
 	if (x > 0 && T == 0.0)
-		bad_row(psprintf("a customer with repeat purchases must have a positive age, got frequency = " INT64_FORMAT ", age = 0",
-						 x),
+		bad_row(psprintf("a customer with repeat purchases must have a positive age, got frequency = %lld, age = 0",
+						 (long long) x),
 				SUMMARY_HINT);
 	r->x = (double) x;
 	r->t_x = x == 0 ? 0.0 : t_x;
@@ -225,16 +225,19 @@ static const RowKind btyd_kind = {
 	btyd_from_args, btyd_compress_rows, btyd_invalid
 };
 
-/* (frequency int, monetary float8) of gamma_gamma_fit */
+/* (frequency bigint, monetary float8) of gamma_gamma_fit */
 static bool
 gg_from_args(FunctionCallInfo fcinfo, void *row)
 {
 	gg_row	   *r = (gg_row *) row;
-	int32		x = PG_GETARG_INT32(1);
+	int64		x = frequency_arg(fcinfo, 1);
 	double		m = PG_GETARG_FLOAT8(2);
 
 	if (x < 0)
-		bad_row(psprintf("frequency must not be negative, got frequency = %d", x),
+		bad_row(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
+				"frequency is the number of repeat purchases (0 or more).");
+	if (x > (INT64CONST(1) << 53))
+		bad_row(psprintf("frequency must be at most 2^53, got frequency = %lld", (long long) x),
 				"frequency is the number of repeat purchases (0 or more).");
 	if (!isfinite(m))
 		bad_row(psprintf("monetary must be finite, got monetary = %s",
@@ -561,10 +564,8 @@ typedef struct FitResult
 	int			iterations;
 	bool		have_iterations;
 	char		message[256];
-	bool		edge_se;		/* the type has edge and <param>_se columns
-								 * after message (hvc.mbgnbd) */
-	char		edge[48];		/* "" for an interior optimum */
-	double		se[4];			/* NaN where not available */
+	char		edge[48];		/* "" or which parameter went to which edge */
+	double		se[4];			/* standard errors, NaN = NULL */
 } FitResult;
 
 static void
@@ -581,19 +582,18 @@ fit_result_init(FitResult *fr, int nparam)
 
 /*
  * Columns of hvc.bgnbd / hvc.pareto_nbd / hvc.gamma_gamma: the parameters,
- * then log_likelihood, customers, converged, iterations, message.
+ * then log_likelihood, customers, converged, iterations, message, edge, and
+ * the parameters' standard errors (<param>_se, same order).
  */
 static Datum
 fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 {
 	TupleDesc	desc;
-	Datum		values[16];
-	bool		nulls[16];
-	int			natts = fr->nparam + 5 + (fr->edge_se ? 1 + fr->nparam : 0),
+	Datum		values[14];
+	bool		nulls[14];
+	int			natts = 2 * fr->nparam + 6,
 				i,
 				k;
-
-	Assert(natts <= 16);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "%s fit must return a composite type", type);
@@ -614,15 +614,12 @@ fit_result_datum(FunctionCallInfo fcinfo, const FitResult *fr, const char *type)
 	values[k + 3] = Int32GetDatum(fr->iterations);
 	nulls[k + 3] = !fr->have_iterations;
 	values[k + 4] = CStringGetTextDatum(fr->message);
-	if (fr->edge_se)
+	values[k + 5] = CStringGetTextDatum(fr->edge);
+	nulls[k + 5] = (fr->edge[0] == '\0');
+	for (i = 0; i < fr->nparam; i++)
 	{
-		values[k + 5] = CStringGetTextDatum(fr->edge);
-		nulls[k + 5] = fr->edge[0] == '\0';
-		for (i = 0; i < fr->nparam; i++)
-		{
-			values[k + 6 + i] = Float8GetDatum(fr->se[i]);
-			nulls[k + 6 + i] = !isfinite(fr->se[i]);
-		}
+		values[k + 6 + i] = Float8GetDatum(fr->se[i]);
+		nulls[k + 6 + i] = !isfinite(fr->se[i]);
 	}
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
@@ -634,10 +631,16 @@ fit_outcome(FitResult *fr, int rc, const hvc_opt_report *rep, const char *model)
 	int			i;
 	bool		finite = isfinite(fr->loglik);
 
-	/* at an edge a parameter that is not identified is NaN (NULL) */
+	/* at an edge a parameter may be not identified (NaN, stored as NULL) */
 	for (i = 0; i < fr->nparam; i++)
-		if (!isfinite(fr->param[i]) && !(rep->edge[0] && isnan(fr->param[i])))
+		if (!isfinite(fr->param[i]) && !(rep->edge[0] != '\0' && isnan(fr->param[i])))
 			finite = false;
+	if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+	{
+		snprintf(fr->edge, sizeof(fr->edge), "%s", rep->edge);
+		for (i = 0; i < fr->nparam; i++)
+			fr->se[i] = rep->se[i];
+	}
 	if (rc == HVC_OK && finite)
 	{
 		fr->converged = true;
@@ -751,12 +754,12 @@ btyd_precheck(FitResult *fr, int64 nrows, int64 customers, int64 repeaters,
 }
 
 /*
- * Final function of hvc.bgnbd_fit / hvc.pareto_nbd_fit: the core's BTYD fit
+ * Final function of hvc.bgnbd_fit / hvc.pareto_nbd_fit / hvc.mbgnbd_fit: the core's BTYD fit
  * of model m, whose parameters come in the column order of the result type.
  */
 static Datum
 btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
-			 const char *model, const char *type, bool edge_se)
+			 const char *model, const char *type)
 {
 	RowAggState *s;
 	FitResult	fr;
@@ -769,7 +772,6 @@ btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
 		elog(ERROR, "%s called in non-aggregate context", fn);
 	s = PG_ARGISNULL(0) ? NULL : (RowAggState *) PG_GETARG_POINTER(0);
 	fit_result_init(&fr, 4);
-	fr.edge_se = edge_se;
 	nrows = btyd_fit_rows(s, &rows, &customers, &repeaters);
 	if (btyd_precheck(&fr, nrows, customers, repeaters, model))
 	{
@@ -780,14 +782,6 @@ btyd_finalfn(FunctionCallInfo fcinfo, const char *fn, const hvc_btyd_model *m,
 		fit_begin(&opt, &rep);
 		rc = hvc_btyd_fit(m, rows, (size_t) nrows, &opt, fr.param, &fr.loglik, &rep);
 		fit_end(&fr, rc, &rep, model);
-		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
-		{
-			int			i;
-
-			snprintf(fr.edge, sizeof(fr.edge), "%s", rep.edge);
-			for (i = 0; i < 4; i++)
-				fr.se[i] = rep.se[i];
-		}
 	}
 	PG_RETURN_DATUM(fit_result_datum(fcinfo, &fr, type));
 }
@@ -796,22 +790,22 @@ Datum
 hvc_bgnbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_bgnbd_finalfn", &hvc_bgnbd_model,
-						"BG/NBD", "hvc.bgnbd", false);
+						"BG/NBD", "hvc.bgnbd");
 }
 
 Datum
 hvc_pareto_nbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_pareto_nbd_finalfn", &hvc_pnbd_model,
-						"Pareto/NBD", "hvc.pareto_nbd", false);
+						"Pareto/NBD", "hvc.pareto_nbd");
 }
 
-/* hvc.mbgnbd: (r, alpha, a, b, ..., message, edge, r_se, alpha_se, a_se, b_se) */
+/* hvc.mbgnbd has the layout of hvc.bgnbd */
 Datum
 hvc_mbgnbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_mbgnbd_finalfn", &hvc_mbgnbd_model,
-						"MBG/NBD", "hvc.mbgnbd", true);
+						"MBG/NBD", "hvc.mbgnbd");
 }
 
 Datum

@@ -11,11 +11,10 @@
  *   hvc.expected_order_value(g hvc.gamma_gamma, frequency, monetary)
  *   hvc.p_no_purchase(m, tau, frequency, recency, age)     P(no purchase in (age, age+tau])
  *
- * The hvc.mbgnbd overloads take frequency as bigint, the others (for now)
- * as integer: frequency_arg() reads either.
- *
  * Model parameters are read from the composite by attribute name.  A model
- * whose parameters are NULL (a fit that did not produce any) gives NULL;
+ * whose parameters are NULL (a fit that did not produce any) gives NULL; a
+ * model at its no-dropout edge (a = 0 or s = 0, b or beta NULL) predicts
+ * with the NBD limit;
  * parameters that are not positive and finite, and customer arguments that
  * violate 0 <= recency <= age etc., are errors.  Results that are not finite
  * are returned as NULL.
@@ -24,8 +23,8 @@
 
 #include <math.h>
 
-#include "catalog/pg_type.h"
 #include "executor/executor.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/float.h"
 
@@ -60,6 +59,22 @@ PG_FUNCTION_INFO_V1(hvc_mbgnbd_p_no_purchase);
 #define SUMMARY_HINT \
 	"frequency is the number of repeat purchases (0 or more), recency the time from the first to the last purchase (0 when frequency is 0) and age the time from the first purchase to the end of observation, so 0 <= recency <= age."
 
+/*
+ * The frequency argument n: bigint since 0.2.0; a 0.1.0 catalog still
+ * declares it integer (the library must not misread its Datum then).
+ */
+static int64
+frequency_arg(FunctionCallInfo fcinfo, int n)
+{
+	Oid			t = get_fn_expr_argtype(fcinfo->flinfo, n);
+
+	if (t == INT4OID)
+		return (int64) PG_GETARG_INT32(n);
+	if (t == INT2OID)
+		return (int64) PG_GETARG_INT16(n);
+	return PG_GETARG_INT64(n);
+}
+
 static void
 bad_arg(const char *msg, const char *hint)
 {
@@ -75,21 +90,12 @@ f8(double v)
 	return float8out_internal(v);
 }
 
-/* a frequency argument declared integer or bigint */
-static int64
-frequency_arg(FunctionCallInfo fcinfo, int argno)
-{
-	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == INT8OID)
-		return PG_GETARG_INT64(argno);
-	return (int64) PG_GETARG_INT32(argno);
-}
-
 /* the same rules as the fitting aggregates apply to their rows */
 static void
 check_customer(int64 x, double t_x, double T)
 {
 	if (x < 0)
-		bad_arg(psprintf("frequency must not be negative, got frequency = " INT64_FORMAT, x),
+		bad_arg(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
 				SUMMARY_HINT);
 	if (!isfinite(t_x) || !isfinite(T))
 		bad_arg(psprintf("recency and age must be finite, got recency = %s, age = %s",
@@ -104,15 +110,15 @@ check_customer(int64 x, double t_x, double T)
 		bad_arg(psprintf("recency must be 0 for a customer without repeat purchases, got frequency = 0, recency = %s",
 						 f8(t_x)), SUMMARY_HINT);
 	if (x > 0 && T == 0.0)
-		bad_arg(psprintf("a customer with repeat purchases must have a positive age, got frequency = " INT64_FORMAT ", age = 0",
-						 x), SUMMARY_HINT);
+		bad_arg(psprintf("a customer with repeat purchases must have a positive age, got frequency = %lld, age = 0",
+						 (long long) x), SUMMARY_HINT);
 }
 
 static void
 check_age(int64 x, double T)
 {
 	if (x < 0)
-		bad_arg(psprintf("frequency must not be negative, got frequency = " INT64_FORMAT, x),
+		bad_arg(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
 				SUMMARY_HINT);
 	if (!isfinite(T) || T < 0.0)
 		bad_arg(psprintf("age must be finite and not negative, got age = %s", f8(T)),
@@ -163,47 +169,52 @@ read_params(HeapTupleHeader t, const char *const *names, int n, double *out,
 	return true;
 }
 
+/*
+ * The purchase model: r and alpha, then the dropout parameters.  At the
+ * no-dropout edge (a = 0 for BG/NBD, s = 0 for Pareto/NBD; clv-models.md
+ * §9.2) the other one (b, beta) is not identified and may be NULL: the core
+ * then predicts with the NBD limit.
+ */
 static bool
 read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *m)
 {
 	static const char *const bg[4] = {"r", "alpha", "a", "b"};
 	static const char *const pn[4] = {"r", "alpha", "s", "beta"};
+	const char *const *names = kind == HVC_MODEL_PARETO_NBD ? pn : bg;
+	const char *type = kind == HVC_MODEL_PARETO_NBD ? "hvc.pareto_nbd" :
+		kind == HVC_MODEL_MBGNBD ? "hvc.mbgnbd" : "hvc.bgnbd";
 	double		v[4];
+	bool		isnull;
+	Datum		d;
 
 	m->kind = kind;
-	if (kind == HVC_MODEL_MBGNBD)
+	if (!read_params(t, names, 2, v, type))
+		return false;
+	d = hvc_attribute(t, names[2], &isnull);
+	if (isnull)
+		return false;
+	v[2] = DatumGetFloat8(d);
+	if (v[2] == 0.0)
+		v[3] = NAN;				/* the edge: names[3] not identified */
+	else if (!read_params(t, names + 2, 1, v + 2, type) ||
+			 !read_params(t, names + 3, 1, v + 3, type))
+		return false;
+	if (kind == HVC_MODEL_BGNBD)
 	{
-		bool		isnull;
-		Datum		a = hvc_attribute(t, "a", &isnull);
-
-		/* the no-dropout edge a = 0 (NBD limit): b is not identified */
-		if (!isnull && DatumGetFloat8(a) == 0.0)
-		{
-			if (!read_params(t, bg, 2, v, "hvc.mbgnbd"))
-				return false;
-			v[2] = 0.0;
-			v[3] = NAN;
-		}
-		else if (!read_params(t, bg, 4, v, "hvc.mbgnbd"))
-			return false;
-		m->u.mbgnbd.r = v[0];
-		m->u.mbgnbd.alpha = v[1];
-		m->u.mbgnbd.a = v[2];
-		m->u.mbgnbd.b = v[3];
-	}
-	else if (kind == HVC_MODEL_BGNBD)
-	{
-		if (!read_params(t, bg, 4, v, "hvc.bgnbd"))
-			return false;
 		m->u.bgnbd.r = v[0];
 		m->u.bgnbd.alpha = v[1];
 		m->u.bgnbd.a = v[2];
 		m->u.bgnbd.b = v[3];
 	}
+	else if (kind == HVC_MODEL_MBGNBD)
+	{
+		m->u.mbgnbd.r = v[0];
+		m->u.mbgnbd.alpha = v[1];
+		m->u.mbgnbd.a = v[2];
+		m->u.mbgnbd.b = v[3];
+	}
 	else
 	{
-		if (!read_params(t, pn, 4, v, "hvc.pareto_nbd"))
-			return false;
 		m->u.pnbd.r = v[0];
 		m->u.pnbd.alpha = v[1];
 		m->u.pnbd.s = v[2];
@@ -478,11 +489,11 @@ Datum
 hvc_gamma_gamma_expected_order_value(PG_FUNCTION_ARGS)
 {
 	gg_params	g;
-	int32		x = PG_GETARG_INT32(1);
+	int64		x = frequency_arg(fcinfo, 1);
 	double		mon = PG_GETARG_FLOAT8(2);
 
 	if (x < 0)
-		bad_arg(psprintf("frequency must not be negative, got frequency = %d", x),
+		bad_arg(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
 				"frequency is the number of repeat purchases (0 or more).");
 	check_monetary(x, mon);
 	if (!read_spend_model(PG_GETARG_HEAPTUPLEHEADER(0), &g))

@@ -109,8 +109,12 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 		{
 			check_positive(what, "r", ms->purchase.u.pnbd.r);
 			check_positive(what, "alpha", ms->purchase.u.pnbd.alpha);
-			check_positive(what, "s", ms->purchase.u.pnbd.s);
-			check_positive(what, "beta", ms->purchase.u.pnbd.beta);
+			/* at the no-dropout edge s = 0 and beta is not identified (NULL) */
+			if (!pnbd_at_edge(&ms->purchase.u.pnbd))
+			{
+				check_positive(what, "s", ms->purchase.u.pnbd.s);
+				check_positive(what, "beta", ms->purchase.u.pnbd.beta);
+			}
 		}
 	}
 	else if (strcmp(model, "bgnbd") == 0)
@@ -124,8 +128,12 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 		{
 			check_positive(what, "r", ms->purchase.u.bgnbd.r);
 			check_positive(what, "alpha", ms->purchase.u.bgnbd.alpha);
-			check_positive(what, "a", ms->purchase.u.bgnbd.a);
-			check_positive(what, "b", ms->purchase.u.bgnbd.b);
+			/* at the no-dropout edge a = 0 and b is not identified (NULL) */
+			if (!bgnbd_at_edge(&ms->purchase.u.bgnbd))
+			{
+				check_positive(what, "a", ms->purchase.u.bgnbd.a);
+				check_positive(what, "b", ms->purchase.u.bgnbd.b);
+			}
 		}
 	}
 	else if (strcmp(model, "mbgnbd") == 0)
@@ -139,8 +147,8 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 		{
 			check_positive(what, "r", ms->purchase.u.mbgnbd.r);
 			check_positive(what, "alpha", ms->purchase.u.mbgnbd.alpha);
-			/* a = 0 is the no-dropout edge (NBD limit), b then not identified */
-			if (ms->purchase.u.mbgnbd.a != 0.0)
+			/* at the no-dropout edge a = 0 and b is not identified (NULL) */
+			if (!mbgnbd_at_edge(&ms->purchase.u.mbgnbd))
 			{
 				check_positive(what, "a", ms->purchase.u.mbgnbd.a);
 				check_positive(what, "b", ms->purchase.u.mbgnbd.b);

@@ -90,16 +90,22 @@ config_attr(HeapTupleHeader cfg, const char *name)
 }
 
 /*
- * A fit whose line search stalls with a gradient this small has reached the
- * optimum as far as double precision can tell: count it as converged.
+ * The edge (NULL for an interior optimum) and the standard errors of a fit.
+ * These columns are new in 0.2.0: a 0.1.0 catalog's hvc._model_params lacks
+ * them and its refresh (which never reads them) goes on without them.
  */
-static int
-accept_stalled_fit(int rc, const hvc_opt_report *rep)
+static void
+put_edge_se(ResultBuilder *rb, const char *edge_col, const hvc_opt_report *rep,
+			const char *const *se_cols, int n)
 {
-	if (rc == HVC_FIT_NOCONV && rep->status == HVC_OPT_LINESEARCH &&
-		rep->n_at_bound == 0 && rep->gnorm <= 1e-5 * Max(1.0, fabs(rep->f)))
-		return HVC_OK;
-	return rc;
+	int			i;
+
+	if (SPI_fnumber(rb->desc, edge_col) <= 0)
+		return;
+	if (rep->edge[0] != '\0')
+		put(rb, edge_col, CStringGetTextDatum(rep->edge));
+	for (i = 0; i < n; i++)
+		put_float(rb, se_cols[i], rep->se[i]);
 }
 
 static void
@@ -131,36 +137,48 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 	{
 		bgnbd_params p;
 
-		rc = accept_stalled_fit(bgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep), &rep);
+		static const char *const se[4] = {"r_se", "alpha_se", "a_se", "b_se"};
+
+		rc = bgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep);
 		hvc_after_fit(&rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
 		put_float(rb, "a", p.a);
 		put_float(rb, "b", p.b);
+		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+			put_edge_se(rb, "purchase_edge", &rep, se, 4);
 		rc = (rc == HVC_OK && bgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
 	}
 	else if (strcmp(model, "mbgnbd") == 0)
 	{
 		mbgnbd_params p;
 
-		rc = accept_stalled_fit(mbgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep), &rep);
+		static const char *const se[4] = {"r_se", "alpha_se", "a_se", "b_se"};
+
+		rc = mbgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep);
 		hvc_after_fit(&rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
 		put_float(rb, "a", p.a);
 		put_float(rb, "b", p.b);
+		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+			put_edge_se(rb, "purchase_edge", &rep, se, 4);
 		rc = (rc == HVC_OK && mbgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
 	}
 	else
 	{
 		pnbd_params p;
 
-		rc = accept_stalled_fit(pnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep), &rep);
+		static const char *const se[4] = {"r_se", "alpha_se", "s_se", "beta_se"};
+
+		rc = pnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep);
 		hvc_after_fit(&rep);
 		put_float(rb, "r", p.r);
 		put_float(rb, "alpha", p.alpha);
 		put_float(rb, "s", p.s);
 		put_float(rb, "beta", p.beta);
+		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+			put_edge_se(rb, "purchase_edge", &rep, se, 4);
 		rc = (rc == HVC_OK && pnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
 	}
 	if (rc == HVC_ENOMEM)
@@ -172,8 +190,15 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 	put(rb, "purchase_message", CStringGetTextDatum(rep.message));
 	put(rb, "usable", BoolGetDatum(rc == HVC_OK));
 	if (rc == HVC_OK)
+	{
 		appendStringInfo(msg, "%s fitted on %lld customers in %.3f s (%d iterations, LL %.2f)",
 						 model, (long long) customers, elapsed_seconds(start), rep.iterations, loglik);
+		if (rep.edge[0] != '\0')
+			appendStringInfo(msg, " at the edge %s%s", rep.edge,
+							 strcmp(rep.edge, strcmp(model, "pareto_nbd") == 0 ? "s->0" : "a->0") == 0 ?
+							 " (nobody drops out: predictions use the NBD limit)" :
+							 " (predictions use the limiting model)");
+	}
 	else
 		appendStringInfo(msg, "%s did not converge (%s); predictions left NULL", model, rep.message);
 }
@@ -202,7 +227,7 @@ fit_spend_model(ResultBuilder *rb, gg_row *rows, int64 n, StringInfo msg)
 	hvc_backend_fit_options(&opt);
 	memset(&rep, 0, sizeof(rep));
 	INSTR_TIME_SET_CURRENT(start);
-	rc = accept_stalled_fit(gg_fit(rows, (size_t) n, &opt, &g, &loglik, &rep), &rep);
+	rc = gg_fit(rows, (size_t) n, &opt, &g, &loglik, &rep);
 	hvc_after_fit(&rep);
 	if (rc == HVC_ENOMEM)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
@@ -210,6 +235,12 @@ fit_spend_model(ResultBuilder *rb, gg_row *rows, int64 n, StringInfo msg)
 	put_float(rb, "p", g.p);
 	put_float(rb, "q", g.q);
 	put_float(rb, "v", g.v);
+	if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+	{
+		static const char *const se[3] = {"p_se", "q_se", "v_se"};
+
+		put_edge_se(rb, "spend_edge", &rep, se, 3);
+	}
 	put_float(rb, "spend_log_likelihood", loglik);
 	put(rb, "spend_converged", BoolGetDatum(rc == HVC_OK));
 	put(rb, "spend_iterations", Int32GetDatum(rep.iterations));
@@ -230,6 +261,8 @@ fit_spend_model(ResultBuilder *rb, gg_row *rows, int64 n, StringInfo msg)
 	put(rb, "spend_usable", BoolGetDatum(true));
 	appendStringInfo(msg, "; gamma_gamma fitted on %lld repeat customers in %.3f s (%d iterations)",
 					 (long long) n, elapsed_seconds(start), rep.iterations);
+	if (rep.edge[0] != '\0')
+		appendStringInfo(msg, " at the edge %s (predictions use the limiting model)", rep.edge);
 }
 
 Datum

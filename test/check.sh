@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 export HVC_CDNOW_DIR=${HVC_CDNOW_DIR:-$(cd "$root/.." && pwd)/shared/data/cdnow}
+export HVC_OLIST_DIR=${HVC_OLIST_DIR:-$(cd "$root/.." && pwd)/shared/data/olist}
 if [ ! -r "$HVC_CDNOW_DIR/CDNOW_sample.txt" ]; then
     echo "check: CDNOW data not found at $HVC_CDNOW_DIR; the CDNOW tests will say so and skip"
 fi

@@ -46,7 +46,17 @@ CREATE TABLE hvc.model_fit (
     customers      bigint,
     converged      boolean,
     iterations     integer,
-    message        text
+    message        text,
+    edge           text,
+    r_se           float8,
+    alpha_se       float8,
+    a_se           float8,
+    b_se           float8,
+    s_se           float8,
+    beta_se        float8,
+    p_se           float8,
+    q_se           float8,
+    v_se           float8
 );
 SELECT pg_catalog.pg_extension_config_dump('hvc.model_fit', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('hvc.model_fit', 'fit_id'), '');
@@ -66,9 +76,19 @@ COMMENT ON COLUMN hvc.model_fit.q IS 'Gamma-Gamma: shape of the customers'' scal
 COMMENT ON COLUMN hvc.model_fit.v IS 'Gamma-Gamma: scale of the customers'' scale distribution (gamma in the papers).';
 COMMENT ON COLUMN hvc.model_fit.log_likelihood IS 'Log-likelihood at the fitted parameters, on the original time scale.';
 COMMENT ON COLUMN hvc.model_fit.customers IS 'Customers the model was fitted on.';
-COMMENT ON COLUMN hvc.model_fit.converged IS 'Whether the optimiser converged; predictions are only filled when it did.';
+COMMENT ON COLUMN hvc.model_fit.converged IS 'Whether the fit converged: the relative gradient at the point found is below the tolerance, whatever stopped the optimiser (also at an edge, see edge); predictions are only filled when it did.';
 COMMENT ON COLUMN hvc.model_fit.iterations IS 'Optimiser iterations.';
 COMMENT ON COLUMN hvc.model_fit.message IS 'Optimiser report, or why the model was not fitted or not used.';
+COMMENT ON COLUMN hvc.model_fit.edge IS 'NULL for an optimum inside the parameter space; else which parameter went to which edge, e.g. ''a->0'' (BG/NBD) or ''s->0'' (Pareto/NBD): nobody drops out, the parameter is stored as 0, the one it makes unidentifiable (b, beta) as NULL, and predictions use the limiting NBD model.';
+COMMENT ON COLUMN hvc.model_fit.r_se IS 'Standard error of r (inverse Hessian of the log-likelihood at the optimum); NULL when not available.';
+COMMENT ON COLUMN hvc.model_fit.alpha_se IS 'Standard error of alpha, in hvc.config.time_unit.';
+COMMENT ON COLUMN hvc.model_fit.a_se IS 'Standard error of a; NULL at an edge.';
+COMMENT ON COLUMN hvc.model_fit.b_se IS 'Standard error of b; NULL at an edge.';
+COMMENT ON COLUMN hvc.model_fit.s_se IS 'Standard error of s; NULL at an edge.';
+COMMENT ON COLUMN hvc.model_fit.beta_se IS 'Standard error of beta; NULL at an edge.';
+COMMENT ON COLUMN hvc.model_fit.p_se IS 'Standard error of p (Gamma-Gamma).';
+COMMENT ON COLUMN hvc.model_fit.q_se IS 'Standard error of q (Gamma-Gamma); NULL at an edge.';
+COMMENT ON COLUMN hvc.model_fit.v_se IS 'Standard error of v (Gamma-Gamma); NULL at an edge.';
 
 -- History (tier moves, alerts) is kept for the last hvc.config.history_refreshes
 -- successful refreshes, the running one included: the first refresh_id kept.

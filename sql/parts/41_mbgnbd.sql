@@ -2,7 +2,7 @@
 -- MBG/NBD (Batislam, Denizel & Filiztekin 2007; lifetimes'
 -- ModifiedBetaGeoFitter): BG/NBD in which a customer may also drop out right
 -- after the first purchase.  The fitting aggregate shares the BG/NBD state
--- functions (src/model_aggs.c); predictions are src/model_funcs.c with the
+-- functions (40_models.sql, src/model_aggs.c); predictions are src/model_funcs.c with the
 -- core in src/core/mbgnbd.c.  Frequencies are bigint.
 -- ---------------------------------------------------------------------------
 
@@ -23,13 +23,7 @@ CREATE TYPE hvc.mbgnbd AS (
     b_se           float8
 );
 COMMENT ON TYPE hvc.mbgnbd IS
-    'A fitted MBG/NBD purchase model (Batislam, Denizel & Filiztekin 2007), as returned by hvc.mbgnbd_fit(): parameters r, alpha (in the time unit of the data), a, b; the total log-likelihood; the number of customers fitted; whether the optimiser converged, its iterations and a message; edge (the parameter-space edge the fit went to, NULL for an interior fit) and the standard errors r_se .. b_se (NULL while not computed). Parameters are NULL when nothing could be fitted.';
-
-CREATE OR REPLACE FUNCTION hvc._btyd_transfn(internal, bigint, float8, float8)
-RETURNS internal AS 'MODULE_PATHNAME', 'hvc_btyd_transfn'
-LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._btyd_transfn(internal, bigint, float8, float8) IS
-    'Internal: transition function of the BTYD fitting aggregates with a bigint frequency (hvc.mbgnbd_fit): collects weighted, compressed customer summaries; rows with a NULL argument are ignored, invalid rows are errors.';
+    'A fitted MBG/NBD purchase model (Batislam, Denizel & Filiztekin 2007), as returned by hvc.mbgnbd_fit(): parameters r, alpha (in the time unit of the data), a, b; the total log-likelihood; the number of customers fitted; whether the optimiser converged, its iterations and a message; edge (NULL, or which parameter went to which edge: a->0 is the no-dropout NBD limit, where b is NULL) and the standard errors r_se .. b_se (inverse Hessian; NULL where not available). Parameters are NULL when nothing could be fitted.';
 
 CREATE OR REPLACE FUNCTION hvc._mbgnbd_finalfn(internal)
 RETURNS hvc.mbgnbd AS 'MODULE_PATHNAME', 'hvc_mbgnbd_finalfn'

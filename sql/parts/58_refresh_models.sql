@@ -32,7 +32,18 @@ CREATE TYPE hvc._model_params AS (
     spend_customers         bigint,
     spend_converged         boolean,
     spend_iterations        integer,
-    spend_message           text
+    spend_message           text,
+    purchase_edge           text,     -- NULL, or which parameter went to which edge ('a->0')
+    r_se                    float8,   -- standard errors (NULL: at an edge / not available)
+    alpha_se                float8,
+    a_se                    float8,
+    b_se                    float8,
+    s_se                    float8,
+    beta_se                 float8,
+    spend_edge              text,
+    p_se                    float8,
+    q_se                    float8,
+    v_se                    float8
 );
 COMMENT ON TYPE hvc._model_params IS 'Internal: stage totals and the fitted models a refresh predicts with.';
 
@@ -96,15 +107,19 @@ BEGIN
         RETURN;
     END IF;
     INSERT INTO hvc.model_fit (refresh_id, fitted_at, model, r, alpha, a, b, s, beta,
-                               log_likelihood, customers, converged, iterations, message)
+                               log_likelihood, customers, converged, iterations, message,
+                               edge, r_se, alpha_se, a_se, b_se, s_se, beta_se)
     VALUES (id, now(), m.model, m.r, m.alpha, m.a, m.b, m.s, m.beta,
             m.purchase_log_likelihood, m.purchase_customers, coalesce(m.purchase_converged, false),
-            m.purchase_iterations, m.purchase_message);
+            m.purchase_iterations, m.purchase_message,
+            m.purchase_edge, m.r_se, m.alpha_se, m.a_se, m.b_se, m.s_se, m.beta_se);
     IF m.spend_customers IS NOT NULL THEN
         INSERT INTO hvc.model_fit (refresh_id, fitted_at, model, p, q, v,
-                                   log_likelihood, customers, converged, iterations, message)
+                                   log_likelihood, customers, converged, iterations, message,
+                                   edge, p_se, q_se, v_se)
         VALUES (id, now(), 'gamma_gamma', m.p, m.q, m.v, m.spend_log_likelihood, m.spend_customers,
-                coalesce(m.spend_converged, false), m.spend_iterations, m.spend_message);
+                coalesce(m.spend_converged, false), m.spend_iterations, m.spend_message,
+                m.spend_edge, m.p_se, m.q_se, m.v_se);
     END IF;
 END $$;
 COMMENT ON FUNCTION hvc._record_model_fits(bigint, hvc._model_params) IS 'Internal: one hvc.model_fit row per model a refresh fitted.';

@@ -317,7 +317,7 @@ eval_par(const btyd_prep *d, const double *par, double tscale, double *grad)
 }
 
 /* alpha in units of time */
-const hvc_btyd_model hvc_bgnbd_model = {eval_par, {0, 1, 0, 0}, {"r", "alpha", "a", "b"}, 2, 3};
+const hvc_btyd_model hvc_bgnbd_model = {eval_par, {0, 1, 0, 0}, {"r", "alpha", "a", "b"}, 2, 3, 0.0};
 
 static void
 set_params(bgnbd_params *out, const double *par)

@@ -35,14 +35,17 @@ at_edge(double theta)
 	return 0;
 }
 
-/* append "name->0" / "name->inf" to edge (comma separated) */
+/*
+ * append "name->0" (dir < 0) / "name->inf" (dir > 0) / "name" (dir 0) to
+ * edge (comma separated)
+ */
 static void
 edge_append(char *edge, size_t size, const char *name, int dir)
 {
 	size_t		len = strlen(edge);
 
-	snprintf(edge + len, size - len, "%s%s->%s", len > 0 ? "," : "", name,
-			 dir < 0 ? "0" : "inf");
+	snprintf(edge + len, size - len, "%s%s%s", len > 0 ? "," : "", name,
+			 dir < 0 ? "->0" : dir > 0 ? "->inf" : "");
 }
 
 /*
@@ -304,19 +307,39 @@ typedef struct
 	const btyd_prep *d;
 	double		tscale;			/* 1 / max(T) */
 	double		penalizer;
+	int			ratio;			/* th[3] = ln(par[3]/par[1]) (m->max_ratio) */
 } btyd_fit_ctx;
+
+/*
+ * The fit's log-parameters th -> the model's log-parameters ph: the same,
+ * except th[3] = ln(par[3] / par[1]) when the model limits that ratio.
+ */
+static void
+btyd_logpar(const btyd_fit_ctx *c, const double *th, double *ph)
+{
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		ph[i] = th[i];
+	if (c->ratio)
+		ph[3] = th[1] + th[3];
+}
 
 static double
 btyd_objective(const double *th, double *grad, void *vctx)
 {
 	const btyd_fit_ctx *c = (const btyd_fit_ctx *) vctx;
-	double		par[4], g[4], ll;
+	double		ph[4], par[4], g[4], ll, f;
 	int			i;
 
+	btyd_logpar(c, th, ph);
 	for (i = 0; i < 4; i++)
-		par[i] = exp(th[i]);
+		par[i] = exp(ph[i]);
 	ll = c->m->loglik(c->d, par, c->tscale, grad ? g : NULL);
-	return hvc_fit_objective(ll, g, c->d->wsum, c->penalizer, th, 4, grad);
+	f = hvc_fit_objective(ll, g, c->d->wsum, c->penalizer, ph, 4, grad);
+	if (grad && c->ratio)
+		grad[1] += grad[3];		/* chain rule: ph[3] = th[1] + th[3] */
+	return f;
 }
 
 /* hvc_fit_store: parameters back on the caller's time scale */
@@ -324,12 +347,13 @@ static int
 btyd_store(const double *th, void *vctx, void *out, double *loglik)
 {
 	const btyd_fit_ctx *c = (const btyd_fit_ctx *) vctx;
-	double		par[4];
+	double		ph[4], par[4];
 	int			i;
 
+	btyd_logpar(c, th, ph);
 	for (i = 0; i < 4; i++)
 	{
-		par[i] = exp(th[i]);
+		par[i] = exp(ph[i]);
 		if (c->m->time_unit[i])
 			par[i] /= c->tscale;
 	}
@@ -455,6 +479,35 @@ btyd_run_start(hvc_fit_run *run, int n, const hvc_btyd_model *m,
 }
 
 /*
+ * After a fit in (ln r, ln alpha, ln s, ln(beta/alpha)): the standard errors
+ * again in the model's own log-parameters, and a ratio ending on its limit
+ * reported as an edge of the fit ("beta/alpha->inf" or "->0").
+ */
+static void
+btyd_ratio_report(hvc_fit_run *run, btyd_fit_ctx *c, hvc_opt_report *rep)
+{
+	hvc_fit_run pr = *run;
+	int			freev[HVC_OPT_MAXDIM], i;
+
+	c->ratio = 0;
+	btyd_logpar(&(btyd_fit_ctx) {.ratio = 1}, run->theta, pr.theta);
+	for (i = 0; i < 4; i++)
+		freev[i] = (at_edge(pr.theta[i]) == 0);
+	fit_standard_errors(&pr, btyd_objective, c, freev);
+	memcpy(rep->se, pr.acc.se, sizeof(rep->se));
+	if (run->theta[3] <= run->lo[3] + 1e-6 || run->theta[3] >= run->hi[3] - 1e-6)
+	{
+		char		buf[32];
+
+		snprintf(buf, sizeof(buf), "%s/%s->%s", c->m->names[3], c->m->names[1],
+				 run->theta[3] > 0.0 ? "inf" : "0");
+		edge_append(rep->edge, sizeof(rep->edge), buf, 0);
+		rep->se[1] = rep->se[3] = NAN;
+	}
+	c->ratio = 1;
+}
+
+/*
  * Relative tolerance on the log-likelihood below which the full model is no
  * better than its no-dropout limit.
  */
@@ -480,12 +533,31 @@ hvc_btyd_fit_prep(const hvc_btyd_model *m, const btyd_prep *d,
 	c.d = d;
 	c.tscale = 1.0 / d->tmax;
 	c.penalizer = run.penalizer;
+	c.ratio = 0;
+	/* the no-dropout limit, the NBD model with (r, alpha), first */
+	btyd_run_start(&nrun, 2, m, d, opt, NULL, NULL);
+	nrc = hvc_fit_solve(&nrun, nbd_objective, nbd_store, &c, npar, &nll, &nrep);
+	c.ratio = m->max_ratio > 1.0;
+	if (c.ratio)
+	{
+		run.lo[3] = -log(m->max_ratio);
+		run.hi[3] = log(m->max_ratio);
+		/*
+		 * An expensive model starts from the limit's purchase process
+		 * (dropout parameters 1, on the rescaled times).
+		 */
+		if (nrc == HVC_OK && nrun.acc.edge[0] == '\0')
+		{
+			run.theta[0] = nrun.theta[0];
+			run.theta[1] = nrun.theta[1];
+			run.theta[3] = -nrun.theta[1];
+		}
+	}
 	rc = hvc_fit_solve(&run, btyd_objective, btyd_store, &c, par, &fll, &frep);
 	if (rc == HVC_EINVAL)
 		goto full;
-	/* the no-dropout limit, the NBD model with (r, alpha) */
-	btyd_run_start(&nrun, 2, m, d, opt, NULL, NULL);
-	nrc = hvc_fit_solve(&nrun, nbd_objective, nbd_store, &c, npar, &nll, &nrep);
+	if (c.ratio)
+		btyd_ratio_report(&run, &c, &frep);
 	if (nrc != HVC_OK || !isfinite(nll))
 		goto full;
 	/*

@@ -141,6 +141,14 @@ typedef struct
 	 */
 	int			edge_zero;
 	int			edge_unid;
+	/*
+	 * > 0: the fit keeps par[3] / par[1] (on the rescaled times) within
+	 * [1/max_ratio, max_ratio] (a box on ln(par[3]/par[1]), the fit's own
+	 * log-parameter there).  Pareto/NBD: beyond it the series of its
+	 * likelihood need O(ratio) terms per customer, and the likelihood is
+	 * that of the limits the fit compares with.  0 = no such limit.
+	 */
+	double		max_ratio;
 } hvc_btyd_model;
 
 /*

@@ -12,6 +12,7 @@
 #include "gamma_gamma.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,12 +273,124 @@ store(const double *th, void *vctx, void *out, double *loglik)
 	return 1;
 }
 
+/*
+ * The edge q -> inf with q / v -> nu fixed: every customer has the same
+ * spend scale nu, each order value is Gamma(p, nu).  Log-likelihood of one
+ * customer (x orders of mean m; the same Jacobian as gg_loglik_row):
+ *   px ln nu - lnG(px) + px ln x + (px-1) ln m - nu x m
+ * theta = (ln p, ln nu).
+ */
+static double
+limit_loglik(const gg_prep *d, double p, double nu, double *grad)
+{
+	double		ll = 0.0, gp = 0.0, gnu = 0.0, lnnu = log(nu), sxm = 0.0;
+	size_t		gi, i;
+
+	for (i = 0; i < d->n; i++)
+		sxm += d->w[i] * d->xm[i];
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		const double x = d->gx[gi], W = d->gw[gi], px = p * x;
+
+		ll += W * (px * lnnu - lgamma(px) + px * d->glx[gi]) + (px - 1.0) * d->gslm[gi];
+		if (grad)
+		{
+			gp += x * (W * (lnnu - hvc_digamma(px) + d->glx[gi]) + d->gslm[gi]);
+			gnu += W * px / nu;
+		}
+	}
+	ll -= nu * sxm;
+	if (grad)
+	{
+		grad[0] = gp * p;
+		grad[1] = (gnu - sxm) * nu;
+	}
+	return ll;
+}
+
+static double
+limit_objective(const double *th, double *grad, void *vctx)
+{
+	const fit_ctx *c = (const fit_ctx *) vctx;
+	double		g[2], ll;
+
+	ll = limit_loglik(c->d, exp(th[0]), exp(th[1]), grad ? g : NULL);
+	return hvc_fit_objective(ll, g, c->d->wsum, c->penalizer, th, 2, grad);
+}
+
+static int
+limit_store(const double *th, void *vctx, void *out, double *loglik)
+{
+	const fit_ctx *c = (const fit_ctx *) vctx;
+	double	   *pn = (double *) out;
+
+	pn[0] = exp(th[0]);
+	pn[1] = exp(th[1]);
+	*loglik = limit_loglik(c->d, pn[0], pn[1], NULL);
+	return isfinite(pn[0]) && isfinite(pn[1]) && isfinite(*loglik);
+}
+
+/* half the 95 % quantile of chi-square with 1 degree of freedom */
+#define GG_LR_HALF_CRIT	1.9207
+/* q reported at the edge q -> inf (v = q / nu): E[M] exact to ~1e-9 */
+#define GG_EDGE_Q		1e10
+
+/*
+ * After the full fit (rc, log-likelihood fll): fit the common-scale limit;
+ * unless q improves the likelihood significantly over it (likelihood-ratio
+ * test, 1 degree of freedom, 5 %), the answer is that edge: p and nu of the
+ * limit, q = GG_EDGE_Q, v = q / nu, rep->edge "q->inf", SE of p only.
+ */
+static int
+common_scale_edge(const gg_prep *d, const hvc_fit_options *opt, int rc,
+				  double fll, gg_params *out, double *loglik,
+				  hvc_opt_report *rep)
+{
+	hvc_fit_run run;
+	hvc_opt_report lrep;
+	fit_ctx		c;
+	double		pn[2], lll = NAN;
+	int			lrc;
+
+	if (opt && opt->q_constraint)
+		return rc;				/* the caller keeps q bounded anyway */
+	hvc_fit_start(&run, 2, opt, 1, GG_NODATA, NULL, NULL);
+	c.d = d;
+	c.penalizer = run.penalizer;
+	run.wsum = d->wsum;
+	run.names[0] = "p";
+	run.names[1] = "nu";
+	lrc = hvc_fit_solve(&run, limit_objective, limit_store, &c, pn, &lll, &lrep);
+	if (lrc != HVC_OK || lrep.edge[0] != '\0' || !isfinite(lll) ||
+		(isfinite(fll) && fll - lll > GG_LR_HALF_CRIT))
+		return rc;
+	out->p = pn[0];
+	out->q = GG_EDGE_Q;
+	out->v = GG_EDGE_Q / pn[1];
+	if (loglik)
+		*loglik = lll;
+	if (rep)
+	{
+		lrep.iterations += rep->iterations;
+		lrep.nfev += rep->nfev;
+		snprintf(lrep.edge, sizeof(lrep.edge), "q->inf");
+		snprintf(lrep.message, sizeof(lrep.message),
+				 "converged at the edge q->inf (one spend scale for all): gradient norm %.2g",
+				 lrep.gnorm);
+		lrep.se[1] = lrep.se[2] = NAN;
+		*rep = lrep;
+	}
+	return HVC_OK;
+}
+
 int
 gg_fit_prep(const gg_prep *d, const hvc_fit_options *opt,
 			gg_params *out, double *loglik, hvc_opt_report *rep)
 {
 	hvc_fit_run run;
 	fit_ctx		c;
+	double		ll = NAN;
+	int			rc;
 
 	out->p = out->q = out->v = NAN;
 	if (!hvc_fit_start(&run, 3, opt, d != NULL && d->n > 0 && d->wsum > 0.0,
@@ -295,7 +408,12 @@ gg_fit_prep(const gg_prep *d, const hvc_fit_options *opt,
 	run.theta[2] = log(d->mmean);
 	if (run.theta[2] < HVC_LOGPAR_MIN || run.theta[2] > HVC_LOGPAR_MAX)
 		run.theta[2] = 0.0;
-	return hvc_fit_solve(&run, objective, store, &c, out, loglik, rep);
+	rc = hvc_fit_solve(&run, objective, store, &c, out, &ll, rep);
+	if (loglik)
+		*loglik = ll;
+	if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+		rc = common_scale_edge(d, opt, rc, ll, out, loglik, rep);
+	return rc;
 }
 
 int

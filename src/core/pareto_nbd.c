@@ -239,13 +239,11 @@ eval_prep(const btyd_prep *d, const pnbd_params *p, double tscale, double *grad)
 	if (!pnbd_params_valid(p) || pnbd_at_edge(p) || !(tscale > 0.0))
 		return NAN;
 	/*
-	 * The fit's guard (times rescaled to T <= 1): beyond this ratio of alpha
-	 * and beta the series need O(ratio) terms per customer; the likelihood
-	 * there is that of the limits the fit compares with (no dropout, or a
-	 * common dropout rate), so the fit is not let in.
+	 * Safety net behind the fit's limit on beta/alpha (hvc_pnbd_model): far
+	 * beyond it the series need O(ratio) terms per customer; never go there.
 	 */
 	if (tscale * d->tmax <= 1.0 + 1e-12 &&
-		(al > PNBD_FIT_MAX_RATIO * be || be > PNBD_FIT_MAX_RATIO * al))
+		(al > 2.0 * PNBD_FIT_MAX_RATIO * be || be > 2.0 * PNBD_FIT_MAX_RATIO * al))
 		return NAN;
 	for (k = 0; k < nu; k++)
 	{
@@ -392,7 +390,8 @@ eval_par(const btyd_prep *d, const double *par, double tscale, double *grad)
 }
 
 /* alpha and beta in units of time */
-const hvc_btyd_model hvc_pnbd_model = {eval_par, {0, 1, 0, 1}, {"r", "alpha", "s", "beta"}, 2, 3};
+const hvc_btyd_model hvc_pnbd_model = {eval_par, {0, 1, 0, 1}, {"r", "alpha", "s", "beta"}, 2, 3,
+PNBD_FIT_MAX_RATIO};
 
 static void
 set_params(pnbd_params *out, const double *par)

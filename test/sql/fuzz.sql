@@ -185,11 +185,11 @@ DECLARE
 BEGIN
     FOR i IN 1..n LOOP
         bg := CASE WHEN random() < 0.03 THEN NULL
-                   ELSE ROW(pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), 10, true, 3, 'fuzz')::hvc.bgnbd END;
+                   ELSE ROW(pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), 10, true, 3, 'fuzz', NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd END;
         pn := CASE WHEN random() < 0.03 THEN NULL
-                   ELSE ROW(pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), 10, true, 3, 'fuzz')::hvc.pareto_nbd END;
+                   ELSE ROW(pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), 10, true, 3, 'fuzz', NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd END;
         gg := CASE WHEN random() < 0.03 THEN NULL
-                   ELSE ROW(pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), 10, true, 3, 'fuzz')::hvc.gamma_gamma END;
+                   ELSE ROW(pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), pg_temp.rf(), 10, true, 3, 'fuzz', NULL, NULL, NULL, NULL)::hvc.gamma_gamma END;
         fn := pg_temp.ri(1, 11);
         target := (ARRAY['p_alive', 'p_alive', 'expected_purchases', 'expected_purchases',
                          'expected_purchases_new', 'expected_purchases_new', 'time_to_next_purchase',

@@ -17,7 +17,7 @@ SET extra_float_digits = 0;
 \set SHOW_CONTEXT never
 
 \set mb '(0.525, 6.183, 0.891, 1.614, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.mbgnbd'
-\set gg '(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma'
+\set gg '(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma'
 
 -- ---------------------------------------------------------------------------
 -- Predictions at the reference parameters

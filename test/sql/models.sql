@@ -13,11 +13,11 @@ SET extra_float_digits = 0;
 \set VERBOSITY default
 
 -- Reference models (literal parameters; the statistics columns are NULL).
-\set bg '(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd'
-\set bg4 '(0.2426, 4.4135, 0.7929, 2.4258, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd'
-\set bgv '(0.2425982, 4.413684, 0.7929899, 2.426167, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd'
-\set pn '(0.5533, 10.578, 0.6062, 11.668, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd'
-\set gg '(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma'
+\set bg '(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd'
+\set bg4 '(0.2426, 4.4135, 0.7929, 2.4258, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd'
+\set bgv '(0.2425982, 4.413684, 0.7929899, 2.426167, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd'
+\set pn '(0.5533, 10.578, 0.6062, 11.668, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd'
+\set gg '(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma'
 
 -- ---------------------------------------------------------------------------
 -- Predictions at published reference points
@@ -46,8 +46,8 @@ SELECT round(hvc.expected_order_value(:gg, 0, 0)::numeric, 2) AS population_mean
        round(hvc.expected_order_value(:gg, 2, 20)::numeric, 4) AS x2_m20,
        round(hvc.expected_order_value(:gg, 1000, 20)::numeric, 2) AS x1000_m20;
 -- q <= 1: the mean spend does not exist, so no order value and no CLV
-SELECT hvc.expected_order_value((2, 0.9, 10, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma, 2, 20) AS q_below_1,
-       hvc.customer_lifetime_value(:bg, (2, 1, 10, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma,
+SELECT hvc.expected_order_value((2, 0.9, 10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma, 2, 20) AS q_below_1,
+       hvc.customer_lifetime_value(:bg, (2, 1, 10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma,
                                    2, 30.43, 38.86, 20) AS clv_q_1;
 -- CLV: the defaults are 12 months, 1 % a month, 4.345 weeks a month; without
 -- discounting it is E[M] * E[Y(12 * 4.345)]; zero months give 0
@@ -89,10 +89,10 @@ SELECT round(hvc.p_alive(:bg, 20000, 39, 39)::numeric, 4) AS p_alive,
        round(hvc.expected_purchases(:pn, 39, 20000, 39, 39)::numeric, -1) AS expected_39_pareto;
 
 -- A model without parameters (a failed fit) gives NULL, not an error.
-SELECT hvc.p_alive((NULL, 1, 1, 1, NULL, 0, false, NULL, 'not fitted')::hvc.bgnbd, 1, 1, 2) AS p_alive,
-       hvc.expected_purchases_new((1, 1, NULL, 1, NULL, 0, false, NULL, NULL)::hvc.pareto_nbd, 10) AS e_new,
-       hvc.expected_order_value((1, NULL, 1, NULL, 0, false, NULL, NULL)::hvc.gamma_gamma, 1, 1) AS eov,
-       hvc.customer_lifetime_value(:bg, (NULL, NULL, NULL, NULL, 0, false, NULL, NULL)::hvc.gamma_gamma,
+SELECT hvc.p_alive((NULL, 1, 1, 1, NULL, 0, false, NULL, 'not fitted', NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, 1, 1, 2) AS p_alive,
+       hvc.expected_purchases_new((1, 1, NULL, 1, NULL, 0, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 10) AS e_new,
+       hvc.expected_order_value((1, NULL, 1, NULL, 0, false, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma, 1, 1) AS eov,
+       hvc.customer_lifetime_value(:bg, (NULL, NULL, NULL, NULL, 0, false, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma,
                                    1, 1, 2, 10) AS clv;
 
 -- ---------------------------------------------------------------------------
@@ -121,6 +121,18 @@ SELECT round((pn).r::numeric, 4) AS r, round((pn).alpha::numeric, 3) AS alpha,
        round((pn).s::numeric, 4) AS s, round((pn).beta::numeric, 3) AS beta,
        round((pn).log_likelihood::numeric, 2) AS log_likelihood,
        (pn).customers, (pn).converged
+  FROM m_cdnow_fit;
+-- Pareto/NBD standard errors (inverse Hessian; CLVTools on CDNOW:
+-- r 0.0476264, alpha 0.8427222, s 0.1872594, beta 6.2105448), within 1 %;
+-- an interior optimum (edge NULL), and SEs for every BG/NBD and Gamma-Gamma
+-- parameter too
+SELECT round((pn).r_se::numeric, 4) AS r_se, round((pn).alpha_se::numeric, 3) AS alpha_se,
+       round((pn).s_se::numeric, 3) AS s_se, round((pn).beta_se::numeric, 2) AS beta_se,
+       abs((pn).r_se / 0.0476264 - 1) < 0.01 AND abs((pn).alpha_se / 0.8427222 - 1) < 0.01 AND
+       abs((pn).s_se / 0.1872594 - 1) < 0.01 AND abs((pn).beta_se / 6.2105448 - 1) < 0.01 AS within_1pct,
+       (pn).edge IS NULL AND (bg).edge IS NULL AND (gg).edge IS NULL AS interior,
+       (bg).r_se > 0 AND (bg).alpha_se > 0 AND (bg).a_se > 0 AND (bg).b_se > 0 AS bgnbd_se,
+       (gg).p_se > 0 AND (gg).q_se > 0 AND (gg).v_se > 0 AS gamma_gamma_se
   FROM m_cdnow_fit;
 -- Gamma-Gamma on the 946 repeat customers: p, q, v = 6.249, 3.745, 15.45
 SELECT round((gg).p::numeric, 3) AS p, round((gg).q::numeric, 3) AS q,
@@ -279,19 +291,22 @@ SELECT name, hvc.bgnbd_fit(frequency, recency, age) AS bg, hvc.pareto_nbd_fit(fr
 SELECT name, 'bgnbd' AS model, (bg).customers, (bg).converged,
        pg_temp.m_ok((bg).r) AS r, pg_temp.m_ok((bg).alpha) AS alpha, pg_temp.m_ok((bg).a) AS a,
        pg_temp.m_ok((bg).b) AS b, pg_temp.m_ok((bg).log_likelihood) AS ll,
-       CASE WHEN (bg).converged THEN 'converged' ELSE split_part((bg).message, ' (', 1) END AS message
+       CASE WHEN (bg).converged THEN 'converged' ELSE split_part((bg).message, ' (', 1) END AS message,
+       (bg).edge
   FROM m_degenerate_fit
 UNION ALL
 SELECT name, 'pareto_nbd', (pn).customers, (pn).converged,
        pg_temp.m_ok((pn).r), pg_temp.m_ok((pn).alpha), pg_temp.m_ok((pn).s),
        pg_temp.m_ok((pn).beta), pg_temp.m_ok((pn).log_likelihood),
-       CASE WHEN (pn).converged THEN 'converged' ELSE split_part((pn).message, ' (', 1) END
+       CASE WHEN (pn).converged THEN 'converged' ELSE split_part((pn).message, ' (', 1) END,
+       (pn).edge
   FROM m_degenerate_fit
 UNION ALL
 SELECT name, 'gamma_gamma', (gg).customers, (gg).converged,
        pg_temp.m_ok((gg).p), pg_temp.m_ok((gg).q), pg_temp.m_ok((gg).v), '',
        pg_temp.m_ok((gg).log_likelihood),
-       CASE WHEN (gg).converged THEN 'converged' ELSE split_part((gg).message, ' (', 1) END
+       CASE WHEN (gg).converged THEN 'converged' ELSE split_part((gg).message, ' (', 1) END,
+       (gg).edge
   FROM m_degenerate_fit
  ORDER BY 1, 2;
 -- predictions from whatever the degenerate fits returned: NULL or finite
@@ -327,9 +342,9 @@ SELECT hvc.expected_order_value(:gg, -1, 5);
 SELECT hvc.customer_lifetime_value(:bg, :gg, 2, 5, 10, 20, -1);
 SELECT hvc.customer_lifetime_value(:bg, :gg, 2, 5, 10, 20, 12, 1);
 SELECT hvc.customer_lifetime_value(:pn, :gg, 2, 5, 10, 20, 12, 0.01, 0);
-SELECT hvc.p_alive((-0.5, 1, 1, 1, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, 2, 5, 10);
-SELECT hvc.p_alive((1, 1, 'Infinity', 1, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 2, 5, 10);
-SELECT hvc.expected_order_value((1, 3, 0, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma, 2, 5);
+SELECT hvc.p_alive((-0.5, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, 2, 5, 10);
+SELECT hvc.p_alive((1, 1, 'Infinity', 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 2, 5, 10);
+SELECT hvc.expected_order_value((1, 3, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma, 2, 5);
 \set ON_ERROR_STOP 1
 
 -- ---------------------------------------------------------------------------

@@ -272,20 +272,20 @@ done
 # as an old catalog would after the type grew.
 check "a fit whose result type has another shape fails with 'run ALTER EXTENSION hvc UPDATE'" "
     CREATE TYPE public.bgnbd_other AS (r float8, alpha float8, a float8, b float8, log_likelihood float8,
-                                       customers bigint, converged boolean, iterations integer);
+                                       customers bigint, converged boolean, iterations integer, message text);
     CREATE FUNCTION public.bgnbd_other_final(internal) RETURNS public.bgnbd_other
         AS '\$libdir/hvc', 'hvc_bgnbd_finalfn' LANGUAGE C;
-    CREATE AGGREGATE public.bgnbd_other_fit(integer, float8, float8) (
+    CREATE AGGREGATE public.bgnbd_other_fit(bigint, float8, float8) (
         sfunc = hvc._btyd_transfn, stype = internal, finalfunc = public.bgnbd_other_final);
     \\set VERBOSITY default
     SELECT public.bgnbd_other_fit(frequency, recency, age) FROM btyd;" \
-"ERROR:  hvc: hvc.bgnbd has 8 columns where this hvc library needs 9
+"ERROR:  hvc: hvc.bgnbd has 9 columns where this hvc library needs 14
 DETAIL:  hvc's SQL objects in this database are version $NEW and do not match the hvc library installed on the server.
 HINT:  Run ALTER EXTENSION hvc UPDATE in this database." -d n1
 
 check "a model function given a composite without a column it needs fails with 'run ALTER EXTENSION hvc UPDATE'" "
     CREATE TYPE public.bgnbd_short AS (r float8, alpha float8, a float8);
-    CREATE FUNCTION public.p_alive_short(public.bgnbd_short, integer, float8, float8) RETURNS float8
+    CREATE FUNCTION public.p_alive_short(public.bgnbd_short, bigint, float8, float8) RETURNS float8
         AS '\$libdir/hvc', 'hvc_bgnbd_p_alive' LANGUAGE C STRICT;
     \\set VERBOSITY default
     SELECT public.p_alive_short(ROW(0.5, 4, 1)::public.bgnbd_short, 2, 10, 20);" \
