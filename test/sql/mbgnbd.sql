@@ -114,7 +114,8 @@ UPDATE hvc.config SET model = 'mbgnbd', time_unit = 'day';
 SET client_min_messages = warning;
 CALL hvc.refresh(as_of => '2025-06-30');
 RESET client_min_messages;
-SELECT model, a, b, customers, converged, message LIKE 'converged at the edge a->0%' AS edge_message
+SELECT model, a, b, edge, r_se > 0 AS r_se_ok, b_se, customers, converged,
+       message LIKE 'converged at the edge a->0%' AS edge_message
   FROM hvc.model_fit WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit) AND model = 'mbgnbd';
 SELECT count(*) AS customers, count(*) FILTER (WHERE p_alive = 1) AS alive,
        count(*) FILTER (WHERE predicted_orders IS NULL OR predicted_clv IS NULL OR churn_risk IS NULL) AS missing_predictions
@@ -184,6 +185,8 @@ RESET client_min_messages;
 SELECT model, round(r::numeric, 3) AS r, round(alpha::numeric, 3) AS alpha, round(a::numeric, 3) AS a,
        round(b::numeric, 3) AS b, round(log_likelihood::numeric, 2) AS ll, customers, converged
   FROM hvc.model_fit WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit) ORDER BY fit_id;
+SELECT model, edge, round(r_se::numeric, 3) AS r_se, round(b_se::numeric, 2) AS b_se
+  FROM hvc.model_fit WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.model_fit) AND model = 'mbgnbd';
 SELECT model FROM hvc.snapshot_info;
 SELECT count(*) AS customers,
        count(*) FILTER (WHERE p_alive IS NULL OR churn_risk IS NULL OR predicted_orders IS NULL
