@@ -313,7 +313,7 @@ eval_par(const btyd_prep *d, const double *par, double tscale, double *grad)
  * alpha in units of time; at a -> 0 the dropout after purchases and at time
  * 0 both vanish: the NBD limit, b not identified (clv-models.md §9.2)
  */
-const hvc_btyd_model hvc_mbgnbd_model = {eval_par, {0, 1, 0, 0}, {"r", "alpha", "a", "b"}, 2, 3};
+const hvc_btyd_model hvc_mbgnbd_model = {eval_par, {0, 1, 0, 0}, {"r", "alpha", "a", "b"}, 2, 3, 0.0};
 
 int
 mbgnbd_fit(const btyd_row *rows, size_t n, const hvc_fit_options *opt,
