@@ -24,13 +24,19 @@ report_clear(hvc_opt_report *r)
 		r->se[i] = NAN;
 }
 
-/* a log-parameter within 0.5 of the box: -1 (towards 0), +1 (infinity), 0 */
+/*
+ * A log-parameter beyond e^+-20 (within 3 of the box): -1 (towards 0), +1
+ * (infinity), 0.  The likelihood is flat that far out (the convergence rule
+ * may stop the optimiser before the box): the parameter is at an edge.
+ */
+#define EDGE_MARGIN	3.0
+
 static int
 at_edge(double theta)
 {
-	if (theta <= HVC_LOGPAR_MIN + 0.5)
+	if (theta <= HVC_LOGPAR_MIN + EDGE_MARGIN)
 		return -1;
-	if (theta >= HVC_LOGPAR_MAX - 0.5)
+	if (theta >= HVC_LOGPAR_MAX - EDGE_MARGIN)
 		return 1;
 	return 0;
 }

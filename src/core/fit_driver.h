@@ -89,8 +89,9 @@ typedef int (*hvc_fit_store) (const double *theta, void *ctx, void *out,
 /*
  * Minimise f (with ctx) from run->theta within [run->lo, run->hi], then
  * store the result through store().  The verdict is the convergence rule
- * (hvc_fit_converged).  A log-parameter ending within 0.5 of the box
- * [HVC_LOGPAR_MIN, HVC_LOGPAR_MAX] is at an edge of the parameter space:
+ * (hvc_fit_converged).  A log-parameter ending within 3 of the box
+ * [HVC_LOGPAR_MIN, HVC_LOGPAR_MAX] (beyond e^+-20) is at an edge of the
+ * parameter space:
  * the likelihood keeps increasing towards 0 or infinity, the point found is
  * the limiting model's answer; rep->edge names it ("q->inf", joined by ","
  * when several) and its standard error is NaN.  The standard errors of the

@@ -139,7 +139,9 @@ UPDATE hvc.rfm_segments SET segment = 'Gone' WHERE segment = 'Lost';
 UPDATE hvc.rfm_segments SET r_min = 3 WHERE segment = 'Champions';
 DELETE FROM hvc.rfm_segments WHERE segment = 'Promising';
 INSERT INTO hvc.rfm_segments VALUES ('Whales', 0, 1, 5, 1, 5, 5, 5);
-UPDATE hvc.config SET history_refreshes = 5, at_risk_threshold = 0.4;
+-- the synthetic sales give every customer the same purchase rate and spend
+-- scale (the models say so: predicted_clv ties), so rank on margin
+UPDATE hvc.config SET history_refreshes = 5, at_risk_threshold = 0.4, value_basis = 'historic_clv';
 $REGISTER_SQL
 SELECT 'done'" "t
 done"
