@@ -5,6 +5,7 @@
  *   hvc.bgnbd_fit(frequency bigint, recency float8, age float8)      -> hvc.bgnbd
  *   hvc.pareto_nbd_fit(frequency bigint, recency float8, age float8) -> hvc.pareto_nbd
  *   hvc.gamma_gamma_fit(frequency bigint, monetary float8)          -> hvc.gamma_gamma
+ *   hvc.mbgnbd_fit(frequency bigint, recency float8, age float8)     -> hvc.mbgnbd
  *
  * The transition state is a buffer of weighted summary rows (btyd_row /
  * gg_row) in the aggregate memory context; one implementation (RowAggState,
@@ -50,6 +51,7 @@
 
 PG_FUNCTION_INFO_V1(hvc_bgnbd_finalfn);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_finalfn);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_finalfn);
 PG_FUNCTION_INFO_V1(hvc_gamma_gamma_finalfn);
 /* the state functions hvc_btyd_* and hvc_gg_*: ROW_STATE_FUNCTIONS below */
 
@@ -153,7 +155,7 @@ is_weight(double w)
  * The two row kinds
  * --------------------------------------------------------------------- */
 
-/* (frequency bigint, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit */
+/* (frequency bigint, recency float8, age float8) of bgnbd_fit / pareto_nbd_fit / mbgnbd_fit */
 static bool
 btyd_from_args(FunctionCallInfo fcinfo, void *row)
 {
@@ -165,7 +167,7 @@ btyd_from_args(FunctionCallInfo fcinfo, void *row)
 	if (x < 0)
 		bad_row(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
 				SUMMARY_HINT);
-	if ((double) x > MAX_EXACT_COUNT)
+	if (x > (INT64CONST(1) << 53))
 		bad_row(psprintf("frequency must be at most 2^53, got frequency = %lld", (long long) x),
 				SUMMARY_HINT);
 	if (!isfinite(t_x) || !isfinite(T))
@@ -234,7 +236,7 @@ gg_from_args(FunctionCallInfo fcinfo, void *row)
 	if (x < 0)
 		bad_row(psprintf("frequency must not be negative, got frequency = %lld", (long long) x),
 				"frequency is the number of repeat purchases (0 or more).");
-	if ((double) x > MAX_EXACT_COUNT)
+	if (x > (INT64CONST(1) << 53))
 		bad_row(psprintf("frequency must be at most 2^53, got frequency = %lld", (long long) x),
 				"frequency is the number of repeat purchases (0 or more).");
 	if (!isfinite(m))
@@ -752,7 +754,7 @@ btyd_precheck(FitResult *fr, int64 nrows, int64 customers, int64 repeaters,
 }
 
 /*
- * Final function of hvc.bgnbd_fit / hvc.pareto_nbd_fit: the core's BTYD fit
+ * Final function of hvc.bgnbd_fit / hvc.pareto_nbd_fit / hvc.mbgnbd_fit: the core's BTYD fit
  * of model m, whose parameters come in the column order of the result type.
  */
 static Datum
@@ -796,6 +798,14 @@ hvc_pareto_nbd_finalfn(PG_FUNCTION_ARGS)
 {
 	return btyd_finalfn(fcinfo, "hvc_pareto_nbd_finalfn", &hvc_pnbd_model,
 						"Pareto/NBD", "hvc.pareto_nbd");
+}
+
+/* hvc.mbgnbd has the layout of hvc.bgnbd */
+Datum
+hvc_mbgnbd_finalfn(PG_FUNCTION_ARGS)
+{
+	return btyd_finalfn(fcinfo, "hvc_mbgnbd_finalfn", &hvc_mbgnbd_model,
+						"MBG/NBD", "hvc.mbgnbd");
 }
 
 Datum

@@ -1,6 +1,6 @@
 /*
  * model_funcs.c — per-customer predictions from fitted models (API.md §5),
- * overloaded for hvc.bgnbd and hvc.pareto_nbd models:
+ * overloaded for hvc.bgnbd, hvc.pareto_nbd and hvc.mbgnbd models:
  *
  *   hvc.p_alive(m, frequency, recency, age)
  *   hvc.expected_purchases(m, t, frequency, recency, age)   purchases in (age, age+t]
@@ -10,6 +10,7 @@
  *   hvc.time_to_next_purchase(m, frequency, age)            median wait if alive
  *   hvc.p_no_purchase(m, tau, frequency, recency, age)      P(no purchase in (age, age+tau])
  *   hvc.expected_order_value(g hvc.gamma_gamma, frequency, monetary)
+ *   hvc.p_no_purchase(m, tau, frequency, recency, age)     P(no purchase in (age, age+tau])
  *
  * Model parameters are read from the composite by attribute name.  A model
  * whose parameters are NULL (a fit that did not produce any) gives NULL; a
@@ -48,6 +49,12 @@ PG_FUNCTION_INFO_V1(hvc_pareto_nbd_time_to_next_purchase);
 PG_FUNCTION_INFO_V1(hvc_gamma_gamma_expected_order_value);
 PG_FUNCTION_INFO_V1(hvc_bgnbd_p_no_purchase);
 PG_FUNCTION_INFO_V1(hvc_pareto_nbd_p_no_purchase);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_p_alive);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_clv);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_time_to_next_purchase);
+PG_FUNCTION_INFO_V1(hvc_mbgnbd_p_no_purchase);
 
 /* Longest CLV horizon accepted (100 years): one model evaluation per month. */
 #define MAX_HORIZON_MONTHS	1200
@@ -160,6 +167,7 @@ read_params(HeapTupleHeader t, const char *const *names, int n, double *out,
 					psprintf("Use a model fitted by hvc.%s_fit(), or build one with positive parameters.",
 							 strcmp(type, "hvc.bgnbd") == 0 ? "bgnbd" :
 							 strcmp(type, "hvc.pareto_nbd") == 0 ? "pareto_nbd" :
+							 strcmp(type, "hvc.mbgnbd") == 0 ? "mbgnbd" :
 							 "gamma_gamma"));
 	return true;
 }
@@ -175,8 +183,9 @@ read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *
 {
 	static const char *const bg[4] = {"r", "alpha", "a", "b"};
 	static const char *const pn[4] = {"r", "alpha", "s", "beta"};
-	const char *const *names = kind == HVC_MODEL_BGNBD ? bg : pn;
-	const char *type = kind == HVC_MODEL_BGNBD ? "hvc.bgnbd" : "hvc.pareto_nbd";
+	const char *const *names = kind == HVC_MODEL_PARETO_NBD ? pn : bg;
+	const char *type = kind == HVC_MODEL_PARETO_NBD ? "hvc.pareto_nbd" :
+		kind == HVC_MODEL_MBGNBD ? "hvc.mbgnbd" : "hvc.bgnbd";
 	double		v[4];
 	bool		isnull;
 	Datum		d;
@@ -199,6 +208,13 @@ read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *
 		m->u.bgnbd.alpha = v[1];
 		m->u.bgnbd.a = v[2];
 		m->u.bgnbd.b = v[3];
+	}
+	else if (kind == HVC_MODEL_MBGNBD)
+	{
+		m->u.mbgnbd.r = v[0];
+		m->u.mbgnbd.alpha = v[1];
+		m->u.mbgnbd.a = v[2];
+		m->u.mbgnbd.b = v[3];
 	}
 	else
 	{
@@ -266,6 +282,25 @@ expected_purchases_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 	RETURN_FINITE(hvc_model_expected_purchases(&m, t, x, x == 0 ? 0.0 : t_x, T));
 }
 
+/* P0(tau) = P(no purchase in (age, age + tau]) */
+static Datum
+p_no_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
+{
+	hvc_purchase_model m;
+	double		tau = PG_GETARG_FLOAT8(1);
+	int64		x = frequency_arg(fcinfo, 2);
+	double		t_x = PG_GETARG_FLOAT8(3),
+				T = PG_GETARG_FLOAT8(4);
+
+	if (!isfinite(tau) || tau < 0.0)
+		bad_arg(psprintf("tau must be finite and not negative, got tau = %s", f8(tau)),
+				"tau is the length of the window after age, in the time unit of recency and age (e.g. weeks).");
+	check_customer(x, t_x, T);
+	if (!read_purchase_model(PG_GETARG_HEAPTUPLEHEADER(0), kind, &m))
+		PG_RETURN_NULL();
+	RETURN_FINITE(hvc_model_p_no_purchase(&m, tau, x, x == 0 ? 0.0 : t_x, T));
+}
+
 static Datum
 expected_purchases_new_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
@@ -277,6 +312,8 @@ expected_purchases_new_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 		PG_RETURN_NULL();
 	if (kind == HVC_MODEL_BGNBD)
 		RETURN_FINITE(bgnbd_expected_purchases_new(&m.u.bgnbd, t));
+	if (kind == HVC_MODEL_MBGNBD)
+		RETURN_FINITE(mbgnbd_expected_purchases_new(&m.u.mbgnbd, t));
 	RETURN_FINITE(pnbd_expected_purchases_new(&m.u.pnbd, t));
 }
 
@@ -351,26 +388,6 @@ time_to_next_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 	RETURN_FINITE(hvc_model_next_order_median(&m, x, T));
 }
 
-/* frequency is bigint here: clamped into check_customer's range for the checks */
-static Datum
-p_no_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
-{
-	hvc_purchase_model m;
-	double		tau = PG_GETARG_FLOAT8(1);
-	int64		x = PG_GETARG_INT64(2);
-	double		t_x = PG_GETARG_FLOAT8(3),
-				T = PG_GETARG_FLOAT8(4);
-
-	if (!isfinite(tau) || tau < 0.0)
-		bad_arg(psprintf("tau must be finite and not negative, got tau = %s", f8(tau)),
-				"tau is the length of the window after age, in the time unit of recency and age (e.g. 13 weeks).");
-	check_customer(x > PG_INT32_MAX ? PG_INT32_MAX : x < PG_INT32_MIN ? PG_INT32_MIN : (int32) x,
-				   t_x, T);
-	if (!read_purchase_model(PG_GETARG_HEAPTUPLEHEADER(0), kind, &m))
-		PG_RETURN_NULL();
-	RETURN_FINITE(hvc_model_p_no_purchase(&m, tau, (double) x, x == 0 ? 0.0 : t_x, T));
-}
-
 /* ---------------------------------------------------------------------
  * SQL-callable entry points
  * --------------------------------------------------------------------- */
@@ -433,6 +450,42 @@ Datum
 hvc_pareto_nbd_time_to_next_purchase(PG_FUNCTION_ARGS)
 {
 	return time_to_next_purchase_impl(fcinfo, HVC_MODEL_PARETO_NBD);
+}
+
+Datum
+hvc_mbgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	return p_alive_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	return expected_purchases_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	return expected_purchases_new_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_clv(PG_FUNCTION_ARGS)
+{
+	return clv_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_time_to_next_purchase(PG_FUNCTION_ARGS)
+{
+	return time_to_next_purchase_impl(fcinfo, HVC_MODEL_MBGNBD);
+}
+
+Datum
+hvc_mbgnbd_p_no_purchase(PG_FUNCTION_ARGS)
+{
+	return p_no_purchase_impl(fcinfo, HVC_MODEL_MBGNBD);
 }
 
 Datum

@@ -85,8 +85,8 @@ model_check_settings(const char *what, const char *model, int32 horizon_months,
 					 double monthly_discount_rate)
 {
 	if (strcmp(model, "bgnbd") != 0 && strcmp(model, "pareto_nbd") != 0 &&
-		strcmp(model, "none") != 0)
-		bad_param(what, psprintf("model must be bgnbd, pareto_nbd or none, got \"%s\"", model));
+		strcmp(model, "mbgnbd") != 0 && strcmp(model, "none") != 0)
+		bad_param(what, psprintf("model must be bgnbd, pareto_nbd, mbgnbd or none, got \"%s\"", model));
 	if (horizon_months < HVC_MIN_HORIZON_MONTHS || horizon_months > HVC_MAX_HORIZON_MONTHS)
 		bad_param(what, psprintf("horizon_months must be between %d and %d, got %d",
 								 HVC_MIN_HORIZON_MONTHS, HVC_MAX_HORIZON_MONTHS, horizon_months));
@@ -162,6 +162,25 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 			{
 				check_positive(what, "a", ms->purchase.u.bgnbd.a);
 				check_positive(what, "b", ms->purchase.u.bgnbd.b);
+			}
+		}
+	}
+	else if (strcmp(model, "mbgnbd") == 0)
+	{
+		ms->purchase.kind = HVC_MODEL_MBGNBD;
+		ms->purchase.u.mbgnbd.r = param_float(t, "r");
+		ms->purchase.u.mbgnbd.alpha = param_float(t, "alpha");
+		ms->purchase.u.mbgnbd.a = param_float(t, "a");
+		ms->purchase.u.mbgnbd.b = param_float(t, "b");
+		if (ms->usable)
+		{
+			check_positive(what, "r", ms->purchase.u.mbgnbd.r);
+			check_positive(what, "alpha", ms->purchase.u.mbgnbd.alpha);
+			/* at the no-dropout edge a = 0 and b is not identified (NULL) */
+			if (!mbgnbd_at_edge(&ms->purchase.u.mbgnbd))
+			{
+				check_positive(what, "a", ms->purchase.u.mbgnbd.a);
+				check_positive(what, "b", ms->purchase.u.mbgnbd.b);
 			}
 		}
 	}

@@ -3,8 +3,8 @@
  *
  *   hvc._fit_models(cfg hvc.config, as_of_day date) -> hvc._model_params
  *
- * reads the stage once, fits the configured purchase model (BG/NBD or
- * Pareto/NBD) on (frequency, recency, age) of every customer and the
+ * reads the stage once, fits the configured purchase model (BG/NBD,
+ * Pareto/NBD or MBG/NBD) on (frequency, recency, age) of every customer and the
  * Gamma-Gamma spend model on the repeat customers, and says in plain words
  * why a model is not usable when it is not (too few customers, nobody with a
  * repeat purchase, no convergence, q <= 1).  Also returns the stage totals.
@@ -27,6 +27,7 @@
 #include "core/btyd_data.h"
 #include "core/clv.h"
 #include "core/gamma_gamma.h"
+#include "core/mbgnbd.h"
 #include "core/pareto_nbd.h"
 #include "models.h"
 #include "stage.h"
@@ -148,6 +149,22 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 			put_edge_se(rb, "purchase_edge", &rep, se, 4);
 		rc = (rc == HVC_OK && bgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
 	}
+	else if (strcmp(model, "mbgnbd") == 0)
+	{
+		mbgnbd_params p;
+
+		static const char *const se[4] = {"r_se", "alpha_se", "a_se", "b_se"};
+
+		rc = mbgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep);
+		hvc_after_fit(&rep);
+		put_float(rb, "r", p.r);
+		put_float(rb, "alpha", p.alpha);
+		put_float(rb, "a", p.a);
+		put_float(rb, "b", p.b);
+		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+			put_edge_se(rb, "purchase_edge", &rep, se, 4);
+		rc = (rc == HVC_OK && mbgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
+	}
 	else
 	{
 		pnbd_params p;
@@ -178,7 +195,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 						 model, (long long) customers, elapsed_seconds(start), rep.iterations, loglik);
 		if (rep.edge[0] != '\0')
 			appendStringInfo(msg, " at the edge %s%s", rep.edge,
-							 strcmp(rep.edge, strcmp(model, "bgnbd") == 0 ? "a->0" : "s->0") == 0 ?
+							 strcmp(rep.edge, strcmp(model, "pareto_nbd") == 0 ? "s->0" : "a->0") == 0 ?
 							 " (nobody drops out: predictions use the NBD limit)" :
 							 " (predictions use the limiting model)");
 	}
@@ -316,7 +333,7 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 		grows = palloc_extended(Max(st.n, 1) * sizeof(gg_row), MCXT_ALLOC_HUGE);
 		/*
 		 * A customer whose first purchase is on the as_of day (age 0) has a
-		 * likelihood of exactly 1 under both purchase models: leaving the row
+		 * likelihood of exactly 1 under every purchase model: leaving the row
 		 * out changes nothing, and the core requires age > 0.
 		 */
 		for (i = 0; i < st.n; i++)

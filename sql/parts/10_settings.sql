@@ -11,7 +11,7 @@ COMMENT ON FUNCTION hvc._is_valid_timezone(text) IS
 CREATE TABLE hvc.config (
     singleton             boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     model                 text    NOT NULL DEFAULT 'bgnbd'
-                          CHECK (model IN ('bgnbd', 'pareto_nbd', 'none')),
+                          CHECK (model IN ('bgnbd', 'pareto_nbd', 'mbgnbd', 'none')),
     time_unit             text    NOT NULL DEFAULT 'week'
                           CHECK (time_unit IN ('day', 'week')),
     horizon_months        integer NOT NULL DEFAULT 12
@@ -47,7 +47,7 @@ COMMENT ON TABLE hvc.config IS
     'hvc settings: exactly one row; change it with UPDATE hvc.config SET ...';
 COMMENT ON COLUMN hvc.config.singleton IS 'Always true: keeps the table to one row.';
 COMMENT ON COLUMN hvc.config.model IS
-    'Purchase model for predictions: bgnbd (default), pareto_nbd, or none (metrics, RFM and tiers only).';
+    'Purchase model for predictions: bgnbd (default), pareto_nbd, mbgnbd (BG/NBD that also lets a customer drop out right after the first purchase), or none (metrics, RFM and tiers only).';
 COMMENT ON COLUMN hvc.config.time_unit IS
     'Unit of the BTYD summary (frequency, recency, age) and of the model fits: week (default) or day.';
 COMMENT ON COLUMN hvc.config.horizon_months IS 'Prediction horizon in months for predicted_orders and predicted_clv (default 12; a month is 4.345 weeks or 30 days by time_unit); horizon_days, when set, wins over it.';

@@ -66,11 +66,11 @@ COMMENT ON TABLE hvc.model_fit IS 'One row per model fitted by a refresh: parame
 COMMENT ON COLUMN hvc.model_fit.fit_id IS 'Sequential id of the fit.';
 COMMENT ON COLUMN hvc.model_fit.refresh_id IS 'The refresh (hvc.refresh_log) that fitted it.';
 COMMENT ON COLUMN hvc.model_fit.fitted_at IS 'When the model was fitted.';
-COMMENT ON COLUMN hvc.model_fit.model IS 'bgnbd, pareto_nbd or gamma_gamma.';
-COMMENT ON COLUMN hvc.model_fit.r IS 'BG/NBD and Pareto/NBD: shape of the purchase-rate Gamma.';
-COMMENT ON COLUMN hvc.model_fit.alpha IS 'BG/NBD and Pareto/NBD: scale of the purchase-rate Gamma (in hvc.config.time_unit).';
-COMMENT ON COLUMN hvc.model_fit.a IS 'BG/NBD: Beta dropout parameter a.';
-COMMENT ON COLUMN hvc.model_fit.b IS 'BG/NBD: Beta dropout parameter b.';
+COMMENT ON COLUMN hvc.model_fit.model IS 'bgnbd, pareto_nbd, mbgnbd or gamma_gamma.';
+COMMENT ON COLUMN hvc.model_fit.r IS 'BG/NBD, MBG/NBD and Pareto/NBD: shape of the purchase-rate Gamma.';
+COMMENT ON COLUMN hvc.model_fit.alpha IS 'BG/NBD, MBG/NBD and Pareto/NBD: scale of the purchase-rate Gamma (in hvc.config.time_unit).';
+COMMENT ON COLUMN hvc.model_fit.a IS 'BG/NBD and MBG/NBD: Beta dropout parameter a.';
+COMMENT ON COLUMN hvc.model_fit.b IS 'BG/NBD and MBG/NBD: Beta dropout parameter b.';
 COMMENT ON COLUMN hvc.model_fit.s IS 'Pareto/NBD: shape of the dropout-rate Gamma.';
 COMMENT ON COLUMN hvc.model_fit.beta IS 'Pareto/NBD: scale of the dropout-rate Gamma.';
 COMMENT ON COLUMN hvc.model_fit.p IS 'Gamma-Gamma: shape of spend per transaction.';

@@ -69,7 +69,7 @@ CREATE OR REPLACE FUNCTION hvc._btyd_transfn(internal, bigint, float8, float8)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_btyd_transfn'
 LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._btyd_transfn(internal, bigint, float8, float8) IS
-    'Internal: transition function of hvc.bgnbd_fit and hvc.pareto_nbd_fit (collects weighted, compressed customer summaries; rows with a NULL argument are ignored, invalid rows are errors).';
+    'Internal: transition function of hvc.bgnbd_fit, hvc.pareto_nbd_fit and hvc.mbgnbd_fit (collects weighted, compressed customer summaries; rows with a NULL argument are ignored, invalid rows are errors).';
 
 CREATE OR REPLACE FUNCTION hvc._btyd_combinefn(internal, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'hvc_btyd_combinefn'

@@ -6,7 +6,7 @@
 CREATE TYPE hvc._model_params AS (
     usable                  boolean,  -- purchase model fitted and converged
     spend_usable            boolean,  -- Gamma-Gamma fitted, converged and q > 1
-    model                   text,     -- bgnbd | pareto_nbd | none
+    model                   text,     -- bgnbd | pareto_nbd | mbgnbd | none
     message                 text,     -- what happened, for refresh_log and NOTICEs
     r                       float8,
     alpha                   float8,

@@ -36,7 +36,14 @@ GRANT EXECUTE ON ROUTINE
     hvc.time_to_next_purchase(hvc.bgnbd, bigint, float8),
     hvc.time_to_next_purchase(hvc.pareto_nbd, bigint, float8),
     hvc.p_no_purchase(hvc.bgnbd, float8, bigint, float8, float8),
-    hvc.p_no_purchase(hvc.pareto_nbd, float8, bigint, float8, float8)
+    hvc.p_no_purchase(hvc.pareto_nbd, float8, bigint, float8, float8),
+    hvc.mbgnbd_fit(bigint, float8, float8),
+    hvc.p_alive(hvc.mbgnbd, bigint, float8, float8),
+    hvc.expected_purchases(hvc.mbgnbd, float8, bigint, float8, float8),
+    hvc.expected_purchases_new(hvc.mbgnbd, float8),
+    hvc.customer_lifetime_value(hvc.mbgnbd, hvc.gamma_gamma, bigint, float8, float8, float8, integer, float8, float8),
+    hvc.time_to_next_purchase(hvc.mbgnbd, bigint, float8),
+    hvc.p_no_purchase(hvc.mbgnbd, float8, bigint, float8, float8)
 TO PUBLIC;
 
 -- Entry points that run with the caller's rights: they do what the caller's

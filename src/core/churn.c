@@ -130,6 +130,8 @@ hvc_model_p_no_purchase(const hvc_purchase_model *m, double tau, double x,
 			return bgnbd_p_no_purchase(&m->u.bgnbd, tau, x, t_x, T);
 		case HVC_MODEL_PARETO_NBD:
 			return pnbd_p_no_purchase(&m->u.pnbd, tau, x, t_x, T);
+		case HVC_MODEL_MBGNBD:
+			return mbgnbd_p_no_purchase(&m->u.mbgnbd, tau, x, t_x, T);
 	}
 	return NAN;
 }

@@ -18,6 +18,8 @@ hvc_model_p_alive(const hvc_purchase_model *m, double x, double t_x, double T)
 			return bgnbd_p_alive(&m->u.bgnbd, x, t_x, T);
 		case HVC_MODEL_PARETO_NBD:
 			return pnbd_p_alive(&m->u.pnbd, x, t_x, T);
+		case HVC_MODEL_MBGNBD:
+			return mbgnbd_p_alive(&m->u.mbgnbd, x, t_x, T);
 	}
 	return NAN;
 }
@@ -34,6 +36,8 @@ hvc_model_expected_purchases(const hvc_purchase_model *m, double t,
 			return bgnbd_expected_purchases(&m->u.bgnbd, t, x, t_x, T);
 		case HVC_MODEL_PARETO_NBD:
 			return pnbd_expected_purchases(&m->u.pnbd, t, x, t_x, T);
+		case HVC_MODEL_MBGNBD:
+			return mbgnbd_expected_purchases(&m->u.mbgnbd, t, x, t_x, T);
 	}
 	return NAN;
 }
@@ -149,6 +153,10 @@ model_r_alpha(const hvc_purchase_model *m, double *r, double *alpha)
 		case HVC_MODEL_PARETO_NBD:
 			*r = m->u.pnbd.r;
 			*alpha = m->u.pnbd.alpha;
+			return 1;
+		case HVC_MODEL_MBGNBD:
+			*r = m->u.mbgnbd.r;
+			*alpha = m->u.mbgnbd.alpha;
 			return 1;
 	}
 	return 0;

@@ -7,6 +7,7 @@
 #define HVC_CLV_H
 
 #include "bgnbd.h"
+#include "mbgnbd.h"
 #include "pareto_nbd.h"
 
 /* time units per month, as in lifetimes */
@@ -16,7 +17,8 @@
 typedef enum
 {
 	HVC_MODEL_BGNBD = 1,
-	HVC_MODEL_PARETO_NBD = 2
+	HVC_MODEL_PARETO_NBD = 2,
+	HVC_MODEL_MBGNBD = 3
 } hvc_model_kind;
 
 typedef struct
@@ -26,6 +28,7 @@ typedef struct
 	{
 		bgnbd_params bgnbd;
 		pnbd_params pnbd;
+		mbgnbd_params mbgnbd;
 	}			u;
 } hvc_purchase_model;
 

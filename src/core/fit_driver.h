@@ -180,6 +180,8 @@ int			hvc_btyd_fit(const hvc_btyd_model *m, const btyd_row *rows,
  */
 extern const hvc_btyd_model hvc_bgnbd_model;
 extern const hvc_btyd_model hvc_pnbd_model;
+/* MBG/NBD (mbgnbd.c): par = (r, alpha, a, b) */
+extern const hvc_btyd_model hvc_mbgnbd_model;
 
 /*
  * The NBD model (gamma-Poisson, no dropout): log-likelihood of one customer

@@ -8,6 +8,7 @@
 #include "btyd_data.h"
 #include "optimizer.h"
 #include "bgnbd.h"
+#include "mbgnbd.h"
 #include "pareto_nbd.h"
 #include "gamma_gamma.h"
 #include "clv.h"

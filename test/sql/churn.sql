@@ -13,32 +13,32 @@ SET extra_float_digits = 0;
 -- x = 0, T = 38.86: P0 = (43.274/82.274)^0.243 = 0.8554494592 (P(alive) = 1)
 -- x = 0, T = 10:    P0 = (14.414/53.414)^0.243 = 0.7273851794 (smaller: bought later)
 -- ---------------------------------------------------------------------------
-SELECT round(hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd,
+SELECT round(hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd,
                                39, 2, 30.43, 38.86)::numeric, 10) AS bgnbd_x2,
-       round(hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd,
+       round(hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd,
                                39, 0, 0, 38.86)::numeric, 10) AS bgnbd_x0_t38,
-       round(hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd,
+       round(hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd,
                                39, 0, 0, 10)::numeric, 10) AS bgnbd_x0_t10,
-       hvc.p_alive(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, 0, 0, 38.86) AS p_alive_x0;
+       hvc.p_alive(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, 0, 0, 38.86) AS p_alive_x0;
 -- Pareto/NBD: (1 - P0) / P(alive) = int_0^tau A/B (B/(B+u))^(A+1) (C/(C+u))^s du.
 -- CDNOW fit (0.553, 10.580, 0.606, 11.656), x = 0, T = 31, tau = 39: 0.2564491798
 -- (Simpson, 2e5 panels).  alpha = beta = 8, r 0.7, s 1.3, x = 3, T = 20, tau = 15:
 -- exactly A/(A+s) (1 - (B/(B+tau))^(A+s)) = 3.7/5 (1 - (28/43)^5) = 0.6533677491.
-WITH m AS (SELECT ROW(0.553, 10.580, 0.606, 11.656, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd AS cdnow,
-                  ROW(0.7, 8, 1.3, 8, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd AS eq)
+WITH m AS (SELECT ROW(0.553, 10.580, 0.606, 11.656, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd AS cdnow,
+                  ROW(0.7, 8, 1.3, 8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd AS eq)
 SELECT round(((1 - hvc.p_no_purchase(cdnow, 39, 0, 0, 31)) / hvc.p_alive(cdnow, 0, 0, 31))::numeric, 10) AS integral_cdnow,
        round(((1 - hvc.p_no_purchase(eq, 15, 3, 12, 20)) / hvc.p_alive(eq, 3, 12, 20))::numeric, 10) AS integral_alpha_eq_beta,
        round((3.7 / 5 * (1 - (28 / 43.0) ^ 5))::numeric, 10) AS closed_form,
        hvc.p_no_purchase(eq, 0, 3, 12, 20) AS tau_0
   FROM m;
 -- no parameters: NULL; bad arguments: invalid_parameter_value
-SELECT hvc.p_no_purchase(ROW(NULL, NULL, NULL, NULL, NULL, 0, false, 0, 'none')::hvc.bgnbd, 4, 1, 1, 2) AS no_params;
+SELECT hvc.p_no_purchase(ROW(NULL, NULL, NULL, NULL, NULL, 0, false, 0, 'none', NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, 4, 1, 1, 2) AS no_params;
 \set VERBOSITY sqlstate
-SELECT hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, -1, 1, 1, 2);
-SELECT hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, 'infinity', 1, 1, 2);
-SELECT hvc.p_no_purchase(ROW(0.553, 10.58, 0.606, 11.656, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 4, -1, 0, 2);
-SELECT hvc.p_no_purchase(ROW(0.553, 10.58, 0.606, 11.656, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 4, 2, 3, 2);
-SELECT hvc.p_no_purchase(ROW(-1, 10.58, 0.606, 11.656, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 4, 2, 1, 2);
+SELECT hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, -1, 1, 1, 2);
+SELECT hvc.p_no_purchase(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd, 'infinity', 1, 1, 2);
+SELECT hvc.p_no_purchase(ROW(0.553, 10.58, 0.606, 11.656, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 4, -1, 0, 2);
+SELECT hvc.p_no_purchase(ROW(0.553, 10.58, 0.606, 11.656, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 4, 2, 3, 2);
+SELECT hvc.p_no_purchase(ROW(-1, 10.58, 0.606, 11.656, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.pareto_nbd, 4, 2, 1, 2);
 -- the new settings are checked
 UPDATE hvc.config SET churn_window_days = 0;
 UPDATE hvc.config SET at_risk_share = 0;
@@ -86,9 +86,9 @@ SELECT f.model, f.converged, f.time_unit, f.source,
        f.fit_id IN (i.purchase_fit_id, i.spend_fit_id) AS used
   FROM hvc.current_model() f, hvc.snapshot_info i;
 CREATE TEMP VIEW m AS
-SELECT (SELECT ROW(f.r, f.alpha, f.a, f.b, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd
+SELECT (SELECT ROW(f.r, f.alpha, f.a, f.b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.bgnbd
           FROM hvc.current_model() f WHERE f.model = 'bgnbd') AS bg,
-       (SELECT ROW(f.p, f.q, f.v, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma
+       (SELECT ROW(f.p, f.q, f.v, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::hvc.gamma_gamma
           FROM hvc.current_model() f WHERE f.model = 'gamma_gamma') AS gg;
 
 -- churn_risk = P(no purchase in 90 days = 90/7 weeks), for every customer

@@ -13,6 +13,7 @@ main(void)
 	test_specfun();
 	test_data_opt();
 	test_bgnbd();
+	test_mbgnbd();
 	test_pnbd();
 	test_gg();
 	test_clv();

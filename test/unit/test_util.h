@@ -59,6 +59,7 @@ double		rng_beta(test_rng *g, double a, double b);
 void		test_specfun(void);
 void		test_data_opt(void);
 void		test_bgnbd(void);
+void		test_mbgnbd(void);
 void		test_pnbd(void);
 void		test_gg(void);
 void		test_clv(void);
