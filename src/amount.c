@@ -18,15 +18,7 @@
 
 #include "amount.h"
 
-/* On-disk numeric header bits (see src/backend/utils/adt/numeric.c). */
-#define NUM_SIGN_MASK			0xC000
-#define NUM_NEG					0x4000
-#define NUM_SHORT				0x8000
-#define NUM_SPECIAL				0xC000
-#define NUM_SHORT_SIGN_MASK		0x2000
-#define NUM_SHORT_WEIGHT_SIGN	0x0040
-#define NUM_SHORT_WEIGHT_MASK	0x003F
-#define NUM_NBASE				10000
+/* numeric's on-disk header bits (NUM_*) come from pg_compat.h */
 
 bool
 amount_kind_for_type(Oid typid, AmountKind *kind)
