@@ -6,7 +6,8 @@
 # max_parallel_workers_per_gather 2) generates the synthetic shop
 # (bench/generate_sales.sql), VACUUM ANALYZEs and warms it, and times
 # (median of 3) PostgreSQL's own GROUP BY, a hand-written RFM query and
-# CALL hvc.refresh() without and with the BG/NBD model (bench/bench.sql).
+# CALL hvc.refresh() without a model, with BG/NBD, with Pareto/NBD and with
+# BG/NBD plus the backtest (bench/bench.sql).
 #
 # The cluster runs as the postgres user in a private temporary directory
 # (pg_virtualenv started by a non-root user), so the bench never collides

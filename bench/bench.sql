@@ -5,7 +5,10 @@
 --   (a) PostgreSQL's own GROUP BY customer_id (count, sum, min, max)
 --   (b) a hand-written RFM query (GROUP BY + three NTILE(5) windows)
 --   (c) CALL hvc.refresh() with model = 'none'
---   (d) CALL hvc.refresh() with model = 'bgnbd' (the full refresh)
+--   (d) CALL hvc.refresh() with model = 'bgnbd' (the full refresh, no backtest)
+--   (e) CALL hvc.refresh() with model = 'pareto_nbd' (no backtest)
+--   (f) CALL hvc.refresh(full => true) with model = 'bgnbd' and the backtest
+--       on (validation_days NULL: automatic; full so it is not reused)
 -- Before each timed refresh the snapshot table is vacuumed (untimed), as
 -- autovacuum does between nightly refreshes.  (c) and (d) both rank by
 -- historic CLV: alternating them with the default basis would move most
@@ -80,14 +83,18 @@ INSERT INTO bench_case VALUES
                FROM public.sales
               WHERE customer_id IS NOT NULL AND ordered_at <= %L::timestamptz
               GROUP BY customer_id) q$q$, :'as_of')),
- ('c', 'CALL hvc.refresh(), model = none', $q$UPDATE hvc.config SET model = 'none', value_basis = 'historic_clv'$q$,
+ ('c', 'CALL hvc.refresh(), model = none', $q$UPDATE hvc.config SET model = 'none', value_basis = 'historic_clv', validation_days = 0$q$,
   format('CALL hvc.refresh(as_of => %L)', :'as_of')),
- ('d', 'CALL hvc.refresh(), model = bgnbd (full)', $q$UPDATE hvc.config SET model = 'bgnbd', value_basis = 'historic_clv'$q$,
-  format('CALL hvc.refresh(as_of => %L)', :'as_of'));
+ ('d', 'CALL hvc.refresh(), model = bgnbd (full)', $q$UPDATE hvc.config SET model = 'bgnbd', value_basis = 'historic_clv', validation_days = 0$q$,
+  format('CALL hvc.refresh(as_of => %L)', :'as_of')),
+ ('e', 'CALL hvc.refresh(), model = pareto_nbd', $q$UPDATE hvc.config SET model = 'pareto_nbd', value_basis = 'historic_clv', validation_days = 0$q$,
+  format('CALL hvc.refresh(as_of => %L)', :'as_of')),
+ ('f', 'CALL hvc.refresh(full => true), bgnbd + backtest', $q$UPDATE hvc.config SET model = 'bgnbd', value_basis = 'historic_clv', validation_days = NULL$q$,
+  format('CALL hvc.refresh(as_of => %L, full => true)', :'as_of'));
 CREATE TEMP TABLE bench_times (k text, run integer, seconds float8);
 
 \echo
-\echo '--- timing: one untimed warm-up run of each, then 3 timed rounds of (a) (b) (c) (d)'
+\echo '--- timing: one untimed warm-up run of each, then 3 timed rounds of (a) ... (f)'
 SET client_min_messages = warning;   -- the refresh NOTICEs; the log is printed below
 \o /dev/null
 SELECT stmt
@@ -100,7 +107,7 @@ SELECT stmt
                  WHEN 1 THEN setup
                  -- steady state of a nightly refresh: autovacuum has cleaned
                  -- the previous refresh's dead rows (not timed)
-                 WHEN 2 THEN CASE WHEN k IN ('c', 'd') THEN 'VACUUM hvc.customer_snapshot' END
+                 WHEN 2 THEN CASE WHEN k IN ('c', 'd', 'e', 'f') THEN 'VACUUM hvc.customer_snapshot' END
                  WHEN 3 THEN $$SELECT set_config('bench.t0', clock_timestamp()::text, false)$$
                  WHEN 4 THEN stmt
                  ELSE format($$INSERT INTO bench_times
@@ -132,7 +139,10 @@ SELECT x.ratio, round((n.median / nullif(d.median, 0))::numeric, 2) AS value
                (2, '(c)/(b)  refresh, no model / hand-written RFM', 'c', 'b'),
                (3, '(d)/(a)  full refresh / GROUP BY', 'd', 'a'),
                (4, '(d)/(b)  full refresh / hand-written RFM', 'd', 'b'),
-               (5, '(d)/(c)  full refresh / refresh without model', 'd', 'c')) x(o, ratio, num, den)
+               (5, '(d)/(c)  full refresh / refresh without model', 'd', 'c'),
+               (6, '(e)/(a)  Pareto/NBD refresh / GROUP BY', 'e', 'a'),
+               (7, '(f)/(a)  refresh with backtest / GROUP BY', 'f', 'a'),
+               (8, '(f)/(d)  refresh with backtest / without (target <= 1.4)', 'f', 'd')) x(o, ratio, num, den)
   JOIN bench_result n ON n.k = x.num
   JOIN bench_result d ON d.k = x.den
  ORDER BY x.o;
@@ -143,7 +153,10 @@ SELECT DISTINCT ON (i.model) i.model, l.refresh_id, l.status, l.rows_read, l.cus
        round(extract(epoch FROM l.finished_at - l.started_at)::numeric, 3) AS seconds,
        l.message
   FROM hvc.refresh_log l
-  CROSS JOIN LATERAL (SELECT CASE WHEN l.message LIKE '%model none%' THEN 'none' ELSE 'bgnbd' END AS model) i
+  CROSS JOIN LATERAL (SELECT CASE WHEN l.message LIKE '%model none%' THEN 'none'
+                                 WHEN l.message LIKE '%pareto_nbd%' THEN 'pareto_nbd'
+                                 WHEN l.message LIKE '%backtest%' AND l.message NOT LIKE '%no backtest%' THEN 'bgnbd + backtest'
+                                 ELSE 'bgnbd' END AS model) i
  WHERE l.status = 'succeeded'
  ORDER BY i.model, l.refresh_id DESC;
 
