@@ -6,7 +6,10 @@
 # costs only the build and the tests.  PostgreSQL 15 is the host's own and is
 # tested by test/check.sh directly.
 #
-# One line per version: "PostgreSQL N (suite): P passed, F failed", or
+# In each root it also builds the Debian package postgresql-<N>-hvc from
+# debian/ (pg_buildext picks the root's PostgreSQL version).
+#
+# One line per version: "PostgreSQL N (suite): P passed, F failed; <.deb>", or
 # "PostgreSQL N (suite): skipped: <why>" when Debian unstable's root itself
 # cannot be built (archive or debootstrap trouble: unstable moves daily).  A
 # build or test failure of hvc fails the run.  Ends with "N passed, M failed".
@@ -36,6 +39,9 @@ mirror() {
 
 suite_of() { case $1 in 17) echo trixie ;; 18) echo sid ;; *) return 1 ;; esac; }
 
+# what building the Debian package postgresql-<v>-hvc takes in a root
+deb_tools=debhelper,dpkg-dev,fakeroot,postgresql-server-dev-all
+
 # Make (once) the root of one version; prints why on failure.
 ensure_root() {   # version suite
     local v=$1 s=$2 dir=$cache/$2
@@ -51,7 +57,7 @@ ensure_root() {   # version suite
     local try
     for try in 1 2; do
         if debootstrap --variant=minbase \
-               --include="postgresql-$v,postgresql-server-dev-$v,build-essential" \
+               --include="postgresql-$v,postgresql-server-dev-$v,build-essential,$deb_tools" \
                "$s" "$dir.tmp" "$(mirror)" > "$cache/$s.log" 2>&1; then
             rm -rf "$dir"; mv "$dir.tmp" "$dir"
             return 0
@@ -92,7 +98,10 @@ test_version() {   # version suite
     chmod -R a+rwX "$dir/build"
     chroot "$dir" /bin/bash -c "
         set -e
-        export PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config
+        export PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config DEBIAN_FRONTEND=noninteractive
+        if ! command -v dh >/dev/null; then   # a root made before the package test
+            apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends ${deb_tools//,/ } >/dev/null
+        fi
         cd /build
         make -s -j2 PG_CONFIG=\$PG_CONFIG >/dev/null
         make -s install PG_CONFIG=\$PG_CONFIG >/dev/null
@@ -109,6 +118,15 @@ test_version() {   # version suite
             make -s installcheck PG_CONFIG=\$PG_CONFIG || rc=\$?
             pg_ctl -D /tmp/hvc-pg/data -m fast stop >/dev/null
             exit \$rc'
+        # the Debian package of this version, built in a clean copy
+        rm -rf /build-deb && mkdir -p /build-deb/hvc && cp -a /build/. /build-deb/hvc/
+        cd /build-deb/hvc && make -s clean PG_CONFIG=\$PG_CONFIG >/dev/null && rm -rf test/out test/out-isolation
+        if pg_buildext updatecontrol >/build-deb/log 2>&1 && dpkg-buildpackage -us -uc -b >>/build-deb/log 2>&1 &&
+           dpkg-deb -c /build-deb/postgresql-$v-hvc_*.deb | grep -q 'lib/postgresql/$v/lib/hvc.so'; then
+            echo \"deb built: \$(basename /build-deb/postgresql-$v-hvc_*.deb)\"
+        else
+            tail -n 20 /build-deb/log; echo 'deb not built'
+        fi
     " > "$log" 2>&1
     rc=$?
     unmount_all
@@ -120,6 +138,11 @@ test_version() {   # version suite
             f=$((f + BASH_REMATCH[1])); p=$((p + BASH_REMATCH[2] - BASH_REMATCH[1]))
         fi
     done < "$log"
+    local deb
+    deb=$(sed -n 's/^deb built: //p' "$log")
+    if [ $rc -eq 0 ]; then
+        if [ -n "$deb" ]; then p=$((p + 1)); else f=$((f + 1)); rc=1; fi
+    fi
     if [ $rc -ne 0 ] && [ $f -eq 0 ]; then f=1; fi
     if [ $rc -ne 0 ]; then
         sed 's/^/    /' "$log" | tail -n 40
@@ -130,7 +153,7 @@ test_version() {   # version suite
     fi
     rm -f "$log"
     passed=$((passed + p)); failed=$((failed + f))
-    lines+=("PostgreSQL $v ($s): $p passed, $f failed")
+    lines+=("PostgreSQL $v ($s): $p passed, $f failed${deb:+; $deb}")
 }
 
 for v in $versions; do
