@@ -108,6 +108,50 @@ put_edge_se(ResultBuilder *rb, const char *edge_col, const hvc_opt_report *rep,
 		put_float(rb, se_cols[i], rep->se[i]);
 }
 
+/* the _model_params columns of each purchase model's four parameters */
+static const char *const bg_columns[4] = {"r", "alpha", "a", "b"};
+static const char *const bg_se_columns[4] = {"r_se", "alpha_se", "a_se", "b_se"};
+static const char *const pnbd_columns[4] = {"r", "alpha", "s", "beta"};
+static const char *const pnbd_se_columns[4] = {"r_se", "alpha_se", "s_se", "beta_se"};
+
+/*
+ * Fit the purchase model named `model` (bgnbd, mbgnbd or pareto_nbd; the
+ * caller checked the name): its four parameters in the order of the columns
+ * above, and whether they are valid for predictions.
+ */
+static int
+fit_btyd_model(const char *model, const btyd_row *rows, int64 n, const hvc_fit_options *opt,
+			   double par[4], double *loglik, hvc_opt_report *rep, bool *valid)
+{
+	int			rc;
+
+	if (strcmp(model, "bgnbd") == 0)
+	{
+		bgnbd_params p;
+
+		rc = bgnbd_fit(rows, (size_t) n, opt, &p, loglik, rep);
+		par[0] = p.r, par[1] = p.alpha, par[2] = p.a, par[3] = p.b;
+		*valid = bgnbd_params_valid(&p);
+	}
+	else if (strcmp(model, "mbgnbd") == 0)
+	{
+		mbgnbd_params p;
+
+		rc = mbgnbd_fit(rows, (size_t) n, opt, &p, loglik, rep);
+		par[0] = p.r, par[1] = p.alpha, par[2] = p.a, par[3] = p.b;
+		*valid = mbgnbd_params_valid(&p);
+	}
+	else
+	{
+		pnbd_params p;
+
+		rc = pnbd_fit(rows, (size_t) n, opt, &p, loglik, rep);
+		par[0] = p.r, par[1] = p.alpha, par[2] = p.s, par[3] = p.beta;
+		*valid = pnbd_params_valid(&p);
+	}
+	return rc;
+}
+
 static void
 fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_row *rows,
 				   int64 nrows, int64 repeaters, StringInfo msg)
@@ -115,8 +159,14 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 	hvc_fit_options opt;
 	hvc_opt_report rep;
 	double		loglik = NAN;
-	int			rc;
+	double		par[4];
+	bool		valid;
+	int			rc,
+				i;
 	instr_time	start;
+	bool		pareto = strcmp(model, "pareto_nbd") == 0;
+	const char *const *names = pareto ? pnbd_columns : bg_columns;
+	const char *const *se = pareto ? pnbd_se_columns : bg_se_columns;
 
 	put(rb, "purchase_customers", Int64GetDatum(customers));
 	if (nrows < MIN_FIT_CUSTOMERS || repeaters == 0)
@@ -133,54 +183,13 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 	hvc_backend_fit_options(&opt);
 	memset(&rep, 0, sizeof(rep));
 	INSTR_TIME_SET_CURRENT(start);
-	if (strcmp(model, "bgnbd") == 0)
-	{
-		bgnbd_params p;
-
-		static const char *const se[4] = {"r_se", "alpha_se", "a_se", "b_se"};
-
-		rc = bgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep);
-		hvc_after_fit(&rep);
-		put_float(rb, "r", p.r);
-		put_float(rb, "alpha", p.alpha);
-		put_float(rb, "a", p.a);
-		put_float(rb, "b", p.b);
-		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
-			put_edge_se(rb, "purchase_edge", &rep, se, 4);
-		rc = (rc == HVC_OK && bgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
-	}
-	else if (strcmp(model, "mbgnbd") == 0)
-	{
-		mbgnbd_params p;
-
-		static const char *const se[4] = {"r_se", "alpha_se", "a_se", "b_se"};
-
-		rc = mbgnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep);
-		hvc_after_fit(&rep);
-		put_float(rb, "r", p.r);
-		put_float(rb, "alpha", p.alpha);
-		put_float(rb, "a", p.a);
-		put_float(rb, "b", p.b);
-		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
-			put_edge_se(rb, "purchase_edge", &rep, se, 4);
-		rc = (rc == HVC_OK && mbgnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
-	}
-	else
-	{
-		pnbd_params p;
-
-		static const char *const se[4] = {"r_se", "alpha_se", "s_se", "beta_se"};
-
-		rc = pnbd_fit(rows, (size_t) nrows, &opt, &p, &loglik, &rep);
-		hvc_after_fit(&rep);
-		put_float(rb, "r", p.r);
-		put_float(rb, "alpha", p.alpha);
-		put_float(rb, "s", p.s);
-		put_float(rb, "beta", p.beta);
-		if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
-			put_edge_se(rb, "purchase_edge", &rep, se, 4);
-		rc = (rc == HVC_OK && pnbd_params_valid(&p)) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
-	}
+	rc = fit_btyd_model(model, rows, nrows, &opt, par, &loglik, &rep, &valid);
+	hvc_after_fit(&rep);
+	for (i = 0; i < 4; i++)
+		put_float(rb, names[i], par[i]);
+	if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
+		put_edge_se(rb, "purchase_edge", &rep, se, 4);
+	rc = (rc == HVC_OK && valid) ? HVC_OK : (rc == HVC_OK ? HVC_FIT_NOCONV : rc);
 	if (rc == HVC_ENOMEM)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 						errmsg("out of memory while fitting the %s model", model)));
@@ -195,7 +204,7 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 						 model, (long long) customers, elapsed_seconds(start), rep.iterations, loglik);
 		if (rep.edge[0] != '\0')
 			appendStringInfo(msg, " at the edge %s%s", rep.edge,
-							 strcmp(rep.edge, strcmp(model, "pareto_nbd") == 0 ? "s->0" : "a->0") == 0 ?
+							 strcmp(rep.edge, pareto ? "s->0" : "a->0") == 0 ?
 							 " (nobody drops out: predictions use the NBD limit)" :
 							 " (predictions use the limiting model)");
 	}
