@@ -111,22 +111,6 @@ typedef struct RowKind
  * model_funcs.c apply the same rules to their arguments).
  * --------------------------------------------------------------------- */
 
-/*
- * The frequency argument n: bigint since 0.2.0; a 0.1.0 catalog still
- * declares it integer (the library must not misread its Datum then).
- */
-static int64
-frequency_arg(FunctionCallInfo fcinfo, int n)
-{
-	Oid			t = get_fn_expr_argtype(fcinfo->flinfo, n);
-
-	if (t == INT4OID)
-		return (int64) PG_GETARG_INT32(n);
-	if (t == INT2OID)
-		return (int64) PG_GETARG_INT16(n);
-	return PG_GETARG_INT64(n);
-}
-
 static void
 bad_row(const char *msg, const char *hint)
 {
@@ -160,7 +144,7 @@ static bool
 btyd_from_args(FunctionCallInfo fcinfo, void *row)
 {
 	btyd_row   *r = (btyd_row *) row;
-	int64		x = frequency_arg(fcinfo, 1);
+	int64		x = hvc_frequency_arg(fcinfo, 1);
 	double		t_x = PG_GETARG_FLOAT8(2),
 				T = PG_GETARG_FLOAT8(3);
 
@@ -230,7 +214,7 @@ static bool
 gg_from_args(FunctionCallInfo fcinfo, void *row)
 {
 	gg_row	   *r = (gg_row *) row;
-	int64		x = frequency_arg(fcinfo, 1);
+	int64		x = hvc_frequency_arg(fcinfo, 1);
 	double		m = PG_GETARG_FLOAT8(2);
 
 	if (x < 0)

@@ -62,22 +62,6 @@ PG_FUNCTION_INFO_V1(hvc_mbgnbd_p_no_purchase);
 #define SUMMARY_HINT \
 	"frequency is the number of repeat purchases (0 or more), recency the time from the first to the last purchase (0 when frequency is 0) and age the time from the first purchase to the end of observation, so 0 <= recency <= age."
 
-/*
- * The frequency argument n: bigint since 0.2.0; a 0.1.0 catalog still
- * declares it integer (the library must not misread its Datum then).
- */
-static int64
-frequency_arg(FunctionCallInfo fcinfo, int n)
-{
-	Oid			t = get_fn_expr_argtype(fcinfo->flinfo, n);
-
-	if (t == INT4OID)
-		return (int64) PG_GETARG_INT32(n);
-	if (t == INT2OID)
-		return (int64) PG_GETARG_INT16(n);
-	return PG_GETARG_INT64(n);
-}
-
 static void
 bad_arg(const char *msg, const char *hint)
 {
@@ -256,7 +240,7 @@ static Datum
 p_alive_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
-	int64		x = frequency_arg(fcinfo, 1);
+	int64		x = hvc_frequency_arg(fcinfo, 1);
 	double		t_x = PG_GETARG_FLOAT8(2),
 				T = PG_GETARG_FLOAT8(3);
 
@@ -271,7 +255,7 @@ expected_purchases_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
 	double		t = PG_GETARG_FLOAT8(1);
-	int64		x = frequency_arg(fcinfo, 2);
+	int64		x = hvc_frequency_arg(fcinfo, 2);
 	double		t_x = PG_GETARG_FLOAT8(3),
 				T = PG_GETARG_FLOAT8(4);
 
@@ -288,7 +272,7 @@ p_no_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
 	double		tau = PG_GETARG_FLOAT8(1);
-	int64		x = frequency_arg(fcinfo, 2);
+	int64		x = hvc_frequency_arg(fcinfo, 2);
 	double		t_x = PG_GETARG_FLOAT8(3),
 				T = PG_GETARG_FLOAT8(4);
 
@@ -342,7 +326,7 @@ clv_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
 	gg_params	g;
-	int64		x = frequency_arg(fcinfo, 2);
+	int64		x = hvc_frequency_arg(fcinfo, 2);
 	double		t_x = PG_GETARG_FLOAT8(3),
 				T = PG_GETARG_FLOAT8(4),
 				mon = PG_GETARG_FLOAT8(5);
@@ -379,7 +363,7 @@ static Datum
 time_to_next_purchase_impl(FunctionCallInfo fcinfo, hvc_model_kind kind)
 {
 	hvc_purchase_model m;
-	int64		x = frequency_arg(fcinfo, 1);
+	int64		x = hvc_frequency_arg(fcinfo, 1);
 	double		T = PG_GETARG_FLOAT8(2);
 
 	check_age(x, T);
@@ -492,7 +476,7 @@ Datum
 hvc_gamma_gamma_expected_order_value(PG_FUNCTION_ARGS)
 {
 	gg_params	g;
-	int64		x = frequency_arg(fcinfo, 1);
+	int64		x = hvc_frequency_arg(fcinfo, 1);
 	double		mon = PG_GETARG_FLOAT8(2);
 
 	if (x < 0)

@@ -14,6 +14,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "utils/builtins.h"
@@ -103,4 +104,16 @@ hvc_attribute(HeapTupleHeader t, const char *name, bool *isnull)
 	d = heap_getattr(&tuple, i + 1, desc, isnull);
 	ReleaseTupleDesc(desc);
 	return d;
+}
+
+int64
+hvc_frequency_arg(FunctionCallInfo fcinfo, int n)
+{
+	Oid			t = get_fn_expr_argtype(fcinfo->flinfo, n);
+
+	if (t == INT4OID)
+		return (int64) PG_GETARG_INT32(n);
+	if (t == INT2OID)
+		return (int64) PG_GETARG_INT16(n);
+	return PG_GETARG_INT64(n);
 }

@@ -10,6 +10,7 @@
 #include "pg_compat.h"
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "fmgr.h"
 
 /* Raise object_not_in_prerequisite_state: "hvc: <what>", with the
  * database's hvc version and the hint to run ALTER EXTENSION hvc UPDATE. */
@@ -23,5 +24,10 @@ extern void hvc_require_columns(TupleDesc desc, int natts, const char *type);
  * type): a column this library needs but the catalog's type lacks is the
  * error above, not an internal "attribute does not exist". */
 extern Datum hvc_attribute(HeapTupleHeader t, const char *name, bool *isnull);
+
+/* The frequency argument n of a model function or fit aggregate: bigint
+ * since 0.2.0; a 0.1.0 catalog still declares it integer (and smallint calls
+ * resolve to it), so its Datum is read by the declared type. */
+extern int64 hvc_frequency_arg(FunctionCallInfo fcinfo, int n);
 
 #endif
