@@ -47,6 +47,7 @@
 #include "core/fit_driver.h"
 #include "core/gamma_gamma.h"
 #include "core/optimizer.h"
+#include "row_state.h"
 #include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_bgnbd_finalfn);
@@ -836,4 +837,19 @@ hvc_gamma_gamma_finalfn(PG_FUNCTION_ARGS)
 		}
 	}
 	PG_RETURN_DATUM(fit_result_datum(fcinfo, &fr, "hvc.gamma_gamma"));
+}
+
+/*
+ * The serialised form of a state of hvc._btyd_transfn (gg false) or
+ * hvc._gg_transfn (gg true), the empty state for NULL: the flat form of the
+ * shippable aggregates' bytea states (src/ship_aggs.c), which is built
+ * outside any aggregate call (when the state is copied into a tuple).
+ */
+bytea *
+hvc_row_state_serialize(void *state, bool gg)
+{
+	RowAggState empty = {0, 0, NULL};
+
+	return rows_serialize(state != NULL ? (RowAggState *) state : &empty,
+						  gg ? &gg_kind : &btyd_kind);
 }

@@ -43,7 +43,11 @@ GRANT EXECUTE ON ROUTINE
     hvc.expected_purchases_new(hvc.mbgnbd, float8),
     hvc.customer_lifetime_value(hvc.mbgnbd, hvc.gamma_gamma, bigint, float8, float8, float8, integer, float8, float8),
     hvc.time_to_next_purchase(hvc.mbgnbd, bigint, float8),
-    hvc.p_no_purchase(hvc.mbgnbd, float8, bigint, float8, float8)
+    hvc.p_no_purchase(hvc.mbgnbd, float8, bigint, float8, float8),
+    hvc.bgnbd_fit_distributed(bigint, float8, float8),
+    hvc.pareto_nbd_fit_distributed(bigint, float8, float8),
+    hvc.mbgnbd_fit_distributed(bigint, float8, float8),
+    hvc.gamma_gamma_fit_distributed(bigint, float8)
 TO PUBLIC;
 
 -- Entry points that run with the caller's rights: they do what the caller's
