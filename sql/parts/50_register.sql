@@ -131,6 +131,7 @@ BEGIN
         END IF;
     END IF;
 
+    PERFORM hvc._citus_check_source(rel, customer);   -- sql/parts/95_citus.sql
     IF NOT has_table_privilege(rel, 'SELECT') THEN
         RAISE EXCEPTION 'hvc: permission denied to read %', rel
             USING ERRCODE = 'insufficient_privilege',
