@@ -82,3 +82,6 @@ COMMENT ON FUNCTION hvc._citus_check_source(regclass, text) IS
 -- they depend on tables not in its metadata).  A placeholder setting where
 -- Citus is not loaded.
 ALTER FUNCTION hvc._create_snapshot_objects(regtype) SET citus.enable_ddl_propagation = off;
+
+-- (after 90_privileges.sql: internal, like every hvc._* routine)
+REVOKE ALL ON FUNCTION hvc._citus_check_source(regclass, text) FROM PUBLIC;
