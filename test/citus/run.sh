@@ -3,6 +3,7 @@
 #
 #   bash test/citus/run.sh            build Citus once (cached), then test
 #   bash test/citus/run.sh --build    only build/refresh the cached tree
+#   bash test/citus/run.sh --tree     same, then print the tree's pg_config
 #
 # Citus 12.1.12 (AGPL-3.0) is a test dependency only: it is built from the
 # shared source tarball ($HVC_CITUS_TARBALL, default
@@ -95,6 +96,8 @@ exec 9> "$cache/citus.lock"
 flock 9
 if stamp_ok; then log "reusing $tree"; else build_tree; fi
 [ "${1:-}" = "--build" ] && exit 0
+# --tree: build when needed, then print the tree's pg_config (bench/citus.sh)
+[ "${1:-}" = "--tree" ] && { echo "$tpg_config"; exit 0; }
 
 # ---------------------------------------------------------------------------
 # hvc into the private tree (a copy of the working tree as it is, uncommitted

@@ -2,12 +2,27 @@
 -- exactly the internal-state aggregates' results, serially, in parallel
 -- plans (partial states passed flat through Gather) and on no rows.
 CREATE EXTENSION IF NOT EXISTS hvc;
+-- 3000 customers simulated from BG/NBD (r = 1, alpha = 5, a = 1, b = 3;
+-- weeks) with a deterministic hash as the random source (as in the models
+-- test), and a spend per repeat customer.
+CREATE FUNCTION pg_temp.d_u(i int, k int, j int) RETURNS float8 IMMUTABLE LANGUAGE sql AS
+$$ SELECT (hashint8(i::bigint * 4096 + k * 8 + j)::float8 + 2147483648.5) / 4294967296.0 $$;
 CREATE TEMP TABLE s AS
-SELECT (i % 7)::bigint AS f,
-       CASE WHEN i % 7 = 0 THEN 0 ELSE least(i % 30, 40 + i % 13)::float8 END AS r,
-       (40 + i % 13)::float8 AS a,
-       (10 + i % 17)::float8 AS m
-  FROM generate_series(1, 20000) i;
+WITH RECURSIVE cust AS (
+    SELECT i, (7 + (hashint4(i) & 1023) % 358) / 7.0::float8 AS age,
+           -ln(pg_temp.d_u(i, 0, 1)) / 5.0 AS lam,
+           1 - (1 - pg_temp.d_u(i, 0, 2)) ^ (1 / 3.0) AS p
+      FROM generate_series(1, 3000) i),
+purchases AS (
+    SELECT i, age, lam, p, 0 AS k, 0.0::float8 AS t FROM cust
+    UNION ALL
+    SELECT i, age, lam, p, k + 1, t - ln(pg_temp.d_u(i, k + 1, 3)) / lam
+      FROM purchases
+     WHERE t - ln(pg_temp.d_u(i, k + 1, 3)) / lam <= age
+       AND (k = 0 OR pg_temp.d_u(i, k, 4) >= p))
+SELECT DISTINCT ON (i) k::bigint AS f, round(t * 7) / 7.0::float8 AS r, age AS a,
+       CASE WHEN k = 0 THEN 0 ELSE round((20 + 60 * pg_temp.d_u(i, 0, 5))::numeric, 2)::float8 END AS m
+  FROM purchases ORDER BY i, k DESC;
 SELECT hvc.bgnbd_fit(f, r, a)::text = hvc.bgnbd_fit_distributed(f, r, a)::text AS same_bgnbd,
        hvc.pareto_nbd_fit(f, r, a)::text = hvc.pareto_nbd_fit_distributed(f, r, a)::text AS same_pareto_nbd,
        hvc.mbgnbd_fit(f, r, a)::text = hvc.mbgnbd_fit_distributed(f, r, a)::text AS same_mbgnbd,
