@@ -60,7 +60,7 @@ cpu() {
     echo "$t"
 }
 hz=$(getconf CLK_TCK)
-echo "bench/citus.sh: $(wc -l < /dev/null) $customers customers, $(q plain -c 'SELECT count(*) FROM public.sales') lines (guest rows dropped)"
+echo "bench/citus.sh: $customers customers, $(q plain -c 'SELECT count(*) FROM public.sales') lines (guest rows dropped)"
 for round in 1 2; do
     for n in plain coord; do
         declare -A before

@@ -25,6 +25,9 @@
 
 #include "row_state.h"
 
+/* the state and at most three aggregate arguments */
+#define SHIP_MAX_ARGS 4
+
 typedef struct ShipKind
 {
 	bool		gg;				/* Gamma-Gamma rows, else BTYD rows */
@@ -96,10 +99,11 @@ ship_new(FunctionCallInfo fcinfo, const ShipKind *k)
 static Datum
 ship_call(FunctionCallInfo fcinfo, PGFunction fn, int nargs, NullableDatum *args, bool *isnull)
 {
-	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
+	LOCAL_FCINFO(inner, SHIP_MAX_ARGS);
 	Datum		result;
 	int			i;
 
+	Assert(nargs <= SHIP_MAX_ARGS);
 	InitFunctionCallInfoData(*inner, fcinfo->flinfo, nargs, fcinfo->fncollation,
 							 fcinfo->context, NULL);
 	for (i = 0; i < nargs; i++)
@@ -151,7 +155,7 @@ static Datum
 ship_transfn(FunctionCallInfo fcinfo, const ShipKind *k)
 {
 	ShipState  *s = ship_arg(fcinfo, 0, k);
-	NullableDatum args[FUNC_MAX_ARGS];
+	NullableDatum args[SHIP_MAX_ARGS];
 	bool		isnull;
 	Datum		d;
 	int			i;
