@@ -262,6 +262,16 @@ for t in sales_c sales_o sales_p; do
 done
 
 
+# hvc.priority on the coordinator: the snapshot is a local table there, so a
+# lookup is one index scan on the coordinator (no worker is involved); same
+# answers as the plain server's for the same data
+prio_sql="SELECT string_agg(p::text, ';' ORDER BY c) FROM generate_series(1, 200, 7) c, hvc.priority(c::bigint) p"
+check "hvc.priority on the coordinator = on the plain server (30 customers)" \
+      "$(q plain -c "$prio_sql")" "$(q coord -c "$prio_sql")"
+check "hvc.priority on the coordinator touches no worker (a local index scan)" "0" \
+      "$(q coord -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = log" -c "SELECT count(*) FROM hvc.priority(8::bigint)" 2>&1 | grep -c 'issuing')"
+
+
 # ---------------------------------------------------------------------------
 # 3. The ad-hoc fit aggregates on a distributed summary: the bytea-state
 #    forms aggregate on the workers (worker_partial_agg in the shard queries,
@@ -288,6 +298,18 @@ log "SELECT (hvc.bgnbd_fit_distributed(...)).* has $nstar coord_combine_agg call
 plan=$(q coord -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT customer_id, hvc.customer_summary(ordered_at, amount, margin, order_id, '2025-06-30', 'UTC') FROM public.sales_c GROUP BY customer_id")
 check "hvc.customer_summary grouped by the distribution column runs entirely on the workers" "1 0" \
       "$(echo "$plan" | grep -c 'hvc.customer_summary' | awk '{print ($1 > 0)}') $(echo "$plan" | sed -n '1,/Task Count/p' | grep -c 'Aggregate')"
+
+# a source that is not distributed: register_source says what it costs
+q coord -c "CREATE TABLE public.sales_local ($cols)" -c "CREATE TABLE public.sales_ref ($cols)" \
+        -c "SELECT create_reference_table('public.sales_ref')" >/dev/null 2>&1 || die "creating the local and reference tables failed"
+for t in sales_local sales_ref; do
+    msg=$(q coord -c "SELECT hvc.register_source('public.$t', customer => 'customer_id', ordered_at => 'ordered_at', amount => 'amount')" 2>&1 >/dev/null)
+    case $t in
+        sales_local) want_msg="NOTICE:  hvc: public.sales_local is not a Citus distributed table: every refresh reads it on the coordinator only";;
+        sales_ref)   want_msg="NOTICE:  hvc: public.sales_ref is a Citus reference table: every refresh reads it on one node and ships all its rows to the coordinator";;
+    esac
+    check "register_source of $t says what it costs" "1" "$(echo "$msg" | grep -cF "$want_msg")"
+done
 
 # ---------------------------------------------------------------------------
 # 4. A worker without hvc: register_source and refresh fail naming it, and
