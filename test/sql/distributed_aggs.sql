@@ -1,7 +1,9 @@
 -- The bytea-state fit aggregates (hvc.*_fit_distributed, for Citus) give
 -- exactly the internal-state aggregates' results, serially, in parallel
 -- plans (partial states passed flat through Gather) and on no rows.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
+RESET client_min_messages;
 -- 3000 customers simulated from BG/NBD (r = 1, alpha = 5, a = 1, b = 3;
 -- weeks) with a deterministic hash as the random source (as in the models
 -- test), and a spend per repeat customer.
