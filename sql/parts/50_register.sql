@@ -184,10 +184,11 @@ BEGIN
     END IF;
     -- stored states, change triggers, the next refresh full (62_incremental.sql)
     PERFORM hvc._setup_tracking(old_relation);
-    RETURN format('hvc: registered %s (customer %I %s, ordered_at %I, amount %I, margin %s, order_id %s, track_changes %s%s); run CALL hvc.refresh()',
+    RETURN format('hvc: registered %s (customer %I %s, ordered_at %I, amount %I, margin %s, order_id %s%s); run CALL hvc.refresh()',
                   rel_name, customer, customer_type, ordered_at, amount,
                   coalesce(quote_ident(margin), 'none'), coalesce(quote_ident(order_id), 'none'),
-                  track_changes, CASE WHEN changed_at IS NOT NULL THEN format(' on %I', changed_at) ELSE '' END);
+                  CASE WHEN track_changes = 'column' THEN format(', track_changes column on %I', changed_at)
+                       WHEN track_changes = 'trigger' THEN ', track_changes trigger' ELSE '' END);
 END $$;
 COMMENT ON FUNCTION hvc.register_source(regclass, text, text, text, text, text, text, text, text) IS
     'Point hvc at a sales table (table, view or materialized view): customer (hashable type), ordered_at (date/timestamp/timestamptz), amount (numeric/integer/float; negative = refund), optional margin and order_id. track_changes: none (default: every refresh reads the whole source), column (incremental refresh from the rows whose changed_at, a timestamptz column, moved past the last refresh) or trigger (hvc adds statement triggers that record changed keys; table owner only). product: a product column, stored for signals. Replaces any earlier registration (the next refresh is full); bad mappings fail before anything changes.';

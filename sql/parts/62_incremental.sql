@@ -34,6 +34,11 @@
 -- change triggers could not record a change, or more than a fifth of the
 -- customers changed (reading the source once is cheaper then).
 --
+-- TRUNCATE (of the table or one of its partitions), VACUUM FULL, CLUSTER and
+-- attaching or detaching a partition give the source new storage files:
+-- the next refresh is full (hvc._source_files), in both modes (a reloaded
+-- table's rows may carry old changed_at values).
+--
 -- Column mode watermark: the next refresh reads rows with changed_at >= the
 -- start of the oldest transaction open when this refresh began (as far as
 -- pg_stat_activity shows it: roles without pg_read_all_stats see only their
@@ -75,7 +80,8 @@ CREATE TABLE hvc.state_info (
     watermark      timestamptz,
     refresh_id     bigint      NOT NULL,
     customers      bigint      NOT NULL,
-    source_rows    bigint      NOT NULL
+    source_rows    bigint      NOT NULL,
+    source_files   text
 );
 SELECT pg_catalog.pg_extension_config_dump('hvc.state_info', '');
 COMMENT ON TABLE hvc.state_info IS 'What the stored per-customer states (hvc.customer_states) were built from; one row while they exist.';
@@ -87,6 +93,7 @@ COMMENT ON COLUMN hvc.state_info.as_of_local IS 'The as_of (local time) the stat
 COMMENT ON COLUMN hvc.state_info.watermark IS 'Column mode: the next refresh reads the rows whose changed_at is at or after this.';
 COMMENT ON COLUMN hvc.state_info.refresh_id IS 'The refresh that wrote the states last.';
 COMMENT ON COLUMN hvc.state_info.customers IS 'Stored states (customer keys, the NULL key''s group included).';
+COMMENT ON COLUMN hvc.state_info.source_files IS 'The storage files (relfilenodes) of the source''s table or partitions: TRUNCATE, VACUUM FULL, CLUSTER, or attaching and detaching partitions change them, and the next refresh is full. NULL for views.';
 COMMENT ON COLUMN hvc.state_info.source_rows IS 'Source rows the stored states were built from (their sum of rows): column mode compares it with count(*) to find deletes.';
 
 CREATE TABLE hvc.state_invalidations (
@@ -220,9 +227,14 @@ BEGIN
         rows         bigint  NOT NULL,
         skipped      boolean NOT NULL
     )$ddl$, customer_type);
+    COMMENT ON COLUMN hvc.customer_states.customer_id IS 'Customer key (NULL: the group of rows without a key).';
+    COMMENT ON COLUMN hvc.customer_states.state IS 'The serialised hvc.customer_state of all the customer''s rows, cut at hvc.state_info.as_of_local.';
+    COMMENT ON COLUMN hvc.customer_states.rows IS 'Source rows the state was built from (skipped ones included).';
+    COMMENT ON COLUMN hvc.customer_states.skipped IS 'Whether the state skipped rows (after as_of, or NULL/bad values): recomputed when as_of moves forward.';
     COMMENT ON TABLE hvc.customer_states IS 'Internal: the exact per-customer state (hvc.customer_state, cut at hvc.state_info.as_of_local) of every customer key, kept between refreshes for incremental refresh.';
     -- The base type: the triggers copy keys without running a domain's checks.
     EXECUTE format('CREATE TABLE hvc.changed_customers (customer_id %s)', hvc._base_type(customer_type));
+    COMMENT ON COLUMN hvc.changed_customers.customer_id IS 'Key of a changed row (before and after an update; NULL for rows without a key).';
     COMMENT ON TABLE hvc.changed_customers IS 'Internal: customer keys of rows inserted, updated or deleted since the last refresh, recorded by hvc''s triggers (track_changes ''trigger''); the next refresh recomputes and removes them.';
     PERFORM hvc._attach_runtime_objects();
 END $fn$;
@@ -397,6 +409,17 @@ END $$;
 COMMENT ON FUNCTION hvc._recompute_states(hvc.source, timestamp, text) IS
     'Internal: recomputes the stored states of the customer keys in pg_temp._hvc_touched from all their source rows.';
 
+-- The storage files of a source's table or leaf partitions (NULL for views).
+CREATE OR REPLACE FUNCTION hvc._source_files(rel regclass) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT string_agg(t.relid::oid::text || ':' || coalesce(pg_relation_filenode(t.relid)::text, '-'), ',' ORDER BY t.relid::oid)
+      FROM (SELECT p.relid FROM pg_partition_tree(rel) p WHERE p.isleaf
+            UNION
+            SELECT c.oid::regclass FROM pg_class c WHERE c.oid = rel AND c.relkind <> 'p') t
+$$;
+COMMENT ON FUNCTION hvc._source_files(regclass) IS
+    'Internal: the relfilenodes of a source''s table or leaf partitions (they change at TRUNCATE, VACUUM FULL, CLUSTER, ATTACH/DETACH PARTITION).';
+
 -- Column mode: the watermark the next refresh reads from (see the header).
 CREATE OR REPLACE FUNCTION hvc._next_watermark() RETURNS timestamptz
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -456,6 +479,8 @@ BEGIN
         WHEN si.registration <> hvc._registration_key(src) THEN 'source registered'
         WHEN si.timezone <> cfg.timezone THEN format('timezone changed from %s to %s', si.timezone, cfg.timezone)
         WHEN as_of_local < si.as_of_local THEN 'as_of is before the stored states'' as_of'
+        WHEN si.source_files IS DISTINCT FROM hvc._source_files(src.relation::regclass)
+            THEN 'the source was truncated or rewritten, or its partitions changed'
         END;
 
     -- Changes are taken before the source is read: a change committed later
@@ -543,9 +568,9 @@ BEGIN
     IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
         DELETE FROM hvc.state_info;
         INSERT INTO hvc.state_info (format_version, registration, timezone, as_of_local, watermark,
-                                    refresh_id, customers, source_rows)
+                                    refresh_id, customers, source_rows, source_files)
         SELECT hvc._state_format_version(), hvc._registration_key(src), cfg.timezone, as_of_local, wm,
-               id, count(*), coalesce(sum(c.rows), 0)
+               id, count(*), coalesce(sum(c.rows), 0), hvc._source_files(src.relation::regclass)
           FROM hvc.customer_states c;
     END IF;
     DROP TABLE pg_temp._hvc_touched;

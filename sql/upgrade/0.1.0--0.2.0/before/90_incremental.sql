@@ -26,7 +26,8 @@ CREATE TABLE hvc.state_info (
     watermark      timestamptz,
     refresh_id     bigint      NOT NULL,
     customers      bigint      NOT NULL,
-    source_rows    bigint      NOT NULL
+    source_rows    bigint      NOT NULL,
+    source_files   text
 );
 SELECT pg_catalog.pg_extension_config_dump('hvc.state_info', '');
 
