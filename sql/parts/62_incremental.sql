@@ -432,10 +432,16 @@ COMMENT ON FUNCTION hvc._next_watermark() IS
 
 -- Build pg_temp._hvc_stage for refresh id.  Returns the kind, the reason,
 -- and the customers skipped for an overlong key and their rows.
+-- Partitioned sources: with enable_partitionwise_aggregate the planner
+-- aggregates each partition on its own when the customer column is the
+-- partition key (hash partitioning by customer: small hash tables, no
+-- merge), and otherwise chooses between per-partition partial states merged
+-- by the aggregate's combine function and one aggregate over all
+-- partitions, by cost.
 CREATE OR REPLACE FUNCTION hvc._stage(id bigint, cfg hvc.config, src hvc.source, as_of_local timestamp,
                                       OUT kind text, OUT reason text,
                                       OUT big_keys bigint, OUT big_key_rows bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_partitionwise_aggregate = on AS $fn$
 DECLARE
     si hvc.state_info;
     full_requested boolean;
