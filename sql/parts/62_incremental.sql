@@ -283,11 +283,12 @@ BEGIN
     INSERT INTO hvc.state_invalidations (reason) VALUES ('source registered');
     IF src.track_changes = 'trigger' THEN
         FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-            EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION hvc._record_changes()',
+            EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION hvc._record_changes(%L)',
                            'hvc_track_' || ev, upper(ev), rel,
                            CASE ev WHEN 'insert' THEN 'NEW TABLE AS hvc_new'
                                    WHEN 'update' THEN 'OLD TABLE AS hvc_old NEW TABLE AS hvc_new'
-                                   ELSE 'OLD TABLE AS hvc_old' END);
+                                   ELSE 'OLD TABLE AS hvc_old' END,
+                           src.customer);
         END LOOP;
         EXECUTE format('CREATE TRIGGER hvc_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION hvc._record_changes()', rel);
     END IF;
@@ -302,39 +303,39 @@ COMMENT ON FUNCTION hvc._setup_tracking(text) IS
 -- the writers need no privilege on schema hvc), copy the key column of the
 -- transition table into hvc.changed_customers (the column's base type, so no
 -- cast, domain check, operator or function the table owner could define
--- runs; NULL keys are recorded too, they form a group of their own), act
--- only for the registered source and its registered key column of the
--- recorded type, and turn any error into a row of hvc.state_invalidations
+-- runs; NULL keys are recorded too, they form a group of their own) only
+-- when the key column (the trigger's argument) has that type or is a domain
+-- directly over it (checked at every statement: one catalog query; whoever may
+-- attach the function to a table of theirs can at most add keys to
+-- recompute), and turn any error into a row of hvc.state_invalidations
 -- (the next refresh is full) -- or, if even that fails, into nothing.
 -- No constraint, index or unique key on the tables they write.  TRUNCATE
 -- makes the next refresh full.  A query cancel still cancels the write.
 CREATE OR REPLACE FUNCTION hvc._record_changes() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    col text;
 BEGIN
     BEGIN
         IF TG_OP = 'TRUNCATE' THEN
             INSERT INTO hvc.state_invalidations (reason) VALUES ('TRUNCATE of the source');
             RETURN NULL;
         END IF;
-        SELECT s.customer INTO col
-          FROM hvc.source s
-          JOIN pg_attribute a ON a.attrelid = TG_RELID AND a.attname = s.customer AND NOT a.attisdropped
-          JOIN pg_attribute k ON k.attrelid = to_regclass('hvc.changed_customers') AND k.attname = 'customer_id'
-         WHERE s.track_changes = 'trigger' AND to_regclass(s.relation) = TG_RELID
-           AND k.atttypid = hvc._base_type(a.atttypid);
-        IF col IS NULL THEN
-            IF EXISTS (SELECT 1 FROM hvc.source s WHERE s.track_changes = 'trigger' AND to_regclass(s.relation) = TG_RELID) THEN
-                INSERT INTO hvc.state_invalidations (reason) VALUES ('the change triggers found no key column of the registered type');
-            END IF;
+        -- TG_ARGV[0] is the key column.  Its type must be the change log's
+        -- (or a domain over it): then copying it runs no cast or function.
+        IF NOT EXISTS (SELECT 1
+                         FROM pg_attribute a, pg_attribute k, pg_type t
+                        WHERE a.attrelid = TG_RELID AND a.attname = TG_ARGV[0] AND a.attnum > 0
+                          AND NOT a.attisdropped AND t.oid = a.atttypid
+                          AND k.attrelid = to_regclass('hvc.changed_customers') AND k.attname = 'customer_id'
+                          AND k.atttypid IN (a.atttypid, t.typbasetype)) THEN
+            INSERT INTO hvc.state_invalidations (reason)
+            VALUES ('the change triggers found no key column of the type of hvc.changed_customers');
             RETURN NULL;
         END IF;
         IF TG_OP IN ('INSERT', 'UPDATE') THEN
-            EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT n.%I FROM hvc_new n', col);
+            EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT n.%I FROM hvc_new n', TG_ARGV[0]);
         END IF;
         IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT o.%I FROM hvc_old o', col);
+            EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT o.%I FROM hvc_old o', TG_ARGV[0]);
         END IF;
     EXCEPTION WHEN OTHERS THEN
         BEGIN
