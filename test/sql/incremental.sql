@@ -5,8 +5,8 @@
 -- 'column' and in 'trigger' mode; hvc.refresh_log says which kind ran and
 -- why.  Bad values of the new register_source parameters fail with clear
 -- SQLSTATEs and change nothing.
-CREATE EXTENSION IF NOT EXISTS hvc;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS hvc;
 DELETE FROM hvc.config;
 INSERT INTO hvc.config (model) VALUES ('bgnbd');
 

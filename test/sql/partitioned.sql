@@ -4,8 +4,8 @@
 -- partition; incremental refresh of the range-partitioned table in trigger
 -- and column mode equals a full one, and TRUNCATE of one partition or a
 -- partition attached later (new storage files) makes the refresh full.
-CREATE EXTENSION IF NOT EXISTS hvc;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS hvc;
 DELETE FROM hvc.config;
 INSERT INTO hvc.config (model, time_unit) VALUES ('bgnbd', 'day');
 
