@@ -487,7 +487,7 @@ BEGIN
         WHEN si.timezone <> cfg.timezone THEN format('timezone changed from %s to %s', si.timezone, cfg.timezone)
         WHEN as_of_local < si.as_of_local THEN 'as_of is before the stored states'' as_of'
         WHEN si.source_files IS DISTINCT FROM hvc._source_files(src.relation::regclass)
-            THEN 'the source was truncated or rewritten, or its partitions changed'
+            THEN 'the source was truncated, rewritten or restored, or its partitions changed'
         END;
 
     -- Changes are taken before the source is read: a change committed later
