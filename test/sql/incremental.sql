@@ -124,6 +124,12 @@ DELETE FROM inc_sales WHERE customer_id = 18;
 RESET ROLE;
 SELECT customer_id FROM hvc.changed_customers ORDER BY 1;
 SELECT inc_vs_full('2024-12-20');
+-- the change log is missing: the write still succeeds, the next refresh is full
+ALTER TABLE hvc.changed_customers RENAME TO changed_customers_away;
+INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES (19, '2024-11-30', 1);
+ALTER TABLE hvc.changed_customers_away RENAME TO changed_customers;
+SELECT count(*) AS change_log FROM hvc.changed_customers;
+SELECT inc_vs_full('2024-12-20');
 -- TRUNCATE: full
 TRUNCATE inc_sales;
 SELECT inc_load();
