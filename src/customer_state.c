@@ -433,3 +433,32 @@ customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
 	}
 	return s;
 }
+
+/* The format version byte that customer_state_serialize writes. */
+int
+customer_state_format_version(void)
+{
+	return STATE_FORMAT_VERSION;
+}
+
+/*
+ * The row counters of a serialised state (rows fed, rows skipped) without
+ * decoding the rest: what the stored-state table keeps beside each state.
+ * Checks the header only; customer_state_deserialize validates the rest
+ * when the state is used.
+ */
+void
+customer_state_peek_counts(const char *data, Size len, int64 *rows, int64 *skipped)
+{
+	int64		f[2];
+
+	if (len < FIXED_SIZE)
+		corrupt("state is shorter than its fixed header");
+	if (*data != STATE_FORMAT_VERSION)
+		corrupt("unknown state format version");
+	memcpy(f, data + 1, sizeof(f));
+	if (f[0] < 0 || f[1] < 0 || f[1] > f[0])
+		corrupt("row counts do not add up");
+	*rows = f[0];
+	*skipped = f[1];
+}

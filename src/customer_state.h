@@ -63,6 +63,9 @@ extern void customer_state_summarize(CustomerState *s, CustomerSummary *out);
 extern bytea *customer_state_serialize(CustomerState *s);
 extern CustomerState *customer_state_deserialize(MemoryContext cxt,
 												 const char *data, Size len);
+extern int	customer_state_format_version(void);
+extern void customer_state_peek_counts(const char *data, Size len,
+									   int64 *rows, int64 *skipped);
 
 static inline DayNumber
 day_of_local_timestamp(int64 local_at)

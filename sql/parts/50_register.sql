@@ -143,7 +143,9 @@ COMMENT ON FUNCTION hvc._check_source(regclass, text, text, text, text, text) IS
     'Internal: validates a source mapping (relation kind, columns, types, privilege) and returns the customer type.';
 
 CREATE OR REPLACE FUNCTION hvc.register_source(source regclass, customer text, ordered_at text, amount text,
-                                    margin text DEFAULT NULL, order_id text DEFAULT NULL)
+                                    margin text DEFAULT NULL, order_id text DEFAULT NULL,
+                                    changed_at text DEFAULT NULL, track_changes text DEFAULT 'none',
+                                    product text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -157,6 +159,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass source => ''schema.table''.';
     END IF;
     customer_type := hvc._check_source(source, customer, ordered_at, amount, margin, order_id);
+    PERFORM hvc._check_tracking(source, changed_at, track_changes, product);   -- 62_incremental.sql
     SELECT format('%I.%I', n.nspname, c.relname) INTO rel_name
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
 
@@ -167,8 +170,10 @@ BEGIN
 
     SELECT s.customer_type, s.relation INTO old_type, old_relation FROM hvc.source s;
     DELETE FROM hvc.source;
-    INSERT INTO hvc.source (relation, customer, ordered_at, amount, margin, order_id, customer_type)
-    VALUES (rel_name, customer, ordered_at, amount, margin, order_id, customer_type::text);
+    INSERT INTO hvc.source (relation, customer, ordered_at, amount, margin, order_id, customer_type,
+                            changed_at, track_changes, product)
+    VALUES (rel_name, customer, ordered_at, amount, margin, order_id, customer_type::text,
+            changed_at, track_changes, product);
 
     -- Another table (or key type) starts a new history: the snapshot, tier
     -- history and alert state of the old source are dropped.  Re-registering
@@ -178,19 +183,25 @@ BEGIN
        OR to_regclass('hvc.customer_snapshot') IS NULL THEN
         PERFORM hvc._create_snapshot_objects(customer_type);
     END IF;
-    RETURN format('hvc: registered %s (customer %I %s, ordered_at %I, amount %I, margin %s, order_id %s); run CALL hvc.refresh()',
+    -- stored states, change triggers, the next refresh full (62_incremental.sql)
+    PERFORM hvc._setup_tracking(old_relation);
+    RETURN format('hvc: registered %s (customer %I %s, ordered_at %I, amount %I, margin %s, order_id %s%s); run CALL hvc.refresh()',
                   rel_name, customer, customer_type, ordered_at, amount,
-                  coalesce(quote_ident(margin), 'none'), coalesce(quote_ident(order_id), 'none'));
+                  coalesce(quote_ident(margin), 'none'), coalesce(quote_ident(order_id), 'none'),
+                  CASE WHEN track_changes = 'column' THEN format(', track_changes column on %I', changed_at)
+                       WHEN track_changes = 'trigger' THEN ', track_changes trigger' ELSE '' END);
 END $$;
-COMMENT ON FUNCTION hvc.register_source(regclass, text, text, text, text, text) IS
-    'Point hvc at a sales table (table, view or materialized view): customer (hashable type), ordered_at (date/timestamp/timestamptz), amount (numeric/integer/float; negative = refund), optional margin and order_id. Replaces any earlier registration; bad mappings fail before anything changes.';
+COMMENT ON FUNCTION hvc.register_source(regclass, text, text, text, text, text, text, text, text) IS
+    'Point hvc at a sales table (table, view or materialized view): customer (hashable type), ordered_at (date/timestamp/timestamptz), amount (numeric/integer/float; negative = refund), optional margin and order_id. track_changes: none (default: every refresh reads the whole source), column (incremental refresh from the rows whose changed_at, a timestamptz column, moved past the last refresh) or trigger (hvc adds statement triggers that record changed keys; table owner only). product: a product column, stored for signals. Replaces any earlier registration (the next refresh is full); bad mappings fail before anything changes.';
 
 -- A text overload so a missing table gets hvc's error and hint instead of the
 -- bare regclass cast error.  No SET search_path here on purpose: the name is
 -- resolved with the caller's search_path, like a regclass literal would be;
 -- the body calls only schema-qualified functions.
 CREATE OR REPLACE FUNCTION hvc.register_source(source text, customer text, ordered_at text, amount text,
-                                    margin text DEFAULT NULL, order_id text DEFAULT NULL)
+                                    margin text DEFAULT NULL, order_id text DEFAULT NULL,
+                                    changed_at text DEFAULT NULL, track_changes text DEFAULT 'none',
+                                    product text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -202,7 +213,8 @@ BEGIN
             USING ERRCODE = 'undefined_table',
                   HINT = 'Give the table or view as schema.name (e.g. public.sales), or a name on your search_path; quote mixed-case names: ''public."Sales"''.';
     END IF;
-    RETURN hvc.register_source(rel, customer, ordered_at, amount, margin, order_id);
+    RETURN hvc.register_source(rel, customer, ordered_at, amount, margin, order_id,
+                               changed_at, track_changes, product);
 END $$;
-COMMENT ON FUNCTION hvc.register_source(text, text, text, text, text, text) IS
+COMMENT ON FUNCTION hvc.register_source(text, text, text, text, text, text, text, text, text) IS
     'Same as hvc.register_source(regclass, ...), for a table name given as text (resolved with the caller''s search_path); a missing table gets a clear error and hint.';

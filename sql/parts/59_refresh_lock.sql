@@ -15,10 +15,9 @@ INSERT INTO hvc.refresh_lock DEFAULT VALUES;
 COMMENT ON TABLE hvc.refresh_lock IS 'One row whose row lock (FOR UPDATE) serialises refreshes and hvc.register_source; held until the refreshing transaction ends. Roles that refresh need UPDATE on it.';
 COMMENT ON COLUMN hvc.refresh_lock.singleton IS 'Always true: one lock row.';
 
--- What the caller asked for with the full argument (every refresh of 0.2.0
--- reads the whole source; the incremental refresh will honour false).
+-- What the caller asked for with the full argument (62_incremental.sql).
 ALTER TABLE hvc.refresh_log ADD COLUMN full_requested boolean;
-COMMENT ON COLUMN hvc.refresh_log.full_requested IS 'The full argument of the refresh: true demanded a rebuild from the whole source, false allows an incremental refresh. In 0.2.0 every refresh reads the whole source. NULL for refreshes before 0.2.0.';
+COMMENT ON COLUMN hvc.refresh_log.full_requested IS 'The full argument of the refresh: true demanded a rebuild from the whole source, false allows an incremental refresh (see kind and kind_reason). NULL for refreshes before 0.2.0.';
 
 -- The outcome of a refresh attempt, handed from the transaction that built
 -- (or failed to build) the snapshot to the one that reports it.

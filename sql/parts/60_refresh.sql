@@ -279,6 +279,7 @@ DECLARE
     refreshed timestamptz := now();
     big_keys bigint;
     big_key_rows bigint;
+    staged record;
 BEGIN
     -- A second refresh (or a register_source) waits here until the first has
     -- committed or failed; the source and settings are read after the lock,
@@ -310,35 +311,12 @@ BEGIN
     END IF;
     as_of_local := run_as_of AT TIME ZONE cfg.timezone;
 
-    -- 1. One pass over the source: a mergeable state per customer key.
-    -- (refresh_now may run twice in one transaction)
-    IF to_regclass('pg_temp._hvc_stage') IS NOT NULL THEN
-        DROP TABLE pg_temp._hvc_stage;
-    END IF;
-    EXECUTE format($q$
-        CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
-        SELECT %1$I AS customer_id,
-               hvc.customer_state(%2$I, %3$I, %4$s, %5$s, %6$L::timestamp, %7$L) AS state
-          FROM %8$s
-         GROUP BY 1$q$,
-        src.customer, src.ordered_at, src.amount,
-        coalesce(quote_ident(src.margin), 'NULL::numeric'),
-        coalesce(quote_ident(src.order_id), 'NULL::integer'),
-        as_of_local, cfg.timezone, src.relation);
-
-    -- A key too long for a btree index entry (about 2.7 kB) would fail every
-    -- refresh at the snapshot's index: such customers are skipped, counted
-    -- and named in a NOTICE.
-    SELECT count(*), sum((hvc.customer_state_summary(g.state)).rows_read)
-      INTO big_keys, big_key_rows
-      FROM pg_temp._hvc_stage g
-     WHERE pg_column_size(g.customer_id) > 2000;
-    IF big_keys > 0 THEN
-        DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
-        RAISE NOTICE 'hvc: % customer(s) skipped: their key is longer than 2000 bytes', big_keys
-            USING DETAIL = format('Their %s row(s) are counted in hvc.refresh_log.rows_skipped.', big_key_rows),
-                  HINT = 'An index entry holds at most about 2.7 kB; register a view whose customer column is shorter, e.g. md5(key).';
-    END IF;
+    -- 1. The stage: a mergeable state per customer key, from the whole
+    -- source or from the stored states and what changed; the kind and why go
+    -- to hvc.refresh_log (62_incremental.sql).
+    staged := hvc._stage(id, cfg, src, as_of_local);
+    big_keys := staged.big_keys;
+    big_key_rows := staged.big_key_rows;
 
     -- 2. Totals and model fits.
     models := hvc._fit_models(cfg, as_of_local::date);
@@ -507,7 +485,7 @@ BEGIN
     PERFORM hvc._refresh_report(outcome);
 END $$;
 COMMENT ON PROCEDURE hvc.refresh(timestamptz, boolean) IS
-    'Rebuild every hvc view from the registered sales table as of a cut-off (default now()): one read of the source, atomic swap, one row in hvc.refresh_log (committed first, so failures are logged too). Run it on its own, with autocommit (not inside BEGIN ... COMMIT or a multi-statement string); inside a transaction use SELECT hvc.refresh_now(). A concurrent refresh waits (a NOTICE names it; lock_timeout is honoured). full: every refresh of 0.2.0 reads the whole source; recorded in hvc.refresh_log.full_requested.';
+    'Rebuild every hvc view from the registered sales table as of a cut-off (default now()): one read of the source, atomic swap, one row in hvc.refresh_log (committed first, so failures are logged too). Run it on its own, with autocommit (not inside BEGIN ... COMMIT or a multi-statement string); inside a transaction use SELECT hvc.refresh_now(). A concurrent refresh waits (a NOTICE names it; lock_timeout is honoured). full => true reads the whole source; otherwise a source registered with track_changes column or trigger is refreshed incrementally when the stored states allow it (hvc.refresh_log.kind, kind_reason).';
 
 -- The same refresh as a function, in the caller's transaction: nothing is
 -- committed by it.  A rolled-back refresh_now leaves no trace, not even its

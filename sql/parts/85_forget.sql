@@ -48,6 +48,9 @@ BEGIN
             SELECT 'UPDATE on hvc.refresh_lock'
              WHERE NOT has_table_privilege('hvc.refresh_lock', 'UPDATE')
             UNION ALL
+            SELECT 'INSERT on hvc.state_invalidations'
+             WHERE NOT has_table_privilege('hvc.state_invalidations', 'INSERT')
+            UNION ALL
             SELECT 'EXECUTE on hvc''s internal routines'
              WHERE NOT has_function_privilege('hvc._customer_key_type(regtype)', 'EXECUTE')
                 OR NOT has_function_privilege('hvc._base_type(regtype)', 'EXECUTE')
@@ -81,6 +84,12 @@ BEGIN
         total := total + n;
     END LOOP;
     DROP TABLE _hvc_keyed;
+    -- the stored states lost the customer (above): the next refresh is full,
+    -- so it finds the customer in the source again like any other refresh
+    -- (62_incremental.sql)
+    IF total > 0 AND to_regclass('hvc.state_invalidations') IS NOT NULL THEN
+        INSERT INTO hvc.state_invalidations (reason) VALUES ('hvc.forget_customer');
+    END IF;
 
     -- Alerts keep up to 10 ids (JSON) in sample_ids and, depending on
     -- hvc.config.alert_payload, in the payload that was sent.

@@ -53,8 +53,8 @@ TO PUBLIC;
 -- Entry points that run with the caller's rights: they do what the caller's
 -- own privileges allow (and say which GRANT is missing otherwise).
 GRANT EXECUTE ON ROUTINE
-    hvc.register_source(regclass, text, text, text, text, text),
-    hvc.register_source(text, text, text, text, text, text),
+    hvc.register_source(regclass, text, text, text, text, text, text, text, text),
+    hvc.register_source(text, text, text, text, text, text, text, text, text),
     hvc.refresh(timestamptz, boolean),
     hvc.refresh_now(timestamptz, boolean),
     hvc.schedule_refresh(text),

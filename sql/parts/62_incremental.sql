@@ -1,0 +1,602 @@
+-- ---------------------------------------------------------------------------
+-- Step 1 of a refresh, the stage (pg_temp._hvc_stage: customer_id of the
+-- source's key type, state = the serialised hvc.customer_state), built either
+-- from the whole source (full) or from stored per-customer states merged with
+-- what changed (incremental).  hvc._stage() decides which, and why.
+--
+-- Stored states.  With track_changes 'column' or 'trigger', every refresh
+-- leaves the stage in hvc.customer_states (one row per customer key, the
+-- NULL key's group included): the exact state hvc.customer_state built from
+-- all of the customer's rows, cut at that refresh's as_of (rows after it are
+-- counted as skipped, not kept).  hvc.state_info says what they were built
+-- from: state format version, registration, timezone, as_of, watermark.
+--
+-- An incremental refresh recomputes, from all their rows (through the index
+-- on the customer column), the states of the customers that
+--   * changed: keys the triggers recorded (trigger mode), or keys of rows
+--     whose changed_at is at or after the watermark (column mode);
+--   * skipped rows at the last refresh, when as_of has moved forward since
+--     (rows after the old as_of may now count; NULL/NaN rows are also
+--     skipped rows, so those few customers are recomputed each time);
+--   * (column mode) lost rows: deletes leave no changed_at, so the refresh
+--     compares count(*) of the source with the rows the states were built
+--     from, and when they differ compares per-customer counts and recomputes
+--     the customers whose counts differ.  A customer nobody touched can only
+--     have lost rows (an insert or an update sets changed_at), so equal
+--     counts mean an unchanged customer.
+-- and keeps everyone else's stored state.  The later steps re-score every
+-- customer from the stage, as after a full read.
+--
+-- A full refresh runs (reason in hvc.refresh_log.kind_reason) when
+-- track_changes is 'none', full => true, there are no stored states, the
+-- registration, timezone or state format changed, as_of moved back before
+-- the stored states' as_of, a TRUNCATE or hvc.forget_customer happened, the
+-- change triggers could not record a change, or more than a fifth of the
+-- customers changed (reading the source once is cheaper then).
+--
+-- TRUNCATE (of the table or one of its partitions), VACUUM FULL, CLUSTER and
+-- attaching or detaching a partition give the source new storage files:
+-- the next refresh is full (hvc._source_files), in both modes (a reloaded
+-- table's rows may carry old changed_at values).
+--
+-- Column mode watermark: the next refresh reads rows with changed_at >= the
+-- start of the oldest transaction open when this refresh began (as far as
+-- pg_stat_activity shows it: roles without pg_read_all_stats see only their
+-- own sessions), less a safety margin of 5 minutes for clients whose clocks
+-- or changed_at values lag.  A row written by a transaction that commits
+-- late with an older changed_at is therefore still read, provided changed_at
+-- is set at or after the writing transaction began (DEFAULT now(), or
+-- now()/clock_timestamp() in an update trigger).  Rows read twice are
+-- harmless: a recomputed state is exact.
+--
+-- Format version: each state begins with its format byte
+-- (hvc._state_format_version()); hvc.state_info.format_version records the
+-- version the stored states were written with.  A release that changes the
+-- format either reads the old version or, as this one does for any version
+-- it did not write, rebuilds the states with a full refresh.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE hvc.source
+    ADD COLUMN changed_at text,
+    ADD COLUMN track_changes text NOT NULL DEFAULT 'none'
+        CHECK (track_changes IN ('none', 'column', 'trigger')),
+    ADD COLUMN product text;
+COMMENT ON COLUMN hvc.source.changed_at IS 'Change-tracking column (timestamptz, e.g. updated_at) read by incremental refreshes in track_changes ''column'' mode; NULL otherwise.';
+COMMENT ON COLUMN hvc.source.track_changes IS 'How refreshes find what changed: none (every refresh reads the whole source), column (rows whose changed_at is past the watermark), trigger (keys recorded by hvc''s statement triggers on the table).';
+COMMENT ON COLUMN hvc.source.product IS 'Product column of the source (for product signals); only stored.';
+
+ALTER TABLE hvc.refresh_log
+    ADD COLUMN kind text CHECK (kind IN ('full', 'incremental')),
+    ADD COLUMN kind_reason text;
+COMMENT ON COLUMN hvc.refresh_log.kind IS 'full (the whole source was read) or incremental (stored states plus the changed customers); NULL before the stage was built and for refreshes before 0.2.0.';
+COMMENT ON COLUMN hvc.refresh_log.kind_reason IS 'Why this kind ran: e.g. track_changes is none, full => true, source registered, TRUNCATE, timezone changed; for an incremental refresh, how many customers were recomputed and why.';
+
+CREATE TABLE hvc.state_info (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    format_version integer     NOT NULL,
+    registration   text        NOT NULL,
+    timezone       text        NOT NULL,
+    as_of_local    timestamp   NOT NULL,
+    watermark      timestamptz,
+    refresh_id     bigint      NOT NULL,
+    customers      bigint      NOT NULL,
+    source_rows    bigint      NOT NULL,
+    source_files   text
+);
+SELECT pg_catalog.pg_extension_config_dump('hvc.state_info', '');
+COMMENT ON TABLE hvc.state_info IS 'What the stored per-customer states (hvc.customer_states) were built from; one row while they exist.';
+COMMENT ON COLUMN hvc.state_info.singleton IS 'Always true.';
+COMMENT ON COLUMN hvc.state_info.format_version IS 'Format version of the stored states (the first byte of each); another version than hvc._state_format_version() makes the next refresh full.';
+COMMENT ON COLUMN hvc.state_info.registration IS 'The source registration the states belong to (relation, columns, registered_at).';
+COMMENT ON COLUMN hvc.state_info.timezone IS 'hvc.config.timezone the purchase days were reckoned in.';
+COMMENT ON COLUMN hvc.state_info.as_of_local IS 'The as_of (local time) the states are cut at: rows after it were skipped.';
+COMMENT ON COLUMN hvc.state_info.watermark IS 'Column mode: the next refresh reads the rows whose changed_at is at or after this.';
+COMMENT ON COLUMN hvc.state_info.refresh_id IS 'The refresh that wrote the states last.';
+COMMENT ON COLUMN hvc.state_info.customers IS 'Stored states (customer keys, the NULL key''s group included).';
+COMMENT ON COLUMN hvc.state_info.source_files IS 'The storage files (relfilenodes) of the source''s table or partitions: TRUNCATE, VACUUM FULL, CLUSTER, or attaching and detaching partitions change them, and the next refresh is full. NULL for views.';
+COMMENT ON COLUMN hvc.state_info.source_rows IS 'Source rows the stored states were built from (their sum of rows): column mode compares it with count(*) to find deletes.';
+
+CREATE TABLE hvc.state_invalidations (
+    requested_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    reason       text        NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('hvc.state_invalidations', '');
+COMMENT ON TABLE hvc.state_invalidations IS 'Events that make the stored states unusable (registration, TRUNCATE, hvc.forget_customer, a change the triggers could not record): the next refresh is full and clears them.';
+COMMENT ON COLUMN hvc.state_invalidations.requested_at IS 'When it happened.';
+COMMENT ON COLUMN hvc.state_invalidations.reason IS 'What happened (logged as the full refresh''s kind_reason).';
+
+CREATE OR REPLACE FUNCTION hvc._state_format_version() RETURNS integer
+AS 'MODULE_PATHNAME', 'hvc_state_format_version' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._state_format_version() IS 'Internal: the format version of the per-customer states this build writes.';
+
+CREATE OR REPLACE FUNCTION hvc._state_rows(state bytea) RETURNS bigint
+AS 'MODULE_PATHNAME', 'hvc_state_rows' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._state_rows(bytea) IS 'Internal: the source rows a hvc.customer_state state was built from (skipped rows included).';
+
+CREATE OR REPLACE FUNCTION hvc._state_skipped(state bytea) RETURNS bigint
+AS 'MODULE_PATHNAME', 'hvc_state_skipped' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._state_skipped(bytea) IS 'Internal: the rows a hvc.customer_state state skipped (NULL or bad values, times after as_of).';
+
+-- ---------------------------------------------------------------------------
+-- Registration: validating the new parameters, and setting up tracking.
+-- ---------------------------------------------------------------------------
+
+-- Validates changed_at, track_changes and product for a source; raises
+-- before anything changes.
+CREATE OR REPLACE FUNCTION hvc._check_tracking(rel regclass, changed_at text, track_changes text, product text)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    kind "char";
+    owner oid;
+    t regtype;
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'hvc: _check_tracking needs a relation' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relowner INTO kind, owner FROM pg_class c WHERE c.oid = rel;
+    IF track_changes IS NULL OR track_changes NOT IN ('none', 'column', 'trigger') THEN
+        RAISE EXCEPTION 'hvc: track_changes must be none, column or trigger, not %', coalesce(quote_literal(track_changes), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'none: every refresh reads the whole source; column: pass changed_at => ''updated_at''; trigger: hvc records changed keys with triggers (table owner only).';
+    END IF;
+    IF changed_at IS NOT NULL THEN
+        t := hvc._base_type(hvc._source_column_type(rel, 'changed_at', changed_at));
+        IF t <> 'timestamptz'::regtype THEN
+            RAISE EXCEPTION 'hvc: changed_at column "%" has type %, not timestamptz', changed_at, t
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Use a timestamptz column set at every insert and update, e.g. updated_at timestamptz NOT NULL DEFAULT now() with an update trigger that sets it to now().';
+        END IF;
+    END IF;
+    IF track_changes = 'column' AND changed_at IS NULL THEN
+        RAISE EXCEPTION 'hvc: track_changes => ''column'' needs changed_at'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass changed_at => ''updated_at'' (a timestamptz column set at every insert and update).';
+    END IF;
+    IF track_changes <> 'column' AND changed_at IS NOT NULL THEN
+        RAISE EXCEPTION 'hvc: changed_at is only used with track_changes => ''column'''
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Add track_changes => ''column'', or leave changed_at out.';
+    END IF;
+    IF track_changes = 'trigger' THEN
+        IF kind NOT IN ('r', 'p') THEN
+            RAISE EXCEPTION 'hvc: track_changes => ''trigger'' needs a table; % is a %', rel,
+                            CASE kind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                                      WHEN 'f' THEN 'foreign table' ELSE 'relation' END
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Views and foreign tables: use track_changes => ''column'' with a changed_at column, or ''none''.';
+        END IF;
+        IF NOT pg_has_role(current_user, owner, 'MEMBER') THEN
+            RAISE EXCEPTION 'hvc: only the owner of % may register it with track_changes => ''trigger''', rel
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = format('hvc adds statement triggers to the table; it is owned by %s.', owner::regrole),
+                      HINT = 'Run hvc.register_source as the table''s owner, or use track_changes => ''column''.';
+        END IF;
+        IF NOT has_function_privilege('hvc._record_changes()', 'EXECUTE') THEN
+            RAISE EXCEPTION 'hvc: role % may not attach hvc''s change triggers', current_user
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'As hvc''s owner: GRANT EXECUTE ON FUNCTION hvc._record_changes() TO the table''s owner.';
+        END IF;
+    END IF;
+    IF product IS NOT NULL THEN
+        PERFORM hvc._source_column_type(rel, 'product', product);
+    END IF;
+END $$;
+COMMENT ON FUNCTION hvc._check_tracking(regclass, text, text, text) IS
+    'Internal: validates register_source''s changed_at, track_changes and product (types, relation kind, ownership for triggers).';
+
+-- A NOTICE per missing index that incremental refresh relies on.
+CREATE OR REPLACE FUNCTION hvc._recommend_indexes(rel regclass, customer text, changed_at text, track_changes text)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    col text;
+BEGIN
+    IF track_changes = 'none' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) NOT IN ('r', 'p', 'm') THEN
+        RETURN;
+    END IF;
+    FOREACH col IN ARRAY array_remove(ARRAY[customer, changed_at], NULL) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_index i
+                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                        WHERE i.indrelid = rel AND a.attname = col AND i.indpred IS NULL) THEN
+            RAISE NOTICE 'hvc: % has no index led by column "%"', rel, col
+                USING DETAIL = CASE WHEN col = customer
+                                    THEN 'An incremental refresh reads the changed customers'' rows by customer; without an index it reads the whole table each time.'
+                                    ELSE 'An incremental refresh reads the rows changed since the last one by changed_at; without an index it reads the whole table each time.' END,
+                      HINT = format('CREATE INDEX ON %s (%I);', rel, col);
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION hvc._recommend_indexes(regclass, text, text, text) IS
+    'Internal: recommends (NOTICE) the indexes on the customer and changed_at columns that incremental refresh reads through.';
+
+-- (Re)create the key-typed tables of incremental refresh.  Their states
+-- belong to the registration, so every registration starts them empty.
+CREATE OR REPLACE FUNCTION hvc._create_state_objects(customer_type regtype) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+BEGIN
+    IF customer_type IS NULL THEN
+        RAISE EXCEPTION 'hvc: _create_state_objects needs a key type' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DROP TABLE IF EXISTS hvc.customer_states, hvc.changed_customers;
+    DELETE FROM hvc.state_info;
+    EXECUTE format($ddl$
+    CREATE TABLE hvc.customer_states (
+        customer_id  %s,
+        state        bytea   NOT NULL,
+        rows         bigint  NOT NULL,
+        skipped      boolean NOT NULL
+    )$ddl$, customer_type);
+    COMMENT ON COLUMN hvc.customer_states.customer_id IS 'Customer key (NULL: the group of rows without a key).';
+    COMMENT ON COLUMN hvc.customer_states.state IS 'The serialised hvc.customer_state of all the customer''s rows, cut at hvc.state_info.as_of_local.';
+    COMMENT ON COLUMN hvc.customer_states.rows IS 'Source rows the state was built from (skipped ones included).';
+    COMMENT ON COLUMN hvc.customer_states.skipped IS 'Whether the state skipped rows (after as_of, or NULL/bad values): recomputed when as_of moves forward.';
+    COMMENT ON TABLE hvc.customer_states IS 'Internal: the exact per-customer state (hvc.customer_state, cut at hvc.state_info.as_of_local) of every customer key, kept between refreshes for incremental refresh.';
+    -- The base type: the triggers copy keys without running a domain's checks.
+    EXECUTE format('CREATE TABLE hvc.changed_customers (customer_id %s)', hvc._base_type(customer_type));
+    COMMENT ON COLUMN hvc.changed_customers.customer_id IS 'Key of a changed row (before and after an update; NULL for rows without a key).';
+    COMMENT ON TABLE hvc.changed_customers IS 'Internal: customer keys of rows inserted, updated or deleted since the last refresh, recorded by hvc''s triggers (track_changes ''trigger''); the next refresh recomputes and removes them.';
+    PERFORM hvc._attach_runtime_objects();
+END $fn$;
+COMMENT ON FUNCTION hvc._create_state_objects(regtype) IS
+    'Internal: (re)creates hvc.customer_states and hvc.changed_customers for a customer key type.';
+
+-- Remove hvc's change triggers from a table (when the registration moves on).
+CREATE OR REPLACE FUNCTION hvc._drop_change_triggers(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tg text;
+BEGIN
+    FOR tg IN SELECT t.tgname FROM pg_trigger t
+               WHERE t.tgrelid = rel AND t.tgfoid = 'hvc._record_changes()'::regprocedure
+               ORDER BY t.tgname LOOP
+        IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = rel), 'MEMBER') THEN
+            RAISE EXCEPTION 'hvc: % carries hvc''s change triggers, which only its owner may remove', rel
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Register again as the table''s owner, or have the owner drop the triggers hvc_track_*.';
+        END IF;
+        EXECUTE format('DROP TRIGGER %I ON %s', tg, rel);
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION hvc._drop_change_triggers(regclass) IS 'Internal: drops hvc''s change triggers (hvc_track_*) from a table.';
+
+-- After a registration: new state tables, triggers on the new source only,
+-- and the next refresh full.
+CREATE OR REPLACE FUNCTION hvc._setup_tracking(old_relation text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    src hvc.source;
+    rel regclass;
+    old_rel regclass := to_regclass(old_relation);
+    ev text;
+BEGIN
+    SELECT * INTO src FROM hvc.source;
+    IF src.relation IS NULL THEN
+        RAISE EXCEPTION 'hvc: no source is registered' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    rel := src.relation::regclass;
+    IF old_rel IS NOT NULL THEN
+        PERFORM hvc._drop_change_triggers(old_rel);
+    END IF;
+    PERFORM hvc._drop_change_triggers(rel);
+    PERFORM hvc._create_state_objects(src.customer_type::regtype);
+    INSERT INTO hvc.state_invalidations (reason) VALUES ('source registered');
+    IF src.track_changes = 'trigger' THEN
+        FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+            EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION hvc._record_changes(%L)',
+                           'hvc_track_' || ev, upper(ev), rel,
+                           CASE ev WHEN 'insert' THEN 'NEW TABLE AS hvc_new'
+                                   WHEN 'update' THEN 'OLD TABLE AS hvc_old NEW TABLE AS hvc_new'
+                                   ELSE 'OLD TABLE AS hvc_old' END,
+                           src.customer);
+        END LOOP;
+        EXECUTE format('CREATE TRIGGER hvc_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION hvc._record_changes()', rel);
+    END IF;
+    PERFORM hvc._recommend_indexes(rel, src.customer, src.changed_at, src.track_changes);
+END $$;
+COMMENT ON FUNCTION hvc._setup_tracking(text) IS
+    'Internal: after register_source: recreates the state tables, moves the change triggers to the registered table (trigger mode) and makes the next refresh full.';
+
+-- The change triggers (AFTER INSERT / UPDATE / DELETE / TRUNCATE, FOR EACH
+-- STATEMENT, with transition tables).  They must never fail the user's
+-- write for a reason of hvc's: they run as hvc's owner (SECURITY DEFINER:
+-- the writers need no privilege on schema hvc), copy the key column of the
+-- transition table into hvc.changed_customers (the column's base type, so no
+-- cast, domain check, operator or function the table owner could define
+-- runs; NULL keys are recorded too, they form a group of their own) only
+-- when the key column (the trigger's argument) has that type or is a domain
+-- directly over it (checked at every statement: one catalog query; whoever may
+-- attach the function to a table of theirs can at most add keys to
+-- recompute), and turn any error into a row of hvc.state_invalidations
+-- (the next refresh is full) -- or, if even that fails, into nothing.
+-- No constraint, index or unique key on the tables they write.  TRUNCATE
+-- makes the next refresh full.  A query cancel still cancels the write.
+CREATE OR REPLACE FUNCTION hvc._record_changes() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    BEGIN
+        IF TG_OP = 'TRUNCATE' THEN
+            INSERT INTO hvc.state_invalidations (reason) VALUES ('TRUNCATE of the source');
+            RETURN NULL;
+        END IF;
+        -- TG_ARGV[0] is the key column.  Its type must be the change log's
+        -- (or a domain over it): then copying it runs no cast or function.
+        IF NOT EXISTS (SELECT 1
+                         FROM pg_attribute a, pg_attribute k, pg_type t
+                        WHERE a.attrelid = TG_RELID AND a.attname = TG_ARGV[0] AND a.attnum > 0
+                          AND NOT a.attisdropped AND t.oid = a.atttypid
+                          AND k.attrelid = to_regclass('hvc.changed_customers') AND k.attname = 'customer_id'
+                          AND k.atttypid IN (a.atttypid, t.typbasetype)) THEN
+            INSERT INTO hvc.state_invalidations (reason)
+            VALUES ('the change triggers found no key column of the type of hvc.changed_customers');
+            RETURN NULL;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT n.%I FROM hvc_new n', TG_ARGV[0]);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT o.%I FROM hvc_old o', TG_ARGV[0]);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        BEGIN
+            INSERT INTO hvc.state_invalidations (reason)
+            VALUES (format('the change triggers could not record a change (SQLSTATE %s)', SQLSTATE));
+        EXCEPTION WHEN OTHERS THEN
+            NULL;
+        END;
+    END;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION hvc._record_changes() IS
+    'Internal: statement trigger function of track_changes ''trigger'': records the customer keys of changed rows in hvc.changed_customers (TRUNCATE: the next refresh is full). Never fails the triggering write for a reason of hvc''s.';
+
+-- ---------------------------------------------------------------------------
+-- The stage.
+-- ---------------------------------------------------------------------------
+
+-- What the stored states must match: the registration (registered_at
+-- changes at every register_source).
+CREATE OR REPLACE FUNCTION hvc._registration_key(src hvc.source) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT concat_ws('|', src.relation, src.customer, src.ordered_at, src.amount, src.margin, src.order_id,
+                     src.customer_type, src.track_changes, src.changed_at, src.registered_at::text)
+$$;
+COMMENT ON FUNCTION hvc._registration_key(hvc.source) IS 'Internal: identifies a source registration (stored states belong to one).';
+
+-- The hvc.customer_state call over the source's columns (alias s).
+CREATE OR REPLACE FUNCTION hvc._state_expr(src hvc.source, as_of_local timestamp, tz text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('hvc.customer_state(s.%I, s.%I, %s, %s, %L::timestamp, %L)',
+                  src.ordered_at, src.amount,
+                  coalesce('s.' || quote_ident(src.margin), 'NULL::numeric'),
+                  coalesce('s.' || quote_ident(src.order_id), 'NULL::integer'),
+                  as_of_local, tz)
+$$;
+COMMENT ON FUNCTION hvc._state_expr(hvc.source, timestamp, text) IS 'Internal: the hvc.customer_state(...) aggregate call over a source''s mapped columns.';
+
+-- Recompute the states of the keys in pg_temp._hvc_touched from all their
+-- rows and put them into hvc.customer_states (keys without rows left go).
+CREATE OR REPLACE FUNCTION hvc._recompute_states(src hvc.source, as_of_local timestamp, tz text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+    has_null boolean;
+BEGIN
+    SELECT count(*), bool_or(t.customer_id IS NULL) INTO n, has_null FROM pg_temp._hvc_touched t;
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM hvc.customer_states c
+     WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
+        OR (has_null AND c.customer_id IS NULL);
+    -- = ANY(ARRAY(...)): an index scan on the customer column per key batch
+    EXECUTE format($q$
+        INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
+        SELECT x.customer_id, x.state, hvc._state_rows(x.state), hvc._state_skipped(x.state) > 0
+          FROM (SELECT s.%1$I AS customer_id, %2$s AS state
+                  FROM %3$s s
+                 WHERE s.%1$I = ANY (ARRAY(SELECT t.customer_id FROM pg_temp._hvc_touched t
+                                            WHERE t.customer_id IS NOT NULL))
+                 GROUP BY 1
+                UNION ALL
+                SELECT NULL, %2$s
+                  FROM %3$s s
+                 WHERE $1 AND s.%1$I IS NULL
+                HAVING count(*) > 0) x$q$,
+        src.customer, hvc._state_expr(src, as_of_local, tz), src.relation)
+    USING has_null;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION hvc._recompute_states(hvc.source, timestamp, text) IS
+    'Internal: recomputes the stored states of the customer keys in pg_temp._hvc_touched from all their source rows.';
+
+-- The storage files of a source's table or leaf partitions (NULL for views).
+CREATE OR REPLACE FUNCTION hvc._source_files(rel regclass) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT string_agg(t.relid::oid::text || ':' || coalesce(pg_relation_filenode(t.relid)::text, '-'), ',' ORDER BY t.relid::oid)
+      FROM (SELECT p.relid FROM pg_partition_tree(rel) p WHERE p.isleaf
+            UNION
+            SELECT c.oid::regclass FROM pg_class c WHERE c.oid = rel AND c.relkind <> 'p') t
+$$;
+COMMENT ON FUNCTION hvc._source_files(regclass) IS
+    'Internal: the relfilenodes of a source''s table or leaf partitions (they change at TRUNCATE, VACUUM FULL, CLUSTER, ATTACH/DETACH PARTITION).';
+
+-- Column mode: the watermark the next refresh reads from (see the header).
+CREATE OR REPLACE FUNCTION hvc._next_watermark() RETURNS timestamptz
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT least(clock_timestamp(), statement_timestamp(),
+                 (SELECT min(a.xact_start) FROM pg_stat_activity a WHERE a.xact_start IS NOT NULL))
+           - interval '5 minutes'
+$$;
+COMMENT ON FUNCTION hvc._next_watermark() IS
+    'Internal: column mode watermark: the start of the oldest open transaction (as pg_stat_activity shows them) or now, less 5 minutes.';
+
+-- Build pg_temp._hvc_stage for refresh id.  Returns the kind, the reason,
+-- and the customers skipped for an overlong key and their rows.
+-- Partitioned sources: with enable_partitionwise_aggregate the planner
+-- aggregates each partition on its own when the customer column is the
+-- partition key (hash partitioning by customer: small hash tables, no
+-- merge), and otherwise chooses between per-partition partial states merged
+-- by the aggregate's combine function and one aggregate over all
+-- partitions, by cost.
+CREATE OR REPLACE FUNCTION hvc._stage(id bigint, cfg hvc.config, src hvc.source, as_of_local timestamp,
+                                      OUT kind text, OUT reason text,
+                                      OUT big_keys bigint, OUT big_key_rows bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_partitionwise_aggregate = on AS $fn$
+DECLARE
+    si hvc.state_info;
+    full_requested boolean;
+    invalid text;
+    wm timestamptz;
+    key_type text;
+    n_changed bigint := 0;
+    n_late bigint := 0;
+    n_lost bigint := 0;
+    n_source bigint;
+    n_states bigint;
+    notes text[] := '{}';
+BEGIN
+    IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL THEN
+        RAISE EXCEPTION 'hvc: _stage needs a refresh id, the configuration, the source and as_of'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT l.full_requested INTO full_requested FROM hvc.refresh_log l WHERE l.refresh_id = id;
+    IF to_regclass('pg_temp._hvc_stage') IS NOT NULL THEN   -- refresh_now may run twice in one transaction
+        DROP TABLE pg_temp._hvc_stage;
+    END IF;
+    IF to_regclass('pg_temp._hvc_touched') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_touched;
+    END IF;
+    key_type := hvc._base_type(src.customer_type::regtype)::text;
+
+    -- What invalidates the stored states is consumed now, in this
+    -- transaction: it comes back if the refresh fails.
+    WITH d AS (DELETE FROM hvc.state_invalidations i RETURNING i.reason AS what)
+    SELECT string_agg(DISTINCT d.what, '; ') INTO invalid FROM d;
+    SELECT * INTO si FROM hvc.state_info;
+    reason := CASE
+        WHEN src.track_changes = 'none' THEN 'track_changes is none'
+        WHEN coalesce(full_requested, false) THEN 'full => true'
+        WHEN to_regclass('hvc.customer_states') IS NULL OR to_regclass('hvc.changed_customers') IS NULL
+            THEN 'no state tables'
+        WHEN invalid IS NOT NULL THEN invalid
+        WHEN si.singleton IS NULL THEN 'no stored states'
+        WHEN si.format_version <> hvc._state_format_version()
+            THEN format('stored states have format %s, this release writes %s', si.format_version, hvc._state_format_version())
+        WHEN si.registration <> hvc._registration_key(src) THEN 'source registered'
+        WHEN si.timezone <> cfg.timezone THEN format('timezone changed from %s to %s', si.timezone, cfg.timezone)
+        WHEN as_of_local < si.as_of_local THEN 'as_of is before the stored states'' as_of'
+        WHEN si.source_files IS DISTINCT FROM hvc._source_files(src.relation::regclass)
+            THEN 'the source was truncated, rewritten or restored, or its partitions changed'
+        END;
+
+    -- Changes are taken before the source is read: a change committed later
+    -- stays for the next refresh (reading it twice is harmless).
+    EXECUTE format('CREATE TEMP TABLE _hvc_touched (customer_id %s) ON COMMIT DROP', key_type);
+    IF src.track_changes = 'trigger' AND to_regclass('hvc.changed_customers') IS NOT NULL THEN
+        WITH d AS (DELETE FROM hvc.changed_customers RETURNING customer_id)
+        INSERT INTO pg_temp._hvc_touched SELECT DISTINCT d.customer_id FROM d;
+    ELSIF src.track_changes = 'column' THEN
+        wm := hvc._next_watermark();
+        IF reason IS NULL THEN
+            EXECUTE format('INSERT INTO pg_temp._hvc_touched SELECT DISTINCT s.%I FROM %s s WHERE s.%I >= $1',
+                           src.customer, src.relation, src.changed_at)
+            USING si.watermark;
+        END IF;
+    END IF;
+    IF reason IS NULL THEN
+        SELECT count(*) INTO n_changed FROM pg_temp._hvc_touched;
+        -- customers with rows after the stored as_of (or NULL/NaN rows)
+        IF as_of_local > si.as_of_local THEN
+            INSERT INTO pg_temp._hvc_touched
+            SELECT c.customer_id FROM hvc.customer_states c
+             WHERE c.skipped
+               AND NOT EXISTS (SELECT 1 FROM pg_temp._hvc_touched t
+                                WHERE t.customer_id = c.customer_id
+                                   OR (t.customer_id IS NULL AND c.customer_id IS NULL));
+            GET DIAGNOSTICS n_late = ROW_COUNT;
+        END IF;
+        IF n_changed + n_late > greatest(1000, si.customers / 5) THEN
+            reason := format('%s changed customers: more than a fifth of %s', n_changed + n_late, si.customers);
+        END IF;
+    END IF;
+
+    IF reason IS NOT NULL THEN
+        kind := 'full';
+        EXECUTE format($q$
+            CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
+            SELECT s.%1$I AS customer_id, %2$s AS state
+              FROM %3$s s
+             GROUP BY 1$q$,
+            src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
+        IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
+            TRUNCATE hvc.customer_states;
+            INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
+            SELECT g.customer_id, g.state, hvc._state_rows(g.state), hvc._state_skipped(g.state) > 0
+              FROM pg_temp._hvc_stage g;
+        END IF;
+    ELSE
+        kind := 'incremental';
+        PERFORM hvc._recompute_states(src, as_of_local, cfg.timezone);
+        IF src.track_changes = 'column' THEN
+            -- deletes leave no changed_at: compare row counts
+            EXECUTE format('SELECT count(*) FROM %s', src.relation) INTO n_source;
+            SELECT coalesce(sum(c.rows), 0) INTO n_states FROM hvc.customer_states c;
+            IF n_source <> n_states THEN
+                TRUNCATE pg_temp._hvc_touched;
+                EXECUTE format($q$
+                    INSERT INTO pg_temp._hvc_touched
+                    SELECT coalesce(a.k, c.customer_id)
+                      FROM (SELECT s.%1$I AS k, count(*) AS n FROM %2$s s WHERE s.%1$I IS NOT NULL GROUP BY 1) a
+                      FULL JOIN (SELECT * FROM hvc.customer_states WHERE customer_id IS NOT NULL) c
+                        ON c.customer_id = a.k
+                     WHERE a.n IS DISTINCT FROM c.rows
+                    UNION ALL
+                    SELECT NULL
+                     WHERE (SELECT count(*) FROM %2$s s WHERE s.%1$I IS NULL)
+                           <> coalesce((SELECT sum(c.rows) FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0)$q$,
+                    src.customer, src.relation);
+                GET DIAGNOSTICS n_lost = ROW_COUNT;
+                PERFORM hvc._recompute_states(src, as_of_local, cfg.timezone);
+            END IF;
+        END IF;
+        CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
+        SELECT c.customer_id, c.state FROM hvc.customer_states c;
+        notes := notes || format('%s changed customer(s) recomputed', n_changed);
+        IF n_late > 0 THEN
+            notes := notes || format('%s with rows skipped at the last as_of', n_late);
+        END IF;
+        IF n_lost > 0 THEN
+            notes := notes || format('%s whose row count dropped (deletes)', n_lost);
+        END IF;
+        reason := array_to_string(notes, ', ');
+    END IF;
+
+    IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
+        DELETE FROM hvc.state_info;
+        INSERT INTO hvc.state_info (format_version, registration, timezone, as_of_local, watermark,
+                                    refresh_id, customers, source_rows, source_files)
+        SELECT hvc._state_format_version(), hvc._registration_key(src), cfg.timezone, as_of_local, wm,
+               id, count(*), coalesce(sum(c.rows), 0), hvc._source_files(src.relation::regclass)
+          FROM hvc.customer_states c;
+    END IF;
+    DROP TABLE pg_temp._hvc_touched;
+
+    -- A key too long for a btree index entry (about 2.7 kB) would fail every
+    -- refresh at the snapshot's index: such customers are skipped, counted
+    -- and named in a NOTICE.  (The stored states keep them: they have no
+    -- index on the key.)
+    SELECT count(*), coalesce(sum(hvc._state_rows(g.state)), 0)
+      INTO big_keys, big_key_rows
+      FROM pg_temp._hvc_stage g
+     WHERE pg_column_size(g.customer_id) > 2000;
+    IF big_keys > 0 THEN
+        DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
+        RAISE NOTICE 'hvc: % customer(s) skipped: their key is longer than 2000 bytes', big_keys
+            USING DETAIL = format('Their %s row(s) are counted in hvc.refresh_log.rows_skipped.', big_key_rows),
+                  HINT = 'An index entry holds at most about 2.7 kB; register a view whose customer column is shorter, e.g. md5(key).';
+    END IF;
+    UPDATE hvc.refresh_log SET kind = _stage.kind, kind_reason = _stage.reason WHERE refresh_id = id;
+END $fn$;
+COMMENT ON FUNCTION hvc._stage(bigint, hvc.config, hvc.source, timestamp) IS
+    'Internal: step 1 of a refresh: builds pg_temp._hvc_stage from the whole source (full) or from the stored states and the changed customers (incremental), records the kind and why in hvc.refresh_log, and skips overlong keys.';

@@ -1,0 +1,45 @@
+/*
+ * state_store.c — helpers of the stored per-customer states that incremental
+ * refresh keeps between refreshes (sql/parts/57_stage.sql): the state format
+ * version this build writes, and a state's row counters.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "customer_state.h"
+
+PG_FUNCTION_INFO_V1(hvc_state_format_version);
+PG_FUNCTION_INFO_V1(hvc_state_rows);
+PG_FUNCTION_INFO_V1(hvc_state_skipped);
+
+/* hvc._state_format_version(): the version byte of the states this build writes. */
+Datum
+hvc_state_format_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(customer_state_format_version());
+}
+
+/* hvc._state_rows(bytea): source rows a state was built from (skipped ones included). */
+Datum
+hvc_state_rows(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	int64		rows,
+				skipped;
+
+	customer_state_peek_counts(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &rows, &skipped);
+	PG_RETURN_INT64(rows);
+}
+
+/* hvc._state_skipped(bytea): rows the state skipped (NULL or bad values, after as_of). */
+Datum
+hvc_state_skipped(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	int64		rows,
+				skipped;
+
+	customer_state_peek_counts(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &rows, &skipped);
+	PG_RETURN_INT64(skipped);
+}

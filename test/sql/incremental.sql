@@ -1,0 +1,181 @@
+-- Incremental refresh (issue 10): after inserts, late inserts, updates
+-- (amount, customer key), deletes, NULL keys, a moving as_of, a TRUNCATE and
+-- a re-registration, an incremental refresh gives the same customer_snapshot
+-- (every column but refresh_id) as a full refresh of the same data, in
+-- 'column' and in 'trigger' mode; hvc.refresh_log says which kind ran and
+-- why.  Bad values of the new register_source parameters fail with clear
+-- SQLSTATEs and change nothing.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS hvc;
+DELETE FROM hvc.config;
+INSERT INTO hvc.config (model) VALUES ('bgnbd');
+
+CREATE TABLE inc_sales (
+    id          serial PRIMARY KEY,
+    customer_id integer,
+    ordered_at  timestamptz,
+    amount      numeric,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON inc_sales (customer_id);
+CREATE INDEX ON inc_sales (updated_at);
+-- 40 customers, 600 rows from 2024-01-01 every 19 hours (the last ones after
+-- the first as_of), all changed long ago
+CREATE FUNCTION inc_load() RETURNS void LANGUAGE sql AS $$
+    INSERT INTO inc_sales (customer_id, ordered_at, amount, updated_at)
+    SELECT 1 + (g * 7) % 40, '2024-01-01'::timestamptz + g * interval '19 hours',
+           (g % 23) * 3 + 1, '2020-01-01'
+      FROM generate_series(1, 600) g
+$$;
+SELECT inc_load();
+
+-- One incremental refresh, then a full one of the same data in the same
+-- transaction: the kind and reason of the incremental one, and how many
+-- snapshot rows differ (both ways; refresh_id left out).
+CREATE FUNCTION inc_vs_full(a timestamptz) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    k text;
+    r text;
+    d bigint;
+    n bigint;
+BEGIN
+    PERFORM hvc.refresh_now(a);
+    SELECT l.kind, l.kind_reason INTO k, r FROM hvc.refresh_log l ORDER BY l.refresh_id DESC LIMIT 1;
+    DROP TABLE IF EXISTS inc_snap, full_snap;
+    CREATE TEMP TABLE inc_snap AS SELECT * FROM hvc.customer_snapshot;
+    PERFORM hvc.refresh_now(a, true);
+    CREATE TEMP TABLE full_snap AS SELECT * FROM hvc.customer_snapshot;
+    ALTER TABLE inc_snap DROP COLUMN refresh_id;
+    ALTER TABLE full_snap DROP COLUMN refresh_id;
+    SELECT count(*) INTO d
+      FROM ((TABLE inc_snap EXCEPT ALL TABLE full_snap) UNION ALL (TABLE full_snap EXCEPT ALL TABLE inc_snap)) x;
+    SELECT count(*) INTO n FROM full_snap;
+    RETURN format('%s (%s): %s customers, %s rows differ', k, r, n, d);
+END $$;
+
+-- ===== column mode =====
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount',
+                           changed_at => 'updated_at', track_changes => 'column');
+SELECT track_changes, changed_at, product FROM hvc.source;
+CALL hvc.refresh(as_of => '2024-12-01');
+SELECT kind, kind_reason FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+-- nothing changed: nobody is recomputed
+SELECT inc_vs_full('2024-12-01');
+-- inserts: an existing customer, a new one; a late row (ordered_at in the past)
+INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES
+    (3, '2024-11-20', 100), (41, '2024-11-25', 55.5), (5, '2024-01-02', 7);
+SELECT inc_vs_full('2024-12-01');
+SELECT customer_id, orders, revenue, first_order_at FROM hvc.customer_snapshot WHERE customer_id IN (5, 41) ORDER BY 1;
+-- updates: an amount; a row moving from customer 7 to customer 8
+UPDATE inc_sales SET amount = amount + 1000, updated_at = now() WHERE id = 10;
+UPDATE inc_sales SET customer_id = 8, updated_at = now() WHERE id = (SELECT min(id) FROM inc_sales WHERE customer_id = 7);
+SELECT inc_vs_full('2024-12-01');
+-- deletes leave no changed_at: found by the row count check
+DELETE FROM inc_sales WHERE id IN (SELECT id FROM inc_sales WHERE customer_id = 9 ORDER BY id LIMIT 2);
+DELETE FROM inc_sales WHERE customer_id = 11;
+SELECT inc_vs_full('2024-12-01');
+SELECT count(*) AS customer_11 FROM hvc.customer_snapshot WHERE customer_id = 11;
+-- NULL keys form a group of their own (skipped rows)
+INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES (NULL, '2024-06-01', 5);
+SELECT inc_vs_full('2024-12-01');
+SELECT rows_read, rows_skipped FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+-- as_of moves forward past rows that were in the future
+SELECT inc_vs_full('2024-12-20');
+-- as_of moves back: full
+SELECT inc_vs_full('2024-12-10');
+-- a timezone change: full
+UPDATE hvc.config SET timezone = 'America/New_York';
+SELECT inc_vs_full('2024-12-10');
+-- TRUNCATE and a reload whose rows keep old changed_at values: the storage
+-- file changed, so the refresh is full
+TRUNCATE inc_sales;
+SELECT inc_load();
+UPDATE inc_sales SET updated_at = now() WHERE id % 100 = 0;
+SELECT inc_vs_full('2024-12-10');
+-- hvc.forget_customer: the next refresh is full
+SELECT hvc.forget_customer(12) > 0 AS forgotten;
+SELECT inc_vs_full('2024-12-10');
+-- the full argument
+CALL hvc.refresh(as_of => '2024-12-10', "full" => true);
+SELECT kind, kind_reason, full_requested FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+
+-- ===== trigger mode =====
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', track_changes => 'trigger');
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'inc_sales'::regclass ORDER BY 1;
+CALL hvc.refresh(as_of => '2024-12-01');
+SELECT kind, kind_reason FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT inc_vs_full('2024-12-01');
+INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES
+    (3, '2024-11-20', 100), (42, '2024-11-25', 55.5), (5, '2024-01-02', 7), (NULL, '2024-02-02', 1);
+SELECT customer_id, count(*) FROM hvc.changed_customers GROUP BY 1 ORDER BY 1;
+SELECT inc_vs_full('2024-12-01');
+SELECT count(*) AS change_log_after FROM hvc.changed_customers;
+UPDATE inc_sales SET amount = amount + 1000 WHERE id = (SELECT max(id) FROM inc_sales WHERE customer_id = 13);
+UPDATE inc_sales SET customer_id = 15 WHERE id = (SELECT min(id) FROM inc_sales WHERE customer_id = 14);
+DELETE FROM inc_sales WHERE customer_id = 16;
+SELECT inc_vs_full('2024-12-01');
+-- a writer with no privilege on schema hvc: the trigger still records
+CREATE ROLE inc_writer;
+GRANT INSERT, UPDATE, DELETE, SELECT ON inc_sales TO inc_writer;
+GRANT USAGE ON SEQUENCE inc_sales_id_seq TO inc_writer;
+SET ROLE inc_writer;
+INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES (17, '2024-11-30', 12);
+DELETE FROM inc_sales WHERE customer_id = 18;
+RESET ROLE;
+SELECT customer_id FROM hvc.changed_customers ORDER BY 1;
+SELECT inc_vs_full('2024-12-20');
+-- the change log is missing: the write still succeeds, the next refresh is full
+ALTER TABLE hvc.changed_customers RENAME TO changed_customers_away;
+INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES (19, '2024-11-30', 1);
+ALTER TABLE hvc.changed_customers_away RENAME TO changed_customers;
+SELECT count(*) AS change_log FROM hvc.changed_customers;
+SELECT inc_vs_full('2024-12-20');
+-- TRUNCATE: full
+TRUNCATE inc_sales;
+SELECT inc_load();
+SELECT inc_vs_full('2024-12-20');
+-- re-registration: full
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', track_changes => 'trigger');
+SELECT inc_vs_full('2024-12-20');
+-- back to none: the triggers go, every refresh is full
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount');
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'inc_sales'::regclass AND NOT tgisinternal;
+SELECT inc_vs_full('2024-12-20');
+
+-- ===== bad inputs: clear errors, nothing changed =====
+\set VERBOSITY sqlstate
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', track_changes => 'sometimes');
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', track_changes => NULL);
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', track_changes => 'column');
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', changed_at => 'updated_at');
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', changed_at => 'nope', track_changes => 'column');
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', changed_at => 'amount', track_changes => 'column');
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', product => 'sku');
+CREATE VIEW inc_view AS SELECT * FROM inc_sales;
+SELECT hvc.register_source('inc_view', 'customer_id', 'ordered_at', 'amount', track_changes => 'trigger');
+CREATE ROLE inc_other;
+GRANT SELECT ON inc_sales TO inc_other;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA hvc TO inc_other;
+SET ROLE inc_other;
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount', track_changes => 'trigger');
+RESET ROLE;
+\set VERBOSITY default
+SELECT relation, track_changes, changed_at, product FROM hvc.source;
+-- a view in column mode is fine; a table without the indexes gets NOTICEs
+SET client_min_messages = notice;
+SELECT hvc.register_source('inc_view', 'customer_id', 'ordered_at', 'amount',
+                           changed_at => 'updated_at', track_changes => 'column') IS NOT NULL AS registered;
+CREATE TABLE inc_bare (c integer, t date, a numeric, u timestamptz);
+SELECT hvc.register_source('inc_bare', 'c', 't', 'a', changed_at => 'u', track_changes => 'column') IS NOT NULL AS registered;
+SELECT hvc.register_source('inc_bare', 'c', 't', 'a', product => 'c') IS NOT NULL AS registered;
+SELECT product FROM hvc.source;
+RESET client_min_messages;
+
+SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+DROP VIEW inc_view;
+DROP TABLE inc_sales, inc_bare;
+DROP FUNCTION inc_vs_full(timestamptz), inc_load();
+REVOKE ALL ON ALL ROUTINES IN SCHEMA hvc FROM inc_other;
+DROP ROLE inc_writer, inc_other;
+DELETE FROM hvc.config;
+INSERT INTO hvc.config DEFAULT VALUES;
