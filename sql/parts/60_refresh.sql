@@ -12,8 +12,9 @@
 --                mergeable state per customer                  (_hvc_stage)
 --   2. models:   stage totals and model fits, in C             (hvc._fit_models)
 --   3. compute:  metrics, scores, segments, predictions, ranks,
---                tiers, in C, in customer-key order, inserted beside the old
---                rows                                          (hvc._build_snapshot)
+--                tiers, in C, streamed in two passes (tuplesorts that spill
+--                beyond work_mem), inserted beside the old rows
+--                                                              (hvc._build_snapshot)
 --   4. history:  tier moves                                    (hvc.tier_history)
 --   5. swap:     the old rows are deleted in the same transaction: readers see
 --                the old snapshot until commit, the new one after, and are
@@ -359,8 +360,9 @@ BEGIN
             USING HINT = 'Metrics, RFM and tiers are still refreshed; see hvc.model_fit. Set hvc.config.model = ''none'' to skip the models.';
     END IF;
 
-    -- 3. Every per-customer column, computed in memory (segments and tiers
-    -- from small lookup arrays), in customer-key order.
+    -- 3. Every per-customer column, streamed (src/snapshot.h: one read of
+    -- the stage joined to the current snapshot, then the rows in value
+    -- order; segments and tiers from small lookup arrays).
     SELECT array_agg(c.segment ORDER BY c.r, c.f, c.m) INTO segment_of_cell FROM hvc._segment_cells() c;
     SELECT array_agg(t.lo ORDER BY t.tier_rank), array_agg(t.tier ORDER BY t.tier_rank),
            array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
