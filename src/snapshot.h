@@ -79,6 +79,11 @@ extern void break_sort_begin(BreakSort *bs);
 extern void break_sort_put(BreakSort *bs, double v);
 /* sorts, reads once, ends the sort: the RFM_BREAKS quintile breaks */
 extern void break_sort_finish(BreakSort *bs, double breaks[RFM_BREAKS]);
+/*
+ * sorts, reads once, ends the sort: percentile_cont(ps[i]) as PostgreSQL
+ * computes it, for np ascending ps; false (no values) when nothing was put
+ */
+extern bool break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out);
 
 typedef struct CumeDist CumeDist;
 extern CumeDist *cume_dist_create(void);
@@ -130,6 +135,26 @@ typedef struct Ranked
 } Ranked;
 
 #define SNAPSHOT_NATTS 38
+#define PARETO_POINTS 100
+
+/*
+ * What a build knows about the whole snapshot, for the statements after it
+ * (hvc._snapshot_stats): the Pareto curve, the two percentiles of
+ * hvc.snapshot_info, and whether any tier moved.
+ */
+typedef struct SnapshotStats
+{
+	int64		refresh_id;
+	int64		customers;
+	int64		moved;			/* rows whose tier_since is this refresh */
+	int64		kept;			/* rows not new (as hvc._record_tier_changes counts) */
+	bool		has_premium,
+				has_median_gap;
+	double		premium_ticket_from;	/* percentile_cont(0.8) of avg_order_value */
+	double		median_repeat_gap;	/* percentile_cont(0.5) of avg_days_between_orders */
+	bool		pareto_null[PARETO_POINTS];
+	double		pareto[PARETO_POINTS];	/* cumulative share at each percentile's rank */
+} SnapshotStats;
 
 /* The output row (every column of hvc.customer_snapshot). */
 extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k,

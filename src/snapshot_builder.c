@@ -33,6 +33,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -44,6 +45,10 @@
 #include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_build_snapshot);
+PG_FUNCTION_INFO_V1(hvc_snapshot_stats);
+
+/* the statistics of this backend's last build, for hvc._snapshot_stats */
+static SnapshotStats last_stats;
 
 /* What pass 1 accumulates. */
 typedef struct Pass1
@@ -178,8 +183,27 @@ pass2(const SnapshotArgs *a, Pass1 *p1, ReturnSetInfo *rsinfo)
 	bool		nulls[SNAPSHOT_NATTS];
 	PassRow		r;
 	Ranked		k;
-	int			t = 0;
+	int			t = 0,
+				pct = 0;
+	int64		pareto_rank[PARETO_POINTS];
+	BreakSort	tickets,
+				gaps;
+	SnapshotStats *st = &last_stats;
+	double		p80 = 0.8,
+				p50 = 0.5;
 
+	memset(st, 0, sizeof(*st));
+	st->refresh_id = -1;		/* not a finished build yet */
+	/* the value rank of the top 1..100 percent (hvc.pareto_curve) */
+	for (pct = 0; pct < PARETO_POINTS; pct++)
+	{
+		pareto_rank[pct] = ((int64) (pct + 1) * p1->n + PARETO_POINTS - 1) / PARETO_POINTS;
+		pareto_rank[pct] = Max(pareto_rank[pct], 1);
+		st->pareto_null[pct] = true;
+	}
+	pct = 0;
+	break_sort_begin(&tickets);
+	break_sort_begin(&gaps);
 	break_sort_finish(&p1->recency, rb);
 	break_sort_finish(&p1->frequency, fb);
 	break_sort_finish(&p1->monetary, mb);
@@ -210,11 +234,75 @@ pass2(const SnapshotArgs *a, Pass1 *p1, ReturnSetInfo *rsinfo)
 		outer = MemoryContextSwitchTo(rowcxt);
 		snapshot_row(a, &r, &k, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		/* what the statements after the build would otherwise scan for */
+		if (!nulls[8])
+			break_sort_put(&tickets, DatumGetFloat8(DirectFunctionCall1(numeric_float8, values[8])));
+		if (!nulls[11])
+			break_sort_put(&gaps, DatumGetFloat8(values[11]));
 		MemoryContextSwitchTo(outer);
 		MemoryContextReset(rowcxt);
+		if (DatumGetTimestampTz(values[35]) == a->refreshed)
+			st->moved++;
+		if (!(DatumGetTimestampTz(values[35]) == a->refreshed && nulls[34]))
+			st->kept++;
+		while (pct < PARETO_POINTS && pareto_rank[pct] == k.value_rank)
+		{
+			st->pareto_null[pct] = !isfinite(k.cum_share);
+			st->pareto[pct] = k.cum_share;
+			pct++;
+		}
 	}
 	row_sort_end(&p1->rows);
 	MemoryContextDelete(rowcxt);
+	st->has_premium = break_sort_percentiles(&tickets, &p80, 1, &st->premium_ticket_from);
+	st->has_median_gap = break_sort_percentiles(&gaps, &p50, 1, &st->median_repeat_gap);
+	st->customers = k.value_rank;
+	st->refresh_id = a->refresh_id;
+}
+
+/*
+ * hvc._snapshot_stats(refresh_id bigint, OUT customers bigint, OUT moved
+ * bigint, OUT kept bigint, OUT premium_ticket_from float8,
+ * OUT median_repeat_gap_days float8, OUT pareto float8[]): what the last
+ * hvc._build_snapshot of this backend computed for that refresh.
+ */
+Datum
+hvc_snapshot_stats(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	SnapshotStats *st = &last_stats;
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		shares[PARETO_POINTS];
+	int			dims[1] = {PARETO_POINTS};
+	int			lbs[1] = {1};
+	int			i;
+
+	if (st->refresh_id != id || id < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("hvc: this session built no snapshot for refresh " INT64_FORMAT, id),
+				 errhint("hvc.refresh() calls hvc._snapshot_stats right after hvc._build_snapshot; do not call it directly.")));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "hvc._snapshot_stats must return a record");
+	desc = BlessTupleDesc(desc);
+	values[0] = Int64GetDatum(st->customers);
+	values[1] = Int64GetDatum(st->moved);
+	values[2] = Int64GetDatum(st->kept);
+	values[3] = Float8GetDatum(st->premium_ticket_from);
+	nulls[3] = !st->has_premium;
+	values[4] = Float8GetDatum(st->median_repeat_gap);
+	nulls[4] = !st->has_median_gap;
+	for (i = 0; i < PARETO_POINTS; i++)
+		shares[i] = Float8GetDatum(st->pareto[i]);
+	if (st->customers > 0)
+		values[5] = PointerGetDatum(construct_md_array(shares, st->pareto_null, 1, dims, lbs,
+													   FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+													   TYPALIGN_DOUBLE));
+	else
+		nulls[5] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 Datum

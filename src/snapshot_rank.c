@@ -35,28 +35,29 @@ break_sort_put(BreakSort *bs, double v)
 }
 
 /*
- * percentile_cont(p) for p = 0.2, 0.4, 0.6, 0.8, as rfm_percentile_cont
- * computes it from the sorted array: the values at the positions it reads
- * are picked out of one pass over the sorted stream.
+ * percentile_cont(p) as PostgreSQL (and rfm_percentile_cont) computes it
+ * from the sorted values: pos = p (n - 1), lo = floor(pos),
+ * v[lo] + (v[lo + 1] - v[lo]) (pos - lo), or the last value when lo + 1 is
+ * past the end.  The values at the positions it reads are picked out of one
+ * pass over the sorted stream.
  */
-void
-break_sort_finish(BreakSort *bs, double breaks[RFM_BREAKS])
+bool
+break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out)
 {
-	int64		lo[RFM_BREAKS];
-	double		frac[RFM_BREAKS],
-				at_lo[RFM_BREAKS],
-				at_hi[RFM_BREAKS];
+	int64	   *lo = palloc(np * sizeof(int64));
+	double	   *frac = palloc(np * sizeof(double)),
+			   *at_lo = palloc0(np * sizeof(double)),
+			   *at_hi = palloc0(np * sizeof(double));
 	int64		k;
 	int			i;
 
 	tuplesort_performsort(bs->sort);
-	for (i = 0; i < RFM_BREAKS; i++)
+	for (i = 0; i < np; i++)
 	{
-		double		pos = (i + 1) / 5.0 * (double) (bs->n - 1);
+		double		pos = ps[i] * (double) (bs->n - 1);
 
 		lo[i] = bs->n > 0 ? (int64) pos : 0;
 		frac[i] = pos - (double) lo[i];
-		at_lo[i] = at_hi[i] = 0.0;
 	}
 	for (k = 0; k < bs->n; k++)
 	{
@@ -65,28 +66,48 @@ break_sort_finish(BreakSort *bs, double breaks[RFM_BREAKS])
 		double		v;
 
 		if (!hvc_tuplesort_getdatum(bs->sort, true, &d, &isnull))
-			elog(ERROR, "hvc: a break sort returned fewer values than it was given");
+			elog(ERROR, "hvc: a percentile sort returned fewer values than it was given");
 		v = DatumGetFloat8(d);
-		for (i = 0; i < RFM_BREAKS; i++)
+		for (i = 0; i < np; i++)
 		{
 			if (k == lo[i])
 				at_lo[i] = v;
 			if (k == lo[i] + 1)
 				at_hi[i] = v;
 		}
+		/* the positions grow with ps: past the last one, the rest is not needed */
+		if (k > lo[np - 1])
+			break;
 		CHECK_FOR_INTERRUPTS();
 	}
 	tuplesort_end(bs->sort);
 	bs->sort = NULL;
-	for (i = 0; i < RFM_BREAKS; i++)
+	for (i = 0; i < np; i++)
 	{
 		if (bs->n == 0)
-			breaks[i] = 0.0;
+			out[i] = 0.0;
 		else if (lo[i] + 1 >= bs->n)
-			breaks[i] = at_lo[i];	/* the last value */
+			out[i] = at_lo[i];	/* the last value */
 		else
-			breaks[i] = at_lo[i] + (at_hi[i] - at_lo[i]) * frac[i];
+			out[i] = at_lo[i] + (at_hi[i] - at_lo[i]) * frac[i];
 	}
+	pfree(lo);
+	pfree(frac);
+	pfree(at_lo);
+	pfree(at_hi);
+	return bs->n > 0;
+}
+
+/* the RFM quintile breaks: percentile_cont(0.2, 0.4, 0.6, 0.8), 0 without values */
+void
+break_sort_finish(BreakSort *bs, double breaks[RFM_BREAKS])
+{
+	double		ps[RFM_BREAKS];
+	int			i;
+
+	for (i = 0; i < RFM_BREAKS; i++)
+		ps[i] = (i + 1) / 5.0;
+	break_sort_percentiles(bs, ps, RFM_BREAKS, breaks);
 }
 
 typedef struct CumeEntry

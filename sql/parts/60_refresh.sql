@@ -280,6 +280,8 @@ DECLARE
     refreshed timestamptz := now();
     big_keys bigint;
     big_key_rows bigint;
+    stats record;
+    old_customers bigint;
 BEGIN
     -- A second refresh (or a register_source) waits here until the first has
     -- committed or failed; the source and settings are read after the lock,
@@ -376,33 +378,44 @@ BEGIN
         hvc._base_type(src.customer_type::regtype))
     USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
           segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
+    -- what the builder saw pass by: moves, percentiles, the Pareto curve
+    SELECT * INTO stats FROM hvc._snapshot_stats(id);
 
-    -- 4. Tier history, from the new rows and the old ones.
-    PERFORM hvc._record_tier_changes(id, refreshed, chosen.reason);
+    -- 4. Tier history, from the new rows and the old ones (nothing to scan
+    -- for when no tier moved and no customer lapsed).
+    SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
+    IF old_customers IS NOT NULL AND stats.moved = 0 AND stats.kept >= old_customers THEN
+        PERFORM hvc._prune_tier_history(id);
+    ELSE
+        PERFORM hvc._record_tier_changes(id, refreshed, chosen.reason);
+    END IF;
 
     -- 5. Swap: readers see the old rows until commit, the new ones after.
     DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
 
+    -- the cumulative value share at the value rank of the top pct percent
+    -- (greatest(1, ceil(pct * customers / 100))), from the builder
     DELETE FROM hvc.pareto_points;
     INSERT INTO hvc.pareto_points (customer_percentile, cumulative_value_share)
-    SELECT pct, n.cumulative_value_share
+    SELECT pct, stats.pareto[pct]
       FROM generate_series(1, 100) pct
-      JOIN hvc.customer_snapshot n ON n.value_rank = greatest(1, ceil(pct * models.customers / 100.0)::bigint);
+     WHERE stats.pareto IS NOT NULL;
 
     DELETE FROM hvc.snapshot_info;
+    -- percentile_cont(0.8) of avg_order_value and (0.5) of
+    -- avg_days_between_orders over the new rows, from the builder;
     -- percentile_cont interpolates between two 2-decimal tickets with a
     -- fraction of one decimal: the exact value has 3 decimals
     INSERT INTO hvc.snapshot_info (refresh_id, as_of, refreshed_at, customers, model, value_basis,
                                    premium_ticket_from, purchase_fit_id, spend_fit_id, fallback,
                                    median_repeat_gap_days)
-    SELECT id, run_as_of, refreshed, models.customers,
-           CASE WHEN models.usable THEN models.model ELSE 'none' END, basis,
-           round((percentile_cont(0.8) WITHIN GROUP (ORDER BY c.avg_order_value))::numeric, 3),
-           CASE WHEN models.usable THEN chosen.purchase_fit_id END,
-           CASE WHEN models.usable AND models.spend_usable THEN chosen.spend_fit_id END,
-           chosen.fallback,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY c.avg_days_between_orders)
-      FROM hvc.customer_snapshot c;
+    VALUES (id, run_as_of, refreshed, models.customers,
+            CASE WHEN models.usable THEN models.model ELSE 'none' END, basis,
+            round(stats.premium_ticket_from::numeric, 3),
+            CASE WHEN models.usable THEN chosen.purchase_fit_id END,
+            CASE WHEN models.usable AND models.spend_usable THEN chosen.spend_fit_id END,
+            chosen.fallback,
+            stats.median_repeat_gap_days);
 
     msg := format('%s customers from %s rows (%s skipped); value basis %s; %s',
                   models.customers, models.rows_read, models.rows_skipped, basis, models.message)

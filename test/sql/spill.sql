@@ -17,7 +17,8 @@ SELECT 'k' || (c * 7919 % 6000) AS customer_id,
  WHERE k <= c % 9 AND (c % 4 <> 0 OR k = 0);
 SELECT count(*) AS lines, count(DISTINCT customer_id) AS customers FROM sp_sales;
 SELECT hvc.register_source('public.sp_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
-UPDATE hvc.config SET model = 'bgnbd', value_basis = 'predicted_clv';
+UPDATE hvc.config SET model = 'bgnbd', value_basis = 'predicted_clv', time_unit = 'week', horizon_months = 12,
+       horizon_days = NULL, churn_window_days = 90, validation_days = 0;
 
 -- in memory
 SET work_mem = '64MB';
