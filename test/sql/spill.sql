@@ -82,3 +82,24 @@ SELECT count(*) FILTER (WHERE s.r_score <> 1 + (-s.recency_days > b.rb[1])::int 
   FROM sp_small s, b;
 
 DROP TABLE sp_big, sp_small;
+
+-- What the builder hands the statements after it (hvc._snapshot_stats)
+-- equals what SQL computes from the snapshot: the Pareto curve and the two
+-- percentiles of hvc.snapshot_info; the refresh moved no tier, so the
+-- tier-history scan was skipped and recorded nothing.
+SELECT i.premium_ticket_from = round((percentile_cont(0.8) WITHIN GROUP (ORDER BY c.avg_order_value))::numeric, 3) AS premium_ok,
+       i.median_repeat_gap_days = percentile_cont(0.5) WITHIN GROUP (ORDER BY c.avg_days_between_orders) AS median_gap_ok,
+       i.customers
+  FROM hvc.customer_snapshot c, hvc.snapshot_info i
+ GROUP BY i.premium_ticket_from, i.median_repeat_gap_days, i.customers;
+SELECT count(*) AS points,
+       count(*) FILTER (WHERE p.cumulative_value_share IS DISTINCT FROM n.cumulative_value_share) AS points_wrong
+  FROM generate_series(1, 100) pct
+  JOIN hvc.customer_snapshot n ON n.value_rank = greatest(1, ceil(pct * 6000 / 100.0)::bigint)
+  JOIN hvc.pareto_points p ON p.customer_percentile = pct;
+SELECT count(*) AS moves_recorded
+  FROM hvc.tier_history h JOIN hvc.snapshot_info i USING (refresh_id);
+-- only for the refresh this session just built
+\set VERBOSITY sqlstate
+SELECT hvc._snapshot_stats(0);
+\set VERBOSITY default
