@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # hvc benchmark (by hand, not in CI):
 #     sudo bash bench/bench.sh [customers] [lines]        # defaults 500000 5000000
+#     PG_CONFIG=/path/to/pg_config bash bench/bench.sh ... # hvc already installed there:
+#         no root, no test/setup.sh; a throwaway initdb cluster (bench/cluster.sh)
 # Builds and installs hvc (test/setup.sh), then in one throwaway cluster
 # (pg_virtualenv; shared_buffers 1GB, default work_mem,
 # max_parallel_workers_per_gather 2) generates the synthetic shop

@@ -5,9 +5,9 @@
 -- for column, as one at 64MB (everything in memory).  6000 customers with
 -- text keys, many ties of value (broken by key in C collation), refunds,
 -- one-time buyers, BG/NBD + Gamma-Gamma predictions, ranked by predicted CLV.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
 SET datestyle = 'ISO, YMD';
-SET client_min_messages = warning;
 CREATE TABLE sp_sales AS
 SELECT 'k' || (c * 7919 % 6000) AS customer_id,
        date '2023-01-01' + (c * 37 % 500) + k * (1 + c % 23) AS ordered_at,
