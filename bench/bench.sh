@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # hvc benchmark (by hand, not in CI):
 #     sudo bash bench/bench.sh [customers] [lines]        # defaults 500000 5000000
+#     PG_CONFIG=/path/to/pg_config bash bench/bench.sh ... # hvc already installed there:
+#         no root, no test/setup.sh; a throwaway initdb cluster (bench/cluster.sh)
 # Builds and installs hvc (test/setup.sh), then in one throwaway cluster
 # (pg_virtualenv; shared_buffers 1GB, default work_mem,
 # max_parallel_workers_per_gather 2) generates the synthetic shop
@@ -21,6 +23,18 @@ lines=${2:-5000000}
 for n in "$customers" "$lines"; do
     [[ "$n" =~ ^[0-9]+$ ]] || { echo "usage: bash bench/bench.sh [customers] [lines]" >&2; exit 2; }
 done
+# With PG_CONFIG set: the hvc already installed in that PostgreSQL, in a
+# throwaway initdb cluster with the same settings (no root, no test/setup.sh).
+if [ -n "${PG_CONFIG:-}" ]; then
+    cd bench
+    . ./cluster.sh
+    cluster_start "shared_buffers = 1GB" "max_parallel_workers_per_gather = 2"
+    cp bench.sql generate_sales.sql "$tmp/"
+    chmod a+r "$tmp"/*.sql
+    echo "bench: $customers customers, $lines lines; $(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "${psql[@]}" -v customers="$customers" -v lines="$lines" -f "$tmp/bench.sql"
+    exit
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "bench: run as root (sudo bash bench/bench.sh): test/setup.sh installs packages and hvc" >&2
     exit 1

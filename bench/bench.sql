@@ -180,18 +180,26 @@ SELECT f.refresh_id, f.model, f.customers, f.converged, f.iterations,
 \endif
 
 \echo
-\echo '--- hvc.priority(): 10 000 lookups of random customers (an index lookup each)'
+\echo '--- hvc.priority(): 10 000 lookups of random customers, each timed (an index lookup each)'
 CREATE TEMP TABLE bench_keys AS
 SELECT customer_id FROM hvc.customers ORDER BY hashint8(customer_id) LIMIT 10000;
-SELECT clock_timestamp() AS prio_t0 \gset
+CREATE TEMP TABLE bench_prio (us float8);
 DO $$
 DECLARE
     k bigint;
     r record;
+    t0 timestamptz;
+    us float8[] := '{}';
 BEGIN
     FOR k IN SELECT customer_id FROM bench_keys LOOP
+        t0 := clock_timestamp();
         SELECT * INTO r FROM hvc.priority(k);
+        us := us || extract(epoch FROM clock_timestamp() - t0) * 1e6;
     END LOOP;
+    INSERT INTO bench_prio SELECT unnest(us);
 END $$;
-SELECT round((extract(epoch FROM clock_timestamp() - :'prio_t0'::timestamptz) * 1e6 / 10000)::numeric, 1)
-       AS priority_microseconds_per_call;
+SELECT count(*) AS calls,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p50_us,
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p99_us,
+       round(avg(us)::numeric, 1) AS mean_us
+  FROM bench_prio;

@@ -42,6 +42,18 @@
 #endif
 
 /*
+ * tuplesort_getdatum() gained a "copy" argument in 16 (callers include
+ * utils/tuplesort.h); hvc only sorts by-value datums, which need no copy.
+ */
+#if PG_VERSION_NUM >= 160000
+#define hvc_tuplesort_getdatum(state, forward, val, isnull) \
+	tuplesort_getdatum((state), (forward), false, (val), (isnull), NULL)
+#else
+#define hvc_tuplesort_getdatum(state, forward, val, isnull) \
+	tuplesort_getdatum((state), (forward), (val), (isnull), NULL)
+#endif
+
+/*
  * numeric's on-disk format (src/backend/utils/adt/numeric.c), which
  * src/amount.c decodes directly instead of calling numeric functions per row.
  * It is the same in 15, 16, 17 and 18 (pg_upgrade keeps numeric data as it

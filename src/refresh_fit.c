@@ -274,6 +274,63 @@ fit_spend_model(ResultBuilder *rb, gg_row *rows, int64 n, StringInfo msg)
 		appendStringInfo(msg, " at the edge %s (predictions use the limiting model)", rep.edge);
 }
 
+/* The fit's rows, collected while the stage streams by. */
+typedef struct FitRows
+{
+	DateADT		as_of_day;
+	double		unit;
+	bool		keep;			/* false with model none: nothing to fit */
+	btyd_row   *rows;
+	gg_row	   *grows;
+	int64		nrows,
+				cap,
+				gcap,
+				repeaters,
+				ng;
+} FitRows;
+
+static void
+collect_fit_row(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
+{
+	FitRows    *fr = arg;
+
+	/*
+	 * A customer whose first purchase is on the as_of day (age 0) has a
+	 * likelihood of exactly 1 under every purchase model: leaving the row out
+	 * changes nothing, and the core requires age > 0.
+	 */
+	if (!fr->keep || fr->as_of_day == c->first_day)
+		return;
+	if (fr->nrows == fr->cap)
+	{
+		fr->cap = Max(1024, fr->cap * 2);
+		fr->rows = fr->rows == NULL ? palloc(fr->cap * sizeof(btyd_row))
+			: repalloc_huge(fr->rows, fr->cap * sizeof(btyd_row));
+	}
+	fr->rows[fr->nrows].x = c->frequency;
+	fr->rows[fr->nrows].t_x = (c->last_day - c->first_day) / fr->unit;
+	fr->rows[fr->nrows].T = (fr->as_of_day - c->first_day) / fr->unit;
+	fr->rows[fr->nrows].w = 1.0;
+	fr->nrows++;
+	if (c->frequency > 0)
+	{
+		fr->repeaters++;
+		if (c->monetary > 0)
+		{
+			if (fr->ng == fr->gcap)
+			{
+				fr->gcap = Max(1024, fr->gcap * 2);
+				fr->grows = fr->grows == NULL ? palloc(fr->gcap * sizeof(gg_row))
+					: repalloc_huge(fr->grows, fr->gcap * sizeof(gg_row));
+			}
+			fr->grows[fr->ng].x = c->frequency;
+			fr->grows[fr->ng].m = c->monetary;
+			fr->grows[fr->ng].w = 1.0;
+			fr->ng++;
+		}
+	}
+}
+
 Datum
 hvc_fit_models(PG_FUNCTION_ARGS)
 {
@@ -288,13 +345,8 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	ResultBuilder rb;
 	TupleDesc	desc;
 	Stage		st;
+	FitRows		fr;
 	StringInfoData msg;
-	btyd_row   *rows;
-	gg_row	   *grows;
-	int64		i,
-				nrows = 0,
-				repeaters = 0,
-				ng = 0;
 	HeapTuple	result;
 
 	model_check_settings("hvc.config", model, DatumGetInt32(horizon), DatumGetFloat8(discount));
@@ -320,57 +372,36 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 											   : HVC_UNITS_PER_MONTH_DAY));
 
 	/*
-	 * The stage is read through SPI; the result tuple is formed after
-	 * SPI_finish, so everything it points to lives in callcxt (stage_read
-	 * leaves callcxt current), and SPI is closed as soon as it is read.
+	 * The stage is streamed through SPI (stage_scan): only the fit's rows are
+	 * kept, 32 bytes per customer (and 24 per repeat buyer for the spend
+	 * model), none with model none.  The result tuple is formed after
+	 * SPI_finish, so everything it points to lives in callcxt.
 	 */
+	memset(&fr, 0, sizeof(fr));
+	fr.as_of_day = as_of_day;
+	fr.unit = unit;
+	fr.keep = strcmp(model, "none") != 0;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "hvc: SPI_connect failed");
 	MemoryContextSwitchTo(callcxt);
-	stage_read(&st, InvalidOid, as_of_day);
+	stage_scan(&st, "SELECT customer_id, state FROM pg_temp._hvc_stage", InvalidOid, as_of_day,
+			   collect_fit_row, &fr);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 	put(&rb, "rows_read", Int64GetDatum(st.rows_read));
 	put(&rb, "rows_skipped", Int64GetDatum(st.rows_skipped));
-	put(&rb, "customers", Int64GetDatum(st.n));
+	put(&rb, "customers", Int64GetDatum(st.customers_seen));
 
-	if (strcmp(model, "none") == 0)
+	if (!fr.keep)
 		appendStringInfoString(&msg, "model none: predictions not computed");
 	else
 	{
-		rows = palloc_extended(Max(st.n, 1) * sizeof(btyd_row), MCXT_ALLOC_HUGE);
-		grows = palloc_extended(Max(st.n, 1) * sizeof(gg_row), MCXT_ALLOC_HUGE);
-		/*
-		 * A customer whose first purchase is on the as_of day (age 0) has a
-		 * likelihood of exactly 1 under every purchase model: leaving the row
-		 * out changes nothing, and the core requires age > 0.
-		 */
-		for (i = 0; i < st.n; i++)
-		{
-			StageCustomer *c = &st.customers[i];
-
-			CHECK_FOR_INTERRUPTS();
-			if (as_of_day == c->first_day)
-				continue;
-			rows[nrows].x = c->frequency;
-			rows[nrows].t_x = (c->last_day - c->first_day) / unit;
-			rows[nrows].T = (as_of_day - c->first_day) / unit;
-			rows[nrows].w = 1.0;
-			nrows++;
-			if (c->frequency > 0)
-			{
-				repeaters++;
-				if (c->monetary > 0)
-				{
-					grows[ng].x = c->frequency;
-					grows[ng].m = c->monetary;
-					grows[ng].w = 1.0;
-					ng++;
-				}
-			}
-		}
-		fit_purchase_model(&rb, model, st.n, rows, nrows, repeaters, &msg);
-		fit_spend_model(&rb, grows, ng, &msg);
+		if (fr.rows == NULL)
+			fr.rows = palloc(sizeof(btyd_row));
+		if (fr.grows == NULL)
+			fr.grows = palloc(sizeof(gg_row));
+		fit_purchase_model(&rb, model, st.customers_seen, fr.rows, fr.nrows, fr.repeaters, &msg);
+		fit_spend_model(&rb, fr.grows, fr.ng, &msg);
 	}
 	put(&rb, "message", CStringGetTextDatum(msg.data));
 

@@ -49,7 +49,7 @@ check_stage_columns(Portal portal, Oid key_type)
 	TupleDesc	desc = portal->tupDesc;
 	Oid			t;
 
-	if (desc == NULL || desc->natts != 2)
+	if (desc == NULL || desc->natts < 2)
 		bad_stage("the stage must have two columns");
 	t = TupleDescAttr(desc, 1)->atttypid;
 	if (getBaseType(t) != BYTEAOID)
@@ -61,13 +61,55 @@ check_stage_columns(Portal portal, Oid key_type)
 }
 
 void
+stage_check(Oid key_type)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	SPIPlanPtr	plan = SPI_prepare("SELECT customer_id, state FROM pg_temp._hvc_stage", 0, NULL);
+	Portal		portal;
+
+	if (plan == NULL)
+		elog(ERROR, "hvc: could not prepare the stage query: %s",
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	MemoryContextSwitchTo(outer);
+	check_stage_columns(portal, key_type);
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	MemoryContextSwitchTo(outer);
+}
+
+static void
+append_customer(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
+{
+	Stage	   *stage = arg;
+
+	if (stage->n == stage->cap)
+	{
+		stage->cap = Max(1024, stage->cap * 2);
+		stage->customers = stage->customers == NULL
+			? palloc(stage->cap * sizeof(StageCustomer))
+			: repalloc_huge(stage->customers, stage->cap * sizeof(StageCustomer));
+	}
+	stage->customers[stage->n] = *c;
+	stage->customers[stage->n].customer = datumCopy(c->customer, stage->typbyval, stage->typlen);
+	stage->n++;
+}
+
+void
 stage_read(Stage *stage, Oid key_type, DateADT as_of_day)
+{
+	stage_scan(stage, "SELECT customer_id, state FROM pg_temp._hvc_stage", key_type, as_of_day,
+			   append_customer, stage);
+}
+
+void
+stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
+		   stage_visit_fn visit, void *arg)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext scratch;
 	Portal		portal;
 	SPIPlanPtr	plan;
-	int64		cap = 1024;
 
 	if (DATE_NOT_FINITE(as_of_day) || !IS_VALID_DATE(as_of_day) ||
 		as_of_day >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
@@ -77,9 +119,8 @@ stage_read(Stage *stage, Oid key_type, DateADT as_of_day)
 				 errhint("The as_of day must be a finite date within the timestamp range (4713 BC to 294276 AD).")));
 
 	memset(stage, 0, sizeof(*stage));
-	stage->customers = palloc(cap * sizeof(StageCustomer));
 
-	plan = SPI_prepare("SELECT customer_id, state FROM pg_temp._hvc_stage", 0, NULL);
+	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "hvc: could not prepare the stage query: %s",
 			 SPI_result_code_string(SPI_result));
@@ -111,7 +152,7 @@ stage_read(Stage *stage, Oid key_type, DateADT as_of_day)
 			bytea	   *b;
 			CustomerState *s;
 			CustomerSummary sum;
-			StageCustomer *c;
+			StageCustomer c;
 
 			if (state_null)
 				continue;
@@ -139,25 +180,22 @@ stage_read(Stage *stage, Oid key_type, DateADT as_of_day)
 																	DateADTGetDatum(as_of_day)))),
 						 errhint("hvc.refresh() builds the stage and the as_of day together; do not call hvc._fit_models or hvc._build_snapshot directly.")));
 
-			if (stage->n == cap)
-			{
-				cap *= 2;
-				stage->customers = repalloc_huge(stage->customers, cap * sizeof(StageCustomer));
-			}
-			c = &stage->customers[stage->n++];
-			c->customer = datumCopy(key, stage->typbyval, stage->typlen);
-			c->orders = sum.orders;
-			c->refunds = s->refund_rows;
-			c->revenue = s->revenue;
-			c->margin = s->margin;
-			c->has_margin = s->margin_rows > 0;
-			c->first_at = s->first_at;
-			c->last_at = s->last_at;
-			c->first_day = s->first_day;
-			c->last_day = day_of_local_timestamp(s->last_at);
-			c->purchase_days = sum.purchase_days;
-			c->frequency = sum.frequency;
-			c->monetary = sum.monetary_value;
+			c.customer = key;
+			c.orders = sum.orders;
+			c.refunds = s->refund_rows;
+			c.revenue = s->revenue;
+			c.margin = s->margin;
+			c.has_margin = s->margin_rows > 0;
+			c.first_at = s->first_at;
+			c.last_at = s->last_at;
+			c.first_day = s->first_day;
+			c.last_day = day_of_local_timestamp(s->last_at);
+			c.purchase_days = sum.purchase_days;
+			c.frequency = sum.frequency;
+			c.monetary = sum.monetary_value;
+			stage->customers_seen++;
+			visit(arg, &c, tup, desc);
+			MemoryContextSwitchTo(outer);
 		}
 		MemoryContextReset(scratch);
 		SPI_freetuptable(SPI_tuptable);

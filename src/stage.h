@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "utils/date.h"
 
 #include "customer_state.h"
@@ -32,13 +34,33 @@ typedef struct StageCustomer
 typedef struct Stage
 {
 	StageCustomer *customers;
-	int64		n;
+	int64		n;				/* customers in the array (stage_read) */
+	int64		cap;
+	int64		customers_seen; /* customers visited (stage_scan) */
 	int64		rows_read;
 	int64		rows_skipped;	/* skipped rows, NULL-customer rows included */
 	Oid			customer_type;
 	int16		typlen;
 	bool		typbyval;
 } Stage;
+
+/*
+ * Stream a stage query: its first two columns are customer_id (of type
+ * key_type, any type if InvalidOid) and state (bytea); further columns are
+ * the caller's.  visit is called once per customer with a purchase, with the
+ * summary (c->customer points into the fetched batch: copy it to keep it),
+ * the fetched tuple and its descriptor, in the caller's memory context; rows
+ * read and skipped are counted in *stage (whose customers array stays NULL).
+ * Needs SPI connected; the caller's CurrentMemoryContext is current again on
+ * return.  Memory: one batch of the cursor, whatever the stage's size.
+ */
+/* Error unless _hvc_stage has the columns the refresh creates (SPI connected). */
+extern void stage_check(Oid key_type);
+
+typedef void (*stage_visit_fn) (void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc);
+
+extern void stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
+					   stage_visit_fn visit, void *arg);
 
 /*
  * Read all of _hvc_stage (needs SPI connected), checking that its columns

@@ -51,6 +51,16 @@ COMMENT ON VIEW hvc.pareto_curve IS 'Pareto (Lorenz) curve: the share of total v
 COMMENT ON COLUMN hvc.pareto_curve.customer_percentile IS 'Top p percent of customers by value rank (1..100).';
 COMMENT ON COLUMN hvc.pareto_curve.cumulative_value_share IS 'Share of total value (hvc.snapshot_info.value_basis) held by those customers.';
 
+-- What the last hvc._build_snapshot of this session computed besides the
+-- rows: the statements after it (tier history, pareto_points, snapshot_info)
+-- read these instead of scanning the new snapshot again.
+CREATE OR REPLACE FUNCTION hvc._snapshot_stats(refresh_id bigint, OUT customers bigint, OUT moved bigint,
+                                               OUT kept bigint, OUT premium_ticket_from float8,
+                                               OUT median_repeat_gap_days float8, OUT pareto float8[])
+AS 'MODULE_PATHNAME', 'hvc_snapshot_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION hvc._snapshot_stats(bigint) IS
+    'Internal: what this session''s last hvc._build_snapshot computed for refresh refresh_id: customers, rows whose tier_since is the refresh (moved), rows not new (kept), percentile_cont(0.8) of avg_order_value, percentile_cont(0.5) of avg_days_between_orders, and the cumulative value share at the value rank of the top 1..100 percent (NULL without customers). An error when it built none for that refresh.';
+
 -- ---------------------------------------------------------------------------
 -- Objects created at run time belong to the extension.  register_source
 -- creates the customer-typed tables and views long after CREATE EXTENSION:

@@ -100,7 +100,7 @@ RETURNS TABLE (
     churn_percentile        float8)
 AS 'MODULE_PATHNAME', 'hvc_build_snapshot' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hvc._build_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint) IS
-    'Internal: computes every snapshot column from the refresh stage in memory and returns the rows in customer-key order.';
+    'Internal: computes every snapshot column from the refresh stage, streamed in two passes (sorts spill beyond work_mem), and returns the rows in value-rank order; hvc._snapshot_stats returns what it computed besides.';
 
 -- Record the fits of a refresh in hvc.model_fit.
 CREATE OR REPLACE FUNCTION hvc._record_model_fits(id bigint, m hvc._model_params) RETURNS void

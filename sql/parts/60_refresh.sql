@@ -12,8 +12,9 @@
 --                mergeable state per customer                  (_hvc_stage)
 --   2. models:   stage totals and model fits, in C             (hvc._fit_models)
 --   3. compute:  metrics, scores, segments, predictions, ranks,
---                tiers, in C, in customer-key order, inserted beside the old
---                rows                                          (hvc._build_snapshot)
+--                tiers, in C, streamed in two passes (tuplesorts that spill
+--                beyond work_mem), inserted beside the old rows
+--                                                              (hvc._build_snapshot)
 --   4. history:  tier moves                                    (hvc.tier_history)
 --   5. swap:     the old rows are deleted in the same transaction: readers see
 --                the old snapshot until commit, the new one after, and are
@@ -280,6 +281,8 @@ DECLARE
     big_keys bigint;
     big_key_rows bigint;
     staged record;
+    stats record;
+    old_customers bigint;
 BEGIN
     -- A second refresh (or a register_source) waits here until the first has
     -- committed or failed; the source and settings are read after the lock,
@@ -337,8 +340,9 @@ BEGIN
             USING HINT = 'Metrics, RFM and tiers are still refreshed; see hvc.model_fit. Set hvc.config.model = ''none'' to skip the models.';
     END IF;
 
-    -- 3. Every per-customer column, computed in memory (segments and tiers
-    -- from small lookup arrays), in customer-key order.
+    -- 3. Every per-customer column, streamed (src/snapshot.h: one read of
+    -- the stage joined to the current snapshot, then the rows in value
+    -- order; segments and tiers from small lookup arrays).
     SELECT array_agg(c.segment ORDER BY c.r, c.f, c.m) INTO segment_of_cell FROM hvc._segment_cells() c;
     SELECT array_agg(t.lo ORDER BY t.tier_rank), array_agg(t.tier ORDER BY t.tier_rank),
            array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
@@ -352,33 +356,44 @@ BEGIN
         hvc._base_type(src.customer_type::regtype))
     USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
           segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
+    -- what the builder saw pass by: moves, percentiles, the Pareto curve
+    SELECT * INTO stats FROM hvc._snapshot_stats(id);
 
-    -- 4. Tier history, from the new rows and the old ones.
-    PERFORM hvc._record_tier_changes(id, refreshed, chosen.reason);
+    -- 4. Tier history, from the new rows and the old ones (nothing to scan
+    -- for when no tier moved and no customer lapsed).
+    SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
+    IF old_customers IS NOT NULL AND stats.moved = 0 AND stats.kept >= old_customers THEN
+        PERFORM hvc._prune_tier_history(id);
+    ELSE
+        PERFORM hvc._record_tier_changes(id, refreshed, chosen.reason);
+    END IF;
 
     -- 5. Swap: readers see the old rows until commit, the new ones after.
     DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
 
+    -- the cumulative value share at the value rank of the top pct percent
+    -- (greatest(1, ceil(pct * customers / 100))), from the builder
     DELETE FROM hvc.pareto_points;
     INSERT INTO hvc.pareto_points (customer_percentile, cumulative_value_share)
-    SELECT pct, n.cumulative_value_share
+    SELECT pct, stats.pareto[pct]
       FROM generate_series(1, 100) pct
-      JOIN hvc.customer_snapshot n ON n.value_rank = greatest(1, ceil(pct * models.customers / 100.0)::bigint);
+     WHERE stats.pareto IS NOT NULL;
 
     DELETE FROM hvc.snapshot_info;
+    -- percentile_cont(0.8) of avg_order_value and (0.5) of
+    -- avg_days_between_orders over the new rows, from the builder;
     -- percentile_cont interpolates between two 2-decimal tickets with a
     -- fraction of one decimal: the exact value has 3 decimals
     INSERT INTO hvc.snapshot_info (refresh_id, as_of, refreshed_at, customers, model, value_basis,
                                    premium_ticket_from, purchase_fit_id, spend_fit_id, fallback,
                                    median_repeat_gap_days)
-    SELECT id, run_as_of, refreshed, models.customers,
-           CASE WHEN models.usable THEN models.model ELSE 'none' END, basis,
-           round((percentile_cont(0.8) WITHIN GROUP (ORDER BY c.avg_order_value))::numeric, 3),
-           CASE WHEN models.usable THEN chosen.purchase_fit_id END,
-           CASE WHEN models.usable AND models.spend_usable THEN chosen.spend_fit_id END,
-           chosen.fallback,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY c.avg_days_between_orders)
-      FROM hvc.customer_snapshot c;
+    VALUES (id, run_as_of, refreshed, models.customers,
+            CASE WHEN models.usable THEN models.model ELSE 'none' END, basis,
+            round(stats.premium_ticket_from::numeric, 3),
+            CASE WHEN models.usable THEN chosen.purchase_fit_id END,
+            CASE WHEN models.usable AND models.spend_usable THEN chosen.spend_fit_id END,
+            chosen.fallback,
+            stats.median_repeat_gap_days);
 
     msg := format('%s customers from %s rows (%s skipped); value basis %s; %s',
                   models.customers, models.rows_read, models.rows_skipped, basis, models.message)

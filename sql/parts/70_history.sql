@@ -66,6 +66,14 @@ END $fn$;
 COMMENT ON FUNCTION hvc._create_history_objects(regtype) IS
     'Internal: (re)creates the customer-typed tier history table and its views.';
 
+-- History beyond hvc.config.history_refreshes goes.
+CREATE OR REPLACE FUNCTION hvc._prune_tier_history(id bigint) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    DELETE FROM hvc.tier_history h WHERE h.refresh_id < (SELECT hvc._first_kept_refresh(id));
+$$;
+COMMENT ON FUNCTION hvc._prune_tier_history(bigint) IS
+    'Internal: deletes the tier history of refreshes older than the last hvc.config.history_refreshes.';
+
 -- Record the tier moves of refresh `id`, whose rows are in the snapshot
 -- beside the previous refresh's (refresh_id tells them apart), and prune
 -- history beyond hvc.config.history_refreshes.  A new row whose tier_since is
@@ -130,7 +138,7 @@ BEGIN
             GET DIAGNOSTICS lapsed = ROW_COUNT;
         END IF;
     END IF;
-    DELETE FROM hvc.tier_history h WHERE h.refresh_id < (SELECT hvc._first_kept_refresh(id));
+    PERFORM hvc._prune_tier_history(id);
     RETURN moves + lapsed;
 END $$;
 COMMENT ON FUNCTION hvc._record_tier_changes(bigint, timestamptz, text) IS

@@ -1,0 +1,163 @@
+/*
+ * snapshot.h — the per-customer step of a refresh (hvc._build_snapshot),
+ * streamed in two passes so that backend memory does not grow with the
+ * number of customers:
+ *
+ *   pass 1 (snapshot_builder.c): one read of the stage, joined in SQL to the
+ *     current snapshot's tier columns; per customer the metrics, predictions
+ *     (snapshot_forecast.c caches them per (frequency, recency, age)) and the
+ *     value; the row goes into a tuplesort by value (snapshot_rows.c), the
+ *     recency, frequency and revenue into datum tuplesorts for the RFM
+ *     quintile breaks and the churn risk into a histogram of its distinct
+ *     values (snapshot_rank.c).  Tuplesorts spill to disk beyond work_mem.
+ *   pass 2: the sorted rows in value order get their value rank, cumulative
+ *     share, tier (and tier carry-over), RFM scores, segment and churn
+ *     percentile, and go out (snapshot_rows.c).
+ *
+ * The arguments are validated in snapshot_args.c.
+ */
+#ifndef HVC_SNAPSHOT_H
+#define HVC_SNAPSHOT_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "pgtime.h"
+#include "utils/date.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+#include "utils/tuplesort.h"
+
+#include "core/rfm.h"
+#include "models.h"
+#include "stage.h"
+
+typedef enum ValueBasis
+{
+	BASIS_PREDICTED_CLV,
+	BASIS_HISTORIC_CLV,
+	BASIS_REVENUE,
+	BASIS_MARGIN
+} ValueBasis;
+
+/* The validated arguments of hvc._build_snapshot. */
+typedef struct SnapshotArgs
+{
+	ModelSet	ms;
+	DateADT		as_of_day;
+	pg_tz	   *tz;
+	bool		has_margin;
+	ValueBasis	basis;
+	double		unit;			/* days per time unit */
+	Datum	   *segments;		/* RFM_CELLS text */
+	Datum	   *tier_lo;		/* int8: first value rank of each tier */
+	Datum	   *tier_names;		/* text */
+	Datum	   *tier_ranks;		/* int4 */
+	Datum	   *tier_high;		/* bool */
+	int			ntiers;
+	TimestampTz refreshed;
+	int64		refresh_id;
+} SnapshotArgs;
+
+/* snapshot_args.c */
+extern void snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a);
+
+/* snapshot_forecast.c: purchase-model forecasts cached per triple */
+typedef struct ForecastCache ForecastCache;
+extern ForecastCache *forecast_cache_create(const ModelSet *ms, DateADT as_of_day, double unit);
+extern void forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out);
+
+/* snapshot_rank.c: quantile breaks and cume_dist, streamed */
+typedef struct BreakSort
+{
+	Tuplesortstate *sort;
+	int64		n;
+} BreakSort;
+extern void break_sort_begin(BreakSort *bs);
+extern void break_sort_put(BreakSort *bs, double v);
+/* sorts, reads once, ends the sort: the RFM_BREAKS quintile breaks */
+extern void break_sort_finish(BreakSort *bs, double breaks[RFM_BREAKS]);
+/*
+ * sorts, reads once, ends the sort: percentile_cont(ps[i]) as PostgreSQL
+ * computes it, for np ascending ps; false (no values) when nothing was put
+ */
+extern bool break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out);
+
+typedef struct CumeDist CumeDist;
+extern CumeDist *cume_dist_create(void);
+extern void cume_dist_add(CumeDist *cd, double v);
+extern void cume_dist_finish(CumeDist *cd);
+/* share of the added values at most v (v must have been added) */
+extern double cume_dist_of(CumeDist *cd, double v);
+
+/* snapshot_rows.c: the row between the passes, and the output row */
+typedef struct PassRow
+{
+	StageCustomer c;			/* c.customer is the key */
+	Prediction	pred;
+	int64		value_cents;
+	bool		has_old;		/* the customer is in the current snapshot */
+	Datum		old_tier;		/* text */
+	int32		old_tier_rank;
+	bool		old_prev_null;
+	Datum		old_previous_tier;	/* text */
+	TimestampTz old_tier_since;
+} PassRow;
+
+typedef struct RowSort
+{
+	TupleDesc	desc;
+	Tuplesortstate *sort;
+	TupleTableSlot *slot;		/* out of the sort */
+	TupleTableSlot *in;			/* into the sort */
+	Oid			key_type;
+} RowSort;
+
+extern void row_sort_begin(RowSort *rs, Oid key_type);
+extern void row_sort_put(RowSort *rs, const PassRow *r);
+extern void row_sort_performsort(RowSort *rs);
+/* the next row in value order (Datums valid until the next call); false at the end */
+extern bool row_sort_next(RowSort *rs, PassRow *r);
+extern void row_sort_end(RowSort *rs);
+
+/* What pass 2 adds to a row. */
+typedef struct Ranked
+{
+	int			r,
+				f,
+				m;
+	int64		value_rank;
+	double		cum_share;		/* NaN when total value <= 0 */
+	double		churn_pct;		/* NaN without churn_risk */
+	int			tier;			/* index into the tier arrays */
+} Ranked;
+
+#define SNAPSHOT_NATTS 38
+#define PARETO_POINTS 100
+
+/*
+ * What a build knows about the whole snapshot, for the statements after it
+ * (hvc._snapshot_stats): the Pareto curve, the two percentiles of
+ * hvc.snapshot_info, and whether any tier moved.
+ */
+typedef struct SnapshotStats
+{
+	int64		refresh_id;
+	int64		customers;
+	int64		moved;			/* rows whose tier_since is this refresh */
+	int64		kept;			/* rows not new (as hvc._record_tier_changes counts) */
+	bool		has_premium,
+				has_median_gap;
+	double		premium_ticket_from;	/* percentile_cont(0.8) of avg_order_value */
+	double		median_repeat_gap;	/* percentile_cont(0.5) of avg_days_between_orders */
+	bool		pareto_null[PARETO_POINTS];
+	double		pareto[PARETO_POINTS];	/* cumulative share at each percentile's rank */
+} SnapshotStats;
+
+/* The output row (every column of hvc.customer_snapshot). */
+extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k,
+						 Datum *values, bool *nulls);
+
+#endif

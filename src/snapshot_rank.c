@@ -1,0 +1,200 @@
+/*
+ * snapshot_rank.c — the order statistics of a refresh, streamed (see
+ * snapshot.h): RFM quintile breaks from a float8 tuplesort (which spills
+ * beyond work_mem), and the churn-risk percentile (cume_dist) from a
+ * histogram of the distinct churn risks.  A churn risk is a function of the
+ * customer's (frequency, recency, age) triple, so the histogram has at most
+ * one entry per distinct triple, not per customer.
+ */
+#include "postgres.h"
+#include "pg_compat.h"
+
+#include <math.h>
+
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "snapshot.h"
+
+void
+break_sort_begin(BreakSort *bs)
+{
+	bs->sort = tuplesort_begin_datum(FLOAT8OID, Float8LessOperator, InvalidOid, false,
+									 work_mem, NULL, TUPLESORT_NONE);
+	bs->n = 0;
+}
+
+void
+break_sort_put(BreakSort *bs, double v)
+{
+	tuplesort_putdatum(bs->sort, Float8GetDatum(v), false);
+	bs->n++;
+}
+
+/*
+ * percentile_cont(p) as PostgreSQL (and rfm_percentile_cont) computes it
+ * from the sorted values: pos = p (n - 1), lo = floor(pos),
+ * v[lo] + (v[lo + 1] - v[lo]) (pos - lo), or the last value when lo + 1 is
+ * past the end.  The values at the positions it reads are picked out of one
+ * pass over the sorted stream.
+ */
+bool
+break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out)
+{
+	int64	   *lo = palloc(np * sizeof(int64));
+	double	   *frac = palloc(np * sizeof(double)),
+			   *at_lo = palloc0(np * sizeof(double)),
+			   *at_hi = palloc0(np * sizeof(double));
+	int64		k;
+	int			i;
+
+	tuplesort_performsort(bs->sort);
+	for (i = 0; i < np; i++)
+	{
+		double		pos = ps[i] * (double) (bs->n - 1);
+
+		lo[i] = bs->n > 0 ? (int64) pos : 0;
+		frac[i] = pos - (double) lo[i];
+	}
+	for (k = 0; k < bs->n; k++)
+	{
+		Datum		d;
+		bool		isnull;
+		double		v;
+
+		if (!hvc_tuplesort_getdatum(bs->sort, true, &d, &isnull))
+			elog(ERROR, "hvc: a percentile sort returned fewer values than it was given");
+		v = DatumGetFloat8(d);
+		for (i = 0; i < np; i++)
+		{
+			if (k == lo[i])
+				at_lo[i] = v;
+			if (k == lo[i] + 1)
+				at_hi[i] = v;
+		}
+		/* the positions grow with ps: past the last one, the rest is not needed */
+		if (k > lo[np - 1])
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	tuplesort_end(bs->sort);
+	bs->sort = NULL;
+	for (i = 0; i < np; i++)
+	{
+		if (bs->n == 0)
+			out[i] = 0.0;
+		else if (lo[i] + 1 >= bs->n)
+			out[i] = at_lo[i];	/* the last value */
+		else
+			out[i] = at_lo[i] + (at_hi[i] - at_lo[i]) * frac[i];
+	}
+	pfree(lo);
+	pfree(frac);
+	pfree(at_lo);
+	pfree(at_hi);
+	return bs->n > 0;
+}
+
+/* the RFM quintile breaks: percentile_cont(0.2, 0.4, 0.6, 0.8), 0 without values */
+void
+break_sort_finish(BreakSort *bs, double breaks[RFM_BREAKS])
+{
+	double		ps[RFM_BREAKS];
+	int			i;
+
+	for (i = 0; i < RFM_BREAKS; i++)
+		ps[i] = (i + 1) / 5.0;
+	break_sort_percentiles(bs, ps, RFM_BREAKS, breaks);
+}
+
+typedef struct CumeEntry
+{
+	double		v;				/* key: a finite value, 0.0 for -0.0 */
+	int64		count;			/* how many times it was added */
+	int64		at_most;		/* after cume_dist_finish: values <= v */
+} CumeEntry;
+
+struct CumeDist
+{
+	HTAB	   *hash;
+	int64		n;
+};
+
+CumeDist *
+cume_dist_create(void)
+{
+	CumeDist   *cd = palloc0(sizeof(CumeDist));
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(double);
+	ctl.entrysize = sizeof(CumeEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	cd->hash = hash_create("hvc cume_dist", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return cd;
+}
+
+static double
+cume_key(double v)
+{
+	return v == 0.0 ? 0.0 : v;	/* equal values, one key */
+}
+
+void
+cume_dist_add(CumeDist *cd, double v)
+{
+	double		key = cume_key(v);
+	bool		found;
+	CumeEntry  *e = hash_search(cd->hash, &key, HASH_ENTER, &found);
+
+	if (!found)
+		e->count = 0;
+	e->count++;
+	cd->n++;
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	double		x = (*(CumeEntry *const *) a)->v;
+	double		y = (*(CumeEntry *const *) b)->v;
+
+	return (x > y) - (x < y);
+}
+
+void
+cume_dist_finish(CumeDist *cd)
+{
+	long		m = hash_get_num_entries(cd->hash);
+	CumeEntry **order = palloc_extended(Max(m, 1) * sizeof(CumeEntry *), MCXT_ALLOC_HUGE);
+	HASH_SEQ_STATUS seq;
+	CumeEntry  *e;
+	long		k = 0;
+	int64		running = 0;
+
+	hash_seq_init(&seq, cd->hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		order[k++] = e;
+	qsort(order, m, sizeof(CumeEntry *), cmp_entry);
+	for (k = 0; k < m; k++)
+	{
+		running += order[k]->count;
+		order[k]->at_most = running;
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(order);
+}
+
+double
+cume_dist_of(CumeDist *cd, double v)
+{
+	double		key = cume_key(v);
+	CumeEntry  *e = hash_search(cd->hash, &key, HASH_FIND, NULL);
+
+	if (e == NULL)
+		elog(ERROR, "hvc: cume_dist_of a value never added");
+	return (double) e->at_most / (double) cd->n;
+}
