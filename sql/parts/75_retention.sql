@@ -141,11 +141,12 @@ COMMENT ON FUNCTION hvc._retention_first_refresh(bigint, bigint) IS
     'Internal: the oldest refresh whose tiers hvc.retention can rebuild (the refresh before floor, the oldest refresh whose tier history is complete; not before the first refresh of the registered source).';
 
 -- The retention of a refresh, on its own stage (pg_temp._hvc_stage) and
--- snapshot, after its tier moves are recorded.  Nothing for the refresh's
+-- snapshot (only its rows: the previous refresh's are deleted by then),
+-- after its tier moves are recorded.  Nothing for the refresh's
 -- message: hvc.retention.history_covers says which periods the history does
 -- not reach.
 CREATE OR REPLACE FUNCTION hvc._refresh_retention(id bigint, as_of_day date) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB' AS $fn$
 DECLARE
     cfg record;
     step interval;
@@ -186,8 +187,8 @@ BEGIN
      WHERE c.months_after = 0;
 
     -- Retention by tier: the periods from the first purchase's to as_of's.
-    SELECT min((c.first_order_at AT TIME ZONE cfg.timezone)::date) INTO first_day
-      FROM hvc.customer_snapshot c WHERE c.refresh_id = id;
+    -- (the first purchase's month: the first cohort)
+    SELECT min(c.cohort_month) INTO first_day FROM hvc.cohort_retention_store c;
     IF first_day IS NULL THEN
         RETURN;
     END IF;
@@ -210,6 +211,7 @@ BEGIN
      WHERE x.period_start = p.period_start AND x.i < 63;
     UPDATE pg_temp._hvc_periods p SET i = c.n - 1 - p.i
       FROM (SELECT count(i)::integer AS n FROM pg_temp._hvc_periods) c WHERE p.i IS NOT NULL;
+    ANALYZE pg_temp._hvc_periods;
     SELECT count(p.i) INTO covered FROM pg_temp._hvc_periods p;
 
     INSERT INTO hvc.retention_store (refresh_id, period_start, period_end, tier, tier_rank, customers,
@@ -222,26 +224,39 @@ BEGIN
         INSERT INTO hvc.retention_store (refresh_id, period_start, period_end, tier, tier_rank, customers,
                                          bought_again, period_complete, history_covers)
         WITH cp AS (SELECT * FROM pg_temp._hvc_periods p WHERE p.i IS NOT NULL),
-             -- the first move after each period's base refresh: its from_tier
-             -- was the customer's tier then (NULL: not a customer yet)
-             moved AS (SELECT DISTINCT ON (cp.i, h.customer_id) cp.i, h.customer_id,
-                              h.from_tier AS tier, h.from_tier_rank AS tier_rank
+             -- per period and customer who moved after its base refresh:
+             -- the tier then (from_tier of the first move; NULL: not a
+             -- customer yet), and whether the customer has left the
+             -- snapshot since (last move lapsed)
+             moved AS (SELECT cp.i, h.customer_id,
+                              (array_agg(h.from_tier ORDER BY h.refresh_id))[1] AS tier,
+                              (array_agg(h.from_tier_rank ORDER BY h.refresh_id))[1] AS tier_rank,
+                              (array_agg(h.direction ORDER BY h.refresh_id DESC))[1] = 'lapsed' AS gone
                          FROM cp JOIN hvc.tier_history h ON h.refresh_id > cp.base_refresh
-                        ORDER BY cp.i, h.customer_id, h.refresh_id),
-             at_start AS (SELECT m.i, m.customer_id, m.tier, m.tier_rank FROM moved m WHERE m.tier IS NOT NULL
-                          UNION ALL
-                          -- no move since: the tier of this refresh
-                          SELECT cp.i, c.customer_id, c.tier, c.tier_rank
-                            FROM cp CROSS JOIN hvc.customer_snapshot c
-                           WHERE c.refresh_id = id
-                             AND NOT EXISTS (SELECT 1 FROM moved m WHERE m.i = cp.i AND m.customer_id = c.customer_id)),
+                        GROUP BY cp.i, h.customer_id),
+             -- purchases in the older covered periods (the last one, as_of's,
+             -- is told by last_order_at): one pass over the stage, only when
+             -- there are older ones
              bought AS (SELECT g.customer_id, hvc._purchase_period_mask(g.state, bounds) AS mask
-                          FROM pg_temp._hvc_stage g WHERE g.customer_id IS NOT NULL)
+                          FROM pg_temp._hvc_stage g WHERE g.customer_id IS NOT NULL AND covered > 1),
+             at_start AS (SELECT cp.i,
+                                 CASE WHEN m.customer_id IS NULL THEN c.tier ELSE m.tier END AS tier,
+                                 CASE WHEN m.customer_id IS NULL THEN c.tier_rank ELSE m.tier_rank END AS tier_rank,
+                                 CASE WHEN cp.i = covered - 1
+                                      THEN (c.last_order_at AT TIME ZONE cfg.timezone)::date >= cp.period_start
+                                      ELSE coalesce((b.mask >> cp.i) & 1 = 1, false) END AS bought
+                            FROM hvc.customer_snapshot c
+                           CROSS JOIN cp
+                            LEFT JOIN moved m ON m.i = cp.i AND m.customer_id = c.customer_id
+                            LEFT JOIN bought b ON b.customer_id = c.customer_id
+                          UNION ALL
+                          -- customers gone from the snapshot since: no purchase left
+                          SELECT m.i, m.tier, m.tier_rank, false FROM moved m WHERE m.gone)
         SELECT id, cp.period_start, cp.period_next - 1, a.tier, min(a.tier_rank), count(*),
-               count(*) FILTER (WHERE (b.mask >> a.i) & 1 = 1), cp.period_next <= as_of_day, true
+               count(*) FILTER (WHERE a.bought), cp.period_next <= as_of_day, true
           FROM at_start a
           JOIN cp ON cp.i = a.i
-          LEFT JOIN bought b ON b.customer_id = a.customer_id
+         WHERE a.tier IS NOT NULL
          GROUP BY cp.period_start, cp.period_next, a.tier;
     END IF;
     DROP TABLE pg_temp._hvc_periods;
