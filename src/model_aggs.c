@@ -616,9 +616,13 @@ fit_outcome(FitResult *fr, int rc, const hvc_opt_report *rep, const char *model)
 	int			i;
 	bool		finite = isfinite(fr->loglik);
 
-	/* at an edge a parameter may be not identified (NaN, stored as NULL) */
+	/*
+	 * at an edge a parameter may be not identified (NaN) or infinite (b of
+	 * the BG/NBD edge b->inf): stored as NULL, the edge says which
+	 */
 	for (i = 0; i < fr->nparam; i++)
-		if (!isfinite(fr->param[i]) && !(rep->edge[0] != '\0' && isnan(fr->param[i])))
+		if (!isfinite(fr->param[i]) &&
+			!(rep->edge[0] != '\0' && (isnan(fr->param[i]) || fr->param[i] > 0.0)))
 			finite = false;
 	if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
 	{

@@ -27,6 +27,7 @@
 #include "executor/executor.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/float.h"
 
 #include "core/bgnbd.h"
@@ -34,6 +35,7 @@
 #include "core/clv.h"
 #include "core/gamma_gamma.h"
 #include "core/pareto_nbd.h"
+#include "models.h"
 #include "version_guard.h"
 
 PG_FUNCTION_INFO_V1(hvc_bgnbd_p_alive);
@@ -156,13 +158,24 @@ read_params(HeapTupleHeader t, const char *const *names, int n, double *out,
 	return true;
 }
 
+/* whether a model composite's edge field is 'b->inf' (the first edge named) */
+static bool
+edge_is_b_inf(HeapTupleHeader t)
+{
+	bool		isnull;
+	Datum		d = hvc_attribute(t, "edge", &isnull);
+
+	return !isnull && strncmp(text_to_cstring(DatumGetTextPP(d)), "b->inf", 6) == 0;
+}
+
 /*
  * The purchase model: r and alpha, then the dropout parameters.  At the
  * no-dropout edge (a = 0 for BG/NBD, s = 0 for Pareto/NBD; clv-models.md
  * §9.2) the other one (b, beta) is not identified and may be NULL: the core
- * then predicts with the NBD limit.
+ * then predicts with the NBD limit.  The BG/NBD, MBG/NBD edge b->inf has a
+ * and b NULL and edge 'b->inf' (the same limit).
  */
-static bool
+bool
 read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *m)
 {
 	static const char *const bg[4] = {"r", "alpha", "a", "b"};
@@ -179,9 +192,17 @@ read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *
 		return false;
 	d = hvc_attribute(t, names[2], &isnull);
 	if (isnull)
-		return false;
-	v[2] = DatumGetFloat8(d);
-	if (v[2] == 0.0)
+	{
+		/*
+		 * BG/NBD, MBG/NBD edge b->inf: b infinite and a not identified, both
+		 * NULL, the edge field says so
+		 */
+		if (kind == HVC_MODEL_PARETO_NBD || !edge_is_b_inf(t))
+			return false;
+		v[2] = NAN;
+		v[3] = INFINITY;
+	}
+	else if ((v[2] = DatumGetFloat8(d)) == 0.0)
 		v[3] = NAN;				/* the edge: names[3] not identified */
 	else if (!read_params(t, names + 2, 1, v + 2, type) ||
 			 !read_params(t, names + 3, 1, v + 3, type))

@@ -51,6 +51,16 @@ param_float(HeapTupleHeader t, const char *name)
 	return isnull ? NAN : DatumGetFloat8(d);
 }
 
+/* the BG/NBD, MBG/NBD edge b->inf: a and b NULL, purchase_edge 'b->inf' */
+static bool
+purchase_edge_is_b_inf(HeapTupleHeader t)
+{
+	bool		isnull;
+	Datum		d = hvc_attribute(t, "purchase_edge", &isnull);
+
+	return !isnull && strncmp(text_to_cstring(DatumGetTextPP(d)), "b->inf", 6) == 0;
+}
+
 static bool
 param_bool(HeapTupleHeader t, const char *name)
 {
@@ -153,6 +163,8 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 		ms->purchase.u.bgnbd.alpha = param_float(t, "alpha");
 		ms->purchase.u.bgnbd.a = param_float(t, "a");
 		ms->purchase.u.bgnbd.b = param_float(t, "b");
+		if (ms->usable && isnan(ms->purchase.u.bgnbd.a) && purchase_edge_is_b_inf(t))
+			ms->purchase.u.bgnbd.b = INFINITY;	/* edge b->inf: a not identified */
 		if (ms->usable)
 		{
 			check_positive(what, "r", ms->purchase.u.bgnbd.r);
@@ -172,6 +184,8 @@ model_set_from_params(HeapTupleHeader t, ModelSet *ms)
 		ms->purchase.u.mbgnbd.alpha = param_float(t, "alpha");
 		ms->purchase.u.mbgnbd.a = param_float(t, "a");
 		ms->purchase.u.mbgnbd.b = param_float(t, "b");
+		if (ms->usable && isnan(ms->purchase.u.mbgnbd.a) && purchase_edge_is_b_inf(t))
+			ms->purchase.u.mbgnbd.b = INFINITY;	/* edge b->inf: a not identified */
 		if (ms->usable)
 		{
 			check_positive(what, "r", ms->purchase.u.mbgnbd.r);

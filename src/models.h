@@ -77,4 +77,11 @@ extern void model_set_forecast(const ModelSet *ms, double x, double t_x, double 
 extern void model_set_predict(const ModelSet *ms, const PurchaseForecast *fc, double x,
 							  double monetary, Prediction *out);
 
+/*
+ * Read a purchase model composite (hvc.bgnbd, hvc.pareto_nbd, hvc.mbgnbd):
+ * false when its parameters are NULL; errors when one is not positive
+ * (model_funcs.c).
+ */
+extern bool read_purchase_model(HeapTupleHeader t, hvc_model_kind kind, hvc_purchase_model *m);
+
 #endif

@@ -185,6 +185,12 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 	INSTR_TIME_SET_CURRENT(start);
 	rc = fit_btyd_model(model, rows, nrows, &opt, par, &loglik, &rep, &valid);
 	hvc_after_fit(&rep);
+	/*
+	 * The edge b->inf (a NaN, b infinite) is told by purchase_edge; a 0.1.0
+	 * catalog has no such column and stores the same NBD limit as a = 0.
+	 */
+	if (!pareto && isnan(par[2]) && isinf(par[3]) && SPI_fnumber(rb->desc, "purchase_edge") <= 0)
+		par[2] = 0.0;
 	for (i = 0; i < 4; i++)
 		put_float(rb, names[i], par[i]);
 	if (rc == HVC_OK || rc == HVC_FIT_NOCONV)
@@ -204,7 +210,8 @@ fit_purchase_model(ResultBuilder *rb, const char *model, int64 customers, btyd_r
 						 model, (long long) customers, elapsed_seconds(start), rep.iterations, loglik);
 		if (rep.edge[0] != '\0')
 			appendStringInfo(msg, " at the edge %s%s", rep.edge,
-							 strcmp(rep.edge, pareto ? "s->0" : "a->0") == 0 ?
+							 strcmp(rep.edge, pareto ? "s->0" : "a->0") == 0 ||
+							 (!pareto && strcmp(rep.edge, "b->inf") == 0) ?
 							 " (nobody drops out: predictions use the NBD limit)" :
 							 " (predictions use the limiting model)");
 	}

@@ -399,6 +399,7 @@ BEGIN
                   models.customers, models.rows_read, models.rows_skipped, basis, models.message)
            || coalesce('; ' || chosen.fit_fallback, '');
     msg := msg || hvc._refresh_backtest(id, as_of_local::date);   -- 65_backtest.sql
+    PERFORM hvc._refresh_retention(id, as_of_local::date);        -- 75_retention.sql
     UPDATE hvc.refresh_log
        SET finished_at = clock_timestamp(), rows_read = models.rows_read,
            rows_skipped = models.rows_skipped, customers = models.customers,

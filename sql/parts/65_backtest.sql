@@ -24,12 +24,63 @@
 -- Settings: hvc.config.validation_days and validation_interval_days
 -- (82_churn_settings.sql).
 
-CREATE OR REPLACE FUNCTION hvc._backtest_split(state bytea, calibration_day date, holdout_day date,
-    OUT frequency integer, OUT recency_days integer, OUT age_days integer, OUT holdout_purchases integer)
-AS 'MODULE_PATHNAME', 'hvc_backtest_split'
+CREATE OR REPLACE FUNCTION hvc._backtest_collect_trans(state internal, customer_state bytea,
+                                                        calibration_day date, holdout_day date)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'hvc_backtest_collect_trans'
+LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._backtest_collect_trans(internal, bytea, date, date) IS
+    'Internal: transition function of hvc._backtest_collect.';
+CREATE OR REPLACE FUNCTION hvc._backtest_collect_final(state internal) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hvc_backtest_collect_final'
+LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._backtest_collect_final(internal) IS
+    'Internal: final function of hvc._backtest_collect.';
+CREATE OR REPLACE FUNCTION hvc._backtest_collect_combine(a internal, b internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'hvc_backtest_collect_combine'
+LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._backtest_collect_combine(internal, internal) IS
+    'Internal: combine function of hvc._backtest_collect.';
+CREATE OR REPLACE FUNCTION hvc._backtest_collect_serialize(state internal) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hvc_backtest_collect_serialize'
+LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._backtest_collect_serialize(internal) IS
+    'Internal: serialize function of hvc._backtest_collect.';
+CREATE OR REPLACE FUNCTION hvc._backtest_collect_deserialize(state bytea, unused internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'hvc_backtest_collect_deserialize'
+LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._backtest_collect_deserialize(bytea, internal) IS
+    'Internal: deserialize function of hvc._backtest_collect.';
+CREATE OR REPLACE AGGREGATE hvc._backtest_collect(customer_state bytea, calibration_day date, holdout_day date) (
+    SFUNC = hvc._backtest_collect_trans,
+    STYPE = internal,
+    FINALFUNC = hvc._backtest_collect_final,
+    COMBINEFUNC = hvc._backtest_collect_combine,
+    SERIALFUNC = hvc._backtest_collect_serialize,
+    DESERIALFUNC = hvc._backtest_collect_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE hvc._backtest_collect(bytea, date, date) IS
+    'Internal: cuts every customer''s hvc.customer_state at calibration_day, in one pass: per customer with a purchase day up to it, the BTYD summary of those days (frequency, recency and age in days) and the purchase days after it up to holdout_day, packed (16 bytes a customer) for hvc._backtest_rows and hvc._backtest_eval.';
+
+CREATE OR REPLACE FUNCTION hvc._backtest_rows(rows bytea, unit float8,
+    OUT frequency integer, OUT recency float8, OUT age float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'hvc_backtest_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._backtest_split(bytea, date, date) IS
-    'Internal: cuts a customer''s hvc.customer_state at calibration_day: the BTYD summary of the purchase days up to it (frequency, recency and age in days) and the purchase days after it up to holdout_day; NULL when the customer had no purchase day by calibration_day.';
+COMMENT ON FUNCTION hvc._backtest_rows(bytea, float8) IS
+    'Internal: the calibration rows of a backtest (hvc._backtest_collect) with recency and age in time units of unit days, for the calibration fit.';
+
+CREATE OR REPLACE FUNCTION hvc._backtest_eval(rows bytea, fit record, model text, unit float8, tau float8,
+    with_churn boolean,
+    OUT customers bigint, OUT actual float8, OUT predicted float8, OUT predicted_n bigint,
+    OUT mae float8, OUT churn_auc float8, OUT recency_auc float8, OUT top20 float8,
+    OUT bin_customers bigint[], OUT bin_actual float8[], OUT bin_predicted float8[],
+    OUT bin_predicted_n bigint[])
+AS 'MODULE_PATHNAME', 'hvc_backtest_eval'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._backtest_eval(bytea, record, text, float8, float8, boolean) IS
+    'Internal: the measures of a backtest in one pass over its calibration rows (hvc._backtest_collect): per customer the prediction of the fitted model (NULL fit: none) for the holdout of tau time units and, with with_churn, churn_risk for that window; the totals, MAE, AUCs of churn_risk and of recency, the holdout purchases of the top 20 % by prediction, and the totals by calibration frequency 0 .. 6, 7+, all (arrays indexed 1 .. 9).';
 
 -- Stored backtests of refreshes (what the views show).
 CREATE TABLE hvc.model_validation_store (
@@ -120,17 +171,20 @@ END $$;
 COMMENT ON FUNCTION hvc._backtest_model(text) IS
     'Internal: validates the model of a backtest (NULL = hvc.config.model; none is refused).';
 
--- The per-customer table of a backtest, pg_temp._hvc_bt, from a stage
--- (customer_id, state as of the holdout's end or later): the calibration
--- summary, the holdout purchases, the fit on the calibration period, and
--- per customer the prediction, churn_risk for the holdout window and
--- recency.  Returns NULL, or why there are no predictions.
+-- The measures of a backtest, pg_temp._hvc_bt (one row: hvc._backtest_eval),
+-- from a stage (customer_id, state as of the holdout's end or later): the
+-- calibration summary and the holdout purchases in one pass
+-- (hvc._backtest_collect), the fit on the calibration period, and the
+-- predictions, churn_risk for the holdout window, AUCs and bins in C.
+-- Returns NULL, or why there are no predictions.
 CREATE OR REPLACE FUNCTION hvc._backtest_fill(stage regclass, calibration_day date, holdout_day date,
                                               model text, unit float8, OUT fit text, OUT message text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tau float8;
     converged boolean;
+    packed bytea;
+    with_churn boolean;
 BEGIN
     IF stage IS NULL OR calibration_day IS NULL OR holdout_day IS NULL OR unit IS NULL OR unit <= 0 THEN
         RAISE EXCEPTION 'hvc: _backtest_fill needs a stage, both days and a positive unit'
@@ -145,62 +199,26 @@ BEGIN
     IF to_regclass('pg_temp._hvc_bt') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_bt;
     END IF;
-    CREATE TEMP TABLE _hvc_bt (
-        frequency integer, recency float8, age float8, gap_days integer,
-        actual float8, predicted float8, churn float8) ON COMMIT DROP;
-    EXECUTE format($q$
-        INSERT INTO pg_temp._hvc_bt (frequency, recency, age, gap_days, actual)
-        SELECT s.frequency, s.recency_days / $3, s.age_days / $3, s.age_days - s.recency_days,
-               s.holdout_purchases
-          FROM %s g CROSS JOIN LATERAL hvc._backtest_split(g.state, $1, $2) s
-         WHERE g.customer_id IS NOT NULL AND s.frequency IS NOT NULL$q$, stage)
-    USING calibration_day, holdout_day, unit;
+    EXECUTE format('SELECT hvc._backtest_collect(g.state, $1, $2) FROM %s g WHERE g.customer_id IS NOT NULL', stage)
+       INTO packed USING calibration_day, holdout_day;
+    packed := coalesce(packed, ''::bytea);
     -- fitted on the customers with age > 0, as the refresh fits
-    EXECUTE format('SELECT hvc.%s_fit(b.frequency, b.recency, b.age)::text FROM pg_temp._hvc_bt b WHERE b.age > 0',
-                   model) INTO fit;
+    EXECUTE format('SELECT hvc.%s_fit(b.frequency, b.recency, b.age)::text FROM hvc._backtest_rows($1, $2) b WHERE b.age > 0',
+                   model) INTO fit USING packed, unit;
     EXECUTE format('SELECT ($1::hvc.%s).converged', model) INTO converged USING fit;
+    with_churn := to_regprocedure(format('hvc.p_no_purchase(hvc.%s, float8, bigint, float8, float8)', model)) IS NOT NULL;
     IF NOT coalesce(converged, false) THEN
         message := format('%s did not converge on the calibration period: predictions left NULL', model);
-        RETURN;
-    END IF;
-    -- one pass: the prediction and, where the model has one, churn_risk
-    IF to_regprocedure(format('hvc.p_no_purchase(hvc.%s, float8, bigint, float8, float8)', model)) IS NOT NULL THEN
-        EXECUTE format('UPDATE pg_temp._hvc_bt b SET predicted = hvc.expected_purchases($1::hvc.%1$s, $2, b.frequency, b.recency, b.age),
-                                                    churn = hvc.p_no_purchase($1::hvc.%1$s, $2, b.frequency, b.recency, b.age)',
-                       model) USING fit, tau;
-    ELSE
-        EXECUTE format('UPDATE pg_temp._hvc_bt b SET predicted = hvc.expected_purchases($1::hvc.%s, $2, b.frequency, b.recency, b.age)',
-                       model) USING fit, tau;
+    ELSIF NOT with_churn THEN
         message := format('churn_risk of %s not available: churn_auc left NULL', model);
     END IF;
+    -- one pass: the predictions, churn_risk, AUCs and bins
+    EXECUTE format($q$CREATE TEMP TABLE _hvc_bt ON COMMIT DROP AS
+                      SELECT e.* FROM hvc._backtest_eval($1, CASE WHEN $2 THEN $3::hvc.%1$s END, $4, $5, $6, $7) e$q$,
+                   model) USING packed, coalesce(converged, false), fit, model, unit, tau, with_churn;
 END $$;
 COMMENT ON FUNCTION hvc._backtest_fill(regclass, date, date, text, float8) IS
-    'Internal: fills pg_temp._hvc_bt (per calibration customer: summary, holdout purchases, prediction, churn_risk for the holdout window) from a stage of customer states, fitting the model on the calibration period.';
-
--- Area under the ROC curve of a score of pg_temp._hvc_bt for "no purchase
--- in the holdout": the Mann-Whitney statistic with mid-ranks for ties,
--- (sum of the positives' ranks - P(P+1)/2) / (P N).
-CREATE OR REPLACE FUNCTION hvc._backtest_auc(score text) RETURNS float8
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    auc float8;
-BEGIN
-    IF score IS NULL OR score NOT IN ('churn', 'gap_days', 'predicted') THEN
-        RAISE EXCEPTION 'hvc: _backtest_auc scores churn, gap_days or predicted, not %', score
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    EXECUTE format($q$
-        WITH g AS (SELECT b.%1$I AS score, count(*)::float8 AS n,
-                          count(*) FILTER (WHERE b.actual = 0)::float8 AS np
-                     FROM pg_temp._hvc_bt b WHERE b.%1$I IS NOT NULL GROUP BY 1),
-             r AS (SELECT g.np, g.n, sum(g.n) OVER (ORDER BY g.score) - g.n + (g.n + 1) / 2 AS midrank FROM g),
-             t AS (SELECT sum(r.np) AS p, sum(r.n) - sum(r.np) AS q, sum(r.np * r.midrank) AS rs FROM r)
-        SELECT CASE WHEN t.p > 0 AND t.q > 0 THEN (t.rs - t.p * (t.p + 1) / 2) / (t.p * t.q) END FROM t$q$,
-        score) INTO auc;
-    RETURN auc;
-END $$;
-COMMENT ON FUNCTION hvc._backtest_auc(text) IS
-    'Internal: AUC (Mann-Whitney, mid-ranks for ties) of a score column of pg_temp._hvc_bt for "no purchase in the holdout"; NULL without both outcomes.';
+    'Internal: fills pg_temp._hvc_bt (one row of hvc._backtest_eval: totals, MAE, AUCs, top 20 %, bins) from a stage of customer states, fitting the model on the calibration period.';
 
 CREATE OR REPLACE FUNCTION hvc._backtest_bins(bt_model text)
 RETURNS TABLE (model text, frequency_bin text, customers bigint, actual_purchases float8,
@@ -208,17 +226,14 @@ RETURNS TABLE (model text, frequency_bin text, customers bigint, actual_purchase
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     RETURN QUERY EXECUTE $q$
-    WITH per AS (SELECT least(b.frequency, 7) AS k, count(*) AS n, sum(b.actual) AS a,
-                        sum(b.predicted) AS p, count(b.predicted) AS np
-                   FROM pg_temp._hvc_bt b GROUP BY 1),
-         x AS (SELECT * FROM per
-               UNION ALL
-               SELECT 8, coalesce(sum(per.n), 0)::bigint, sum(per.a), sum(per.p), coalesce(sum(per.np), 0)::bigint FROM per)
     SELECT $1, CASE WHEN k < 7 THEN k::text WHEN k = 7 THEN '7+' ELSE 'all' END,
-           coalesce(x.n, 0)::bigint, coalesce(x.a, 0),
-           CASE WHEN coalesce(x.n, 0) = 0 THEN 0 WHEN x.np = x.n THEN x.p END,
-           x.a / x.n, CASE WHEN x.np = x.n THEN x.p / x.n END, k
-      FROM generate_series(0, 8) k LEFT JOIN x USING (k)
+           b.bin_customers[k + 1], coalesce(b.bin_actual[k + 1], 0),
+           CASE WHEN b.bin_customers[k + 1] = 0 THEN 0
+                WHEN b.bin_predicted_n[k + 1] = b.bin_customers[k + 1] THEN b.bin_predicted[k + 1] END,
+           b.bin_actual[k + 1] / b.bin_customers[k + 1],
+           CASE WHEN b.bin_predicted_n[k + 1] = b.bin_customers[k + 1] THEN b.bin_predicted[k + 1] / b.bin_customers[k + 1] END,
+           k
+      FROM pg_temp._hvc_bt b, generate_series(0, 8) k
      ORDER BY k$q$ USING bt_model;
 END $fn$;
 COMMENT ON FUNCTION hvc._backtest_bins(text) IS
@@ -226,27 +241,18 @@ COMMENT ON FUNCTION hvc._backtest_bins(text) IS
 
 -- top20_share: customers ranked by prediction; a tie that straddles the
 -- 20 % line counts with the fraction of it that fits (the expected share
--- under a random order of the tied customers).
+-- under a random order of the tied customers; hvc._backtest_eval).
 CREATE OR REPLACE FUNCTION hvc._backtest_summary(bt_model text)
 RETURNS TABLE (model text, customers bigint, actual_purchases float8, predicted_purchases float8,
                bias_pct float8, mae float8, churn_auc float8, recency_auc float8, top20_share float8)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     RETURN QUERY EXECUTE $q$
-    WITH t AS (SELECT count(*) AS n, sum(b.actual) AS actual, sum(b.predicted) AS predicted,
-                      avg(abs(b.actual - b.predicted)) AS mae,
-                      count(b.predicted) AS n_predicted
-                 FROM pg_temp._hvc_bt b),
-         g AS (SELECT b.predicted, count(*)::float8 AS n, sum(b.actual) AS a
-                 FROM pg_temp._hvc_bt b WHERE b.predicted IS NOT NULL GROUP BY b.predicted),
-         c AS (SELECT g.n, g.a, sum(g.n) OVER (ORDER BY g.predicted DESC) - g.n AS before FROM g),
-         top AS (SELECT sum(c.a * greatest(0, least(c.n, 0.2 * t.n_predicted - c.before)) / c.n) AS a
-                   FROM c, t)
-    SELECT $1, t.n, coalesce(t.actual, 0), CASE WHEN t.n_predicted = t.n THEN coalesce(t.predicted, 0) END,
-           CASE WHEN t.n_predicted = t.n AND t.actual > 0 THEN 100 * (t.predicted - t.actual) / t.actual END,
-           t.mae, hvc._backtest_auc('churn'), hvc._backtest_auc('gap_days'),
-           CASE WHEN t.actual > 0 AND t.n_predicted = t.n THEN top.a / t.actual END
-      FROM t, top$q$ USING bt_model;
+    SELECT $1, t.customers, t.actual, CASE WHEN t.predicted_n = t.customers THEN coalesce(t.predicted, 0) END,
+           CASE WHEN t.predicted_n = t.customers AND t.actual > 0 THEN 100 * (t.predicted - t.actual) / t.actual END,
+           t.mae, t.churn_auc, t.recency_auc,
+           CASE WHEN t.actual > 0 AND t.predicted_n = t.customers THEN t.top20 / t.actual END
+      FROM pg_temp._hvc_bt t$q$ USING bt_model;
 END $fn$;
 COMMENT ON FUNCTION hvc._backtest_summary(text) IS
     'Internal: one summary row of pg_temp._hvc_bt: totals, bias, MAE, AUC of churn_risk and of recency, top-20 % share.';
@@ -373,8 +379,10 @@ BEGIN
     ELSIF cfg.validation_days = 0 THEN
         RETURN '; no backtest (validation_days = 0)';
     END IF;
-    SELECT as_of_day - min((hvc.customer_state_summary(g.state)).first_order_local)::date INTO history
-      FROM pg_temp._hvc_stage g WHERE g.customer_id IS NOT NULL;
+    -- the history: from the first purchase of the snapshot this refresh has
+    -- just written (the stage's customers with a purchase)
+    SELECT as_of_day - min((c.first_order_at AT TIME ZONE cfg.timezone)::date) INTO history
+      FROM hvc.customer_snapshot c;
     days := coalesce(cfg.validation_days, least(365, history / 4));
     IF history IS NULL OR days < 1 OR days >= history THEN
         RETURN format('; no backtest: a history of %s days is too short for a holdout of %s days',

@@ -20,7 +20,8 @@ bgnbd_params_valid(const bgnbd_params *p)
 int
 bgnbd_at_edge(const bgnbd_params *p)
 {
-	return p != NULL && p->a == 0.0;
+	/* a = 0 (a->0), or b = +infinity with a not identified (b->inf) */
+	return p != NULL && (p->a == 0.0 || (isinf(p->b) && p->b > 0.0));
 }
 
 static int

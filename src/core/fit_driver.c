@@ -514,6 +514,36 @@ btyd_ratio_report(hvc_fit_run *run, btyd_fit_ctx *c, hvc_opt_report *rep)
 }
 
 /*
+ * After a full BG/NBD or MBG/NBD fit whose b ran to infinity while a grew
+ * too (from its start 1) but stayed inside the box: a and b go to infinity
+ * together with a/(a+b) fixed, everyone has the same dropout probability,
+ * and only that ratio is identified.  Report the edge as "a->inf,b->inf"
+ * (not "b->inf", which names the no-dropout limit) with no SE for a.
+ */
+static void
+btyd_same_dropout_report(const hvc_fit_run *run, const hvc_btyd_model *m, hvc_opt_report *rep)
+{
+	int			i;
+
+	if (at_edge(run->theta[m->edge_unid]) <= 0 || at_edge(run->theta[m->edge_zero]) != 0 ||
+		!(run->theta[m->edge_zero] > 0.0))
+		return;
+	rep->edge[0] = '\0';
+	for (i = 0; i < run->n; i++)
+	{
+		int			e = i == m->edge_zero ? 1 : at_edge(run->theta[i]);
+
+		if (e != 0)
+			edge_append(rep->edge, sizeof(rep->edge), m->names[i], e);
+	}
+	rep->se[m->edge_zero] = NAN;
+	if (rep->converged)
+		snprintf(rep->message, sizeof(rep->message),
+				 "converged at the edge %s (the same dropout probability for everyone): gradient norm %.2g",
+				 rep->edge, rep->gnorm);
+}
+
+/*
  * Relative tolerance on the log-likelihood below which the full model is no
  * better than its no-dropout limit.
  */
@@ -564,6 +594,8 @@ hvc_btyd_fit_prep(const hvc_btyd_model *m, const btyd_prep *d,
 		goto full;
 	if (c.ratio)
 		btyd_ratio_report(&run, &c, &frep);
+	else
+		btyd_same_dropout_report(&run, m, &frep);
 	if (nrc != HVC_OK || !isfinite(nll))
 		goto full;
 	/*
@@ -578,15 +610,35 @@ hvc_btyd_fit_prep(const hvc_btyd_model *m, const btyd_prep *d,
 	/* the edge: NBD limit */
 	par[0] = npar[0];
 	par[1] = npar[1];
-	par[m->edge_zero] = 0.0;
-	par[m->edge_unid] = NAN;
 	nrep.iterations += frep.iterations;
 	nrep.nfev += frep.nfev;
 	{
 		char		edge[sizeof(nrep.edge)];
 
-		snprintf(edge, sizeof(edge), "%.8s->0%s%.34s", m->names[m->edge_zero],
-				 nrep.edge[0] ? "," : "", nrep.edge);
+		/*
+		 * Which way the full model went to its limit: the mean dropout
+		 * a/(a+b) of BG/NBD and MBG/NBD vanishes with a -> 0 or with
+		 * b -> infinity (clv-models.md §9.2).  When b grew more (in log
+		 * scale, from the start 1) than a shrank, the answer is b -> inf:
+		 * b = +infinity and a not identified (NaN); else a = 0 and b not
+		 * identified.  A model fitted on a ratio (Pareto/NBD) always
+		 * reports edge_zero -> 0.
+		 */
+		if (!c.ratio && isfinite(run.theta[m->edge_zero]) && isfinite(run.theta[m->edge_unid]) &&
+			run.theta[m->edge_zero] + run.theta[m->edge_unid] > 0.0)
+		{
+			par[m->edge_zero] = NAN;
+			par[m->edge_unid] = INFINITY;
+			snprintf(edge, sizeof(edge), "%.8s->inf%s%.32s", m->names[m->edge_unid],
+					 nrep.edge[0] ? "," : "", nrep.edge);
+		}
+		else
+		{
+			par[m->edge_zero] = 0.0;
+			par[m->edge_unid] = NAN;
+			snprintf(edge, sizeof(edge), "%.8s->0%s%.34s", m->names[m->edge_zero],
+					 nrep.edge[0] ? "," : "", nrep.edge);
+		}
 		snprintf(nrep.edge, sizeof(nrep.edge), "%s", edge);
 	}
 	snprintf(nrep.message, sizeof(nrep.message),

@@ -25,7 +25,8 @@ mbgnbd_params_valid(const mbgnbd_params *p)
 int
 mbgnbd_at_edge(const mbgnbd_params *p)
 {
-	return p != NULL && p->a == 0.0;
+	/* a = 0 (a->0), or b = +infinity with a not identified (b->inf) */
+	return p != NULL && (p->a == 0.0 || (isinf(p->b) && p->b > 0.0));
 }
 
 static int

@@ -263,11 +263,113 @@ gg_edge_checks(void)
 	free(rows);
 }
 
+/*
+ * A shop whose dropout is negligible and nearly the same for everyone: BG/NBD
+ * with p ~ Beta(20, 40000) (mean 0.0005), purchase rate lambda ~ Gamma(0.8,
+ * 6) per week, first purchase uniform in the first 52 weeks of a 104-week
+ * observation; times recorded to the day.  The full model's optimum runs to
+ * b -> infinity (a grows too, a/(a+b) -> 0), not to a -> 0.
+ */
+static btyd_row *
+rare_dropout_rows(size_t n, unsigned long long seed)
+{
+	btyd_row   *rows = (btyd_row *) malloc(n * sizeof(btyd_row));
+	test_rng	g;
+	size_t		i;
+
+	g.s = seed;
+	if (rows == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+	{
+		double		lambda = rng_gamma(&g, 0.8, 6.0),
+					p = rng_beta(&g, 20.0, 40000.0);
+		double		T = 104.0 - floor(52.0 * rng_unif(&g)), t = 0.0, tx = 0.0;
+		int			x = 0;
+
+		for (;;)
+		{
+			t += -log(rng_unif(&g)) / lambda;
+			if (t > T)
+				break;
+			x++;
+			tx = t;
+			if (rng_unif(&g) < p)
+				break;
+		}
+		rows[i].x = x;
+		rows[i].t_x = x > 0 ? floor(7.0 * tx) / 7.0 : 0.0;
+		rows[i].T = T;
+		rows[i].w = 1.0;
+	}
+	return rows;
+}
+
+/*
+ * The no-dropout limit reached with b -> infinity (clv-models.md §9.2):
+ * edge "b->inf", b = +infinity, a not identified (NaN), standard errors of
+ * r and alpha only, and every prediction the NBD closed form.
+ */
+static void
+b_inf_checks(void)
+{
+	const size_t n = 1000;
+	btyd_row   *rows = rare_dropout_rows(n, 2);
+	bgnbd_params bp;
+	mbgnbd_params mp;
+	hvc_opt_report rep;
+	double		ll, nll = 0.0, r, al;
+	int			rc;
+	size_t		i;
+
+	if (rows == NULL)
+	{
+		CHECK(0, "allocation");
+		return;
+	}
+	rc = bgnbd_fit(rows, n, NULL, &bp, &ll, &rep);
+	note("BG/NBD on %zu rare-dropout customers: \"%s\", edge \"%s\"", n, rep.message, rep.edge);
+	CHECK(rc == HVC_OK && rep.converged, "BG/NBD rare-dropout fit converged (rc %d)", rc);
+	CHECK(strcmp(rep.edge, "b->inf") == 0, "BG/NBD rare-dropout edge is b->inf (got \"%s\")", rep.edge);
+	CHECK(isnan(bp.a) && isinf(bp.b) && bp.b > 0, "BG/NBD edge b->inf: b = +inf, a not identified (NaN): a %g b %g",
+		  bp.a, bp.b);
+	CHECK(bgnbd_params_valid(&bp) && bgnbd_at_edge(&bp), "BG/NBD b->inf parameters valid and at the edge");
+	CHECK(isfinite(rep.se[0]) && isfinite(rep.se[1]) && isnan(rep.se[2]) && isnan(rep.se[3]),
+		  "BG/NBD b->inf: SEs of r, alpha only (%g %g %g %g)", rep.se[0], rep.se[1], rep.se[2], rep.se[3]);
+	for (i = 0; i < n; i++)
+		nll += hvc_nbd_loglik_row(bp.r, bp.alpha, rows[i].x, rows[i].T);
+	CHECK_CLOSE("BG/NBD b->inf LL = NBD LL", ll, nll, 1e-9, 0);
+	CHECK_CLOSE("BG/NBD b->inf loglik function = NBD", bgnbd_loglik(&bp, rows, n), nll, 1e-9, 0);
+	r = bp.r, al = bp.alpha;
+	CHECK_CLOSE("BG/NBD b->inf P(alive) = 1", bgnbd_p_alive(&bp, 5, 20, 90), 1.0, 0, 0);
+	CHECK_CLOSE("BG/NBD b->inf E[Y(52)] = (r+x) t/(alpha+T)", bgnbd_expected_purchases(&bp, 52, 5, 20, 90),
+				(r + 5) * 52 / (al + 90), 0, 1e-14);
+	CHECK_CLOSE("BG/NBD b->inf E[X(52)] = r t/alpha", bgnbd_expected_purchases_new(&bp, 52), r * 52 / al, 0, 1e-14);
+	CHECK_CLOSE("BG/NBD b->inf P0(13) = ((alpha+T)/(alpha+T+tau))^(r+x)", bgnbd_p_no_purchase(&bp, 13, 5, 20, 90),
+				pow((al + 90) / (al + 90 + 13), r + 5), 0, 1e-12);
+
+	rc = mbgnbd_fit(rows, n, NULL, &mp, &ll, &rep);
+	note("MBG/NBD on %zu rare-dropout customers: \"%s\", edge \"%s\"", n, rep.message, rep.edge);
+	CHECK(rc == HVC_OK && rep.converged, "MBG/NBD rare-dropout fit converged (rc %d)", rc);
+	CHECK(strcmp(rep.edge, "b->inf") == 0, "MBG/NBD rare-dropout edge is b->inf (got \"%s\")", rep.edge);
+	CHECK(isnan(mp.a) && isinf(mp.b) && mp.b > 0 && mbgnbd_at_edge(&mp),
+		  "MBG/NBD edge b->inf: b = +inf, a NaN: a %g b %g", mp.a, mp.b);
+	CHECK(isnan(rep.se[2]) && isnan(rep.se[3]), "MBG/NBD b->inf: no SEs of a, b");
+	CHECK_CLOSE("MBG/NBD b->inf LL = NBD LL", ll, nll, 1e-9, 0);
+	CHECK_CLOSE("MBG/NBD b->inf P(alive) = 1", mbgnbd_p_alive(&mp, 5, 20, 90), 1.0, 0, 0);
+	CHECK_CLOSE("MBG/NBD b->inf E[Y(52)] = (r+x) t/(alpha+T)", mbgnbd_expected_purchases(&mp, 52, 5, 20, 90),
+				(mp.r + 5) * 52 / (mp.alpha + 90), 0, 1e-14);
+	CHECK_CLOSE("MBG/NBD b->inf P0(13) = NBD", mbgnbd_p_no_purchase(&mp, 13, 5, 20, 90),
+				pow((mp.alpha + 90) / (mp.alpha + 90 + 13), mp.r + 5), 0, 1e-12);
+	free(rows);
+}
+
 void
 test_edges(void)
 {
 	printf("-- edges, standard errors, convergence rule\n");
 	edge_checks();
+	b_inf_checks();
 	gg_edge_checks();
 	se_checks();
 	rule_checks();
