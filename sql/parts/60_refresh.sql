@@ -375,6 +375,9 @@ BEGIN
     USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
           segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
 
+    -- Signals (72_signals.sql): read fresh, stored beside the new rows.
+    PERFORM hvc._refresh_signals(id, run_as_of);
+
     -- 4. Tier history, from the new rows and the old ones.
     PERFORM hvc._record_tier_changes(id, refreshed, chosen.reason);
 
