@@ -641,8 +641,18 @@ BEGIN
       FROM pg_temp._hvc_signal_parts p
      GROUP BY p.customer_id;
     DROP TABLE pg_temp._hvc_signal_parts;
+    -- statistics, so the joins below are hash joins (without them the
+    -- planner takes these temp tables for tiny and may loop over them)
+    ANALYZE pg_temp._hvc_signal_sum;
 
     PERFORM hvc._profile_hits(id, run_as_of);      -- _hvc_profile_hits (73_profiles.sql)
+    IF to_regclass('pg_temp._hvc_profile_lists') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_profile_lists;
+    END IF;
+    CREATE TEMP TABLE _hvc_profile_lists ON COMMIT DROP AS
+    SELECT h.customer_id, array_agg(h.profile ORDER BY h.priority) AS profiles
+      FROM pg_temp._hvc_profile_hits h GROUP BY h.customer_id;
+    ANALYZE pg_temp._hvc_profile_lists;
 
     open_reason := format('open_contact_over_%s_days', thresholds.open_contact_days);
     INSERT INTO hvc.customer_signal_store
@@ -666,11 +676,11 @@ BEGIN
                NULL)
       FROM hvc.customer_snapshot s
       LEFT JOIN pg_temp._hvc_signal_sum g ON g.customer_id = s.customer_id
-      LEFT JOIN (SELECT h.customer_id, array_agg(h.profile ORDER BY h.priority) AS profiles
-                   FROM pg_temp._hvc_profile_hits h GROUP BY h.customer_id) p ON p.customer_id = s.customer_id
+      LEFT JOIN pg_temp._hvc_profile_lists p ON p.customer_id = s.customer_id
      WHERE s.refresh_id = id;
     DROP TABLE pg_temp._hvc_signal_sum;
     DROP TABLE pg_temp._hvc_profile_hits;
+    DROP TABLE pg_temp._hvc_profile_lists;
 
     -- swapped with the snapshot: the older rows go in the same transaction
     DELETE FROM hvc.customer_signal_store WHERE refresh_id <> id;

@@ -254,6 +254,40 @@ SELECT (SELECT count(*) FROM hvc.customer_signals WHERE customer_id = 'SC') AS s
 SELECT hvc.unregister_signal('logins');
 SELECT count(*) AS signals FROM hvc.signal;
 
+-- hvc._signal_latest: the latest (time, value) of a group, ties to the
+-- larger value, NULL rows ignored; the same result from a parallel plan
+-- (partial states combined) as from a serial one.  Rows i = 0 .. 19 999 in
+-- group i % 100 at day i / 100 with value i % 7: group g's latest row is
+-- i = 19 900 + g, on 2025-01-01 + 199 days = 2025-07-19, value (19 900 + g) % 7:
+-- g 0: 6, g 6: 5 (its row without a time is ignored), g 99: 0; g 5: 4, but a
+-- second row at the same time with 100 wins the tie, and its row without a
+-- value (in 2030) is ignored.
+CREATE TABLE sg_latest AS
+SELECT i % 100 AS g, (i % 7)::float8 AS v, timestamptz '2025-01-01' + (i / 100) * interval '1 day' AS t
+  FROM generate_series(0, 19999) i;
+INSERT INTO sg_latest VALUES (5, 100, timestamptz '2025-01-01' + 199 * interval '1 day'), (5, NULL, '2030-01-01'),
+                             (6, 1, NULL);
+ANALYZE sg_latest;
+CREATE TEMP TABLE sg_serial AS SELECT g, hvc._signal_latest(v, t) AS l FROM sg_latest GROUP BY g;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF) SELECT g, hvc._signal_latest(v, t) AS l FROM sg_latest GROUP BY g;
+SELECT count(*) AS groups, count(*) FILTER (WHERE s.l = p.l) AS same_in_parallel
+  FROM sg_serial s JOIN (SELECT g, hvc._signal_latest(v, t) AS l FROM sg_latest GROUP BY g) p USING (g);
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
+SELECT g, timestamptz '2000-01-01 00:00:00+00' + l[1] * interval '1 microsecond' AS latest_at, l[2] AS value
+  FROM sg_serial WHERE g IN (0, 5, 6, 99) ORDER BY g;
+SELECT hvc._signal_latest(v, t) IS NULL AS empty_is_null FROM sg_latest WHERE false;
+-- malformed states: invalid_parameter_value
+\set VERBOSITY sqlstate
+SELECT hvc._signal_latest_final('{1,2}'::float8[]);
+SELECT hvc._signal_latest_trans('{1,NULL,3}'::float8[], 1, now());
+SELECT hvc._signal_latest_combine('{0,0,0}'::float8[], '{{1,2,3}}'::float8[]);
+SELECT hvc._signal_latest_trans(NULL, 1, now());
+\set VERBOSITY default
+DROP TABLE sg_latest;
+
 -- Clean up.
 SELECT hvc.unregister_signal(name) FROM hvc.signal ORDER BY name;
 DELETE FROM hvc.profile_rules;
