@@ -63,6 +63,7 @@ CREATE FUNCTION pg_temp.register_signals() RETURNS void LANGUAGE sql AS $$
     SELECT hvc.register_signal('app', 'public.app_events', 'customer_id', 'happened_at', 'weight', 'engagement');
     SELECT hvc.register_signal('contacts', 'public.contacts', 'customer_id', 'opened_at', NULL, 'service',
                                'resolved_at', 'first_contact_resolved');
+    DELETE FROM hvc.profile_rules;
     INSERT INTO hvc.profile_rules (profile, kind, priority, min_nps, min_converted_referrals)
     VALUES ('ambassador', 'ambassador', 1, 9, 1);
 $$;
@@ -71,6 +72,10 @@ CREATE FUNCTION pg_temp.unregister_signals() RETURNS void LANGUAGE sql AS $$
     DELETE FROM hvc.profile_rules;
 $$;
 
+\if :{?only_bgnbd}
+\else
+  \set only_bgnbd 0
+\endif
 SET client_min_messages = warning;
 \o /dev/null
 SELECT stmt
@@ -85,11 +90,11 @@ SELECT stmt
                                                     - current_setting('bench.t0')::timestamptz)$$, b.k, r.run) END
                END AS stmt
           FROM (VALUES (1, 'none_without', $$SELECT pg_temp.unregister_signals(); UPDATE hvc.config SET model = 'none', value_basis = 'historic_clv', validation_days = 0$$),
-                       (2, 'bgnbd_without', $$UPDATE hvc.config SET model = 'bgnbd', value_basis = 'historic_clv', validation_days = 0$$),
+                       (2, 'bgnbd_without', $$SELECT pg_temp.unregister_signals(); UPDATE hvc.config SET model = 'bgnbd', value_basis = 'historic_clv', validation_days = 0$$),
                        (3, 'none_with', $$SELECT pg_temp.register_signals(); UPDATE hvc.config SET model = 'none', value_basis = 'historic_clv', validation_days = 0$$),
-                       (4, 'bgnbd_with', $$UPDATE hvc.config SET model = 'bgnbd', value_basis = 'historic_clv', validation_days = 0$$)) b(o, k, setup),
+                       (4, 'bgnbd_with', $$SELECT pg_temp.register_signals(); UPDATE hvc.config SET model = 'bgnbd', value_basis = 'historic_clv', validation_days = 0$$)) b(o, k, setup),
                generate_series(0, 3) r(run), generate_series(1, 5) s(step)) x
- WHERE stmt IS NOT NULL
+ WHERE stmt IS NOT NULL AND (:only_bgnbd = 0 OR o IN (2, 4))
  ORDER BY o, run, step
 \gexec
 \o

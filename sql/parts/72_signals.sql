@@ -649,9 +649,14 @@ BEGIN
     IF to_regclass('pg_temp._hvc_profile_lists') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_profile_lists;
     END IF;
+    -- (array_agg over rows sorted by priority, not array_agg(... ORDER BY):
+    -- an ordered aggregate keeps a sort per customer, which a hash
+    -- aggregate over hundreds of thousands of customers makes crawl)
     CREATE TEMP TABLE _hvc_profile_lists ON COMMIT DROP AS
-    SELECT h.customer_id, array_agg(h.profile ORDER BY h.priority) AS profiles
-      FROM pg_temp._hvc_profile_hits h GROUP BY h.customer_id;
+    SELECT h.customer_id, array_agg(h.profile) AS profiles
+      FROM (SELECT x.customer_id, x.profile FROM pg_temp._hvc_profile_hits x
+             ORDER BY x.customer_id, x.priority) h
+     GROUP BY h.customer_id;
     ANALYZE pg_temp._hvc_profile_lists;
 
     open_reason := format('open_contact_over_%s_days', thresholds.open_contact_days);
