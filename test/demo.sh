@@ -5,7 +5,10 @@
 # one throwaway cluster (pg_virtualenv), creates the extension, generates a
 # synthetic shop of 20 000 customers / 200 000 sales lines, registers it,
 # refreshes as of 2025-06-30 and prints tiers, RFM segments, the ten most
-# valuable customers and the model fits (test/demo.sql).
+# valuable customers and the model fits; then generates NPS answers,
+# referrals, app events and service contacts (bench/generate_signals.sql),
+# registers them as signals and prints the ambassadors and the silently
+# unhappy high-value customers (test/demo.sql).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -81,3 +81,49 @@ SELECT model, round(r::numeric, 4) AS r, round(alpha::numeric, 4) AS alpha,
 \echo '(no model fitted yet: hvc.model_fit is empty, so predictions are NULL and tiers rank by historic_clv)'
 \endif
 SELECT model, value_basis, customers, as_of FROM hvc.snapshot_info;
+
+\echo
+\echo '=== 9. Beyond purchases: NPS answers, referrals, app events and service contacts (bench/generate_signals.sql) ==='
+\set signal_events 100000
+\ir ../bench/generate_signals.sql
+\pset footer off
+SELECT hvc.register_signal('nps', 'public.nps_answers', 'customer_id', 'answered_at', 'score', 'nps');
+SELECT hvc.register_signal('referrals', 'public.referrals', 'customer_id', 'referred_on', 'referred_id', 'referral');
+SELECT hvc.register_signal('app', 'public.app_events', 'customer_id', 'happened_at', 'weight', 'engagement');
+SELECT hvc.register_signal(name => 'contacts', source => 'public.contacts', customer => 'customer_id',
+                           observed_at => 'opened_at', value => NULL, kind => 'service',
+                           resolved_at => 'resolved_at', first_contact_resolved => 'first_contact_resolved');
+-- ambassadors: promoters (NPS 9-10) or customers who brought at least one buyer
+INSERT INTO hvc.profile_rules (profile, kind, priority, min_nps, min_converted_referrals)
+VALUES ('ambassador', 'ambassador', 1, 9, 1);
+CALL hvc.refresh(as_of => '2025-06-30');
+SELECT name, kind, rows_read, rows_skipped FROM hvc.signal ORDER BY name;
+
+\echo
+\echo '=== 10. Ambassadors by tier (hvc.customer_profiles): mostly loyal high-value customers ==='
+SELECT c.tier, count(*) AS customers,
+       count(p.customer_id) AS ambassadors,
+       round(100.0 * count(p.customer_id) / count(*), 1) AS "ambassadors %"
+  FROM hvc.customers c
+  LEFT JOIN hvc.customer_profiles p ON p.customer_id = c.customer_id AND p.profile = 'ambassador'
+ GROUP BY c.tier, c.tier_rank ORDER BY c.tier_rank;
+\echo 'The ten most valuable ambassadors:'
+SELECT c.value_rank AS rank, c.customer_id, c.tier, c.orders, c.revenue,
+       s.nps_score AS nps, s.referrals, s.converted_referrals AS converted
+  FROM hvc.customers c
+  JOIN hvc.customer_signals s USING (customer_id)
+ WHERE s.profiles LIKE '%ambassador%'
+ ORDER BY c.value_rank LIMIT 10;
+
+\echo
+\echo '=== 11. Silently unhappy high-value customers (hvc.at_risk with reasons from signals) ==='
+SELECT count(*) AS at_risk,
+       count(*) FILTER (WHERE reasons ~ 'engagement_falling|detractor|open_contact') AS with_signal_reasons,
+       count(*) FILTER (WHERE reasons !~ 'churn_risk|overdue') AS only_signal_reasons
+  FROM hvc.at_risk;
+\echo 'The ten most valuable of them whose purchases do not show it yet (no churn reason):'
+SELECT at_risk_rank AS rank, customer_id, tier, value_at_stake, recency_days AS recency,
+       round(churn_risk::numeric, 2) AS churn_risk, reasons, reason
+  FROM hvc.at_risk
+ WHERE reasons !~ 'churn_risk|overdue'
+ ORDER BY at_risk_rank LIMIT 10;

@@ -359,6 +359,9 @@ BEGIN
     -- what the builder saw pass by: moves, percentiles, the Pareto curve
     SELECT * INTO stats FROM hvc._snapshot_stats(id);
 
+    -- Signals (72_signals.sql): read fresh, stored beside the new rows.
+    PERFORM hvc._refresh_signals(id, run_as_of);
+
     -- 4. Tier history, from the new rows and the old ones (nothing to scan
     -- for when no tier moved and no customer lapsed).
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;

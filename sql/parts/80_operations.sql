@@ -333,6 +333,7 @@ DECLARE
     n_at_risk bigint;
     n_new bigint;
     new_ids jsonb[];
+    new_reasons text;
     n_drops bigint;
     drop_ids jsonb[];
     samples integer := 10;
@@ -349,10 +350,14 @@ BEGIN
 
     -- hvc.at_risk is evaluated once: who is on it now, and who is new on it
     CREATE TEMP TABLE _hvc_at_risk ON COMMIT DROP AS
-    SELECT a.customer_id, a.at_risk_rank,
+    SELECT a.customer_id, a.at_risk_rank, a.reasons,
            NOT EXISTS (SELECT 1 FROM hvc.at_risk_previous p WHERE p.customer_id = a.customer_id) AS is_new
       FROM hvc.at_risk a;
     SELECT count(*), count(*) FILTER (WHERE r.is_new) INTO n_at_risk, n_new FROM _hvc_at_risk r;
+    SELECT string_agg(format('%s %s', x.reason, x.n), ', ' ORDER BY x.n DESC, x.reason) INTO new_reasons
+      FROM (SELECT e.reason, count(*) AS n
+              FROM _hvc_at_risk r CROSS JOIN LATERAL unnest(string_to_array(r.reasons, ',')) e(reason)
+             WHERE r.is_new GROUP BY e.reason) x;
     SELECT coalesce(array_agg(x.j ORDER BY x.rk), '{}') INTO new_ids
       FROM (SELECT to_jsonb(r.customer_id) AS j, r.at_risk_rank AS rk
               FROM _hvc_at_risk r WHERE r.is_new
@@ -400,8 +405,8 @@ BEGIN
     END IF;
 
     IF n_new > 0 THEN
-        INSERT INTO hvc.alerts (refresh_id, raised_at, kind, customers, sample_ids, payload)
-        VALUES (id, raised, 'newly_at_risk', n_new, to_json(new_ids)::text, payload);
+        INSERT INTO hvc.alerts (refresh_id, raised_at, kind, customers, sample_ids, payload, reasons)
+        VALUES (id, raised, 'newly_at_risk', n_new, to_json(new_ids)::text, payload, new_reasons);
     END IF;
     IF n_drops > 0 THEN
         INSERT INTO hvc.alerts (refresh_id, raised_at, kind, customers, sample_ids, payload)
@@ -451,6 +456,10 @@ COMMENT ON FUNCTION hvc._after_refresh(bigint) IS
 --            avg_days_between_orders, for one-time buyers the median gap of
 --            the repeat customers (the overdue line of hvc.at_risk is 1); 0
 --            when there is no gap at all
+--            then each at-risk reason from signals (engagement_falling,
+--            detractor, open_contact_over_N_days: hvc.customer_signals.
+--            at_risk_reasons) halves the distance to 1:
+--            churn = 1 - (1 - churn) x 0.5^k, k = number of those reasons
 --   growth = min(ratio, 2) / 2, ratio = predicted spending rate / past spending
 --            rate = (predicted_clv / horizon months) / (revenue / tenure months,
 --            tenure counted as at least one month of 30.4375 days; horizon
@@ -466,6 +475,7 @@ COMMENT ON FUNCTION hvc._after_refresh(bigint) IS
 CREATE OR REPLACE FUNCTION hvc._priority_score(value_rank bigint, customers bigint, churn_percentile float8,
                                     recency_days integer, usual_gap float8, predicted_clv numeric,
                                     revenue numeric, tenure_days integer, horizon_months float8,
+                                    signal_reasons integer DEFAULT 0,
                                     OUT priority integer, OUT score float8, OUT value_part float8,
                                     OUT churn_part float8, OUT growth_part float8)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -486,6 +496,11 @@ BEGIN
                     WHEN usual_gap > 0
                     THEN least(greatest(recency_days / (2 * greatest(usual_gap, 15)), 0), 1)
                     ELSE 0 END;
+    IF signal_reasons < 0 THEN
+        RAISE EXCEPTION 'hvc: signal_reasons must not be negative, got %', signal_reasons
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    churn_f := 1 - (1 - churn_f) * 0.5 ^ coalesce(signal_reasons, 0);
     growth_f := CASE WHEN predicted_clv IS NULL THEN 0.5
                      WHEN revenue <= 0 THEN CASE WHEN predicted_clv > 0 THEN 1 ELSE 0.5 END
                      ELSE least(greatest((predicted_clv::float8 / greatest(horizon_months, 1))
@@ -504,7 +519,7 @@ BEGIN
     churn_part := c::float8;
     growth_part := g::float8;
 END $$;
-COMMENT ON FUNCTION hvc._priority_score(bigint, bigint, float8, integer, float8, numeric, numeric, integer, float8) IS
+COMMENT ON FUNCTION hvc._priority_score(bigint, bigint, float8, integer, float8, numeric, numeric, integer, float8, integer) IS
     'Internal: the hvc.priority formula (see hvc.priority).';
 
 -- Customer keys handed in by callers (hvc.priority, hvc.forget_customer).
@@ -567,10 +582,12 @@ BEGIN
           FROM hvc.customer_snapshot s
          CROSS JOIN (SELECT customers, median_repeat_gap_days FROM hvc.snapshot_info LIMIT 1) i
           CROSS JOIN (SELECT horizon_months, horizon_days FROM hvc.config LIMIT 1) c
+          LEFT JOIN hvc.customer_signal_store x ON x.customer_id = s.customer_id
           CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_percentile,
                                                  s.recency_days, coalesce(s.avg_days_between_orders, i.median_repeat_gap_days),
                                                  s.predicted_clv, s.revenue, s.tenure_days,
-                                                 coalesce(c.horizon_days / 30.4375, c.horizon_months)) p
+                                                 coalesce(c.horizon_days / 30.4375, c.horizon_months),
+                                                 coalesce(cardinality(x.at_risk_reasons), 0)) p
          WHERE s.customer_id = customer;
     ELSE
         -- text, varchar, smallint, integer, bigint or uuid (their casts to
@@ -583,10 +600,12 @@ BEGIN
               FROM hvc.customer_snapshot s
              CROSS JOIN (SELECT customers, median_repeat_gap_days FROM hvc.snapshot_info LIMIT 1) i
               CROSS JOIN (SELECT horizon_months, horizon_days FROM hvc.config LIMIT 1) c
+              LEFT JOIN hvc.customer_signal_store x ON x.customer_id = s.customer_id
               CROSS JOIN LATERAL hvc._priority_score(s.value_rank, i.customers, s.churn_percentile,
                                                      s.recency_days, coalesce(s.avg_days_between_orders, i.median_repeat_gap_days),
                                                      s.predicted_clv, s.revenue, s.tenure_days,
-                                                     coalesce(c.horizon_days / 30.4375, c.horizon_months)) p
+                                                     coalesce(c.horizon_days / 30.4375, c.horizon_months),
+                                                     coalesce(cardinality(x.at_risk_reasons), 0)) p
              WHERE s.customer_id = $2::%s$q$, key.base_type)
             USING customer, customer::text;
         EXCEPTION WHEN data_exception THEN
@@ -610,7 +629,7 @@ BEGIN
     RETURN QUERY SELECT * FROM hvc._priority_lookup(customer);
 END $$;
 COMMENT ON FUNCTION hvc.priority(anyelement) IS
-    'Contact-centre routing: one row for a customer of the current snapshot (an index lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = the customer''s churn_risk percentile among all customers (share of customers whose churn_risk is at most theirs), or without a model min(recency_days / (2 x max(gap, 15)), 1) with gap = avg_days_between_orders, for one-time buyers the median gap of the repeat customers (1 = on the overdue line of hvc.at_risk); growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. The key is given as the key type or as text, varchar, smallint, integer, bigint or uuid (read as the key type; other types: datatype_mismatch). Runs with its owner''s rights; not executable by PUBLIC: GRANT EXECUTE to the roles that route.';
+    'Contact-centre routing: one row for a customer of the current snapshot (an index lookup), no row for an unknown customer. value = 1 - (value_rank - 1) / customers; churn = the customer''s churn_risk percentile among all customers (share of customers whose churn_risk is at most theirs), or without a model min(recency_days / (2 x max(gap, 15)), 1) with gap = avg_days_between_orders, for one-time buyers the median gap of the repeat customers (1 = on the overdue line of hvc.at_risk), then each at-risk reason from signals (hvc.customer_signals.at_risk_reasons) halves its distance to 1: churn = 1 - (1 - churn) x 0.5^k; growth = min(ratio, 2) / 2, ratio = (predicted_clv / horizon months) / (revenue per tenure month, at least one month), 0.5 without a prediction. value_part = 0.55 x value, churn_part = 0.35 x churn x value, growth_part = 0.10 x growth x value (4 decimals), score = their sum (0..1, never above value). priority = 1 (most urgent) if score >= 0.75, 2 if >= 0.6, 3 if >= 0.45, 4 if >= 0.3, else 5. The key is given as the key type or as text, varchar, smallint, integer, bigint or uuid (read as the key type; other types: datatype_mismatch). Runs with its owner''s rights; not executable by PUBLIC: GRANT EXECUTE to the roles that route.';
 
 CREATE OR REPLACE FUNCTION hvc.priority(customer text)
 RETURNS TABLE (customer_id text, tier text, tier_rank integer, priority integer, score float8,
@@ -647,18 +666,27 @@ BEGIN
                count(*) OVER () AS high_value_customers
           FROM hvc.customer_snapshot s CROSS JOIN settings g
          WHERE s.is_high_value
-    ), judged AS (
-        SELECT h.customer_id, h.tier, h.tier_rank, h.value_rank, h.value, h.predicted_clv,
-               h.historic_clv, h.revenue, h.churn_risk, h.recency_days, h.avg_days_between_orders,
-               h.last_order_at, h.orders, h.segment, h.at_risk_threshold, h.usual_gap,
-               CASE WHEN h.churn_risk IS NOT NULL THEN 'churn_risk' ELSE 'overdue' END AS risk_basis
-          FROM high h
-         WHERE CASE WHEN h.churn_risk IS NOT NULL
+    ), flagged AS (
+        SELECT h.*,
+               CASE WHEN h.churn_risk IS NOT NULL
                     THEN h.churn_risk >= h.at_risk_threshold
                          AND h.risk_order <= floor(h.at_risk_share * h.high_value_customers + 1e-9)
                     ELSE h.usual_gap > 0
                          AND h.recency_days >= 30
-                         AND h.recency_days > 2 * h.usual_gap END
+                         AND h.recency_days > 2 * h.usual_gap END AS churn_flag,
+               coalesce(x.at_risk_reasons, '{}') AS signal_reasons,
+               x.nps_score, x.engagement_90d, x.engagement_prev_90d, x.oldest_open_contact_days
+          FROM high h
+          LEFT JOIN hvc.customer_signal_store x ON x.customer_id = h.customer_id
+    ), judged AS (
+        -- listed for the churn criterion or any at-risk reason from signals
+        SELECT h.customer_id, h.tier, h.tier_rank, h.value_rank, h.value, h.predicted_clv,
+               h.historic_clv, h.revenue, h.churn_risk, h.recency_days, h.avg_days_between_orders,
+               h.last_order_at, h.orders, h.segment, h.at_risk_threshold, h.usual_gap, h.churn_flag,
+               h.signal_reasons, h.nps_score, h.engagement_90d, h.engagement_prev_90d, h.oldest_open_contact_days,
+               CASE WHEN h.churn_risk IS NOT NULL THEN 'churn_risk' ELSE 'overdue' END AS risk_basis
+          FROM flagged h
+         WHERE h.churn_flag OR cardinality(h.signal_reasons) > 0
     )
     SELECT row_number() OVER (ORDER BY j.value DESC NULLS LAST, j.value_rank) AS at_risk_rank,
            j.customer_id, j.tier, j.tier_rank, j.value_rank,
@@ -667,7 +695,7 @@ BEGIN
            j.recency_days, j.avg_days_between_orders,
            j.recency_days / j.usual_gap AS overdue_ratio,
            j.last_order_at, j.orders, j.segment, j.risk_basis,
-           CASE j.risk_basis
+           concat_ws('; ', CASE WHEN j.churn_flag THEN CASE j.risk_basis
                WHEN 'churn_risk' THEN
                    format('churn risk %s %% (threshold %s %%), last order %s days ago',
                           round((j.churn_risk * 100)::numeric), trim_scale(round((j.at_risk_threshold * 100)::numeric, 1)),
@@ -678,11 +706,18 @@ BEGIN
                                     j.recency_days, round(j.avg_days_between_orders::numeric))
                         ELSE format('no order for %s days since the first, repeat customers usually buy every %s days',
                                     j.recency_days, round(j.usual_gap::numeric)) END
-           END AS reason
+           END END,
+           CASE WHEN 'engagement_falling' = ANY (j.signal_reasons)
+                THEN format('engagement down %s %% (last 90 days vs the 90 before)',
+                            round((100 * (1 - j.engagement_90d / j.engagement_prev_90d))::numeric)) END,
+           CASE WHEN 'detractor' = ANY (j.signal_reasons) THEN format('NPS %s (detractor)', j.nps_score) END,
+           CASE WHEN array_to_string(j.signal_reasons, ',') ~ 'open_contact_over_'
+                THEN format('service contact open for %s days', j.oldest_open_contact_days) END) AS reason,
+           array_to_string(CASE WHEN j.churn_flag THEN ARRAY[j.risk_basis] ELSE '{}' END || j.signal_reasons, ',') AS reasons
       FROM judged j
      ORDER BY 1;
     COMMENT ON VIEW hvc.at_risk IS
-        'High-value customers who may be slipping away, most valuable first. With a model: churn_risk (probability of no purchase in the next hvc.config.churn_window_days) >= hvc.config.at_risk_threshold and among the riskiest hvc.config.at_risk_share of the high-value customers (at most floor(share x high-value customers); ties by value rank). Without one (churn_risk NULL), overdue against their rhythm: recency_days >= 30 and more than twice avg_days_between_orders, one-time buyers against the median gap of the repeat customers (hvc.snapshot_info.median_repeat_gap_days).';
+        'High-value customers who may be slipping away, most valuable first: listed for the churn criterion below or for any at-risk reason from signals (engagement_falling, detractor, open_contact_over_N_days: hvc.customer_signals.at_risk_reasons); column reasons lists every reason that applies. Churn criterion, with a model: churn_risk (probability of no purchase in the next hvc.config.churn_window_days) >= hvc.config.at_risk_threshold and among the riskiest hvc.config.at_risk_share of the high-value customers (at most floor(share x high-value customers); ties by value rank). Without one (churn_risk NULL), overdue against their rhythm: recency_days >= 30 and more than twice avg_days_between_orders, one-time buyers against the median gap of the repeat customers (hvc.snapshot_info.median_repeat_gap_days).';
     COMMENT ON COLUMN hvc.at_risk.at_risk_rank IS '1 = most value at stake.';
     COMMENT ON COLUMN hvc.at_risk.customer_id IS 'Customer key.';
     COMMENT ON COLUMN hvc.at_risk.tier IS 'Current tier (a high-value one).';
@@ -701,7 +736,8 @@ BEGIN
     COMMENT ON COLUMN hvc.at_risk.orders IS 'Orders so far.';
     COMMENT ON COLUMN hvc.at_risk.segment IS 'RFM segment.';
     COMMENT ON COLUMN hvc.at_risk.risk_basis IS 'churn_risk (model) or overdue (no model: recency against the usual gap).';
-    COMMENT ON COLUMN hvc.at_risk.reason IS 'Why, in plain words, e.g. ''churn risk 72 % (threshold 50 %), last order 40 days ago'' or ''no order for 95 days, usually every 30 days''.';
+    COMMENT ON COLUMN hvc.at_risk.reason IS 'Why, in plain words, e.g. ''churn risk 72 % (threshold 50 %), last order 40 days ago'' or ''no order for 95 days, usually every 30 days'', then the signal reasons (''engagement down 60 % (last 90 days vs the 90 before)'', ''NPS 3 (detractor)'', ''service contact open for 12 days''), separated by ''; ''.';
+    COMMENT ON COLUMN hvc.at_risk.reasons IS 'Every reason that applies, comma-separated: churn_risk or overdue (the churn criterion above), engagement_falling, detractor, open_contact_over_N_days (hvc.customer_signals.at_risk_reasons; thresholds in hvc.signal_settings).';
 END $fn$;
 COMMENT ON FUNCTION hvc._create_at_risk_view() IS
     'Internal: creates or replaces the view hvc.at_risk (called by hvc._create_operations_objects and by upgrades).';
@@ -727,6 +763,7 @@ BEGIN
     COMMENT ON COLUMN hvc.at_risk_previous.customer_id IS 'Customer key.';
     COMMENT ON COLUMN hvc.at_risk_previous.refresh_id IS 'The refresh at which the customer was in hvc.at_risk.';
 
+    PERFORM hvc._create_signal_objects(customer_type);    -- 72_signals.sql; hvc.at_risk reads it
     PERFORM hvc._create_at_risk_view();
 
     CREATE VIEW hvc.value_profiles AS

@@ -55,6 +55,9 @@ TO PUBLIC;
 GRANT EXECUTE ON ROUTINE
     hvc.register_source(regclass, text, text, text, text, text, text, text, text),
     hvc.register_source(text, text, text, text, text, text, text, text, text),
+    hvc.register_signal(text, regclass, text, text, text, text, text, text),
+    hvc.register_signal(text, text, text, text, text, text, text, text),
+    hvc.unregister_signal(text),
     hvc.refresh(timestamptz, boolean),
     hvc.refresh_now(timestamptz, boolean),
     hvc.schedule_refresh(text),

@@ -14,7 +14,8 @@
 #   (a) untouched: CREATE EXTENSION hvc only (default rules, nothing registered);
 #   (b) edited: tier rules (a renamed tier, a changed share, a deleted and an
 #       added tier), RFM segments (renamed, changed, deleted, added), hvc.config,
-#       a registered source, two refreshes with tier moves between them;
+#       a registered source, two refreshes with tier moves between them; two
+#       signals, two profile rules, hvc.signal_settings, a third refresh;
 #   (c) upgraded: made with hvc 0.1.0 (edited tier rules, every RFM segment
 #       deleted, a registered source, two refreshes), then ALTER EXTENSION
 #       hvc UPDATE.
@@ -77,7 +78,10 @@ SETTINGS_SQL="
 SELECT 'tier', t.* FROM hvc.tier_rules t ORDER BY tier_rank;
 SELECT 'segment', s.* FROM hvc.rfm_segments s ORDER BY priority;
 SELECT 'config', c.* FROM hvc.config c;
-SELECT 'rule_set', r.* FROM hvc.rule_sets r ORDER BY rule_table;"
+SELECT 'rule_set', r.* FROM hvc.rule_sets r ORDER BY rule_table;
+SELECT 'signal', g.* FROM hvc.signal g ORDER BY name;
+SELECT 'profile_rule', p.* FROM hvc.profile_rules p ORDER BY priority;
+SELECT 'signal_settings', s.* FROM hvc.signal_settings s;"
 DERIVED_SQL="
 SELECT 'source', relation, customer, ordered_at, amount, margin, order_id, customer_type FROM hvc.source;
 SELECT 'info', i.* FROM hvc.snapshot_info i;
@@ -93,6 +97,8 @@ SELECT 'priority', p.* FROM (VALUES ('C001'), ('C017'), ('C042'), ('C199'), ('no
        LATERAL hvc.priority(k.key) p ORDER BY k.key;
 SELECT 'log', l.refresh_id, l.as_of, l.status, l.customers, l.message FROM hvc.refresh_log l ORDER BY refresh_id;
 SELECT 'fit', f.* FROM hvc.model_fit f ORDER BY fit_id;
+SELECT 'customer_signals', g.* FROM hvc.customer_signals g ORDER BY customer_id;
+SELECT 'customer_attributes', a.* FROM hvc.customer_attributes a ORDER BY customer_id, name;
 SELECT 'alert', a.* FROM hvc.alerts a ORDER BY alert_id;"
 # Relations of schema hvc that are neither extension members nor tied to it.
 UNATTACHED_SQL="
@@ -120,6 +126,23 @@ REGISTER_SQL="
 SELECT hvc.register_source('public.sales', 'customer_id', 'ordered_at', 'amount', 'margin') IS NOT NULL;
 CALL hvc.refresh(as_of => '2024-09-01 00:00+00');
 CALL hvc.refresh(as_of => '2025-05-01 00:00+00');"
+# Signals (an NPS table and an account attribute), two profile rules and
+# an edited signal setting, read by a third refresh.
+SIGNALS_SQL="
+CREATE TABLE public.nps (customer_id text, answered_at timestamptz, score integer);
+INSERT INTO public.nps SELECT 'C' || lpad((g % 200)::text, 3, '0'),
+       timestamptz '2024-06-01 00:00+00' + g * interval '1 hour', g % 11 FROM generate_series(1, 600) g;
+CREATE TABLE public.accounts (customer_id text, on_day date, seats integer);
+INSERT INTO public.accounts SELECT 'C' || lpad((g % 200)::text, 3, '0'),
+       date '2024-01-01' + g, (g * 7) % 100 FROM generate_series(1, 400) g;
+DO \$\$ BEGIN
+    PERFORM hvc.register_signal('nps', 'public.nps', 'customer_id', 'answered_at', 'score', 'nps');
+    PERFORM hvc.register_signal('seats', 'public.accounts', 'customer_id', 'on_day', 'seats', 'attribute');
+END \$\$;
+INSERT INTO hvc.profile_rules (profile, kind, priority, min_nps) VALUES ('ambassador', 'ambassador', 1, 9);
+INSERT INTO hvc.profile_rules (profile, kind, priority, attribute, attribute_min) VALUES ('corporate', 'corporate', 2, 'seats', 50);
+UPDATE hvc.signal_settings SET open_contact_days = 10;
+CALL hvc.refresh(as_of => '2025-05-01 00:00+00');"
 TIERS_SQL="
 UPDATE hvc.tier_rules SET tier = 'platinum' WHERE tier = 'top';
 UPDATE hvc.tier_rules SET customer_share = 0.25 WHERE tier = 'high';
@@ -143,8 +166,14 @@ INSERT INTO hvc.rfm_segments VALUES ('Whales', 0, 1, 5, 1, 5, 5, 5);
 -- scale (the models say so: predicted_clv ties), so rank on margin
 UPDATE hvc.config SET history_refreshes = 5, at_risk_threshold = 0.4, value_basis = 'historic_clv';
 $REGISTER_SQL
+$SIGNALS_SQL
 SELECT 'done'" "t
 done"
+check "edited: signals read, profiles and attributes stored" edited "
+SELECT count(*), count(nps_score), count(*) FILTER (WHERE profiles LIKE '%corporate%') > 0,
+       count(*) FILTER (WHERE profiles LIKE '%ambassador%') > 0 FROM hvc.customer_signals;
+SELECT count(*) FROM hvc.customer_attributes" "200|200|t|t
+200"
 # 0.1.0 with edited tier rules and no segments, then updated to 0.2.0
 check "upgraded: 0.1.0 with edited tiers, no segments, source registered, two refreshes, ALTER EXTENSION hvc UPDATE" upgraded "
 SET client_min_messages = warning;

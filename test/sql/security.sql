@@ -106,7 +106,8 @@ GRANT SELECT ON hvc.customers, hvc.tier_summary, hvc.segment_summary, hvc.pareto
                 hvc.model_fit, hvc.refresh_log, hvc.tier_changes, hvc.tier_migration,
                 hvc.at_risk, hvc.value_profiles, hvc.value_profile_summary,
                 hvc.refresh_status, hvc.alerts, hvc.model_validation, hvc.model_validation_by_frequency,
-                hvc.retention, hvc.cohort_retention
+                hvc.retention, hvc.cohort_retention,
+                hvc.customer_signals, hvc.customer_attributes, hvc.customer_profiles
    TO regress_hvc_reader;
 GRANT EXECUTE ON FUNCTION hvc.refresh_status(integer) TO regress_hvc_reader;
 SET ROLE regress_hvc_reader;
