@@ -284,76 +284,85 @@ hyp2f1_1bc_cf(double b, double c, double z, long maxterms, double out[4])
 	 * random-walks once converged).
 	 */
 	const double tolv = fmax(1e-15 * sqrt(1.0 - z), 2e-15), told = 10.0 * tolv;
-	double		A[3] = {cp, 0.0, 1.0}, B[3] = {1.0, 0.0, 0.0};
-	double		Am[3] = {1.0, 0.0, 0.0}, Bm[3] = {0.0, 0.0, 0.0};
-	double		D = cp, Dd[2] = {0.0, 1.0};
+	/* convergents A/B (value) and their partials by b (Ab, Bb) and c (Ac, Bc) */
+	double		A = cp, Ab = 0.0, Ac = 1.0, B = 1.0, Bb = 0.0, Bc = 0.0;
+	double		Am = 1.0, Abm = 0.0, Acm = 0.0, Bm = 0.0, Bbm = 0.0, Bcm = 0.0;
+	double		D = cp, Db = 0.0, Dc = 1.0;
 	long		n;
-	int			i, quiet = 0;
+	int			quiet = 0;
 
 	for (n = 1; n <= maxterms; n++)
 	{
 		const double m = (double) (n / 2), tn = cp + (double) n;
-		double		u, wd[3], An[3], Bn[3], Dp = D;
-		int			ok;
+		double		w, wb, wc, t, inv, Dp = D, Dbp = Db, Dcp = Dc;
 
 		if (n & 1)
 		{
-			u = (b + m) * (cp + m);
-			wd[1] = (cp + m) * z;	/* d(u z)/db */
-			wd[2] = (b + m) * z;	/* d(u z)/dc */
+			w = (b + m) * (cp + m) * z;
+			wb = (cp + m) * z;	/* d(u z)/db */
+			wc = (b + m) * z;	/* d(u z)/dc */
 		}
 		else
 		{
-			u = m * (cp - b + m);
-			wd[1] = -m * z;
-			wd[2] = m * z;
+			w = m * (cp - b + m) * z;
+			wb = -m * z;
+			wc = m * z;
 		}
-		wd[0] = u * z;
-		An[0] = tn * A[0] - wd[0] * Am[0];
-		Bn[0] = tn * B[0] - wd[0] * Bm[0];
-		for (i = 1; i < 3; i++)
-		{
-			An[i] = tn * A[i] - wd[0] * Am[i] - wd[i] * Am[0];
-			Bn[i] = tn * B[i] - wd[0] * Bm[i] - wd[i] * Bm[0];
-		}
-		An[2] += A[0];			/* dt_n/dc = 1 */
-		Bn[2] += B[0];
-		for (i = 0; i < 3; i++)
-		{
-			Am[i] = A[i];
-			Bm[i] = B[i];
-			A[i] = An[i];
-			B[i] = Bn[i];
-		}
-		if (fabs(A[0]) > 1e150 || fabs(B[0]) > 1e150)
-			for (i = 0; i < 3; i++)
-			{
-				A[i] *= 1e-150;
-				B[i] *= 1e-150;
-				Am[i] *= 1e-150;
-				Bm[i] *= 1e-150;
-			}
-		if (!(B[0] > 0.0) || !isfinite(A[0]))
+		/* X_n = t_n X_{n-1} - w X_{n-2}, differentiated (dt_n/dc = 1) */
+		t = tn * Ab - w * Abm - wb * Am;
+		Abm = Ab;
+		Ab = t;
+		t = tn * Ac - w * Acm - wc * Am + A;
+		Acm = Ac;
+		Ac = t;
+		t = tn * A - w * Am;
+		Am = A;
+		A = t;
+		t = tn * Bb - w * Bbm - wb * Bm;
+		Bbm = Bb;
+		Bb = t;
+		t = tn * Bc - w * Bcm - wc * Bm + B;
+		Bcm = Bc;
+		Bc = t;
+		t = tn * B - w * Bm;
+		Bm = B;
+		B = t;
+		if (!(B > 0.0) || !isfinite(A))
 			return -1;
-		D = A[0] / B[0];
-		ok = fabs(D - Dp) <= tolv * fabs(D);
-		for (i = 1; i < 3; i++)
+		if (B > 1e150)
 		{
-			double		di = (A[i] - D * B[i]) / B[0];
-
-			if (!(fabs(di - Dd[i - 1]) <= told * (fabs(di) + fabs(D))))
-				ok = 0;
-			Dd[i - 1] = di;
+			A *= 1e-150;
+			Ab *= 1e-150;
+			Ac *= 1e-150;
+			B *= 1e-150;
+			Bb *= 1e-150;
+			Bc *= 1e-150;
+			Am *= 1e-150;
+			Abm *= 1e-150;
+			Acm *= 1e-150;
+			Bm *= 1e-150;
+			Bbm *= 1e-150;
+			Bcm *= 1e-150;
 		}
-		quiet = ok ? quiet + 1 : 0;
-		if (quiet >= 2)
-			break;
+		inv = 1.0 / B;
+		D = A * inv;
+		Db = (Ab - D * Bb) * inv;
+		Dc = (Ac - D * Bc) * inv;
+		if (fabs(D - Dp) <= tolv * D &&
+			fabs(Db - Dbp) <= told * (fabs(Db) + D) &&
+			fabs(Dc - Dcp) <= told * (fabs(Dc) + D))
+		{
+			if (++quiet >= 2)
+				break;
+		}
+		else
+			quiet = 0;
 	}
 	if (n > maxterms || !(D > 0.0) || !isfinite(D))
 		return -1;
 	out[0] = cp / D;
-	out[1] = -out[0] * Dd[0] / D;
-	out[2] = out[0] * (1.0 / cp - Dd[1] / D);
+	out[1] = -out[0] * Db / D;
+	out[2] = out[0] * (1.0 / cp - Dc / D);
 	/*
 	 * dG/dz from G itself (G = (c-1) z^{1-c} (1-z)^{c-b-1} B_z(c-1, b-c+1)):
 	 * the z-partial of the convergents is badly conditioned.

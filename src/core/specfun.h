@@ -67,7 +67,7 @@ double hvc_log_hyp2f1(double a, double b, double c, double z, int *sign);
  * out[3] = dG/dz.  For z <= 1/2 (or c <= 1) by the series, differentiated
  * term by term; beyond by Gauss's continued fraction, which needs
  * O(1/sqrt(1-z)) levels where the series needs O(1/(1-z)) terms (relative
- * accuracy about 1e-13, 1e-10 for dG/dz at 1-z = 1e-4).  Returns -1 if the
+ * accuracy 1e-12 and dG/dz 1e-10 of |G| + |dG/dz| at 1-z = 1e-4).  Returns -1 if the
  * arguments are invalid or the series / fraction did not converge in
  * `maxterms` terms / levels (0 = default 200000).
  */
