@@ -207,6 +207,51 @@ line_search(hvc_objective fn, void *ctx, const box *b, const double *x,
 	return 1;
 }
 
+/*
+ * BFGS update of the inverse Hessian H with the step x -> tr->x; a fresh H
+ * is first set to the scaled identity (Nocedal & Wright (6.20)).  The
+ * gradient change counts only for the free variables (held ones do not
+ * move).  Skipped, H and *fresh unchanged, without positive curvature.
+ */
+static void
+bfgs_update(int n, double H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM], const double *x,
+			const double *g, const trial *tr, const int *freev, int *fresh)
+{
+	double		s[HVC_OPT_MAXDIM], y[HVC_OPT_MAXDIM], Hy[HVC_OPT_MAXDIM];
+	double		sy = 0.0, yy = 0.0, ss = 0.0, yHy = 0.0;
+	int			i, j;
+
+	for (i = 0; i < n; i++)
+	{
+		s[i] = tr->x[i] - x[i];
+		y[i] = freev[i] ? tr->g[i] - g[i] : 0.0;
+		sy += s[i] * y[i];
+		yy += y[i] * y[i];
+		ss += s[i] * s[i];
+	}
+	if (!(sy > 1e-12 * sqrt(ss * yy)))
+		return;
+	if (*fresh)
+	{
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++)
+				H[i][j] = (i == j) ? sy / yy : 0.0;
+		*fresh = 0;
+	}
+	/* H <- (I - rho s y') H (I - rho y s') + rho s s' */
+	for (i = 0; i < n; i++)
+	{
+		Hy[i] = 0.0;
+		for (j = 0; j < n; j++)
+			Hy[i] += H[i][j] * y[j];
+		yHy += y[i] * Hy[i];
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			H[i][j] += ((sy + yHy) * s[i] * s[j]) / (sy * sy)
+				- (Hy[i] * s[j] + s[i] * Hy[j]) / sy;
+}
+
 int
 hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 			 const hvc_opt_options *opt, hvc_opt_report *rep)
@@ -269,9 +314,7 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 	for (;;)
 	{
 		trial		tr;
-		double		dmax = 0.0, t0, tmax, sy = 0.0, yy = 0.0, ss = 0.0;
-		double		s[HVC_OPT_MAXDIM], y[HVC_OPT_MAXDIM], Hy[HVC_OPT_MAXDIM];
-		double		yHy = 0.0;
+		double		dmax = 0.0, t0, tmax;
 
 		gnorm = proj_grad(&b, x, g, NULL, 0.0);
 		proj_grad(&b, x, g, freev, BOUND_EPS);
@@ -356,38 +399,7 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 			break;
 		}
 
-		for (i = 0; i < n; i++)
-		{
-			s[i] = tr.x[i] - x[i];
-			/* curvature of the free variables only (held ones do not move) */
-			y[i] = freev[i] ? tr.g[i] - g[i] : 0.0;
-			sy += s[i] * y[i];
-			yy += y[i] * y[i];
-			ss += s[i] * s[i];
-		}
-		if (sy > 1e-12 * sqrt(ss * yy))
-		{
-			if (fresh)
-			{
-				/* initial inverse Hessian scaled as in Nocedal & Wright (6.20) */
-				for (i = 0; i < n; i++)
-					for (j = 0; j < n; j++)
-						H[i][j] = (i == j) ? sy / yy : 0.0;
-				fresh = 0;
-			}
-			/* H <- (I - rho s y') H (I - rho y s') + rho s s' */
-			for (i = 0; i < n; i++)
-			{
-				Hy[i] = 0.0;
-				for (j = 0; j < n; j++)
-					Hy[i] += H[i][j] * y[j];
-				yHy += y[i] * Hy[i];
-			}
-			for (i = 0; i < n; i++)
-				for (j = 0; j < n; j++)
-					H[i][j] += ((sy + yHy) * s[i] * s[j]) / (sy * sy)
-						- (Hy[i] * s[j] + s[i] * Hy[j]) / sy;
-		}
+		bfgs_update(n, H, x, g, &tr, freev, &fresh);
 		for (i = 0; i < n; i++)
 		{
 			x[i] = tr.x[i];
