@@ -145,9 +145,10 @@ typedef struct
 	/*
 	 * > 0: the fit keeps par[3] / par[1] (on the rescaled times) within
 	 * [1/max_ratio, max_ratio] (a box on ln(par[3]/par[1]), the fit's own
-	 * log-parameter there).  Pareto/NBD: beyond it the series of its
-	 * likelihood need O(ratio) terms per customer, and the likelihood is
-	 * that of the limits the fit compares with.  0 = no such limit.
+	 * log-parameter there).  Pareto/NBD (1000): beyond it the 2F1 of its
+	 * likelihood needs O(sqrt(ratio)) continued-fraction levels per
+	 * customer, and the likelihood is that of the limits the fit compares
+	 * with.  0 = no such limit.
 	 */
 	double		max_ratio;
 } hvc_btyd_model;

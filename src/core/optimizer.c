@@ -65,17 +65,32 @@ all_finite(const double *v, int n)
 	return 1;
 }
 
-/* projected gradient max-norm; free[i] = 0 if variable i is held at a bound */
+/*
+ * A variable within this share of its box's width of a bound, pushed out by
+ * the gradient, is held there (and the line search puts it on the bound):
+ * approached from inside, a bound is otherwise reached only asymptotically,
+ * by ever shorter steps of all the variables.
+ */
+#define BOUND_EPS		1e-4
+
+/*
+ * projected gradient max-norm over the variables not held at a bound;
+ * freev[i] = 0 if variable i is held (within eps times its box's width of a
+ * bound it is pushed out of)
+ */
 static double
-proj_grad(const box *b, const double *x, const double *g, int *freev)
+proj_grad(const box *b, const double *x, const double *g, int *freev,
+		  double eps)
 {
 	double		m = 0.0;
 	int			i;
 
 	for (i = 0; i < b->n; i++)
 	{
-		int			held = (x[i] <= b->lo[i] && g[i] > 0.0) ||
-		(x[i] >= b->hi[i] && g[i] < 0.0);
+		double		w = b->hi[i] - b->lo[i],
+					e = isfinite(w) ? eps * w : 0.0;
+		int			held = (x[i] <= b->lo[i] + e && g[i] > 0.0) ||
+		(x[i] >= b->hi[i] - e && g[i] < 0.0);
 
 		if (freev)
 			freev[i] = !held;
@@ -94,13 +109,15 @@ typedef struct
 } trial;
 
 /*
- * Line search along the projected path P(x + t d).  Returns 1 and fills *out
- * on success, 0 on failure.  *nfev is incremented per evaluation.
+ * Line search along the projected path P(x + t d), the held variables
+ * (freev[i] = 0) on the bound that holds them.  Returns 1 and fills *out on
+ * success, 0 on failure.  *nfev is incremented per evaluation.
  */
 static int
 line_search(hvc_objective fn, void *ctx, const box *b, const double *x,
-			double f, const double *g, const double *d, double t0, double tmax,
-			int *nfev, int max_fev, int (*interrupted) (void), trial *out)
+			double f, const double *g, const double *d, const int *freev,
+			double t0, double tmax, int *nfev, int max_fev,
+			int (*interrupted) (void), trial *out)
 {
 	trial		cur, acc;
 	int			have_acc = 0, bracketed = 0, nextrap = 0, k, i, n = b->n;
@@ -119,7 +136,8 @@ line_search(hvc_objective fn, void *ctx, const box *b, const double *x,
 
 		for (i = 0; i < n; i++)
 		{
-			cur.x[i] = clampd(x[i] + t * d[i], b->lo[i], b->hi[i]);
+			cur.x[i] = freev[i] ? clampd(x[i] + t * d[i], b->lo[i], b->hi[i]) :
+				g[i] > 0.0 ? b->lo[i] : b->hi[i];
 			moved += fabs(cur.x[i] - x[i]);
 		}
 		if (moved == 0.0)
@@ -189,6 +207,51 @@ line_search(hvc_objective fn, void *ctx, const box *b, const double *x,
 	return 1;
 }
 
+/*
+ * BFGS update of the inverse Hessian H with the step x -> tr->x; a fresh H
+ * is first set to the scaled identity (Nocedal & Wright (6.20)).  The
+ * gradient change counts only for the free variables (held ones do not
+ * move).  Skipped, H and *fresh unchanged, without positive curvature.
+ */
+static void
+bfgs_update(int n, double H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM], const double *x,
+			const double *g, const trial *tr, const int *freev, int *fresh)
+{
+	double		s[HVC_OPT_MAXDIM], y[HVC_OPT_MAXDIM], Hy[HVC_OPT_MAXDIM];
+	double		sy = 0.0, yy = 0.0, ss = 0.0, yHy = 0.0;
+	int			i, j;
+
+	for (i = 0; i < n; i++)
+	{
+		s[i] = tr->x[i] - x[i];
+		y[i] = freev[i] ? tr->g[i] - g[i] : 0.0;
+		sy += s[i] * y[i];
+		yy += y[i] * y[i];
+		ss += s[i] * s[i];
+	}
+	if (!(sy > 1e-12 * sqrt(ss * yy)))
+		return;
+	if (*fresh)
+	{
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++)
+				H[i][j] = (i == j) ? sy / yy : 0.0;
+		*fresh = 0;
+	}
+	/* H <- (I - rho s y') H (I - rho y s') + rho s s' */
+	for (i = 0; i < n; i++)
+	{
+		Hy[i] = 0.0;
+		for (j = 0; j < n; j++)
+			Hy[i] += H[i][j] * y[j];
+		yHy += y[i] * Hy[i];
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			H[i][j] += ((sy + yHy) * s[i] * s[j]) / (sy * sy)
+				- (Hy[i] * s[j] + s[i] * Hy[j]) / sy;
+}
+
 int
 hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 			 const hvc_opt_options *opt, hvc_opt_report *rep)
@@ -199,7 +262,7 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 	double		H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM];
 	double		x[HVC_OPT_MAXDIM], g[HVC_OPT_MAXDIM], d[HVC_OPT_MAXDIM];
 	double		f, gnorm = INFINITY;
-	int			freev[HVC_OPT_MAXDIM];
+	int			freev[HVC_OPT_MAXDIM], pfree[HVC_OPT_MAXDIM];
 	int			i, j, iter = 0, fresh = 1, nfev = 0, status;
 
 	if (opt)
@@ -251,11 +314,20 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 	for (;;)
 	{
 		trial		tr;
-		double		dmax = 0.0, t0, tmax, sy = 0.0, yy = 0.0, ss = 0.0;
-		double		s[HVC_OPT_MAXDIM], y[HVC_OPT_MAXDIM], Hy[HVC_OPT_MAXDIM];
-		double		yHy = 0.0;
+		double		dmax = 0.0, t0, tmax;
 
-		gnorm = proj_grad(&b, x, g, freev);
+		gnorm = proj_grad(&b, x, g, NULL, 0.0);
+		proj_grad(&b, x, g, freev, BOUND_EPS);
+		/*
+		 * The BFGS matrix approximates the inverse Hessian of the free
+		 * variables only: when a variable is caught by (or released from) a
+		 * bound it starts afresh.  Its free block is not the inverse of the
+		 * free variables' Hessian once a bound holds one of them: keeping it
+		 * zig-zagged along the bound for hundreds of iterations.
+		 */
+		if (iter > 0 && memcmp(freev, pfree, sizeof(int) * n) != 0)
+			fresh = 1;
+		memcpy(pfree, freev, sizeof(int) * n);
 		if (o.interrupted != NULL && o.interrupted())
 		{
 			status = HVC_OPT_INTERRUPTED;
@@ -307,8 +379,8 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 		if (fresh && t0 > 1.0 / dmax)
 			t0 = 1.0 / dmax;	/* first step: at most 1 in any coordinate */
 
-		if (!line_search(fn, ctx, &b, x, f, g, d, t0, tmax, &nfev, o.max_fev,
-						 o.interrupted, &tr))
+		if (!line_search(fn, ctx, &b, x, f, g, d, freev, t0, tmax, &nfev,
+						 o.max_fev, o.interrupted, &tr))
 		{
 			if (o.interrupted != NULL && o.interrupted())
 			{
@@ -327,37 +399,7 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 			break;
 		}
 
-		for (i = 0; i < n; i++)
-		{
-			s[i] = tr.x[i] - x[i];
-			y[i] = tr.g[i] - g[i];
-			sy += s[i] * y[i];
-			yy += y[i] * y[i];
-			ss += s[i] * s[i];
-		}
-		if (sy > 1e-12 * sqrt(ss * yy))
-		{
-			if (fresh)
-			{
-				/* initial inverse Hessian scaled as in Nocedal & Wright (6.20) */
-				for (i = 0; i < n; i++)
-					for (j = 0; j < n; j++)
-						H[i][j] = (i == j) ? sy / yy : 0.0;
-				fresh = 0;
-			}
-			/* H <- (I - rho s y') H (I - rho y s') + rho s s' */
-			for (i = 0; i < n; i++)
-			{
-				Hy[i] = 0.0;
-				for (j = 0; j < n; j++)
-					Hy[i] += H[i][j] * y[j];
-				yHy += y[i] * Hy[i];
-			}
-			for (i = 0; i < n; i++)
-				for (j = 0; j < n; j++)
-					H[i][j] += ((sy + yHy) * s[i] * s[j]) / (sy * sy)
-						- (Hy[i] * s[j] + s[i] * Hy[j]) / sy;
-		}
+		bfgs_update(n, H, x, g, &tr, freev, &fresh);
 		for (i = 0; i < n; i++)
 		{
 			x[i] = tr.x[i];

@@ -22,7 +22,7 @@
 #include "fit_driver.h"
 #include "specfun.h"
 
-#define PNBD_FIT_MAX_RATIO	100.0
+#define PNBD_FIT_MAX_RATIO	1000.0
 
 int
 pnbd_params_valid(const pnbd_params *p)
@@ -240,7 +240,7 @@ eval_prep(const btyd_prep *d, const pnbd_params *p, double tscale, double *grad)
 		return NAN;
 	/*
 	 * Safety net behind the fit's limit on beta/alpha (hvc_pnbd_model): far
-	 * beyond it the series need O(ratio) terms per customer; never go there.
+	 * beyond it 2F1 needs O(sqrt(ratio)) levels per customer; never go there.
 	 */
 	if (tscale * d->tmax <= 1.0 + 1e-12 &&
 		(al > 2.0 * PNBD_FIT_MAX_RATIO * be || be > 2.0 * PNBD_FIT_MAX_RATIO * al))

@@ -7,11 +7,12 @@
  *
  * Numerical notes: both 2F1 values of the likelihood are evaluated through
  * the Euler transformation, 2F1(rho, m2; rho+1; z) = (1-z)^(1-m2) *
- * 2F1(1, rho+1-m2; rho+1; z), whose series has only positive terms and a
- * term ratio below z, and is differentiated term by term (fully analytic
- * gradient, no finite differences).  The series needs O(1/(1-z)) terms,
- * z = |alpha-beta| / (max(alpha,beta) + t); evaluation fails (NaN) only
- * when max/min of (alpha, beta) is beyond ~1e5.
+ * 2F1(1, rho+1-m2; rho+1; z), z = |alpha-beta| / (max(alpha,beta) + t),
+ * with fully analytic partial derivatives (no finite differences): by its
+ * series (positive terms, O(1/(1-z)) of them) for z <= 1/2, beyond by
+ * Gauss's continued fraction (a Stieltjes fraction here, O(1/sqrt(1-z))
+ * levels: about 500 at beta/alpha = 1000).  Evaluation fails (NaN) only
+ * when max/min of (alpha, beta) is beyond ~1e8.
  */
 #ifndef HVC_PARETO_NBD_H
 #define HVC_PARETO_NBD_H

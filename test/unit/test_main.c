@@ -15,6 +15,7 @@ main(void)
 	test_bgnbd();
 	test_mbgnbd();
 	test_pnbd();
+	test_pnbd_fit();
 	test_gg();
 	test_clv();
 	test_rfm();

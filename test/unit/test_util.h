@@ -61,6 +61,7 @@ void		test_data_opt(void);
 void		test_bgnbd(void);
 void		test_mbgnbd(void);
 void		test_pnbd(void);
+void		test_pnbd_fit(void);
 void		test_gg(void);
 void		test_clv(void);
 void		test_rfm(void);
