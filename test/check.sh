@@ -11,6 +11,8 @@
 #   5. the regression and isolation suites again on an assert-enabled
 #      PostgreSQL 15 built from Debian's source package (cached outside the
 #      repository, in /var/cache/hvc-test)
+#   6. Citus 12.1 (built from ../shared/vendor into a cached private
+#      PostgreSQL 15 tree): a coordinator and two workers against a plain server
 # and ends with one line "N passed, M failed".  Run as root: sudo bash test/check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -87,6 +89,7 @@ await() {     # name: wait for a background preparation and show its log
 }
 [ -f test/versions/run.sh ] && prepare versions bash test/versions/run.sh --prepare
 [ -f test/cassert/run.sh ] && prepare cassert bash test/cassert/run.sh --build
+[ -f test/citus/run.sh ] && prepare citus bash test/citus/run.sh --build
 
 if [ -f test/unit/Makefile ]; then
     suite "unit tests (numerical core)" make -s -C test/unit check
@@ -105,6 +108,11 @@ done
 if [ -f test/cassert/run.sh ]; then
     await cassert
     suite "assert-enabled PostgreSQL 15" bash test/cassert/run.sh
+fi
+
+if [ -f test/citus/run.sh ]; then
+    await citus
+    suite "Citus 12.1: coordinator + 2 workers" bash test/citus/run.sh
 fi
 
 echo "$passed passed, $failed failed"
