@@ -39,7 +39,8 @@ typedef enum ValueBasis
 	BASIS_PREDICTED_CLV,
 	BASIS_HISTORIC_CLV,
 	BASIS_REVENUE,
-	BASIS_MARGIN
+	BASIS_MARGIN,
+	BASIS_SCORE					/* pg_temp._hvc_score, 0-100 points (74_score.sql) */
 } ValueBasis;
 
 /* The validated arguments of hvc._build_snapshot. */

@@ -79,7 +79,9 @@ basis_of(const char *name)
 		return BASIS_REVENUE;
 	if (strcmp(name, "margin") == 0)
 		return BASIS_MARGIN;
-	bad_arg(psprintf("basis must be predicted_clv, historic_clv, revenue or margin, got \"%s\"", name));
+	if (strcmp(name, "score") == 0)
+		return BASIS_SCORE;
+	bad_arg(psprintf("basis must be predicted_clv, historic_clv, revenue, margin or score, got \"%s\"", name));
 	return BASIS_REVENUE;		/* keep the compiler quiet */
 }
 

@@ -69,9 +69,12 @@ typedef struct Pass1
 	int64		n;
 } Pass1;
 
-/* The value a customer is ranked by, in cents (as shown: rounded to cents). */
+/*
+ * The value a customer is ranked by, in cents (as shown: rounded to cents);
+ * score is the customer's score in points (column 7 of the pass 1 query).
+ */
 static int64
-value_cents_of(const SnapshotArgs *a, const StageCustomer *c, const Prediction *p)
+value_cents_of(const SnapshotArgs *a, const StageCustomer *c, const Prediction *p, double score)
 {
 	double		v;
 
@@ -88,6 +91,8 @@ value_cents_of(const SnapshotArgs *a, const StageCustomer *c, const Prediction *
 			return amount_to_cents(c->revenue);
 		case BASIS_MARGIN:
 			return amount_to_cents(c->has_margin ? c->margin : 0);
+		case BASIS_SCORE:
+			return isfinite(score) && fabs(score) < 1e15 ? (int64) llround(score * 100.0) : 0;
 	}
 	return 0;					/* keep the compiler quiet */
 }
@@ -99,10 +104,16 @@ pass1_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
 	Pass1	   *p1 = arg;
 	PassRow		r;
 	bool		isnull;
+	Datum		score = SPI_getbinval(tup, desc, 7, &isnull);
 
 	r.c = *c;
 	forecast_predict(p1->forecasts, c, &r.pred);
-	r.value_cents = value_cents_of(p1->a, c, &r.pred);
+	if (p1->a->basis == BASIS_SCORE && isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("hvc: no value score for a customer of the stage"),
+				 errhint("hvc.refresh() computes pg_temp._hvc_score (hvc._score_prepare) before the build; do not call hvc._build_snapshot directly.")));
+	r.value_cents = value_cents_of(p1->a, c, &r.pred, isnull ? NAN : DatumGetFloat8(score));
 	p1->total += Max(r.value_cents, 0);
 	r.old_tier = SPI_getbinval(tup, desc, 3, &isnull);
 	r.has_old = !isnull;
@@ -120,12 +131,13 @@ pass1_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
 }
 
 /*
- * The stage joined to the current snapshot's tier columns, by the key
+ * The stage joined to the current snapshot's tier columns and, for the
+ * basis score, to the scores (pg_temp._hvc_score, 74_score.sql), by the key
  * type's own equality operator (schema-qualified: the search_path is
  * pinned).  The current snapshot's key must have the stage's type.
  */
 static char *
-pass1_query(Oid key_type)
+pass1_query(Oid key_type, bool score)
 {
 	Oid			nsp = get_namespace_oid("hvc", false);
 	Oid			rel = get_relname_relid("customer_snapshot", nsp);
@@ -133,6 +145,7 @@ pass1_query(Oid key_type)
 	TypeCacheEntry *tce;
 	HeapTuple	optup;
 	Form_pg_operator op;
+	char	   *opname;
 	char	   *sql;
 
 	if (!OidIsValid(rel) || (att = get_attnum(rel, "customer_id")) == InvalidAttrNumber)
@@ -154,12 +167,15 @@ pass1_query(Oid key_type)
 	if (!HeapTupleIsValid(optup))
 		elog(ERROR, "cache lookup failed for operator %u", tce->eq_opr);
 	op = (Form_pg_operator) GETSTRUCT(optup);
-	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since"
+	opname = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
+					  NameStr(op->oprname));
+	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s"
 				   "  FROM pg_temp._hvc_stage s"
 				   "  LEFT JOIN hvc.customer_snapshot o"
-				   "    ON o.customer_id OPERATOR(%s.%s) s.customer_id",
-				   quote_identifier(get_namespace_name(op->oprnamespace)),
-				   NameStr(op->oprname));
+				   "    ON o.customer_id %s s.customer_id%s",
+				   score ? "sc.score" : "NULL::pg_catalog.float8", opname,
+				   score ? psprintf("  LEFT JOIN pg_temp._hvc_score sc ON sc.customer_id %s s.customer_id",
+									opname) : "");
 	ReleaseSysCache(optup);
 	return sql;
 }
@@ -339,7 +355,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	/* everything that outlives SPI_finish lives in callcxt */
 	MemoryContextSwitchTo(callcxt);
 	stage_check(key_type);
-	query = pass1_query(key_type);
+	query = pass1_query(key_type, a.basis == BASIS_SCORE);
 	stage_scan(&st, query, key_type, a.as_of_day, pass1_visit, &p1);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);

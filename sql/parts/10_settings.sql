@@ -19,7 +19,7 @@ CREATE TABLE hvc.config (
     monthly_discount_rate float8  NOT NULL DEFAULT 0.01
                           CHECK (monthly_discount_rate >= 0 AND monthly_discount_rate < 1),
     value_basis           text    NOT NULL DEFAULT 'predicted_clv'
-                          CHECK (value_basis IN ('predicted_clv', 'historic_clv', 'revenue', 'margin')),
+                          CHECK (value_basis IN ('predicted_clv', 'historic_clv', 'revenue', 'margin', 'score')),
     at_risk_threshold     float8  NOT NULL DEFAULT 0.5
                           CHECK (at_risk_threshold >= 0 AND at_risk_threshold <= 1),
     history_refreshes     integer NOT NULL DEFAULT 24
@@ -53,7 +53,7 @@ COMMENT ON COLUMN hvc.config.time_unit IS
 COMMENT ON COLUMN hvc.config.horizon_months IS 'Prediction horizon in months for predicted_orders and predicted_clv (default 12; a month is 4.345 weeks or 30 days by time_unit); horizon_days, when set, wins over it.';
 COMMENT ON COLUMN hvc.config.monthly_discount_rate IS 'Monthly discount rate of predicted_clv (default 0.01 = 1 % a month).';
 COMMENT ON COLUMN hvc.config.value_basis IS
-    'What value_rank and tiers rank by: predicted_clv (default), historic_clv, revenue or margin. A refresh never changes it on its own: when the model cannot be fitted it predicts with the last good fit (hvc.snapshot_info.fallback); without any fit it keeps the previous snapshot''s basis (historic_clv before the first fit).';
+    'What value_rank and tiers rank by: predicted_clv (default), historic_clv, revenue, margin, or score (the weighted value score of hvc.score_weights, 0-100 points). A refresh never changes it on its own: when the model cannot be fitted it predicts with the last good fit (hvc.snapshot_info.fallback); without any fit it keeps the previous snapshot''s basis (historic_clv before the first fit).';
 COMMENT ON COLUMN hvc.config.at_risk_threshold IS 'churn_risk (the probability of no purchase in the next churn_window_days) at or above which a high-value customer may be listed in hvc.at_risk (default 0.5: more likely than not to buy nothing in the window); hvc.at_risk also keeps only the riskiest at_risk_share of the high-value customers.';
 COMMENT ON COLUMN hvc.config.history_refreshes IS 'How many refreshes of tier history to keep (default 24).';
 COMMENT ON COLUMN hvc.config.timezone IS

@@ -340,6 +340,11 @@ BEGIN
             USING HINT = 'Metrics, RFM and tiers are still refreshed; see hvc.model_fit. Set hvc.config.model = ''none'' to skip the models.';
     END IF;
 
+    -- the value score, when ranked by it (74_score.sql): pg_temp._hvc_score
+    IF basis = 'score' THEN
+        PERFORM hvc._score_prepare(id, models, as_of_local::date, src.margin IS NOT NULL, run_as_of);
+    END IF;
+
     -- 3. Every per-customer column, streamed (src/snapshot.h: one read of
     -- the stage joined to the current snapshot, then the rows in value
     -- order; segments and tiers from small lookup arrays).
@@ -413,6 +418,9 @@ BEGIN
     -- the refresh's temp tables go now, so hvc.refresh_now() can run again
     -- in the same transaction
     DROP TABLE pg_temp._hvc_stage;
+    IF to_regclass('pg_temp._hvc_score') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_score;
+    END IF;
     IF to_regclass('pg_temp._hvc_at_risk') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_at_risk;
     END IF;

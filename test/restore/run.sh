@@ -81,7 +81,8 @@ SELECT 'config', c.* FROM hvc.config c;
 SELECT 'rule_set', r.* FROM hvc.rule_sets r ORDER BY rule_table;
 SELECT 'signal', g.* FROM hvc.signal g ORDER BY name;
 SELECT 'profile_rule', p.* FROM hvc.profile_rules p ORDER BY priority;
-SELECT 'signal_settings', s.* FROM hvc.signal_settings s;"
+SELECT 'signal_settings', s.* FROM hvc.signal_settings s;
+SELECT 'score_weight', w.* FROM hvc.score_weights w ORDER BY criterion;"
 DERIVED_SQL="
 SELECT 'source', relation, customer, ordered_at, amount, margin, order_id, customer_type FROM hvc.source;
 SELECT 'info', i.* FROM hvc.snapshot_info i;
@@ -142,6 +143,7 @@ END \$\$;
 INSERT INTO hvc.profile_rules (profile, kind, priority, min_nps) VALUES ('ambassador', 'ambassador', 1, 9);
 INSERT INTO hvc.profile_rules (profile, kind, priority, attribute, attribute_min) VALUES ('corporate', 'corporate', 2, 'seats', 50);
 UPDATE hvc.signal_settings SET open_contact_days = 10;
+INSERT INTO hvc.score_weights VALUES ('historic_clv', 2), ('nps', 1), ('attribute:seats', 0.5);
 CALL hvc.refresh(as_of => '2025-05-01 00:00+00');"
 TIERS_SQL="
 UPDATE hvc.tier_rules SET tier = 'platinum' WHERE tier = 'top';
