@@ -159,6 +159,12 @@ SELECT value_basis FROM hvc.snapshot_info;
 SELECT t.refresh_id - :base AS refresh, t.customer_id, t.from_tier, t.to_tier, t.reason
   FROM hvc.tier_changes t WHERE t.refresh_id > :base ORDER BY 1, 2;
 
+-- leave the shared settings as the schedule's next tests expect them
 SET client_min_messages = warning;
-DROP EXTENSION hvc CASCADE;
+SELECT hvc.unregister_signal(name) FROM hvc.signal ORDER BY name;
+DELETE FROM hvc.score_weights;
+DELETE FROM hvc.tier_rules;
+INSERT INTO hvc.tier_rules VALUES ('top', 1, 0.05, true), ('high', 2, 0.20, true),
+                                  ('medium', 3, 0.50, false), ('low', 4, 1.00, false);
+UPDATE hvc.config SET model = 'bgnbd', time_unit = 'week', value_basis = 'predicted_clv';
 DROP TABLE vs_sales, vs_nps, vs_referrals, vs_accounts;
