@@ -145,10 +145,35 @@ SELECT hvc.refresh_now('2025-07-01 00:00+00') IS NOT NULL AS refreshed;
 SELECT c.customer_id, c.value, c.value_rank, c.tier, g.referrals
   FROM hvc.customers c JOIN hvc.customer_signals g USING (customer_id) ORDER BY c.value_rank;
 
+-- Engagement (the 90 days up to as_of, weights summed) alone: K1 3 events
+-- in the window, K4 2, K2 one 100 days before as_of (outside: 0), the
+-- others none: 0,0,0,0,2,3 -> K2, K3, K5, K6 4/6 = 66.67; K4 5/6 = 83.33;
+-- K1 100.  value_rank: K1, K4, K2 (top: K1 and K4 enter, K3 and K5
+-- leave), then the ties by customer_id K3, K5, K6.
+CREATE TABLE vs_events (customer text, at timestamptz);
+INSERT INTO vs_events VALUES ('K1', '2025-06-01'), ('K1', '2025-06-02'), ('K1', '2025-04-10'),
+                             ('K4', '2025-05-01'), ('K4', '2025-06-30'), ('K2', '2025-03-23');
+SET client_min_messages = warning;
+SELECT hvc.register_signal('visits', 'public.vs_events', 'customer', 'at', NULL, 'engagement') IS NOT NULL AS registered;
+SET client_min_messages = notice;
+UPDATE hvc.score_weights SET weight = 0;
+INSERT INTO hvc.score_weights VALUES ('engagement', 1);
+SELECT hvc.refresh_now('2025-07-01 00:00+00') IS NOT NULL AS refreshed;
+SELECT c.customer_id, c.value, c.value_rank, c.tier, g.engagement_90d
+  FROM hvc.customers c JOIN hvc.customer_signals g USING (customer_id) ORDER BY c.value_rank;
+
+-- Internal steps called out of place: clear errors.
+\set VERBOSITY sqlstate
+SELECT hvc._score_prepare(1, NULL, '2025-07-01', false, '2025-07-01');
+-- (outside a refresh there is no stage)
+SELECT hvc._score_prepare(1, jsonb_populate_record(NULL::hvc._model_params, '{"usable": false}'),
+                          '2025-07-01', false, '2025-07-01');
+\set VERBOSITY default
+
 -- ---------------------------------------------------------------------------
--- 6. Back to one basis: the score's weights stay, unused.  K1 returns to
--- top and K5 leaves it (K5 had entered top in 5, by activity: the same
--- basis), now for the basis change.
+-- 6. Back to one basis: the score's weights stay, unused.  By historic_clv
+-- the top is K1, K3, K2: K3 returns and K4 leaves, for the basis change
+-- (the moves between score refreshes were activity: the same basis).
 -- ---------------------------------------------------------------------------
 UPDATE hvc.config SET value_basis = 'historic_clv';
 SET client_min_messages = warning;
@@ -167,4 +192,4 @@ DELETE FROM hvc.tier_rules;
 INSERT INTO hvc.tier_rules VALUES ('top', 1, 0.05, true), ('high', 2, 0.20, true),
                                   ('medium', 3, 0.50, false), ('low', 4, 1.00, false);
 UPDATE hvc.config SET model = 'bgnbd', time_unit = 'week', value_basis = 'predicted_clv';
-DROP TABLE vs_sales, vs_nps, vs_referrals, vs_accounts;
+DROP TABLE vs_sales, vs_nps, vs_referrals, vs_accounts, vs_events;
