@@ -71,18 +71,23 @@ BEGIN
     END IF;
     SELECT hvc._base_type(s.customer_type::regtype)::text INTO key_type FROM hvc.source s;
     SELECT c.timezone INTO tz FROM hvc.config c;
-    FOREACH crit IN ARRAY ARRAY['_hvc_score', '_hvc_score_inputs', '_hvc_score_values'] LOOP
+    FOREACH crit IN ARRAY ARRAY['_hvc_score', '_hvc_score_inputs', '_hvc_score_values', '_hvc_score_signals'] LOOP
         IF to_regclass('pg_temp.' || crit) IS NOT NULL THEN
             EXECUTE format('DROP TABLE pg_temp.%I', crit);
         END IF;
     END LOOP;
 
-    -- the purchase criteria, long form: (customer, criterion, value)
+    -- the criteria, long form: (customer, criterion, value), one row per
+    -- customer and criterion with a value; first the purchase criteria
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_score_inputs ON COMMIT DROP AS
         SELECT * FROM hvc._score_inputs(NULL::%s, $1, $2, $3)$q$, key_type)
     USING models, as_of_day, has_margin;
+    -- statistics, so the joins below are hash joins
+    ANALYZE pg_temp._hvc_score_inputs;
     EXECUTE format('CREATE TEMP TABLE _hvc_score_values (customer_id %s, criterion text, value float8) ON COMMIT DROP',
+                   key_type);
+    EXECUTE format('CREATE TEMP TABLE _hvc_score_signals (customer_id %s, criterion text, value float8) ON COMMIT DROP',
                    key_type);
     INSERT INTO pg_temp._hvc_score_values
     SELECT i.customer_id, v.criterion, v.value
@@ -115,12 +120,12 @@ BEGIN
         -- a customer without rows of a registered referral or engagement
         -- signal has 0 (as hvc.customer_signals shows)
         IF sig.kind IN ('referral', 'engagement') THEN
-            INSERT INTO pg_temp._hvc_score_values
+            INSERT INTO pg_temp._hvc_score_signals
             SELECT i.customer_id, CASE sig.kind WHEN 'referral' THEN 'referrals' ELSE 'engagement' END, 0
               FROM pg_temp._hvc_score_inputs i;
         END IF;
         EXECUTE format($q$
-            INSERT INTO pg_temp._hvc_score_values
+            INSERT INTO pg_temp._hvc_score_signals
             SELECT z.c, %L, %s FROM %s GROUP BY z.c$q$,
             CASE sig.kind WHEN 'nps' THEN 'nps' WHEN 'referral' THEN 'referrals'
                           WHEN 'engagement' THEN 'engagement' ELSE 'attribute:' || sig.name END,
@@ -132,13 +137,21 @@ BEGIN
                 ELSE '(hvc._signal_latest(z.v::float8, z.t) FILTER (WHERE z.used))[2]' END,
             hvc._signal_rows(sig, tz, run_as_of));
     END LOOP;
+    -- the signal criteria of the stage's customers, summed over the signals
+    -- of a kind (referrals, engagement; nps and each attribute have one)
+    INSERT INTO pg_temp._hvc_score_values
+    SELECT g.customer_id, g.criterion, sum(g.value)
+      FROM pg_temp._hvc_score_signals g
+     WHERE g.value IS NOT NULL
+       AND EXISTS (SELECT 1 FROM pg_temp._hvc_score_inputs i WHERE i.customer_id = g.customer_id)
+     GROUP BY g.customer_id, g.criterion;
+    DROP TABLE pg_temp._hvc_score_signals;
 
+    ANALYZE pg_temp._hvc_score_values;
     SELECT string_agg(w.criterion, ', ' ORDER BY w.criterion) INTO missing
       FROM hvc.score_weights w
      WHERE w.weight > 0
-       AND NOT EXISTS (SELECT 1 FROM pg_temp._hvc_score_values v
-                        JOIN pg_temp._hvc_score_inputs i ON i.customer_id = v.customer_id
-                       WHERE v.criterion = w.criterion AND v.value IS NOT NULL);
+       AND NOT EXISTS (SELECT 1 FROM pg_temp._hvc_score_values v WHERE v.criterion = w.criterion);
     IF missing IS NOT NULL THEN
         RAISE NOTICE 'hvc: value score criteria without any value: %; they count as the median (0.5) for every customer', missing
             USING HINT = 'Register the signal they need (hvc.register_signal; attribute:<name> needs a numeric attribute signal <name>), map a margin column, fit a model, or set their weight to 0.';
@@ -153,14 +166,14 @@ BEGIN
       FROM pg_temp._hvc_score_inputs i
       LEFT JOIN (SELECT c.customer_id, sum(c.weight * (c.pct - 0.5)) AS part
                    FROM (SELECT v.customer_id, w.weight,
-                                cume_dist() OVER (PARTITION BY v.criterion ORDER BY v.value) AS pct
-                           FROM (SELECT x.customer_id, x.criterion, sum(x.value) AS value
-                                   FROM pg_temp._hvc_score_values x
-                                  WHERE x.value IS NOT NULL
-                                    AND EXISTS (SELECT 1 FROM pg_temp._hvc_score_inputs y
-                                                 WHERE y.customer_id = x.customer_id)
-                                  GROUP BY x.customer_id, x.criterion) v
-                           JOIN hvc.score_weights w ON w.criterion = v.criterion AND w.weight > 0) c
+                                -- cume_dist(), from rank() (no look-ahead
+                                -- over ties): (n - values above) / n
+                                (k.n - rank() OVER (PARTITION BY v.criterion ORDER BY v.value DESC) + 1)::float8
+                                / k.n AS pct
+                           FROM pg_temp._hvc_score_values v
+                           JOIN hvc.score_weights w ON w.criterion = v.criterion AND w.weight > 0
+                           JOIN (SELECT x.criterion, count(*) AS n FROM pg_temp._hvc_score_values x
+                                  GROUP BY x.criterion) k ON k.criterion = v.criterion) c
                   GROUP BY c.customer_id) p ON p.customer_id = i.customer_id;
     ANALYZE pg_temp._hvc_score;
     DROP TABLE pg_temp._hvc_score_values;
