@@ -19,6 +19,7 @@
  * hvc._backtest_eval (backtest_eval.c).
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "access/htup_details.h"
 #include "fmgr.h"

@@ -15,6 +15,7 @@
  * days since 2000-01-01 like a date); months are calendar months of them.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"

@@ -4,6 +4,7 @@
  * version this build writes, and a state's row counters.
  */
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "fmgr.h"
 
