@@ -53,27 +53,38 @@ END $$;
 COMMENT ON FUNCTION hvc._source_column_type(regclass, text, text) IS
     'Internal: type of a mapped source column; raises undefined_column listing the real columns.';
 
--- Check a whole mapping; returns the customer type.  Used by register_source
--- and again by every refresh (the table may have changed since).
-CREATE OR REPLACE FUNCTION hvc._check_source(rel regclass, customer text, ordered_at text, amount text,
-                                  margin text, order_id text) RETURNS regtype
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+-- The relation a registration (register_source, register_signal) names must
+-- exist and be something rows can be read from.
+CREATE OR REPLACE FUNCTION hvc._check_relation(rel regclass, registrar text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     kind "char";
-    t regtype;
-    customer_type regtype;
 BEGIN
-    SELECT relkind INTO kind FROM pg_class WHERE oid = rel;
+    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = rel;
     IF kind IS NULL THEN
         RAISE EXCEPTION 'hvc: relation with OID % does not exist', rel::oid
             USING ERRCODE = 'undefined_table',
-                  HINT = 'Register an existing table or view with hvc.register_source().';
+                  HINT = format('Register an existing table or view with %s.', registrar);
     END IF;
     IF kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
         RAISE EXCEPTION 'hvc: % is not a table, view or materialized view', rel
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'Register a table, view, materialized view, partitioned or foreign table.';
     END IF;
+END $$;
+COMMENT ON FUNCTION hvc._check_relation(regclass, text) IS
+    'Internal: a registered relation exists and is a table, view, materialized view, partitioned or foreign table (undefined_table, wrong_object_type; the hint names the registering function).';
+
+-- Check a whole mapping; returns the customer type.  Used by register_source
+-- and again by every refresh (the table may have changed since).
+CREATE OR REPLACE FUNCTION hvc._check_source(rel regclass, customer text, ordered_at text, amount text,
+                                  margin text, order_id text) RETURNS regtype
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+DECLARE
+    t regtype;
+    customer_type regtype;
+BEGIN
+    PERFORM hvc._check_relation(rel, 'hvc.register_source()');
 
     customer_type := hvc._source_column_type(rel, 'customer', customer);
     IF NOT hvc._type_is_groupable(customer_type) THEN

@@ -95,7 +95,6 @@ CREATE OR REPLACE FUNCTION hvc._check_signal(rel regclass, kind text, customer t
 RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    relkind "char";
     src_type regtype;
     t regtype;
     value_type text;
@@ -105,17 +104,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'kind is one of nps, referral, engagement, service, attribute.';
     END IF;
-    SELECT c.relkind INTO relkind FROM pg_class c WHERE c.oid = rel;
-    IF relkind IS NULL THEN
-        RAISE EXCEPTION 'hvc: relation with OID % does not exist', rel::oid
-            USING ERRCODE = 'undefined_table',
-                  HINT = 'Register an existing table or view with hvc.register_signal().';
-    END IF;
-    IF relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
-        RAISE EXCEPTION 'hvc: % is not a table, view or materialized view', rel
-            USING ERRCODE = 'wrong_object_type',
-                  HINT = 'Register a table, view, materialized view, partitioned or foreign table.';
-    END IF;
+    PERFORM hvc._check_relation(rel, 'hvc.register_signal()');
     IF NOT has_table_privilege(rel, 'SELECT') THEN
         RAISE EXCEPTION 'hvc: permission denied to read %', rel
             USING ERRCODE = 'insufficient_privilege',
