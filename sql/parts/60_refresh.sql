@@ -340,7 +340,7 @@ BEGIN
             USING HINT = 'Metrics, RFM and tiers are still refreshed; see hvc.model_fit. Set hvc.config.model = ''none'' to skip the models.';
     END IF;
 
-    -- the value score, when ranked by it (74_score.sql): pg_temp._hvc_score
+    PERFORM hvc._read_signals(run_as_of);   -- every signal, once (72_signals.sql); the score (74_score.sql)
     IF basis = 'score' THEN
         PERFORM hvc._score_prepare(id, models, as_of_local::date, src.margin IS NOT NULL, run_as_of);
     END IF;
@@ -364,7 +364,7 @@ BEGIN
     -- what the builder saw pass by: moves, percentiles, the Pareto curve
     SELECT * INTO stats FROM hvc._snapshot_stats(id);
 
-    -- Signals (72_signals.sql): read fresh, stored beside the new rows.
+    -- Signals (72_signals.sql): what _read_signals read, stored beside the new rows.
     PERFORM hvc._refresh_signals(id, run_as_of);
 
     -- 4. Tier history, from the new rows and the old ones (nothing to scan

@@ -3,8 +3,9 @@
 --
 -- hvc.register_signal maps a table or view of NPS answers, referrals,
 -- engagement events, service contacts or account facts (attributes); every
--- refresh reads each registered signal once (one GROUP BY pass, whether or
--- not the sales side is read incrementally), with the caller's rights like
+-- refresh reads each registered signal exactly once (one GROUP BY pass
+-- before the build, whether or not the sales side is read incrementally and
+-- whether or not the value score uses it), with the caller's rights like
 -- the sales source, and stores one row per customer of the new snapshot
 -- (hvc.customer_signal_store) and the latest value of each attribute
 -- (hvc.customer_attribute_store), keyed by customer and refresh_id, so they
@@ -405,9 +406,11 @@ COMMENT ON FUNCTION hvc._create_signal_objects(regtype) IS
     'Internal: (re)creates the customer-typed signal stores and hvc.customer_signals, hvc.customer_attributes, hvc.customer_profiles.';
 
 -- ---------------------------------------------------------------------------
--- The per-refresh read.  One GROUP BY pass per signal into the temp table
--- _hvc_signal_parts (one row per customer and signal; attributes go straight
--- into hvc.customer_attribute_store), counting the rows read and skipped.
+-- The per-refresh read, before the build (hvc._read_signals): one GROUP BY
+-- pass per signal into the temp table _hvc_signal_parts (one row per
+-- customer and signal; attributes into _hvc_signal_attrs), counting the rows
+-- read and skipped; the value score and the signal step after the build
+-- both use what this one pass read.
 -- A row is skipped when it cannot be an observation (see
 -- hvc.signal.rows_skipped); a row observed after as_of is read but not used.
 -- ---------------------------------------------------------------------------
@@ -455,8 +458,11 @@ END $$;
 COMMENT ON FUNCTION hvc._signal_rows(hvc.signal, text, timestamptz) IS
     'Internal: the FROM item reading one signal''s rows as (c, t, v, r, f, valid, used) for the refresh.';
 
--- Read one signal; returns (rows read, rows skipped).
-CREATE OR REPLACE FUNCTION hvc._read_signal(id bigint, sig hvc.signal, tz text, run_as_of timestamptz,
+-- Read one signal into the temp tables of hvc._read_signals; returns (rows
+-- read, rows skipped).  Referrals count as converted when the referred key
+-- is a customer of the refresh's stage (pg_temp._hvc_stage: the customers of
+-- the new snapshot).
+CREATE OR REPLACE FUNCTION hvc._read_signal(sig hvc.signal, tz text, run_as_of timestamptz,
                                             OUT rows_read bigint, OUT rows_skipped bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -466,8 +472,12 @@ DECLARE
     d90 timestamptz := run_as_of - interval '2160 hours';
     d180 timestamptz := run_as_of - interval '4320 hours';
 BEGIN
-    IF id IS NULL OR sig.name IS NULL OR run_as_of IS NULL THEN
-        RAISE EXCEPTION 'hvc: _read_signal needs a refresh id, a signal and as_of' USING ERRCODE = 'null_value_not_allowed';
+    IF sig.name IS NULL OR run_as_of IS NULL THEN
+        RAISE EXCEPTION 'hvc: _read_signal needs a signal and as_of' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_regclass('pg_temp._hvc_signal_parts') IS NULL OR to_regclass('pg_temp._hvc_signal_attrs') IS NULL
+       OR to_regclass('pg_temp._hvc_stage') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _read_signal runs inside hvc._read_signals' USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     IF to_regclass('pg_temp._hvc_signal_one') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_signal_one;
@@ -482,17 +492,14 @@ BEGIN
                    max((lpad(((extract(epoch FROM z.t) * 1000000)::bigint + 4611686018427387904)::text, 20, '0')
                         || z.v) COLLATE "C") FILTER (WHERE z.used) AS latest
               FROM %s GROUP BY z.c$q$, rows_from);
-        EXECUTE format($q$
-            INSERT INTO hvc.customer_attribute_store (customer_id, refresh_id, name, value_numeric, value_text, observed_at)
-            SELECT o.customer_id, $1, $2,
-                   CASE WHEN $3 = 'numeric' THEN substr(o.latest, 21)::float8 END,
-                   CASE WHEN $3 = 'text' THEN substr(o.latest, 21) END,
-                   'epoch'::timestamptz + (k.us / 1000000) * interval '1 second' + (k.us %% 1000000) * interval '1 microsecond'
-              FROM pg_temp._hvc_signal_one o
-             CROSS JOIN LATERAL (SELECT substr(o.latest, 1, 20)::bigint - 4611686018427387904 AS us) k
-             WHERE o.customer_id IS NOT NULL AND o.latest IS NOT NULL
-               AND EXISTS (SELECT 1 FROM hvc.customer_snapshot s WHERE s.customer_id = o.customer_id AND s.refresh_id = $1)$q$)
-        USING id, sig.name, sig.value_type;
+        INSERT INTO pg_temp._hvc_signal_attrs (customer_id, name, value_numeric, value_text, observed_at)
+        SELECT o.customer_id, sig.name,
+               CASE WHEN sig.value_type = 'numeric' THEN substr(o.latest, 21)::float8 END,
+               CASE WHEN sig.value_type = 'text' THEN substr(o.latest, 21) END,
+               'epoch'::timestamptz + (k.us / 1000000) * interval '1 second' + (k.us % 1000000) * interval '1 microsecond'
+          FROM pg_temp._hvc_signal_one o
+         CROSS JOIN LATERAL (SELECT substr(o.latest, 1, 20)::bigint - 4611686018427387904 AS us) k
+         WHERE o.customer_id IS NOT NULL AND o.latest IS NOT NULL;
     ELSE
         measures := CASE sig.kind
             WHEN 'nps' THEN
@@ -521,7 +528,7 @@ BEGIN
              GROUP BY z.c$q$,
             measures, rows_from,
             CASE WHEN sig.kind = 'referral' AND sig.value IS NOT NULL
-                 THEN format('LEFT JOIN (SELECT s.customer_id FROM hvc.customer_snapshot s WHERE s.refresh_id = %s) b ON b.customer_id = z.v', id)
+                 THEN 'LEFT JOIN (SELECT g.customer_id FROM pg_temp._hvc_stage g) b ON b.customer_id = z.v'
                  WHEN sig.kind = 'referral' THEN 'LEFT JOIN (SELECT NULL::integer AS customer_id) b ON false'
                  ELSE '' END);
         EXECUTE format('INSERT INTO pg_temp._hvc_signal_parts (customer_id, %s) SELECT customer_id, %1$s FROM pg_temp._hvc_signal_one WHERE customer_id IS NOT NULL',
@@ -535,61 +542,55 @@ BEGIN
       FROM pg_temp._hvc_signal_one o;
     DROP TABLE pg_temp._hvc_signal_one;
 END $$;
-COMMENT ON FUNCTION hvc._read_signal(bigint, hvc.signal, text, timestamptz) IS
-    'Internal: reads one registered signal in one GROUP BY pass (attributes into hvc.customer_attribute_store, the others into _hvc_signal_parts); returns the rows read and skipped.';
+COMMENT ON FUNCTION hvc._read_signal(hvc.signal, text, timestamptz) IS
+    'Internal: reads one registered signal in one GROUP BY pass (attributes into pg_temp._hvc_signal_attrs, the others into pg_temp._hvc_signal_parts); returns the rows read and skipped.';
 
--- Called by hvc._refresh_build once the new snapshot rows (refresh_id = id)
--- are written and before the old ones are deleted: reads every signal,
--- computes profiles (hvc._profile_hits, 73_profiles.sql) and at-risk
--- reasons, writes the stores for refresh id and deletes their older rows, in
--- the refresh's transaction.  Returns a summary for the refresh message
--- (NULL when there is nothing to read).
-CREATE OR REPLACE FUNCTION hvc._refresh_signals(id bigint, run_as_of timestamptz) RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET extra_float_digits = 1 AS $$
+-- Step 2b of a refresh (hvc._refresh_build), after the stage and before the
+-- build: reads every registered signal exactly once into temp tables that
+-- live until the end of the refresh's transaction:
+--   _hvc_signal_sum   (customer_id, nps, referrals, converted, e30, e90,
+--                      eprev, contacts, open, oldest_open, res_seconds,
+--                      resolved, fcr_yes, fcr_known): one row per customer
+--                      with a row in any signal but an attribute
+--   _hvc_signal_attrs (customer_id, name, value_numeric, value_text,
+--                      observed_at): the latest value of each attribute
+--   _hvc_signal_read  (name, rows_read, rows_skipped), in name order
+-- The value score (hvc._score_prepare) takes its signal criteria from them
+-- and the signal step after the build (hvc._refresh_signals) stores them.
+CREATE OR REPLACE FUNCTION hvc._read_signals(run_as_of timestamptz) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    cfg hvc.config;
-    thresholds hvc.signal_settings;
+    tz text;
     key_type regtype;
     sig hvc.signal;
     got record;
-    notes text[] := '{}';
-    skipped_notes text[] := '{}';
-    open_reason text;
+    t text;
 BEGIN
-    IF id IS NULL OR run_as_of IS NULL THEN
-        RAISE EXCEPTION 'hvc: _refresh_signals needs a refresh id and as_of' USING ERRCODE = 'null_value_not_allowed';
+    IF run_as_of IS NULL THEN
+        RAISE EXCEPTION 'hvc: _read_signals needs as_of' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO cfg FROM hvc.config;
-    SELECT * INTO thresholds FROM hvc.signal_settings;
-    IF thresholds IS NULL THEN
-        RAISE EXCEPTION 'hvc: hvc.signal_settings has no row'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'INSERT INTO hvc.signal_settings DEFAULT VALUES;';
+    IF to_regclass('pg_temp._hvc_stage') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _read_signals runs inside a refresh, after its stage is built'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    SELECT s.customer_type::regtype INTO key_type FROM hvc.source s;
-    IF to_regclass('hvc.customer_signal_store') IS NULL OR to_regclass('hvc.customer_attribute_store') IS NULL THEN
-        RAISE EXCEPTION 'hvc: the signal stores are missing'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Register the sales table again (hvc.register_source) to recreate them.';
-    END IF;
-    DELETE FROM hvc.customer_attribute_store WHERE refresh_id = id;
-    DELETE FROM hvc.customer_signal_store WHERE refresh_id = id;
-    IF NOT EXISTS (SELECT 1 FROM hvc.signal)
-       AND NOT EXISTS (SELECT 1 FROM hvc.profile_rules) THEN
-        DELETE FROM hvc.customer_attribute_store;
-        DELETE FROM hvc.customer_signal_store;
-        RETURN NULL;
-    END IF;
-
-    IF to_regclass('pg_temp._hvc_signal_parts') IS NOT NULL THEN
-        DROP TABLE pg_temp._hvc_signal_parts;
-    END IF;
+    SELECT c.timezone INTO tz FROM hvc.config c;
+    SELECT hvc._base_type(s.customer_type::regtype) INTO key_type FROM hvc.source s;
+    FOREACH t IN ARRAY ARRAY['_hvc_signal_parts', '_hvc_signal_attrs', '_hvc_signal_read', '_hvc_signal_sum'] LOOP
+        IF to_regclass('pg_temp.' || t) IS NOT NULL THEN   -- refresh_now may run twice in one transaction
+            EXECUTE format('DROP TABLE pg_temp.%I', t);
+        END IF;
+    END LOOP;
     EXECUTE format($ddl$
         CREATE TEMP TABLE _hvc_signal_parts (
             customer_id %s, nps float8[], referrals bigint, converted bigint,
             e30 float8, e90 float8, eprev float8, contacts bigint, open bigint,
             oldest_open timestamptz, res_seconds float8, resolved bigint, fcr_yes bigint, fcr_known bigint
-        ) ON COMMIT DROP$ddl$, hvc._base_type(key_type));
+        ) ON COMMIT DROP$ddl$, key_type);
+    EXECUTE format($ddl$
+        CREATE TEMP TABLE _hvc_signal_attrs (
+            customer_id %s, name text, value_numeric float8, value_text text, observed_at timestamptz
+        ) ON COMMIT DROP$ddl$, key_type);
+    CREATE TEMP TABLE _hvc_signal_read (name text, rows_read bigint, rows_skipped bigint) ON COMMIT DROP;
 
     FOR sig IN SELECT * FROM hvc.signal s ORDER BY s.name LOOP
         IF to_regclass(sig.relation) IS NULL THEN
@@ -603,23 +604,10 @@ BEGIN
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'Register the signal again: SELECT hvc.register_signal(...).';
         END IF;
-        got := hvc._read_signal(id, sig, cfg.timezone, run_as_of);
-        UPDATE hvc.signal s SET last_refresh_id = id, rows_read = got.rows_read, rows_skipped = got.rows_skipped
-         WHERE s.name = sig.name;
-        notes := notes || format('%s %s rows (%s skipped)', sig.name, got.rows_read, got.rows_skipped);
-        IF got.rows_skipped > 0 THEN
-            skipped_notes := skipped_notes || format('%s: %s of %s', sig.name, got.rows_skipped, got.rows_read);
-        END IF;
+        got := hvc._read_signal(sig, tz, run_as_of);
+        INSERT INTO pg_temp._hvc_signal_read VALUES (sig.name, got.rows_read, got.rows_skipped);
     END LOOP;
-    IF cardinality(skipped_notes) > 0 THEN
-        RAISE NOTICE 'hvc: signal rows skipped (%)', array_to_string(skipped_notes, '; ')
-            USING DETAIL = 'A NULL customer key or time, an NPS score that is not a whole number from 0 to 10, a NULL, negative or infinite engagement weight, a contact resolved before it was opened, or a NULL attribute value; counted in hvc.signal.rows_skipped.',
-                  HINT = 'Fix the rows, or register a view that leaves them out.';
-    END IF;
 
-    IF to_regclass('pg_temp._hvc_signal_sum') IS NOT NULL THEN
-        DROP TABLE pg_temp._hvc_signal_sum;
-    END IF;
     CREATE TEMP TABLE _hvc_signal_sum ON COMMIT DROP AS
     SELECT p.customer_id, max(p.nps) AS nps,   -- at most one nps signal
            sum(p.referrals) AS referrals, sum(p.converted) AS converted,
@@ -630,9 +618,77 @@ BEGIN
       FROM pg_temp._hvc_signal_parts p
      GROUP BY p.customer_id;
     DROP TABLE pg_temp._hvc_signal_parts;
-    -- statistics, so the joins below are hash joins (without them the
-    -- planner takes these temp tables for tiny and may loop over them)
+    -- statistics, so the joins of the score and the signal step are hash
+    -- joins (without them the planner takes these temp tables for tiny and
+    -- may loop over them)
     ANALYZE pg_temp._hvc_signal_sum;
+    ANALYZE pg_temp._hvc_signal_attrs;
+END $$;
+COMMENT ON FUNCTION hvc._read_signals(timestamptz) IS
+    'Internal: step of a refresh before the build: reads every registered signal exactly once (hvc._read_signal) into the temp tables _hvc_signal_sum, _hvc_signal_attrs and _hvc_signal_read, which the value score and hvc._refresh_signals use.';
+
+-- Called by hvc._refresh_build once the new snapshot rows (refresh_id = id)
+-- are written and before the old ones are deleted: records what
+-- hvc._read_signals read, computes profiles (hvc._profile_hits,
+-- 73_profiles.sql) and at-risk reasons, writes the stores for refresh id
+-- (for the customers of the new snapshot) and deletes their older rows, in
+-- the refresh's transaction.  Returns a summary for the refresh message
+-- (NULL when there is nothing to read).
+CREATE OR REPLACE FUNCTION hvc._refresh_signals(id bigint, run_as_of timestamptz) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET extra_float_digits = 1 AS $$
+DECLARE
+    thresholds hvc.signal_settings;
+    notes text[];
+    skipped_notes text[];
+    open_reason text;
+BEGIN
+    IF id IS NULL OR run_as_of IS NULL THEN
+        RAISE EXCEPTION 'hvc: _refresh_signals needs a refresh id and as_of' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO thresholds FROM hvc.signal_settings;
+    IF thresholds IS NULL THEN
+        RAISE EXCEPTION 'hvc: hvc.signal_settings has no row'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'INSERT INTO hvc.signal_settings DEFAULT VALUES;';
+    END IF;
+    IF to_regclass('hvc.customer_signal_store') IS NULL OR to_regclass('hvc.customer_attribute_store') IS NULL THEN
+        RAISE EXCEPTION 'hvc: the signal stores are missing'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register the sales table again (hvc.register_source) to recreate them.';
+    END IF;
+    IF to_regclass('pg_temp._hvc_signal_sum') IS NULL OR to_regclass('pg_temp._hvc_signal_attrs') IS NULL
+       OR to_regclass('pg_temp._hvc_signal_read') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _refresh_signals runs inside a refresh, after hvc._read_signals'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    DELETE FROM hvc.customer_attribute_store WHERE refresh_id = id;
+    DELETE FROM hvc.customer_signal_store WHERE refresh_id = id;
+    IF NOT EXISTS (SELECT 1 FROM hvc.signal)
+       AND NOT EXISTS (SELECT 1 FROM hvc.profile_rules) THEN
+        DELETE FROM hvc.customer_attribute_store;
+        DELETE FROM hvc.customer_signal_store;
+        DROP TABLE pg_temp._hvc_signal_sum, pg_temp._hvc_signal_attrs, pg_temp._hvc_signal_read;
+        RETURN NULL;
+    END IF;
+
+    UPDATE hvc.signal s SET last_refresh_id = id, rows_read = r.rows_read, rows_skipped = r.rows_skipped
+      FROM pg_temp._hvc_signal_read r WHERE r.name = s.name;
+    SELECT coalesce(array_agg(format('%s %s rows (%s skipped)', r.name, r.rows_read, r.rows_skipped) ORDER BY r.name), '{}'),
+           coalesce(array_agg(format('%s: %s of %s', r.name, r.rows_skipped, r.rows_read) ORDER BY r.name)
+                        FILTER (WHERE r.rows_skipped > 0), '{}')
+      INTO notes, skipped_notes
+      FROM pg_temp._hvc_signal_read r;
+    IF cardinality(skipped_notes) > 0 THEN
+        RAISE NOTICE 'hvc: signal rows skipped (%)', array_to_string(skipped_notes, '; ')
+            USING DETAIL = 'A NULL customer key or time, an NPS score that is not a whole number from 0 to 10, a NULL, negative or infinite engagement weight, a contact resolved before it was opened, or a NULL attribute value; counted in hvc.signal.rows_skipped.',
+                  HINT = 'Fix the rows, or register a view that leaves them out.';
+    END IF;
+
+    -- attributes are stored for the customers of the new snapshot
+    INSERT INTO hvc.customer_attribute_store (customer_id, refresh_id, name, value_numeric, value_text, observed_at)
+    SELECT a.customer_id, id, a.name, a.value_numeric, a.value_text, a.observed_at
+      FROM pg_temp._hvc_signal_attrs a
+     WHERE EXISTS (SELECT 1 FROM hvc.customer_snapshot s WHERE s.customer_id = a.customer_id AND s.refresh_id = id);
 
     PERFORM hvc._profile_hits(id, run_as_of);      -- _hvc_profile_hits (73_profiles.sql)
     IF to_regclass('pg_temp._hvc_profile_lists') IS NOT NULL THEN
@@ -672,9 +728,9 @@ BEGIN
       LEFT JOIN pg_temp._hvc_signal_sum g ON g.customer_id = s.customer_id
       LEFT JOIN pg_temp._hvc_profile_lists p ON p.customer_id = s.customer_id
      WHERE s.refresh_id = id;
-    DROP TABLE pg_temp._hvc_signal_sum;
     DROP TABLE pg_temp._hvc_profile_hits;
     DROP TABLE pg_temp._hvc_profile_lists;
+    DROP TABLE pg_temp._hvc_signal_sum, pg_temp._hvc_signal_attrs, pg_temp._hvc_signal_read;
 
     -- swapped with the snapshot: the older rows go in the same transaction
     DELETE FROM hvc.customer_signal_store WHERE refresh_id <> id;
@@ -682,4 +738,4 @@ BEGIN
     RETURN nullif(array_to_string(notes, ', '), '');
 END $$;
 COMMENT ON FUNCTION hvc._refresh_signals(bigint, timestamptz) IS
-    'Internal: the signal step of a refresh (after the new snapshot rows are written, before the swap): reads every registered signal once, computes profiles and at-risk reasons, and replaces the stored signal rows with those of this refresh; returns a summary of the rows read.';
+    'Internal: the signal step of a refresh (after the new snapshot rows are written, before the swap): records the rows hvc._read_signals read, computes profiles and at-risk reasons, and replaces the stored signal rows with those of this refresh (customers of the new snapshot); returns a summary of the rows read.';

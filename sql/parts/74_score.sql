@@ -39,18 +39,16 @@ COMMENT ON FUNCTION hvc._score_inputs(anyelement, hvc._model_params, date, boole
     'Internal: one streamed read of the refresh''s stage (pg_temp._hvc_stage) giving each customer''s predicted_clv, historic_clv, orders, avg_order_value and margin exactly as the new snapshot will show them: the purchase criteria of the value score.';
 
 -- pg_temp._hvc_score (customer_id, score) for refresh id, before the build:
--- the purchase criteria from the stage, the signal criteria from one more
--- read of the signals they need (the signal step of the refresh reads them
--- after the build), percentiles by window functions.
+-- the purchase criteria from the stage, the signal criteria from the temp
+-- tables of hvc._read_signals (the refresh's one read of every signal),
+-- percentiles by window functions.
 CREATE OR REPLACE FUNCTION hvc._score_prepare(id bigint, models hvc._model_params, as_of_day date,
                                               has_margin boolean, run_as_of timestamptz)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     key_type text;
-    tz text;
     total float8;
-    sig hvc.signal;
     crit text;
     missing text;
 BEGIN
@@ -58,8 +56,10 @@ BEGIN
         RAISE EXCEPTION 'hvc: _score_prepare needs a refresh id, the models, as_of and has_margin'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF to_regclass('pg_temp._hvc_stage') IS NULL THEN
-        RAISE EXCEPTION 'hvc: _score_prepare runs inside a refresh, after its stage is built'
+    -- the stage, and the signals the refresh read (hvc._read_signals)
+    IF to_regclass('pg_temp._hvc_stage') IS NULL OR to_regclass('pg_temp._hvc_signal_sum') IS NULL
+       OR to_regclass('pg_temp._hvc_signal_attrs') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _score_prepare runs inside a refresh, after its stage is built and its signals are read'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     SELECT sum(w.weight) INTO total FROM hvc.score_weights w WHERE w.weight > 0;
@@ -70,8 +70,7 @@ BEGIN
                   HINT = 'INSERT INTO hvc.score_weights VALUES (''predicted_clv'', 3), (''frequency'', 1); or UPDATE hvc.config SET value_basis = ''predicted_clv'';';
     END IF;
     SELECT hvc._base_type(s.customer_type::regtype)::text INTO key_type FROM hvc.source s;
-    SELECT c.timezone INTO tz FROM hvc.config c;
-    FOREACH crit IN ARRAY ARRAY['_hvc_score', '_hvc_score_inputs', '_hvc_score_values', '_hvc_score_signals'] LOOP
+    FOREACH crit IN ARRAY ARRAY['_hvc_score', '_hvc_score_inputs', '_hvc_score_values'] LOOP
         IF to_regclass('pg_temp.' || crit) IS NOT NULL THEN
             EXECUTE format('DROP TABLE pg_temp.%I', crit);
         END IF;
@@ -87,8 +86,6 @@ BEGIN
     ANALYZE pg_temp._hvc_score_inputs;
     EXECUTE format('CREATE TEMP TABLE _hvc_score_values (customer_id %s, criterion text, value float8) ON COMMIT DROP',
                    key_type);
-    EXECUTE format('CREATE TEMP TABLE _hvc_score_signals (customer_id %s, criterion text, value float8) ON COMMIT DROP',
-                   key_type);
     INSERT INTO pg_temp._hvc_score_values
     SELECT i.customer_id, v.criterion, v.value
       FROM pg_temp._hvc_score_inputs i
@@ -98,54 +95,28 @@ BEGIN
      WHERE v.value IS NOT NULL
        AND v.criterion IN (SELECT w.criterion FROM hvc.score_weights w WHERE w.weight > 0);
 
-    -- the signal criteria: one GROUP BY pass per signal a positive weight
-    -- needs (the rows of hvc._signal_rows, as the signal step reads them)
-    FOR sig IN
-        SELECT s.* FROM hvc.signal s
-         WHERE EXISTS (SELECT 1 FROM hvc.score_weights w
-                        WHERE w.weight > 0
-                          AND w.criterion = CASE s.kind WHEN 'nps' THEN 'nps' WHEN 'referral' THEN 'referrals'
-                                                        WHEN 'engagement' THEN 'engagement'
-                                                        WHEN 'attribute' THEN 'attribute:' || s.name END)
-           AND (s.kind <> 'attribute' OR s.value_type = 'numeric')
-         ORDER BY s.name
-    LOOP
-        IF to_regclass(sig.relation) IS NULL THEN
-            RAISE EXCEPTION 'hvc: the table of signal % (%) no longer exists', sig.name, sig.relation
-                USING ERRCODE = 'undefined_table',
-                      HINT = format('Register it again, or SELECT hvc.unregister_signal(%L);', sig.name);
-        END IF;
-        PERFORM hvc._check_signal(sig.relation::regclass, sig.kind, sig.customer, sig.observed_at, sig.value,
-                                  sig.resolved_at, sig.first_contact_resolved);
-        -- a customer without rows of a registered referral or engagement
-        -- signal has 0 (as hvc.customer_signals shows)
-        IF sig.kind IN ('referral', 'engagement') THEN
-            INSERT INTO pg_temp._hvc_score_signals
-            SELECT i.customer_id, CASE sig.kind WHEN 'referral' THEN 'referrals' ELSE 'engagement' END, 0
-              FROM pg_temp._hvc_score_inputs i;
-        END IF;
-        EXECUTE format($q$
-            INSERT INTO pg_temp._hvc_score_signals
-            SELECT z.c, %L, %s FROM %s GROUP BY z.c$q$,
-            CASE sig.kind WHEN 'nps' THEN 'nps' WHEN 'referral' THEN 'referrals'
-                          WHEN 'engagement' THEN 'engagement' ELSE 'attribute:' || sig.name END,
-            CASE sig.kind
-                WHEN 'nps' THEN '(hvc._signal_latest(z.v, z.t) FILTER (WHERE z.used))[2]'
-                WHEN 'referral' THEN 'count(*) FILTER (WHERE z.used)'
-                WHEN 'engagement' THEN format('sum(z.v) FILTER (WHERE z.used AND z.t > %L::timestamptz)',
-                                              run_as_of - interval '2160 hours')
-                ELSE '(hvc._signal_latest(z.v::float8, z.t) FILTER (WHERE z.used))[2]' END,
-            hvc._signal_rows(sig, tz, run_as_of));
-    END LOOP;
-    -- the signal criteria of the stage's customers, summed over the signals
-    -- of a kind (referrals, engagement; nps and each attribute have one)
+    -- the signal criteria of the stage's customers, from what
+    -- hvc._read_signals read (summed over the signals of a kind: referrals,
+    -- engagement; nps and each attribute have one); a customer without rows
+    -- of a registered referral or engagement signal has 0 (as
+    -- hvc.customer_signals shows)
     INSERT INTO pg_temp._hvc_score_values
-    SELECT g.customer_id, g.criterion, sum(g.value)
-      FROM pg_temp._hvc_score_signals g
-     WHERE g.value IS NOT NULL
-       AND EXISTS (SELECT 1 FROM pg_temp._hvc_score_inputs i WHERE i.customer_id = g.customer_id)
-     GROUP BY g.customer_id, g.criterion;
-    DROP TABLE pg_temp._hvc_score_signals;
+    SELECT i.customer_id, v.criterion, v.value
+      FROM pg_temp._hvc_score_inputs i
+      LEFT JOIN pg_temp._hvc_signal_sum g ON g.customer_id = i.customer_id
+     CROSS JOIN LATERAL (VALUES ('nps', g.nps[2]),
+                                ('referrals', CASE WHEN EXISTS (SELECT 1 FROM hvc.signal s WHERE s.kind = 'referral')
+                                                   THEN coalesce(g.referrals, 0)::float8 END),
+                                ('engagement', CASE WHEN EXISTS (SELECT 1 FROM hvc.signal s WHERE s.kind = 'engagement')
+                                                    THEN coalesce(g.e90, 0) END)) v(criterion, value)
+     WHERE v.value IS NOT NULL
+       AND v.criterion IN (SELECT w.criterion FROM hvc.score_weights w WHERE w.weight > 0);
+    INSERT INTO pg_temp._hvc_score_values
+    SELECT a.customer_id, 'attribute:' || a.name, a.value_numeric
+      FROM pg_temp._hvc_signal_attrs a
+     WHERE a.value_numeric IS NOT NULL
+       AND 'attribute:' || a.name IN (SELECT w.criterion FROM hvc.score_weights w WHERE w.weight > 0)
+       AND EXISTS (SELECT 1 FROM pg_temp._hvc_score_inputs i WHERE i.customer_id = a.customer_id);
 
     ANALYZE pg_temp._hvc_score_values;
     SELECT string_agg(w.criterion, ', ' ORDER BY w.criterion) INTO missing
