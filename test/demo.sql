@@ -93,9 +93,9 @@ SELECT hvc.register_signal('app', 'public.app_events', 'customer_id', 'happened_
 SELECT hvc.register_signal(name => 'contacts', source => 'public.contacts', customer => 'customer_id',
                            observed_at => 'opened_at', value => NULL, kind => 'service',
                            resolved_at => 'resolved_at', first_contact_resolved => 'first_contact_resolved');
--- ambassadors: promoters (NPS 9-10) or customers who brought at least one buyer
-INSERT INTO hvc.profile_rules (profile, kind, priority, min_nps, min_converted_referrals)
-VALUES ('ambassador', 'ambassador', 1, 9, 1);
+-- ambassadors: promoters (NPS 9-10) or customers who brought at least one
+-- buyer: the default rule of hvc.profile_rules
+SELECT profile, kind, priority, min_nps, min_converted_referrals FROM hvc.profile_rules WHERE kind = 'ambassador';
 CALL hvc.refresh(as_of => '2025-06-30');
 SELECT name, kind, rows_read, rows_skipped FROM hvc.signal ORDER BY name;
 

@@ -73,14 +73,14 @@ COMMENT ON COLUMN hvc.config.timezone IS
 -- --exit-on-error, -j), psql -1 of a plain dump, --inserts.  A DBA's INSERT
 -- leaves origin out (NULL): the row is added.
 CREATE TABLE hvc.rule_sets (
-    rule_table text    PRIMARY KEY CHECK (rule_table IN ('tier_rules', 'rfm_segments')),
+    rule_table text    PRIMARY KEY CHECK (rule_table IN ('tier_rules', 'rfm_segments', 'profile_rules')),
     edited     boolean NOT NULL
 );
 INSERT INTO hvc.rule_sets VALUES ('tier_rules', false), ('rfm_segments', false);
 SELECT pg_catalog.pg_extension_config_dump('hvc.rule_sets', 'WHERE edited');
 COMMENT ON TABLE hvc.rule_sets IS
-    'Internal: whether hvc.tier_rules and hvc.rfm_segments still hold the defaults or a DBA''s rules (dumped then, even when emptied). Kept by hvc''s triggers.';
-COMMENT ON COLUMN hvc.rule_sets.rule_table IS 'tier_rules or rfm_segments.';
+    'Internal: whether hvc.tier_rules, hvc.rfm_segments and hvc.profile_rules still hold the defaults or a DBA''s rules (dumped then, even when emptied). Kept by hvc''s triggers.';
+COMMENT ON COLUMN hvc.rule_sets.rule_table IS 'tier_rules, rfm_segments or profile_rules.';
 COMMENT ON COLUMN hvc.rule_sets.edited IS 'false: the default rules nobody has changed; true: a DBA changed the set.';
 
 -- The two fixed rows stay: a restored (dumped) mark updates its row and
@@ -93,7 +93,7 @@ BEGIN
         RAISE EXCEPTION 'hvc: _rule_set_restored() is the BEFORE INSERT row trigger of hvc.rule_sets'
             USING ERRCODE = 'feature_not_supported';
     END IF;
-    IF NEW.rule_table NOT IN ('tier_rules', 'rfm_segments') OR NEW.edited IS NULL THEN
+    IF NEW.rule_table NOT IN ('tier_rules', 'rfm_segments', 'profile_rules') OR NEW.edited IS NULL THEN
         RETURN NEW;             -- the constraints reject it
     END IF;
     IF NEW.edited THEN
@@ -114,7 +114,7 @@ CREATE TRIGGER rule_sets_restored BEFORE INSERT ON hvc.rule_sets
 CREATE OR REPLACE FUNCTION hvc._settings_row_origin() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME NOT IN ('tier_rules', 'rfm_segments')
+    IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME NOT IN ('tier_rules', 'rfm_segments', 'profile_rules')
        OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' THEN
         RAISE EXCEPTION 'hvc: _settings_row_origin() is a BEFORE INSERT row trigger of hvc.tier_rules and hvc.rfm_segments'
             USING ERRCODE = 'feature_not_supported';
@@ -134,7 +134,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     untouched boolean;
 BEGIN
-    IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME NOT IN ('tier_rules', 'rfm_segments')
+    IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME NOT IN ('tier_rules', 'rfm_segments', 'profile_rules')
        OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'STATEMENT' THEN
         RAISE EXCEPTION 'hvc: _settings_edited() is an AFTER statement trigger of hvc.tier_rules and hvc.rfm_segments'
             USING ERRCODE = 'feature_not_supported';

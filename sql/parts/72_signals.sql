@@ -663,8 +663,13 @@ BEGIN
     END IF;
     DELETE FROM hvc.customer_attribute_store WHERE refresh_id = id;
     DELETE FROM hvc.customer_signal_store WHERE refresh_id = id;
+    -- nothing to store without a signal, unless an early_adopter rule can
+    -- match (it reads the sales source); the NOTICE about rules that can
+    -- never match still comes
     IF NOT EXISTS (SELECT 1 FROM hvc.signal)
-       AND NOT EXISTS (SELECT 1 FROM hvc.profile_rules) THEN
+       AND NOT (EXISTS (SELECT 1 FROM hvc.profile_rules r WHERE r.kind = 'early_adopter')
+                AND EXISTS (SELECT 1 FROM hvc.source s WHERE s.product IS NOT NULL)) THEN
+        PERFORM hvc._notice_unreachable_profile_rules();
         DELETE FROM hvc.customer_attribute_store;
         DELETE FROM hvc.customer_signal_store;
         DROP TABLE pg_temp._hvc_signal_sum, pg_temp._hvc_signal_attrs, pg_temp._hvc_signal_read;

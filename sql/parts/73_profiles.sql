@@ -10,8 +10,16 @@
 --                  sales source's product column, hvc.source.product)
 -- A customer gets every profile whose rule matches (multi-valued:
 -- hvc.customer_signals.profiles, hvc.customer_profiles), listed by priority.
+-- Two default rules ship (hvc._default_profile_rules): ambassador (a
+-- promoter, NPS >= 9, or at least one converted referral; priority 1) and
+-- early_adopter (a product bought within 30 days of its first sale;
+-- priority 3); corporate needs the DBA's attribute, so it has no default.
+-- Like hvc.tier_rules, the rows remember their origin (10_settings.sql): an
+-- untouched default set is not dumped, an edited one is dumped whole.
 -- A rule that can never match (its signal or column is missing) is named in
--- a NOTICE at every refresh.
+-- a NOTICE at every refresh, except a default rule none of whose inputs
+-- exists (a shop without NPS or referral signals, or without a product
+-- column, is not told about the defaults it does not use).
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE hvc.profile_rules (
@@ -25,6 +33,7 @@ CREATE TABLE hvc.profile_rules (
     attribute_equals        text,
     within_days             integer CHECK (within_days BETWEEN 0 AND 3660),
     min_products            integer NOT NULL DEFAULT 1 CHECK (min_products >= 1),
+    origin                  text    NOT NULL CHECK (origin IN ('extension', 'user')),
     CHECK (CASE kind
            WHEN 'ambassador' THEN (min_nps IS NOT NULL OR min_converted_referrals IS NOT NULL)
                                   AND attribute IS NULL AND attribute_min IS NULL AND attribute_equals IS NULL
@@ -36,9 +45,33 @@ CREATE TABLE hvc.profile_rules (
                                      AND attribute IS NULL AND attribute_min IS NULL AND attribute_equals IS NULL
            END)
 );
-SELECT pg_catalog.pg_extension_config_dump('hvc.profile_rules', '');
+-- The default rules, in one place: the fresh install inserts them, and the
+-- unreachable-rule NOTICE recognises an untouched one by them.
+CREATE OR REPLACE FUNCTION hvc._default_profile_rules() RETURNS SETOF hvc.profile_rules
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM (VALUES
+        ('ambassador', 'ambassador', 1, 9, 1, NULL::text, NULL::float8, NULL::text, NULL::integer, 1, 'extension'),
+        ('early_adopter', 'early_adopter', 3, NULL, NULL, NULL, NULL, NULL, 30, 1, 'extension')) d
+$$;
+COMMENT ON FUNCTION hvc._default_profile_rules() IS
+    'Internal: the default rows of hvc.profile_rules (ambassador: NPS >= 9 or >= 1 converted referral, priority 1; early_adopter: within 30 days of a product''s first sale, priority 3), origin extension.';
+INSERT INTO hvc.profile_rules SELECT * FROM hvc._default_profile_rules();
+-- Untouched defaults are not dumped (the restore's CREATE EXTENSION makes
+-- them again); an edited set is dumped whole and replaces them on restore.
+SELECT pg_catalog.pg_extension_config_dump('hvc.profile_rules', 'WHERE origin <> ''extension''');
+INSERT INTO hvc.rule_sets VALUES ('profile_rules', false);
+CREATE TRIGGER profile_rules_origin BEFORE INSERT ON hvc.profile_rules
+    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
+CREATE TRIGGER profile_rules_inserted AFTER INSERT ON hvc.profile_rules REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER profile_rules_updated AFTER UPDATE ON hvc.profile_rules REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER profile_rules_deleted AFTER DELETE ON hvc.profile_rules REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+CREATE TRIGGER profile_rules_truncated AFTER TRUNCATE ON hvc.profile_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
 COMMENT ON TABLE hvc.profile_rules IS
-    'Profiles from signals, one rule per profile (none by default; e.g. INSERT INTO hvc.profile_rules (profile, kind, priority, min_nps, min_converted_referrals) VALUES (''ambassador'', ''ambassador'', 1, 9, 1)). A customer gets every profile whose rule matches (hvc.customer_signals.profiles, hvc.customer_profiles); a rule that can never match is named in a NOTICE at each refresh.';
+    'Profiles from signals, one rule per profile. Defaults: ambassador (priority 1: latest NPS >= 9, a promoter, or at least 1 referral that bought) and early_adopter (priority 3: a product bought within 30 days of its first sale; needs the sales source''s product column). corporate is yours to add, e.g. INSERT INTO hvc.profile_rules (profile, kind, priority, attribute, attribute_min) VALUES (''corporate'', ''corporate'', 2, ''seats'', 50). A customer gets every profile whose rule matches (hvc.customer_signals.profiles, hvc.customer_profiles); a rule that can never match is named in a NOTICE at each refresh (a default rule none of whose signals or columns exists is not).';
 COMMENT ON COLUMN hvc.profile_rules.profile IS 'The profile''s name, shown in hvc.customer_signals.profiles.';
 COMMENT ON COLUMN hvc.profile_rules.kind IS 'ambassador (NPS and/or converted referrals), corporate (an attribute) or early_adopter (products bought soon after their first sale).';
 COMMENT ON COLUMN hvc.profile_rules.priority IS 'Order of the profiles in hvc.customer_signals.profiles (lower first).';
@@ -49,6 +82,8 @@ COMMENT ON COLUMN hvc.profile_rules.attribute_min IS 'corporate: its latest valu
 COMMENT ON COLUMN hvc.profile_rules.attribute_equals IS 'corporate: its latest value is this (text attribute).';
 COMMENT ON COLUMN hvc.profile_rules.within_days IS 'early_adopter: a purchase of a product at most this many days (x 24 hours) after the product''s first sale to anyone counts.';
 COMMENT ON COLUMN hvc.profile_rules.min_products IS 'early_adopter: how many distinct products bought that early (default 1).';
+COMMENT ON COLUMN hvc.profile_rules.origin IS
+    'Set by hvc, not by you: extension = a default row nobody has changed (not dumped: CREATE EXTENSION makes it), user = edited rules (dumped; after any change the whole set is user). A row inserted with an origin (a restored dump) replaces the untouched defaults.';
 
 -- The rules that can never match, with why (NULL when all can).
 CREATE OR REPLACE FUNCTION hvc._unreachable_profile_rules() RETURNS text
@@ -77,9 +112,36 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                   THEN 'the sales source has no product column' END
          END AS why) w
      WHERE w.why IS NOT NULL
+       -- an untouched default rule none of whose inputs exists: the shop
+       -- does not use what it reads, so it is not named
+       AND NOT (EXISTS (SELECT 1 FROM hvc._default_profile_rules() d
+                         WHERE (d.profile, d.kind, d.priority, d.min_nps, d.min_converted_referrals, d.attribute,
+                                d.attribute_min, d.attribute_equals, d.within_days, d.min_products)
+                               IS NOT DISTINCT FROM
+                               (r.profile, r.kind, r.priority, r.min_nps, r.min_converted_referrals, r.attribute,
+                                r.attribute_min, r.attribute_equals, r.within_days, r.min_products))
+                AND CASE r.kind
+                    WHEN 'ambassador' THEN NOT EXISTS (SELECT 1 FROM hvc.signal s WHERE s.kind IN ('nps', 'referral'))
+                    WHEN 'early_adopter' THEN NOT EXISTS (SELECT 1 FROM hvc.source s WHERE s.product IS NOT NULL)
+                    ELSE false END)
 $$;
 COMMENT ON FUNCTION hvc._unreachable_profile_rules() IS
-    'Internal: the rules of hvc.profile_rules that can never match (their signal, attribute or the product column is missing, or the attribute has the other type), with the reason; NULL when every rule can match.';
+    'Internal: the rules of hvc.profile_rules that can never match (their signal, attribute or the product column is missing, or the attribute has the other type), with the reason, leaving out a default rule (hvc._default_profile_rules) none of whose inputs exists (no nps or referral signal; no product column); NULL when every other rule can match.';
+
+-- The NOTICE naming the rules that can never match (at every refresh).
+CREATE OR REPLACE FUNCTION hvc._notice_unreachable_profile_rules() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    dead text := hvc._unreachable_profile_rules();
+BEGIN
+    IF dead IS NOT NULL THEN
+        RAISE NOTICE 'hvc: profile rule(s) % can never match', dead
+            USING DETAIL = 'A rule needs its signal (hvc.signal), its attribute of the right type, or the sales source''s product column.',
+                  HINT = 'Register what the rule needs, or change or delete the rule (UPDATE / DELETE hvc.profile_rules).';
+    END IF;
+END $$;
+COMMENT ON FUNCTION hvc._notice_unreachable_profile_rules() IS
+    'Internal: raises the NOTICE naming the rules of hvc.profile_rules that can never match (hvc._unreachable_profile_rules), if any.';
 
 -- The profiles of refresh id's customers into the temp table
 -- _hvc_profile_hits (customer_id, profile, priority), from _hvc_signal_sum,
@@ -90,7 +152,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     src hvc.source;
     tz text;
-    dead text;
     er hvc.profile_rules;
     t_expr text;
 BEGIN
@@ -102,12 +163,7 @@ BEGIN
     END IF;
     SELECT * INTO src FROM hvc.source;
     SELECT c.timezone INTO tz FROM hvc.config c;
-    dead := hvc._unreachable_profile_rules();
-    IF dead IS NOT NULL THEN
-        RAISE NOTICE 'hvc: profile rule(s) % can never match', dead
-            USING DETAIL = 'A rule needs its signal (hvc.signal), its attribute of the right type, or the sales source''s product column.',
-                  HINT = 'Register what the rule needs, or change or delete the rule (UPDATE / DELETE hvc.profile_rules).';
-    END IF;
+    PERFORM hvc._notice_unreachable_profile_rules();
 
     IF to_regclass('pg_temp._hvc_profile_hits') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_profile_hits;

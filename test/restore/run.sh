@@ -140,7 +140,7 @@ DO \$\$ BEGIN
     PERFORM hvc.register_signal('nps', 'public.nps', 'customer_id', 'answered_at', 'score', 'nps');
     PERFORM hvc.register_signal('seats', 'public.accounts', 'customer_id', 'on_day', 'seats', 'attribute');
 END \$\$;
-INSERT INTO hvc.profile_rules (profile, kind, priority, min_nps) VALUES ('ambassador', 'ambassador', 1, 9);
+UPDATE hvc.profile_rules SET min_converted_referrals = NULL WHERE profile = 'ambassador';
 INSERT INTO hvc.profile_rules (profile, kind, priority, attribute, attribute_min) VALUES ('corporate', 'corporate', 2, 'seats', 50);
 UPDATE hvc.signal_settings SET open_contact_days = 10;
 INSERT INTO hvc.score_weights VALUES ('historic_clv', 2), ('nps', 1), ('attribute:seats', 0.5);
@@ -193,7 +193,7 @@ $UNATTACHED_SQL" "t
 0.2.0
 user
 0
-rfm_segments true, tier_rules true
+profile_rules false, rfm_segments true, tier_rules true
 0"
 check "edited: tier history has moves" edited \
     "SELECT count(*) > 0 FROM hvc.tier_changes WHERE direction IN ('up', 'down')" "t"

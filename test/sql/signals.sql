@@ -121,6 +121,9 @@ SELECT name, kind, value_type FROM hvc.signal ORDER BY name;
 -- Two rules can never match: big_balance (no attribute signal "balance") and
 -- seg_min (attribute_min on the text attribute segment): one NOTICE.
 -- ---------------------------------------------------------------------------
+-- (the default rules, ambassador and early_adopter, give way to these;
+-- test/sql/profile_defaults.sql tests the defaults)
+DELETE FROM hvc.profile_rules;
 INSERT INTO hvc.profile_rules (profile, kind, priority, min_nps, min_converted_referrals) VALUES ('ambassador', 'ambassador', 1, 9, 1);
 INSERT INTO hvc.profile_rules (profile, kind, priority, attribute, attribute_min) VALUES ('corporate', 'corporate', 2, 'seats', 100);
 INSERT INTO hvc.profile_rules (profile, kind, priority, attribute, attribute_equals) VALUES ('enterprise', 'corporate', 3, 'segment', 'enterprise');
@@ -297,3 +300,5 @@ DELETE FROM hvc.tier_rules;
 INSERT INTO hvc.tier_rules VALUES ('top', 1, 0.05, true), ('high', 2, 0.20, true),
                                   ('medium', 3, 0.50, false), ('low', 4, 1.00, false);
 UPDATE hvc.config SET model = 'bgnbd', time_unit = 'week', value_basis = 'predicted_clv', alert_payload = 'counts';
+-- the default profile rules back (as a DBA's rows: origin user)
+INSERT INTO hvc.profile_rules SELECT * FROM hvc._default_profile_rules();
