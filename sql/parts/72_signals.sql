@@ -458,67 +458,105 @@ END $$;
 COMMENT ON FUNCTION hvc._signal_rows(hvc.signal, text, timestamptz) IS
     'Internal: the FROM item reading one signal''s rows as (c, t, v, r, f, valid, used) for the refresh.';
 
--- Read one attribute signal into pg_temp._hvc_signal_attrs (the latest
--- value of each customer) in one GROUP BY pass; returns (rows read, rows
--- skipped).
-CREATE OR REPLACE FUNCTION hvc._read_attribute_signal(sig hvc.signal, tz text, run_as_of timestamptz,
-                                                      OUT rows_read bigint, OUT rows_skipped bigint)
+-- Read one signal into the temp tables of hvc._read_signals; returns (rows
+-- read, rows skipped).  Referrals count as converted when the referred key
+-- is a customer of the refresh's stage (pg_temp._hvc_stage: the customers of
+-- the new snapshot).
+CREATE OR REPLACE FUNCTION hvc._read_signal(sig hvc.signal, tz text, run_as_of timestamptz,
+                                            OUT rows_read bigint, OUT rows_skipped bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rows_from text := hvc._signal_rows(sig, tz, run_as_of);
+    measures text;
+    d30 timestamptz := run_as_of - interval '720 hours';
+    d90 timestamptz := run_as_of - interval '2160 hours';
+    d180 timestamptz := run_as_of - interval '4320 hours';
 BEGIN
-    IF sig.name IS NULL OR sig.kind IS DISTINCT FROM 'attribute' OR run_as_of IS NULL THEN
-        RAISE EXCEPTION 'hvc: _read_attribute_signal needs an attribute signal and as_of' USING ERRCODE = 'null_value_not_allowed';
+    IF sig.name IS NULL OR run_as_of IS NULL THEN
+        RAISE EXCEPTION 'hvc: _read_signal needs a signal and as_of' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF to_regclass('pg_temp._hvc_signal_attrs') IS NULL THEN
-        RAISE EXCEPTION 'hvc: _read_attribute_signal runs inside hvc._read_signals' USING ERRCODE = 'object_not_in_prerequisite_state';
+    IF to_regclass('pg_temp._hvc_signal_parts') IS NULL OR to_regclass('pg_temp._hvc_signal_attrs') IS NULL
+       OR to_regclass('pg_temp._hvc_stage') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _read_signal runs inside hvc._read_signals' USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     IF to_regclass('pg_temp._hvc_signal_one') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_signal_one;
     END IF;
-    -- the latest (time, value) as one sortable text: 20 digits of
-    -- microseconds (offset to stay positive), then the value; max() is a
-    -- parallel-safe one-pass aggregate, ties keep the larger value
-    EXECUTE format($q$
-        CREATE TEMP TABLE _hvc_signal_one ON COMMIT DROP AS
-        SELECT z.c AS customer_id, count(*) AS n, count(*) FILTER (WHERE NOT z.valid) AS bad,
-               max((lpad(((extract(epoch FROM z.t) * 1000000)::bigint + 4611686018427387904)::text, 20, '0')
-                    || z.v) COLLATE "C") FILTER (WHERE z.used) AS latest
-          FROM %s GROUP BY z.c$q$, hvc._signal_rows(sig, tz, run_as_of));
-    INSERT INTO pg_temp._hvc_signal_attrs (customer_id, name, value_numeric, value_text, observed_at)
-    SELECT o.customer_id, sig.name,
-           CASE WHEN sig.value_type = 'numeric' THEN substr(o.latest, 21)::float8 END,
-           CASE WHEN sig.value_type = 'text' THEN substr(o.latest, 21) END,
-           'epoch'::timestamptz + (k.us / 1000000) * interval '1 second' + (k.us % 1000000) * interval '1 microsecond'
-      FROM pg_temp._hvc_signal_one o
-     CROSS JOIN LATERAL (SELECT substr(o.latest, 1, 20)::bigint - 4611686018427387904 AS us) k
-     WHERE o.customer_id IS NOT NULL AND o.latest IS NOT NULL;
+    IF sig.kind = 'attribute' THEN
+        -- the latest (time, value) as one sortable text: 20 digits of
+        -- microseconds (offset to stay positive), then the value; max() is
+        -- a parallel-safe one-pass aggregate, ties keep the larger value
+        EXECUTE format($q$
+            CREATE TEMP TABLE _hvc_signal_one ON COMMIT DROP AS
+            SELECT z.c AS customer_id, count(*) AS n, count(*) FILTER (WHERE NOT z.valid) AS bad,
+                   max((lpad(((extract(epoch FROM z.t) * 1000000)::bigint + 4611686018427387904)::text, 20, '0')
+                        || z.v) COLLATE "C") FILTER (WHERE z.used) AS latest
+              FROM %s GROUP BY z.c$q$, rows_from);
+        INSERT INTO pg_temp._hvc_signal_attrs (customer_id, name, value_numeric, value_text, observed_at)
+        SELECT o.customer_id, sig.name,
+               CASE WHEN sig.value_type = 'numeric' THEN substr(o.latest, 21)::float8 END,
+               CASE WHEN sig.value_type = 'text' THEN substr(o.latest, 21) END,
+               'epoch'::timestamptz + (k.us / 1000000) * interval '1 second' + (k.us % 1000000) * interval '1 microsecond'
+          FROM pg_temp._hvc_signal_one o
+         CROSS JOIN LATERAL (SELECT substr(o.latest, 1, 20)::bigint - 4611686018427387904 AS us) k
+         WHERE o.customer_id IS NOT NULL AND o.latest IS NOT NULL;
+    ELSE
+        measures := CASE sig.kind
+            WHEN 'nps' THEN
+                'hvc._signal_latest(z.v, z.t) FILTER (WHERE z.used) AS nps'
+            WHEN 'referral' THEN
+                'count(*) FILTER (WHERE z.used) AS referrals, count(b.customer_id) FILTER (WHERE z.used) AS converted'
+            WHEN 'engagement' THEN format(
+                'sum(z.v) FILTER (WHERE z.used AND z.t > %1$L::timestamptz) AS e30, '
+                'sum(z.v) FILTER (WHERE z.used AND z.t > %2$L::timestamptz) AS e90, '
+                'sum(z.v) FILTER (WHERE z.used AND z.t > %3$L::timestamptz AND z.t <= %2$L::timestamptz) AS eprev',
+                d30, d90, d180)
+            WHEN 'service' THEN format(
+                'count(*) FILTER (WHERE z.used) AS contacts, '
+                'count(*) FILTER (WHERE z.used AND (z.r IS NULL OR z.r > %1$L::timestamptz)) AS open, '
+                'min(z.t) FILTER (WHERE z.used AND (z.r IS NULL OR z.r > %1$L::timestamptz)) AS oldest_open, '
+                'sum(extract(epoch FROM z.r - z.t)::float8) FILTER (WHERE z.used AND z.r <= %1$L::timestamptz) AS res_seconds, '
+                'count(*) FILTER (WHERE z.used AND z.r <= %1$L::timestamptz) AS resolved, '
+                'count(*) FILTER (WHERE z.used AND z.r <= %1$L::timestamptz AND z.f) AS fcr_yes, '
+                'count(*) FILTER (WHERE z.used AND z.r <= %1$L::timestamptz AND z.f IS NOT NULL) AS fcr_known',
+                run_as_of)
+            END;
+        EXECUTE format($q$
+            CREATE TEMP TABLE _hvc_signal_one ON COMMIT DROP AS
+            SELECT z.c AS customer_id, count(*) AS n, count(*) FILTER (WHERE NOT z.valid) AS bad, %s
+              FROM %s %s
+             GROUP BY z.c$q$,
+            measures, rows_from,
+            CASE WHEN sig.kind = 'referral' AND sig.value IS NOT NULL
+                 THEN 'LEFT JOIN (SELECT g.customer_id FROM pg_temp._hvc_stage g) b ON b.customer_id = z.v'
+                 WHEN sig.kind = 'referral' THEN 'LEFT JOIN (SELECT NULL::integer AS customer_id) b ON false'
+                 ELSE '' END);
+        EXECUTE format('INSERT INTO pg_temp._hvc_signal_parts (customer_id, %s) SELECT customer_id, %1$s FROM pg_temp._hvc_signal_one WHERE customer_id IS NOT NULL',
+                       CASE sig.kind WHEN 'nps' THEN 'nps'
+                                     WHEN 'referral' THEN 'referrals, converted'
+                                     WHEN 'engagement' THEN 'e30, e90, eprev'
+                                     ELSE 'contacts, open, oldest_open, res_seconds, resolved, fcr_yes, fcr_known' END);
+    END IF;
     SELECT coalesce(sum(o.n), 0), coalesce(sum(o.bad), 0)
       INTO rows_read, rows_skipped
       FROM pg_temp._hvc_signal_one o;
     DROP TABLE pg_temp._hvc_signal_one;
 END $$;
-COMMENT ON FUNCTION hvc._read_attribute_signal(hvc.signal, text, timestamptz) IS
-    'Internal: reads one attribute signal in one GROUP BY pass into pg_temp._hvc_signal_attrs (the latest value per customer); returns the rows read and skipped.';
+COMMENT ON FUNCTION hvc._read_signal(hvc.signal, text, timestamptz) IS
+    'Internal: reads one registered signal in one GROUP BY pass (attributes into pg_temp._hvc_signal_attrs, the others into pg_temp._hvc_signal_parts); returns the rows read and skipped.';
 
--- Step of a refresh (hvc._refresh_build), after the stage and before the
+-- Step 2b of a refresh (hvc._refresh_build), after the stage and before the
 -- build: reads every registered signal exactly once into temp tables that
 -- live until the end of the refresh's transaction:
 --   _hvc_signal_sum   (customer_id, nps, referrals, converted, e30, e90,
 --                      eprev, contacts, open, oldest_open, res_seconds,
---                      resolved, fcr_yes, fcr_known, and per signal i its
---                      rows n_i and skipped rows bad_i): one row per
---                      customer with a row in any signal but an attribute
+--                      resolved, fcr_yes, fcr_known): one row per customer
+--                      with a row in any signal but an attribute
 --   _hvc_signal_attrs (customer_id, name, value_numeric, value_text,
 --                      observed_at): the latest value of each attribute
---   _hvc_signal_read  (name, rows_read, rows_skipped)
--- The nps, referral, engagement and service signals are read together: one
--- GROUP BY over the UNION ALL of their rows gives every measure (several
--- signals of a kind add up; at most one nps).  A referral counts as
--- converted when the referred key is a customer of the refresh's stage
--- (pg_temp._hvc_stage: the customers of the new snapshot).  Attributes
--- (one row per customer and attribute) are read one GROUP BY each.  The
--- value score (hvc._score_prepare) takes its signal criteria from these
--- tables, and the signal step after the build (hvc._refresh_signals)
--- stores them.
+--   _hvc_signal_read  (name, rows_read, rows_skipped), in name order
+-- The value score (hvc._score_prepare) takes its signal criteria from them
+-- and the signal step after the build (hvc._refresh_signals) stores them.
 CREATE OR REPLACE FUNCTION hvc._read_signals(run_as_of timestamptz) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -527,14 +565,6 @@ DECLARE
     sig hvc.signal;
     got record;
     t text;
-    i integer := 0;
-    parts text[] := '{}';
-    counts text[] := '{}';
-    names text[] := '{}';
-    with_key boolean := false;
-    d30 timestamptz := run_as_of - interval '720 hours';
-    d90 timestamptz := run_as_of - interval '2160 hours';
-    d180 timestamptz := run_as_of - interval '4320 hours';
 BEGIN
     IF run_as_of IS NULL THEN
         RAISE EXCEPTION 'hvc: _read_signals needs as_of' USING ERRCODE = 'null_value_not_allowed';
@@ -545,11 +575,17 @@ BEGIN
     END IF;
     SELECT c.timezone INTO tz FROM hvc.config c;
     SELECT hvc._base_type(s.customer_type::regtype) INTO key_type FROM hvc.source s;
-    FOREACH t IN ARRAY ARRAY['_hvc_signal_attrs', '_hvc_signal_read', '_hvc_signal_sum'] LOOP
+    FOREACH t IN ARRAY ARRAY['_hvc_signal_parts', '_hvc_signal_attrs', '_hvc_signal_read', '_hvc_signal_sum'] LOOP
         IF to_regclass('pg_temp.' || t) IS NOT NULL THEN   -- refresh_now may run twice in one transaction
             EXECUTE format('DROP TABLE pg_temp.%I', t);
         END IF;
     END LOOP;
+    EXECUTE format($ddl$
+        CREATE TEMP TABLE _hvc_signal_parts (
+            customer_id %s, nps float8[], referrals bigint, converted bigint,
+            e30 float8, e90 float8, eprev float8, contacts bigint, open bigint,
+            oldest_open timestamptz, res_seconds float8, resolved bigint, fcr_yes bigint, fcr_known bigint
+        ) ON COMMIT DROP$ddl$, key_type);
     EXECUTE format($ddl$
         CREATE TEMP TABLE _hvc_signal_attrs (
             customer_id %s, name text, value_numeric float8, value_text text, observed_at timestamptz
@@ -568,64 +604,20 @@ BEGIN
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'Register the signal again: SELECT hvc.register_signal(...).';
         END IF;
-        IF sig.kind = 'attribute' THEN
-            got := hvc._read_attribute_signal(sig, tz, run_as_of);
-            INSERT INTO pg_temp._hvc_signal_read VALUES (sig.name, got.rows_read, got.rows_skipped);
-            CONTINUE;
-        END IF;
-        -- the rows of signal i as (i, kind, c, t, v float8, ref key, r, f,
-        -- valid, used): kind 1 nps, 2 referral, 3 engagement, 4 service
-        i := i + 1;
-        with_key := with_key OR (sig.kind = 'referral' AND sig.value IS NOT NULL);
-        parts := parts || format('SELECT %s AS i, %s AS k, z.c::%s AS c, z.t, %s AS v, %s AS ref, z.r, z.f, z.valid, z.used FROM %s',
-            i, CASE sig.kind WHEN 'nps' THEN 1 WHEN 'referral' THEN 2 WHEN 'engagement' THEN 3 ELSE 4 END, key_type,
-            CASE WHEN sig.kind IN ('nps', 'engagement') THEN 'z.v' ELSE 'NULL::float8' END,
-            CASE WHEN sig.kind = 'referral' AND sig.value IS NOT NULL THEN format('z.v::%s', key_type)
-                 ELSE format('NULL::%s', key_type) END,
-            hvc._signal_rows(sig, tz, run_as_of));
-        counts := counts || format('count(*) FILTER (WHERE u.i = %1$s) AS n_%1$s, count(*) FILTER (WHERE u.i = %1$s AND NOT u.valid) AS bad_%1$s', i);
-        names := names || sig.name;
+        got := hvc._read_signal(sig, tz, run_as_of);
+        INSERT INTO pg_temp._hvc_signal_read VALUES (sig.name, got.rows_read, got.rows_skipped);
     END LOOP;
 
-    IF i = 0 THEN
-        EXECUTE format($ddl$
-            CREATE TEMP TABLE _hvc_signal_sum (
-                customer_id %s, nps float8[], referrals bigint, converted bigint,
-                e30 float8, e90 float8, eprev float8, contacts bigint, open bigint,
-                oldest_open timestamptz, res_seconds float8, resolved bigint, fcr_yes bigint, fcr_known bigint
-            ) ON COMMIT DROP$ddl$, key_type);
-    ELSE
-        EXECUTE format($q$
-            CREATE TEMP TABLE _hvc_signal_sum ON COMMIT DROP AS
-            SELECT u.c AS customer_id,
-                   hvc._signal_latest(u.v, u.t) FILTER (WHERE u.used AND u.k = 1) AS nps,
-                   count(*) FILTER (WHERE u.used AND u.k = 2) AS referrals,
-                   %5$s AS converted,
-                   sum(u.v) FILTER (WHERE u.used AND u.k = 3 AND u.t > %1$L::timestamptz) AS e30,
-                   sum(u.v) FILTER (WHERE u.used AND u.k = 3 AND u.t > %2$L::timestamptz) AS e90,
-                   sum(u.v) FILTER (WHERE u.used AND u.k = 3 AND u.t > %3$L::timestamptz AND u.t <= %2$L::timestamptz) AS eprev,
-                   count(*) FILTER (WHERE u.used AND u.k = 4) AS contacts,
-                   count(*) FILTER (WHERE u.used AND u.k = 4 AND (u.r IS NULL OR u.r > %4$L::timestamptz)) AS open,
-                   min(u.t) FILTER (WHERE u.used AND u.k = 4 AND (u.r IS NULL OR u.r > %4$L::timestamptz)) AS oldest_open,
-                   sum(extract(epoch FROM u.r - u.t)::float8) FILTER (WHERE u.used AND u.k = 4 AND u.r <= %4$L::timestamptz) AS res_seconds,
-                   count(*) FILTER (WHERE u.used AND u.k = 4 AND u.r <= %4$L::timestamptz) AS resolved,
-                   count(*) FILTER (WHERE u.used AND u.k = 4 AND u.r <= %4$L::timestamptz AND u.f) AS fcr_yes,
-                   count(*) FILTER (WHERE u.used AND u.k = 4 AND u.r <= %4$L::timestamptz AND u.f IS NOT NULL) AS fcr_known,
-                   %6$s
-              FROM (%7$s) u %8$s
-             GROUP BY u.c$q$,
-            d30, d90, d180, run_as_of,
-            CASE WHEN with_key THEN 'count(b.customer_id) FILTER (WHERE u.used AND u.k = 2)' ELSE '0::bigint' END,
-            array_to_string(counts, ', '),
-            array_to_string(parts, ' UNION ALL '),
-            CASE WHEN with_key THEN 'LEFT JOIN (SELECT g.customer_id FROM pg_temp._hvc_stage g) b ON b.customer_id = u.ref' ELSE '' END);
-        EXECUTE format('INSERT INTO pg_temp._hvc_signal_read SELECT x.name, x.n, x.bad FROM (SELECT %s FROM pg_temp._hvc_signal_sum) y, LATERAL (VALUES %s) x(name, n, bad)',
-                       (SELECT string_agg(format('coalesce(sum(n_%1$s), 0) AS n_%1$s, coalesce(sum(bad_%1$s), 0) AS bad_%1$s', k), ', ')
-                          FROM generate_series(1, i) k),
-                       (SELECT string_agg(format('(%L, y.n_%s, y.bad_%2$s)', names[k], k), ', ')
-                          FROM generate_series(1, i) k));
-        DELETE FROM pg_temp._hvc_signal_sum s WHERE s.customer_id IS NULL;
-    END IF;
+    CREATE TEMP TABLE _hvc_signal_sum ON COMMIT DROP AS
+    SELECT p.customer_id, max(p.nps) AS nps,   -- at most one nps signal
+           sum(p.referrals) AS referrals, sum(p.converted) AS converted,
+           sum(p.e30) AS e30, sum(p.e90) AS e90, sum(p.eprev) AS eprev,
+           sum(p.contacts) AS contacts, sum(p.open) AS open, min(p.oldest_open) AS oldest_open,
+           sum(p.res_seconds) AS res_seconds, sum(p.resolved) AS resolved,
+           sum(p.fcr_yes) AS fcr_yes, sum(p.fcr_known) AS fcr_known
+      FROM pg_temp._hvc_signal_parts p
+     GROUP BY p.customer_id;
+    DROP TABLE pg_temp._hvc_signal_parts;
     -- statistics, so the joins of the score and the signal step are hash
     -- joins (without them the planner takes these temp tables for tiny and
     -- may loop over them)
@@ -633,7 +625,7 @@ BEGIN
     ANALYZE pg_temp._hvc_signal_attrs;
 END $$;
 COMMENT ON FUNCTION hvc._read_signals(timestamptz) IS
-    'Internal: step of a refresh before the build: reads every registered signal exactly once (the nps, referral, engagement and service signals in one GROUP BY over all their rows, each attribute signal in one GROUP BY, hvc._read_attribute_signal) into the temp tables _hvc_signal_sum, _hvc_signal_attrs and _hvc_signal_read, which the value score and hvc._refresh_signals use.';
+    'Internal: step of a refresh before the build: reads every registered signal exactly once (hvc._read_signal) into the temp tables _hvc_signal_sum, _hvc_signal_attrs and _hvc_signal_read, which the value score and hvc._refresh_signals use.';
 
 -- Called by hvc._refresh_build once the new snapshot rows (refresh_id = id)
 -- are written and before the old ones are deleted: records what
