@@ -140,7 +140,6 @@ BEGIN
         EXECUTE format('CREATE TEMP TABLE _hvc_predictions ON COMMIT DROP AS
                         SELECT c.customer_id, hvc._citus_predict(c.state, %L::hvc._model_params, %L::date) AS prediction
                           FROM hvc.citus_stage c', m, as_of_day);
-        ANALYZE pg_temp._hvc_predictions;
     END IF;
     -- the states are in pg_temp._hvc_stage now: nothing stays on the workers
     -- between refreshes (hvc.forget_customer has nothing to erase there)
