@@ -19,7 +19,9 @@ SELECT hvc.register_source('cp_sales', customer => 'customer_id', ordered_at => 
 -- the refresh, not read by the builder (the comparison below would fail)
 CREATE TEMP TABLE _hvc_predictions AS
 SELECT customer_id, '{1,1,1,1,1,1}'::float8[] AS prediction FROM cp_sales GROUP BY 1;
+SET client_min_messages = warning;
 SELECT hvc.refresh_now(as_of => '2025-06-30') > 0 AS refreshed;
+RESET client_min_messages;
 SELECT to_regclass('pg_temp._hvc_predictions') IS NULL AS leftover_dropped;
 -- the refresh's models, rebuilt as hvc.refresh() builds them (weeks)
 CREATE TEMP TABLE _hvc_stage AS
