@@ -582,12 +582,15 @@ BEGIN
 
     IF reason IS NOT NULL THEN
         kind := 'full';
-        EXECUTE format($q$
-            CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
-            SELECT s.%1$I AS customer_id, %2$s AS state
-              FROM %3$s s
-             GROUP BY 1$q$,
-            src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
+        -- on Citus, a source distributed by customer: on the workers (96_citus_refresh.sql)
+        IF NOT hvc._citus_stage(src, hvc._state_expr(src, as_of_local, cfg.timezone)) THEN
+            EXECUTE format($q$
+                CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
+                SELECT s.%1$I AS customer_id, %2$s AS state
+                  FROM %3$s s
+                 GROUP BY 1$q$,
+                src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
+        END IF;
         IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
             TRUNCATE hvc.customer_states;
             INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
