@@ -78,3 +78,5 @@ for round in 1 2; do
         echo "$line"
     done
 done
+# HVC_BENCH_HOLD=seconds keeps the clusters up afterwards (for profiling)
+[ -n "${HVC_BENCH_HOLD:-}" ] && { echo "holding the clusters in $work"; sleep "$HVC_BENCH_HOLD"; }

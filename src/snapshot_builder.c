@@ -26,6 +26,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -41,6 +42,7 @@
 #include "utils/typcache.h"
 
 #include "amount.h"
+#include "citus_predict.h"
 #include "snapshot.h"
 #include "version_guard.h"
 
@@ -67,6 +69,7 @@ typedef struct Pass1
 	double		total;
 #endif
 	int64		n;
+	bool		precomputed;	/* column 8: pg_temp._hvc_predictions */
 } Pass1;
 
 /*
@@ -107,7 +110,11 @@ pass1_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
 	Datum		score = SPI_getbinval(tup, desc, 7, &isnull);
 
 	r.c = *c;
-	forecast_predict(p1->forecasts, c, &r.pred);
+	/* computed on the Citus workers (citus_predict.c), or here */
+	if (p1->precomputed && !heap_attisnull(tup, 8, desc))
+		prediction_from_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)), &r.pred);
+	else
+		forecast_predict(p1->forecasts, c, &r.pred);
 	if (p1->a->basis == BASIS_SCORE && isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -137,7 +144,7 @@ pass1_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
  * pinned).  The current snapshot's key must have the stage's type.
  */
 static char *
-pass1_query(Oid key_type, bool score)
+pass1_query(Oid key_type, bool score, bool predictions)
 {
 	Oid			nsp = get_namespace_oid("hvc", false);
 	Oid			rel = get_relname_relid("customer_snapshot", nsp);
@@ -169,13 +176,16 @@ pass1_query(Oid key_type, bool score)
 	op = (Form_pg_operator) GETSTRUCT(optup);
 	opname = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
 					  NameStr(op->oprname));
-	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s"
+	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s%s"
 				   "  FROM pg_temp._hvc_stage s"
 				   "  LEFT JOIN hvc.customer_snapshot o"
-				   "    ON o.customer_id %s s.customer_id%s",
-				   score ? "sc.score" : "NULL::pg_catalog.float8", opname,
+				   "    ON o.customer_id %s s.customer_id%s%s",
+				   score ? "sc.score" : "NULL::pg_catalog.float8",
+				   predictions ? ", pr.prediction" : "", opname,
 				   score ? psprintf("  LEFT JOIN pg_temp._hvc_score sc ON sc.customer_id %s s.customer_id",
-									opname) : "");
+									opname) : "",
+				   predictions ? psprintf("  LEFT JOIN pg_temp._hvc_predictions pr ON pr.customer_id %s s.customer_id",
+										  opname) : "");
 	ReleaseSysCache(optup);
 	return sql;
 }
@@ -355,7 +365,10 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	/* everything that outlives SPI_finish lives in callcxt */
 	MemoryContextSwitchTo(callcxt);
 	stage_check(key_type);
-	query = pass1_query(key_type, a.basis == BASIS_SCORE);
+	/* the predictions of the Citus workers (96_citus_refresh.sql), when there */
+	p1.precomputed = a.ms.usable &&
+		OidIsValid(RangeVarGetRelid(makeRangeVar("pg_temp", "_hvc_predictions", -1), NoLock, true));
+	query = pass1_query(key_type, a.basis == BASIS_SCORE, p1.precomputed);
 	stage_scan(&st, query, key_type, a.as_of_day, pass1_visit, &p1);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);

@@ -96,6 +96,33 @@ append_customer(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc
 }
 
 void
+stage_customer_fill(StageCustomer *c, Datum key, const CustomerState *s,
+					const CustomerSummary *sum, DateADT as_of_day)
+{
+	if (day_of_local_timestamp(s->last_at) > as_of_day)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hvc: the stage has a purchase after the as_of day %s",
+						DatumGetCString(DirectFunctionCall1(date_out,
+															DateADTGetDatum(as_of_day)))),
+				 errhint("hvc.refresh() builds the stage and the as_of day together; do not call hvc._fit_models or hvc._build_snapshot directly.")));
+
+	c->customer = key;
+	c->orders = sum->orders;
+	c->refunds = s->refund_rows;
+	c->revenue = s->revenue;
+	c->margin = s->margin;
+	c->has_margin = s->margin_rows > 0;
+	c->first_at = s->first_at;
+	c->last_at = s->last_at;
+	c->first_day = s->first_day;
+	c->last_day = day_of_local_timestamp(s->last_at);
+	c->purchase_days = sum->purchase_days;
+	c->frequency = sum->frequency;
+	c->monetary = sum->monetary_value;
+}
+
+void
 stage_read(Stage *stage, Oid key_type, DateADT as_of_day)
 {
 	stage_scan(stage, "SELECT customer_id, state FROM pg_temp._hvc_stage", key_type, as_of_day,
@@ -172,27 +199,7 @@ stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 			count_rows(&stage->rows_skipped, s->skipped);
 			if (s->purchase_rows == 0)
 				continue;		/* refunds only: not a customer */
-			if (day_of_local_timestamp(s->last_at) > as_of_day)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("hvc: the stage has a purchase after the as_of day %s",
-								DatumGetCString(DirectFunctionCall1(date_out,
-																	DateADTGetDatum(as_of_day)))),
-						 errhint("hvc.refresh() builds the stage and the as_of day together; do not call hvc._fit_models or hvc._build_snapshot directly.")));
-
-			c.customer = key;
-			c.orders = sum.orders;
-			c.refunds = s->refund_rows;
-			c.revenue = s->revenue;
-			c.margin = s->margin;
-			c.has_margin = s->margin_rows > 0;
-			c.first_at = s->first_at;
-			c.last_at = s->last_at;
-			c.first_day = s->first_day;
-			c.last_day = day_of_local_timestamp(s->last_at);
-			c.purchase_days = sum.purchase_days;
-			c.frequency = sum.frequency;
-			c.monetary = sum.monetary_value;
+			stage_customer_fill(&c, key, s, &sum, as_of_day);
 			stage->customers_seen++;
 			visit(arg, &c, tup, desc);
 			MemoryContextSwitchTo(outer);

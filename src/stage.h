@@ -54,6 +54,14 @@ typedef struct Stage
  * Needs SPI connected; the caller's CurrentMemoryContext is current again on
  * return.  Memory: one batch of the cursor, whatever the stage's size.
  */
+/*
+ * The summary of a customer with at least one purchase row (s->purchase_rows
+ * > 0) from its deserialised state: error when a purchase lies after
+ * as_of_day.  Shared by stage_scan and the row-wise hvc._citus_predict.
+ */
+extern void stage_customer_fill(StageCustomer *c, Datum key, const CustomerState *s,
+								const CustomerSummary *sum, DateADT as_of_day);
+
 /* Error unless _hvc_stage has the columns the refresh creates (SPI connected). */
 extern void stage_check(Oid key_type);
 

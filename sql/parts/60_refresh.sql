@@ -353,6 +353,8 @@ BEGIN
            array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
       INTO tier_lo, tier_name, tier_rank_of, tier_high
       FROM hvc._tier_ranges(models.customers) t;
+    -- on Citus, the predictions are computed on the workers (96_citus_refresh.sql)
+    PERFORM hvc._citus_predictions(models, as_of_local::date);
     -- The new rows go in beside the old ones (the builder has read the old
     -- ones first); refresh_id tells them apart until the old are deleted.
     EXECUTE format($q$

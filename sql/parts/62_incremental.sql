@@ -31,8 +31,10 @@
 -- track_changes is 'none', full => true, there are no stored states, the
 -- registration, timezone or state format changed, as_of moved back before
 -- the stored states' as_of, a TRUNCATE or hvc.forget_customer happened, the
--- change triggers could not record a change, or more than a fifth of the
--- customers changed (reading the source once is cheaper then).
+-- change triggers could not record a change, or the changed customers had
+-- more than a fifth of the source's rows (and more than 10 000): reading the
+-- source once is cheaper then.  (Counted in rows, not customers: a day of a
+-- grocery's orders touches many customers, and new ones have no rows yet.)
 --
 -- TRUNCATE (of the table or one of its partitions), VACUUM FULL, CLUSTER and
 -- attaching or detaching a partition give the source new storage files:
@@ -517,6 +519,7 @@ DECLARE
     n_changed bigint := 0;
     n_late bigint := 0;
     n_lost bigint := 0;
+    n_reread bigint;
     notes text[] := '{}';
 BEGIN
     IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL THEN
@@ -565,19 +568,29 @@ BEGIN
                                    OR (t.customer_id IS NULL AND c.customer_id IS NULL));
             GET DIAGNOSTICS n_late = ROW_COUNT;
         END IF;
-        IF n_changed + n_late > greatest(1000, si.customers / 5) THEN
-            reason := format('%s changed customers: more than a fifth of %s', n_changed + n_late, si.customers);
+        -- recomputing reads every row of the touched customers through the
+        -- index: past a fifth of the source's rows one full read is cheaper
+        SELECT coalesce(sum(c.rows), 0) INTO n_reread
+          FROM hvc.customer_states c
+         WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
+            OR (c.customer_id IS NULL AND EXISTS (SELECT 1 FROM pg_temp._hvc_touched t WHERE t.customer_id IS NULL));
+        IF n_reread > greatest(10000, si.source_rows / 5) THEN
+            reason := format('%s changed customers with %s stored rows: more than a fifth of the %s rows',
+                             n_changed + n_late, n_reread, si.source_rows);
         END IF;
     END IF;
 
     IF reason IS NOT NULL THEN
         kind := 'full';
-        EXECUTE format($q$
-            CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
-            SELECT s.%1$I AS customer_id, %2$s AS state
-              FROM %3$s s
-             GROUP BY 1$q$,
-            src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
+        -- on Citus, a source distributed by customer: on the workers (96_citus_refresh.sql)
+        IF NOT hvc._citus_stage(src, hvc._state_expr(src, as_of_local, cfg.timezone)) THEN
+            EXECUTE format($q$
+                CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
+                SELECT s.%1$I AS customer_id, %2$s AS state
+                  FROM %3$s s
+                 GROUP BY 1$q$,
+                src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
+        END IF;
         IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
             TRUNCATE hvc.customer_states;
             INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)

@@ -2,9 +2,11 @@
 -- Citus.  hvc does not link Citus: it looks for it in the catalog at run
 -- time, and calls its functions (run_command_on_workers, column_to_column_name) by
 -- dynamic SQL only when the extension is there.  What runs where on a Citus
--- cluster (README, Scaling out): the stage's GROUP BY customer runs on the
--- workers when the source is distributed by the customer column; the
--- snapshot, history and alert tables are local tables of the coordinator.
+-- cluster (README, Scaling out): when the source is distributed by the
+-- customer column, the stage's GROUP BY customer and every customer's
+-- predictions run on the workers (96_citus_refresh.sql); the fits, ranks,
+-- tiers and the snapshot, history and alert tables (local tables) are the
+-- coordinator's.
 -- ---------------------------------------------------------------------------
 
 -- Called by hvc._check_source (so by register_source and by every refresh).

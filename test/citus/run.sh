@@ -154,6 +154,7 @@ start_node() {   # name, citus?
             echo "listen_addresses = '127.0.0.1'"
             echo "shared_preload_libraries = 'citus'"
             echo "max_connections = 60"
+            echo "track_functions = 'all'"
         else
             echo "listen_addresses = ''"
         fi
@@ -219,6 +220,7 @@ for t in sales_c sales_o sales_p; do
     q coord -c "\\copy public.$t FROM '$work/sales.copy'" -c "ANALYZE public.$t" || die "loading $t failed"
 done
 log "$rows sales lines of $customers customers, loaded in $((SECONDS - t0)) s"
+[ -n "${HVC_CITUS_HOLD:-}" ] && { log "holding the clusters in $work (ports ${port[coord]} ${port[w1]} ${port[w2]}, plain ${port[plain]})"; sleep "$HVC_CITUS_HOLD"; }
 
 # What a refresh produced, as digests that must match across servers:
 # the snapshot rows, the model fits and the tier history of the last two
@@ -249,10 +251,29 @@ case "$ref" in *"moves 0"*) not_ok "the reference's second refresh moves some cu
 # ---------------------------------------------------------------------------
 # 2. register_source + two refreshes on each Citus source = the plain server
 # ---------------------------------------------------------------------------
+# calls of hvc._citus_predict on the workers and on the coordinator (track_functions = all;
+# a backend reports its function statistics when idle for a second)
+predict_calls() {
+    sleep 1.5
+    local n w=0
+    for n in w1 w2; do w=$((w + $(q $n -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'hvc' AND funcname = '_citus_predict'"))); done
+    echo "$w $(q coord -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'hvc' AND funcname = '_citus_predict'")"
+}
 for t in sales_c sales_o sales_p; do
+    read -r w_before c_before < <(predict_calls)
     two_refreshes coord "public.$t" > "$work/$t.out" 2> "$work/$t.err" || { not_ok "refreshes of $t"; sed 's/^/#   /' "$work/$t.err" | head -20; continue; }
+    read -r w_after c_after < <(predict_calls)
     got=$(grep -v '^hvc: registered' "$work/$t.out")
     check "$t: snapshot, model fits and tier history of two refreshes = the plain server's" "$ref" "$got"
+    # each refresh predicts every customer key of the source once, on the workers
+    # (the source distributed by customer) or on the coordinator (by order_id)
+    keys=$(q coord -c "SELECT count(DISTINCT customer_id) FROM public.$t")
+    case $t in
+        sales_o) check "$t: the predictions are computed on the coordinator (no hvc._citus_predict call)" "0 0" \
+                       "$((w_after - w_before)) $((c_after - c_before))";;
+        *)       check "$t: the predictions of both refreshes are computed on the workers (2 x $keys hvc._citus_predict calls there, none on the coordinator)" \
+                       "$((2 * keys)) 0" "$((w_after - w_before)) $((c_after - c_before))";;
+    esac
     check "$t: register_source and the refreshes raise no WARNING" "" "$(grep WARNING "$work/$t.err")"
     case $t in
         sales_o) check "$t: register_source says the source is not distributed by customer" "1" \
@@ -261,6 +282,28 @@ for t in sales_c sales_o sales_p; do
     esac
 done
 
+
+# The distributed stage: colocated with the registered source (sales_p, the
+# last one refreshed) and empty between refreshes (the states are copied to
+# the coordinator's temporary stage; nothing stays behind for forget_customer)
+check "hvc.citus_stage is colocated with the source and empty after the refresh" "t|0" \
+      "$(q coord -c "SELECT (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'hvc.citus_stage'::regclass) = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'public.sales_p'::regclass)" -c "SELECT count(*) FROM hvc.citus_stage" | paste -sd'|')"
+check "hvc.citus_stage is not readable by PUBLIC and depends on the extension" "f|1" \
+      "$(q coord -c "SELECT has_table_privilege('public', 'hvc.citus_stage', 'SELECT')" -c "SELECT count(*) FROM pg_depend WHERE objid = 'hvc.citus_stage'::regclass AND refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'hvc')" | paste -sd'|')"
+
+# A reader during a refresh sees one refresh's rows, never a mix: a second
+# session polls the snapshot (rows per refresh_id) while refreshes run
+q coord -c "SELECT hvc.register_source('public.sales_c', customer => 'customer_id', ordered_at => 'ordered_at', amount => 'amount', margin => 'margin', order_id => 'order_id')" -c "CALL hvc.refresh(as_of => '2025-03-31')" >/dev/null 2>&1
+( for i in 1 2 3; do q coord -c "CALL hvc.refresh(as_of => '2025-0$((3 + i))-30')" >/dev/null 2>&1; done; touch "$work/refreshes.done" ) &
+polls=0; mixed=0; counts=""
+while [ ! -e "$work/refreshes.done" ]; do
+    r=$(q coord -c "SELECT count(DISTINCT refresh_id) || ' ' || count(*) FROM hvc.customer_snapshot")
+    polls=$((polls + 1)); [ "${r%% *}" = 1 ] || mixed=$((mixed + 1)); counts="$counts ${r#* }"
+done
+wait
+check "a reader polling during 3 refreshes ($polls polls) always sees the rows of exactly one refresh" "0" "$mixed"
+check "the refreshes the reader overlapped succeeded" "succeeded succeeded succeeded" \
+      "$(q coord -c "SELECT string_agg(status, ' ' ORDER BY refresh_id) FROM (SELECT * FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 3) l")"
 
 # hvc.priority on the coordinator: the snapshot is a local table there, so a
 # lookup is one index scan on the coordinator (no worker is involved); same

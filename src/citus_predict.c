@@ -1,0 +1,132 @@
+/*
+ * citus_predict.c — the per-customer predictions of a refresh, row by row,
+ * so that on a Citus cluster they are computed on the workers next to the
+ * shards of the distributed stage (96_citus_refresh.sql):
+ *
+ *   hvc._citus_predict(state bytea, m hvc._model_params, as_of_day date)
+ *     RETURNS float8[]   (see citus_predict.h; NULL for a state without a
+ *                         purchase row or when the purchase model is unusable)
+ *
+ * The same code as the builder's (stage_customer_fill, forecast_predict with
+ * its per-triple cache, kept for the duration of a query in fn_extra), so the
+ * numbers are the builder's to the bit; the builder reads them back instead
+ * of predicting (snapshot_builder.c, pass 1).
+ */
+#include "postgres.h"
+#include "pg_compat.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/memutils.h"
+
+#include "citus_predict.h"
+#include "snapshot.h"
+
+PG_FUNCTION_INFO_V1(hvc_citus_predict);
+
+/* What one query's calls share: the models and their forecast cache. */
+typedef struct PredictCache
+{
+	bytea	   *params;			/* the hvc._model_params value the cache is for */
+	DateADT		as_of_day;
+	ModelSet	ms;
+	ForecastCache *forecasts;
+} PredictCache;
+
+ArrayType *
+prediction_to_array(const Prediction *p)
+{
+	Datum		d[PREDICTION_FIELDS];
+
+	d[0] = Float8GetDatum(p->p_alive);
+	d[1] = Float8GetDatum(p->churn_risk);
+	d[2] = Float8GetDatum(p->predicted_orders);
+	d[3] = Float8GetDatum(p->expected_order_value);
+	d[4] = Float8GetDatum(p->predicted_clv);
+	d[5] = Float8GetDatum(p->next_order_in);
+	return construct_array(d, PREDICTION_FIELDS, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+						   TYPALIGN_DOUBLE);
+}
+
+void
+prediction_from_array(ArrayType *a, Prediction *p)
+{
+	const float8 *v;
+
+	if (ARR_ELEMTYPE(a) != FLOAT8OID || ARR_NDIM(a) != 1 || ARR_HASNULL(a) ||
+		ARR_DIMS(a)[0] != PREDICTION_FIELDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("hvc: a precomputed prediction must be a float8[%d] without NULLs", PREDICTION_FIELDS),
+				 errhint("hvc.refresh() computes them with hvc._citus_predict; do not fill pg_temp._hvc_predictions by hand.")));
+	v = (const float8 *) ARR_DATA_PTR(a);
+	p->p_alive = v[0];
+	p->churn_risk = v[1];
+	p->predicted_orders = v[2];
+	p->expected_order_value = v[3];
+	p->predicted_clv = v[4];
+	p->next_order_in = v[5];
+}
+
+/* the cache of this call site, (re)built when the models or the day change */
+static PredictCache *
+predict_cache(FunctionCallInfo fcinfo, HeapTupleHeader params, DateADT as_of_day)
+{
+	PredictCache *pc = fcinfo->flinfo->fn_extra;
+	Size		len = HeapTupleHeaderGetDatumLength(params);
+	MemoryContext old;
+
+	if (pc != NULL && pc->as_of_day == as_of_day && VARSIZE(pc->params) == len &&
+		memcmp(pc->params, params, len) == 0)
+		return pc;
+	if (DATE_NOT_FINITE(as_of_day) || !IS_VALID_DATE(as_of_day) ||
+		as_of_day >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("hvc: as_of day out of range"),
+				 errhint("The as_of day must be a finite date within the timestamp range (4713 BC to 294276 AD).")));
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (pc == NULL)
+		pc = palloc0(sizeof(PredictCache));
+	else
+	{
+		pfree(pc->params);
+		/* the old forecast cache stays in fn_mcxt until the query ends */
+	}
+	pc->params = palloc(len);
+	memcpy(pc->params, params, len);
+	pc->as_of_day = as_of_day;
+	model_set_from_params((HeapTupleHeader) pc->params, &pc->ms);
+	/* days per time unit, as snapshot_args.c derives it */
+	pc->forecasts = forecast_cache_create(&pc->ms, as_of_day,
+										  pc->ms.units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = pc;
+	return pc;
+}
+
+Datum
+hvc_citus_predict(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	PredictCache *pc = predict_cache(fcinfo, PG_GETARG_HEAPTUPLEHEADER(1), PG_GETARG_DATEADT(2));
+	CustomerState *s;
+	CustomerSummary sum;
+	StageCustomer c;
+	Prediction	p;
+
+	if (!pc->ms.usable)
+		PG_RETURN_NULL();
+	s = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	if (s->purchase_rows == 0)
+		PG_RETURN_NULL();		/* refunds only: not a customer */
+	customer_state_summarize(s, &sum);
+	stage_customer_fill(&c, (Datum) 0, s, &sum, pc->as_of_day);
+	forecast_predict(pc->forecasts, &c, &p);
+	PG_RETURN_ARRAYTYPE_P(prediction_to_array(&p));
+}
