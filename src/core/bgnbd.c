@@ -271,6 +271,93 @@ bgnbd_expected_purchases(const bgnbd_params *p, double t, double x,
 	return cond_expected(p, t, x, t_x, T);
 }
 
+/*
+ * cond_expected for n horizons t[] (each > 0 and finite) at once: the same
+ * operations per t, the 2F1 of all of them in one hvc_log_hyp2f1_many call
+ * (bit-identical to n cond_expected calls).
+ */
+#define BGNBD_MANY_MAX 64
+
+static void
+cond_expected_many(const bgnbd_params *p, const double *t, int n, double x,
+				   double t_x, double T, double *out)
+{
+	const double r = p->r, al = p->alpha, a = p->a, b = p->b;
+	double		A = r + x, B = b + x, C = a + b + x - 1.0;
+	double		z[BGNBD_MANY_MAX], lnH[BGNBD_MANY_MAX], pal;
+	int			sg[BGNBD_MANY_MAX], j;
+
+	pal = bgnbd_p_alive(p, x, t_x, T);
+	for (j = 0; j < n; j++)
+		z[j] = t[j] / (al + T + t[j]);
+	if (isnan(pal))
+	{
+		for (j = 0; j < n; j++)
+			out[j] = NAN;
+		return;
+	}
+	hvc_log_hyp2f1_many(A, B, C, z, n, lnH, sg);
+	for (j = 0; j < n; j++)
+	{
+		double		l1mz = -log1p(t[j] / (al + T));
+
+		if (isnan(lnH[j]))
+			out[j] = NAN;
+		else
+			out[j] = pal * (C / (a - 1.0)) * one_minus_signed_exp(sg[j], lnH[j] + A * l1mz);
+	}
+}
+
+void
+bgnbd_expected_purchases_many(const bgnbd_params *p, const double *t, int n,
+							  double x, double t_x, double T, double *out)
+{
+	double		tt[BGNBD_MANY_MAX], lo_out[BGNBD_MANY_MAX], hi_out[BGNBD_MANY_MAX];
+	int			idx[BGNBD_MANY_MAX];
+	int			j, m = 0;
+	int			ok = bgnbd_params_valid(p) && data_valid(x, t_x, T);
+
+	if (n > BGNBD_MANY_MAX || (ok && bgnbd_at_edge(p)))
+	{
+		for (j = 0; j < n; j++)
+			out[j] = bgnbd_expected_purchases(p, t[j], x, t_x, T);
+		return;
+	}
+	if (x <= 0.0)
+		t_x = 0.0;
+	for (j = 0; j < n; j++)
+	{
+		if (!ok || !(t[j] >= 0.0) || !isfinite(t[j]))
+			out[j] = NAN;
+		else if (t[j] == 0.0)
+			out[j] = 0.0;
+		else
+		{
+			idx[m] = j;
+			tt[m++] = t[j];
+		}
+	}
+	if (m == 0)
+		return;
+	if (fabs(p->a - 1.0) < A_ONE_EPS)
+	{
+		bgnbd_params lo = *p, hi = *p;
+
+		lo.a = 1.0 - A_ONE_EPS;
+		hi.a = 1.0 + A_ONE_EPS;
+		cond_expected_many(&lo, tt, m, x, t_x, T, lo_out);
+		cond_expected_many(&hi, tt, m, x, t_x, T, hi_out);
+		for (j = 0; j < m; j++)
+			out[idx[j]] = 0.5 * (lo_out[j] + hi_out[j]);
+	}
+	else
+	{
+		cond_expected_many(p, tt, m, x, t_x, T, lo_out);
+		for (j = 0; j < m; j++)
+			out[idx[j]] = lo_out[j];
+	}
+}
+
 static double
 uncond_expected(const bgnbd_params *p, double t)
 {

@@ -56,6 +56,12 @@ double		bgnbd_expected_purchases(const bgnbd_params *p, double t,
 									 double x, double t_x, double T);
 
 /* E[X(t)] for a new customer (§1.3) */
+/*
+ * bgnbd_expected_purchases for n horizons t[0..n-1] at once (the months of
+ * a CLV): out[j] is bit-identical to bgnbd_expected_purchases(p, t[j], ...).
+ */
+void		bgnbd_expected_purchases_many(const bgnbd_params *p, const double *t, int n,
+										  double x, double t_x, double T, double *out);
 double		bgnbd_expected_purchases_new(const bgnbd_params *p, double t);
 
 /*
