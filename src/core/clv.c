@@ -100,10 +100,7 @@ hvc_discounted_purchases(const hvc_purchase_model *m, double x, double t_x, doub
 						 double *purchases)
 {
 	double		t[HVC_CLV_MANY_MAX],
-				cur[HVC_CLV_MANY_MAX],
-				dep = 0.0,
-				prev = 0.0,
-				disc = 1.0;
+				cur[HVC_CLV_MANY_MAX];
 	int			k;
 
 	if (m == NULL)
@@ -123,6 +120,21 @@ hvc_discounted_purchases(const hvc_purchase_model *m, double x, double t_x, doub
 	for (k = 1; k <= months; k++)
 		t[k - 1] = (double) k * units_per_month;
 	bgnbd_expected_purchases_many(&m->u.bgnbd, t, months, x, t_x, T, cur);
+	return hvc_discount_expected(cur, months, monthly_discount, purchases);
+}
+
+double
+hvc_discount_expected(const double *cur, int months, double monthly_discount, double *purchases)
+{
+	double		dep = 0.0,
+				prev = 0.0,
+				disc = 1.0;
+	int			k;
+
+	if (purchases != NULL)
+		*purchases = NAN;
+	if (months < 0 || !(monthly_discount > -1.0) || !isfinite(monthly_discount))
+		return NAN;
 	for (k = 1; k <= months; k++)
 	{
 		if (!isfinite(cur[k - 1]))

@@ -94,4 +94,45 @@ test_many(void)
 	}
 	CHECK(bad == 0 && total == 180, "BG/NBD discounted purchases batched = month by month bit for bit (%d of %d differ)",
 		  bad, total);
+
+	/* brackets per (x, T), finished per t_x = bgnbd_expected_purchases */
+	bad = total = 0;
+	{
+		static const double ts[13] = {4.348, 8.696, 13.044, 17.392, 21.74, 26.088, 30.436, 34.784,
+									  39.132, 43.48, 47.828, 52.176, 0.0};
+		static const double txs[4] = {0.0, 0.5, 3.0, 9.5};
+		int			k, computed = 0;
+
+		for (i = 0; i < (int) (sizeof(ps) / sizeof(ps[0])); i++)
+			for (j = 0; j < (int) (sizeof(xs) / sizeof(xs[0])); j++)
+			{
+				bgnbd_params p = {ps[i][0], ps[i][1], ps[i][2], ps[i][3]};
+				bgnbd_brackets br;
+				double		got[13];
+				int			u;
+
+				if (!bgnbd_brackets_compute(&p, ts, 13, xs[j][0], xs[j][2], &br))
+					continue;	/* invalid or at an edge: the caller calls bgnbd_expected_purchases */
+				computed++;
+				for (u = 0; u < 4; u++)
+				{
+					bgnbd_expected_from_brackets(&p, ts, 13, xs[j][0], txs[u], xs[j][2], &br, got);
+					for (k = 0; k < 13; k++)
+					{
+						double		want = bgnbd_expected_purchases(&p, ts[k], xs[j][0], txs[u], xs[j][2]);
+
+						total++;
+						if (!same_bits(want, got[k]))
+						{
+							bad++;
+							note("brackets %d x %g t_x %g t %g: %.17g, direct %.17g", i, xs[j][0], txs[u],
+								 ts[k], got[k], want);
+						}
+					}
+				}
+			}
+		CHECK(bad == 0 && computed == 12 && total == 624,
+			  "BG/NBD E[Y] from brackets per (x, T) = bgnbd_expected_purchases bit for bit (%d of %d differ, %d pairs)",
+			  bad, total, computed);
+	}
 }
