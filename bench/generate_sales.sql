@@ -1,7 +1,7 @@
 -- ---------------------------------------------------------------------------
 -- bench/generate_sales.sql — a deterministic synthetic shop for hvc.
 --
---   psql -v customers=20000 -v lines=200000 -v end_date=2025-06-30 -f bench/generate_sales.sql
+--   psql -v customers=20000 -v lines=200000 -v end_date=2025-06-30 [-v basket=1] -f bench/generate_sales.sql
 --
 -- (Re)creates public.sales (line_id, order_id, customer_id, ordered_at,
 -- amount, margin) with about :lines rows (±5 %) over the two years before
@@ -28,6 +28,9 @@
 --   * spend: per-customer typical line value lognormal x Pareto(2) (a few
 --     big spenders), lines of 1-3 items with lognormal price noise;
 --   * orders of 1-5 lines (one order_id, one timestamp), daytime-heavy;
+--     with :basket = k (default 1) every order has k times as many lines
+--     (a grocery shop: long histories, 50 M lines of 500 000 customers need
+--     k = 5, as customers drop out after about a dozen orders);
 --   * ~3 % refund lines: some orders are returned (one line or the whole
 --     order, 20 % of returns only half refunded) 1-30 days later, under a
 --     new order id, negative amount and margin;
@@ -47,6 +50,10 @@
 \if :{?end_date}
 \else
   \set end_date 2025-06-30
+\endif
+\if :{?basket}
+\else
+  \set basket 1
 \endif
 \set QUIET on
 
@@ -75,16 +82,22 @@ $$ SELECT (shape + 2)
           * power(pg_temp.u(k, s + 2), 1 / (shape + 1))
           * power(pg_temp.u(k, s + 3), 1 / shape) $$;
 
--- Shape constants (see the header).  Lines per order: 1..5 with
--- probabilities .45 .25 .15 .10 .05 (mean 2.05).  A refunded order gives
--- 1 refund line (70 %) or one per line (30 %): 0.7 + 0.3 * 2.05 = 1.315
--- refund lines.  q = share of purchase orders with a refund, set so refund
--- lines are 3 % of all lines.
-SELECT 2.05::float8                          AS el,
-       (0.03 * 2.05 / (0.97 * 1.315))::float8 AS q,
+-- Shape constants (see the header).  Lines per order: :basket x 1..5 with
+-- probabilities .45 .25 .15 .10 .05 (mean el = 2.05 x :basket).  A refunded
+-- order gives 1 refund line (70 %) or one per line (30 %): 0.7 + 0.3 * el
+-- refund lines (1.315 at basket 1).  q = share of purchase orders with a
+-- refund, set so refund lines are 3 % of all lines.
+SELECT (:basket::integer >= 1 AND :basket::integer <= 40) AS basket_ok \gset g_
+\if :g_basket_ok
+\else
+  \echo 'generate_sales: basket must be an integer from 1 to 40'
+  SELECT 1 / 0;
+\endif
+SELECT (2.05 * :basket)::float8                                  AS el,
+       (0.03 * 2.05 * :basket / (0.97 * (0.7 + 0.3 * 2.05 * :basket)))::float8 AS q,
        round(0.005 * :lines / 2.05)::bigint   AS guest_orders,
        -- customer purchase orders wanted: the rest of the lines / (lines per order incl. refunds)
-       greatest(round((:lines - 0.005 * :lines) * 0.97 / 2.05)::bigint, 0) AS target_orders,
+       greatest(round((:lines - 0.005 * :lines) * 0.97 / (2.05 * :basket))::bigint, 0) AS target_orders,
        (:'end_date'::date - 730)::timestamp AT TIME ZONE 'UTC' AS start_ts,
        :'end_date'::date::timestamp AT TIME ZONE 'UTC' AS end_ts
 \gset g_
@@ -173,7 +186,7 @@ WITH purchase AS (
 ), bought AS (
     SELECT p.*, 'p'::"char" AS kind,
            CASE WHEN x < 0.45 THEN 1 WHEN x < 0.70 THEN 2 WHEN x < 0.85 THEN 3
-                WHEN x < 0.95 THEN 4 ELSE 5 END AS n_lines
+                WHEN x < 0.95 THEN 4 ELSE 5 END * CASE WHEN p.cid IS NULL THEN 1 ELSE :basket END AS n_lines
       FROM (SELECT * FROM purchase UNION ALL SELECT * FROM guest) p,
            LATERAL (SELECT pg_temp.u(p.ok, 33) AS x) l
 ), hdr AS (
@@ -224,7 +237,7 @@ SELECT line_id, order_id, customer_id, ordered_at,
                                        CASE WHEN h.kind <> 'r' OR h.n_lines > 1 THEN x.i
                                             ELSE 1 + floor(pg_temp.u(h.ok, 45) * h.n_bought)::integer END AS li
                                   FROM _gen_hdr h
-                                  JOIN (SELECT n, i FROM generate_series(1, 5) n, generate_series(1, n) i) x
+                                  JOIN (SELECT n, i FROM generate_series(1, 5 * :basket) n, generate_series(1, n) i) x
                                     ON x.n = h.n_lines
                                 OFFSET 0) j
                         OFFSET 0) k

@@ -31,8 +31,10 @@
 -- track_changes is 'none', full => true, there are no stored states, the
 -- registration, timezone or state format changed, as_of moved back before
 -- the stored states' as_of, a TRUNCATE or hvc.forget_customer happened, the
--- change triggers could not record a change, or more than a fifth of the
--- customers changed (reading the source once is cheaper then).
+-- change triggers could not record a change, or the changed customers had
+-- more than a fifth of the source's rows (and more than 10 000): reading the
+-- source once is cheaper then.  (Counted in rows, not customers: a day of a
+-- grocery's orders touches many customers, and new ones have no rows yet.)
 --
 -- TRUNCATE (of the table or one of its partitions), VACUUM FULL, CLUSTER and
 -- attaching or detaching a partition give the source new storage files:
@@ -431,6 +433,71 @@ $$;
 COMMENT ON FUNCTION hvc._next_watermark() IS
     'Internal: column mode watermark: the start of the oldest open transaction (as pg_stat_activity shows them) or now, less 5 minutes.';
 
+-- Why refresh id must read the whole source (NULL: an incremental refresh
+-- can go on), from the registration, the stored states' info si and what
+-- invalidated them (invalid).
+CREATE OR REPLACE FUNCTION hvc._full_refresh_reason(cfg hvc.config, src hvc.source, as_of_local timestamp,
+                                                    full_requested boolean, invalid text, si hvc.state_info)
+RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN src.track_changes = 'none' THEN 'track_changes is none'
+        WHEN full_requested THEN 'full => true'
+        WHEN to_regclass('hvc.customer_states') IS NULL OR to_regclass('hvc.changed_customers') IS NULL
+            THEN 'no state tables'
+        WHEN invalid IS NOT NULL THEN invalid
+        WHEN si.singleton IS NULL THEN 'no stored states'
+        WHEN si.format_version <> hvc._state_format_version()
+            THEN format('stored states have format %s, this release writes %s', si.format_version, hvc._state_format_version())
+        WHEN si.registration <> hvc._registration_key(src) THEN 'source registered'
+        WHEN si.timezone <> cfg.timezone THEN format('timezone changed from %s to %s', si.timezone, cfg.timezone)
+        WHEN as_of_local < si.as_of_local THEN 'as_of is before the stored states'' as_of'
+        WHEN si.source_files IS DISTINCT FROM hvc._source_files(src.relation::regclass)
+            THEN 'the source was truncated, rewritten or restored, or its partitions changed'
+        END
+$$;
+COMMENT ON FUNCTION hvc._full_refresh_reason(hvc.config, hvc.source, timestamp, boolean, text, hvc.state_info) IS
+    'Internal: why a refresh must read the whole source (NULL when the stored states allow an incremental one).';
+
+-- Column mode: deletes leave no changed_at.  When the source's row count
+-- differs from the stored states' total, pg_temp._hvc_touched becomes the
+-- customers whose row count differs (a NULL key for the NULL-key rows);
+-- returns how many (0: the counts agree, _hvc_touched unchanged).
+CREATE OR REPLACE FUNCTION hvc._touch_deleted(src hvc.source) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    n_source bigint;
+    n_states bigint;
+    n_lost bigint;
+BEGIN
+    IF src.relation IS NULL OR src.customer IS NULL OR to_regclass('pg_temp._hvc_touched') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _touch_deleted runs inside a refresh, with a registered source'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %s', src.relation) INTO n_source;
+    SELECT coalesce(sum(c.rows), 0) INTO n_states FROM hvc.customer_states c;
+    IF n_source = n_states THEN
+        RETURN 0;
+    END IF;
+    TRUNCATE pg_temp._hvc_touched;
+    EXECUTE format($q$
+        INSERT INTO pg_temp._hvc_touched
+        SELECT coalesce(a.k, c.customer_id)
+          FROM (SELECT s.%1$I AS k, count(*) AS n FROM %2$s s WHERE s.%1$I IS NOT NULL GROUP BY 1) a
+          FULL JOIN (SELECT * FROM hvc.customer_states WHERE customer_id IS NOT NULL) c
+            ON c.customer_id = a.k
+         WHERE a.n IS DISTINCT FROM c.rows
+        UNION ALL
+        SELECT NULL
+         WHERE (SELECT count(*) FROM %2$s s WHERE s.%1$I IS NULL)
+               <> coalesce((SELECT sum(c.rows) FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0)$q$,
+        src.customer, src.relation);
+    GET DIAGNOSTICS n_lost = ROW_COUNT;
+    RETURN n_lost;
+END $fn$;
+COMMENT ON FUNCTION hvc._touch_deleted(hvc.source) IS
+    'Internal: column mode''s delete check: when the source''s row count differs from the stored states'', marks the customers whose row count differs as touched; returns how many.';
+
 -- Build pg_temp._hvc_stage for refresh id.  Returns the kind, the reason,
 -- and the customers skipped for an overlong key and their rows.
 -- Partitioned sources: with enable_partitionwise_aggregate the planner
@@ -452,8 +519,7 @@ DECLARE
     n_changed bigint := 0;
     n_late bigint := 0;
     n_lost bigint := 0;
-    n_source bigint;
-    n_states bigint;
+    n_reread bigint;
     notes text[] := '{}';
 BEGIN
     IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL THEN
@@ -474,21 +540,7 @@ BEGIN
     WITH d AS (DELETE FROM hvc.state_invalidations i RETURNING i.reason AS what)
     SELECT string_agg(DISTINCT d.what, '; ') INTO invalid FROM d;
     SELECT * INTO si FROM hvc.state_info;
-    reason := CASE
-        WHEN src.track_changes = 'none' THEN 'track_changes is none'
-        WHEN coalesce(full_requested, false) THEN 'full => true'
-        WHEN to_regclass('hvc.customer_states') IS NULL OR to_regclass('hvc.changed_customers') IS NULL
-            THEN 'no state tables'
-        WHEN invalid IS NOT NULL THEN invalid
-        WHEN si.singleton IS NULL THEN 'no stored states'
-        WHEN si.format_version <> hvc._state_format_version()
-            THEN format('stored states have format %s, this release writes %s', si.format_version, hvc._state_format_version())
-        WHEN si.registration <> hvc._registration_key(src) THEN 'source registered'
-        WHEN si.timezone <> cfg.timezone THEN format('timezone changed from %s to %s', si.timezone, cfg.timezone)
-        WHEN as_of_local < si.as_of_local THEN 'as_of is before the stored states'' as_of'
-        WHEN si.source_files IS DISTINCT FROM hvc._source_files(src.relation::regclass)
-            THEN 'the source was truncated, rewritten or restored, or its partitions changed'
-        END;
+    reason := hvc._full_refresh_reason(cfg, src, as_of_local, coalesce(full_requested, false), invalid, si);
 
     -- Changes are taken before the source is read: a change committed later
     -- stays for the next refresh (reading it twice is harmless).
@@ -516,8 +568,15 @@ BEGIN
                                    OR (t.customer_id IS NULL AND c.customer_id IS NULL));
             GET DIAGNOSTICS n_late = ROW_COUNT;
         END IF;
-        IF n_changed + n_late > greatest(1000, si.customers / 5) THEN
-            reason := format('%s changed customers: more than a fifth of %s', n_changed + n_late, si.customers);
+        -- recomputing reads every row of the touched customers through the
+        -- index: past a fifth of the source's rows one full read is cheaper
+        SELECT coalesce(sum(c.rows), 0) INTO n_reread
+          FROM hvc.customer_states c
+         WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
+            OR (c.customer_id IS NULL AND EXISTS (SELECT 1 FROM pg_temp._hvc_touched t WHERE t.customer_id IS NULL));
+        IF n_reread > greatest(10000, si.source_rows / 5) THEN
+            reason := format('%s changed customers with %s stored rows: more than a fifth of the %s rows',
+                             n_changed + n_late, n_reread, si.source_rows);
         END IF;
     END IF;
 
@@ -539,24 +598,8 @@ BEGIN
         kind := 'incremental';
         PERFORM hvc._recompute_states(src, as_of_local, cfg.timezone);
         IF src.track_changes = 'column' THEN
-            -- deletes leave no changed_at: compare row counts
-            EXECUTE format('SELECT count(*) FROM %s', src.relation) INTO n_source;
-            SELECT coalesce(sum(c.rows), 0) INTO n_states FROM hvc.customer_states c;
-            IF n_source <> n_states THEN
-                TRUNCATE pg_temp._hvc_touched;
-                EXECUTE format($q$
-                    INSERT INTO pg_temp._hvc_touched
-                    SELECT coalesce(a.k, c.customer_id)
-                      FROM (SELECT s.%1$I AS k, count(*) AS n FROM %2$s s WHERE s.%1$I IS NOT NULL GROUP BY 1) a
-                      FULL JOIN (SELECT * FROM hvc.customer_states WHERE customer_id IS NOT NULL) c
-                        ON c.customer_id = a.k
-                     WHERE a.n IS DISTINCT FROM c.rows
-                    UNION ALL
-                    SELECT NULL
-                     WHERE (SELECT count(*) FROM %2$s s WHERE s.%1$I IS NULL)
-                           <> coalesce((SELECT sum(c.rows) FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0)$q$,
-                    src.customer, src.relation);
-                GET DIAGNOSTICS n_lost = ROW_COUNT;
+            n_lost := hvc._touch_deleted(src);
+            IF n_lost > 0 THEN
                 PERFORM hvc._recompute_states(src, as_of_local, cfg.timezone);
             END IF;
         END IF;

@@ -252,18 +252,11 @@ bfgs_update(int n, double H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM], const double *x,
 				- (Hy[i] * s[j] + s[i] * Hy[j]) / sy;
 }
 
-int
-hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
-			 const hvc_opt_options *opt, hvc_opt_report *rep)
+/* The options with every unset limit at its default. */
+static hvc_opt_options
+normalized_options(const hvc_opt_options *opt)
 {
 	hvc_opt_options o;
-	hvc_opt_report r;
-	box			b;
-	double		H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM];
-	double		x[HVC_OPT_MAXDIM], g[HVC_OPT_MAXDIM], d[HVC_OPT_MAXDIM];
-	double		f, gnorm = INFINITY;
-	int			freev[HVC_OPT_MAXDIM], pfree[HVC_OPT_MAXDIM];
-	int			i, j, iter = 0, fresh = 1, nfev = 0, status;
 
 	if (opt)
 		o = *opt;
@@ -277,29 +270,128 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 		o.gtol = 1e-9;
 	if (!(o.max_step > 0.0))
 		o.max_step = 4.0;
+	return o;
+}
+
+/*
+ * The box of o and the start point theta clamped into it; 0 (with a
+ * message) when the arguments, the bounds or the start point are invalid.
+ */
+static int
+start_in_box(const hvc_opt_options *o, int n, const double *theta, box *b,
+			 double *x, hvc_opt_report *r)
+{
+	int			i;
+
+	if (theta == NULL || n < 1 || n > HVC_OPT_MAXDIM)
+	{
+		snprintf(r->message, sizeof(r->message), "invalid arguments");
+		return 0;
+	}
+	b->n = n;
+	for (i = 0; i < n; i++)
+	{
+		b->lo[i] = o->lower ? o->lower[i] : -INFINITY;
+		b->hi[i] = o->upper ? o->upper[i] : INFINITY;
+		if (isnan(b->lo[i]) || isnan(b->hi[i]) || b->lo[i] > b->hi[i] ||
+			!isfinite(theta[i]))
+		{
+			snprintf(r->message, sizeof(r->message), "invalid bounds or start point");
+			return 0;
+		}
+		x[i] = clampd(theta[i], b->lo[i], b->hi[i]);
+	}
+	return 1;
+}
+
+/*
+ * Why the iteration stops before its next step (a status, with its message
+ * in r), or -1 to go on.
+ */
+static int
+stop_reason(const hvc_opt_options *o, double f, double gnorm, int iter,
+			int nfev, hvc_opt_report *r)
+{
+	if (o->interrupted != NULL && o->interrupted())
+	{
+		snprintf(r->message, sizeof(r->message), "interrupted");
+		return HVC_OPT_INTERRUPTED;
+	}
+	if (gnorm <= o->gtol * (fabs(f) > 1.0 ? fabs(f) : 1.0))
+	{
+		snprintf(r->message, sizeof(r->message),
+				 "converged: gradient norm %.2g", gnorm);
+		return HVC_OPT_CONVERGED;
+	}
+	if (iter >= o->max_iter)
+	{
+		snprintf(r->message, sizeof(r->message),
+				 "iteration limit %d reached (gradient norm %.2g)",
+				 o->max_iter, gnorm);
+		return HVC_OPT_MAXITER;
+	}
+	if (nfev >= o->max_fev)
+	{
+		snprintf(r->message, sizeof(r->message),
+				 "evaluation limit %d reached (gradient norm %.2g)",
+				 o->max_fev, gnorm);
+		return HVC_OPT_MAXFEV;
+	}
+	return -1;
+}
+
+/*
+ * The search direction d on the free variables (-H g, or steepest descent
+ * with a fresh H); returns its largest absolute component.
+ */
+static double
+search_direction(int n, double H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM],
+				 const double *g, const int *freev, int fresh, double *d)
+{
+	double		dmax = 0.0;
+	int			i, j;
+
+	for (i = 0; i < n; i++)
+	{
+		d[i] = 0.0;
+		if (!freev[i])
+			continue;
+		if (fresh)
+			d[i] = -g[i];
+		else
+			for (j = 0; j < n; j++)
+				if (freev[j])
+					d[i] -= H[i][j] * g[j];
+	}
+	for (i = 0; i < n; i++)
+		if (fabs(d[i]) > dmax)
+			dmax = fabs(d[i]);
+	return dmax;
+}
+
+int
+hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
+			 const hvc_opt_options *opt, hvc_opt_report *rep)
+{
+	hvc_opt_options o = normalized_options(opt);
+	hvc_opt_report r;
+	box			b;
+	double		H[HVC_OPT_MAXDIM][HVC_OPT_MAXDIM];
+	double		x[HVC_OPT_MAXDIM], g[HVC_OPT_MAXDIM], d[HVC_OPT_MAXDIM];
+	double		f, gnorm = INFINITY;
+	int			freev[HVC_OPT_MAXDIM], pfree[HVC_OPT_MAXDIM];
+	int			i, iter = 0, fresh = 1, nfev = 0, status;
+
 	memset(&r, 0, sizeof(r));
 	r.f = NAN;
 	r.gnorm = NAN;
 
-	if (fn == NULL || theta == NULL || n < 1 || n > HVC_OPT_MAXDIM)
+	if (fn == NULL || !start_in_box(&o, n, theta, &b, x, &r))
 	{
 		status = HVC_OPT_BADARG;
-		snprintf(r.message, sizeof(r.message), "invalid arguments");
+		if (fn == NULL)
+			snprintf(r.message, sizeof(r.message), "invalid arguments");
 		goto done;
-	}
-	b.n = n;
-	for (i = 0; i < n; i++)
-	{
-		b.lo[i] = o.lower ? o.lower[i] : -INFINITY;
-		b.hi[i] = o.upper ? o.upper[i] : INFINITY;
-		if (isnan(b.lo[i]) || isnan(b.hi[i]) || b.lo[i] > b.hi[i] ||
-			!isfinite(theta[i]))
-		{
-			status = HVC_OPT_BADARG;
-			snprintf(r.message, sizeof(r.message), "invalid bounds or start point");
-			goto done;
-		}
-		x[i] = clampd(theta[i], b.lo[i], b.hi[i]);
 	}
 
 	f = fn(x, g, ctx);
@@ -314,7 +406,7 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 	for (;;)
 	{
 		trial		tr;
-		double		dmax = 0.0, t0, tmax;
+		double		dmax, t0, tmax;
 
 		gnorm = proj_grad(&b, x, g, NULL, 0.0);
 		proj_grad(&b, x, g, freev, BOUND_EPS);
@@ -328,52 +420,11 @@ hvc_minimize(hvc_objective fn, void *ctx, int n, double *theta,
 		if (iter > 0 && memcmp(freev, pfree, sizeof(int) * n) != 0)
 			fresh = 1;
 		memcpy(pfree, freev, sizeof(int) * n);
-		if (o.interrupted != NULL && o.interrupted())
-		{
-			status = HVC_OPT_INTERRUPTED;
-			snprintf(r.message, sizeof(r.message), "interrupted");
+		status = stop_reason(&o, f, gnorm, iter, nfev, &r);
+		if (status >= 0)
 			break;
-		}
-		if (gnorm <= o.gtol * (fabs(f) > 1.0 ? fabs(f) : 1.0))
-		{
-			status = HVC_OPT_CONVERGED;
-			snprintf(r.message, sizeof(r.message),
-					 "converged: gradient norm %.2g", gnorm);
-			break;
-		}
-		if (iter >= o.max_iter)
-		{
-			status = HVC_OPT_MAXITER;
-			snprintf(r.message, sizeof(r.message),
-					 "iteration limit %d reached (gradient norm %.2g)",
-					 o.max_iter, gnorm);
-			break;
-		}
-		if (nfev >= o.max_fev)
-		{
-			status = HVC_OPT_MAXFEV;
-			snprintf(r.message, sizeof(r.message),
-					 "evaluation limit %d reached (gradient norm %.2g)",
-					 o.max_fev, gnorm);
-			break;
-		}
 
-		/* search direction on the free variables */
-		for (i = 0; i < n; i++)
-		{
-			d[i] = 0.0;
-			if (!freev[i])
-				continue;
-			for (j = 0; j < n; j++)
-				if (freev[j])
-					d[i] -= H[i][j] * g[j];
-		}
-		if (fresh)
-			for (i = 0; i < n; i++)
-				d[i] = freev[i] ? -g[i] : 0.0;
-		for (i = 0; i < n; i++)
-			if (fabs(d[i]) > dmax)
-				dmax = fabs(d[i]);
+		dmax = search_direction(n, H, g, freev, fresh, d);
 		tmax = o.max_step / dmax;
 		t0 = tmax < 1.0 ? tmax : 1.0;
 		if (fresh && t0 > 1.0 / dmax)

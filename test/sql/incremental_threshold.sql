@@ -1,0 +1,70 @@
+-- When an incremental refresh reads the source again in full (issue 10):
+-- recomputing a changed customer reads all of its rows through the index, so
+-- the limit is counted in the changed customers' stored rows (more than a
+-- fifth of the source's rows, and more than 10 000), not in customers: a
+-- day of orders from many small or new customers stays incremental, a few
+-- changed customers with long histories make the refresh full.
+--
+-- The shop: 100 big customers (1..100) with 200 rows each = 20 000 rows and
+-- 2 000 small ones (1001..3000) with 1 row each: 22 000 rows, 2 100
+-- customers; a fifth of the rows is 4 400, so the limit is 10 000 rows.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS hvc;
+DELETE FROM hvc.config;
+INSERT INTO hvc.config (model) VALUES ('none');
+
+CREATE TABLE thr_sales (customer_id integer, ordered_at timestamptz, amount numeric);
+CREATE INDEX ON thr_sales (customer_id);
+INSERT INTO thr_sales
+SELECT c, '2024-01-01'::timestamptz + (c * 7 + k) * interval '1 day' / 5, 10 + k % 7
+  FROM generate_series(1, 100) c, generate_series(1, 200) k;
+INSERT INTO thr_sales
+SELECT c, '2024-03-01'::timestamptz + c * interval '1 hour', 20 + c % 5
+  FROM generate_series(1001, 3000) c;
+SELECT hvc.register_source('thr_sales', 'customer_id', 'ordered_at', 'amount', track_changes => 'trigger') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2024-12-01');
+SELECT kind, kind_reason, customers FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+
+-- The refresh after some changes, then a full one of the same data: kind,
+-- reason, and the snapshot rows that differ (refresh_id left out).
+CREATE FUNCTION thr_refresh() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    k text;
+    r text;
+    d bigint;
+BEGIN
+    PERFORM hvc.refresh_now('2024-12-01');
+    SELECT l.kind, l.kind_reason INTO k, r FROM hvc.refresh_log l ORDER BY l.refresh_id DESC LIMIT 1;
+    DROP TABLE IF EXISTS thr_a, thr_b;
+    CREATE TEMP TABLE thr_a AS SELECT * FROM hvc.customer_snapshot;
+    PERFORM hvc.refresh_now('2024-12-01', true);
+    CREATE TEMP TABLE thr_b AS SELECT * FROM hvc.customer_snapshot;
+    ALTER TABLE thr_a DROP COLUMN refresh_id;
+    ALTER TABLE thr_b DROP COLUMN refresh_id;
+    SELECT count(*) INTO d FROM ((TABLE thr_a EXCEPT ALL TABLE thr_b) UNION ALL (TABLE thr_b EXCEPT ALL TABLE thr_a)) x;
+    RETURN format('%s (%s): %s rows differ', k, r, d);
+END $$;
+
+-- 1. A busy day of small orders: one row from each of the 2 000 small
+-- customers and from 1 500 new ones: 3 500 changed customers (more than a
+-- fifth of the customers), but only 2 000 stored rows to read again:
+-- incremental.
+INSERT INTO thr_sales SELECT c, '2024-11-30', 5 FROM generate_series(1001, 4500) c;
+SELECT thr_refresh();
+SELECT count(*) AS customers, sum(orders) AS orders FROM hvc.customer_snapshot;
+
+-- 2. One row changed for each of 60 big customers: 60 changed customers, but
+-- 60 x 200 = 12 000 stored rows (more than 10 000 and a fifth of 25 500):
+-- full.
+UPDATE thr_sales SET amount = amount + 1 WHERE customer_id <= 60 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
+SELECT thr_refresh();
+
+-- 3. 40 big customers: 8 000 stored rows, under the limit: incremental.
+UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 61 AND 100 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
+SELECT thr_refresh();
+
+SELECT hvc.register_source('thr_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+DROP TABLE thr_sales;
+DROP FUNCTION thr_refresh();
+DELETE FROM hvc.config;
+INSERT INTO hvc.config DEFAULT VALUES;
