@@ -91,7 +91,20 @@ INSERT INTO bench_case VALUES
   format('CALL hvc.refresh(as_of => %L)', :'as_of')),
  ('f', 'CALL hvc.refresh(full => true), bgnbd + backtest', $q$UPDATE hvc.config SET model = 'bgnbd', value_basis = 'historic_clv', validation_days = NULL$q$,
   format('CALL hvc.refresh(as_of => %L, full => true)', :'as_of'));
-CREATE TEMP TABLE bench_times (k text, run integer, seconds float8);
+CREATE TEMP TABLE bench_times (k text, run integer, seconds float8, cpu_seconds float8);
+-- CPU time (user + system) of this backend so far, from /proc (Linux; NULL
+-- elsewhere): less sensitive than wall time to other load on the machine.
+-- Only the leader's: parallel workers (the GROUP BY of (a), the stage of a
+-- refresh) are not counted.
+CREATE FUNCTION pg_temp.backend_cpu() RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+    f text[];
+BEGIN
+    f := regexp_split_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ');
+    RETURN (f[12]::bigint + f[13]::bigint) / 100.0;   -- utime + stime, in 1/100 s (USER_HZ)
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END $$;
 
 \echo
 \echo '--- timing: one untimed warm-up run of each, then 3 timed rounds of (a) ... (f)'
@@ -108,11 +121,13 @@ SELECT stmt
                  -- steady state of a nightly refresh: autovacuum has cleaned
                  -- the previous refresh's dead rows (not timed)
                  WHEN 2 THEN CASE WHEN k IN ('c', 'd', 'e', 'f') THEN 'VACUUM hvc.customer_snapshot' END
-                 WHEN 3 THEN $$SELECT set_config('bench.t0', clock_timestamp()::text, false)$$
+                 WHEN 3 THEN $$SELECT set_config('bench.t0', clock_timestamp()::text, false),
+                                      set_config('bench.c0', coalesce(pg_temp.backend_cpu()::text, ''), false)$$
                  WHEN 4 THEN stmt
                  ELSE format($$INSERT INTO bench_times
                                SELECT %L, %s, extract(epoch FROM clock_timestamp()
-                                                    - current_setting('bench.t0')::timestamptz)$$, k, run)
+                                                    - current_setting('bench.t0')::timestamptz),
+                                      pg_temp.backend_cpu() - nullif(current_setting('bench.c0'), '')::float8$$, k, run)
                END
           FROM bench_case, generate_series(1, 3) run, generate_series(1, 5) step) s
  WHERE stmt IS NOT NULL
@@ -122,16 +137,18 @@ SELECT stmt
 RESET client_min_messages;
 
 \echo
-\echo '--- results (seconds; median of 3 runs)'
+\echo '--- results (seconds; median of 3 runs; leader_cpu_s: CPU time of this backend, parallel workers not counted)'
 CREATE TEMP TABLE bench_result AS
 SELECT c.k, c.label,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY t.seconds) AS median,
-       min(t.seconds) AS fastest, max(t.seconds) AS slowest
+       min(t.seconds) AS fastest, max(t.seconds) AS slowest,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY t.cpu_seconds) AS median_cpu
   FROM bench_case c JOIN bench_times t USING (k)
  GROUP BY c.k, c.label;
 SELECT '(' || k || ')' AS " ", label AS statement,
        round(median::numeric, 3) AS median_s,
-       round(fastest::numeric, 3) AS min_s, round(slowest::numeric, 3) AS max_s
+       round(fastest::numeric, 3) AS min_s, round(slowest::numeric, 3) AS max_s,
+       round(median_cpu::numeric, 2) AS leader_cpu_s
   FROM bench_result ORDER BY k;
 
 SELECT x.ratio, round((n.median / nullif(d.median, 0))::numeric, 2) AS value

@@ -243,6 +243,85 @@ discounted_purchases_days(const ModelSet *ms, double x, double t_x, double T,
 	return dep + (e_all - e_whole) / pow(1.0 + ms->monthly_discount_rate, whole + 1.0);
 }
 
+/*
+ * The horizons (in time units) whose E[Y] a forecast needs, in the order
+ * model_set_forecast_expected takes them: the whole months of the CLV
+ * (k * units per month, k = 1..), then, with horizon_days, the horizon H
+ * itself.  -1 when there are more than max (or the settings are out of
+ * range): use model_set_forecast.
+ */
+int
+model_set_horizons(const ModelSet *ms, double *t, int max)
+{
+	int			k,
+				n;
+
+	if (!isnan(ms->horizon_units))
+	{
+		double		unit_days = ms->units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0;
+		double		f = HVC_DAYS_PER_MONTH / unit_days,
+					whole = floor(ms->horizon_units / f + 1e-9);
+
+		if (!(whole >= 0.0) || whole + 1.0 > (double) max || !isfinite(ms->horizon_units))
+			return -1;
+		n = (int) whole;
+		for (k = 1; k <= n; k++)
+			t[k - 1] = (double) k * f;
+		t[n] = ms->horizon_units;
+		return n + 1;
+	}
+	if (ms->horizon_months < 0 || ms->horizon_months > max ||
+		!(ms->units_per_month > 0.0) || !isfinite(ms->units_per_month))
+		return -1;
+	for (k = 1; k <= ms->horizon_months; k++)
+		t[k - 1] = (double) k * ms->units_per_month;
+	return ms->horizon_months;
+}
+
+/*
+ * model_set_forecast with E[Y] at the horizons of model_set_horizons given
+ * (expected[i], computed by the caller): the same operations on the same
+ * values, so the same result.
+ */
+void
+model_set_forecast_expected(const ModelSet *ms, double x, double t_x, double T,
+							const double *expected, PurchaseForecast *out)
+{
+	out->p_alive = out->churn_risk = out->predicted_orders = out->discounted_purchases =
+		out->next_order_in = NAN;
+	if (!ms->usable)
+		return;
+	out->p_alive = hvc_model_p_alive(&ms->purchase, x, t_x, T);
+	if (!isnan(ms->churn_window))
+		out->churn_risk = hvc_model_p_no_purchase(&ms->purchase, ms->churn_window, x, t_x, T);
+	else if (ms->legacy_churn)
+		out->churn_risk = 1.0 - out->p_alive;
+	if (!isnan(ms->horizon_units))
+	{
+		/* discounted_purchases_days on the given values */
+		double		unit_days = ms->units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0;
+		double		f = HVC_DAYS_PER_MONTH / unit_days,
+					H = ms->horizon_units,
+					whole = floor(H / f + 1e-9),
+					e_whole,
+					dep;
+
+		dep = hvc_discount_expected(expected, (int) whole, ms->monthly_discount_rate, &e_whole);
+		out->predicted_orders = e_whole;
+		if (isfinite(dep) && H > whole * f)
+		{
+			out->predicted_orders = expected[(int) whole];
+			dep = dep + (expected[(int) whole] - e_whole) / pow(1.0 + ms->monthly_discount_rate, whole + 1.0);
+		}
+		out->discounted_purchases = dep;
+	}
+	else
+		out->discounted_purchases =
+			hvc_discount_expected(expected, ms->horizon_months, ms->monthly_discount_rate,
+								  &out->predicted_orders);
+	out->next_order_in = hvc_model_next_order_median(&ms->purchase, x, T);
+}
+
 void
 model_set_forecast(const ModelSet *ms, double x, double t_x, double T, PurchaseForecast *out)
 {

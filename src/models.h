@@ -73,6 +73,15 @@ extern void model_set_from_params(HeapTupleHeader params, ModelSet *ms);
 extern void model_set_forecast(const ModelSet *ms, double x, double t_x, double T,
 							   PurchaseForecast *out);
 
+/*
+ * The same forecast in two steps, for callers that share the expensive E[Y]
+ * values (snapshot_forecast.c): the horizons whose E[Y] it needs (-1: more
+ * than max, use model_set_forecast), then the forecast from E[Y] at them.
+ */
+extern int	model_set_horizons(const ModelSet *ms, double *t, int max);
+extern void model_set_forecast_expected(const ModelSet *ms, double x, double t_x, double T,
+										const double *expected, PurchaseForecast *out);
+
 /* Predictions for one customer from its triple's forecast and its spend. */
 extern void model_set_predict(const ModelSet *ms, const PurchaseForecast *fc, double x,
 							  double monetary, Prediction *out);

@@ -224,36 +224,60 @@ BEGIN
         INSERT INTO hvc.retention_store (refresh_id, period_start, period_end, tier, tier_rank, customers,
                                          bought_again, period_complete, history_covers)
         WITH cp AS (SELECT * FROM pg_temp._hvc_periods p WHERE p.i IS NOT NULL),
+             -- the tier moves after the oldest base refresh, each with the
+             -- customer's move before it and last move
+             hm AS (SELECT h.customer_id, h.refresh_id, h.from_tier, h.from_tier_rank,
+                           lag(h.refresh_id) OVER w AS prev_refresh,
+                           last_value(h.refresh_id) OVER w_all AS last_refresh,
+                           last_value(h.direction) OVER w_all = 'lapsed' AS gone
+                      FROM hvc.tier_history h
+                     WHERE h.refresh_id > (SELECT min(cp.base_refresh) FROM cp)
+                    WINDOW w AS (PARTITION BY h.customer_id ORDER BY h.refresh_id),
+                           w_all AS (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)),
              -- per period and customer who moved after its base refresh:
-             -- the tier then (from_tier of the first move; NULL: not a
-             -- customer yet), and whether the customer has left the
+             -- the tier then (from_tier of the first move after it; NULL:
+             -- not a customer yet), and whether the customer has left the
              -- snapshot since (last move lapsed)
-             moved AS (SELECT cp.i, h.customer_id,
-                              (array_agg(h.from_tier ORDER BY h.refresh_id))[1] AS tier,
-                              (array_agg(h.from_tier_rank ORDER BY h.refresh_id))[1] AS tier_rank,
-                              (array_agg(h.direction ORDER BY h.refresh_id DESC))[1] = 'lapsed' AS gone
-                         FROM cp JOIN hvc.tier_history h ON h.refresh_id > cp.base_refresh
-                        GROUP BY cp.i, h.customer_id),
+             moved AS (SELECT cp.i, hm.customer_id, hm.from_tier AS tier, hm.from_tier_rank AS tier_rank, hm.gone
+                         FROM hm JOIN cp ON hm.refresh_id > cp.base_refresh
+                                        AND (hm.prev_refresh IS NULL OR hm.prev_refresh <= cp.base_refresh)),
              -- purchases in the older covered periods (the last one, as_of's,
              -- is told by last_order_at): one pass over the stage, only when
              -- there are older ones
              bought AS (SELECT g.customer_id, hvc._purchase_period_mask(g.state, bounds) AS mask
                           FROM pg_temp._hvc_stage g WHERE g.customer_id IS NOT NULL AND covered > 1),
-             at_start AS (SELECT cp.i,
-                                 CASE WHEN m.customer_id IS NULL THEN c.tier ELSE m.tier END AS tier,
-                                 CASE WHEN m.customer_id IS NULL THEN c.tier_rank ELSE m.tier_rank END AS tier_rank,
-                                 CASE WHEN cp.i = covered - 1
-                                      THEN (c.last_order_at AT TIME ZONE cfg.timezone)::date >= cp.period_start
-                                      ELSE coalesce((b.mask >> cp.i) & 1 = 1, false) END AS bought
-                            FROM hvc.customer_snapshot c
-                           CROSS JOIN cp
-                            LEFT JOIN moved m ON m.i = cp.i AND m.customer_id = c.customer_id
-                            LEFT JOIN bought b ON b.customer_id = c.customer_id
+             -- every customer of the snapshot once: the current tier, the
+             -- purchase periods, the last tier move
+             cust AS (SELECT c.customer_id, c.tier, c.tier_rank, coalesce(b.mask, 0) AS mask,
+                             (c.last_order_at AT TIME ZONE cfg.timezone)::date
+                                 >= (SELECT cp.period_start FROM cp WHERE cp.i = covered - 1) AS bought_last,
+                             l.last_refresh
+                        FROM hvc.customer_snapshot c
+                        LEFT JOIN bought b ON b.customer_id = c.customer_id
+                        LEFT JOIN (SELECT DISTINCT hm.customer_id, hm.last_refresh FROM hm) l
+                               ON l.customer_id = c.customer_id),
+             -- a customer has the current tier at the start of the periods
+             -- after the last move's base refresh: counted per (tier,
+             -- purchase periods, last move), not per customer
+             still AS (SELECT u.tier, u.tier_rank, u.mask, u.bought_last, u.last_refresh, count(*) AS n
+                         FROM cust u
+                        GROUP BY u.tier, u.tier_rank, u.mask, u.bought_last, u.last_refresh),
+             at_start AS (SELECT cp.i, s.tier, s.tier_rank, s.n,
+                                 CASE WHEN cp.i = covered - 1 THEN s.bought_last
+                                      ELSE (s.mask >> cp.i) & 1 = 1 END AS bought
+                            FROM still s
+                            JOIN cp ON s.last_refresh IS NULL OR s.last_refresh <= cp.base_refresh
+                          UNION ALL
+                          -- before: the tier before the first move after the base refresh
+                          SELECT m.i, m.tier, m.tier_rank, 1,
+                                 CASE WHEN m.i = covered - 1 THEN u.bought_last
+                                      ELSE (u.mask >> m.i) & 1 = 1 END
+                            FROM moved m JOIN cust u ON u.customer_id = m.customer_id
                           UNION ALL
                           -- customers gone from the snapshot since: no purchase left
-                          SELECT m.i, m.tier, m.tier_rank, false FROM moved m WHERE m.gone)
-        SELECT id, cp.period_start, cp.period_next - 1, a.tier, min(a.tier_rank), count(*),
-               count(*) FILTER (WHERE a.bought), cp.period_next <= as_of_day, true
+                          SELECT m.i, m.tier, m.tier_rank, 1, false FROM moved m WHERE m.gone)
+        SELECT id, cp.period_start, cp.period_next - 1, a.tier, min(a.tier_rank), sum(a.n),
+               coalesce(sum(a.n) FILTER (WHERE a.bought), 0), cp.period_next <= as_of_day, true
           FROM at_start a
           JOIN cp ON cp.i = a.i
          WHERE a.tier IS NOT NULL

@@ -271,6 +271,185 @@ bgnbd_expected_purchases(const bgnbd_params *p, double t, double x,
 	return cond_expected(p, t, x, t_x, T);
 }
 
+/*
+ * cond_expected for n horizons t[] (each > 0 and finite) at once: the same
+ * operations per t, the 2F1 of all of them in one hvc_log_hyp2f1_many call
+ * (bit-identical to n cond_expected calls).
+ */
+#define BGNBD_MANY_MAX 64
+
+static void
+cond_expected_many(const bgnbd_params *p, const double *t, int n, double x,
+				   double t_x, double T, double *out)
+{
+	const double r = p->r, al = p->alpha, a = p->a, b = p->b;
+	double		A = r + x, B = b + x, C = a + b + x - 1.0;
+	double		z[BGNBD_MANY_MAX], lnH[BGNBD_MANY_MAX], pal;
+	int			sg[BGNBD_MANY_MAX], j;
+
+	pal = bgnbd_p_alive(p, x, t_x, T);
+	for (j = 0; j < n; j++)
+		z[j] = t[j] / (al + T + t[j]);
+	if (isnan(pal))
+	{
+		for (j = 0; j < n; j++)
+			out[j] = NAN;
+		return;
+	}
+	hvc_log_hyp2f1_many(A, B, C, z, n, lnH, sg);
+	for (j = 0; j < n; j++)
+	{
+		double		l1mz = -log1p(t[j] / (al + T));
+
+		if (isnan(lnH[j]))
+			out[j] = NAN;
+		else
+			out[j] = pal * (C / (a - 1.0)) * one_minus_signed_exp(sg[j], lnH[j] + A * l1mz);
+	}
+}
+
+void
+bgnbd_expected_purchases_many(const bgnbd_params *p, const double *t, int n,
+							  double x, double t_x, double T, double *out)
+{
+	double		tt[BGNBD_MANY_MAX], lo_out[BGNBD_MANY_MAX], hi_out[BGNBD_MANY_MAX];
+	int			idx[BGNBD_MANY_MAX];
+	int			j, m = 0;
+	int			ok = bgnbd_params_valid(p) && data_valid(x, t_x, T);
+
+	if (n > BGNBD_MANY_MAX || (ok && bgnbd_at_edge(p)))
+	{
+		for (j = 0; j < n; j++)
+			out[j] = bgnbd_expected_purchases(p, t[j], x, t_x, T);
+		return;
+	}
+	if (x <= 0.0)
+		t_x = 0.0;
+	for (j = 0; j < n; j++)
+	{
+		if (!ok || !(t[j] >= 0.0) || !isfinite(t[j]))
+			out[j] = NAN;
+		else if (t[j] == 0.0)
+			out[j] = 0.0;
+		else
+		{
+			idx[m] = j;
+			tt[m++] = t[j];
+		}
+	}
+	if (m == 0)
+		return;
+	if (fabs(p->a - 1.0) < A_ONE_EPS)
+	{
+		bgnbd_params lo = *p, hi = *p;
+
+		lo.a = 1.0 - A_ONE_EPS;
+		hi.a = 1.0 + A_ONE_EPS;
+		cond_expected_many(&lo, tt, m, x, t_x, T, lo_out);
+		cond_expected_many(&hi, tt, m, x, t_x, T, hi_out);
+		for (j = 0; j < m; j++)
+			out[idx[j]] = 0.5 * (lo_out[j] + hi_out[j]);
+	}
+	else
+	{
+		cond_expected_many(p, tt, m, x, t_x, T, lo_out);
+		for (j = 0; j < m; j++)
+			out[idx[j]] = lo_out[j];
+	}
+}
+
+/*
+ * The t_x-free part of cond_expected for n horizons: E[Y(t)] is
+ * P(alive | x, t_x, T) * (C / (a - 1)) * bracket(x, T, t), and the bracket
+ * (the 2F1) depends on x and T only, so it can be shared by every customer
+ * with the same (x, T) whatever the recency.  bgnbd_expected_from_brackets
+ * finishes the products exactly as cond_expected does (bit-identical).
+ */
+static void
+brackets_of(const bgnbd_params *p, const double *t, int n, double x, double T, double *br)
+{
+	const double r = p->r, al = p->alpha, a = p->a, b = p->b;
+	double		A = r + x, B = b + x, C = a + b + x - 1.0;
+	double		z[BGNBD_MANY_MAX] = {0}, lnH[BGNBD_MANY_MAX];
+	int			sg[BGNBD_MANY_MAX], j;
+
+	for (j = 0; j < n; j++)
+		z[j] = t[j] > 0.0 && isfinite(t[j]) ? t[j] / (al + T + t[j]) : 0.0;
+	hvc_log_hyp2f1_many(A, B, C, z, n, lnH, sg);
+	for (j = 0; j < n; j++)
+	{
+		double		l1mz = -log1p(t[j] / (al + T));
+
+		br[j] = isnan(lnH[j]) ? NAN : one_minus_signed_exp(sg[j], lnH[j] + A * l1mz);
+	}
+}
+
+int
+bgnbd_brackets_compute(const bgnbd_params *p, const double *t, int n, double x, double T,
+					   bgnbd_brackets *out)
+{
+	out->n = 0;
+	if (n < 1 || n > BGNBD_MANY_MAX || !bgnbd_params_valid(p) || bgnbd_at_edge(p) ||
+		!data_valid(x, 0.0, T))
+		return 0;
+	out->n = n;
+	out->near_one = fabs(p->a - 1.0) < A_ONE_EPS;
+	if (out->near_one)
+	{
+		bgnbd_params lo = *p, hi = *p;
+
+		lo.a = 1.0 - A_ONE_EPS;
+		hi.a = 1.0 + A_ONE_EPS;
+		brackets_of(&lo, t, n, x, T, out->lo);
+		brackets_of(&hi, t, n, x, T, out->hi);
+	}
+	else
+		brackets_of(p, t, n, x, T, out->lo);
+	return 1;
+}
+
+/* cond_expected from its bracket */
+static double
+expected_of_bracket(const bgnbd_params *p, double x, double t_x, double T, double bracket)
+{
+	const double a = p->a, b = p->b;
+	double		C = a + b + x - 1.0;
+	double		pal = bgnbd_p_alive(p, x, t_x, T);
+
+	if (isnan(pal))
+		return NAN;
+	return pal * (C / (a - 1.0)) * bracket;
+}
+
+void
+bgnbd_expected_from_brackets(const bgnbd_params *p, const double *t, int n, double x,
+							 double t_x, double T, const bgnbd_brackets *br, double *out)
+{
+	int			j;
+	int			ok = bgnbd_params_valid(p) && data_valid(x, t_x, T);
+
+	if (x <= 0.0)
+		t_x = 0.0;
+	for (j = 0; j < n; j++)
+	{
+		if (!ok || !(t[j] >= 0.0) || !isfinite(t[j]))
+			out[j] = NAN;
+		else if (t[j] == 0.0)
+			out[j] = 0.0;
+		else if (br->near_one)
+		{
+			bgnbd_params lo = *p, hi = *p;
+
+			lo.a = 1.0 - A_ONE_EPS;
+			hi.a = 1.0 + A_ONE_EPS;
+			out[j] = 0.5 * (expected_of_bracket(&lo, x, t_x, T, br->lo[j]) +
+							expected_of_bracket(&hi, x, t_x, T, br->hi[j]));
+		}
+		else
+			out[j] = expected_of_bracket(p, x, t_x, T, br->lo[j]);
+	}
+}
+
 static double
 uncond_expected(const bgnbd_params *p, double t)
 {

@@ -56,6 +56,34 @@ double		bgnbd_expected_purchases(const bgnbd_params *p, double t,
 									 double x, double t_x, double T);
 
 /* E[X(t)] for a new customer (§1.3) */
+/*
+ * bgnbd_expected_purchases for n horizons t[0..n-1] at once (the months of
+ * a CLV): out[j] is bit-identical to bgnbd_expected_purchases(p, t[j], ...).
+ */
+void		bgnbd_expected_purchases_many(const bgnbd_params *p, const double *t, int n,
+										  double x, double t_x, double T, double *out);
+/*
+ * The 2F1 part of E[Y(t) | x, t_x, T] for n horizons t[] (at most
+ * BGNBD_BRACKETS_MAX), which depends on x and T only: computed once per
+ * (x, T) and finished per customer by bgnbd_expected_from_brackets, whose
+ * out[j] is bit-identical to bgnbd_expected_purchases(p, t[j], x, t_x, T).
+ * bgnbd_brackets_compute returns 0 (nothing computed) for invalid
+ * parameters or data, the edges, or n out of range: use
+ * bgnbd_expected_purchases then.
+ */
+#define BGNBD_BRACKETS_MAX 64
+typedef struct bgnbd_brackets
+{
+	int			n;
+	int			near_one;		/* a within 1e-6 of 1: lo (a = 1 - h) and hi (a = 1 + h) */
+	double		lo[BGNBD_BRACKETS_MAX];
+	double		hi[BGNBD_BRACKETS_MAX];
+} bgnbd_brackets;
+int			bgnbd_brackets_compute(const bgnbd_params *p, const double *t, int n, double x,
+								   double T, bgnbd_brackets *out);
+void		bgnbd_expected_from_brackets(const bgnbd_params *p, const double *t, int n, double x,
+										 double t_x, double T, const bgnbd_brackets *br,
+										 double *out);
 double		bgnbd_expected_purchases_new(const bgnbd_params *p, double t);
 
 /*

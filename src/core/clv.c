@@ -7,6 +7,9 @@
 
 #include "specfun.h"
 
+/* the most months computed in one pass */
+#define HVC_CLV_MANY_MAX 64
+
 double
 hvc_model_p_alive(const hvc_purchase_model *m, double x, double t_x, double T)
 {
@@ -96,10 +99,53 @@ hvc_discounted_purchases(const hvc_purchase_model *m, double x, double t_x, doub
 						 int months, double monthly_discount, double units_per_month,
 						 double *purchases)
 {
+	double		t[HVC_CLV_MANY_MAX],
+				cur[HVC_CLV_MANY_MAX];
+	int			k;
+
 	if (m == NULL)
 		return NAN;
-	return hvc_discounted_purchases_fn(model_fn, m, x, t_x, T, months, monthly_discount,
-									   units_per_month, purchases);
+	if (m->kind != HVC_MODEL_BGNBD || months < 1 || months > HVC_CLV_MANY_MAX ||
+		!(units_per_month > 0.0) || !isfinite(units_per_month) ||
+		!(monthly_discount > -1.0) || !isfinite(monthly_discount))
+		return hvc_discounted_purchases_fn(model_fn, m, x, t_x, T, months, monthly_discount,
+										   units_per_month, purchases);
+	/*
+	 * BG/NBD: the months' E[Y] in one pass (bgnbd_expected_purchases_many,
+	 * bit-identical to one call per month), then the loop of
+	 * hvc_discounted_purchases_fn on them.
+	 */
+	if (purchases != NULL)
+		*purchases = NAN;
+	for (k = 1; k <= months; k++)
+		t[k - 1] = (double) k * units_per_month;
+	bgnbd_expected_purchases_many(&m->u.bgnbd, t, months, x, t_x, T, cur);
+	return hvc_discount_expected(cur, months, monthly_discount, purchases);
+}
+
+double
+hvc_discount_expected(const double *cur, int months, double monthly_discount, double *purchases)
+{
+	double		dep = 0.0,
+				prev = 0.0,
+				disc = 1.0;
+	int			k;
+
+	if (purchases != NULL)
+		*purchases = NAN;
+	if (months < 0 || !(monthly_discount > -1.0) || !isfinite(monthly_discount))
+		return NAN;
+	for (k = 1; k <= months; k++)
+	{
+		if (!isfinite(cur[k - 1]))
+			return NAN;
+		disc /= 1.0 + monthly_discount;
+		dep += (cur[k - 1] - prev) * disc;
+		prev = cur[k - 1];
+	}
+	if (purchases != NULL)
+		*purchases = prev;
+	return dep;
 }
 
 double

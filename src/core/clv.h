@@ -65,6 +65,12 @@ double		hvc_discounted_purchases_fn(hvc_expected_fn fn, const void *ctx, double 
 double		hvc_discounted_purchases(const hvc_purchase_model *m, double x, double t_x,
 									 double T, int months, double monthly_discount,
 									 double units_per_month, double *purchases);
+/*
+ * The discounting loop of hvc_discounted_purchases_fn on precomputed
+ * cur[k - 1] = E[Y(k f)], k = 1..months (same operations, same result).
+ */
+double		hvc_discount_expected(const double *cur, int months, double monthly_discount,
+								  double *purchases);
 double		hvc_clv(const hvc_purchase_model *m, double x, double t_x, double T,
 					double spend, int months, double monthly_discount,
 					double units_per_month);

@@ -202,6 +202,146 @@ h2f1_series(double a, double b, double c, double z, long maxterms,
 	return H2F1_OK;
 }
 
+/*
+ * Step 1 of hvc_log_hyp2f1 (the direct series, 5000 terms) for n values of
+ * z at once: the z-free factor of each term ratio, ((a+k)/(c+k)) *
+ * ((b+k)/(k+1)) (two divisions), is computed once per k for all of them;
+ * every z then goes through exactly the operations of h2f1_series (same
+ * order, same stopping rule, same rescaling), so each result is
+ * bit-identical to h2f1_series(a, b, c, z[j], 5000, ...).  st[j] gets the
+ * status, lg/sg/cancel[j] the results on H2F1_OK.  At most H2F1_MULTI_MAX.
+ */
+#define H2F1_MULTI_MAX 64
+
+static void
+h2f1_series_multi(double a, double b, double c, const double *z, int n,
+				  int *st, double *lg, int *sg, double *cancel)
+{
+	const double big = 6.668014432879854e+240;	/* 2^800 */
+	const double small = 1.499696813895631e-241;	/* 2^-800 */
+	const long	maxterms = 5000;
+	double		sum[H2F1_MULTI_MAX], term[H2F1_MULTI_MAX], tmax[H2F1_MULTI_MAX],
+				lscale[H2F1_MULTI_MAX];
+	int			active[H2F1_MULTI_MAX];
+	double		kmin;
+	long		k;
+	int			j, left = 0;
+
+	kmin = 0.0;
+	if (-a > kmin) kmin = -a;
+	if (-b > kmin) kmin = -b;
+	if (-c > kmin) kmin = -c;
+	kmin += 2.0;
+	for (j = 0; j < n; j++)
+	{
+		sum[j] = term[j] = tmax[j] = 1.0;
+		lscale[j] = 0.0;
+		active[j] = 1;
+		st[j] = H2F1_NOCONV;
+		left++;
+	}
+	for (k = 0; k < maxterms && left > 0; k++)
+	{
+		double		ck = c + (double) k, q;
+
+		if (ck == 0.0)
+		{
+			for (j = 0; j < n; j++)
+				if (active[j])
+					st[j] = H2F1_BAD;
+			return;
+		}
+		q = ((a + (double) k) / ck) * ((b + (double) k) / ((double) k + 1.0));
+		for (j = 0; j < n; j++)
+		{
+			double		ratio, R;
+
+			if (!active[j])
+				continue;
+			ratio = q * z[j];
+			term[j] *= ratio;
+			sum[j] += term[j];
+			if (fabs(term[j]) > tmax[j])
+				tmax[j] = fabs(term[j]);
+			R = fabs(ratio);
+			if (R < z[j])
+				R = z[j];
+			if (term[j] == 0.0 ||
+				((double) k >= kmin && R < 1.0 &&
+				 fabs(term[j]) * R <= 1e-17 * (1.0 - R) * fabs(sum[j])))
+			{
+				st[j] = H2F1_OK;
+				active[j] = 0;
+				left--;
+				continue;
+			}
+			if (fabs(term[j]) > big || fabs(sum[j]) > big)
+			{
+				term[j] *= small;
+				sum[j] *= small;
+				tmax[j] *= small;
+				lscale[j] += 800.0 * HVC_LN2;
+			}
+			if (!isfinite(sum[j]) || !isfinite(term[j]))
+			{
+				st[j] = H2F1_NOCONV;
+				active[j] = 0;
+				left--;
+			}
+		}
+	}
+	for (j = 0; j < n; j++)
+	{
+		if (st[j] != H2F1_OK)
+			continue;
+		if (sum[j] == 0.0)
+		{
+			sg[j] = 0;
+			lg[j] = -INFINITY;
+			cancel[j] = INFINITY;
+			continue;
+		}
+		sg[j] = sum[j] > 0.0 ? 1 : -1;
+		lg[j] = log(fabs(sum[j])) + lscale[j];
+		cancel[j] = tmax[j] / fabs(sum[j]);
+	}
+}
+
+void
+hvc_log_hyp2f1_many(double a, double b, double c, const double *z, int n,
+					double *out, int *sign)
+{
+	int			st[H2F1_MULTI_MAX], sg[H2F1_MULTI_MAX], idx[H2F1_MULTI_MAX];
+	double		lg[H2F1_MULTI_MAX], can[H2F1_MULTI_MAX], zz[H2F1_MULTI_MAX];
+	int			j, m = 0;
+
+	/* the z that step 1 of hvc_log_hyp2f1 sums (the others: one by one) */
+	for (j = 0; j < n; j++)
+	{
+		if (isnan(a) || isnan(b) || isnan(c) || !(z[j] > 0.0 && z[j] < 1.0) ||
+			(c <= 0.0 && c == floor(c)) || m >= H2F1_MULTI_MAX)
+			out[j] = hvc_log_hyp2f1(a, b, c, z[j], &sign[j]);
+		else
+		{
+			idx[m] = j;
+			zz[m++] = z[j];
+		}
+	}
+	if (m == 0)
+		return;
+	h2f1_series_multi(a, b, c, zz, m, st, lg, sg, can);
+	for (j = 0; j < m; j++)
+	{
+		if (st[j] == H2F1_OK && can[j] <= 1e4 && isfinite(lg[j]))
+		{
+			out[idx[j]] = lg[j];
+			sign[idx[j]] = sg[j];
+		}
+		else
+			out[idx[j]] = hvc_log_hyp2f1(a, b, c, zz[j], &sign[idx[j]]);
+	}
+}
+
 double
 hvc_log_hyp2f1(double a, double b, double c, double z, int *sign)
 {

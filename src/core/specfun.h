@@ -58,6 +58,13 @@ double hvc_digamma(double x);
  * integer, or if neither series converges.
  */
 double hvc_log_hyp2f1(double a, double b, double c, double z, int *sign);
+/*
+ * hvc_log_hyp2f1 for n values of z with the same a, b, c: out[j] and
+ * sign[j] are bit-identical to hvc_log_hyp2f1(a, b, c, z[j], &sign[j]);
+ * the direct series shares its z-free factors between them.
+ */
+void hvc_log_hyp2f1_many(double a, double b, double c, const double *z, int n,
+						 double *out, int *sign);
 
 /*
  * G(b, c, z) = 2F1(1, b; c; z) = sum_k (b)_k/(c)_k z^k for 0 <= z < 1 and

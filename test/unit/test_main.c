@@ -18,6 +18,7 @@ main(void)
 	test_pnbd_fit();
 	test_gg();
 	test_clv();
+	test_many();
 	test_rfm();
 	test_churn();
 	test_edges();

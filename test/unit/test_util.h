@@ -64,6 +64,7 @@ void		test_pnbd(void);
 void		test_pnbd_fit(void);
 void		test_gg(void);
 void		test_clv(void);
+void		test_many(void);
 void		test_rfm(void);
 void		test_edges(void);
 void		test_bench(void);
