@@ -377,6 +377,45 @@ BEGIN
 END $$;
 INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_stage(20);
 
+-- the row-wise predictions of the Citus path: mutated states, hostile models
+-- and as_of days
+CREATE FUNCTION pg_temp.fuzz_citus_predict(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
+DECLARE
+    p hvc._model_params;
+    b bytea;
+    i int;
+BEGIN
+    target := '_citus_predict';
+    FOR i IN 1..n LOOP
+        -- the fitted models, usable (else the state is not even read)
+        p := (SELECT f.p FROM fuzz_params f);
+        p.usable := true;
+        IF random() < 0.3 THEN
+            p.model := pg_temp.pick(ARRAY['bgnbd', 'pareto_nbd', 'mbgnbd', 'none', 'magic', NULL]);
+            p.usable := pg_temp.pick(ARRAY[true, false, NULL]);
+            p.r := pg_temp.rf(); p.alpha := pg_temp.rf(); p.a := pg_temp.rf(); p.b := pg_temp.rf();
+            p.s := pg_temp.rf(); p.beta := pg_temp.rf(); p.p := pg_temp.rf(); p.q := pg_temp.rf(); p.v := pg_temp.rf();
+            p.horizon_months := pg_temp.pick(ARRAY[1, 12, 240, 0, -5, 241, NULL]);
+            p.monthly_discount_rate := pg_temp.pick(ARRAY[0, 0.01, 1, -1, 'NaN', NULL]::float8[]);
+            p.units_per_month := pg_temp.pick(ARRAY[4.345, 30, 7, 0, 'NaN', NULL]::float8[]);
+        END IF;
+        b := (SELECT f.s FROM fuzz_states f ORDER BY random() LIMIT 1);
+        IF random() < 0.5 THEN
+            b := pg_temp.mutate(b);
+        END IF;
+        BEGIN
+            PERFORM hvc._citus_predict(b, p,
+                pg_temp.pick(ARRAY['2025-07-01', '2025-07-01', '2024-01-02', 'infinity', '-infinity',
+                                   '294276-12-31', '4713-01-01 BC', NULL]::date[]));
+            state := 'ok';
+        EXCEPTION WHEN OTHERS THEN
+            state := SQLSTATE;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_citus_predict(1500);
+
 -- ---------------------------------------------------------------------------
 -- Verdict: per target, whether enough calls were made and none was an
 -- internal error, and the SQLSTATEs seen (psql -v verbose=1: with counts).
