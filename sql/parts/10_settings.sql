@@ -116,7 +116,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME NOT IN ('tier_rules', 'rfm_segments', 'profile_rules')
        OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' THEN
-        RAISE EXCEPTION 'hvc: _settings_row_origin() is a BEFORE INSERT row trigger of hvc.tier_rules and hvc.rfm_segments'
+        RAISE EXCEPTION 'hvc: _settings_row_origin() is a BEFORE INSERT row trigger of hvc.tier_rules, hvc.rfm_segments and hvc.profile_rules'
             USING ERRCODE = 'feature_not_supported';
     END IF;
     IF NEW.origin IS NOT NULL THEN
@@ -127,7 +127,7 @@ BEGIN
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION hvc._settings_row_origin() IS
-    'Internal: BEFORE INSERT trigger of hvc.tier_rules and hvc.rfm_segments: a row that comes with an origin (a restored dump) first removes the untouched default rows; every inserted row is a user row.';
+    'Internal: BEFORE INSERT trigger of hvc.tier_rules, hvc.rfm_segments and hvc.profile_rules: a row that comes with an origin (a restored dump) first removes the untouched default rows; every inserted row is a user row.';
 
 CREATE OR REPLACE FUNCTION hvc._settings_edited() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -136,7 +136,7 @@ DECLARE
 BEGIN
     IF TG_TABLE_SCHEMA <> 'hvc' OR TG_TABLE_NAME NOT IN ('tier_rules', 'rfm_segments', 'profile_rules')
        OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'STATEMENT' THEN
-        RAISE EXCEPTION 'hvc: _settings_edited() is an AFTER statement trigger of hvc.tier_rules and hvc.rfm_segments'
+        RAISE EXCEPTION 'hvc: _settings_edited() is an AFTER statement trigger of hvc.tier_rules, hvc.rfm_segments and hvc.profile_rules'
             USING ERRCODE = 'feature_not_supported';
     END IF;
     -- A statement that changed no row (e.g. the empty COPY of a restored
@@ -157,7 +157,7 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION hvc._settings_edited() IS
-    'Internal: AFTER INSERT, UPDATE, DELETE (transition table changed) and TRUNCATE statement trigger of hvc.tier_rules and hvc.rfm_segments: once a statement changes a row of the set, all of it is user rules and the set is marked edited in hvc.rule_sets (dumped).';
+    'Internal: AFTER INSERT, UPDATE, DELETE (transition table changed) and TRUNCATE statement trigger of hvc.tier_rules, hvc.rfm_segments and hvc.profile_rules: once a statement changes a row of the set, all of it is user rules and the set is marked edited in hvc.rule_sets (dumped).';
 
 CREATE TABLE hvc.tier_rules (
     tier           text    PRIMARY KEY CHECK (tier <> ''),
