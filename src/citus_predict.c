@@ -84,12 +84,7 @@ predict_cache(FunctionCallInfo fcinfo, HeapTupleHeader params, DateADT as_of_day
 	if (pc != NULL && pc->as_of_day == as_of_day && VARSIZE(pc->params) == len &&
 		memcmp(pc->params, params, len) == 0)
 		return pc;
-	if (DATE_NOT_FINITE(as_of_day) || !IS_VALID_DATE(as_of_day) ||
-		as_of_day >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("hvc: as_of day out of range"),
-				 errhint("The as_of day must be a finite date within the timestamp range (4713 BC to 294276 AD).")));
+	stage_check_as_of_day(as_of_day);
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	if (pc == NULL)
 		pc = palloc0(sizeof(PredictCache));

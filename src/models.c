@@ -279,6 +279,25 @@ model_set_horizons(const ModelSet *ms, double *t, int max)
 }
 
 /*
+ * The start of a forecast: every field NaN, then (with a usable model)
+ * p_alive and churn_risk; false when the model is not usable.
+ */
+static bool
+forecast_alive(const ModelSet *ms, double x, double t_x, double T, PurchaseForecast *out)
+{
+	out->p_alive = out->churn_risk = out->predicted_orders = out->discounted_purchases =
+		out->next_order_in = NAN;
+	if (!ms->usable)
+		return false;
+	out->p_alive = hvc_model_p_alive(&ms->purchase, x, t_x, T);
+	if (!isnan(ms->churn_window))
+		out->churn_risk = hvc_model_p_no_purchase(&ms->purchase, ms->churn_window, x, t_x, T);
+	else if (ms->legacy_churn)
+		out->churn_risk = 1.0 - out->p_alive;
+	return true;
+}
+
+/*
  * model_set_forecast with E[Y] at the horizons of model_set_horizons given
  * (expected[i], computed by the caller): the same operations on the same
  * values, so the same result.
@@ -287,15 +306,8 @@ void
 model_set_forecast_expected(const ModelSet *ms, double x, double t_x, double T,
 							const double *expected, PurchaseForecast *out)
 {
-	out->p_alive = out->churn_risk = out->predicted_orders = out->discounted_purchases =
-		out->next_order_in = NAN;
-	if (!ms->usable)
+	if (!forecast_alive(ms, x, t_x, T, out))
 		return;
-	out->p_alive = hvc_model_p_alive(&ms->purchase, x, t_x, T);
-	if (!isnan(ms->churn_window))
-		out->churn_risk = hvc_model_p_no_purchase(&ms->purchase, ms->churn_window, x, t_x, T);
-	else if (ms->legacy_churn)
-		out->churn_risk = 1.0 - out->p_alive;
 	if (!isnan(ms->horizon_units))
 	{
 		/* discounted_purchases_days on the given values */
@@ -325,15 +337,8 @@ model_set_forecast_expected(const ModelSet *ms, double x, double t_x, double T,
 void
 model_set_forecast(const ModelSet *ms, double x, double t_x, double T, PurchaseForecast *out)
 {
-	out->p_alive = out->churn_risk = out->predicted_orders = out->discounted_purchases =
-		out->next_order_in = NAN;
-	if (!ms->usable)
+	if (!forecast_alive(ms, x, t_x, T, out))
 		return;
-	out->p_alive = hvc_model_p_alive(&ms->purchase, x, t_x, T);
-	if (!isnan(ms->churn_window))
-		out->churn_risk = hvc_model_p_no_purchase(&ms->purchase, ms->churn_window, x, t_x, T);
-	else if (ms->legacy_churn)
-		out->churn_risk = 1.0 - out->p_alive;
 	if (!isnan(ms->horizon_units))
 		out->discounted_purchases = discounted_purchases_days(ms, x, t_x, T, &out->predicted_orders);
 	else

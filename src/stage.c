@@ -38,6 +38,18 @@ bad_stage(const char *msg)
 			 errhint("hvc.refresh() creates the stage; do not call hvc._fit_models or hvc._build_snapshot directly.")));
 }
 
+/* An as_of day the stage and the predictions can work with, or an error. */
+void
+stage_check_as_of_day(DateADT as_of_day)
+{
+	if (DATE_NOT_FINITE(as_of_day) || !IS_VALID_DATE(as_of_day) ||
+		as_of_day >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("hvc: as_of day out of range"),
+				 errhint("The as_of day must be a finite date within the timestamp range (4713 BC to 294276 AD).")));
+}
+
 /*
  * The stage as the refresh creates it: a temporary relation of this session
  * with customer_id of type key_type (any type when InvalidOid; domains count
@@ -138,12 +150,7 @@ stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 	Portal		portal;
 	SPIPlanPtr	plan;
 
-	if (DATE_NOT_FINITE(as_of_day) || !IS_VALID_DATE(as_of_day) ||
-		as_of_day >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("hvc: as_of day out of range"),
-				 errhint("The as_of day must be a finite date within the timestamp range (4713 BC to 294276 AD).")));
+	stage_check_as_of_day(as_of_day);
 
 	memset(stage, 0, sizeof(*stage));
 

@@ -59,6 +59,7 @@ typedef struct Stage
  * > 0) from its deserialised state: error when a purchase lies after
  * as_of_day.  Shared by stage_scan and the row-wise hvc._citus_predict.
  */
+extern void stage_check_as_of_day(DateADT as_of_day);
 extern void stage_customer_fill(StageCustomer *c, Datum key, const CustomerState *s,
 								const CustomerSummary *sum, DateADT as_of_day);
 
