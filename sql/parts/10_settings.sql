@@ -159,6 +159,38 @@ END $$;
 COMMENT ON FUNCTION hvc._settings_edited() IS
     'Internal: AFTER INSERT, UPDATE, DELETE (transition table changed) and TRUNCATE statement trigger of hvc.tier_rules, hvc.rfm_segments and hvc.profile_rules: once a statement changes a row of the set, all of it is user rules and the set is marked edited in hvc.rule_sets (dumped).';
 
+-- A rule table whose default rows carry origin 'extension' (tier_rules,
+-- rfm_segments here; profile_rules, 73_profiles.sql): dumped without its
+-- untouched defaults, its rows' origin kept by hvc._settings_row_origin, the
+-- set marked edited by hvc._settings_edited.  For the install and upgrade
+-- scripts only (pg_extension_config_dump works only inside them).
+CREATE OR REPLACE FUNCTION hvc._track_rule_set(rules regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t text;
+BEGIN
+    SELECT c.relname INTO t FROM pg_class c
+     WHERE c.oid = rules AND c.relnamespace = 'hvc'::regnamespace
+       AND c.relname IN ('tier_rules', 'rfm_segments', 'profile_rules');
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'hvc: _track_rule_set takes hvc.tier_rules, hvc.rfm_segments or hvc.profile_rules'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_catalog.pg_extension_config_dump(rules, 'WHERE origin <> ''extension''');
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON hvc.%I
+                    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin()', t || '_origin', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON hvc.%I REFERENCING NEW TABLE AS changed
+                    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited()', t || '_inserted', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON hvc.%I REFERENCING NEW TABLE AS changed
+                    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited()', t || '_updated', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON hvc.%I REFERENCING OLD TABLE AS changed
+                    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited()', t || '_deleted', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON hvc.%I
+                    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited()', t || '_truncated', t);
+END $$;
+COMMENT ON FUNCTION hvc._track_rule_set(regclass) IS
+    'Internal (install and upgrade scripts): makes a rule table with default rows dump only a DBA''s rules (pg_extension_config_dump WHERE origin <> extension) and adds its origin and edited-set triggers.';
+
 CREATE TABLE hvc.tier_rules (
     tier           text    PRIMARY KEY CHECK (tier <> ''),
     tier_rank      integer NOT NULL UNIQUE CHECK (tier_rank >= 1),
@@ -173,17 +205,7 @@ INSERT INTO hvc.tier_rules (tier, tier_rank, customer_share, high_value, origin)
     ('low',    4, 1.00, false, 'extension');
 -- Untouched defaults are not dumped (the restore's CREATE EXTENSION makes
 -- them again); an edited set is dumped whole and replaces them on restore.
-SELECT pg_catalog.pg_extension_config_dump('hvc.tier_rules', 'WHERE origin <> ''extension''');
-CREATE TRIGGER tier_rules_origin BEFORE INSERT ON hvc.tier_rules
-    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
-CREATE TRIGGER tier_rules_inserted AFTER INSERT ON hvc.tier_rules REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER tier_rules_updated AFTER UPDATE ON hvc.tier_rules REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER tier_rules_deleted AFTER DELETE ON hvc.tier_rules REFERENCING OLD TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER tier_rules_truncated AFTER TRUNCATE ON hvc.tier_rules
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+SELECT hvc._track_rule_set('hvc.tier_rules');
 COMMENT ON TABLE hvc.tier_rules IS
     'Tiers by value rank: a customer whose value_rank / customers is at most customer_share gets the best-ranked such tier. Shares must grow with tier_rank and the last must be 1.';
 COMMENT ON COLUMN hvc.tier_rules.tier IS 'Tier name shown in hvc.customers.tier.';
@@ -216,17 +238,7 @@ INSERT INTO hvc.rfm_segments VALUES
     ('About To Sleep',      8, 2, 3, 1, 2, 1, 2, 'extension'),
     ('At Risk',             9, 1, 2, 2, 5, 2, 5, 'extension'),
     ('Lost',               10, 1, 2, 1, 2, 1, 2, 'extension');
-SELECT pg_catalog.pg_extension_config_dump('hvc.rfm_segments', 'WHERE origin <> ''extension''');
-CREATE TRIGGER rfm_segments_origin BEFORE INSERT ON hvc.rfm_segments
-    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
-CREATE TRIGGER rfm_segments_inserted AFTER INSERT ON hvc.rfm_segments REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER rfm_segments_updated AFTER UPDATE ON hvc.rfm_segments REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER rfm_segments_deleted AFTER DELETE ON hvc.rfm_segments REFERENCING OLD TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER rfm_segments_truncated AFTER TRUNCATE ON hvc.rfm_segments
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+SELECT hvc._track_rule_set('hvc.rfm_segments');
 COMMENT ON TABLE hvc.rfm_segments IS
     'RFM segment rules: the first rule by priority whose inclusive score ranges match wins; no match = ''Others''. A refresh warns about rules that can never match.';
 COMMENT ON COLUMN hvc.rfm_segments.segment IS 'Segment name shown in hvc.customers.segment.';

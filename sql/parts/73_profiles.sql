@@ -58,18 +58,8 @@ COMMENT ON FUNCTION hvc._default_profile_rules() IS
 INSERT INTO hvc.profile_rules SELECT * FROM hvc._default_profile_rules();
 -- Untouched defaults are not dumped (the restore's CREATE EXTENSION makes
 -- them again); an edited set is dumped whole and replaces them on restore.
-SELECT pg_catalog.pg_extension_config_dump('hvc.profile_rules', 'WHERE origin <> ''extension''');
 INSERT INTO hvc.rule_sets VALUES ('profile_rules', false);
-CREATE TRIGGER profile_rules_origin BEFORE INSERT ON hvc.profile_rules
-    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
-CREATE TRIGGER profile_rules_inserted AFTER INSERT ON hvc.profile_rules REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER profile_rules_updated AFTER UPDATE ON hvc.profile_rules REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER profile_rules_deleted AFTER DELETE ON hvc.profile_rules REFERENCING OLD TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER profile_rules_truncated AFTER TRUNCATE ON hvc.profile_rules
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+SELECT hvc._track_rule_set('hvc.profile_rules');
 COMMENT ON TABLE hvc.profile_rules IS
     'Profiles from signals, one rule per profile. Defaults: ambassador (priority 1: latest NPS >= 9, a promoter, or at least 1 referral that bought) and early_adopter (priority 3: a product bought within 30 days of its first sale; needs the sales source''s product column). corporate is yours to add, e.g. INSERT INTO hvc.profile_rules (profile, kind, priority, attribute, attribute_min) VALUES (''corporate'', ''corporate'', 2, ''seats'', 50). A customer gets every profile whose rule matches (hvc.customer_signals.profiles, hvc.customer_profiles); a rule that can never match is named in a NOTICE at each refresh (a default rule none of whose signals or columns exists is not).';
 COMMENT ON COLUMN hvc.profile_rules.profile IS 'The profile''s name, shown in hvc.customer_signals.profiles.';

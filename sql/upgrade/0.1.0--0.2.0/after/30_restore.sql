@@ -7,29 +7,9 @@ SELECT pg_catalog.pg_extension_config_dump('hvc.rule_sets', 'WHERE edited');
 CREATE TRIGGER rule_sets_restored BEFORE INSERT ON hvc.rule_sets
     FOR EACH ROW EXECUTE FUNCTION hvc._rule_set_restored();
 
-SELECT pg_catalog.pg_extension_config_dump('hvc.tier_rules', 'WHERE origin <> ''extension''');
-CREATE TRIGGER tier_rules_origin BEFORE INSERT ON hvc.tier_rules
-    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
-CREATE TRIGGER tier_rules_inserted AFTER INSERT ON hvc.tier_rules REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER tier_rules_updated AFTER UPDATE ON hvc.tier_rules REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER tier_rules_deleted AFTER DELETE ON hvc.tier_rules REFERENCING OLD TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER tier_rules_truncated AFTER TRUNCATE ON hvc.tier_rules
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+SELECT hvc._track_rule_set('hvc.tier_rules');
 
-SELECT pg_catalog.pg_extension_config_dump('hvc.rfm_segments', 'WHERE origin <> ''extension''');
-CREATE TRIGGER rfm_segments_origin BEFORE INSERT ON hvc.rfm_segments
-    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
-CREATE TRIGGER rfm_segments_inserted AFTER INSERT ON hvc.rfm_segments REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER rfm_segments_updated AFTER UPDATE ON hvc.rfm_segments REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER rfm_segments_deleted AFTER DELETE ON hvc.rfm_segments REFERENCING OLD TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER rfm_segments_truncated AFTER TRUNCATE ON hvc.rfm_segments
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+SELECT hvc._track_rule_set('hvc.rfm_segments');
 
 -- The current snapshot's summary and Pareto points are dumped with the
 -- snapshot tables.

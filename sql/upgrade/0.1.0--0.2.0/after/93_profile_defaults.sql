@@ -4,14 +4,4 @@
 -- untouched, before its triggers exist.
 INSERT INTO hvc.profile_rules SELECT * FROM hvc._default_profile_rules();
 INSERT INTO hvc.rule_sets VALUES ('profile_rules', false);
-SELECT pg_catalog.pg_extension_config_dump('hvc.profile_rules', 'WHERE origin <> ''extension''');
-CREATE TRIGGER profile_rules_origin BEFORE INSERT ON hvc.profile_rules
-    FOR EACH ROW EXECUTE FUNCTION hvc._settings_row_origin();
-CREATE TRIGGER profile_rules_inserted AFTER INSERT ON hvc.profile_rules REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER profile_rules_updated AFTER UPDATE ON hvc.profile_rules REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER profile_rules_deleted AFTER DELETE ON hvc.profile_rules REFERENCING OLD TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
-CREATE TRIGGER profile_rules_truncated AFTER TRUNCATE ON hvc.profile_rules
-    FOR EACH STATEMENT EXECUTE FUNCTION hvc._settings_edited();
+SELECT hvc._track_rule_set('hvc.profile_rules');
