@@ -126,7 +126,7 @@ for mode in $modes; do
                       -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $(changes_sql $round); RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, 3); END \$\$" \
                       -c "ROLLBACK" 2>&1 | sed -n 's/.*secs //p')
         t_on=$(timed "$(changes_sql $round)")
-        n_ins=$(psqlq -c "SELECT count(*) FROM hvc.changed_customers")
+        n_ins=$(psqlq -c "SELECT count(*) FROM hvc.inserted_rows")
         echo "1 % insert ($n_ins lines): $t_off s without the triggers, $t_on s with them: $(psqlq -c "SELECT round((($t_on - $t_off) / $n_ins * 1e6)::numeric, 2)") us per row"
         single="FOR i IN 1..2000 LOOP INSERT INTO sales (line_id, customer_id, ordered_at, amount) VALUES (-i, i, '2025-06-29', 1); END LOOP"
         s_off=$(psqlq -c "BEGIN" -c "ALTER TABLE sales DISABLE TRIGGER USER" -c "SET client_min_messages = warning" \

@@ -1,7 +1,8 @@
 /*
  * state_store.c — helpers of the stored per-customer states that incremental
- * refresh keeps between refreshes (sql/parts/57_stage.sql): the state format
- * version this build writes, and a state's row counters.
+ * refresh keeps between refreshes (sql/parts/62_incremental.sql): the state
+ * format version this build writes, a state's row counters, and the merge of
+ * a stored state with the state of rows logged since.
  */
 #include "postgres.h"
 #include "pg_compat.h"
@@ -13,6 +14,7 @@
 PG_FUNCTION_INFO_V1(hvc_state_format_version);
 PG_FUNCTION_INFO_V1(hvc_state_rows);
 PG_FUNCTION_INFO_V1(hvc_state_skipped);
+PG_FUNCTION_INFO_V1(hvc_state_merge);
 
 /* hvc._state_format_version(): the version byte of the states this build writes. */
 Datum
@@ -43,4 +45,24 @@ hvc_state_skipped(PG_FUNCTION_ARGS)
 
 	customer_state_peek_counts(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &rows, &skipped);
 	PG_RETURN_INT64(skipped);
+}
+
+/*
+ * hvc._state_merge(bytea, bytea): the state of the union of the rows two
+ * states were built from (both validated whole; the merge is the
+ * aggregate's own combine step, so it is exact: sets united, counters and
+ * exact sums added, with the same overflow error as the aggregate).
+ */
+Datum
+hvc_state_merge(PG_FUNCTION_ARGS)
+{
+	bytea	   *a = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_PP(1);
+	CustomerState *into;
+	CustomerState *from;
+
+	into = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a));
+	from = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	customer_state_merge(into, from);
+	PG_RETURN_BYTEA_P(customer_state_serialize(into));
 }

@@ -24,8 +24,11 @@
 --     the customers whose counts differ.  A customer nobody touched can only
 --     have lost rows (an insert or an update sets changed_at), so equal
 --     counts mean an unchanged customer.
--- and keeps everyone else's stored state.  The later steps re-score every
--- customer from the stage, as after a full read.
+-- and keeps everyone else's stored state.  In trigger mode, inserted rows
+-- are not reread at all: the INSERT trigger logs them (hvc.inserted_rows)
+-- and the refresh merges them into the stored states (63_row_log.sql), so
+-- only the customers with updated or deleted rows are recomputed.  The
+-- later steps re-score every customer from the stage, as after a full read.
 --
 -- A full refresh runs (reason in hvc.refresh_log.kind_reason) when
 -- track_changes is 'none', full => true, there are no stored states, the
@@ -282,6 +285,7 @@ BEGIN
     END IF;
     PERFORM hvc._drop_change_triggers(rel);
     PERFORM hvc._create_state_objects(src.customer_type::regtype);
+    PERFORM hvc._create_row_log(src);
     INSERT INTO hvc.state_invalidations (reason) VALUES ('source registered');
     IF src.track_changes = 'trigger' THEN
         FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
@@ -302,7 +306,9 @@ COMMENT ON FUNCTION hvc._setup_tracking(text) IS
 -- The change triggers (AFTER INSERT / UPDATE / DELETE / TRUNCATE, FOR EACH
 -- STATEMENT, with transition tables).  They must never fail the user's
 -- write for a reason of hvc's: they run as hvc's owner (SECURITY DEFINER:
--- the writers need no privilege on schema hvc), copy the key column of the
+-- the writers need no privilege on schema hvc), copy inserted rows of the
+-- registered table into the row log (63_row_log.sql, same type rules), and
+-- otherwise copy the key column of the
 -- transition table into hvc.changed_customers (the column's base type, so no
 -- cast, domain check, operator or function the table owner could define
 -- runs; NULL keys are recorded too, they form a group of their own) only
@@ -315,6 +321,8 @@ COMMENT ON FUNCTION hvc._setup_tracking(text) IS
 -- makes the next refresh full.  A query cancel still cancels the write.
 CREATE OR REPLACE FUNCTION hvc._record_changes() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    q text;
 BEGIN
     BEGIN
         IF TG_OP = 'TRUNCATE' THEN
@@ -333,7 +341,14 @@ BEGIN
             VALUES ('the change triggers found no key column of the type of hvc.changed_customers');
             RETURN NULL;
         END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        -- inserted rows of the registered table: copied into the row log
+        -- (63_row_log.sql), merged into the stored states by the next refresh
+        IF TG_OP = 'INSERT' AND to_regclass('hvc.inserted_rows') IS NOT NULL THEN
+            q := hvc._row_log_insert(TG_RELID);
+        END IF;
+        IF q IS NOT NULL THEN
+            EXECUTE q;
+        ELSIF TG_OP IN ('INSERT', 'UPDATE') THEN
             EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT n.%I FROM hvc_new n', TG_ARGV[0]);
         END IF;
         IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -523,6 +538,9 @@ DECLARE
     n_late bigint := 0;
     n_lost bigint := 0;
     n_reread bigint;
+    n_unsettled bigint := 0;
+    merged record;
+    t1 pg_snapshot;
     notes text[] := '{}';
 BEGIN
     IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL THEN
@@ -546,7 +564,9 @@ BEGIN
     reason := hvc._full_refresh_reason(cfg, src, as_of_local, coalesce(full_requested, false), invalid, si);
 
     -- Changes are taken before the source is read: a change committed later
-    -- stays for the next refresh (reading it twice is harmless).
+    -- stays for the next refresh (reading it twice is harmless).  Logged
+    -- rows are settled against a snapshot taken now (63_row_log.sql).
+    t1 := pg_current_snapshot();
     EXECUTE format('CREATE TEMP TABLE _hvc_touched (customer_id %s) ON COMMIT DROP', key_type);
     IF src.track_changes = 'trigger' AND to_regclass('hvc.changed_customers') IS NOT NULL THEN
         WITH d AS (DELETE FROM hvc.changed_customers RETURNING customer_id)
@@ -594,6 +614,7 @@ BEGIN
                  GROUP BY 1$q$,
                 src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
         END IF;
+        n_unsettled := hvc._settle_row_log(t1, false);
         IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
             TRUNCATE hvc.customer_states;
             INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
@@ -603,6 +624,8 @@ BEGIN
     ELSE
         kind := 'incremental';
         PERFORM hvc._recompute_states(src, as_of_local, cfg.timezone);
+        n_unsettled := hvc._settle_row_log(t1, true);
+        merged := hvc._merge_row_log(src, as_of_local, cfg.timezone);
         IF src.track_changes = 'column' THEN
             n_lost := hvc._touch_deleted(src);
             IF n_lost > 0 THEN
@@ -612,6 +635,9 @@ BEGIN
         CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
         SELECT c.customer_id, c.state FROM hvc.customer_states c;
         notes := notes || format('%s changed customer(s) recomputed', n_changed);
+        IF merged.merged_rows > 0 THEN
+            notes := notes || format('%s inserted row(s) merged into %s customer(s)', merged.merged_rows, merged.merged_customers);
+        END IF;
         IF n_late > 0 THEN
             notes := notes || format('%s with rows skipped at the last as_of', n_late);
         END IF;
@@ -619,6 +645,9 @@ BEGIN
             notes := notes || format('%s whose row count dropped (deletes)', n_lost);
         END IF;
         reason := array_to_string(notes, ', ');
+    END IF;
+    IF n_unsettled > 0 THEN
+        reason := reason || format('; %s customer(s) with rows committed during the read left for the next refresh to recompute', n_unsettled);
     END IF;
 
     IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN

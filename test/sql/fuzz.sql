@@ -416,6 +416,37 @@ BEGIN
 END $$;
 INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_citus_predict(1500);
 
+-- hvc._state_merge(bytea, bytea): trigger mode's merge of a stored state
+-- with the state of logged rows; both sides mutated or spliced.  A merge of
+-- two valid states must itself be a valid state.
+CREATE FUNCTION pg_temp.fuzz_state_merge(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
+DECLARE
+    pool bytea[] := ARRAY(SELECT s FROM fuzz_states ORDER BY customer_id);
+    a bytea;
+    b bytea;
+    i int;
+BEGIN
+    target := '_state_merge';
+    FOR i IN 1..n LOOP
+        a := pool[pg_temp.ri(1, array_length(pool, 1))];
+        b := pool[pg_temp.ri(1, array_length(pool, 1))];
+        IF random() < 0.5 THEN
+            a := pg_temp.mutate(a);
+        END IF;
+        IF random() < 0.5 THEN
+            b := pg_temp.mutate(b);
+        END IF;
+        BEGIN
+            PERFORM hvc.customer_state_summary(hvc._state_merge(a, b));
+            state := 'ok';
+        EXCEPTION WHEN OTHERS THEN
+            state := SQLSTATE;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_merge(1500);
+
 -- ---------------------------------------------------------------------------
 -- Verdict: per target, whether enough calls were made and none was an
 -- internal error, and the SQLSTATEs seen (psql -v verbose=1: with counts).

@@ -45,16 +45,19 @@ BEGIN
     RETURN format('%s (%s): %s rows differ', k, r, d);
 END $$;
 
--- 1. A busy day of small orders: one row from each of the 2 000 small
--- customers and from 1 500 new ones: 3 500 changed customers (more than a
--- fifth of the customers), but only 2 000 stored rows to read again:
--- incremental.
-INSERT INTO thr_sales SELECT c, '2024-11-30', 5 FROM generate_series(1001, 4500) c;
+-- 1. A busy day of small orders: the row of each of the 2 000 small
+-- customers corrected (an UPDATE: their keys are recorded, the customers
+-- recomputed from the source) and one row from each of 1 500 new customers
+-- (inserts: logged rows, merged without reading the source): 3 500 changed
+-- customers (more than a fifth of the customers), but only 2 000 stored
+-- rows to read again: incremental.
+UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 1001 AND 3000;
+INSERT INTO thr_sales SELECT c, '2024-11-30', 5 FROM generate_series(3001, 4500) c;
 SELECT thr_refresh();
 SELECT count(*) AS customers, sum(orders) AS orders FROM hvc.customer_snapshot;
 
 -- 2. One row changed for each of 60 big customers: 60 changed customers, but
--- 60 x 200 = 12 000 stored rows (more than 10 000 and a fifth of 25 500):
+-- 60 x 200 = 12 000 stored rows (more than 10 000 and a fifth of 23 500):
 -- full.
 UPDATE thr_sales SET amount = amount + 1 WHERE customer_id <= 60 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
 SELECT thr_refresh();

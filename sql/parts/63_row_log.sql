@@ -1,0 +1,230 @@
+-- ---------------------------------------------------------------------------
+-- Trigger mode's row log: inserted rows merged into the stored states.
+--
+-- In trigger mode the INSERT trigger copies the mapped columns of every
+-- inserted row (customer, ordered_at, amount, margin, order_id) into
+-- hvc.inserted_rows, with the inserting transaction's id.  A refresh then
+-- merges them into the stored states (hvc._state_merge: the aggregate's
+-- own combine step, exact) instead of rereading the customers' histories:
+-- a day of orders costs what its rows cost, not what the customers'
+-- histories cost.  UPDATE and DELETE still record keys
+-- (hvc.changed_customers), whose customers are recomputed from the source.
+--
+-- Exactly once.  A logged row must reach a state either through a merge or
+-- through a read of the source, never both and never neither:
+--   * a merge consumes rows with DELETE ... RETURNING: exactly the rows it
+--     removes, whatever commits meanwhile;
+--   * a read of the source (the full stage, or the recompute of the
+--     changed customers) sees the rows committed before its own snapshot,
+--     which a function cannot name.  So the refresh takes a snapshot t1
+--     before the read and t3 after it: rows whose transaction is visible in
+--     t1 were read (remove them); rows not visible in t3 were not (keep
+--     them: the next refresh merges them); rows in between may or may not
+--     have been read: remove them and record their keys, so the next
+--     refresh recomputes those customers from the source (recomputing is
+--     idempotent).  A transaction visible in a snapshot stays visible in
+--     every later one, so the three cases cover everything.
+-- Rows of the customers a refresh recomputes are settled that way; the
+-- rest are merged.  Subtransactions: the log row is written in the same
+-- subtransaction as the source row (rolled back with it) and carries the
+-- top-level id, which decides visibility once the subtransaction is done.
+--
+-- Only the registered table's own statements are logged: the trigger
+-- function reads the column names from hvc.source and checks at every
+-- statement that it fires for that table and that each column has the log
+-- column's type (or is a domain over it), so copying runs no cast,
+-- operator or function.  Anything else (another table carrying the
+-- trigger, a column changed since registration) records keys only, as for
+-- updates: a recompute, never a wrong merge.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION hvc._state_merge(a bytea, b bytea) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hvc_state_merge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._state_merge(bytea, bytea) IS
+    'Internal: the hvc.customer_state of the union of the rows two states were built from (both validated; exact).';
+
+-- The mapped columns of a registration: log column name, source column
+-- name, in the order the log table has them (margin and order_id only when
+-- mapped).
+CREATE OR REPLACE FUNCTION hvc._row_log_columns(src hvc.source, OUT i integer, OUT log_column text, OUT source_column text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT u.i::integer, u.l, u.c
+      FROM unnest(ARRAY['customer_id', 'ordered_at', 'amount', 'margin', 'order_id'],
+                  ARRAY[src.customer, src.ordered_at, src.amount, src.margin, src.order_id])
+           WITH ORDINALITY AS u(l, c, i)
+     WHERE u.c IS NOT NULL
+     ORDER BY u.i
+$$;
+COMMENT ON FUNCTION hvc._row_log_columns(hvc.source) IS
+    'Internal: the columns hvc.inserted_rows copies from a registered source (log name, source name).';
+
+-- (Re)create hvc.inserted_rows for the registered source (trigger mode
+-- only; dropped otherwise).  Its columns have the base types of the
+-- source's columns.  No index or constraint: the triggers only append.
+CREATE OR REPLACE FUNCTION hvc._create_row_log(src hvc.source) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+DECLARE
+    cols text;
+BEGIN
+    DROP TABLE IF EXISTS hvc.inserted_rows;
+    IF src.track_changes IS DISTINCT FROM 'trigger' THEN
+        RETURN;
+    END IF;
+    IF to_regclass(src.relation) IS NULL THEN
+        RAISE EXCEPTION 'hvc: _create_row_log needs a registered source' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT string_agg(format('%I %s', m.log_column,
+                             hvc._base_type(hvc._source_column_type(src.relation::regclass, m.log_column, m.source_column))),
+                      ', ' ORDER BY m.i)
+      INTO cols
+      FROM hvc._row_log_columns(src) m;
+    EXECUTE format('CREATE TABLE hvc.inserted_rows (xid xid8 NOT NULL, %s)', cols);
+    COMMENT ON TABLE hvc.inserted_rows IS 'Internal: rows inserted into the source since the last refresh (track_changes ''trigger''), copied by hvc''s INSERT trigger; the next refresh merges them into the stored states and removes them.';
+    COMMENT ON COLUMN hvc.inserted_rows.xid IS 'The inserting transaction (pg_current_xact_id()): tells a refresh whether its read of the source saw the row.';
+    COMMENT ON COLUMN hvc.inserted_rows.customer_id IS 'The row''s customer key (NULL for rows without a key).';
+    COMMENT ON COLUMN hvc.inserted_rows.ordered_at IS 'The row''s order time, as in the source.';
+    COMMENT ON COLUMN hvc.inserted_rows.amount IS 'The row''s amount, as in the source.';
+    IF src.margin IS NOT NULL THEN
+        COMMENT ON COLUMN hvc.inserted_rows.margin IS 'The row''s margin, as in the source.';
+    END IF;
+    IF src.order_id IS NOT NULL THEN
+        COMMENT ON COLUMN hvc.inserted_rows.order_id IS 'The row''s order id, as in the source.';
+    END IF;
+    PERFORM hvc._attach_runtime_objects();
+END $fn$;
+COMMENT ON FUNCTION hvc._create_row_log(hvc.source) IS
+    'Internal: (re)creates hvc.inserted_rows with the base types of the registered source''s mapped columns (trigger mode), or drops it.';
+
+-- The INSERT statement the trigger runs for table rel, or NULL when rel is
+-- not the registered trigger-mode source or a column's type no longer
+-- matches the log's (then only keys are recorded).
+CREATE OR REPLACE FUNCTION hvc._row_log_insert(rel oid) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN count(*) = count(k.attname)
+                     AND count(*) + 1 = (SELECT count(*) FROM pg_attribute x
+                                          WHERE x.attrelid = to_regclass('hvc.inserted_rows')
+                                            AND x.attnum > 0 AND NOT x.attisdropped)
+           THEN format('INSERT INTO hvc.inserted_rows (xid, %s) SELECT pg_catalog.pg_current_xact_id(), %s FROM hvc_new n',
+                       string_agg(quote_ident(m.log_column), ', ' ORDER BY m.i),
+                       string_agg('n.' || quote_ident(m.source_column), ', ' ORDER BY m.i))
+           END
+      FROM hvc.source s
+     CROSS JOIN LATERAL hvc._row_log_columns(s) m
+      LEFT JOIN (pg_attribute a JOIN pg_type t ON t.oid = a.atttypid)
+        ON a.attrelid = rel AND a.attname = m.source_column AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_attribute k
+        ON k.attrelid = to_regclass('hvc.inserted_rows') AND k.attname = m.log_column
+       AND k.atttypid IN (a.atttypid, t.typbasetype)
+     WHERE s.track_changes = 'trigger' AND to_regclass(s.relation) = rel
+    HAVING count(*) > 0
+$$;
+COMMENT ON FUNCTION hvc._row_log_insert(oid) IS
+    'Internal: the statement the INSERT trigger uses to copy inserted rows into hvc.inserted_rows, or NULL when the table or its column types do not match the registration.';
+
+-- Whether logged row r's key is one of pg_temp._hvc_touched's (NULL keys
+-- match the NULL key).
+CREATE OR REPLACE FUNCTION hvc._touched_condition(alias text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('(%1$s.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
+                    OR (%1$s.customer_id IS NULL AND EXISTS (SELECT FROM pg_temp._hvc_touched t WHERE t.customer_id IS NULL)))',
+                  quote_ident(alias))
+$$;
+COMMENT ON FUNCTION hvc._touched_condition(text) IS
+    'Internal: SQL condition "this row''s customer_id is a key of pg_temp._hvc_touched" for a table alias.';
+
+-- After a read of the source that began after snapshot t1: settle the
+-- logged rows it may have seen (all of them, or only the touched
+-- customers').  Returns the customers left for the next refresh to
+-- recompute (rows committed while the read ran).
+CREATE OR REPLACE FUNCTION hvc._settle_row_log(t1 pg_snapshot, only_touched boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    t3 pg_snapshot := pg_current_snapshot();
+    n bigint;
+BEGIN
+    IF t1 IS NULL OR only_touched IS NULL THEN
+        RAISE EXCEPTION 'hvc: _settle_row_log needs the snapshot taken before the read' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_regclass('hvc.inserted_rows') IS NULL THEN
+        RETURN 0;
+    END IF;
+    IF only_touched AND to_regclass('pg_temp._hvc_touched') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _settle_row_log runs inside a refresh' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    EXECUTE format($q$
+        WITH d AS (DELETE FROM hvc.inserted_rows r
+                    WHERE pg_visible_in_snapshot(r.xid, $1) AND %s
+                   RETURNING r.customer_id, pg_visible_in_snapshot(r.xid, $2) AS read)
+        INSERT INTO hvc.changed_customers (customer_id)
+        SELECT DISTINCT d.customer_id FROM d WHERE NOT d.read$q$,
+        CASE WHEN only_touched THEN hvc._touched_condition('r') ELSE 'true' END)
+    USING t3, t1;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $fn$;
+COMMENT ON FUNCTION hvc._settle_row_log(pg_snapshot, boolean) IS
+    'Internal: after a read of the source begun after snapshot t1, removes the logged rows it saw and hands the customers of rows it may have seen to the next refresh''s recompute.';
+
+-- Incremental refresh: merge the logged rows of every customer not being
+-- recomputed into the stored states (new customers get a state).  Returns
+-- the rows merged and the customers they belong to.
+CREATE OR REPLACE FUNCTION hvc._merge_row_log(src hvc.source, as_of_local timestamp, tz text,
+                                              OUT merged_rows bigint, OUT merged_customers bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    logged hvc.source;
+BEGIN
+    merged_rows := 0;
+    merged_customers := 0;
+    IF to_regclass('hvc.inserted_rows') IS NULL THEN
+        RETURN;
+    END IF;
+    IF src.relation IS NULL OR as_of_local IS NULL OR tz IS NULL OR to_regclass('pg_temp._hvc_touched') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _merge_row_log runs inside a refresh, with a registered source'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- the log's columns under the source's mapping
+    logged := src;
+    logged.ordered_at := 'ordered_at';
+    logged.amount := 'amount';
+    logged.margin := CASE WHEN src.margin IS NOT NULL THEN 'margin' END;
+    logged.order_id := CASE WHEN src.order_id IS NOT NULL THEN 'order_id' END;
+    DROP TABLE IF EXISTS pg_temp._hvc_merged;
+    EXECUTE format($q$
+        CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
+        WITH s AS (DELETE FROM hvc.inserted_rows r WHERE NOT %s RETURNING r.*)
+        SELECT s.customer_id, %s AS state, count(*) AS n FROM s GROUP BY 1$q$,
+        hvc._touched_condition('r'), hvc._state_expr(logged, as_of_local, tz));
+    SELECT coalesce(sum(m.n), 0), count(*) INTO merged_rows, merged_customers FROM pg_temp._hvc_merged m;
+    IF merged_customers = 0 THEN
+        RETURN;
+    END IF;
+    ANALYZE pg_temp._hvc_merged;
+    UPDATE hvc.customer_states c
+       SET state = hvc._state_merge(c.state, m.state),
+           rows = c.rows + hvc._state_rows(m.state),
+           skipped = c.skipped OR hvc._state_skipped(m.state) > 0
+      FROM pg_temp._hvc_merged m
+     WHERE c.customer_id = m.customer_id;
+    UPDATE hvc.customer_states c
+       SET state = hvc._state_merge(c.state, m.state),
+           rows = c.rows + hvc._state_rows(m.state),
+           skipped = c.skipped OR hvc._state_skipped(m.state) > 0
+      FROM pg_temp._hvc_merged m
+     WHERE c.customer_id IS NULL AND m.customer_id IS NULL;
+    -- new customers (anti-joins: the states have no index)
+    INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
+    SELECT m.customer_id, m.state, hvc._state_rows(m.state), hvc._state_skipped(m.state) > 0
+      FROM pg_temp._hvc_merged m
+     WHERE m.customer_id IS NOT NULL
+       AND NOT EXISTS (SELECT FROM hvc.customer_states c WHERE c.customer_id = m.customer_id);
+    INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
+    SELECT m.customer_id, m.state, hvc._state_rows(m.state), hvc._state_skipped(m.state) > 0
+      FROM pg_temp._hvc_merged m
+     WHERE m.customer_id IS NULL
+       AND NOT EXISTS (SELECT FROM hvc.customer_states c WHERE c.customer_id IS NULL);
+    DROP TABLE pg_temp._hvc_merged;
+END $fn$;
+COMMENT ON FUNCTION hvc._merge_row_log(hvc.source, timestamp, text) IS
+    'Internal: incremental refresh, trigger mode: merges the rows logged in hvc.inserted_rows of every customer not being recomputed into hvc.customer_states; returns the rows and customers merged.';

@@ -1,0 +1,165 @@
+-- Trigger mode's row log (issue 10; sql/parts/63_row_log.sql): inserted rows
+-- are copied into hvc.inserted_rows (base types, the inserting transaction's
+-- id) and merged into the stored states by the next refresh, which then does
+-- not read the source for those customers.  Hand-computed customers: a new
+-- line of an existing order adds revenue but no order, a late line moves
+-- the first purchase back, a refund line, a new customer and a NULL key;
+-- the result equals a full refresh row for row.  Rolled-back inserts and
+-- savepoints leave nothing; another table carrying the trigger, and a column
+-- whose type changed since registration, record keys only; forget_customer
+-- erases logged rows; registering in column mode drops the log.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS hvc;
+DELETE FROM hvc.config;
+INSERT INTO hvc.config (model) VALUES ('none');
+
+CREATE DOMAIN rl_money AS numeric CHECK (VALUE > -1000000);
+CREATE TABLE rl_sales (
+    id          serial,
+    customer_id text,
+    ordered_at  timestamptz,
+    amount      rl_money,
+    margin      numeric(10,2),
+    order_no    bigint
+);
+CREATE INDEX ON rl_sales (customer_id);
+-- A: order 1 (two lines, 2024-03-01), order 2 (2024-04-01); B: order 3
+INSERT INTO rl_sales (customer_id, ordered_at, amount, margin, order_no) VALUES
+    ('A', '2024-03-01 10:00+00', 10, 2, 1),
+    ('A', '2024-03-01 10:00+00',  5, 1, 1),
+    ('A', '2024-04-01 12:00+00', 20, 4, 2),
+    ('B', '2024-05-01 09:00+00',  7, 1, 3);
+SELECT hvc.register_source('rl_sales', 'customer_id', 'ordered_at', 'amount',
+                           margin => 'margin', order_id => 'order_no', track_changes => 'trigger');
+CALL hvc.refresh(as_of => '2024-12-01');
+SELECT kind, kind_reason FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+
+-- The log's columns: xid8, then the source's mapped columns in base types
+-- (the domain rl_money is numeric; numeric(10,2) is numeric: no cast runs).
+SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
+  FROM pg_attribute a
+ WHERE a.attrelid = 'hvc.inserted_rows'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum;
+
+-- A day of inserts, in one statement
+INSERT INTO rl_sales (customer_id, ordered_at, amount, margin, order_no) VALUES
+    ('A', '2024-04-01 18:00+00',  3, 1, 2),     -- one more line of order 2
+    ('A', '2024-02-01 08:00+00',  4, 1, 9),     -- late: a new first purchase
+    ('B', '2024-05-03 09:00+00', -7, -1, 3),    -- refund of order 3
+    ('C', '2024-11-30 20:00+00', 50, 9, 10),    -- new customer
+    (NULL, '2024-11-30 21:00+00', 8, 1, 11);    -- no key
+SELECT customer_id, ordered_at, amount, margin, order_id, xid IS NOT NULL AS has_xid
+  FROM hvc.inserted_rows ORDER BY customer_id NULLS LAST, ordered_at;
+SELECT count(*) AS keys_recorded FROM hvc.changed_customers;
+
+-- One incremental refresh, then a full one of the same data in the same
+-- transaction: kind and reason, and how many snapshot rows differ.
+CREATE FUNCTION rl_inc_vs_full(a timestamptz) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    k text;
+    r text;
+    d bigint;
+BEGIN
+    PERFORM hvc.refresh_now(a);
+    SELECT l.kind, l.kind_reason INTO k, r FROM hvc.refresh_log l ORDER BY l.refresh_id DESC LIMIT 1;
+    DROP TABLE IF EXISTS rl_inc, rl_full;
+    CREATE TEMP TABLE rl_inc AS SELECT * FROM hvc.customer_snapshot;
+    PERFORM hvc.refresh_now(a, true);
+    CREATE TEMP TABLE rl_full AS SELECT * FROM hvc.customer_snapshot;
+    ALTER TABLE rl_inc DROP COLUMN refresh_id;
+    ALTER TABLE rl_full DROP COLUMN refresh_id;
+    SELECT count(*) INTO d
+      FROM ((TABLE rl_inc EXCEPT ALL TABLE rl_full) UNION ALL (TABLE rl_full EXCEPT ALL TABLE rl_inc)) x;
+    RETURN format('%s (%s): %s rows differ', k, r, d);
+END $$;
+
+CALL hvc.refresh(as_of => '2024-12-01');
+SELECT kind, kind_reason FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT count(*) AS log_after FROM hvc.inserted_rows;
+-- A: orders 1, 2, 9 (the new line of order 2 is no new order), revenue
+-- 10+5+20+3+4 = 42, margin 9, first order 2024-02-01; B: 7-7 = 0, one
+-- order, one refund; C: new; the NULL key is not a customer of the views.
+SELECT customer_id, orders, revenue, margin, first_order_at, last_order_at, refunds, purchase_days
+  FROM hvc.customers ORDER BY customer_id;
+SELECT rows_read, rows_skipped FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT customer_id, rows, skipped FROM hvc.customer_states ORDER BY customer_id NULLS LAST;
+
+-- A row after as_of is merged as a skipped row: a later as_of recomputes
+-- that customer from the source.
+INSERT INTO rl_sales (customer_id, ordered_at, amount, margin, order_no) VALUES ('B', '2024-12-05', 6, 1, 12);
+SELECT rl_inc_vs_full('2024-12-01');
+SELECT customer_id, rows, skipped FROM hvc.customer_states WHERE customer_id = 'B';
+SELECT rl_inc_vs_full('2024-12-10');
+
+-- Rolled back inserts leave nothing; a rolled-back savepoint only its rows.
+BEGIN;
+INSERT INTO rl_sales (customer_id, ordered_at, amount, order_no) VALUES ('D', '2024-11-01', 1, 20);
+ROLLBACK;
+BEGIN;
+INSERT INTO rl_sales (customer_id, ordered_at, amount, order_no) VALUES ('E', '2024-11-01', 2, 21);
+SAVEPOINT s;
+INSERT INTO rl_sales (customer_id, ordered_at, amount, order_no) VALUES ('F', '2024-11-01', 3, 22);
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT customer_id, amount FROM hvc.inserted_rows ORDER BY 1;
+-- an insert, an update and a delete before one refresh: the updated and
+-- deleted customers are recomputed, the inserted row of E merged
+UPDATE rl_sales SET amount = 30 WHERE customer_id = 'C';
+DELETE FROM rl_sales WHERE customer_id = 'A' AND order_no = 9;
+SELECT rl_inc_vs_full('2024-12-10');
+SELECT customer_id, orders, revenue FROM hvc.customers ORDER BY customer_id;
+
+-- Another table carrying the trigger function: its rows are not the
+-- source's, so only its keys are recorded (a harmless recompute).
+CREATE TABLE rl_other AS SELECT * FROM rl_sales WITH NO DATA;
+CREATE TRIGGER rl_other_insert AFTER INSERT ON rl_other REFERENCING NEW TABLE AS hvc_new
+    FOR EACH STATEMENT EXECUTE FUNCTION hvc._record_changes('customer_id');
+INSERT INTO rl_other (customer_id, ordered_at, amount, order_no) VALUES ('A', '2024-11-01', 1000, 30);
+SELECT count(*) AS logged_rows FROM hvc.inserted_rows;
+SELECT customer_id FROM hvc.changed_customers;
+SELECT rl_inc_vs_full('2024-12-10');
+SELECT customer_id, orders, revenue FROM hvc.customers WHERE customer_id = 'A';
+
+-- A column whose type changed since registration: keys only (the rewrite
+-- makes the next refresh full anyway).
+ALTER TABLE rl_sales ALTER COLUMN order_no TYPE numeric;
+INSERT INTO rl_sales (customer_id, ordered_at, amount, order_no) VALUES ('G', '2024-11-02', 5, 40);
+SELECT count(*) AS logged_rows FROM hvc.inserted_rows;
+SELECT customer_id FROM hvc.changed_customers;
+SELECT hvc.register_source('rl_sales', 'customer_id', 'ordered_at', 'amount',
+                           margin => 'margin', order_id => 'order_no', track_changes => 'trigger');
+SELECT format_type(a.atttypid, a.atttypmod) AS order_id_type
+  FROM pg_attribute a WHERE a.attrelid = 'hvc.inserted_rows'::regclass AND a.attname = 'order_id';
+CALL hvc.refresh(as_of => '2024-12-10');
+
+-- forget_customer erases the customer's logged rows too.
+INSERT INTO rl_sales (customer_id, ordered_at, amount, order_no) VALUES ('C', '2024-11-03', 5, 41), ('E', '2024-11-03', 5, 42);
+SELECT hvc.forget_customer('C'::text) > 0 AS forgot;
+SELECT customer_id FROM hvc.inserted_rows ORDER BY 1;
+SELECT rl_inc_vs_full('2024-12-10');
+
+-- hvc._state_merge validates both states.
+\set VERBOSITY sqlstate
+SELECT hvc._state_merge('\x00'::bytea, (SELECT state FROM hvc.customer_states WHERE customer_id = 'A'));
+SELECT hvc._state_merge((SELECT state FROM hvc.customer_states WHERE customer_id = 'A'), '\x0102'::bytea);
+\set VERBOSITY default
+-- merging a state with itself doubles the counters and keeps the sets
+SELECT (hvc.customer_state_summary(s)).orders, (hvc.customer_state_summary(s)).revenue,
+       (hvc.customer_state_summary(hvc._state_merge(s, s))).orders AS merged_orders,
+       (hvc.customer_state_summary(hvc._state_merge(s, s))).revenue AS merged_revenue
+  FROM (SELECT state AS s FROM hvc.customer_states WHERE customer_id = 'A') x;
+
+-- Registering in column mode drops the log and the triggers.
+ALTER TABLE rl_sales ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+SELECT hvc.register_source('rl_sales', 'customer_id', 'ordered_at', 'amount',
+                           changed_at => 'updated_at', track_changes => 'column');
+SELECT to_regclass('hvc.inserted_rows') AS row_log,
+       (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'rl_sales'::regclass AND tgname LIKE 'hvc_track_%') AS triggers;
+
+DROP TABLE rl_other;
+SELECT hvc.register_source('rl_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+DROP TABLE rl_sales;
+DROP DOMAIN rl_money;
+DROP FUNCTION rl_inc_vs_full(timestamptz);
+DELETE FROM hvc.config;
+INSERT INTO hvc.config DEFAULT VALUES;
