@@ -48,14 +48,18 @@ COMMENT ON FUNCTION hvc._state_merge(bytea, bytea) IS
 -- mapped).
 CREATE OR REPLACE FUNCTION hvc._row_log_columns(src hvc.source, OUT i integer, OUT log_column text, OUT source_column text)
 RETURNS SETOF record
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    -- plpgsql: the trigger calls this at every statement, and plpgsql keeps
+    -- the plan (a SQL function with SET is planned at every call)
+    RETURN QUERY
     SELECT u.i::integer, u.l, u.c
       FROM unnest(ARRAY['customer_id', 'ordered_at', 'amount', 'margin', 'order_id'],
                   ARRAY[src.customer, src.ordered_at, src.amount, src.margin, src.order_id])
            WITH ORDINALITY AS u(l, c, i)
      WHERE u.c IS NOT NULL
-     ORDER BY u.i
-$$;
+     ORDER BY u.i;
+END $fn$;
 COMMENT ON FUNCTION hvc._row_log_columns(hvc.source) IS
     'Internal: the columns hvc.inserted_rows copies from a registered source (log name, source name).';
 
@@ -100,7 +104,13 @@ COMMENT ON FUNCTION hvc._create_row_log(hvc.source) IS
 -- not the registered trigger-mode source or a column's type no longer
 -- matches the log's (then only keys are recorded).
 CREATE OR REPLACE FUNCTION hvc._row_log_insert(rel oid) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan AS $fn$
+DECLARE
+    q text;
+BEGIN
+    -- planned once a session (plpgsql, generic plan: a custom plan per call
+    -- read the catalogs' statistics each time), catalog rows by index:
+    -- about 0.1 ms a statement
     SELECT CASE WHEN count(*) = count(k.attname)
                      AND count(*) + 1 = (SELECT count(*) FROM pg_attribute x
                                           WHERE x.attrelid = to_regclass('hvc.inserted_rows')
@@ -109,25 +119,32 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                        string_agg(quote_ident(m.log_column), ', ' ORDER BY m.i),
                        string_agg('n.' || quote_ident(m.source_column), ', ' ORDER BY m.i))
            END
+      INTO q
       FROM hvc.source s
      CROSS JOIN LATERAL hvc._row_log_columns(s) m
-      LEFT JOIN (pg_attribute a JOIN pg_type t ON t.oid = a.atttypid)
-        ON a.attrelid = rel AND a.attname = m.source_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_attribute k
-        ON k.attrelid = to_regclass('hvc.inserted_rows') AND k.attname = m.log_column
-       AND k.atttypid IN (a.atttypid, t.typbasetype)
+      LEFT JOIN LATERAL (SELECT a.atttypid, (SELECT t.typbasetype FROM pg_type t WHERE t.oid = a.atttypid) AS basetype
+                           FROM pg_attribute a
+                          WHERE a.attrelid = rel AND a.attname = m.source_column AND a.attnum > 0 AND NOT a.attisdropped) a ON true
+      LEFT JOIN LATERAL (SELECT k.attname FROM pg_attribute k
+                          WHERE k.attrelid = to_regclass('hvc.inserted_rows') AND k.attname = m.log_column
+                            AND k.atttypid IN (a.atttypid, a.basetype)) k ON true
      WHERE s.track_changes = 'trigger' AND to_regclass(s.relation) = rel
-    HAVING count(*) > 0
-$$;
+    HAVING count(*) > 0;
+    RETURN q;
+END $fn$;
 COMMENT ON FUNCTION hvc._row_log_insert(oid) IS
     'Internal: the statement the INSERT trigger uses to copy inserted rows into hvc.inserted_rows, or NULL when the table or its column types do not match the registration.';
 
 -- Whether logged row r's key is one of pg_temp._hvc_touched's (NULL keys
--- match the NULL key).
+-- match the NULL key).  Always true or false, never NULL: the merge takes
+-- the rows where it is false, and a plain IN over a set holding the NULL
+-- key is NULL for every other key.
 CREATE OR REPLACE FUNCTION hvc._touched_condition(alias text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT format('(%1$s.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
-                    OR (%1$s.customer_id IS NULL AND EXISTS (SELECT FROM pg_temp._hvc_touched t WHERE t.customer_id IS NULL)))',
+    SELECT format('(CASE WHEN %1$s.customer_id IS NULL
+                         THEN EXISTS (SELECT FROM pg_temp._hvc_touched t WHERE t.customer_id IS NULL)
+                         ELSE %1$s.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t
+                                                    WHERE t.customer_id IS NOT NULL) END)',
                   quote_ident(alias))
 $$;
 COMMENT ON FUNCTION hvc._touched_condition(text) IS

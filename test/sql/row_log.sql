@@ -103,8 +103,11 @@ ROLLBACK TO SAVEPOINT s;
 COMMIT;
 SELECT customer_id, amount FROM hvc.inserted_rows ORDER BY 1;
 -- an insert, an update and a delete before one refresh: the updated and
--- deleted customers are recomputed, the inserted row of E merged
+-- deleted customers are recomputed, the inserted row of E merged.  The NULL
+-- key's row is updated too: a touched set holding the NULL key once made the
+-- merge's NOT IN condition NULL for every row, and no row was merged.
 UPDATE rl_sales SET amount = 30 WHERE customer_id = 'C';
+UPDATE rl_sales SET amount = 9 WHERE customer_id IS NULL;
 DELETE FROM rl_sales WHERE customer_id = 'A' AND order_no = 9;
 SELECT rl_inc_vs_full('2024-12-10');
 SELECT customer_id, orders, revenue FROM hvc.customers ORDER BY customer_id;
