@@ -54,6 +54,19 @@
 #endif
 
 /*
+ * ExecInsertIndexTuples() gained an "onlySummarizing" argument in 16
+ * (callers include executor/executor.h): the index entries of a new row,
+ * no speculative insertion, no arbiter indexes.
+ */
+#if PG_VERSION_NUM >= 160000
+#define hvc_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define hvc_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
+/*
  * numeric's on-disk format (src/backend/utils/adt/numeric.c), which
  * src/amount.c decodes directly instead of calling numeric functions per row.
  * It is the same in 15, 16, 17 and 18 (pg_upgrade keeps numeric data as it

@@ -28,6 +28,7 @@
 #include "utils/date.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
+#include "utils/relcache.h"
 #include "utils/tuplesort.h"
 
 #include "core/rfm.h"
@@ -160,5 +161,30 @@ typedef struct SnapshotStats
 /* The output row (every column of hvc.customer_snapshot). */
 extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k,
 						 Datum *values, bool *nulls);
+
+/*
+ * Where pass 2 puts each output row: the result of hvc._build_snapshot (a
+ * tuplestore) or hvc.customer_snapshot itself (hvc._write_snapshot).
+ */
+typedef void (*snapshot_sink_fn) (void *arg, const Datum *values, const bool *nulls);
+
+/* snapshot_write.c: the rows straight into hvc.customer_snapshot, in batches */
+#define SNAPSHOT_WRITE_BATCH 1000
+typedef struct SnapshotWriter
+{
+	Relation	rel;
+	struct EState *estate;
+	struct ResultRelInfo *rri;
+	struct BulkInsertStateData *bistate;
+	TupleTableSlot *slots[SNAPSHOT_WRITE_BATCH];
+	int			nslots;
+	CommandId	cid;
+	MemoryContext cxt;
+	int64		written;
+} SnapshotWriter;
+
+extern void snapshot_writer_open(SnapshotWriter *w, Oid key_type);
+extern void snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls);
+extern int64 snapshot_writer_close(SnapshotWriter *w);
 
 #endif

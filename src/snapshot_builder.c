@@ -38,6 +38,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/guc.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -48,6 +49,7 @@
 
 PG_FUNCTION_INFO_V1(hvc_build_snapshot);
 PG_FUNCTION_INFO_V1(hvc_snapshot_stats);
+PG_FUNCTION_INFO_V1(hvc_write_snapshot);
 
 /* the statistics of this backend's last build, for hvc._snapshot_stats */
 static SnapshotStats last_stats;
@@ -190,9 +192,9 @@ pass1_query(Oid key_type, bool score, bool predictions)
 	return sql;
 }
 
-/* pass 2: ranks, shares, tiers, scores, in value order, out */
+/* pass 2: ranks, shares, tiers, scores, in value order, out to sink */
 static void
-pass2(const SnapshotArgs *a, Pass1 *p1, ReturnSetInfo *rsinfo)
+pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 {
 	double		rb[RFM_BREAKS],
 				fb[RFM_BREAKS],
@@ -259,7 +261,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, ReturnSetInfo *rsinfo)
 
 		outer = MemoryContextSwitchTo(rowcxt);
 		snapshot_row(a, &r, &k, values, nulls);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		sink(sink_arg, values, nulls);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
 			break_sort_put(&tickets, DatumGetFloat8(DirectFunctionCall1(numeric_float8, values[8])));
@@ -331,25 +333,27 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
-Datum
-hvc_build_snapshot(PG_FUNCTION_ARGS)
+/*
+ * Pass 1 and pass 2 of one build (see snapshot.h): the rows go to sink.
+ * The pass 1 join is a hash join whatever the statistics say: a merge join
+ * would sort the stage, states and all (a fast-start plan the planner
+ * picks when the snapshot has no statistics yet); nested loops are off too.
+ */
+static void
+build(FunctionCallInfo fcinfo, snapshot_sink_fn sink, void *sink_arg)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	MemoryContext callcxt = CurrentMemoryContext;
 	SnapshotArgs a;
 	Pass1		p1;
 	Stage		st;
 	char	   *query;
+	int			gucs;
 
 	snapshot_args(fcinfo, &a);
 	if (!OidIsValid(key_type))
 		elog(ERROR, "hvc._build_snapshot: could not determine the customer key type");
 	key_type = getBaseType(key_type);
-	InitMaterializedSRF(fcinfo, 0);
-	/* a 0.1.0 catalog's result lacks churn_percentile (the last column) */
-	if (rsinfo->setDesc->natts != SNAPSHOT_NATTS - 1)
-		hvc_require_columns(rsinfo->setDesc, SNAPSHOT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
 
 	memset(&p1, 0, sizeof(p1));
 	p1.a = &a;
@@ -369,10 +373,67 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	p1.precomputed = a.ms.usable &&
 		OidIsValid(RangeVarGetRelid(makeRangeVar("pg_temp", "_hvc_predictions", -1), NoLock, true));
 	query = pass1_query(key_type, a.basis == BASIS_SCORE, p1.precomputed);
+	gucs = NewGUCNestLevel();
+	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_nestloop", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	stage_scan(&st, query, key_type, a.as_of_day, pass1_visit, &p1);
+	AtEOXact_GUC(true, gucs);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 
-	pass2(&a, &p1, rsinfo);
+	pass2(&a, &p1, sink, sink_arg);
+}
+
+typedef struct ResultSink
+{
+	ReturnSetInfo *rsinfo;
+} ResultSink;
+
+static void
+result_sink(void *arg, const Datum *values, const bool *nulls)
+{
+	ResultSink *rs = arg;
+
+	tuplestore_putvalues(rs->rsinfo->setResult, rs->rsinfo->setDesc,
+						 (Datum *) values, (bool *) nulls);
+}
+
+Datum
+hvc_build_snapshot(PG_FUNCTION_ARGS)
+{
+	ResultSink	rs;
+
+	rs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	InitMaterializedSRF(fcinfo, 0);
+	/* a 0.1.0 catalog's result lacks churn_percentile (the last column) */
+	if (rs.rsinfo->setDesc->natts != SNAPSHOT_NATTS - 1)
+		hvc_require_columns(rs.rsinfo->setDesc, SNAPSHOT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
+	build(fcinfo, result_sink, &rs);
 	return (Datum) 0;
+}
+
+static void
+writer_sink(void *arg, const Datum *values, const bool *nulls)
+{
+	snapshot_writer_put(arg, values, nulls);
+}
+
+/*
+ * hvc._write_snapshot(the arguments of hvc._build_snapshot) RETURNS bigint:
+ * builds the same rows and writes them into hvc.customer_snapshot itself
+ * (snapshot_write.c); the rows written.
+ */
+Datum
+hvc_write_snapshot(PG_FUNCTION_ARGS)
+{
+	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	SnapshotWriter *w = palloc(sizeof(SnapshotWriter));
+
+	if (!OidIsValid(key_type))
+		elog(ERROR, "hvc._write_snapshot: could not determine the customer key type");
+	snapshot_writer_open(w, getBaseType(key_type));
+	build(fcinfo, writer_sink, w);
+	PG_RETURN_INT64(snapshot_writer_close(w));
 }
