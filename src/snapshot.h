@@ -28,6 +28,7 @@
 #include "utils/date.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
+#include "storage/itemptr.h"
 #include "utils/relcache.h"
 #include "utils/tuplesort.h"
 
@@ -106,6 +107,7 @@ typedef struct PassRow
 	bool		old_prev_null;
 	Datum		old_previous_tier;	/* text */
 	TimestampTz old_tier_since;
+	ItemPointerData old_tid;	/* the old row's ctid (when has_old) */
 } PassRow;
 
 typedef struct RowSort
@@ -165,8 +167,11 @@ extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *
 /*
  * Where pass 2 puts each output row: the result of hvc._build_snapshot (a
  * tuplestore) or hvc.customer_snapshot itself (hvc._write_snapshot).
+ * replace is the old row of a customer who stays in the same tier (NULL for
+ * new customers and tier moves): the writer updates it in place.
  */
-typedef void (*snapshot_sink_fn) (void *arg, const Datum *values, const bool *nulls);
+typedef void (*snapshot_sink_fn) (void *arg, const Datum *values, const bool *nulls,
+								  ItemPointer replace);
 
 /* snapshot_write.c: the rows straight into hvc.customer_snapshot, in batches */
 #define SNAPSHOT_WRITE_BATCH 1000
@@ -177,6 +182,9 @@ typedef struct SnapshotWriter
 	struct ResultRelInfo *rri;
 	struct BulkInsertStateData *bistate;
 	TupleTableSlot *slots[SNAPSHOT_WRITE_BATCH];
+	TupleTableSlot *update_slot;
+	int64		updated;
+	int64		update_failed;
 	int			nslots;
 	CommandId	cid;
 	MemoryContext cxt;
@@ -184,7 +192,8 @@ typedef struct SnapshotWriter
 } SnapshotWriter;
 
 extern void snapshot_writer_open(SnapshotWriter *w, Oid key_type);
-extern void snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls);
+extern void snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls,
+								ItemPointer replace);
 extern int64 snapshot_writer_close(SnapshotWriter *w);
 
 #endif

@@ -71,7 +71,7 @@ typedef struct Pass1
 	double		total;
 #endif
 	int64		n;
-	bool		precomputed;	/* column 8: pg_temp._hvc_predictions */
+	bool		precomputed;	/* column 9: pg_temp._hvc_predictions */
 } Pass1;
 
 /*
@@ -102,33 +102,41 @@ value_cents_of(const SnapshotArgs *a, const StageCustomer *c, const Prediction *
 	return 0;					/* keep the compiler quiet */
 }
 
-/* pass 1, per customer: columns 3-6 of the query are the old snapshot's */
+/*
+ * pass 1, per customer: columns 3-6 and 8 (ctid) of the query are the old
+ * snapshot's, 7 the score, 9 (when precomputed) the prediction
+ */
 static void
 pass1_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
 {
 	Pass1	   *p1 = arg;
 	PassRow		r;
-	bool		isnull;
-	Datum		score = SPI_getbinval(tup, desc, 7, &isnull);
+	bool		isnull,
+				score_null;
+	Datum		score = SPI_getbinval(tup, desc, 7, &score_null);
 
 	r.c = *c;
 	/* computed on the Citus workers (citus_predict.c), or here */
-	if (p1->precomputed && !heap_attisnull(tup, 8, desc))
-		prediction_from_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)), &r.pred);
+	if (p1->precomputed && !heap_attisnull(tup, 9, desc))
+		prediction_from_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 9, &isnull)), &r.pred);
 	else
 		forecast_predict(p1->forecasts, c, &r.pred);
-	if (p1->a->basis == BASIS_SCORE && isnull)
+	if (p1->a->basis == BASIS_SCORE && score_null)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("hvc: no value score for a customer of the stage"),
 				 errhint("hvc.refresh() computes pg_temp._hvc_score (hvc._score_prepare) before the build; do not call hvc._build_snapshot directly.")));
-	r.value_cents = value_cents_of(p1->a, c, &r.pred, isnull ? NAN : DatumGetFloat8(score));
+	r.value_cents = value_cents_of(p1->a, c, &r.pred, score_null ? NAN : DatumGetFloat8(score));
 	p1->total += Max(r.value_cents, 0);
 	r.old_tier = SPI_getbinval(tup, desc, 3, &isnull);
 	r.has_old = !isnull;
 	r.old_tier_rank = r.has_old ? DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull)) : 0;
 	r.old_previous_tier = SPI_getbinval(tup, desc, 5, &r.old_prev_null);
 	r.old_tier_since = r.has_old ? DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull)) : 0;
+	if (r.has_old)
+		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 8, &isnull)), &r.old_tid);
+	else
+		ItemPointerSetInvalid(&r.old_tid);
 	row_sort_put(&p1->rows, &r);
 
 	break_sort_put(&p1->recency, -(double) (p1->a->as_of_day - c->last_day));
@@ -178,7 +186,7 @@ pass1_query(Oid key_type, bool score, bool predictions)
 	op = (Form_pg_operator) GETSTRUCT(optup);
 	opname = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
 					  NameStr(op->oprname));
-	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s%s"
+	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s, o.ctid%s"
 				   "  FROM pg_temp._hvc_stage s"
 				   "  LEFT JOIN hvc.customer_snapshot o"
 				   "    ON o.customer_id %s s.customer_id%s%s",
@@ -261,7 +269,9 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 
 		outer = MemoryContextSwitchTo(rowcxt);
 		snapshot_row(a, &r, &k, values, nulls);
-		sink(sink_arg, values, nulls);
+		/* a customer who stays in the tier: the new row replaces the old */
+		sink(sink_arg, values, nulls,
+			 r.has_old && DatumGetTimestampTz(values[35]) != a->refreshed ? &r.old_tid : NULL);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
 			break_sort_put(&tickets, DatumGetFloat8(DirectFunctionCall1(numeric_float8, values[8])));
@@ -392,7 +402,7 @@ typedef struct ResultSink
 } ResultSink;
 
 static void
-result_sink(void *arg, const Datum *values, const bool *nulls)
+result_sink(void *arg, const Datum *values, const bool *nulls, ItemPointer replace)
 {
 	ResultSink *rs = arg;
 
@@ -415,9 +425,9 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 }
 
 static void
-writer_sink(void *arg, const Datum *values, const bool *nulls)
+writer_sink(void *arg, const Datum *values, const bool *nulls, ItemPointer replace)
 {
-	snapshot_writer_put(arg, values, nulls);
+	snapshot_writer_put(arg, values, nulls, replace);
 }
 
 /*

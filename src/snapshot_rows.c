@@ -29,15 +29,15 @@ enum
 	R_NEG_VALUE = 1, R_KEY, R_FIRST_AT, R_LAST_AT, R_ORDERS, R_REFUNDS, R_REVENUE,
 	R_MARGIN, R_HAS_MARGIN, R_FIRST_DAY, R_LAST_DAY, R_PURCHASE_DAYS, R_FREQUENCY,
 	R_MONETARY, R_P_ALIVE, R_CHURN, R_PRED_ORDERS, R_EOV, R_CLV, R_NEXT_IN,
-	R_OLD_TIER, R_OLD_TIER_RANK, R_OLD_PREV, R_OLD_SINCE,
-	R_NATTS = R_OLD_SINCE
+	R_OLD_TIER, R_OLD_TIER_RANK, R_OLD_PREV, R_OLD_SINCE, R_OLD_TID,
+	R_NATTS = R_OLD_TID
 };
 
 static const Oid row_types[R_NATTS] = {
 	INT8OID, InvalidOid, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
 	INT8OID, BOOLOID, INT4OID, INT4OID, INT4OID, INT4OID,
 	FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-	TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID
+	TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID, TIDOID
 };
 
 void
@@ -103,6 +103,8 @@ row_sort_put(RowSort *rs, const PassRow *r)
 	v[R_OLD_TIER_RANK - 1] = Int32GetDatum(r->old_tier_rank);
 	v[R_OLD_PREV - 1] = r->old_previous_tier;
 	v[R_OLD_SINCE - 1] = TimestampTzGetDatum(r->old_tier_since);
+	v[R_OLD_TID - 1] = PointerGetDatum(&r->old_tid);
+	n[R_OLD_TID - 1] = !r->has_old;
 	ExecStoreVirtualTuple(rs->in);
 	tuplesort_puttupleslot(rs->sort, rs->in);
 }
@@ -151,6 +153,10 @@ row_sort_next(RowSort *rs, PassRow *r)
 	r->old_prev_null = n[R_OLD_PREV - 1];
 	r->old_previous_tier = v[R_OLD_PREV - 1];
 	r->old_tier_since = r->has_old ? DatumGetTimestampTz(v[R_OLD_SINCE - 1]) : 0;
+	if (r->has_old)
+		ItemPointerCopy((ItemPointer) DatumGetPointer(v[R_OLD_TID - 1]), &r->old_tid);
+	else
+		ItemPointerSetInvalid(&r->old_tid);
 	return true;
 }
 

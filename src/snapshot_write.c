@@ -29,6 +29,7 @@
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "snapshot.h"
 
@@ -74,8 +75,8 @@ relation_writable(Relation rel, Oid key_type)
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
-		rel->rd_rel->relhastriggers || rel->rd_rel->relhasrules || rel->rd_rules != NULL ||
+	/* the relcache's triggers and rules (pg_class's flags lag behind a DROP) */
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL || rel->rd_rules != NULL ||
 		rel->rd_rel->relrowsecurity || desc->natts != SNAPSHOT_NATTS ||
 		(desc->constr != NULL && (desc->constr->num_check > 0 || desc->constr->has_generated_stored)))
 		return false;
@@ -139,6 +140,7 @@ snapshot_writer_open(SnapshotWriter *w, Oid key_type)
 	w->cid = GetCurrentCommandId(true);
 	for (i = 0; i < SNAPSHOT_WRITE_BATCH; i++)
 		w->slots[i] = table_slot_create(w->rel, NULL);
+	w->update_slot = table_slot_create(w->rel, NULL);
 }
 
 /* the buffered rows into the table, then their index entries */
@@ -168,12 +170,10 @@ writer_flush(SnapshotWriter *w)
 	w->nslots = 0;
 }
 
-void
-snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls)
+static void
+check_not_null(SnapshotWriter *w, const bool *nulls)
 {
-	TupleTableSlot *slot = w->slots[w->nslots];
 	TupleDesc	desc = RelationGetDescr(w->rel);
-	MemoryContext outer = MemoryContextSwitchTo(w->cxt);
 	int			i;
 
 	for (i = 0; i < SNAPSHOT_NATTS; i++)
@@ -182,6 +182,68 @@ snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls)
 					(errcode(ERRCODE_NOT_NULL_VIOLATION),
 					 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
 							NameStr(TupleDescAttr(desc, i)->attname), RelationGetRelationName(w->rel))));
+}
+
+/*
+ * The new row in place of the old one (an UPDATE: HOT, no index entry, when
+ * the page has room, as it has once the previous refresh's dead rows are
+ * pruned); false when the old row is gone or changed since pass 1 read it
+ * (nothing else writes the snapshot under the refresh lock; hvc.forget
+ * takes the lock too), and the caller inserts the row instead.
+ */
+static bool
+writer_update(SnapshotWriter *w, const Datum *values, const bool *nulls, ItemPointer otid)
+{
+	TupleTableSlot *slot = w->update_slot;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	hvc_update_indexes update_indexes;
+	TM_Result	res;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, SNAPSHOT_NATTS * sizeof(Datum));
+	memcpy(slot->tts_isnull, nulls, SNAPSHOT_NATTS * sizeof(bool));
+	ExecStoreVirtualTuple(slot);
+	res = table_tuple_update(w->rel, otid, slot, w->cid, GetActiveSnapshot(), InvalidSnapshot,
+							 true, &tmfd, &lockmode, &update_indexes);
+	switch (res)
+	{
+		case TM_Ok:
+			break;
+		case TM_Updated:
+		case TM_Deleted:
+			w->update_failed++;
+			return false;
+		default:
+			elog(ERROR, "hvc: unexpected result %d updating a row of hvc.customer_snapshot", (int) res);
+	}
+	if (w->rri->ri_NumIndices > 0 && hvc_update_needs_indexes(update_indexes))
+	{
+		MemoryContext outer = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+
+		list_free(hvc_update_index_tuples(w->rri, slot, w->estate, update_indexes));
+		MemoryContextSwitchTo(outer);
+		ResetPerTupleExprContext(w->estate);
+	}
+	ExecClearTuple(slot);
+	w->updated++;
+	return true;
+}
+
+void
+snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls, ItemPointer replace)
+{
+	TupleTableSlot *slot;
+	MemoryContext outer = MemoryContextSwitchTo(w->cxt);
+
+	check_not_null(w, nulls);
+	if (replace != NULL && ItemPointerIsValid(replace) && writer_update(w, values, nulls, replace))
+	{
+		w->written++;
+		MemoryContextSwitchTo(outer);
+		return;
+	}
+	slot = w->slots[w->nslots];
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, SNAPSHOT_NATTS * sizeof(Datum));
 	memcpy(slot->tts_isnull, nulls, SNAPSHOT_NATTS * sizeof(bool));
@@ -201,6 +263,7 @@ snapshot_writer_close(SnapshotWriter *w)
 	writer_flush(w);
 	for (i = 0; i < SNAPSHOT_WRITE_BATCH; i++)
 		ExecDropSingleTupleTableSlot(w->slots[i]);
+	ExecDropSingleTupleTableSlot(w->update_slot);
 	FreeBulkInsertState(w->bistate);
 	table_finish_bulk_insert(w->rel, 0);
 	ExecCloseIndices(w->rri);
