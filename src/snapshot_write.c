@@ -1,17 +1,26 @@
 /*
  * snapshot_write.c — the rows of a refresh straight into
  * hvc.customer_snapshot (hvc._write_snapshot, see snapshot.h), instead of
- * INSERT ... SELECT * FROM hvc._build_snapshot(...): the rows go in batches
- * through table_multi_insert with a BulkInsertState (one WAL record per heap
- * page instead of one per row, as COPY does) and their index entries through
- * ExecInsertIndexTuples, with no tuplestore and no executor in between.  The
- * writes are WAL-logged like any insert and belong to the refresh's
- * transaction: readers see the old rows until it commits.
+ * INSERT ... SELECT * FROM hvc._build_snapshot(...):
+ *
+ *   - a customer who stays in the same tier: the old row is updated in place
+ *     (table_tuple_update).  The table keeps half of each page free
+ *     (fillfactor 50), so the update is HOT: same page, no new index entry,
+ *     and no DELETE of the old row afterwards;
+ *   - a new customer or a tier move: the row is inserted, in batches through
+ *     table_multi_insert with a BulkInsertState (one WAL record per heap
+ *     page instead of one per row, as COPY does), with its index entries
+ *     through ExecInsertIndexTuples.  The old row of a move stays until the
+ *     refresh's DELETE: the tier history reads it.
+ *
+ * Every write is WAL-logged like any insert or update and belongs to the
+ * refresh's transaction: readers see the old rows until it commits.
  *
  * Only for the table register_source creates: a plain table whose columns
  * are exactly those of the snapshot, without triggers (foreign keys and
- * deferrable constraints are triggers), rules, row-level security or CHECK
- * constraints — the executor's work this path does not do.  For any other
+ * deferrable constraints are triggers), rules, row-level security, CHECK
+ * constraints or a publication of updates — the executor's work this path
+ * does not do.  For any other
  * table hvc._snapshot_writable() is false and the refresh takes the INSERT.
  */
 #include "postgres.h"
@@ -22,6 +31,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_publication.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -73,12 +83,17 @@ static bool
 relation_writable(Relation rel, Oid key_type)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
+	PublicationDesc pub;
 	int			i;
 
 	/* the relcache's triggers and rules (pg_class's flags lag behind a DROP) */
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL || rel->rd_rules != NULL ||
 		rel->rd_rel->relrowsecurity || desc->natts != SNAPSHOT_NATTS ||
 		(desc->constr != NULL && (desc->constr->num_check > 0 || desc->constr->has_generated_stored)))
+		return false;
+	/* the executor checks a published table's replica identity for updates */
+	RelationBuildPublicationDesc(rel, &pub);
+	if (pub.pubactions.pubupdate)
 		return false;
 	for (i = 0; i < SNAPSHOT_NATTS; i++)
 	{

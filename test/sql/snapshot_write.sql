@@ -94,6 +94,15 @@ DROP TRIGGER sw_count ON hvc.customer_snapshot;
 SELECT hvc._snapshot_writable() AS writable;
 CALL hvc.refresh(as_of => '2025-07-01');
 SELECT n AS trigger_rows FROM sw_seen;
+-- a publication of updates takes the INSERT (the executor checks the
+-- replica identity); one of inserts only does not
+SET client_min_messages = error;   -- wal_level may be too low to publish
+CREATE PUBLICATION sw_pub FOR TABLE hvc.customer_snapshot WITH (publish = 'update');
+SELECT hvc._snapshot_writable() AS writable;
+ALTER PUBLICATION sw_pub SET (publish = 'insert');
+SELECT hvc._snapshot_writable() AS writable;
+DROP PUBLICATION sw_pub;
+SET client_min_messages = warning;
 -- a domain key takes the INSERT (it checks the domain)
 CREATE DOMAIN sw_key AS integer CHECK (VALUE > 0);
 CREATE VIEW sw_sales_d AS SELECT customer::sw_key AS customer, ordered_at, amount FROM sw_sales;
