@@ -75,7 +75,9 @@ extern void forecast_predict(ForecastCache *fc, const StageCustomer *c, Predicti
 /* snapshot_rank.c: quantile breaks and cume_dist, streamed */
 typedef struct BreakSort
 {
-	Tuplesortstate *sort;
+	HTAB	   *hist;			/* distinct values and counts, while few */
+	Tuplesortstate *sort;		/* then every value */
+	MemoryContext cxt;			/* where the sort goes */
 	int64		n;
 } BreakSort;
 extern void break_sort_begin(BreakSort *bs);

@@ -200,6 +200,22 @@ pass1_query(Oid key_type, bool score, bool predictions)
 	return sql;
 }
 
+/*
+ * A numeric as numeric_float8 gives it (the nearest double to the decimal):
+ * decoded to units of 1/10000 (amount.c) and divided, which rounds the same
+ * way while the units are exact in a double; numeric_float8 otherwise.
+ */
+static double
+numeric_as_float8(Datum num)
+{
+	int64		units;
+
+	if (amount_from_datum(num, AMOUNT_NUMERIC, &units) == AMOUNT_OK &&
+		units > -(INT64CONST(1) << 53) && units < (INT64CONST(1) << 53))
+		return (double) units / (double) HVC_AMOUNT_SCALE;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, num));
+}
+
 /* pass 2: ranks, shares, tiers, scores, in value order, out to sink */
 static void
 pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
@@ -274,7 +290,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 			 r.has_old && DatumGetTimestampTz(values[35]) != a->refreshed ? &r.old_tid : NULL);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
-			break_sort_put(&tickets, DatumGetFloat8(DirectFunctionCall1(numeric_float8, values[8])));
+			break_sort_put(&tickets, numeric_as_float8(values[8]));
 		if (!nulls[11])
 			break_sort_put(&gaps, DatumGetFloat8(values[11]));
 		MemoryContextSwitchTo(outer);
