@@ -119,6 +119,7 @@ typedef struct RowSort
 	TupleTableSlot *slot;		/* out of the sort */
 	TupleTableSlot *in;			/* into the sort */
 	Oid			key_type;
+	struct PackedRow *packed;	/* a PassRow as a bytea, into the sort */
 } RowSort;
 
 extern void row_sort_begin(RowSort *rs, Oid key_type);
