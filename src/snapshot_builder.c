@@ -107,18 +107,18 @@ value_cents_of(const SnapshotArgs *a, const StageCustomer *c, const Prediction *
  * snapshot's, 7 the score, 9 (when precomputed) the prediction
  */
 static void
-pass1_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
+pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 {
 	Pass1	   *p1 = arg;
 	PassRow		r;
 	bool		isnull,
 				score_null;
-	Datum		score = SPI_getbinval(tup, desc, 7, &score_null);
+	Datum		score = slot_getattr(slot, 7, &score_null);
 
 	r.c = *c;
 	/* computed on the Citus workers (citus_predict.c), or here */
-	if (p1->precomputed && !heap_attisnull(tup, 9, desc))
-		prediction_from_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 9, &isnull)), &r.pred);
+	if (p1->precomputed && !slot_attisnull(slot, 9))
+		prediction_from_array(DatumGetArrayTypeP(slot_getattr(slot, 9, &isnull)), &r.pred);
 	else
 		forecast_predict(p1->forecasts, c, &r.pred);
 	if (p1->a->basis == BASIS_SCORE && score_null)
@@ -128,13 +128,13 @@ pass1_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
 				 errhint("hvc.refresh() computes pg_temp._hvc_score (hvc._score_prepare) before the build; do not call hvc._build_snapshot directly.")));
 	r.value_cents = value_cents_of(p1->a, c, &r.pred, score_null ? NAN : DatumGetFloat8(score));
 	p1->total += Max(r.value_cents, 0);
-	r.old_tier = SPI_getbinval(tup, desc, 3, &isnull);
+	r.old_tier = slot_getattr(slot, 3, &isnull);
 	r.has_old = !isnull;
-	r.old_tier_rank = r.has_old ? DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull)) : 0;
-	r.old_previous_tier = SPI_getbinval(tup, desc, 5, &r.old_prev_null);
-	r.old_tier_since = r.has_old ? DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull)) : 0;
+	r.old_tier_rank = r.has_old ? DatumGetInt32(slot_getattr(slot, 4, &isnull)) : 0;
+	r.old_previous_tier = slot_getattr(slot, 5, &r.old_prev_null);
+	r.old_tier_since = r.has_old ? DatumGetTimestampTz(slot_getattr(slot, 6, &isnull)) : 0;
 	if (r.has_old)
-		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 8, &isnull)), &r.old_tid);
+		ItemPointerCopy((ItemPointer) DatumGetPointer(slot_getattr(slot, 8, &isnull)), &r.old_tid);
 	else
 		ItemPointerSetInvalid(&r.old_tid);
 	row_sort_put(&p1->rows, &r);
