@@ -75,12 +75,12 @@
  * the direct writer has not got: the entries go in as an insert's.
  */
 #if PG_VERSION_NUM >= 160000
-typedef TU_UpdateIndexes hvc_update_indexes;
+#define hvc_update_indexes TU_UpdateIndexes	/* access/tableam.h */
 #define hvc_update_needs_indexes(u) ((u) != TU_None)
 #define hvc_update_index_tuples(rri, slot, estate, u) \
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, (u) == TU_Summarizing)
 #else
-typedef bool hvc_update_indexes;
+#define hvc_update_indexes bool
 #define hvc_update_needs_indexes(u) (u)
 #define hvc_update_index_tuples(rri, slot, estate, u) \
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
