@@ -186,6 +186,7 @@ typedef struct SnapshotWriter
 	struct BulkInsertStateData *bistate;
 	TupleTableSlot *slots[SNAPSHOT_WRITE_BATCH];
 	TupleTableSlot *update_slot;
+	bool		can_update;		/* UPDATE privilege on the table */
 	int64		updated;
 	int64		update_failed;
 	int			nslots;
