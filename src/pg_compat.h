@@ -54,6 +54,39 @@
 #endif
 
 /*
+ * ExecInsertIndexTuples() gained an "onlySummarizing" argument in 16
+ * (callers include executor/executor.h): the index entries of a new row,
+ * no speculative insertion, no arbiter indexes.
+ */
+#if PG_VERSION_NUM >= 160000
+#define hvc_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define hvc_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
+/*
+ * table_tuple_update() tells which indexes need entries for the new version
+ * as a bool in 15 and as a TU_UpdateIndexes in 16 (TU_None for a HOT
+ * update, TU_Summarizing for BRIN-like indexes only), and
+ * ExecInsertIndexTuples() takes "onlySummarizing" from 16.  Its "update"
+ * hint (index_unchanged_by_update) reads the executor's range table, which
+ * the direct writer has not got: the entries go in as an insert's.
+ */
+#if PG_VERSION_NUM >= 160000
+#define hvc_update_indexes TU_UpdateIndexes	/* access/tableam.h */
+#define hvc_update_needs_indexes(u) ((u) != TU_None)
+#define hvc_update_index_tuples(rri, slot, estate, u) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, (u) == TU_Summarizing)
+#else
+#define hvc_update_indexes bool
+#define hvc_update_needs_indexes(u) (u)
+#define hvc_update_index_tuples(rri, slot, estate, u) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
+/*
  * numeric's on-disk format (src/backend/utils/adt/numeric.c), which
  * src/amount.c decodes directly instead of calling numeric functions per row.
  * It is the same in 15, 16, 17 and 18 (pg_upgrade keeps numeric data as it

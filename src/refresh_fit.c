@@ -297,7 +297,7 @@ typedef struct FitRows
 } FitRows;
 
 static void
-collect_fit_row(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
+collect_fit_row(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 {
 	FitRows    *fr = arg;
 

@@ -28,6 +28,8 @@
 #include "utils/date.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
 #include "utils/tuplesort.h"
 
 #include "core/rfm.h"
@@ -73,7 +75,9 @@ extern void forecast_predict(ForecastCache *fc, const StageCustomer *c, Predicti
 /* snapshot_rank.c: quantile breaks and cume_dist, streamed */
 typedef struct BreakSort
 {
-	Tuplesortstate *sort;
+	HTAB	   *hist;			/* distinct values and counts, while few */
+	Tuplesortstate *sort;		/* then every value */
+	MemoryContext cxt;			/* where the sort goes */
 	int64		n;
 } BreakSort;
 extern void break_sort_begin(BreakSort *bs);
@@ -105,6 +109,7 @@ typedef struct PassRow
 	bool		old_prev_null;
 	Datum		old_previous_tier;	/* text */
 	TimestampTz old_tier_since;
+	ItemPointerData old_tid;	/* the old row's ctid (when has_old) */
 } PassRow;
 
 typedef struct RowSort
@@ -114,6 +119,7 @@ typedef struct RowSort
 	TupleTableSlot *slot;		/* out of the sort */
 	TupleTableSlot *in;			/* into the sort */
 	Oid			key_type;
+	struct PackedRow *packed;	/* a PassRow as a bytea, into the sort */
 } RowSort;
 
 extern void row_sort_begin(RowSort *rs, Oid key_type);
@@ -160,5 +166,38 @@ typedef struct SnapshotStats
 /* The output row (every column of hvc.customer_snapshot). */
 extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k,
 						 Datum *values, bool *nulls);
+
+/*
+ * Where pass 2 puts each output row: the result of hvc._build_snapshot (a
+ * tuplestore) or hvc.customer_snapshot itself (hvc._write_snapshot).
+ * replace is the old row of a customer who stays in the same tier (NULL for
+ * new customers and tier moves): the writer updates it in place.
+ */
+typedef void (*snapshot_sink_fn) (void *arg, const Datum *values, const bool *nulls,
+								  ItemPointer replace);
+
+/* snapshot_write.c: the rows straight into hvc.customer_snapshot, in batches */
+#define SNAPSHOT_WRITE_BATCH 1000
+typedef struct SnapshotWriter
+{
+	Relation	rel;
+	struct EState *estate;
+	struct ResultRelInfo *rri;
+	struct BulkInsertStateData *bistate;
+	TupleTableSlot *slots[SNAPSHOT_WRITE_BATCH];
+	TupleTableSlot *update_slot;
+	bool		can_update;		/* UPDATE privilege on the table */
+	int64		updated;
+	int64		update_failed;
+	int			nslots;
+	CommandId	cid;
+	MemoryContext cxt;
+	int64		written;
+} SnapshotWriter;
+
+extern void snapshot_writer_open(SnapshotWriter *w, Oid key_type);
+extern void snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls,
+								ItemPointer replace);
+extern int64 snapshot_writer_close(SnapshotWriter *w);
 
 #endif

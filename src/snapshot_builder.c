@@ -38,6 +38,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/guc.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -48,6 +49,7 @@
 
 PG_FUNCTION_INFO_V1(hvc_build_snapshot);
 PG_FUNCTION_INFO_V1(hvc_snapshot_stats);
+PG_FUNCTION_INFO_V1(hvc_write_snapshot);
 
 /* the statistics of this backend's last build, for hvc._snapshot_stats */
 static SnapshotStats last_stats;
@@ -69,7 +71,7 @@ typedef struct Pass1
 	double		total;
 #endif
 	int64		n;
-	bool		precomputed;	/* column 8: pg_temp._hvc_predictions */
+	bool		precomputed;	/* column 9: pg_temp._hvc_predictions */
 } Pass1;
 
 /*
@@ -100,33 +102,41 @@ value_cents_of(const SnapshotArgs *a, const StageCustomer *c, const Prediction *
 	return 0;					/* keep the compiler quiet */
 }
 
-/* pass 1, per customer: columns 3-6 of the query are the old snapshot's */
+/*
+ * pass 1, per customer: columns 3-6 and 8 (ctid) of the query are the old
+ * snapshot's, 7 the score, 9 (when precomputed) the prediction
+ */
 static void
-pass1_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
+pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 {
 	Pass1	   *p1 = arg;
 	PassRow		r;
-	bool		isnull;
-	Datum		score = SPI_getbinval(tup, desc, 7, &isnull);
+	bool		isnull,
+				score_null;
+	Datum		score = slot_getattr(slot, 7, &score_null);
 
 	r.c = *c;
 	/* computed on the Citus workers (citus_predict.c), or here */
-	if (p1->precomputed && !heap_attisnull(tup, 8, desc))
-		prediction_from_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)), &r.pred);
+	if (p1->precomputed && !slot_attisnull(slot, 9))
+		prediction_from_array(DatumGetArrayTypeP(slot_getattr(slot, 9, &isnull)), &r.pred);
 	else
 		forecast_predict(p1->forecasts, c, &r.pred);
-	if (p1->a->basis == BASIS_SCORE && isnull)
+	if (p1->a->basis == BASIS_SCORE && score_null)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("hvc: no value score for a customer of the stage"),
 				 errhint("hvc.refresh() computes pg_temp._hvc_score (hvc._score_prepare) before the build; do not call hvc._build_snapshot directly.")));
-	r.value_cents = value_cents_of(p1->a, c, &r.pred, isnull ? NAN : DatumGetFloat8(score));
+	r.value_cents = value_cents_of(p1->a, c, &r.pred, score_null ? NAN : DatumGetFloat8(score));
 	p1->total += Max(r.value_cents, 0);
-	r.old_tier = SPI_getbinval(tup, desc, 3, &isnull);
+	r.old_tier = slot_getattr(slot, 3, &isnull);
 	r.has_old = !isnull;
-	r.old_tier_rank = r.has_old ? DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull)) : 0;
-	r.old_previous_tier = SPI_getbinval(tup, desc, 5, &r.old_prev_null);
-	r.old_tier_since = r.has_old ? DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull)) : 0;
+	r.old_tier_rank = r.has_old ? DatumGetInt32(slot_getattr(slot, 4, &isnull)) : 0;
+	r.old_previous_tier = slot_getattr(slot, 5, &r.old_prev_null);
+	r.old_tier_since = r.has_old ? DatumGetTimestampTz(slot_getattr(slot, 6, &isnull)) : 0;
+	if (r.has_old)
+		ItemPointerCopy((ItemPointer) DatumGetPointer(slot_getattr(slot, 8, &isnull)), &r.old_tid);
+	else
+		ItemPointerSetInvalid(&r.old_tid);
 	row_sort_put(&p1->rows, &r);
 
 	break_sort_put(&p1->recency, -(double) (p1->a->as_of_day - c->last_day));
@@ -176,7 +186,7 @@ pass1_query(Oid key_type, bool score, bool predictions)
 	op = (Form_pg_operator) GETSTRUCT(optup);
 	opname = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
 					  NameStr(op->oprname));
-	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s%s"
+	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s, o.ctid%s"
 				   "  FROM pg_temp._hvc_stage s"
 				   "  LEFT JOIN hvc.customer_snapshot o"
 				   "    ON o.customer_id %s s.customer_id%s%s",
@@ -190,9 +200,25 @@ pass1_query(Oid key_type, bool score, bool predictions)
 	return sql;
 }
 
-/* pass 2: ranks, shares, tiers, scores, in value order, out */
+/*
+ * A numeric as numeric_float8 gives it (the nearest double to the decimal):
+ * decoded to units of 1/10000 (amount.c) and divided, which rounds the same
+ * way while the units are exact in a double; numeric_float8 otherwise.
+ */
+static double
+numeric_as_float8(Datum num)
+{
+	int64		units;
+
+	if (amount_from_datum(num, AMOUNT_NUMERIC, &units) == AMOUNT_OK &&
+		units > -(INT64CONST(1) << 53) && units < (INT64CONST(1) << 53))
+		return (double) units / (double) HVC_AMOUNT_SCALE;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, num));
+}
+
+/* pass 2: ranks, shares, tiers, scores, in value order, out to sink */
 static void
-pass2(const SnapshotArgs *a, Pass1 *p1, ReturnSetInfo *rsinfo)
+pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 {
 	double		rb[RFM_BREAKS],
 				fb[RFM_BREAKS],
@@ -259,10 +285,12 @@ pass2(const SnapshotArgs *a, Pass1 *p1, ReturnSetInfo *rsinfo)
 
 		outer = MemoryContextSwitchTo(rowcxt);
 		snapshot_row(a, &r, &k, values, nulls);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		/* a customer who stays in the tier: the new row replaces the old */
+		sink(sink_arg, values, nulls,
+			 r.has_old && DatumGetTimestampTz(values[35]) != a->refreshed ? &r.old_tid : NULL);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
-			break_sort_put(&tickets, DatumGetFloat8(DirectFunctionCall1(numeric_float8, values[8])));
+			break_sort_put(&tickets, numeric_as_float8(values[8]));
 		if (!nulls[11])
 			break_sort_put(&gaps, DatumGetFloat8(values[11]));
 		MemoryContextSwitchTo(outer);
@@ -331,25 +359,27 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
-Datum
-hvc_build_snapshot(PG_FUNCTION_ARGS)
+/*
+ * Pass 1 and pass 2 of one build (see snapshot.h): the rows go to sink.
+ * The pass 1 join is a hash join whatever the statistics say: a merge join
+ * would sort the stage, states and all (a fast-start plan the planner
+ * picks when the snapshot has no statistics yet); nested loops are off too.
+ */
+static void
+build(FunctionCallInfo fcinfo, snapshot_sink_fn sink, void *sink_arg)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	MemoryContext callcxt = CurrentMemoryContext;
 	SnapshotArgs a;
 	Pass1		p1;
 	Stage		st;
 	char	   *query;
+	int			gucs;
 
 	snapshot_args(fcinfo, &a);
 	if (!OidIsValid(key_type))
 		elog(ERROR, "hvc._build_snapshot: could not determine the customer key type");
 	key_type = getBaseType(key_type);
-	InitMaterializedSRF(fcinfo, 0);
-	/* a 0.1.0 catalog's result lacks churn_percentile (the last column) */
-	if (rsinfo->setDesc->natts != SNAPSHOT_NATTS - 1)
-		hvc_require_columns(rsinfo->setDesc, SNAPSHOT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
 
 	memset(&p1, 0, sizeof(p1));
 	p1.a = &a;
@@ -369,10 +399,67 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 	p1.precomputed = a.ms.usable &&
 		OidIsValid(RangeVarGetRelid(makeRangeVar("pg_temp", "_hvc_predictions", -1), NoLock, true));
 	query = pass1_query(key_type, a.basis == BASIS_SCORE, p1.precomputed);
+	gucs = NewGUCNestLevel();
+	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_nestloop", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	stage_scan(&st, query, key_type, a.as_of_day, pass1_visit, &p1);
+	AtEOXact_GUC(true, gucs);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 
-	pass2(&a, &p1, rsinfo);
+	pass2(&a, &p1, sink, sink_arg);
+}
+
+typedef struct ResultSink
+{
+	ReturnSetInfo *rsinfo;
+} ResultSink;
+
+static void
+result_sink(void *arg, const Datum *values, const bool *nulls, ItemPointer replace)
+{
+	ResultSink *rs = arg;
+
+	tuplestore_putvalues(rs->rsinfo->setResult, rs->rsinfo->setDesc,
+						 (Datum *) values, (bool *) nulls);
+}
+
+Datum
+hvc_build_snapshot(PG_FUNCTION_ARGS)
+{
+	ResultSink	rs;
+
+	rs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	InitMaterializedSRF(fcinfo, 0);
+	/* a 0.1.0 catalog's result lacks churn_percentile (the last column) */
+	if (rs.rsinfo->setDesc->natts != SNAPSHOT_NATTS - 1)
+		hvc_require_columns(rs.rsinfo->setDesc, SNAPSHOT_NATTS, "the result of hvc._build_snapshot (hvc.customer_snapshot)");
+	build(fcinfo, result_sink, &rs);
 	return (Datum) 0;
+}
+
+static void
+writer_sink(void *arg, const Datum *values, const bool *nulls, ItemPointer replace)
+{
+	snapshot_writer_put(arg, values, nulls, replace);
+}
+
+/*
+ * hvc._write_snapshot(the arguments of hvc._build_snapshot) RETURNS bigint:
+ * builds the same rows and writes them into hvc.customer_snapshot itself
+ * (snapshot_write.c); the rows written.
+ */
+Datum
+hvc_write_snapshot(PG_FUNCTION_ARGS)
+{
+	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	SnapshotWriter *w = palloc(sizeof(SnapshotWriter));
+
+	if (!OidIsValid(key_type))
+		elog(ERROR, "hvc._write_snapshot: could not determine the customer key type");
+	snapshot_writer_open(w, getBaseType(key_type));
+	build(fcinfo, writer_sink, w);
+	PG_RETURN_INT64(snapshot_writer_close(w));
 }

@@ -1,7 +1,7 @@
 /*
  * snapshot_rank.c — the order statistics of a refresh, streamed (see
- * snapshot.h): RFM quintile breaks from a float8 tuplesort (which spills
- * beyond work_mem), and the churn-risk percentile (cume_dist) from a
+ * snapshot.h): RFM quintile breaks from a histogram of few distinct values
+ * or a float8 tuplesort (which spills beyond work_mem), and the churn-risk percentile (cume_dist) from a
  * histogram of the distinct churn risks.  A churn risk is a function of the
  * customer's (frequency, recency, age) triple, so the histogram has at most
  * one entry per distinct triple, not per customer.
@@ -19,46 +19,131 @@
 
 #include "snapshot.h"
 
+/*
+ * A break sort starts as a histogram of the distinct values (a recency in
+ * days or an order count takes few); past BREAK_HIST_MAX distinct values it
+ * moves them into a float8 tuplesort, which spills beyond work_mem.  Either
+ * way the percentiles are those of the same values (-0.0 counts as 0.0 in
+ * the histogram: the breaks are only compared with).
+ */
+#define BREAK_HIST_MAX 4096
+
+typedef struct BreakEntry
+{
+	double		v;				/* key */
+	int64		count;
+} BreakEntry;
+
 void
 break_sort_begin(BreakSort *bs)
 {
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(double);
+	ctl.entrysize = sizeof(BreakEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	bs->hist = hash_create("hvc break histogram", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	bs->cxt = CurrentMemoryContext;
+	bs->sort = NULL;
+	bs->n = 0;
+}
+
+static void
+break_sort_spill(BreakSort *bs)
+{
+	HASH_SEQ_STATUS seq;
+	BreakEntry *e;
+	/* the sort lives as long as the break sort (puts may come from a per-row context) */
+	MemoryContext outer = MemoryContextSwitchTo(bs->cxt);
+
 	bs->sort = tuplesort_begin_datum(FLOAT8OID, Float8LessOperator, InvalidOid, false,
 									 work_mem, NULL, TUPLESORT_NONE);
-	bs->n = 0;
+	MemoryContextSwitchTo(outer);
+	hash_seq_init(&seq, bs->hist);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		int64		k;
+
+		for (k = 0; k < e->count; k++)
+			tuplesort_putdatum(bs->sort, Float8GetDatum(e->v), false);
+		CHECK_FOR_INTERRUPTS();
+	}
+	hash_destroy(bs->hist);
+	bs->hist = NULL;
 }
 
 void
 break_sort_put(BreakSort *bs, double v)
 {
-	tuplesort_putdatum(bs->sort, Float8GetDatum(v), false);
 	bs->n++;
+	if (bs->hist != NULL)
+	{
+		double		key = v == 0.0 ? 0.0 : v;
+		bool		found;
+		BreakEntry *e = hash_search(bs->hist, &key, HASH_ENTER, &found);
+
+		if (!found)
+			e->count = 0;
+		e->count++;
+		if (hash_get_num_entries(bs->hist) > BREAK_HIST_MAX)
+			break_sort_spill(bs);
+		return;
+	}
+	tuplesort_putdatum(bs->sort, Float8GetDatum(v), false);
 }
 
-/*
- * percentile_cont(p) as PostgreSQL (and rfm_percentile_cont) computes it
- * from the sorted values: pos = p (n - 1), lo = floor(pos),
- * v[lo] + (v[lo + 1] - v[lo]) (pos - lo), or the last value when lo + 1 is
- * past the end.  The values at the positions it reads are picked out of one
- * pass over the sorted stream.
- */
-bool
-break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out)
+static int
+cmp_break_entry(const void *a, const void *b)
 {
-	int64	   *lo = palloc(np * sizeof(int64));
-	double	   *frac = palloc(np * sizeof(double)),
-			   *at_lo = palloc0(np * sizeof(double)),
-			   *at_hi = palloc0(np * sizeof(double));
+	double		x = ((const BreakEntry *) a)->v;
+	double		y = ((const BreakEntry *) b)->v;
+
+	return (x > y) - (x < y);
+}
+
+/* the sorted values at positions lo[i] and lo[i] + 1, from the histogram */
+static void
+hist_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at_hi)
+{
+	long		m = hash_get_num_entries(bs->hist);
+	BreakEntry *order = palloc(Max(m, 1) * sizeof(BreakEntry));
+	HASH_SEQ_STATUS seq;
+	BreakEntry *e;
+	long		j = 0;
+	int64		start = 0;
+	int			i;
+
+	hash_seq_init(&seq, bs->hist);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		order[j++] = *e;
+	qsort(order, m, sizeof(BreakEntry), cmp_break_entry);
+	for (j = 0; j < m; j++)
+	{
+		int64		end = start + order[j].count;	/* positions start .. end - 1 */
+
+		for (i = 0; i < np; i++)
+		{
+			if (lo[i] >= start && lo[i] < end)
+				at_lo[i] = order[j].v;
+			if (lo[i] + 1 >= start && lo[i] + 1 < end)
+				at_hi[i] = order[j].v;
+		}
+		start = end;
+	}
+	pfree(order);
+	hash_destroy(bs->hist);
+	bs->hist = NULL;
+}
+
+/* the sorted values at positions lo[i] and lo[i] + 1, in one pass over the sort */
+static void
+sort_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at_hi)
+{
 	int64		k;
 	int			i;
 
 	tuplesort_performsort(bs->sort);
-	for (i = 0; i < np; i++)
-	{
-		double		pos = ps[i] * (double) (bs->n - 1);
-
-		lo[i] = bs->n > 0 ? (int64) pos : 0;
-		frac[i] = pos - (double) lo[i];
-	}
 	for (k = 0; k < bs->n; k++)
 	{
 		Datum		d;
@@ -82,6 +167,35 @@ break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out)
 	}
 	tuplesort_end(bs->sort);
 	bs->sort = NULL;
+}
+
+/*
+ * percentile_cont(p) as PostgreSQL (and rfm_percentile_cont) computes it
+ * from the sorted values: pos = p (n - 1), lo = floor(pos),
+ * v[lo] + (v[lo + 1] - v[lo]) (pos - lo), or the last value when lo + 1 is
+ * past the end.  The values at the positions it reads are picked out of the
+ * histogram or of one pass over the sorted stream.
+ */
+bool
+break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out)
+{
+	int64	   *lo = palloc(np * sizeof(int64));
+	double	   *frac = palloc(np * sizeof(double)),
+			   *at_lo = palloc0(np * sizeof(double)),
+			   *at_hi = palloc0(np * sizeof(double));
+	int			i;
+
+	for (i = 0; i < np; i++)
+	{
+		double		pos = ps[i] * (double) (bs->n - 1);
+
+		lo[i] = bs->n > 0 ? (int64) pos : 0;
+		frac[i] = pos - (double) lo[i];
+	}
+	if (bs->hist != NULL)
+		hist_values_at(bs, lo, np, at_lo, at_hi);
+	else
+		sort_values_at(bs, lo, np, at_lo, at_hi);
 	for (i = 0; i < np; i++)
 	{
 		if (bs->n == 0)

@@ -23,22 +23,24 @@
 #include "local_time.h"
 #include "snapshot.h"
 
-/* the columns of the sorted row */
+/*
+ * The columns of the sorted row: the two sort keys, the PassRow itself as
+ * one fixed-size binary column (its Datums are rewritten on the way out),
+ * and the two text Datums of the old row.  Five columns instead of one per
+ * field: forming and deforming the sort's tuples is most of its cost.
+ */
 enum
 {
-	R_NEG_VALUE = 1, R_KEY, R_FIRST_AT, R_LAST_AT, R_ORDERS, R_REFUNDS, R_REVENUE,
-	R_MARGIN, R_HAS_MARGIN, R_FIRST_DAY, R_LAST_DAY, R_PURCHASE_DAYS, R_FREQUENCY,
-	R_MONETARY, R_P_ALIVE, R_CHURN, R_PRED_ORDERS, R_EOV, R_CLV, R_NEXT_IN,
-	R_OLD_TIER, R_OLD_TIER_RANK, R_OLD_PREV, R_OLD_SINCE,
-	R_NATTS = R_OLD_SINCE
+	R_NEG_VALUE = 1, R_KEY, R_PACKED, R_OLD_TIER, R_OLD_PREV,
+	R_NATTS = R_OLD_PREV
 };
 
-static const Oid row_types[R_NATTS] = {
-	INT8OID, InvalidOid, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
-	INT8OID, BOOLOID, INT4OID, INT4OID, INT4OID, INT4OID,
-	FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-	TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID
-};
+/* a bytea holding a PassRow */
+typedef struct PackedRow
+{
+	int32		vl_len_;
+	char		data[sizeof(PassRow)];
+} PackedRow;
 
 void
 row_sort_begin(RowSort *rs, Oid key_type)
@@ -48,15 +50,17 @@ row_sort_begin(RowSort *rs, Oid key_type)
 	Oid			ops[2];
 	Oid			colls[2];
 	bool		nulls_first[2] = {false, false};
-	int			i;
 
 	if (!OidIsValid(tce->lt_opr))
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
 						errmsg("customer key type %s has no ordering", format_type_be(key_type))));
 	rs->key_type = key_type;
 	rs->desc = CreateTemplateTupleDesc(R_NATTS);
-	for (i = 0; i < R_NATTS; i++)
-		TupleDescInitEntry(rs->desc, i + 1, NULL, i + 1 == R_KEY ? key_type : row_types[i], -1, 0);
+	TupleDescInitEntry(rs->desc, R_NEG_VALUE, NULL, INT8OID, -1, 0);
+	TupleDescInitEntry(rs->desc, R_KEY, NULL, key_type, -1, 0);
+	TupleDescInitEntry(rs->desc, R_PACKED, NULL, BYTEAOID, -1, 0);
+	TupleDescInitEntry(rs->desc, R_OLD_TIER, NULL, TEXTOID, -1, 0);
+	TupleDescInitEntry(rs->desc, R_OLD_PREV, NULL, TEXTOID, -1, 0);
 	ops[0] = Int8LessOperator;
 	colls[0] = InvalidOid;
 	ops[1] = tce->lt_opr;
@@ -66,6 +70,8 @@ row_sort_begin(RowSort *rs, Oid key_type)
 									work_mem, NULL, TUPLESORT_NONE);
 	rs->slot = MakeSingleTupleTableSlot(rs->desc, &TTSOpsMinimalTuple);
 	rs->in = MakeSingleTupleTableSlot(rs->desc, &TTSOpsVirtual);
+	rs->packed = palloc0(sizeof(PackedRow));
+	SET_VARSIZE(rs->packed, sizeof(PackedRow));
 }
 
 void
@@ -73,36 +79,20 @@ row_sort_put(RowSort *rs, const PassRow *r)
 {
 	Datum	   *v = rs->in->tts_values;
 	bool	   *n = rs->in->tts_isnull;
-	const StageCustomer *c = &r->c;
+	PackedRow  *packed = rs->packed;
 
 	ExecClearTuple(rs->in);
-	memset(n, false, R_NATTS * sizeof(bool));
+	memcpy(packed->data, r, sizeof(PassRow));
 	v[R_NEG_VALUE - 1] = Int64GetDatum(-r->value_cents);
-	v[R_KEY - 1] = c->customer;
-	v[R_FIRST_AT - 1] = Int64GetDatum(c->first_at);
-	v[R_LAST_AT - 1] = Int64GetDatum(c->last_at);
-	v[R_ORDERS - 1] = Int64GetDatum(c->orders);
-	v[R_REFUNDS - 1] = Int64GetDatum(c->refunds);
-	v[R_REVENUE - 1] = Int64GetDatum(c->revenue);
-	v[R_MARGIN - 1] = Int64GetDatum(c->margin);
-	v[R_HAS_MARGIN - 1] = BoolGetDatum(c->has_margin);
-	v[R_FIRST_DAY - 1] = Int32GetDatum(c->first_day);
-	v[R_LAST_DAY - 1] = Int32GetDatum(c->last_day);
-	v[R_PURCHASE_DAYS - 1] = Int32GetDatum(c->purchase_days);
-	v[R_FREQUENCY - 1] = Int32GetDatum(c->frequency);
-	v[R_MONETARY - 1] = Float8GetDatum(c->monetary);
-	v[R_P_ALIVE - 1] = Float8GetDatum(r->pred.p_alive);
-	v[R_CHURN - 1] = Float8GetDatum(r->pred.churn_risk);
-	v[R_PRED_ORDERS - 1] = Float8GetDatum(r->pred.predicted_orders);
-	v[R_EOV - 1] = Float8GetDatum(r->pred.expected_order_value);
-	v[R_CLV - 1] = Float8GetDatum(r->pred.predicted_clv);
-	v[R_NEXT_IN - 1] = Float8GetDatum(r->pred.next_order_in);
-	n[R_OLD_TIER - 1] = n[R_OLD_TIER_RANK - 1] = n[R_OLD_SINCE - 1] = !r->has_old;
-	n[R_OLD_PREV - 1] = !r->has_old || r->old_prev_null;
+	n[R_NEG_VALUE - 1] = false;
+	v[R_KEY - 1] = r->c.customer;
+	n[R_KEY - 1] = false;
+	v[R_PACKED - 1] = PointerGetDatum(packed);
+	n[R_PACKED - 1] = false;
 	v[R_OLD_TIER - 1] = r->old_tier;
-	v[R_OLD_TIER_RANK - 1] = Int32GetDatum(r->old_tier_rank);
+	n[R_OLD_TIER - 1] = !r->has_old;
 	v[R_OLD_PREV - 1] = r->old_previous_tier;
-	v[R_OLD_SINCE - 1] = TimestampTzGetDatum(r->old_tier_since);
+	n[R_OLD_PREV - 1] = !r->has_old || r->old_prev_null;
 	ExecStoreVirtualTuple(rs->in);
 	tuplesort_puttupleslot(rs->sort, rs->in);
 }
@@ -118,39 +108,22 @@ row_sort_next(RowSort *rs, PassRow *r)
 {
 	Datum	   *v;
 	bool	   *n;
-	StageCustomer *c = &r->c;
+	bytea	   *packed;
 
 	if (!tuplesort_gettupleslot(rs->sort, true, false, rs->slot, NULL))
 		return false;
 	slot_getallattrs(rs->slot);
 	v = rs->slot->tts_values;
 	n = rs->slot->tts_isnull;
-	r->value_cents = -DatumGetInt64(v[R_NEG_VALUE - 1]);
-	c->customer = v[R_KEY - 1];
-	c->first_at = DatumGetInt64(v[R_FIRST_AT - 1]);
-	c->last_at = DatumGetInt64(v[R_LAST_AT - 1]);
-	c->orders = DatumGetInt64(v[R_ORDERS - 1]);
-	c->refunds = DatumGetInt64(v[R_REFUNDS - 1]);
-	c->revenue = DatumGetInt64(v[R_REVENUE - 1]);
-	c->margin = DatumGetInt64(v[R_MARGIN - 1]);
-	c->has_margin = DatumGetBool(v[R_HAS_MARGIN - 1]);
-	c->first_day = DatumGetInt32(v[R_FIRST_DAY - 1]);
-	c->last_day = DatumGetInt32(v[R_LAST_DAY - 1]);
-	c->purchase_days = DatumGetInt32(v[R_PURCHASE_DAYS - 1]);
-	c->frequency = DatumGetInt32(v[R_FREQUENCY - 1]);
-	c->monetary = DatumGetFloat8(v[R_MONETARY - 1]);
-	r->pred.p_alive = DatumGetFloat8(v[R_P_ALIVE - 1]);
-	r->pred.churn_risk = DatumGetFloat8(v[R_CHURN - 1]);
-	r->pred.predicted_orders = DatumGetFloat8(v[R_PRED_ORDERS - 1]);
-	r->pred.expected_order_value = DatumGetFloat8(v[R_EOV - 1]);
-	r->pred.predicted_clv = DatumGetFloat8(v[R_CLV - 1]);
-	r->pred.next_order_in = DatumGetFloat8(v[R_NEXT_IN - 1]);
-	r->has_old = !n[R_OLD_TIER - 1];
-	r->old_tier = v[R_OLD_TIER - 1];
-	r->old_tier_rank = r->has_old ? DatumGetInt32(v[R_OLD_TIER_RANK - 1]) : 0;
-	r->old_prev_null = n[R_OLD_PREV - 1];
-	r->old_previous_tier = v[R_OLD_PREV - 1];
-	r->old_tier_since = r->has_old ? DatumGetTimestampTz(v[R_OLD_SINCE - 1]) : 0;
+	packed = DatumGetByteaPP(v[R_PACKED - 1]);
+	if (VARSIZE_ANY_EXHDR(packed) != sizeof(PassRow))
+		elog(ERROR, "hvc: a sorted snapshot row has %zu bytes, not %zu",
+			 (size_t) VARSIZE_ANY_EXHDR(packed), sizeof(PassRow));
+	memcpy(r, VARDATA_ANY(packed), sizeof(PassRow));
+	/* the Datums, valid until the next call */
+	r->c.customer = v[R_KEY - 1];
+	r->old_tier = n[R_OLD_TIER - 1] ? (Datum) 0 : v[R_OLD_TIER - 1];
+	r->old_previous_tier = n[R_OLD_PREV - 1] ? (Datum) 0 : v[R_OLD_PREV - 1];
 	return true;
 }
 

@@ -42,7 +42,7 @@ typedef struct ScoreScan
 } ScoreScan;
 
 static void
-score_visit(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
+score_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 {
 	ScoreScan  *s = arg;
 	const SnapshotArgs *a = s->a;

@@ -1,6 +1,7 @@
 /*
- * stage.c — see stage.h.  The stage is read through an SPI cursor in
- * batches; each state is validated by the deserialiser and summarised.
+ * stage.c — see stage.h.  The stage query runs into a DestReceiver that
+ * takes each row's slot as it comes; each state is validated by the
+ * deserialiser and summarised.
  */
 #include "postgres.h"
 #include "pg_compat.h"
@@ -56,9 +57,8 @@ stage_check_as_of_day(DateADT as_of_day)
  * as their base type) and state of type bytea.
  */
 static void
-check_stage_columns(Portal portal, Oid key_type)
+check_stage_columns(TupleDesc desc, Oid key_type)
 {
-	TupleDesc	desc = portal->tupDesc;
 	Oid			t;
 
 	if (desc == NULL || desc->natts < 2)
@@ -84,14 +84,14 @@ stage_check(Oid key_type)
 			 SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	MemoryContextSwitchTo(outer);
-	check_stage_columns(portal, key_type);
+	check_stage_columns(portal->tupDesc, key_type);
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
 	MemoryContextSwitchTo(outer);
 }
 
 static void
-append_customer(void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc)
+append_customer(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 {
 	Stage	   *stage = arg;
 
@@ -141,80 +141,129 @@ stage_read(Stage *stage, Oid key_type, DateADT as_of_day)
 			   append_customer, stage);
 }
 
+/* The receiver stage_scan runs its query into: one call per result row. */
+typedef struct StageReceiver
+{
+	DestReceiver pub;
+	Stage	   *stage;
+	Oid			key_type;
+	DateADT		as_of_day;
+	stage_visit_fn visit;
+	void	   *arg;
+	MemoryContext outer;		/* the caller's: visit runs in it */
+	MemoryContext scratch;		/* deserialised states, reset every STAGE_BATCH rows */
+	int			pending;
+} StageReceiver;
+
+static void
+stage_receiver_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	StageReceiver *r = (StageReceiver *) self;
+
+	check_stage_columns(desc, r->key_type);
+	r->stage->customer_type = getBaseType(TupleDescAttr(desc, 0)->atttypid);
+	get_typlenbyval(r->stage->customer_type, &r->stage->typlen, &r->stage->typbyval);
+}
+
+static bool
+stage_receiver_slot(TupleTableSlot *slot, DestReceiver *self)
+{
+	StageReceiver *r = (StageReceiver *) self;
+	Stage	   *stage = r->stage;
+	MemoryContext caller = MemoryContextSwitchTo(r->scratch);
+	bool		key_null,
+				state_null;
+	Datum		key = slot_getattr(slot, 1, &key_null);
+	Datum		sd = slot_getattr(slot, 2, &state_null);
+	bytea	   *b;
+	CustomerState *s;
+	CustomerSummary sum;
+	StageCustomer c;
+
+	CHECK_FOR_INTERRUPTS();
+	if (++r->pending == STAGE_BATCH)
+	{
+		MemoryContextReset(r->scratch);
+		r->pending = 0;
+	}
+	if (state_null)
+	{
+		MemoryContextSwitchTo(caller);
+		return true;
+	}
+	b = DatumGetByteaPP(sd);
+	s = customer_state_deserialize(r->scratch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	customer_state_summarize(s, &sum);
+	MemoryContextSwitchTo(r->outer);
+
+	count_rows(&stage->rows_read, s->rows);
+	if (key_null)
+		count_rows(&stage->rows_skipped, s->rows);	/* guest rows */
+	else
+	{
+		count_rows(&stage->rows_skipped, s->skipped);
+		if (s->purchase_rows > 0)	/* refunds only: not a customer */
+		{
+			stage_customer_fill(&c, key, s, &sum, r->as_of_day);
+			stage->customers_seen++;
+			r->visit(r->arg, &c, slot);
+		}
+	}
+	MemoryContextSwitchTo(caller);
+	return true;
+}
+
+static void
+stage_receiver_shutdown(DestReceiver *self)
+{
+}
+
+static void
+stage_receiver_destroy(DestReceiver *self)
+{
+}
+
+/*
+ * The query runs into a receiver that hands each row's slot to visit: no
+ * copy of the rows into an SPI tuple table, no forming of heap tuples.
+ */
 void
 stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 		   stage_visit_fn visit, void *arg)
 {
 	MemoryContext outer = CurrentMemoryContext;
-	MemoryContext scratch;
-	Portal		portal;
+	StageReceiver r;
+	SPIExecuteOptions options;
 	SPIPlanPtr	plan;
+	int			rc;
 
 	stage_check_as_of_day(as_of_day);
-
 	memset(stage, 0, sizeof(*stage));
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = stage_receiver_slot;
+	r.pub.rStartup = stage_receiver_startup;
+	r.pub.rShutdown = stage_receiver_shutdown;
+	r.pub.rDestroy = stage_receiver_destroy;
+	r.pub.mydest = DestTuplestore;	/* a receiver of the caller's, as PL/pgSQL's RETURN QUERY */
+	r.stage = stage;
+	r.key_type = key_type;
+	r.as_of_day = as_of_day;
+	r.visit = visit;
+	r.arg = arg;
+	r.outer = outer;
+	r.scratch = AllocSetContextCreate(outer, "hvc stage batch", ALLOCSET_DEFAULT_SIZES);
 
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "hvc: could not prepare the stage query: %s",
 			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = &r.pub;
+	rc = SPI_execute_plan_extended(plan, &options);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hvc: the stage query failed: %s", SPI_result_code_string(rc));
+	SPI_freeplan(plan);
 	MemoryContextSwitchTo(outer);
-	check_stage_columns(portal, key_type);
-	stage->customer_type = getBaseType(TupleDescAttr(portal->tupDesc, 0)->atttypid);
-	get_typlenbyval(stage->customer_type, &stage->typlen, &stage->typbyval);
-	scratch = AllocSetContextCreate(outer, "hvc stage batch", ALLOCSET_DEFAULT_SIZES);
-
-	for (;;)
-	{
-		uint64		i;
-		TupleDesc	desc;
-
-		SPI_cursor_fetch(portal, true, STAGE_BATCH);
-		/* SPI calls return in SPI's own context, freed by SPI_finish */
-		MemoryContextSwitchTo(outer);
-		if (SPI_processed == 0)
-			break;
-		desc = SPI_tuptable->tupdesc;
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			bool		key_null,
-						state_null;
-			Datum		key = SPI_getbinval(tup, desc, 1, &key_null);
-			Datum		sd = SPI_getbinval(tup, desc, 2, &state_null);
-			bytea	   *b;
-			CustomerState *s;
-			CustomerSummary sum;
-			StageCustomer c;
-
-			if (state_null)
-				continue;
-			MemoryContextSwitchTo(scratch);
-			b = DatumGetByteaPP(sd);
-			s = customer_state_deserialize(scratch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
-			customer_state_summarize(s, &sum);
-			MemoryContextSwitchTo(outer);
-
-			CHECK_FOR_INTERRUPTS();
-			count_rows(&stage->rows_read, s->rows);
-			if (key_null)
-			{
-				count_rows(&stage->rows_skipped, s->rows);	/* guest rows */
-				continue;
-			}
-			count_rows(&stage->rows_skipped, s->skipped);
-			if (s->purchase_rows == 0)
-				continue;		/* refunds only: not a customer */
-			stage_customer_fill(&c, key, s, &sum, as_of_day);
-			stage->customers_seen++;
-			visit(arg, &c, tup, desc);
-			MemoryContextSwitchTo(outer);
-		}
-		MemoryContextReset(scratch);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	MemoryContextSwitchTo(outer);
-	MemoryContextDelete(scratch);
+	MemoryContextDelete(r.scratch);
 }

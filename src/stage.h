@@ -9,6 +9,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "executor/tuptable.h"
 #include "utils/date.h"
 
 #include "customer_state.h"
@@ -48,11 +49,12 @@ typedef struct Stage
  * Stream a stage query: its first two columns are customer_id (of type
  * key_type, any type if InvalidOid) and state (bytea); further columns are
  * the caller's.  visit is called once per customer with a purchase, with the
- * summary (c->customer points into the fetched batch: copy it to keep it),
- * the fetched tuple and its descriptor, in the caller's memory context; rows
- * read and skipped are counted in *stage (whose customers array stays NULL).
- * Needs SPI connected; the caller's CurrentMemoryContext is current again on
- * return.  Memory: one batch of the cursor, whatever the stage's size.
+ * summary (c->customer points into the row: copy it to keep it) and the
+ * row's slot (slot_getattr for the caller's columns; valid during the call),
+ * in the caller's memory context; rows read and skipped are counted in
+ * *stage (whose customers array stays NULL).  Needs SPI connected; the
+ * caller's CurrentMemoryContext is current again on return.  Memory: the
+ * states of up to STAGE_BATCH rows, whatever the stage's size.
  */
 /*
  * The summary of a customer with at least one purchase row (s->purchase_rows
@@ -66,7 +68,7 @@ extern void stage_customer_fill(StageCustomer *c, Datum key, const CustomerState
 /* Error unless _hvc_stage has the columns the refresh creates (SPI connected). */
 extern void stage_check(Oid key_type);
 
-typedef void (*stage_visit_fn) (void *arg, const StageCustomer *c, HeapTuple tup, TupleDesc desc);
+typedef void (*stage_visit_fn) (void *arg, const StageCustomer *c, TupleTableSlot *slot);
 
 extern void stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 					   stage_visit_fn visit, void *arg);

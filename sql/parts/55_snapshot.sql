@@ -184,7 +184,11 @@ BEGIN
         tier_since              timestamptz NOT NULL,
         refresh_id              bigint NOT NULL,
         churn_percentile        float8
-    )$ddl$, customer_type);
+    ) WITH (fillfactor = 50)$ddl$, customer_type);
+    -- Half of each page stays free: a refresh writes a customer who stays in
+    -- the same tier as an update of the old row (src/snapshot_write.c), which
+    -- is HOT (same page, no new index entry) when the page has room; once the
+    -- previous refresh's versions are pruned it has.
     COMMENT ON TABLE hvc.customer_snapshot IS 'Internal store of hvc.customers; replaced atomically by each refresh. Query hvc.customers instead.';
     -- A plain (not unique) index: keys are unique by construction (GROUP BY),
     -- and a unique index would recheck every new key against its deleted twin

@@ -357,9 +357,14 @@ BEGIN
     PERFORM hvc._citus_predictions(models, as_of_local::date);
     -- The new rows go in beside the old ones (the builder has read the old
     -- ones first); refresh_id tells them apart until the old are deleted.
-    EXECUTE format($q$
+    -- Straight into the table when it is as register_source made it
+    -- (58_write_snapshot.sql: then a customer who stays in the same tier has
+    -- the old row updated in place; new customers and moves are inserted).
+    EXECUTE format(CASE WHEN hvc._snapshot_writable() THEN $q$
+        SELECT hvc._write_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$
+        ELSE $q$
         INSERT INTO hvc.customer_snapshot
-        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$,
+        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$ END,
         hvc._base_type(src.customer_type::regtype))
     USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
           segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;

@@ -1,0 +1,118 @@
+-- The refresh writes hvc.customer_snapshot itself (src/snapshot_write.c):
+-- new customers and tier moves are inserted in batches, a customer who stays
+-- in the same tier has the old row updated in place (HOT: the table keeps
+-- half of each page free), and the old rows of moves and lapses go with the
+-- DELETE of the swap.  With a trigger on the table the refresh inserts
+-- through INSERT ... SELECT hvc._build_snapshot(...) instead, and the rows
+-- are the same.  Ten customers 1..10; customer k buys 100 * k on 2025-06-01
+-- and on 2025-06-20 (revenue 200 * k), so value rank = 11 - k.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS hvc;
+SET timezone = 'UTC';
+UPDATE hvc.config SET model = 'none', time_unit = 'day', value_basis = 'historic_clv',
+                      history_refreshes = 24;
+DELETE FROM hvc.tier_rules;
+-- top: rank 1, high: rank 2, medium: ranks 3-5, low: ranks 6-10
+INSERT INTO hvc.tier_rules VALUES ('top', 1, 0.10, true), ('high', 2, 0.20, true),
+                                  ('medium', 3, 0.50, false), ('low', 4, 1.00, false);
+CREATE TABLE sw_sales (customer integer, ordered_at date, amount numeric(10,2));
+INSERT INTO sw_sales
+SELECT k, d, 100 * k FROM generate_series(1, 10) k,
+                          unnest(ARRAY[date '2025-06-01', date '2025-06-20']) d;
+SELECT hvc.register_source('public.sw_sales', 'customer', 'ordered_at', 'amount') IS NOT NULL AS registered;
+SELECT hvc._snapshot_writable() AS writable,
+       (SELECT reloptions FROM pg_class WHERE oid = 'hvc.customer_snapshot'::regclass) AS reloptions;
+
+-- Refresh 1: ten new rows, inserted.
+SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
+BEGIN;
+SELECT hvc.refresh_now(as_of => '2025-07-01') > 0 AS refreshed;
+SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+  FROM pg_stat_xact_user_tables WHERE relid = 'hvc.customer_snapshot'::regclass;
+COMMIT;
+SELECT customer_id, value_rank, tier FROM hvc.customers ORDER BY value_rank;
+
+-- Refresh 2, nothing changed: the ten rows are updated in place, all HOT
+-- (one page, half free), nothing inserted or deleted; the rows are those of
+-- refresh 2.
+SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
+BEGIN;
+SELECT hvc.refresh_now(as_of => '2025-07-01') > 0 AS refreshed;
+SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+  FROM pg_stat_xact_user_tables WHERE relid = 'hvc.customer_snapshot'::regclass;
+COMMIT;
+SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes,
+       max(refresh_id) = (SELECT max(refresh_id) FROM hvc.refresh_log) AS latest
+  FROM hvc.customer_snapshot;
+
+-- Refresh 3: customer 1 buys 5000 more and ranks 1 (5200).  Ranks after:
+-- 1, 10, 9, 8, 7, 6, 5, 4, 3, 2.  Moves: 1 low -> top, 10 top -> high,
+-- 9 high -> medium, 6 medium -> low (4 rows inserted, their 4 old rows
+-- deleted); 2, 3, 4, 5, 7, 8 stay (6 updates).
+INSERT INTO sw_sales VALUES (1, '2025-06-25', 5000);
+SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
+BEGIN;
+SELECT hvc.refresh_now(as_of => '2025-07-01') > 0 AS refreshed;
+SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+  FROM pg_stat_xact_user_tables WHERE relid = 'hvc.customer_snapshot'::regclass;
+COMMIT;
+SELECT customer_id, value_rank, tier, previous_tier, tier_since = (SELECT refreshed_at FROM hvc.snapshot_info) AS moved_now
+  FROM hvc.customers ORDER BY value_rank;
+SELECT customer_id, from_tier, from_tier_rank, to_tier, to_tier_rank, direction
+  FROM hvc.tier_history WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.refresh_log)
+ ORDER BY customer_id;
+-- the index finds every customer's one row
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS found FROM generate_series(1, 10) k
+ WHERE (SELECT count(*) FROM hvc.customer_snapshot s WHERE s.customer_id = k) = 1;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
+-- With a trigger on the table the refresh takes the INSERT: the trigger
+-- sees ten rows, and the rows are those of the direct write (the same input
+-- and as_of: everything but refresh_id equal).
+CREATE TABLE sw_seen (n integer);
+INSERT INTO sw_seen VALUES (0);
+CREATE FUNCTION sw_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE public.sw_seen SET n = n + 1; RETURN NULL; END $$;
+CREATE TRIGGER sw_count AFTER INSERT ON hvc.customer_snapshot FOR EACH ROW EXECUTE FUNCTION sw_count();
+SELECT hvc._snapshot_writable() AS writable;
+CREATE TEMP TABLE sw_before AS
+SELECT customer_id, to_jsonb(s) - 'refresh_id' AS r FROM hvc.customer_snapshot s;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT n AS trigger_rows FROM sw_seen;
+SELECT count(*) AS same_rows
+  FROM sw_before b JOIN hvc.customer_snapshot s ON s.customer_id = b.customer_id
+ WHERE b.r = to_jsonb(s) - 'refresh_id';
+-- calling the writer directly while the table is not writable: 55000
+\set VERBOSITY sqlstate
+SELECT hvc._write_snapshot(NULL::integer, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                           NULL, NULL, NULL, NULL);
+\set VERBOSITY default
+DROP TRIGGER sw_count ON hvc.customer_snapshot;
+SELECT hvc._snapshot_writable() AS writable;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT n AS trigger_rows FROM sw_seen;
+-- a publication of updates takes the INSERT (the executor checks the
+-- replica identity); one of inserts only does not
+SET client_min_messages = error;   -- wal_level may be too low to publish
+CREATE PUBLICATION sw_pub FOR TABLE hvc.customer_snapshot WITH (publish = 'update');
+SELECT hvc._snapshot_writable() AS writable;
+ALTER PUBLICATION sw_pub SET (publish = 'insert');
+SELECT hvc._snapshot_writable() AS writable;
+DROP PUBLICATION sw_pub;
+SET client_min_messages = warning;
+-- a domain key takes the INSERT (it checks the domain)
+CREATE DOMAIN sw_key AS integer CHECK (VALUE > 0);
+CREATE VIEW sw_sales_d AS SELECT customer::sw_key AS customer, ordered_at, amount FROM sw_sales;
+SELECT hvc.register_source('public.sw_sales_d', 'customer', 'ordered_at', 'amount') IS NOT NULL AS registered;
+SELECT hvc._snapshot_writable() AS writable;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT count(*) AS rows FROM hvc.customers;
+
+DROP VIEW sw_sales_d;
+DROP DOMAIN sw_key CASCADE;
+SELECT hvc.register_source('public.sw_sales', 'customer', 'ordered_at', 'amount') IS NOT NULL AS registered;
+DROP TABLE sw_sales, sw_seen;
+DROP FUNCTION sw_count();
