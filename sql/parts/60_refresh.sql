@@ -258,6 +258,50 @@ END $$;
 COMMENT ON FUNCTION hvc._choose_fits(bigint, hvc._model_params, text, text, text, text, boolean, timestamptz) IS
     'Internal: the fits a refresh predicts with (its own, or the last good fit of the same model, source and time unit when the fit fails), the value basis it ranks by (never switched on its own), what it fell back to, and the reason of its tier moves.';
 
+-- Step 3 of a refresh: every per-customer column of refresh id, streamed,
+-- written into hvc.customer_snapshot beside the previous refresh's rows.
+CREATE OR REPLACE FUNCTION hvc._write_rows(id bigint, cfg hvc.config, src hvc.source, models hvc._model_params,
+                                           as_of_local timestamp, basis text, refreshed timestamptz) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    segment_of_cell text[];     -- 125 cells: (r-1)*25 + (f-1)*5 + m
+    tier_lo bigint[];           -- first value_rank of each tier, by tier_rank
+    tier_name text[];
+    tier_rank_of integer[];
+    tier_high boolean[];
+BEGIN
+    IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR models IS NULL OR as_of_local IS NULL
+       OR basis IS NULL OR refreshed IS NULL THEN
+        RAISE EXCEPTION 'hvc: _write_rows needs the refresh id, configuration, source, fits, as_of, basis and refresh time'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Every per-customer column, streamed (src/snapshot.h: one read of
+    -- the stage joined to the current snapshot, then the rows in value
+    -- order; segments and tiers from small lookup arrays).
+    SELECT array_agg(c.segment ORDER BY c.r, c.f, c.m) INTO segment_of_cell FROM hvc._segment_cells() c;
+    SELECT array_agg(t.lo ORDER BY t.tier_rank), array_agg(t.tier ORDER BY t.tier_rank),
+           array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
+      INTO tier_lo, tier_name, tier_rank_of, tier_high
+      FROM hvc._tier_ranges(models.customers) t;
+    -- on Citus, the predictions are computed on the workers (96_citus_refresh.sql)
+    PERFORM hvc._citus_predictions(models, as_of_local::date);
+    -- The new rows go in beside the old ones (the builder has read the old
+    -- ones first); refresh_id tells them apart until the old are deleted.
+    -- Straight into the table when it is as register_source made it
+    -- (58_write_snapshot.sql: then a customer who stays in the same tier has
+    -- the old row updated in place; new customers and moves are inserted).
+    EXECUTE format(CASE WHEN hvc._snapshot_writable() THEN $q$
+        SELECT hvc._write_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$
+        ELSE $q$
+        INSERT INTO hvc.customer_snapshot
+        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$ END,
+        hvc._base_type(src.customer_type::regtype))
+    USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
+          segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
+END $fn$;
+COMMENT ON FUNCTION hvc._write_rows(bigint, hvc.config, hvc.source, hvc._model_params, timestamp, text, timestamptz) IS
+    'Internal: step 3 of a refresh: builds every per-customer column and writes the rows into hvc.customer_snapshot beside the previous refresh''s rows.';
+
 -- jit is off: the refresh's statements are dominated by C code (aggregate,
 -- fits, builder) that JIT cannot speed up, and compiling costs up to a second.
 CREATE OR REPLACE FUNCTION hvc._refresh_build(id bigint) RETURNS text
@@ -272,11 +316,6 @@ DECLARE
     chosen record;
     unit_days float8;
     msg text;
-    segment_of_cell text[];     -- 125 cells: (r-1)*25 + (f-1)*5 + m
-    tier_lo bigint[];           -- first value_rank of each tier, by tier_rank
-    tier_name text[];
-    tier_rank_of integer[];
-    tier_high boolean[];
     refreshed timestamptz := now();
     big_keys bigint;
     big_key_rows bigint;
@@ -345,29 +384,9 @@ BEGIN
         PERFORM hvc._score_prepare(id, models, as_of_local::date, src.margin IS NOT NULL, run_as_of);
     END IF;
 
-    -- 3. Every per-customer column, streamed (src/snapshot.h: one read of
-    -- the stage joined to the current snapshot, then the rows in value
-    -- order; segments and tiers from small lookup arrays).
-    SELECT array_agg(c.segment ORDER BY c.r, c.f, c.m) INTO segment_of_cell FROM hvc._segment_cells() c;
-    SELECT array_agg(t.lo ORDER BY t.tier_rank), array_agg(t.tier ORDER BY t.tier_rank),
-           array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
-      INTO tier_lo, tier_name, tier_rank_of, tier_high
-      FROM hvc._tier_ranges(models.customers) t;
-    -- on Citus, the predictions are computed on the workers (96_citus_refresh.sql)
-    PERFORM hvc._citus_predictions(models, as_of_local::date);
-    -- The new rows go in beside the old ones (the builder has read the old
-    -- ones first); refresh_id tells them apart until the old are deleted.
-    -- Straight into the table when it is as register_source made it
-    -- (58_write_snapshot.sql: then a customer who stays in the same tier has
-    -- the old row updated in place; new customers and moves are inserted).
-    EXECUTE format(CASE WHEN hvc._snapshot_writable() THEN $q$
-        SELECT hvc._write_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$
-        ELSE $q$
-        INSERT INTO hvc.customer_snapshot
-        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$ END,
-        hvc._base_type(src.customer_type::regtype))
-    USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
-          segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
+    -- 3. Every per-customer column, streamed, into the snapshot beside the
+    -- old rows (hvc._write_rows).
+    PERFORM hvc._write_rows(id, cfg, src, models, as_of_local, basis, refreshed);
     -- what the builder saw pass by: moves, percentiles, the Pareto curve
     SELECT * INTO stats FROM hvc._snapshot_stats(id);
 
