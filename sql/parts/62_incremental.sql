@@ -400,6 +400,7 @@ DECLARE
     has_null boolean;
     touched_rows bigint;
     all_rows bigint;
+    keyed text;     -- the non-NULL keys' states: probes or semi-join (format template)
 BEGIN
     SELECT count(*), bool_or(t.customer_id IS NULL) INTO n, has_null FROM pg_temp._hvc_touched t;
     IF n = 0 THEN
@@ -426,33 +427,29 @@ BEGIN
     -- over one read of the source.  (= ANY (ARRAY(...)) was planned as a
     -- sequential scan testing every row against the whole array at
     -- 100 000 keys: hours.)
+    keyed := CASE WHEN touched_rows <= all_rows / 10
+                       AND (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p')
+                  THEN $p$SELECT t.customer_id, k.state
+                            FROM (SELECT DISTINCT t.customer_id FROM pg_temp._hvc_touched t
+                                   WHERE t.customer_id IS NOT NULL) t
+                           CROSS JOIN LATERAL (SELECT %2$s AS state
+                                                 FROM %3$s s
+                                                WHERE s.%1$I = t.customer_id
+                                               HAVING count(*) > 0) k$p$
+                  ELSE $p$SELECT s.%1$I AS customer_id, %2$s AS state
+                            FROM %3$s s
+                           WHERE s.%1$I IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
+                           GROUP BY 1$p$ END;
     EXECUTE format($q$
         INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
         SELECT x.customer_id, x.state, hvc._state_rows(x.state), hvc._state_skipped(x.state) > 0
-          FROM (%4$s
+          FROM ($q$ || keyed || $q$
                 UNION ALL
                 SELECT NULL, %2$s
                   FROM %3$s s
                  WHERE $1 AND s.%1$I IS NULL
                 HAVING count(*) > 0) x$q$,
-        src.customer, hvc._state_expr(src, as_of_local, tz), src.relation,
-        CASE WHEN touched_rows <= all_rows / 10
-                  AND (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p') THEN
-            format($p$SELECT t.customer_id, k.state
-                        FROM (SELECT DISTINCT t.customer_id FROM pg_temp._hvc_touched t
-                               WHERE t.customer_id IS NOT NULL) t
-                       CROSS JOIN LATERAL (SELECT %2$s AS state
-                                             FROM %3$s s
-                                            WHERE s.%1$I = t.customer_id
-                                           HAVING count(*) > 0) k$p$,
-                   src.customer, hvc._state_expr(src, as_of_local, tz), src.relation)
-        ELSE
-            format($p$SELECT s.%1$I AS customer_id, %2$s AS state
-                        FROM %3$s s
-                       WHERE s.%1$I IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
-                       GROUP BY 1$p$,
-                   src.customer, hvc._state_expr(src, as_of_local, tz), src.relation)
-        END)
+        src.customer, hvc._state_expr(src, as_of_local, tz), src.relation)
     USING has_null;
     RETURN n;
 END $$;
