@@ -370,9 +370,12 @@ BEGIN
      WHERE h.refresh_id = id AND h.direction = 'down' AND h.reason = 'activity'
        AND EXISTS (SELECT 1 FROM hvc.tier_rules t WHERE t.tier = h.from_tier AND t.high_value);
 
-    DELETE FROM hvc.at_risk_previous;
+    -- the at-risk memory follows the set: who left it goes, who is new on
+    -- it comes in (with this refresh), who stays is not rewritten
+    DELETE FROM hvc.at_risk_previous p
+     WHERE NOT EXISTS (SELECT 1 FROM _hvc_at_risk r WHERE r.customer_id = p.customer_id);
     INSERT INTO hvc.at_risk_previous (customer_id, refresh_id)
-    SELECT r.customer_id, id FROM _hvc_at_risk r;
+    SELECT r.customer_id, id FROM _hvc_at_risk r WHERE r.is_new;
     DROP TABLE _hvc_at_risk;
 
     -- Any role that may connect can LISTEN (and NOTIFY): hvc.config.alert_payload
@@ -761,7 +764,7 @@ BEGIN
     COMMENT ON TABLE hvc.at_risk_previous IS
         'Internal: the customers in hvc.at_risk at the last refresh, to tell who is newly at risk (alerts).';
     COMMENT ON COLUMN hvc.at_risk_previous.customer_id IS 'Customer key.';
-    COMMENT ON COLUMN hvc.at_risk_previous.refresh_id IS 'The refresh at which the customer was in hvc.at_risk.';
+    COMMENT ON COLUMN hvc.at_risk_previous.refresh_id IS 'The refresh since which the customer has been in hvc.at_risk without a break.';
 
     PERFORM hvc._create_signal_objects(customer_type);    -- 72_signals.sql; hvc.at_risk reads it
     PERFORM hvc._create_at_risk_view();

@@ -176,6 +176,10 @@ SELECT refresh_id - :base AS refresh, kind, customers, sample_ids,
        payload::json ->> 'at_risk' AS payload_at_risk
   FROM hvc.alerts WHERE refresh_id > :base ORDER BY alert_id;
 SELECT count(*) AS at_risk FROM hvc.at_risk;
+-- The at-risk memory: c3 has been at risk since refresh 1 (its row is not
+-- rewritten while it stays); c1 and c4 (left at refresh 2) and c2 (at risk
+-- at refresh 2 only) are gone from it.
+SELECT customer_id, refresh_id - :base AS at_risk_since FROM hvc.at_risk_previous ORDER BY 1;
 
 -- With a churn model the rule is churn_risk >= at_risk_threshold and among
 -- the riskiest at_risk_share of the high-value customers.  No model is

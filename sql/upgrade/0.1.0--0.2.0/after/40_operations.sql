@@ -12,3 +12,13 @@ BEGIN
         ALTER EXTENSION hvc DROP VIEW hvc.at_risk;
     END IF;
 END $$;
+
+-- hvc.at_risk_previous (a registered database's) keeps who stays at risk
+-- instead of rewriting every row at each refresh: its refresh_id now says
+-- since when.
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('hvc.at_risk_previous') IS NOT NULL THEN
+        COMMENT ON COLUMN hvc.at_risk_previous.refresh_id IS 'The refresh since which the customer has been in hvc.at_risk without a break.';
+    END IF;
+END $$;
