@@ -155,6 +155,7 @@ typedef struct SnapshotStats
 	int64		customers;
 	int64		moved;			/* rows whose tier_since is this refresh */
 	int64		kept;			/* rows not new (as hvc._record_tier_changes counts) */
+	int64		replaced;		/* old rows updated in place (hvc._write_snapshot) */
 	bool		has_premium,
 				has_median_gap;
 	double		premium_ticket_from;	/* percentile_cont(0.8) of avg_order_value */

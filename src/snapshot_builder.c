@@ -326,8 +326,8 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	SnapshotStats *st = &last_stats;
 	TupleDesc	desc;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
 	Datum		shares[PARETO_POINTS];
 	int			dims[1] = {PARETO_POINTS};
 	int			lbs[1] = {1};
@@ -356,6 +356,7 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 													   TYPALIGN_DOUBLE));
 	else
 		nulls[5] = true;
+	values[6] = Int64GetDatum(st->replaced);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
@@ -456,10 +457,13 @@ hvc_write_snapshot(PG_FUNCTION_ARGS)
 {
 	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	SnapshotWriter *w = palloc(sizeof(SnapshotWriter));
+	int64		written;
 
 	if (!OidIsValid(key_type))
 		elog(ERROR, "hvc._write_snapshot: could not determine the customer key type");
 	snapshot_writer_open(w, getBaseType(key_type));
 	build(fcinfo, writer_sink, w);
-	PG_RETURN_INT64(snapshot_writer_close(w));
+	written = snapshot_writer_close(w);
+	last_stats.replaced = w->updated;
+	PG_RETURN_INT64(written);
 }

@@ -403,7 +403,11 @@ BEGIN
     END IF;
 
     -- 5. Swap: readers see the old rows until commit, the new ones after.
-    DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
+    -- Nothing to delete when the writer updated every old row in place (no
+    -- customer moved tier or lapsed: a table scan saved).
+    IF old_customers IS NULL OR stats.replaced < old_customers THEN
+        DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
+    END IF;
 
     -- the cumulative value share at the value rank of the top pct percent
     -- (greatest(1, ceil(pct * customers / 100))), from the builder

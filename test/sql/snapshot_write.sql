@@ -34,12 +34,16 @@ SELECT customer_id, value_rank, tier FROM hvc.customers ORDER BY value_rank;
 
 -- Refresh 2, nothing changed: the ten rows are updated in place, all HOT
 -- (one page, half free), nothing inserted or deleted; the rows are those of
--- refresh 2.
+-- refresh 2.  Every old row was replaced, so the swap's DELETE (a scan of
+-- the table) is skipped: three scans of the snapshot in the refresh (the
+-- builder's join to the old rows and hvc.at_risk for the alerts among
+-- them), not four.  replaced: the rows the writer updated in place.
 SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
 BEGIN;
-SELECT hvc.refresh_now(as_of => '2025-07-01') > 0 AS refreshed;
-SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+SELECT hvc.refresh_now(as_of => '2025-07-01') AS rid \gset
+SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, seq_scan
   FROM pg_stat_xact_user_tables WHERE relid = 'hvc.customer_snapshot'::regclass;
+SELECT customers, moved, kept, replaced FROM hvc._snapshot_stats(:rid);
 COMMIT;
 SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes,
        max(refresh_id) = (SELECT max(refresh_id) FROM hvc.refresh_log) AS latest
@@ -52,9 +56,10 @@ SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes,
 INSERT INTO sw_sales VALUES (1, '2025-06-25', 5000);
 SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
 BEGIN;
-SELECT hvc.refresh_now(as_of => '2025-07-01') > 0 AS refreshed;
+SELECT hvc.refresh_now(as_of => '2025-07-01') AS rid \gset
 SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
   FROM pg_stat_xact_user_tables WHERE relid = 'hvc.customer_snapshot'::regclass;
+SELECT customers, moved, kept, replaced FROM hvc._snapshot_stats(:rid);
 COMMIT;
 SELECT customer_id, value_rank, tier, previous_tier, tier_since = (SELECT refreshed_at FROM hvc.snapshot_info) AS moved_now
   FROM hvc.customers ORDER BY value_rank;
