@@ -96,36 +96,27 @@ BEGIN
     END IF;
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
     IF old_customers IS NOT NULL THEN
-        -- one scan of the new rows: record the moves, count the rows that
-        -- existed before (all but the new customers)
-        WITH n AS (
-            SELECT c.customer_id, c.tier, c.tier_rank, c.previous_tier,
-                   c.tier_since = refreshed AS moved
-              FROM hvc.customer_snapshot c
-             WHERE c.refresh_id = id
-        ), ins AS (
-            INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
-                                          from_tier_rank, to_tier, to_tier_rank, direction, reason)
-            SELECT m.customer_id, id, refreshed, m.previous_tier, m.from_rank, m.tier, m.tier_rank,
-                   CASE WHEN m.previous_tier IS NULL THEN 'new'
-                        WHEN m.tier_rank < m.from_rank THEN 'up'
-                        ELSE 'down' END,
-                   CASE WHEN m.previous_tier IS NULL THEN 'activity' ELSE reason END
-              FROM (SELECT n.customer_id, n.previous_tier, n.tier, n.tier_rank,
-                           -- the old tier's rank under the current rules, or
-                           -- (tier renamed or dropped since) the rank it had
-                           coalesce(r.tier_rank,
-                                    (SELECT o.tier_rank FROM hvc.customer_snapshot o
-                                      WHERE o.customer_id = n.customer_id AND o.refresh_id <> id
-                                      LIMIT 1)) AS from_rank
-                      FROM n LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
-                     WHERE n.moved) m
-            RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM ins),
-               count(*) FILTER (WHERE NOT (n.moved AND n.previous_tier IS NULL))
-          INTO moves, kept
-          FROM n;
+        -- the moves: the new rows whose tier_since is this refresh (one scan
+        -- of the new rows, nothing materialised); the rows that existed
+        -- before (all but the new customers) the builder counted
+        SELECT st.kept INTO kept FROM hvc._snapshot_stats(id) st;
+        INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
+                                      from_tier_rank, to_tier, to_tier_rank, direction, reason)
+        SELECT m.customer_id, id, refreshed, m.previous_tier, m.from_rank, m.tier, m.tier_rank,
+               CASE WHEN m.previous_tier IS NULL THEN 'new'
+                    WHEN m.tier_rank < m.from_rank THEN 'up'
+                    ELSE 'down' END,
+               CASE WHEN m.previous_tier IS NULL THEN 'activity' ELSE reason END
+          FROM (SELECT n.customer_id, n.previous_tier, n.tier, n.tier_rank,
+                       -- the old tier's rank under the current rules, or
+                       -- (tier renamed or dropped since) the rank it had
+                       coalesce(r.tier_rank,
+                                (SELECT o.tier_rank FROM hvc.customer_snapshot o
+                                  WHERE o.customer_id = n.customer_id AND o.refresh_id <> id
+                                  LIMIT 1)) AS from_rank
+                  FROM hvc.customer_snapshot n LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
+                 WHERE n.refresh_id = id AND n.tier_since = refreshed) m;
+        GET DIAGNOSTICS moves = ROW_COUNT;
 
         IF kept < old_customers THEN
             INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
