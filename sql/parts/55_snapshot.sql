@@ -133,6 +133,57 @@ CREATE TRIGGER source_attach AFTER INSERT ON hvc.source
 CREATE TRIGGER snapshot_info_attach AFTER INSERT ON hvc.snapshot_info
     FOR EACH STATEMENT EXECUTE FUNCTION hvc._attach_trigger();
 
+-- The per-tier and per-segment summaries of the snapshot (part of
+-- hvc._create_snapshot_objects, which drops them first).
+CREATE OR REPLACE FUNCTION hvc._create_summary_views() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+BEGIN
+    CREATE VIEW hvc.tier_summary AS
+    WITH t AS (SELECT count(*)::float8 AS n, sum(revenue) AS revenue FROM hvc.customer_snapshot)
+    SELECT c.tier,
+           c.tier_rank,
+           count(*)::bigint                                       AS customers,
+           count(*) / max(t.n)                                    AS customer_share,
+           sum(c.revenue)::numeric(28,2)                          AS revenue,
+           (sum(c.revenue) / nullif(max(t.revenue), 0))::float8   AS revenue_share,
+           sum(c.margin)::numeric(28,2)                           AS margin,
+           sum(c.predicted_clv)::numeric(28,2)                    AS predicted_clv,
+           avg(c.churn_risk)                                      AS avg_churn_risk,
+           bool_and(c.is_high_value)                              AS is_high_value
+      FROM hvc.customer_snapshot c CROSS JOIN t
+     GROUP BY c.tier, c.tier_rank;
+    COMMENT ON VIEW hvc.tier_summary IS 'Customers, revenue, margin, predicted CLV and churn risk per tier of the current snapshot.';
+    COMMENT ON COLUMN hvc.tier_summary.tier IS 'Tier name.';
+    COMMENT ON COLUMN hvc.tier_summary.tier_rank IS 'Tier rank (1 = best).';
+    COMMENT ON COLUMN hvc.tier_summary.customers IS 'Customers in the tier.';
+    COMMENT ON COLUMN hvc.tier_summary.customer_share IS 'Share of all customers.';
+    COMMENT ON COLUMN hvc.tier_summary.revenue IS 'Net revenue of the tier''s customers.';
+    COMMENT ON COLUMN hvc.tier_summary.revenue_share IS 'Share of total net revenue (NULL when the total is 0).';
+    COMMENT ON COLUMN hvc.tier_summary.margin IS 'Net margin (NULL without a margin column).';
+    COMMENT ON COLUMN hvc.tier_summary.predicted_clv IS 'Sum of predicted CLV (NULL without a fitted model).';
+    COMMENT ON COLUMN hvc.tier_summary.avg_churn_risk IS 'Mean churn risk (NULL without a fitted model).';
+    COMMENT ON COLUMN hvc.tier_summary.is_high_value IS 'Whether the tier counts as high-value.';
+
+    CREATE VIEW hvc.segment_summary AS
+    SELECT segment,
+           count(*)::bigint                                   AS customers,
+           sum(orders)::bigint                                AS orders,
+           sum(revenue)::numeric(28,2)                        AS revenue,
+           (sum(revenue) / nullif(sum(orders), 0))::numeric(20,2) AS avg_order_value,
+           avg(recency_days)::float8                          AS avg_recency_days
+      FROM hvc.customer_snapshot
+     GROUP BY segment;
+    COMMENT ON VIEW hvc.segment_summary IS 'Customers, orders, revenue, average order value and recency per RFM segment of the current snapshot.';
+    COMMENT ON COLUMN hvc.segment_summary.segment IS 'RFM segment (hvc.rfm_segments, or Others).';
+    COMMENT ON COLUMN hvc.segment_summary.customers IS 'Customers in the segment.';
+    COMMENT ON COLUMN hvc.segment_summary.orders IS 'Their orders.';
+    COMMENT ON COLUMN hvc.segment_summary.revenue IS 'Their net revenue.';
+    COMMENT ON COLUMN hvc.segment_summary.avg_order_value IS 'revenue / orders.';
+    COMMENT ON COLUMN hvc.segment_summary.avg_recency_days IS 'Mean days since the last purchase.';
+END $fn$;
+COMMENT ON FUNCTION hvc._create_summary_views() IS
+    'Internal: creates hvc.tier_summary and hvc.segment_summary over hvc.customer_snapshot (called by hvc._create_snapshot_objects).';
+
 -- (Re)create the customer-typed objects.  Called by register_source when the
 -- customer type changes; refuses (with PostgreSQL's dependency error) when
 -- a user's own view depends on them.
@@ -250,49 +301,7 @@ BEGIN
     COMMENT ON COLUMN hvc.customers.value IS 'The value value_rank ranks by (see hvc.snapshot_info.value_basis).';
     COMMENT ON COLUMN hvc.customers.value_profile IS 'How the customer buys, first matching rule: new (tenure_days < 90), frequent_premium (f_score >= 4 and avg_order_value >= hvc.snapshot_info.premium_ticket_from, the 80th percentile), frequent (f_score >= 4), premium (avg_order_value >= that percentile), occasional (everyone else).';
 
-    CREATE VIEW hvc.tier_summary AS
-    WITH t AS (SELECT count(*)::float8 AS n, sum(revenue) AS revenue FROM hvc.customer_snapshot)
-    SELECT c.tier,
-           c.tier_rank,
-           count(*)::bigint                                       AS customers,
-           count(*) / max(t.n)                                    AS customer_share,
-           sum(c.revenue)::numeric(28,2)                          AS revenue,
-           (sum(c.revenue) / nullif(max(t.revenue), 0))::float8   AS revenue_share,
-           sum(c.margin)::numeric(28,2)                           AS margin,
-           sum(c.predicted_clv)::numeric(28,2)                    AS predicted_clv,
-           avg(c.churn_risk)                                      AS avg_churn_risk,
-           bool_and(c.is_high_value)                              AS is_high_value
-      FROM hvc.customer_snapshot c CROSS JOIN t
-     GROUP BY c.tier, c.tier_rank;
-    COMMENT ON VIEW hvc.tier_summary IS 'Customers, revenue, margin, predicted CLV and churn risk per tier of the current snapshot.';
-    COMMENT ON COLUMN hvc.tier_summary.tier IS 'Tier name.';
-    COMMENT ON COLUMN hvc.tier_summary.tier_rank IS 'Tier rank (1 = best).';
-    COMMENT ON COLUMN hvc.tier_summary.customers IS 'Customers in the tier.';
-    COMMENT ON COLUMN hvc.tier_summary.customer_share IS 'Share of all customers.';
-    COMMENT ON COLUMN hvc.tier_summary.revenue IS 'Net revenue of the tier''s customers.';
-    COMMENT ON COLUMN hvc.tier_summary.revenue_share IS 'Share of total net revenue (NULL when the total is 0).';
-    COMMENT ON COLUMN hvc.tier_summary.margin IS 'Net margin (NULL without a margin column).';
-    COMMENT ON COLUMN hvc.tier_summary.predicted_clv IS 'Sum of predicted CLV (NULL without a fitted model).';
-    COMMENT ON COLUMN hvc.tier_summary.avg_churn_risk IS 'Mean churn risk (NULL without a fitted model).';
-    COMMENT ON COLUMN hvc.tier_summary.is_high_value IS 'Whether the tier counts as high-value.';
-
-    CREATE VIEW hvc.segment_summary AS
-    SELECT segment,
-           count(*)::bigint                                   AS customers,
-           sum(orders)::bigint                                AS orders,
-           sum(revenue)::numeric(28,2)                        AS revenue,
-           (sum(revenue) / nullif(sum(orders), 0))::numeric(20,2) AS avg_order_value,
-           avg(recency_days)::float8                          AS avg_recency_days
-      FROM hvc.customer_snapshot
-     GROUP BY segment;
-    COMMENT ON VIEW hvc.segment_summary IS 'Customers, orders, revenue, average order value and recency per RFM segment of the current snapshot.';
-    COMMENT ON COLUMN hvc.segment_summary.segment IS 'RFM segment (hvc.rfm_segments, or Others).';
-    COMMENT ON COLUMN hvc.segment_summary.customers IS 'Customers in the segment.';
-    COMMENT ON COLUMN hvc.segment_summary.orders IS 'Their orders.';
-    COMMENT ON COLUMN hvc.segment_summary.revenue IS 'Their net revenue.';
-    COMMENT ON COLUMN hvc.segment_summary.avg_order_value IS 'revenue / orders.';
-    COMMENT ON COLUMN hvc.segment_summary.avg_recency_days IS 'Mean days since the last purchase.';
-
+    PERFORM hvc._create_summary_views();
     PERFORM hvc._create_history_objects(customer_type);
     PERFORM hvc._create_operations_objects(customer_type);
     PERFORM hvc._attach_runtime_objects();

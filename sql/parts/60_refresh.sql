@@ -302,6 +302,36 @@ END $fn$;
 COMMENT ON FUNCTION hvc._write_rows(bigint, hvc.config, hvc.source, hvc._model_params, timestamp, text, timestamptz) IS
     'Internal: step 3 of a refresh: builds every per-customer column and writes the rows into hvc.customer_snapshot beside the previous refresh''s rows.';
 
+-- Steps 4 and 5 of a refresh, once the new rows are in beside the old ones:
+-- the tier history (nothing to scan for when no tier moved and no customer
+-- lapsed), then the swap: readers see the old rows until commit, the new
+-- ones after.  Nothing to delete when the writer updated every old row in
+-- place (no customer moved tier or lapsed: a table scan saved).  What the
+-- builder counted comes from hvc._snapshot_stats.
+CREATE OR REPLACE FUNCTION hvc._retire_old_rows(id bigint, refreshed timestamptz, reason text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    stats record;
+    old_customers bigint;
+BEGIN
+    IF id IS NULL OR refreshed IS NULL OR reason IS NULL THEN
+        RAISE EXCEPTION 'hvc: _retire_old_rows needs the refresh id, its time and the reason of its tier moves'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO stats FROM hvc._snapshot_stats(id);
+    SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
+    IF old_customers IS NOT NULL AND stats.moved = 0 AND stats.kept >= old_customers THEN
+        PERFORM hvc._prune_tier_history(id);
+    ELSE
+        PERFORM hvc._record_tier_changes(id, refreshed, reason);
+    END IF;
+    IF old_customers IS NULL OR stats.replaced < old_customers THEN
+        DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
+    END IF;
+END $fn$;
+COMMENT ON FUNCTION hvc._retire_old_rows(bigint, timestamptz, text) IS
+    'Internal: steps 4 and 5 of a refresh: records the tier moves (hvc._record_tier_changes) and deletes the previous refresh''s rows of hvc.customer_snapshot (not when every one was updated in place).';
+
 -- jit is off: the refresh's statements are dominated by C code (aggregate,
 -- fits, builder) that JIT cannot speed up, and compiling costs up to a second.
 CREATE OR REPLACE FUNCTION hvc._refresh_build(id bigint) RETURNS text
@@ -321,7 +351,6 @@ DECLARE
     big_key_rows bigint;
     staged record;
     stats record;
-    old_customers bigint;
 BEGIN
     -- A second refresh (or a register_source) waits here until the first has
     -- committed or failed; the source and settings are read after the lock,
@@ -393,21 +422,8 @@ BEGIN
     -- Signals (72_signals.sql): what _read_signals read, stored beside the new rows.
     PERFORM hvc._refresh_signals(id, run_as_of);
 
-    -- 4. Tier history, from the new rows and the old ones (nothing to scan
-    -- for when no tier moved and no customer lapsed).
-    SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
-    IF old_customers IS NOT NULL AND stats.moved = 0 AND stats.kept >= old_customers THEN
-        PERFORM hvc._prune_tier_history(id);
-    ELSE
-        PERFORM hvc._record_tier_changes(id, refreshed, chosen.reason);
-    END IF;
-
-    -- 5. Swap: readers see the old rows until commit, the new ones after.
-    -- Nothing to delete when the writer updated every old row in place (no
-    -- customer moved tier or lapsed: a table scan saved).
-    IF old_customers IS NULL OR stats.replaced < old_customers THEN
-        DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
-    END IF;
+    -- 4. Tier history and 5. the swap (hvc._retire_old_rows).
+    PERFORM hvc._retire_old_rows(id, refreshed, chosen.reason);
 
     -- the cumulative value share at the value rank of the top pct percent
     -- (greatest(1, ceil(pct * customers / 100))), from the builder
