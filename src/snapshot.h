@@ -26,7 +26,6 @@
 #include "fmgr.h"
 #include "pgtime.h"
 #include "utils/date.h"
-#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
@@ -75,7 +74,7 @@ extern void forecast_predict(ForecastCache *fc, const StageCustomer *c, Predicti
 /* snapshot_rank.c: quantile breaks and cume_dist, streamed */
 typedef struct BreakSort
 {
-	HTAB	   *hist;			/* distinct values and counts, while few */
+	struct valcount_hash *hist;	/* distinct values and counts, while few */
 	Tuplesortstate *sort;		/* then every value */
 	MemoryContext cxt;			/* where the sort goes */
 	int64		n;

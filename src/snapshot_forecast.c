@@ -19,7 +19,7 @@
 
 #include <math.h>
 
-#include "utils/hsearch.h"
+#include "common/hashfn.h"
 #include "utils/memutils.h"
 
 #include "snapshot.h"
@@ -36,6 +36,7 @@ typedef struct TripleKey
 typedef struct TripleEntry
 {
 	TripleKey	key;
+	char		status;			/* simplehash's */
 	PurchaseForecast fc;
 } TripleEntry;
 
@@ -48,8 +49,51 @@ typedef struct PairKey
 typedef struct PairEntry
 {
 	PairKey		key;
+	char		status;			/* simplehash's */
 	bgnbd_brackets *br;			/* NULL: none, use model_set_forecast */
 } PairEntry;
+
+/*
+ * Both caches are open-addressing hash tables (lib/simplehash.h): one probe
+ * per lookup in the common case, where a dynahash lookup cost about as much
+ * as the forecast it saved for a customer whose triple was seen before.
+ */
+static inline uint32
+triple_hash(TripleKey k)
+{
+	return hash_combine(hash_combine(murmurhash32((uint32) k.frequency),
+									 murmurhash32((uint32) k.recency_days)),
+						murmurhash32((uint32) k.age_days));
+}
+
+#define SH_PREFIX triples
+#define SH_ELEMENT_TYPE TripleEntry
+#define SH_KEY_TYPE TripleKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) triple_hash(k)
+#define SH_EQUAL(tb, a, b) ((a).frequency == (b).frequency && (a).recency_days == (b).recency_days && \
+							(a).age_days == (b).age_days)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+static inline uint32
+pair_hash(PairKey k)
+{
+	return hash_combine(murmurhash32((uint32) k.frequency), murmurhash32((uint32) k.age_days));
+}
+
+#define SH_PREFIX pairs
+#define SH_ELEMENT_TYPE PairEntry
+#define SH_KEY_TYPE PairKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) pair_hash(k)
+#define SH_EQUAL(tb, a, b) ((a).frequency == (b).frequency && (a).age_days == (b).age_days)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 struct ForecastCache
 {
@@ -57,11 +101,11 @@ struct ForecastCache
 	DateADT		as_of_day;
 	double		unit;
 	MemoryContext cxt;
-	HTAB	   *hash;
+	triples_hash *hash;
 	long		entries;
 	/* BG/NBD: the brackets per (frequency, age) at the horizons */
 	MemoryContext pair_cxt;		/* the pairs' hash and brackets */
-	HTAB	   *pairs;
+	pairs_hash *pairs;
 	long		pair_entries;
 	int			nhorizons;		/* -1: not used */
 	double		horizons[BGNBD_BRACKETS_MAX];
@@ -73,32 +117,20 @@ struct ForecastCache
 static void
 forecast_cache_reset(ForecastCache *fc)
 {
-	HASHCTL		ctl;
-
 	if (fc->hash != NULL)
-		hash_destroy(fc->hash);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(TripleKey);
-	ctl.entrysize = sizeof(TripleEntry);
-	ctl.hcxt = fc->cxt;
-	fc->hash = hash_create("hvc forecast cache", 4096, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		triples_destroy(fc->hash);
+	fc->hash = triples_create(fc->cxt, 4096, NULL);
 	fc->entries = 0;
 }
 
 static void
 pair_cache_reset(ForecastCache *fc)
 {
-	HASHCTL		ctl;
-
 	if (fc->pair_cxt == NULL)
 		fc->pair_cxt = AllocSetContextCreate(fc->cxt, "hvc forecast pair cache", ALLOCSET_DEFAULT_SIZES);
 	else
 		MemoryContextReset(fc->pair_cxt);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(PairKey);
-	ctl.entrysize = sizeof(PairEntry);
-	ctl.hcxt = fc->pair_cxt;
-	fc->pairs = hash_create("hvc forecast pair cache", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	fc->pairs = pairs_create(fc->pair_cxt, 1024, NULL);
 	fc->pair_entries = 0;
 }
 
@@ -121,7 +153,7 @@ forecast_via_pair(ForecastCache *fc, int32 frequency, int32 recency_days, int32 
 	key.age_days = age_days;
 	if (fc->pair_entries >= PAIR_CACHE_MAX)
 		pair_cache_reset(fc);
-	e = hash_search(fc->pairs, &key, HASH_ENTER, &found);
+	e = pairs_insert(fc->pairs, key, &found);
 	if (!found)
 	{
 		bgnbd_brackets br;
@@ -186,7 +218,7 @@ forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out)
 	key.age_days = fc->as_of_day - c->first_day;
 	if (fc->entries >= FORECAST_CACHE_MAX)
 		forecast_cache_reset(fc);
-	e = hash_search(fc->hash, &key, HASH_ENTER, &found);
+	e = triples_insert(fc->hash, key, &found);
 	if (!found)
 	{
 		if (fc->nhorizons > 0)

@@ -14,10 +14,57 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
-#include "utils/hsearch.h"
+#include "common/hashfn.h"
 #include "utils/memutils.h"
 
 #include "snapshot.h"
+
+/*
+ * Distinct values and how many times each was seen: an open-addressing hash
+ * table (lib/simplehash.h) keyed by the value's bits (-0.0 is stored as
+ * 0.0: one key per value).  The break sorts' histograms and the churn-risk
+ * cume_dist use it.
+ */
+typedef struct ValueCount
+{
+	double		v;				/* key: a finite value, 0.0 for -0.0 */
+	char		status;			/* simplehash's */
+	int64		count;			/* how many times it was added */
+	int64		at_most;		/* cume_dist, after cume_dist_finish: values <= v */
+} ValueCount;
+
+static inline uint32
+value_hash(double v)
+{
+	uint64		bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	return hash_combine(murmurhash32((uint32) bits), murmurhash32((uint32) (bits >> 32)));
+}
+
+#define SH_PREFIX valcount
+#define SH_ELEMENT_TYPE ValueCount
+#define SH_KEY_TYPE double
+#define SH_KEY v
+#define SH_HASH_KEY(tb, k) value_hash(k)
+#define SH_EQUAL(tb, a, b) (memcmp(&(a), &(b), sizeof(double)) == 0)	/* the bits, as the hash */
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* count one more v */
+static inline ValueCount *
+value_count_add(valcount_hash *h, double v)
+{
+	bool		found;
+	ValueCount *e = valcount_insert(h, v == 0.0 ? 0.0 : v, &found);
+
+	if (!found)
+		e->count = 0;
+	e->count++;
+	return e;
+}
 
 /*
  * A break sort starts as a histogram of the distinct values (a recency in
@@ -28,22 +75,10 @@
  */
 #define BREAK_HIST_MAX 4096
 
-typedef struct BreakEntry
-{
-	double		v;				/* key */
-	int64		count;
-} BreakEntry;
-
 void
 break_sort_begin(BreakSort *bs)
 {
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(double);
-	ctl.entrysize = sizeof(BreakEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	bs->hist = hash_create("hvc break histogram", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	bs->hist = valcount_create(CurrentMemoryContext, 256, NULL);
 	bs->cxt = CurrentMemoryContext;
 	bs->sort = NULL;
 	bs->n = 0;
@@ -52,16 +87,16 @@ break_sort_begin(BreakSort *bs)
 static void
 break_sort_spill(BreakSort *bs)
 {
-	HASH_SEQ_STATUS seq;
-	BreakEntry *e;
+	valcount_iterator it;
+	ValueCount *e;
 	/* the sort lives as long as the break sort (puts may come from a per-row context) */
 	MemoryContext outer = MemoryContextSwitchTo(bs->cxt);
 
 	bs->sort = tuplesort_begin_datum(FLOAT8OID, Float8LessOperator, InvalidOid, false,
 									 work_mem, NULL, TUPLESORT_NONE);
 	MemoryContextSwitchTo(outer);
-	hash_seq_init(&seq, bs->hist);
-	while ((e = hash_seq_search(&seq)) != NULL)
+	valcount_start_iterate(bs->hist, &it);
+	while ((e = valcount_iterate(bs->hist, &it)) != NULL)
 	{
 		int64		k;
 
@@ -69,7 +104,7 @@ break_sort_spill(BreakSort *bs)
 			tuplesort_putdatum(bs->sort, Float8GetDatum(e->v), false);
 		CHECK_FOR_INTERRUPTS();
 	}
-	hash_destroy(bs->hist);
+	valcount_destroy(bs->hist);
 	bs->hist = NULL;
 }
 
@@ -79,14 +114,8 @@ break_sort_put(BreakSort *bs, double v)
 	bs->n++;
 	if (bs->hist != NULL)
 	{
-		double		key = v == 0.0 ? 0.0 : v;
-		bool		found;
-		BreakEntry *e = hash_search(bs->hist, &key, HASH_ENTER, &found);
-
-		if (!found)
-			e->count = 0;
-		e->count++;
-		if (hash_get_num_entries(bs->hist) > BREAK_HIST_MAX)
+		value_count_add(bs->hist, v);
+		if (bs->hist->members > BREAK_HIST_MAX)
 			break_sort_spill(bs);
 		return;
 	}
@@ -96,8 +125,8 @@ break_sort_put(BreakSort *bs, double v)
 static int
 cmp_break_entry(const void *a, const void *b)
 {
-	double		x = ((const BreakEntry *) a)->v;
-	double		y = ((const BreakEntry *) b)->v;
+	double		x = ((const ValueCount *) a)->v;
+	double		y = ((const ValueCount *) b)->v;
 
 	return (x > y) - (x < y);
 }
@@ -106,18 +135,18 @@ cmp_break_entry(const void *a, const void *b)
 static void
 hist_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at_hi)
 {
-	long		m = hash_get_num_entries(bs->hist);
-	BreakEntry *order = palloc(Max(m, 1) * sizeof(BreakEntry));
-	HASH_SEQ_STATUS seq;
-	BreakEntry *e;
+	long		m = bs->hist->members;
+	ValueCount *order = palloc(Max(m, 1) * sizeof(ValueCount));
+	valcount_iterator it;
+	ValueCount *e;
 	long		j = 0;
 	int64		start = 0;
 	int			i;
 
-	hash_seq_init(&seq, bs->hist);
-	while ((e = hash_seq_search(&seq)) != NULL)
+	valcount_start_iterate(bs->hist, &it);
+	while ((e = valcount_iterate(bs->hist, &it)) != NULL)
 		order[j++] = *e;
-	qsort(order, m, sizeof(BreakEntry), cmp_break_entry);
+	qsort(order, m, sizeof(ValueCount), cmp_break_entry);
 	for (j = 0; j < m; j++)
 	{
 		int64		end = start + order[j].count;	/* positions start .. end - 1 */
@@ -132,7 +161,7 @@ hist_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at
 		start = end;
 	}
 	pfree(order);
-	hash_destroy(bs->hist);
+	valcount_destroy(bs->hist);
 	bs->hist = NULL;
 }
 
@@ -224,16 +253,9 @@ break_sort_finish(BreakSort *bs, double breaks[RFM_BREAKS])
 	break_sort_percentiles(bs, ps, RFM_BREAKS, breaks);
 }
 
-typedef struct CumeEntry
-{
-	double		v;				/* key: a finite value, 0.0 for -0.0 */
-	int64		count;			/* how many times it was added */
-	int64		at_most;		/* after cume_dist_finish: values <= v */
-} CumeEntry;
-
 struct CumeDist
 {
-	HTAB	   *hash;
+	valcount_hash *hash;
 	int64		n;
 };
 
@@ -241,40 +263,23 @@ CumeDist *
 cume_dist_create(void)
 {
 	CumeDist   *cd = palloc0(sizeof(CumeDist));
-	HASHCTL		ctl;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(double);
-	ctl.entrysize = sizeof(CumeEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	cd->hash = hash_create("hvc cume_dist", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cd->hash = valcount_create(CurrentMemoryContext, 1024, NULL);
 	return cd;
-}
-
-static double
-cume_key(double v)
-{
-	return v == 0.0 ? 0.0 : v;	/* equal values, one key */
 }
 
 void
 cume_dist_add(CumeDist *cd, double v)
 {
-	double		key = cume_key(v);
-	bool		found;
-	CumeEntry  *e = hash_search(cd->hash, &key, HASH_ENTER, &found);
-
-	if (!found)
-		e->count = 0;
-	e->count++;
+	value_count_add(cd->hash, v);
 	cd->n++;
 }
 
 static int
 cmp_entry(const void *a, const void *b)
 {
-	double		x = (*(CumeEntry *const *) a)->v;
-	double		y = (*(CumeEntry *const *) b)->v;
+	double		x = (*(ValueCount *const *) a)->v;
+	double		y = (*(ValueCount *const *) b)->v;
 
 	return (x > y) - (x < y);
 }
@@ -282,17 +287,17 @@ cmp_entry(const void *a, const void *b)
 void
 cume_dist_finish(CumeDist *cd)
 {
-	long		m = hash_get_num_entries(cd->hash);
-	CumeEntry **order = palloc_extended(Max(m, 1) * sizeof(CumeEntry *), MCXT_ALLOC_HUGE);
-	HASH_SEQ_STATUS seq;
-	CumeEntry  *e;
+	long		m = cd->hash->members;
+	ValueCount **order = palloc_extended(Max(m, 1) * sizeof(ValueCount *), MCXT_ALLOC_HUGE);
+	valcount_iterator it;
+	ValueCount *e;
 	long		k = 0;
 	int64		running = 0;
 
-	hash_seq_init(&seq, cd->hash);
-	while ((e = hash_seq_search(&seq)) != NULL)
+	valcount_start_iterate(cd->hash, &it);
+	while ((e = valcount_iterate(cd->hash, &it)) != NULL)
 		order[k++] = e;
-	qsort(order, m, sizeof(CumeEntry *), cmp_entry);
+	qsort(order, m, sizeof(ValueCount *), cmp_entry);
 	for (k = 0; k < m; k++)
 	{
 		running += order[k]->count;
@@ -305,8 +310,7 @@ cume_dist_finish(CumeDist *cd)
 double
 cume_dist_of(CumeDist *cd, double v)
 {
-	double		key = cume_key(v);
-	CumeEntry  *e = hash_search(cd->hash, &key, HASH_FIND, NULL);
+	ValueCount *e = valcount_lookup(cd->hash, v == 0.0 ? 0.0 : v);
 
 	if (e == NULL)
 		elog(ERROR, "hvc: cume_dist_of a value never added");
