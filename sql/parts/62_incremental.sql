@@ -171,6 +171,12 @@ BEGIN
                 USING ERRCODE = 'wrong_object_type',
                       HINT = 'Views and foreign tables: use track_changes => ''column'' with a changed_at column, or ''none''.';
         END IF;
+        IF hvc._citus_table(rel) THEN
+            RAISE EXCEPTION 'hvc: track_changes => ''trigger'' is not available for %, a Citus table', rel
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Citus does not run triggers on distributed tables (the writes go to the shards on the workers).',
+                      HINT = 'Use track_changes => ''column'' with a changed_at column (indexed), or ''none''.';
+        END IF;
         IF NOT pg_has_role(current_user, owner, 'MEMBER') THEN
             RAISE EXCEPTION 'hvc: only the owner of % may register it with track_changes => ''trigger''', rel
                 USING ERRCODE = 'insufficient_privilege',
@@ -422,13 +428,15 @@ BEGIN
     -- average).  For 5 552 keys holding 2.8 M of 51 M rows (5.5 %) it chose
     -- a semi-join over a sequential scan of the 4.3 GB table, 9.5 s; the
     -- probes took 2.7 s (bench/incremental.sh, table in the OS cache).
-    -- Beyond a tenth, and for views and foreign tables (a probe each would
-    -- evaluate the view or ask the server once per key): the semi-join
-    -- over one read of the source.  (= ANY (ARRAY(...)) was planned as a
+    -- Beyond a tenth, for views and foreign tables (a probe each would
+    -- evaluate the view or ask the server once per key) and for Citus
+    -- tables (Citus pushes the semi-join down to the shards, not the
+    -- probes): the semi-join over one read of the source.  (= ANY (ARRAY(...)) was planned as a
     -- sequential scan testing every row against the whole array at
     -- 100 000 keys: hours.)
     keyed := CASE WHEN touched_rows <= all_rows / 10
                        AND (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p')
+                       AND NOT hvc._citus_table(src.relation::regclass)
                   THEN $p$SELECT t.customer_id, k.state
                             FROM (SELECT DISTINCT t.customer_id FROM pg_temp._hvc_touched t
                                    WHERE t.customer_id IS NOT NULL) t

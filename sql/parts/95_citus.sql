@@ -77,6 +77,30 @@ END $$;
 COMMENT ON FUNCTION hvc._citus_check_source(regclass, text) IS
     'Internal: on a Citus coordinator with workers, checks that every worker has hvc at this version (error naming the workers otherwise) and says in a NOTICE what a source not distributed by the customer column costs; does nothing without Citus.';
 
+-- true when Citus manages rel (a distributed, reference or Citus local
+-- table, or a partitioned table of them); false otherwise, Citus or not.
+-- The incremental refresh reads such a source with plain joins only: Citus
+-- does not push down a LATERAL subquery over it that refers to a local
+-- (temporary) table.
+CREATE OR REPLACE FUNCTION hvc._citus_table(rel regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'hvc: _citus_table needs a relation' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
+       OR to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;           -- (Citus's catalogs are only named in dynamic SQL)
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+      INTO found USING rel;
+    RETURN found;
+END $$;
+COMMENT ON FUNCTION hvc._citus_table(regclass) IS
+    'Internal: whether Citus manages a relation (distributed, reference or Citus local table); false without Citus.';
+
 -- The snapshot, history and alert objects that register_source creates are
 -- local tables of the coordinator (the refresh writes them there), and the
 -- views and functions over them are created locally too, without Citus
@@ -87,3 +111,4 @@ ALTER FUNCTION hvc._create_snapshot_objects(regtype) SET citus.enable_ddl_propag
 
 -- (after 90_privileges.sql: internal, like every hvc._* routine)
 REVOKE ALL ON FUNCTION hvc._citus_check_source(regclass, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_table(regclass) FROM PUBLIC;
