@@ -431,9 +431,9 @@ BEGIN
     -- Beyond a tenth, for views and foreign tables (a probe each would
     -- evaluate the view or ask the server once per key) and for Citus
     -- tables (Citus pushes the semi-join down to the shards, not the
-    -- probes): the semi-join over one read of the source.  (= ANY (ARRAY(...)) was planned as a
-    -- sequential scan testing every row against the whole array at
-    -- 100 000 keys: hours.)
+    -- probes): the semi-join over one read of the source.
+    -- (= ANY (ARRAY(...)) was planned as a sequential scan testing every
+    -- row against the whole array at 100 000 keys: hours.)
     keyed := CASE WHEN touched_rows <= all_rows / 10
                        AND (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p')
                        AND NOT hvc._citus_table(src.relation::regclass)
