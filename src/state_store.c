@@ -1,8 +1,9 @@
 /*
  * state_store.c — helpers of the stored per-customer states that incremental
  * refresh keeps between refreshes (sql/parts/62_incremental.sql): the state
- * format version this build writes, a state's row counters, and the merge of
- * a stored state with the state of rows logged since.
+ * format version this build writes, a state's row counters, the merge of
+ * a stored state with the state of rows logged since, and the state of the
+ * rows without a customer key.
  */
 #include "postgres.h"
 #include "pg_compat.h"
@@ -15,6 +16,7 @@ PG_FUNCTION_INFO_V1(hvc_state_format_version);
 PG_FUNCTION_INFO_V1(hvc_state_rows);
 PG_FUNCTION_INFO_V1(hvc_state_skipped);
 PG_FUNCTION_INFO_V1(hvc_state_merge);
+PG_FUNCTION_INFO_V1(hvc_guest_state);
 
 /* hvc._state_format_version(): the version byte of the states this build writes. */
 Datum
@@ -65,4 +67,27 @@ hvc_state_merge(PG_FUNCTION_ARGS)
 	from = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 	customer_state_merge(into, from);
 	PG_RETURN_BYTEA_P(customer_state_serialize(into));
+}
+
+/*
+ * hvc._guest_state(rows bigint): the stored state of the rows whose customer
+ * key is NULL.  A refresh only counts those rows (read and skipped), so an
+ * incremental refresh that recomputes them needs their number, not their
+ * contents: a state of that many skipped rows, from count(*) (an index-only
+ * scan), instead of aggregating every guest row scattered over the table.
+ */
+Datum
+hvc_guest_state(PG_FUNCTION_ARGS)
+{
+	int64		rows = PG_GETARG_INT64(0);
+	CustomerState *s;
+
+	if (rows < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hvc: a row count cannot be negative (%lld)", (long long) rows)));
+	s = customer_state_new(CurrentMemoryContext);
+	s->rows = rows;
+	s->skipped = rows;
+	PG_RETURN_BYTEA_P(customer_state_serialize(s));
 }

@@ -122,6 +122,10 @@ CREATE OR REPLACE FUNCTION hvc._state_skipped(state bytea) RETURNS bigint
 AS 'MODULE_PATHNAME', 'hvc_state_skipped' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._state_skipped(bytea) IS 'Internal: the rows a hvc.customer_state state skipped (NULL or bad values, times after as_of).';
 
+CREATE OR REPLACE FUNCTION hvc._guest_state(rows bigint) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hvc_guest_state' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._guest_state(bigint) IS 'Internal: the stored state of the rows without a customer key, from their number: a refresh only counts them (as read and skipped).';
+
 -- ---------------------------------------------------------------------------
 -- Registration: validating the new parameters, and setting up tracking.
 -- ---------------------------------------------------------------------------
@@ -434,6 +438,11 @@ BEGIN
     -- probes): the semi-join over one read of the source.
     -- (= ANY (ARRAY(...)) was planned as a sequential scan testing every
     -- row against the whole array at 100 000 keys: hours.)
+    -- The rows without a key are only counted by a refresh: their state is
+    -- their number (hvc._guest_state), an index-only count instead of an
+    -- aggregate over rows scattered across the table (50 M lines: 250 000
+    -- guest rows, 1.8 s against 0.05 s).  Every output of the refresh
+    -- (rows_read, rows_skipped, the snapshot) is the full refresh's.
     keyed := CASE WHEN touched_rows <= all_rows / 10
                        AND (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p')
                        AND NOT hvc._citus_table(src.relation::regclass)
@@ -453,7 +462,7 @@ BEGIN
         SELECT x.customer_id, x.state, hvc._state_rows(x.state), hvc._state_skipped(x.state) > 0
           FROM ($q$ || keyed || $q$
                 UNION ALL
-                SELECT NULL, %2$s
+                SELECT NULL, hvc._guest_state(count(*))
                   FROM %3$s s
                  WHERE $1 AND s.%1$I IS NULL
                 HAVING count(*) > 0) x$q$,

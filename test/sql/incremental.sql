@@ -79,6 +79,21 @@ SELECT count(*) AS customer_11 FROM hvc.customer_snapshot WHERE customer_id = 11
 INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES (NULL, '2024-06-01', 5);
 SELECT inc_vs_full('2024-12-01');
 SELECT rows_read, rows_skipped FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+-- a guest row updated: the rows without a key are recomputed from their
+-- number (hvc._guest_state: 1 row, skipped), not aggregated; the rows read
+-- and skipped equal the full refresh's
+UPDATE inc_sales SET amount = amount + 1, updated_at = now() WHERE customer_id IS NULL;
+CALL hvc.refresh(as_of => '2024-12-01');
+SELECT kind, kind_reason, rows_read, rows_skipped FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT hvc._state_rows(state) AS guest_rows, hvc._state_skipped(state) AS guest_skipped
+  FROM hvc.customer_states WHERE customer_id IS NULL;
+CALL hvc.refresh(as_of => '2024-12-01', "full" => true);
+SELECT kind, rows_read, rows_skipped FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT hvc._state_rows(hvc._guest_state(7)) AS rows, hvc._state_skipped(hvc._guest_state(7)) AS skipped,
+       hvc._state_rows(hvc._state_merge(hvc._guest_state(3), hvc._guest_state(4))) AS merged_rows;
+\set VERBOSITY sqlstate
+SELECT hvc._guest_state(-1);
+\set VERBOSITY default
 -- as_of moves forward past rows that were in the future
 SELECT inc_vs_full('2024-12-20');
 -- as_of moves back: full
