@@ -109,11 +109,13 @@ BEGIN
                CASE WHEN m.previous_tier IS NULL THEN 'activity' ELSE reason END
           FROM (SELECT n.customer_id, n.previous_tier, n.tier, n.tier_rank,
                        -- the old tier's rank under the current rules, or
-                       -- (tier renamed or dropped since) the rank it had
+                       -- (tier renamed or dropped since) the rank it had;
+                       -- none for a new customer (no old row to look for)
+                       CASE WHEN n.previous_tier IS NOT NULL THEN
                        coalesce(r.tier_rank,
                                 (SELECT o.tier_rank FROM hvc.customer_snapshot o
                                   WHERE o.customer_id = n.customer_id AND o.refresh_id <> id
-                                  LIMIT 1)) AS from_rank
+                                  LIMIT 1)) END AS from_rank
                   FROM hvc.customer_snapshot n LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
                  WHERE n.refresh_id = id AND n.tier_since = refreshed) m;
         GET DIAGNOSTICS moves = ROW_COUNT;
