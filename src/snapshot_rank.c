@@ -66,6 +66,32 @@ value_count_add(valcount_hash *h, double v)
 	return e;
 }
 
+static int
+cmp_value_count(const void *a, const void *b)
+{
+	double		x = (*(ValueCount *const *) a)->v;
+	double		y = (*(ValueCount *const *) b)->v;
+
+	return (x > y) - (x < y);
+}
+
+/* the table's entries in ascending order of value (*m of them) */
+static ValueCount **
+value_counts_sorted(valcount_hash *h, long *m)
+{
+	ValueCount **order = palloc_extended(Max(h->members, 1) * sizeof(ValueCount *), MCXT_ALLOC_HUGE);
+	valcount_iterator it;
+	ValueCount *e;
+	long		k = 0;
+
+	valcount_start_iterate(h, &it);
+	while ((e = valcount_iterate(h, &it)) != NULL)
+		order[k++] = e;
+	qsort(order, k, sizeof(ValueCount *), cmp_value_count);
+	*m = k;
+	return order;
+}
+
 /*
  * A break sort starts as a histogram of the distinct values (a recency in
  * days or an order count takes few); past BREAK_HIST_MAX distinct values it
@@ -122,41 +148,26 @@ break_sort_put(BreakSort *bs, double v)
 	tuplesort_putdatum(bs->sort, Float8GetDatum(v), false);
 }
 
-static int
-cmp_break_entry(const void *a, const void *b)
-{
-	double		x = ((const ValueCount *) a)->v;
-	double		y = ((const ValueCount *) b)->v;
-
-	return (x > y) - (x < y);
-}
-
 /* the sorted values at positions lo[i] and lo[i] + 1, from the histogram */
 static void
 hist_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at_hi)
 {
-	long		m = bs->hist->members;
-	ValueCount *order = palloc(Max(m, 1) * sizeof(ValueCount));
-	valcount_iterator it;
-	ValueCount *e;
-	long		j = 0;
+	long		m;
+	ValueCount **order = value_counts_sorted(bs->hist, &m);
+	long		j;
 	int64		start = 0;
 	int			i;
 
-	valcount_start_iterate(bs->hist, &it);
-	while ((e = valcount_iterate(bs->hist, &it)) != NULL)
-		order[j++] = *e;
-	qsort(order, m, sizeof(ValueCount), cmp_break_entry);
 	for (j = 0; j < m; j++)
 	{
-		int64		end = start + order[j].count;	/* positions start .. end - 1 */
+		int64		end = start + order[j]->count;	/* positions start .. end - 1 */
 
 		for (i = 0; i < np; i++)
 		{
 			if (lo[i] >= start && lo[i] < end)
-				at_lo[i] = order[j].v;
+				at_lo[i] = order[j]->v;
 			if (lo[i] + 1 >= start && lo[i] + 1 < end)
-				at_hi[i] = order[j].v;
+				at_hi[i] = order[j]->v;
 		}
 		start = end;
 	}
@@ -275,29 +286,14 @@ cume_dist_add(CumeDist *cd, double v)
 	cd->n++;
 }
 
-static int
-cmp_entry(const void *a, const void *b)
-{
-	double		x = (*(ValueCount *const *) a)->v;
-	double		y = (*(ValueCount *const *) b)->v;
-
-	return (x > y) - (x < y);
-}
-
 void
 cume_dist_finish(CumeDist *cd)
 {
-	long		m = cd->hash->members;
-	ValueCount **order = palloc_extended(Max(m, 1) * sizeof(ValueCount *), MCXT_ALLOC_HUGE);
-	valcount_iterator it;
-	ValueCount *e;
-	long		k = 0;
+	long		m;
+	ValueCount **order = value_counts_sorted(cd->hash, &m);
+	long		k;
 	int64		running = 0;
 
-	valcount_start_iterate(cd->hash, &it);
-	while ((e = valcount_iterate(cd->hash, &it)) != NULL)
-		order[k++] = e;
-	qsort(order, m, sizeof(ValueCount *), cmp_entry);
 	for (k = 0; k < m; k++)
 	{
 		running += order[k]->count;
