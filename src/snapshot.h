@@ -166,12 +166,14 @@ typedef struct SnapshotStats
 /* The output row (every column of hvc.customer_snapshot). */
 extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k,
 						 Datum *values, bool *nulls);
+/* whether that row replaces the customer's old row in place */
+extern bool snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values);
 
 /*
  * Where pass 2 puts each output row: the result of hvc._build_snapshot (a
  * tuplestore) or hvc.customer_snapshot itself (hvc._write_snapshot).
- * replace is the old row of a customer who stays in the same tier (NULL for
- * new customers and tier moves): the writer updates it in place.
+ * replace is the old row the output row replaces (snapshot_replaces_old;
+ * NULL for new customers): the writer updates it in place.
  */
 typedef void (*snapshot_sink_fn) (void *arg, const Datum *values, const bool *nulls,
 								  ItemPointer replace);

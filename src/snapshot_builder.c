@@ -285,9 +285,9 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 
 		outer = MemoryContextSwitchTo(rowcxt);
 		snapshot_row(a, &r, &k, values, nulls);
-		/* a customer who stays in the tier: the new row replaces the old */
+		/* the new row replaces the old in place (tier moves included) */
 		sink(sink_arg, values, nulls,
-			 r.has_old && DatumGetTimestampTz(values[35]) != a->refreshed ? &r.old_tid : NULL);
+			 snapshot_replaces_old(a, &r, values) ? &r.old_tid : NULL);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
 			break_sort_put(&tickets, numeric_as_float8(values[8]));

@@ -166,6 +166,29 @@ same_tier(const SnapshotArgs *a, const PassRow *r, int t)
 	return true;
 }
 
+/*
+ * Whether the output row of a customer with an old row replaces it in place
+ * (hvc._write_snapshot updates it): a customer who stays in the tier, and one
+ * who moves out of a tier that still exists under its name.  A move out of a
+ * tier renamed or dropped since keeps its old row until the swap:
+ * hvc._record_tier_changes reads the rank that tier had (from_tier_rank) from
+ * it.  (The rank of a tier that exists comes from hvc.tier_rules.)
+ */
+bool
+snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values)
+{
+	int			u;
+
+	if (!r->has_old)
+		return false;
+	if (DatumGetTimestampTz(values[35]) != a->refreshed)
+		return true;
+	for (u = 0; u < a->ntiers; u++)
+		if (text_datums_equal(r->old_tier, a->tier_names[u]))
+			return true;
+	return false;
+}
+
 void
 snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k, Datum *values, bool *nulls)
 {

@@ -3,15 +3,18 @@
  * hvc.customer_snapshot (hvc._write_snapshot, see snapshot.h), instead of
  * INSERT ... SELECT * FROM hvc._build_snapshot(...):
  *
- *   - a customer who stays in the same tier: the old row is updated in place
+ *   - a customer already in the snapshot (who stays in the tier or moves,
+ *     snapshot_replaces_old): the old row is updated in place
  *     (table_tuple_update).  The table keeps half of each page free
  *     (fillfactor 50), so the update is HOT: same page, no new index entry,
- *     and no DELETE of the old row afterwards;
- *   - a new customer or a tier move: the row is inserted, in batches through
- *     table_multi_insert with a BulkInsertState (one WAL record per heap
- *     page instead of one per row, as COPY does), with its index entries
- *     through ExecInsertIndexTuples.  The old row of a move stays until the
- *     refresh's DELETE: the tier history reads it.
+ *     and no DELETE of the old row afterwards.  The new row carries what
+ *     the tier history needs of the old (previous_tier);
+ *   - a new customer, or a move out of a tier renamed or dropped since: the
+ *     row is inserted, in batches through table_multi_insert with a
+ *     BulkInsertState (one WAL record per heap page instead of one per row,
+ *     as COPY does), with its index entries through ExecInsertIndexTuples.
+ *     The old row of such a move stays until the refresh's DELETE: the tier
+ *     history reads the old tier's rank from it.
  *
  * Every write is WAL-logged like any insert or update and belongs to the
  * refresh's transaction: readers see the old rows until it commits.

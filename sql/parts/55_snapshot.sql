@@ -237,8 +237,8 @@ BEGIN
         refresh_id              bigint NOT NULL,
         churn_percentile        float8
     ) WITH (fillfactor = 50)$ddl$, customer_type);
-    -- Half of each page stays free: a refresh writes a customer who stays in
-    -- the same tier as an update of the old row (src/snapshot_write.c), which
+    -- Half of each page stays free: a refresh writes a customer already in
+    -- the snapshot as an update of the old row (src/snapshot_write.c), which
     -- is HOT (same page, no new index entry) when the page has room; once the
     -- previous refresh's versions are pruned it has.
     COMMENT ON TABLE hvc.customer_snapshot IS 'Internal store of hvc.customers; replaced atomically by each refresh. Query hvc.customers instead.';

@@ -4,10 +4,11 @@
 -- ---------------------------------------------------------------------------
 
 -- The refresh's rows straight into hvc.customer_snapshot (src/snapshot_write.c):
--- the same rows as hvc._build_snapshot; a customer who stays in the same tier
+-- the same rows as hvc._build_snapshot; a customer already in the snapshot
 -- has the old row updated in place (HOT: the table keeps half of each page
--- free), new customers and tier moves are inserted in batches (heap pages and
--- their WAL at once, as COPY does) and their old rows left to the swap's DELETE.
+-- free), tier moves too; new customers (and moves out of a tier renamed or
+-- dropped since) are inserted in batches (heap pages and their WAL at once,
+-- as COPY does), and old rows not updated are left to the swap's DELETE.
 -- Only for the table as register_source creates it: hvc._snapshot_writable()
 -- is false when it has triggers, rules, row-level security, CHECK
 -- constraints, a publication of updates, a domain key or other columns, and
@@ -25,4 +26,4 @@ CREATE OR REPLACE FUNCTION hvc._write_snapshot(customer_proto anyelement, m hvc.
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'hvc_write_snapshot' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hvc._write_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint) IS
-    'Internal: builds the rows hvc._build_snapshot returns and writes them into hvc.customer_snapshot: the old row of a customer who stays in the same tier is updated in place, other rows are inserted in batches (WAL-logged, in the caller''s transaction); the rows written. Requires hvc._snapshot_writable().';
+    'Internal: builds the rows hvc._build_snapshot returns and writes them into hvc.customer_snapshot: the old row of a customer already there is updated in place (tier moves included, unless out of a tier renamed or dropped since), other rows are inserted in batches (WAL-logged, in the caller''s transaction); the rows written. Requires hvc._snapshot_writable().';

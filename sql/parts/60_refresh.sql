@@ -288,8 +288,8 @@ BEGIN
     -- The new rows go in beside the old ones (the builder has read the old
     -- ones first); refresh_id tells them apart until the old are deleted.
     -- Straight into the table when it is as register_source made it
-    -- (58_write_snapshot.sql: then a customer who stays in the same tier has
-    -- the old row updated in place; new customers and moves are inserted).
+    -- (58_write_snapshot.sql: then a customer already in the snapshot has
+    -- the old row updated in place, tier moves too; new customers are inserted).
     EXECUTE format(CASE WHEN hvc._snapshot_writable() THEN $q$
         SELECT hvc._write_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$
         ELSE $q$

@@ -51,13 +51,17 @@ SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes,
 
 -- Refresh 3: customer 1 buys 5000 more and ranks 1 (5200).  Ranks after:
 -- 1, 10, 9, 8, 7, 6, 5, 4, 3, 2.  Moves: 1 low -> top, 10 top -> high,
--- 9 high -> medium, 6 medium -> low (4 rows inserted, their 4 old rows
--- deleted); 2, 3, 4, 5, 7, 8 stay (6 updates).
+-- 9 high -> medium, 6 medium -> low; 2, 3, 4, 5, 7, 8 stay.  The moves are
+-- updated in place too (their tiers still exist: the history takes their
+-- rank from hvc.tier_rules): 10 HOT updates, nothing inserted or deleted,
+-- and no DELETE scan: four scans of the snapshot (the builder's join, the
+-- history's scan for the moves, hvc.at_risk and the tier-drop alert), not
+-- five.  (A move out of a renamed tier keeps its old row: bad_data.)
 INSERT INTO sw_sales VALUES (1, '2025-06-25', 5000);
 SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
 BEGIN;
 SELECT hvc.refresh_now(as_of => '2025-07-01') AS rid \gset
-SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, seq_scan
   FROM pg_stat_xact_user_tables WHERE relid = 'hvc.customer_snapshot'::regclass;
 SELECT customers, moved, kept, replaced FROM hvc._snapshot_stats(:rid);
 COMMIT;
