@@ -320,17 +320,42 @@ BEGIN
     END IF;
     SELECT * INTO stats FROM hvc._snapshot_stats(id);
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
-    IF old_customers IS NOT NULL AND stats.moved = 0 AND stats.kept >= old_customers THEN
+    IF old_customers IS NULL THEN
+        -- the first snapshot: no moves to record
+        DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
+        PERFORM hvc._prune_tier_history(id);
+        RETURN;
+    END IF;
+    -- The old rows the writer did not update in place (lapsed customers,
+    -- moves out of a tier renamed since; every one when the refresh
+    -- inserted): found in one scan, read by the history, deleted by ctid.
+    -- Usually none or a few: no scan at all when every old row was replaced.
+    IF stats.replaced < old_customers THEN
+        CREATE TEMP TABLE _hvc_old_rows ON COMMIT DROP AS
+        SELECT o.ctid AS row_tid, o.customer_id, o.tier, o.tier_rank
+          FROM hvc.customer_snapshot o WHERE o.refresh_id <> id;
+        ANALYZE pg_temp._hvc_old_rows;
+    ELSE
+        CREATE TEMP TABLE _hvc_old_rows ON COMMIT DROP AS
+        SELECT o.ctid AS row_tid, o.customer_id, o.tier, o.tier_rank
+          FROM hvc.customer_snapshot o WHERE false;
+    END IF;
+    IF stats.moved = 0 AND stats.kept >= old_customers THEN
         PERFORM hvc._prune_tier_history(id);
     ELSE
         PERFORM hvc._record_tier_changes(id, refreshed, reason);
     END IF;
-    IF old_customers IS NULL OR stats.replaced < old_customers THEN
-        DELETE FROM hvc.customer_snapshot WHERE refresh_id <> id;
+    IF stats.replaced < old_customers THEN
+        -- (nothing else writes the snapshot under the refresh lock: the
+        -- ctids still point at those rows; refresh_id double-checks)
+        DELETE FROM hvc.customer_snapshot o
+         WHERE o.ctid = ANY (ARRAY(SELECT g.row_tid FROM pg_temp._hvc_old_rows g))
+           AND o.refresh_id <> id;
     END IF;
+    DROP TABLE pg_temp._hvc_old_rows;
 END $fn$;
 COMMENT ON FUNCTION hvc._retire_old_rows(bigint, timestamptz, text) IS
-    'Internal: steps 4 and 5 of a refresh: records the tier moves (hvc._record_tier_changes) and deletes the previous refresh''s rows of hvc.customer_snapshot (not when every one was updated in place).';
+    'Internal: steps 4 and 5 of a refresh: records the tier moves (hvc._record_tier_changes) and deletes the previous refresh''s rows of hvc.customer_snapshot that the writer did not update in place (found in one scan, none when every one was).';
 
 -- jit is off: the refresh's statements are dominated by C code (aggregate,
 -- fits, builder) that JIT cannot speed up, and compiling costs up to a second.

@@ -74,11 +74,12 @@ $$;
 COMMENT ON FUNCTION hvc._prune_tier_history(bigint) IS
     'Internal: deletes the tier history of refreshes older than the last hvc.config.history_refreshes.';
 
--- Record the tier moves of refresh `id`, whose rows are in the snapshot
--- beside the previous refresh's (refresh_id tells them apart), and prune
--- history beyond hvc.config.history_refreshes.  A new row whose tier_since is
--- this refresh changed tier (previous_tier = the old tier) or is new
--- (previous_tier NULL); old rows without a new twin lapsed.  The builder
+-- Record the tier moves of refresh `id`, whose rows are in the snapshot,
+-- and prune history beyond hvc.config.history_refreshes.  A new row whose
+-- tier_since is this refresh changed tier (previous_tier = the old tier) or
+-- is new (previous_tier NULL).  The old rows the writer did not update in
+-- place are in pg_temp._hvc_old_rows (hvc._retire_old_rows): those without
+-- a new twin lapsed.  The builder
 -- does not count a renamed tier (old name gone, same rank) as a move; a move
 -- out of a tier renamed or dropped since takes its rank from the old row.
 CREATE OR REPLACE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz, reason text) RETURNS bigint
@@ -93,6 +94,11 @@ BEGIN
         RAISE EXCEPTION 'hvc: the reason of tier moves must be activity, basis_change, model_change or fallback, not %',
                         coalesce(reason, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF to_regclass('pg_temp._hvc_old_rows') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _record_tier_changes runs inside a refresh, after pg_temp._hvc_old_rows'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'hvc.refresh() calls it through hvc._retire_old_rows; do not call it directly.';
     END IF;
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
     IF old_customers IS NOT NULL THEN
@@ -111,12 +117,11 @@ BEGIN
                        -- the old tier's rank under the current rules, or
                        -- (tier renamed or dropped since) the rank it had;
                        -- none for a new customer (no old row to look for)
-                       CASE WHEN n.previous_tier IS NOT NULL THEN
-                       coalesce(r.tier_rank,
-                                (SELECT o.tier_rank FROM hvc.customer_snapshot o
-                                  WHERE o.customer_id = n.customer_id AND o.refresh_id <> id
-                                  LIMIT 1)) END AS from_rank
-                  FROM hvc.customer_snapshot n LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
+                       -- (one old row a customer: the join adds no row)
+                       CASE WHEN n.previous_tier IS NOT NULL THEN coalesce(r.tier_rank, o.tier_rank) END AS from_rank
+                  FROM hvc.customer_snapshot n
+                  LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
+                  LEFT JOIN pg_temp._hvc_old_rows o ON o.customer_id = n.customer_id
                  WHERE n.refresh_id = id AND n.tier_since = refreshed) m;
         GET DIAGNOSTICS moves = ROW_COUNT;
 
@@ -124,9 +129,8 @@ BEGIN
             INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
                                           from_tier_rank, to_tier, to_tier_rank, direction)
             SELECT o.customer_id, id, refreshed, o.tier, o.tier_rank, NULL, NULL, 'lapsed'
-              FROM hvc.customer_snapshot o
-             WHERE o.refresh_id <> id
-               AND NOT EXISTS (SELECT 1 FROM hvc.customer_snapshot n
+              FROM pg_temp._hvc_old_rows o
+             WHERE NOT EXISTS (SELECT 1 FROM hvc.customer_snapshot n
                                 WHERE n.customer_id = o.customer_id AND n.refresh_id = id);
             GET DIAGNOSTICS lapsed = ROW_COUNT;
         END IF;

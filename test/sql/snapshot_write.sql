@@ -70,6 +70,33 @@ SELECT customer_id, value_rank, tier, previous_tier, tier_since = (SELECT refres
 SELECT customer_id, from_tier, from_tier_rank, to_tier, to_tier_rank, direction
   FROM hvc.tier_history WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.refresh_log)
  ORDER BY customer_id;
+-- Refresh 4: customer 2 (rank 10, low) loses its two rows and lapses.
+-- With nine customers the tiers shrink (floor(share * 9)): 1 top -> high,
+-- 10 high -> medium, 7 medium -> low.  The nine rows are updated in place;
+-- the one old row left is found in one scan, recorded as lapsed and
+-- deleted by its ctid (the refresh reads no old row otherwise: the
+-- history's lapsed rows and the DELETE scanned the whole table, three
+-- scans, before; see README, Scaling).
+DELETE FROM sw_sales WHERE customer = 2;
+SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
+BEGIN;
+SELECT hvc.refresh_now(as_of => '2025-07-01') AS rid \gset
+SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+  FROM pg_stat_xact_user_tables WHERE relid = 'hvc.customer_snapshot'::regclass;
+SELECT customers, moved, kept, replaced FROM hvc._snapshot_stats(:rid);
+COMMIT;
+SELECT customer_id, from_tier, from_tier_rank, to_tier, to_tier_rank, direction
+  FROM hvc.tier_history WHERE refresh_id = :rid ORDER BY customer_id;
+SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes FROM hvc.customer_snapshot;
+-- _record_tier_changes outside a refresh: 55000
+\set VERBOSITY sqlstate
+SELECT hvc._record_tier_changes(:rid, now(), 'activity');
+\set VERBOSITY default
+-- customer 2 comes back (new again)
+INSERT INTO sw_sales SELECT 2, d, 200 FROM unnest(ARRAY[date '2025-06-01', date '2025-06-20']) d;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT customer_id, value_rank, tier, previous_tier FROM hvc.customers ORDER BY value_rank;
+
 -- the index finds every customer's one row
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
