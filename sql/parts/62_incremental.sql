@@ -247,6 +247,13 @@ BEGIN
     COMMENT ON COLUMN hvc.customer_states.rows IS 'Source rows the state was built from (skipped ones included).';
     COMMENT ON COLUMN hvc.customer_states.skipped IS 'Whether the state skipped rows (after as_of, or NULL/bad values): recomputed when as_of moves forward.';
     COMMENT ON TABLE hvc.customer_states IS 'Internal: the exact per-customer state (hvc.customer_state, cut at hvc.state_info.as_of_local) of every customer key, kept between refreshes for incremental refresh.';
+    -- The keys an incremental refresh looks up (the changed customers, the
+    -- merged rows) through a hash index: a btree entry holds at most about
+    -- 2.7 kB and the states keep keys of any length.  The one row without a
+    -- key through a partial index.  (register_source takes only key types
+    -- that can be hashed: hvc._check_source.)
+    CREATE INDEX customer_states_customer ON hvc.customer_states USING hash (customer_id);
+    CREATE INDEX customer_states_guest ON hvc.customer_states (rows) WHERE customer_id IS NULL;
     -- The base type: the triggers copy keys without running a domain's checks.
     EXECUTE format('CREATE TABLE hvc.changed_customers (customer_id %s)', hvc._base_type(customer_type));
     COMMENT ON COLUMN hvc.changed_customers.customer_id IS 'Key of a changed row (before and after an update; NULL for rows without a key).';
@@ -418,13 +425,16 @@ BEGIN
     END IF;
     ANALYZE pg_temp._hvc_touched;
     -- the stored row counts: how much of the source the touched keys hold
-    SELECT coalesce(sum(c.rows) FILTER (WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)), 0),
-           coalesce(sum(c.rows), 0)
-      INTO touched_rows, all_rows
-      FROM hvc.customer_states c;
+    -- (through the index), against the source's rows at the last refresh
+    SELECT coalesce(sum(c.rows), 0) INTO touched_rows
+      FROM hvc.customer_states c
+     WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t);
+    all_rows := coalesce((SELECT i.source_rows FROM hvc.state_info i), 0);
     DELETE FROM hvc.customer_states c
-     WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
-        OR (has_null AND c.customer_id IS NULL);
+     WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t);
+    IF has_null THEN
+        DELETE FROM hvc.customer_states c WHERE c.customer_id IS NULL;
+    END IF;
     -- Up to a tenth of the source: index probes, key by key (LATERAL).
     -- The planner cannot be left to choose: its rows-per-key estimate comes
     -- from the source's n_distinct, which a sample underestimates on large
@@ -636,10 +646,14 @@ BEGIN
         END IF;
         -- recomputing reads every row of the touched customers through the
         -- index: past a fifth of the source's rows one full read is cheaper
+        -- (keys through the index; the keyless row apart: an OR would scan)
         SELECT coalesce(sum(c.rows), 0) INTO n_reread
           FROM hvc.customer_states c
-         WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
-            OR (c.customer_id IS NULL AND EXISTS (SELECT 1 FROM pg_temp._hvc_touched t WHERE t.customer_id IS NULL));
+         WHERE c.customer_id IN (SELECT t.customer_id FROM pg_temp._hvc_touched t);
+        IF EXISTS (SELECT 1 FROM pg_temp._hvc_touched t WHERE t.customer_id IS NULL) THEN
+            n_reread := n_reread + coalesce((SELECT sum(c.rows) FROM hvc.customer_states c
+                                              WHERE c.customer_id IS NULL), 0);
+        END IF;
         IF n_reread > greatest(10000, si.source_rows / 5) THEN
             reason := format('%s changed customers with %s stored rows: more than a fifth of the %s rows',
                              n_changed + n_late, n_reread, si.source_rows);
@@ -663,6 +677,10 @@ BEGIN
             INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
             SELECT g.customer_id, g.state, hvc._state_rows(g.state), hvc._state_skipped(g.state) > 0
               FROM pg_temp._hvc_stage g;
+            -- statistics now, not at autovacuum's leisure: the next refresh
+            -- looks its changed keys up through the index only when the
+            -- planner knows the keys are unique
+            ANALYZE hvc.customer_states;
         END IF;
     ELSE
         kind := 'incremental';
@@ -705,8 +723,8 @@ BEGIN
 
     -- A key too long for a btree index entry (about 2.7 kB) would fail every
     -- refresh at the snapshot's index: such customers are skipped, counted
-    -- and named in a NOTICE.  (The stored states keep them: they have no
-    -- index on the key.)
+    -- and named in a NOTICE.  (The stored states keep them: their key index
+    -- is a hash.)
     SELECT count(*), coalesce(sum(hvc._state_rows(g.state)), 0)
       INTO big_keys, big_key_rows
       FROM pg_temp._hvc_stage g

@@ -191,6 +191,9 @@ CREATE OR REPLACE FUNCTION hvc._merge_row_log(src hvc.source, as_of_local timest
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     logged hvc.source;
+    states bigint;
+    hashjoin text;
+    mergejoin text;
 BEGIN
     merged_rows := 0;
     merged_customers := 0;
@@ -218,29 +221,48 @@ BEGIN
         RETURN;
     END IF;
     ANALYZE pg_temp._hvc_merged;
+    -- A day's merged customers are a few percent of the states: probed
+    -- through the states' hash index, not joined to a scan of them all (the
+    -- planner prices the scan lower: 500 k states, 10 k merged, 0.47 s
+    -- against 0.05 s).  Beyond a twentieth, its choice.
+    states := coalesce((SELECT i.customers FROM hvc.state_info i), 0);
+    IF merged_customers * 20 < states THEN
+        hashjoin := current_setting('enable_hashjoin');
+        mergejoin := current_setting('enable_mergejoin');
+        PERFORM set_config('enable_hashjoin', 'off', true);
+        PERFORM set_config('enable_mergejoin', 'off', true);
+    END IF;
     UPDATE hvc.customer_states c
        SET state = hvc._state_merge(c.state, m.state),
            rows = c.rows + hvc._state_rows(m.state),
            skipped = c.skipped OR hvc._state_skipped(m.state) > 0
       FROM pg_temp._hvc_merged m
      WHERE c.customer_id = m.customer_id;
-    UPDATE hvc.customer_states c
-       SET state = hvc._state_merge(c.state, m.state),
-           rows = c.rows + hvc._state_rows(m.state),
-           skipped = c.skipped OR hvc._state_skipped(m.state) > 0
-      FROM pg_temp._hvc_merged m
-     WHERE c.customer_id IS NULL AND m.customer_id IS NULL;
-    -- new customers (anti-joins: the states have no index)
+    -- new customers (anti-join, probed through the states' hash index)
     INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
     SELECT m.customer_id, m.state, hvc._state_rows(m.state), hvc._state_skipped(m.state) > 0
       FROM pg_temp._hvc_merged m
      WHERE m.customer_id IS NOT NULL
        AND NOT EXISTS (SELECT FROM hvc.customer_states c WHERE c.customer_id = m.customer_id);
-    INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
-    SELECT m.customer_id, m.state, hvc._state_rows(m.state), hvc._state_skipped(m.state) > 0
-      FROM pg_temp._hvc_merged m
-     WHERE m.customer_id IS NULL
-       AND NOT EXISTS (SELECT FROM hvc.customer_states c WHERE c.customer_id IS NULL);
+    -- the rows without a key (only when some were logged: the statements
+    -- would look for the keyless state otherwise)
+    IF EXISTS (SELECT 1 FROM pg_temp._hvc_merged m WHERE m.customer_id IS NULL) THEN
+        UPDATE hvc.customer_states c
+           SET state = hvc._state_merge(c.state, m.state),
+               rows = c.rows + hvc._state_rows(m.state),
+               skipped = c.skipped OR hvc._state_skipped(m.state) > 0
+          FROM pg_temp._hvc_merged m
+         WHERE c.customer_id IS NULL AND m.customer_id IS NULL;
+        INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
+        SELECT m.customer_id, m.state, hvc._state_rows(m.state), hvc._state_skipped(m.state) > 0
+          FROM pg_temp._hvc_merged m
+         WHERE m.customer_id IS NULL
+           AND NOT EXISTS (SELECT FROM hvc.customer_states c WHERE c.customer_id IS NULL);
+    END IF;
+    IF hashjoin IS NOT NULL THEN
+        PERFORM set_config('enable_hashjoin', hashjoin, true);
+        PERFORM set_config('enable_mergejoin', mergejoin, true);
+    END IF;
     DROP TABLE pg_temp._hvc_merged;
 END $fn$;
 COMMENT ON FUNCTION hvc._merge_row_log(hvc.source, timestamp, text) IS
