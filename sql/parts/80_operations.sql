@@ -339,6 +339,7 @@ DECLARE
     samples integer := 10;
     payload text;
     payload_mode text;
+    nestloop text;
     raised timestamptz := clock_timestamp();
 BEGIN
     SELECT l.as_of INTO run_as_of FROM hvc.refresh_log l WHERE l.refresh_id = id;
@@ -363,12 +364,33 @@ BEGIN
               FROM _hvc_at_risk r WHERE r.is_new
              ORDER BY r.at_risk_rank LIMIT 10) x;
 
-    SELECT count(*), coalesce((array_agg(to_jsonb(h.customer_id) ORDER BY s.value_rank))[1:10], '{}')
-      INTO n_drops, drop_ids
+    -- The drops out of a high-value tier: counted from the history alone
+    -- (every one has a new row), the ten of highest value joined to the
+    -- snapshot.  Many drops (a refresh that reshuffles the tiers) are
+    -- joined to one scan of it, not probed one by one: the history's fresh
+    -- rows have no statistics yet and the planner guesses a few (50 M
+    -- lines, 117 k drops: about 1 s of index probes).
+    SELECT count(*) INTO n_drops
       FROM hvc.tier_history h
-      JOIN hvc.customer_snapshot s ON s.customer_id = h.customer_id
      WHERE h.refresh_id = id AND h.direction = 'down' AND h.reason = 'activity'
        AND EXISTS (SELECT 1 FROM hvc.tier_rules t WHERE t.tier = h.from_tier AND t.high_value);
+    drop_ids := '{}';
+    IF n_drops > 0 THEN
+        IF n_drops > 1000 THEN
+            nestloop := current_setting('enable_nestloop');
+            PERFORM set_config('enable_nestloop', 'off', true);
+        END IF;
+        SELECT coalesce(array_agg(x.j ORDER BY x.rk), '{}') INTO drop_ids
+          FROM (SELECT to_jsonb(h.customer_id) AS j, s.value_rank AS rk
+                  FROM hvc.tier_history h
+                  JOIN hvc.customer_snapshot s ON s.customer_id = h.customer_id
+                 WHERE h.refresh_id = id AND h.direction = 'down' AND h.reason = 'activity'
+                   AND EXISTS (SELECT 1 FROM hvc.tier_rules t WHERE t.tier = h.from_tier AND t.high_value)
+                 ORDER BY s.value_rank LIMIT 10) x;
+        IF nestloop IS NOT NULL THEN
+            PERFORM set_config('enable_nestloop', nestloop, true);
+        END IF;
+    END IF;
 
     -- the at-risk memory follows the set: who left it goes, who is new on
     -- it comes in (with this refresh), who stays is not rewritten

@@ -257,6 +257,28 @@ SELECT item, run_id - :base AS refresh, status, as_of, customers
   FROM hvc.refresh_status(3) WHERE item = 'refresh';
 
 -- ---------------------------------------------------------------------------
+-- Many tier drops (over 1000: the ten samples come from one join to the
+-- snapshot, not a probe per drop): 6000 customers with revenue 1..6000 (no
+-- model: value = revenue), then reversed.  The 1200 high-value customers
+-- (customers 4801..6000, top 20 %) all fall to low; the samples are the
+-- dropped customers of highest value now: 4801..4810.
+-- ---------------------------------------------------------------------------
+SELECT value_basis AS saved_basis FROM hvc.config \gset
+UPDATE hvc.config SET model = 'none', value_basis = 'historic_clv', history_refreshes = 24;
+CREATE TABLE ops_many (customer_id integer, ordered_at date, amount numeric);
+INSERT INTO ops_many SELECT i, '2025-05-01', i FROM generate_series(1, 6000) i;
+SELECT hvc.register_source('public.ops_many', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2025-07-01');
+UPDATE ops_many SET amount = 6001 - customer_id;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT kind, customers, sample_ids FROM hvc.alerts
+ WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.refresh_log) ORDER BY kind;
+SELECT direction, from_tier, to_tier, count(*) FROM hvc.tier_changes
+ WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.refresh_log)
+ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+UPDATE hvc.config SET value_basis = :'saved_basis';
+
+-- ---------------------------------------------------------------------------
 -- BI safety: view columns are plain scalars and every column has a comment.
 -- ---------------------------------------------------------------------------
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) AS type
