@@ -724,11 +724,17 @@ BEGIN
     -- A key too long for a btree index entry (about 2.7 kB) would fail every
     -- refresh at the snapshot's index: such customers are skipped, counted
     -- and named in a NOTICE.  (The stored states keep them: their key index
-    -- is a hash.)
-    SELECT count(*), coalesce(sum(hvc._state_rows(g.state)), 0)
-      INTO big_keys, big_key_rows
-      FROM pg_temp._hvc_stage g
-     WHERE pg_column_size(g.customer_id) > 2000;
+    -- is a hash.)  A key of fixed length (integer, bigint, uuid) is never
+    -- that long: no scan of the stage for those (0.09 s at 500 k customers).
+    big_keys := 0;
+    big_key_rows := 0;
+    IF (SELECT t.typlen FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+         WHERE a.attrelid = 'pg_temp._hvc_stage'::regclass AND a.attname = 'customer_id') < 0 THEN
+        SELECT count(*), coalesce(sum(hvc._state_rows(g.state)), 0)
+          INTO big_keys, big_key_rows
+          FROM pg_temp._hvc_stage g
+         WHERE pg_column_size(g.customer_id) > 2000;
+    END IF;
     IF big_keys > 0 THEN
         DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
         RAISE NOTICE 'hvc: % customer(s) skipped: their key is longer than 2000 bytes', big_keys
