@@ -354,6 +354,9 @@ BEGIN
     SELECT a.customer_id, a.at_risk_rank, a.reasons,
            NOT EXISTS (SELECT 1 FROM hvc.at_risk_previous p WHERE p.customer_id = a.customer_id) AS is_new
       FROM hvc.at_risk a;
+    -- statistics for the joins to hvc.at_risk_previous below (without them
+    -- the DELETE sorted the set for a merge anti-join: 0.1 s at 62 k)
+    ANALYZE pg_temp._hvc_at_risk;
     SELECT count(*), count(*) FILTER (WHERE r.is_new) INTO n_at_risk, n_new FROM _hvc_at_risk r;
     SELECT string_agg(format('%s %s', x.reason, x.n), ', ' ORDER BY x.n DESC, x.reason) INTO new_reasons
       FROM (SELECT e.reason, count(*) AS n
