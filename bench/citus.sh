@@ -18,7 +18,14 @@ tpg_config=$(bash "$here/test/citus/run.sh" --tree | tail -1)
 tbin=$("$tpg_config" --bindir)
 work=$(mktemp -d /tmp/hvc-citus-bench.XXXXXX); chmod 755 "$work"
 runas=(); [ "$(id -u)" -eq 0 ] && runas=(runuser -u postgres --)
-declare -A port=([plain]=5465 [coord]=5466 [w1]=5467 [w2]=5468)
+# free loopback ports from HVC_CITUS_BENCH_PORT (default 5465) up, as test/citus/run.sh picks them
+port_free() { [ ! -e "$work/sock/.s.PGSQL.$1" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+declare -A port
+next_port=${HVC_CITUS_BENCH_PORT:-5465}
+for n in plain coord w1 w2; do
+    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
+    port[$n]=$next_port; next_port=$((next_port + 1))
+done
 cleanup() { for n in plain coord w1 w2; do [ -f "$work/$n/postmaster.pid" ] && "${runas[@]}" "$tbin/pg_ctl" -D "$work/$n" -m immediate -w stop >/dev/null 2>&1; done; rm -rf "$work"; }
 trap cleanup EXIT
 ( cd "$here" && make -s PG_CONFIG="$tpg_config" >/dev/null && make -s install PG_CONFIG="$tpg_config" >/dev/null ) || { echo "hvc build failed"; exit 1; }
