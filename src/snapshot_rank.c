@@ -53,12 +53,19 @@ value_hash(double v)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* the key of v: -0.0 and 0.0 are one value */
+static inline double
+value_key(double v)
+{
+	return v == 0.0 ? 0.0 : v;
+}
+
 /* count one more v */
 static inline ValueCount *
 value_count_add(valcount_hash *h, double v)
 {
 	bool		found;
-	ValueCount *e = valcount_insert(h, v == 0.0 ? 0.0 : v, &found);
+	ValueCount *e = valcount_insert(h, value_key(v), &found);
 
 	if (!found)
 		e->count = 0;
@@ -306,7 +313,7 @@ cume_dist_finish(CumeDist *cd)
 double
 cume_dist_of(CumeDist *cd, double v)
 {
-	ValueCount *e = valcount_lookup(cd->hash, v == 0.0 ? 0.0 : v);
+	ValueCount *e = valcount_lookup(cd->hash, value_key(v));
 
 	if (e == NULL)
 		elog(ERROR, "hvc: cume_dist_of a value never added");

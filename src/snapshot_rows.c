@@ -146,6 +146,18 @@ text_datums_equal(Datum a, Datum b)
 		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
+/* whether name (a text Datum) is one of the current tiers' names */
+static bool
+tier_named(const SnapshotArgs *a, Datum name)
+{
+	int			u;
+
+	for (u = 0; u < a->ntiers; u++)
+		if (text_datums_equal(name, a->tier_names[u]))
+			return true;
+	return false;
+}
+
 /*
  * Whether a customer whose old row is in r stays in tier t: the same tier
  * name, or a renamed tier — the old name is no longer a tier and the rank is
@@ -154,16 +166,11 @@ text_datums_equal(Datum a, Datum b)
 static bool
 same_tier(const SnapshotArgs *a, const PassRow *r, int t)
 {
-	int			u;
-
 	if (text_datums_equal(r->old_tier, a->tier_names[t]))
 		return true;
 	if (r->old_tier_rank != DatumGetInt32(a->tier_ranks[t]))
 		return false;
-	for (u = 0; u < a->ntiers; u++)
-		if (text_datums_equal(r->old_tier, a->tier_names[u]))
-			return false;
-	return true;
+	return !tier_named(a, r->old_tier);
 }
 
 /*
@@ -177,16 +184,9 @@ same_tier(const SnapshotArgs *a, const PassRow *r, int t)
 bool
 snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values)
 {
-	int			u;
-
 	if (!r->has_old)
 		return false;
-	if (DatumGetTimestampTz(values[35]) != a->refreshed)
-		return true;
-	for (u = 0; u < a->ntiers; u++)
-		if (text_datums_equal(r->old_tier, a->tier_names[u]))
-			return true;
-	return false;
+	return DatumGetTimestampTz(values[35]) != a->refreshed || tier_named(a, r->old_tier);
 }
 
 void
