@@ -302,11 +302,11 @@ END $fn$;
 COMMENT ON FUNCTION hvc._write_rows(bigint, hvc.config, hvc.source, hvc._model_params, timestamp, text, timestamptz) IS
     'Internal: step 3 of a refresh: builds every per-customer column and writes the rows into hvc.customer_snapshot beside the previous refresh''s rows.';
 
--- Steps 4 and 5 of a refresh, once the new rows are in beside the old ones:
--- the tier history (nothing to scan for when no tier moved and no customer
--- lapsed), then the swap: readers see the old rows until commit, the new
--- ones after.  Nothing to delete when the writer updated every old row in
--- place (no customer moved tier or lapsed: a table scan saved).  What the
+-- Steps 4 and 5 of a refresh, once the new rows are written: the tier
+-- history (nothing to scan for when no tier moved and no customer lapsed),
+-- then the swap: readers see the old rows until commit, the new ones after.
+-- Nothing to delete when the writer updated every old row in place (no
+-- customer lapsed or left a renamed tier: a table scan saved).  What the
 -- builder counted comes from hvc._snapshot_stats.
 CREATE OR REPLACE FUNCTION hvc._retire_old_rows(id bigint, refreshed timestamptz, reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -329,16 +329,15 @@ BEGIN
     -- The old rows the writer did not update in place (lapsed customers,
     -- moves out of a tier renamed since; every one when the refresh
     -- inserted): found in one scan, read by the history, deleted by ctid.
-    -- Usually none or a few: no scan at all when every old row was replaced.
+    -- Usually none or a few: no scan at all when every old row was replaced
+    -- (the first condition has no column: a one-time filter, the table is
+    -- not read).
+    CREATE TEMP TABLE _hvc_old_rows ON COMMIT DROP AS
+    SELECT o.ctid AS row_tid, o.customer_id, o.tier, o.tier_rank
+      FROM hvc.customer_snapshot o
+     WHERE stats.replaced < old_customers AND o.refresh_id <> id;
     IF stats.replaced < old_customers THEN
-        CREATE TEMP TABLE _hvc_old_rows ON COMMIT DROP AS
-        SELECT o.ctid AS row_tid, o.customer_id, o.tier, o.tier_rank
-          FROM hvc.customer_snapshot o WHERE o.refresh_id <> id;
         ANALYZE pg_temp._hvc_old_rows;
-    ELSE
-        CREATE TEMP TABLE _hvc_old_rows ON COMMIT DROP AS
-        SELECT o.ctid AS row_tid, o.customer_id, o.tier, o.tier_rank
-          FROM hvc.customer_snapshot o WHERE false;
     END IF;
     IF stats.moved = 0 AND stats.kept >= old_customers THEN
         PERFORM hvc._prune_tier_history(id);
