@@ -367,30 +367,37 @@ check_fixed_fields(const int64 *f, const int32 *g)
 		corrupt("one purchase day without refunds, but first-day spend differs from revenue");
 }
 
-CustomerState *
-customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
+/*
+ * The fixed fields of a serialised state, checked with its length: what
+ * customer_state_deserialize and customer_state_peek read first.
+ */
+static void
+read_fixed_fields(const char *data, Size len, int64 *f, int32 *g)
 {
-	CustomerState *s;
-	int64		f[N_INT64_FIELDS];
-	int32		g[3];
-	const char *p = data;
-	int32		i;
-
 	if (len < FIXED_SIZE)
 		corrupt("state is shorter than its fixed header");
-	if (*p++ != STATE_FORMAT_VERSION)
+	if (*data != STATE_FORMAT_VERSION)
 		corrupt("unknown state format version");
-	memcpy(f, p, sizeof(f));
-	p += sizeof(f);
-	memcpy(g, p, sizeof(g));
-	p += sizeof(g);
-
+	memcpy(f, data + 1, N_INT64_FIELDS * sizeof(int64));
+	memcpy(g, data + 1 + N_INT64_FIELDS * sizeof(int64), 3 * sizeof(int32));
 	if (g[1] < 0 || g[2] < 0 || g[1] > MaxAllocSize / sizeof(DayNumber) ||
 		g[2] > MaxAllocSize / sizeof(int64))
 		corrupt("negative or huge set size");
 	if (len != FIXED_SIZE + (Size) g[1] * sizeof(DayNumber) + (Size) g[2] * sizeof(int64))
 		corrupt("state length does not match its set sizes");
 	check_fixed_fields(f, g);
+}
+
+CustomerState *
+customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
+{
+	CustomerState *s;
+	int64		f[N_INT64_FIELDS];
+	int32		g[3];
+	const char *p = data + FIXED_SIZE;
+	int32		i;
+
+	read_fixed_fields(data, len, f, g);
 
 	s = MemoryContextAllocZero(cxt, sizeof(CustomerState));
 	s->rows = f[0];
@@ -442,23 +449,31 @@ customer_state_format_version(void)
 }
 
 /*
- * The row counters of a serialised state (rows fed, rows skipped) without
- * decoding the rest: what the stored-state table keeps beside each state.
- * Checks the header only; customer_state_deserialize validates the rest
- * when the state is used.
+ * The counters of a serialised state without decoding the rest: what the
+ * stored-state table keeps beside each state, and what a refresh without a
+ * model counts.  Checks the fixed fields and the length (as
+ * customer_state_deserialize does), not the sets' contents, which it
+ * validates when the state is used.
  */
+void
+customer_state_peek(const char *data, Size len, StatePeek *out)
+{
+	int64		f[N_INT64_FIELDS];
+	int32		g[3];
+
+	read_fixed_fields(data, len, f, g);
+	out->rows = f[0];
+	out->skipped = f[1];
+	out->purchase_rows = f[2];
+	out->last_at = f[9];
+}
+
 void
 customer_state_peek_counts(const char *data, Size len, int64 *rows, int64 *skipped)
 {
-	int64		f[2];
+	StatePeek	p;
 
-	if (len < FIXED_SIZE)
-		corrupt("state is shorter than its fixed header");
-	if (*data != STATE_FORMAT_VERSION)
-		corrupt("unknown state format version");
-	memcpy(f, data + 1, sizeof(f));
-	if (f[0] < 0 || f[1] < 0 || f[1] > f[0])
-		corrupt("row counts do not add up");
-	*rows = f[0];
-	*skipped = f[1];
+	customer_state_peek(data, len, &p);
+	*rows = p.rows;
+	*skipped = p.skipped;
 }

@@ -67,6 +67,16 @@ extern int	customer_state_format_version(void);
 extern void customer_state_peek_counts(const char *data, Size len,
 									   int64 *rows, int64 *skipped);
 
+/* The header of a serialised state (customer_state_peek). */
+typedef struct StatePeek
+{
+	int64		rows;
+	int64		skipped;
+	int64		purchase_rows;
+	int64		last_at;		/* local timestamp of the last purchase row */
+} StatePeek;
+extern void customer_state_peek(const char *data, Size len, StatePeek *out);
+
 static inline DayNumber
 day_of_local_timestamp(int64 local_at)
 {

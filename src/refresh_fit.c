@@ -306,7 +306,7 @@ collect_fit_row(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 	 * likelihood of exactly 1 under every purchase model: leaving the row out
 	 * changes nothing, and the core requires age > 0.
 	 */
-	if (!fr->keep || fr->as_of_day == c->first_day)
+	if (fr->as_of_day == c->first_day)
 		return;
 	if (fr->nrows == fr->cap)
 	{
@@ -381,7 +381,7 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	/*
 	 * The stage is streamed through SPI (stage_scan): only the fit's rows are
 	 * kept, 32 bytes per customer (and 24 per repeat buyer for the spend
-	 * model), none with model none.  The result tuple is formed after
+	 * model); with model none only the totals, from the states' headers.  The result tuple is formed after
 	 * SPI_finish, so everything it points to lives in callcxt.
 	 */
 	memset(&fr, 0, sizeof(fr));
@@ -392,7 +392,7 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 		elog(ERROR, "hvc: SPI_connect failed");
 	MemoryContextSwitchTo(callcxt);
 	stage_scan(&st, "SELECT customer_id, state FROM pg_temp._hvc_stage", InvalidOid, as_of_day,
-			   collect_fit_row, &fr);
+			   fr.keep ? collect_fit_row : NULL, &fr);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 	put(&rb, "rows_read", Int64GetDatum(st.rows_read));

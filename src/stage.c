@@ -107,18 +107,24 @@ append_customer(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 	stage->n++;
 }
 
-void
-stage_customer_fill(StageCustomer *c, Datum key, const CustomerState *s,
-					const CustomerSummary *sum, DateADT as_of_day)
+/* Error when a customer's last purchase (a local timestamp) is after as_of_day. */
+static void
+check_last_purchase(int64 last_at, DateADT as_of_day)
 {
-	if (day_of_local_timestamp(s->last_at) > as_of_day)
+	if (day_of_local_timestamp(last_at) > as_of_day)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hvc: the stage has a purchase after the as_of day %s",
 						DatumGetCString(DirectFunctionCall1(date_out,
 															DateADTGetDatum(as_of_day)))),
 				 errhint("hvc.refresh() builds the stage and the as_of day together; do not call hvc._fit_models or hvc._build_snapshot directly.")));
+}
 
+void
+stage_customer_fill(StageCustomer *c, Datum key, const CustomerState *s,
+					const CustomerSummary *sum, DateADT as_of_day)
+{
+	check_last_purchase(s->last_at, as_of_day);
 	c->customer = key;
 	c->orders = sum->orders;
 	c->refunds = s->refund_rows;
@@ -165,6 +171,31 @@ stage_receiver_startup(DestReceiver *self, int operation, TupleDesc desc)
 	get_typlenbyval(r->stage->customer_type, &r->stage->typlen, &r->stage->typbyval);
 }
 
+/*
+ * Counting only (stage_scan without a visit): the rows, skipped rows and
+ * customers of one stage row from its state's fixed fields, without
+ * decoding its sets; the same counts and as_of check as below.
+ */
+static void
+count_state_header(Stage *stage, bytea *b, bool key_null, DateADT as_of_day)
+{
+	StatePeek	h;
+
+	customer_state_peek(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &h);
+	count_rows(&stage->rows_read, h.rows);
+	if (key_null)
+		count_rows(&stage->rows_skipped, h.rows);	/* guest rows */
+	else
+	{
+		count_rows(&stage->rows_skipped, h.skipped);
+		if (h.purchase_rows > 0)
+		{
+			check_last_purchase(h.last_at, as_of_day);
+			stage->customers_seen++;
+		}
+	}
+}
+
 static bool
 stage_receiver_slot(TupleTableSlot *slot, DestReceiver *self)
 {
@@ -192,6 +223,12 @@ stage_receiver_slot(TupleTableSlot *slot, DestReceiver *self)
 		return true;
 	}
 	b = DatumGetByteaPP(sd);
+	if (r->visit == NULL)
+	{
+		count_state_header(stage, b, key_null, r->as_of_day);
+		MemoryContextSwitchTo(caller);
+		return true;
+	}
 	s = customer_state_deserialize(r->scratch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 	customer_state_summarize(s, &sum);
 	MemoryContextSwitchTo(r->outer);

@@ -52,7 +52,9 @@ typedef struct Stage
  * summary (c->customer points into the row: copy it to keep it) and the
  * row's slot (slot_getattr for the caller's columns; valid during the call),
  * in the caller's memory context; rows read and skipped are counted in
- * *stage (whose customers array stays NULL).  Needs SPI connected; the
+ * *stage (whose customers array stays NULL).  Without a visit (NULL) only
+ * the counts are taken, from each state's fixed fields (the sets are not
+ * decoded).  Needs SPI connected; the
  * caller's CurrentMemoryContext is current again on return.  Memory: the
  * states of up to STAGE_BATCH rows, whatever the stage's size.
  */

@@ -200,6 +200,12 @@ SELECT what, pg_temp.outcome(format($$SELECT hvc._fit_models(pg_temp.cfg(%s, %s,
                ('good', '''none''', '''day''', '12', '0.01')) v(what, model, unit, horizon, rate);
 SELECT pg_temp.outcome($$SELECT hvc._fit_models(c, 'infinity') FROM hvc.config c$$) AS infinite_as_of;
 SELECT pg_temp.outcome($$SELECT hvc._fit_models(c, '2024-01-15') FROM hvc.config c$$) AS as_of_before_stage;
+-- model none takes the totals from the states' fixed fields, a model from
+-- the decoded states: the same totals, the same as_of error
+SELECT model, (m).rows_read, (m).rows_skipped, (m).customers
+  FROM (SELECT v.model, hvc._fit_models(pg_temp.cfg(v.model, 'day', 12, 0.01), '2025-07-01') AS m
+          FROM (VALUES ('none'), ('bgnbd')) v(model)) x ORDER BY 1;
+SELECT pg_temp.outcome($$SELECT hvc._fit_models(pg_temp.cfg('bgnbd', 'day', 12, 0.01), '2024-01-15')$$) AS bgnbd_as_of_before_stage;
 -- hostile stages
 DROP TABLE _hvc_stage;
 CREATE TEMP TABLE _hvc_stage AS SELECT customer_id, state::text AS state FROM (
@@ -218,6 +224,11 @@ DROP TABLE _hvc_stage;
 CREATE TEMP TABLE _hvc_stage (customer_id int, state bytea);
 INSERT INTO _hvc_stage VALUES (1, '\x01'), (2, NULL), (NULL, NULL);
 SELECT pg_temp.outcome($$SELECT hvc._fit_models(c, '2025-07-01') FROM hvc.config c$$) AS corrupt_state;
+SELECT pg_temp.outcome($$SELECT hvc._fit_models(pg_temp.cfg('bgnbd', 'day', 12, 0.01), '2025-07-01')$$) AS bgnbd_corrupt_state;
+-- a state whose fixed fields are sound but whose length is not
+UPDATE _hvc_stage SET state = (SELECT hvc.customer_state('2025-01-01'::timestamp, 1, NULL::numeric, NULL::int, '2030-01-01', 'UTC')) || '\x00'::bytea
+ WHERE customer_id = 1;
+SELECT pg_temp.outcome($$SELECT hvc._fit_models(c, '2025-07-01') FROM hvc.config c$$) AS state_too_long;
 DROP TABLE _hvc_stage;
 
 -- the registered source still refreshes, and its snapshot is intact
