@@ -5,11 +5,12 @@
  *   hvc._purchase_period_mask(state bytea, bounds date[]) -> bigint
  *     bit i set when the customer has a purchase day d with
  *     bounds[i] <= d < bounds[i + 1] (at most 63 periods)
- *   hvc._cohort_collect(state bytea) aggregate -> bytea
- *     per first-purchase month and month offset k = 0, 1, ... the number of
- *     customers with a purchase day in month first + k (k = 0: the cohort)
+ *   cohort counts (retention.h), collected by the builder's pass 1
+ *     (snapshot_builder.c, hvc._snapshot_stats): per first-purchase month
+ *     and month offset k = 0, 1, ... the number of customers with a
+ *     purchase day in month first + k (k = 0: the cohort)
  *   hvc._cohort_rows(bytea) -> SETOF (cohort_month date, months_after
- *     integer, customers bigint)
+ *     integer, customers bigint): the rows of those counts
  *
  * Days are the state's purchase days (local days in hvc.config.timezone,
  * days since 2000-01-01 like a date); months are calendar months of them.
@@ -29,13 +30,9 @@
 #include "utils/memutils.h"
 
 #include "customer_state.h"
+#include "retention.h"
 
 PG_FUNCTION_INFO_V1(hvc_purchase_period_mask);
-PG_FUNCTION_INFO_V1(hvc_cohort_collect_trans);
-PG_FUNCTION_INFO_V1(hvc_cohort_collect_combine);
-PG_FUNCTION_INFO_V1(hvc_cohort_collect_serialize);
-PG_FUNCTION_INFO_V1(hvc_cohort_collect_deserialize);
-PG_FUNCTION_INFO_V1(hvc_cohort_collect_final);
 PG_FUNCTION_INFO_V1(hvc_cohort_rows);
 
 #define MAX_PERIODS 63
@@ -99,11 +96,10 @@ typedef struct CohortEntry
 	int64		customers;
 } CohortEntry;
 
-typedef struct CohortState
+struct CohortCounts
 {
 	HTAB	   *counts;
-	MemoryContext scratch;
-} CohortState;
+};
 
 /* month index of a day: year * 12 + month - 1 */
 static int32
@@ -117,85 +113,51 @@ month_of_day(DayNumber d)
 	return y * 12 + m - 1;
 }
 
-static CohortState *
-cohort_new(MemoryContext aggcxt)
+CohortCounts *
+cohort_counts_create(MemoryContext cxt)
 {
-	CohortState *st = MemoryContextAllocZero(aggcxt, sizeof(CohortState));
+	CohortCounts *cc = MemoryContextAllocZero(cxt, sizeof(CohortCounts));
 	HASHCTL		ctl;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(CohortEntry);
-	ctl.hcxt = aggcxt;
-	st->counts = hash_create("hvc cohorts", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	st->scratch = AllocSetContextCreate(aggcxt, "hvc cohort collect", ALLOCSET_DEFAULT_SIZES);
-	return st;
+	ctl.hcxt = cxt;
+	cc->counts = hash_create("hvc cohorts", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return cc;
 }
 
 static void
-cohort_add(CohortState *st, int32 cohort, int32 offset, int64 customers)
+cohort_add(CohortCounts *cc, int32 cohort, int32 offset)
 {
 	int64		key = ((int64) cohort << 32) | (uint32) offset;
 	bool		found;
-	CohortEntry *e = hash_search(st->counts, &key, HASH_ENTER, &found);
+	CohortEntry *e = hash_search(cc->counts, &key, HASH_ENTER, &found);
 
 	if (!found)
 		e->customers = 0;
-	e->customers += customers;
+	e->customers++;
 }
 
-Datum
-hvc_cohort_collect_trans(PG_FUNCTION_ARGS)
+void
+cohort_counts_add(CohortCounts *cc, const CustomerState *s)
 {
-	MemoryContext aggcxt;
-	CohortState *st;
-	CustomerState *s;
 	int32		i,
 				first,
 				last = -1;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc._cohort_collect_trans called outside an aggregate");
-	st = PG_ARGISNULL(0) ? cohort_new(aggcxt) : (CohortState *) PG_GETARG_POINTER(0);
-	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(st);
-	s = state_arg(fcinfo, 1, st->scratch);
-	if (s->ndays > 0)
+	if (s->ndays == 0)
+		return;
+	first = month_of_day(s->days[0]);
+	for (i = 0; i < s->ndays; i++)
 	{
-		first = month_of_day(s->days[0]);
-		for (i = 0; i < s->ndays; i++)
-		{
-			int32		m = month_of_day(s->days[i]);
+		int32		m = month_of_day(s->days[i]);
 
-			/* days increase: each month once */
-			if (m != last)
-				cohort_add(st, first, m - first, 1);
-			last = m;
-		}
+		/* days increase: each month once */
+		if (m != last)
+			cohort_add(cc, first, m - first);
+		last = m;
 	}
-	MemoryContextReset(st->scratch);
-	PG_RETURN_POINTER(st);
-}
-
-Datum
-hvc_cohort_collect_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt;
-	CohortState *a,
-			   *b;
-	HASH_SEQ_STATUS it;
-	CohortEntry *e;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc._cohort_collect_combine called outside an aggregate");
-	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0));
-	b = (CohortState *) PG_GETARG_POINTER(1);
-	a = PG_ARGISNULL(0) ? cohort_new(aggcxt) : (CohortState *) PG_GETARG_POINTER(0);
-	hash_seq_init(&it, b->counts);
-	while ((e = hash_seq_search(&it)) != NULL)
-		cohort_add(a, (int32) (e->key >> 32), (int32) (uint32) e->key, e->customers);
-	PG_RETURN_POINTER(a);
 }
 
 /* the counts as (key, customers) pairs of int64, sorted by key */
@@ -208,10 +170,10 @@ cmp_entry(const void *x, const void *y)
 	return a < b ? -1 : a > b ? 1 : 0;
 }
 
-static bytea *
-cohort_bytes(CohortState *st)
+bytea *
+cohort_counts_bytes(CohortCounts *cc)
 {
-	long		n = hash_get_num_entries(st->counts),
+	long		n = hash_get_num_entries(cc->counts),
 				i = 0;
 	Size		len = (Size) n * sizeof(CohortEntry);
 	bytea	   *out = palloc(len + VARHDRSZ);
@@ -220,7 +182,7 @@ cohort_bytes(CohortState *st)
 	CohortEntry *e;
 
 	SET_VARSIZE(out, len + VARHDRSZ);
-	hash_seq_init(&it, st->counts);
+	hash_seq_init(&it, cc->counts);
 	while ((e = hash_seq_search(&it)) != NULL)
 		rows[i++] = *e;
 	if (n > 1)
@@ -228,7 +190,11 @@ cohort_bytes(CohortState *st)
 	return out;
 }
 
-/* the entries of a serialized state, validated (an aligned copy) */
+/* the months of purchase days (the timestamp range: 4713 BC to 294276 AD) */
+#define MIN_MONTH	(-4713 * 12)
+#define MAX_MONTH	(294276 * 12 + 11)
+
+/* the entries of cohort counts, validated (an aligned copy) */
 static CohortEntry *
 cohort_entries(bytea *b, long *n)
 {
@@ -244,45 +210,12 @@ cohort_entries(bytea *b, long *n)
 	rows = palloc(Max(len, 1));
 	memcpy(rows, VARDATA_ANY(b), len);
 	for (i = 0; i < *n; i++)
-		if ((int32) (uint32) rows[i].key < 0 || rows[i].customers < 0)
+		if ((int32) (uint32) rows[i].key < 0 || rows[i].customers < 0 ||
+			(rows[i].key >> 32) < MIN_MONTH || (rows[i].key >> 32) > MAX_MONTH)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("hvc: not a cohort count (entry %ld)", i + 1)));
 	return rows;
-}
-
-Datum
-hvc_cohort_collect_serialize(PG_FUNCTION_ARGS)
-{
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "hvc._cohort_collect_serialize called outside an aggregate");
-	PG_RETURN_BYTEA_P(cohort_bytes((CohortState *) PG_GETARG_POINTER(0)));
-}
-
-Datum
-hvc_cohort_collect_deserialize(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt;
-	CohortState *st;
-	CohortEntry *rows;
-	long		n,
-				i;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "hvc._cohort_collect_deserialize called outside an aggregate");
-	rows = cohort_entries(PG_GETARG_BYTEA_PP(0), &n);
-	st = cohort_new(aggcxt);
-	for (i = 0; i < n; i++)
-		cohort_add(st, (int32) (rows[i].key >> 32), (int32) (uint32) rows[i].key, rows[i].customers);
-	PG_RETURN_POINTER(st);
-}
-
-Datum
-hvc_cohort_collect_final(PG_FUNCTION_ARGS)
-{
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(cohort_bytes((CohortState *) PG_GETARG_POINTER(0)));
 }
 
 Datum

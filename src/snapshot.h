@@ -161,6 +161,7 @@ typedef struct SnapshotStats
 	double		median_repeat_gap;	/* percentile_cont(0.5) of avg_days_between_orders */
 	bool		pareto_null[PARETO_POINTS];
 	double		pareto[PARETO_POINTS];	/* cumulative share at each percentile's rank */
+	bytea	   *cohorts;		/* cohort counts (retention.h), in TopMemoryContext */
 } SnapshotStats;
 
 /* The output row (every column of hvc.customer_snapshot). */

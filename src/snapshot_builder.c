@@ -44,6 +44,7 @@
 
 #include "amount.h"
 #include "citus_predict.h"
+#include "retention.h"
 #include "snapshot.h"
 #include "version_guard.h"
 
@@ -72,6 +73,8 @@ typedef struct Pass1
 #endif
 	int64		n;
 	bool		precomputed;	/* column 9: pg_temp._hvc_predictions */
+	CohortCounts *cohorts;		/* for hvc.cohort_retention */
+	bytea	   *cohort_counts;	/* the same, once pass 1 is done */
 } Pass1;
 
 /*
@@ -116,6 +119,8 @@ pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 	Datum		score = slot_getattr(slot, 7, &score_null);
 
 	r.c = *c;
+	r.c.state = NULL;			/* not kept beyond this call */
+	cohort_counts_add(p1->cohorts, c->state);
 	/* computed on the Citus workers (citus_predict.c), or here */
 	if (p1->precomputed && !slot_attisnull(slot, 9))
 		prediction_from_array(DatumGetArrayTypeP(slot_getattr(slot, 9, &isnull)), &r.pred);
@@ -244,8 +249,12 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 	double		p80 = 0.8,
 				p50 = 0.5;
 
+	if (st->cohorts != NULL)
+		pfree(st->cohorts);
 	memset(st, 0, sizeof(*st));
 	st->refresh_id = -1;		/* not a finished build yet */
+	st->cohorts = MemoryContextAlloc(TopMemoryContext, VARSIZE(p1->cohort_counts));
+	memcpy(st->cohorts, p1->cohort_counts, VARSIZE(p1->cohort_counts));
 	/* the value rank of the top 1..100 percent (hvc.pareto_curve) */
 	for (pct = 0; pct < PARETO_POINTS; pct++)
 	{
@@ -317,8 +326,9 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 /*
  * hvc._snapshot_stats(refresh_id bigint, OUT customers bigint, OUT moved
  * bigint, OUT kept bigint, OUT premium_ticket_from float8,
- * OUT median_repeat_gap_days float8, OUT pareto float8[]): what the last
- * hvc._build_snapshot of this backend computed for that refresh.
+ * OUT median_repeat_gap_days float8, OUT pareto float8[], OUT replaced
+ * bigint, OUT cohorts bytea): what the last hvc._build_snapshot of this
+ * backend computed for that refresh.
  */
 Datum
 hvc_snapshot_stats(PG_FUNCTION_ARGS)
@@ -326,8 +336,8 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	SnapshotStats *st = &last_stats;
 	TupleDesc	desc;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 	Datum		shares[PARETO_POINTS];
 	int			dims[1] = {PARETO_POINTS};
 	int			lbs[1] = {1};
@@ -357,6 +367,7 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	else
 		nulls[5] = true;
 	values[6] = Int64GetDatum(st->replaced);
+	values[7] = PointerGetDatum(st->cohorts);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
@@ -386,6 +397,7 @@ build(FunctionCallInfo fcinfo, snapshot_sink_fn sink, void *sink_arg)
 	p1.a = &a;
 	p1.forecasts = forecast_cache_create(&a.ms, a.as_of_day, a.unit);
 	p1.churn = cume_dist_create();
+	p1.cohorts = cohort_counts_create(callcxt);
 	row_sort_begin(&p1.rows, key_type);
 	break_sort_begin(&p1.recency);
 	break_sort_begin(&p1.frequency);
@@ -409,6 +421,7 @@ build(FunctionCallInfo fcinfo, snapshot_sink_fn sink, void *sink_arg)
 	AtEOXact_GUC(true, gucs);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
+	p1.cohort_counts = cohort_counts_bytes(p1.cohorts);
 
 	pass2(&a, &p1, sink, sink_arg);
 }

@@ -104,6 +104,7 @@ append_customer(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 	}
 	stage->customers[stage->n] = *c;
 	stage->customers[stage->n].customer = datumCopy(c->customer, stage->typbyval, stage->typlen);
+	stage->customers[stage->n].state = NULL;	/* freed with the batch */
 	stage->n++;
 }
 
@@ -126,6 +127,7 @@ stage_customer_fill(StageCustomer *c, Datum key, const CustomerState *s,
 {
 	check_last_purchase(s->last_at, as_of_day);
 	c->customer = key;
+	c->state = s;
 	c->orders = sum->orders;
 	c->refunds = s->refund_rows;
 	c->revenue = s->revenue;

@@ -30,6 +30,7 @@ typedef struct StageCustomer
 	int32		purchase_days;
 	int32		frequency;		/* purchase_days - 1 */
 	double		monetary;		/* mean spend of repeat purchase days */
+	const CustomerState *state; /* the decoded state: during a visit only */
 } StageCustomer;
 
 typedef struct Stage

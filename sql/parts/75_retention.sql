@@ -34,45 +34,13 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._purchase_period_mask(bytea, date[]) IS
     'Internal: bit i is set when the customer''s hvc.customer_state has a purchase day in [bounds[i+1], bounds[i+2]) (bounds: 2 to 64 increasing dates).';
 
-CREATE OR REPLACE FUNCTION hvc._cohort_collect_trans(state internal, customer_state bytea) RETURNS internal
-AS 'MODULE_PATHNAME', 'hvc_cohort_collect_trans'
-LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._cohort_collect_trans(internal, bytea) IS 'Internal: transition function of hvc._cohort_collect.';
-CREATE OR REPLACE FUNCTION hvc._cohort_collect_combine(a internal, b internal) RETURNS internal
-AS 'MODULE_PATHNAME', 'hvc_cohort_collect_combine'
-LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._cohort_collect_combine(internal, internal) IS 'Internal: combine function of hvc._cohort_collect.';
-CREATE OR REPLACE FUNCTION hvc._cohort_collect_serialize(state internal) RETURNS bytea
-AS 'MODULE_PATHNAME', 'hvc_cohort_collect_serialize'
-LANGUAGE C STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._cohort_collect_serialize(internal) IS 'Internal: serialize function of hvc._cohort_collect.';
-CREATE OR REPLACE FUNCTION hvc._cohort_collect_deserialize(state bytea, unused internal) RETURNS internal
-AS 'MODULE_PATHNAME', 'hvc_cohort_collect_deserialize'
-LANGUAGE C STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._cohort_collect_deserialize(bytea, internal) IS 'Internal: deserialize function of hvc._cohort_collect.';
-CREATE OR REPLACE FUNCTION hvc._cohort_collect_final(state internal) RETURNS bytea
-AS 'MODULE_PATHNAME', 'hvc_cohort_collect_final'
-LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._cohort_collect_final(internal) IS 'Internal: final function of hvc._cohort_collect.';
-CREATE OR REPLACE AGGREGATE hvc._cohort_collect(customer_state bytea) (
-    SFUNC = hvc._cohort_collect_trans,
-    STYPE = internal,
-    FINALFUNC = hvc._cohort_collect_final,
-    COMBINEFUNC = hvc._cohort_collect_combine,
-    SERIALFUNC = hvc._cohort_collect_serialize,
-    DESERIALFUNC = hvc._cohort_collect_deserialize,
-    PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE hvc._cohort_collect(bytea) IS
-    'Internal: one pass over customer states: per first-purchase month and month offset k (0 = the first month) the number of customers with a purchase day in that month; read with hvc._cohort_rows.';
-
 CREATE OR REPLACE FUNCTION hvc._cohort_rows(counts bytea,
     OUT cohort_month date, OUT months_after integer, OUT customers bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'hvc_cohort_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._cohort_rows(bytea) IS
-    'Internal: the rows of a hvc._cohort_collect result (only the months with at least one buyer).';
+    'Internal: the rows of the cohort counts hvc._snapshot_stats returns (only the months with at least one buyer).';
 
 -- Stores of the last refresh's retention (what the views show).
 CREATE TABLE hvc.retention_store (
@@ -172,12 +140,11 @@ BEGIN
     INSERT INTO hvc.retention_state AS r (history_floor) VALUES (hvc._first_kept_refresh(id))
         ON CONFLICT (singleton) DO UPDATE SET history_floor = greatest(r.history_floor, excluded.history_floor);
 
-    -- Cohorts: one pass over the stage.
+    -- Cohorts: counted by the builder's pass over the stage.
     INSERT INTO hvc.cohort_retention_store
         (refresh_id, cohort_month, months_after, cohort_customers, customers, month_complete)
     WITH counts AS (
-        SELECT r.* FROM hvc._cohort_rows((SELECT hvc._cohort_collect(g.state) FROM pg_temp._hvc_stage g
-                                           WHERE g.customer_id IS NOT NULL)) r)
+        SELECT r.* FROM hvc._cohort_rows((SELECT st.cohorts FROM hvc._snapshot_stats(id) st)) r)
     SELECT id, c.cohort_month, k, c.customers, coalesce(n.customers, 0),
            (c.cohort_month + make_interval(months => k + 1))::date <= as_of_day
       FROM counts c
@@ -286,7 +253,7 @@ BEGIN
     DROP TABLE pg_temp._hvc_periods;
 END $fn$;
 COMMENT ON FUNCTION hvc._refresh_retention(bigint, date) IS
-    'Internal: the retention of a refresh on its own stage and snapshot (hvc.retention, hvc.cohort_retention): cohorts in one pass over the stage; per period and tier at its start, the customers and those who bought again, for the periods the tier history covers.';
+    'Internal: the retention of a refresh on its own stage and snapshot (hvc.retention, hvc.cohort_retention): cohorts as the builder counted them (hvc._snapshot_stats); per period and tier at its start, the customers and those who bought again, for the periods the tier history covers.';
 
 CREATE OR REPLACE VIEW hvc.retention AS
     SELECT r.period_start, r.period_end, r.tier, r.tier_rank,

@@ -79,6 +79,18 @@ SELECT period_start, period_end, tier, customers_at_start, bought_again,
 -- A bad period is refused.
 \set VERBOSITY sqlstate
 UPDATE hvc.config SET retention_period = 'week';
+-- The builder hands the cohort counts to hvc._cohort_rows (16-byte entries:
+-- key = month index << 32 | months after, customers); entries outside the
+-- timestamp range's months, with a negative offset or count, or a length
+-- not a multiple of 16 are refused.
+SELECT * FROM hvc._cohort_rows('\x01000000e85e0000'::bytea || '\x0500000000000000'::bytea);
+SELECT * FROM hvc._cohort_rows('\x00000000ffffff7f'::bytea || '\x0500000000000000'::bytea);
+SELECT * FROM hvc._cohort_rows('\x01000000ac8efeff'::bytea || '\x0500000000000000'::bytea);
+SELECT * FROM hvc._cohort_rows('\xffffffffe85e0000'::bytea || '\x0500000000000000'::bytea);
+SELECT * FROM hvc._cohort_rows('\x01000000e85e0000'::bytea || '\xffffffffffffffff'::bytea);
+SELECT * FROM hvc._cohort_rows('\x01000000e85e0000'::bytea);
+-- and hvc._snapshot_stats (the counts' source) only for this session's last build
+SELECT cohorts IS NOT NULL FROM hvc._snapshot_stats(0);
 \set VERBOSITY default
 
 -- Leave the defaults for the tests that follow.
