@@ -447,6 +447,70 @@ BEGIN
 END $$;
 INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_merge(1500);
 
+-- The states' fixed fields alone (hvc._state_rows, hvc._state_skipped: the
+-- reader a refresh with model none and the stored-state table use): a state
+-- the deserialiser accepts must be accepted (outcome 'peek rejects a valid
+-- state' otherwise); the retention readers: hvc._purchase_period_mask with
+-- mutated states and random bounds, hvc._cohort_rows with mutated cohort
+-- counts (16-byte entries: key = month << 32 | offset, customers).
+CREATE FUNCTION pg_temp.fuzz_retention(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
+DECLARE
+    pool bytea[] := ARRAY(SELECT s FROM fuzz_states ORDER BY customer_id);
+    b bytea;
+    whole boolean;
+    bounds date[];
+    i int;
+BEGIN
+    FOR i IN 1..n LOOP
+        b := pg_temp.mutate(pool[pg_temp.ri(1, array_length(pool, 1))]);
+        BEGIN
+            PERFORM hvc.customer_state_summary(b);
+            whole := true;
+        EXCEPTION WHEN OTHERS THEN
+            whole := false;
+        END;
+        target := '_state_rows';
+        BEGIN
+            PERFORM hvc._state_rows(b), hvc._state_skipped(b);
+            state := 'ok';
+        EXCEPTION WHEN OTHERS THEN
+            state := CASE WHEN whole THEN 'peek rejects a valid state' ELSE SQLSTATE END;
+        END;
+        RETURN NEXT;
+        target := '_purchase_period_mask';
+        bounds := ARRAY(SELECT '2024-01-01'::date + pg_temp.ri(-400, 800) FROM generate_series(1, pg_temp.ri(0, 66)));
+        IF random() < 0.7 THEN
+            bounds := ARRAY(SELECT DISTINCT unnest(bounds) ORDER BY 1);
+        END IF;
+        IF random() < 0.05 THEN
+            bounds := bounds || pg_temp.pick(ARRAY[NULL, 'infinity', '-infinity']::date[]);
+        END IF;
+        BEGIN
+            PERFORM hvc._purchase_period_mask(CASE WHEN random() < 0.5 THEN b ELSE pool[pg_temp.ri(1, array_length(pool, 1))] END,
+                                              bounds);
+            state := 'ok';
+        EXCEPTION WHEN OTHERS THEN
+            state := SQLSTATE;
+        END;
+        RETURN NEXT;
+        target := '_cohort_rows';
+        b := (SELECT coalesce(string_agg(pg_temp.le(int8send((pg_temp.ri(24000, 24400)::bigint << 32) | pg_temp.ri(0, 40)))
+                                         || pg_temp.le(int8send(pg_temp.ri(0, 1000)::bigint)), ''::bytea), ''::bytea)
+                FROM generate_series(1, pg_temp.ri(0, 6)));
+        IF random() < 0.7 THEN
+            b := pg_temp.mutate(b);
+        END IF;
+        BEGIN
+            PERFORM count(*) FROM hvc._cohort_rows(b);
+            state := 'ok';
+        EXCEPTION WHEN OTHERS THEN
+            state := SQLSTATE;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_retention(1000);
+
 -- ---------------------------------------------------------------------------
 -- Verdict: per target, whether enough calls were made and none was an
 -- internal error, and the SQLSTATEs seen (psql -v verbose=1: with counts).
