@@ -97,6 +97,7 @@ extern void cume_dist_finish(CumeDist *cd);
 extern double cume_dist_of(CumeDist *cd, double v);
 
 /* snapshot_rows.c: the row between the passes, and the output row */
+/* a field added here (or to StageCustomer) is packed too: pack_row in snapshot_rows.c */
 typedef struct PassRow
 {
 	StageCustomer c;			/* c.customer is the key */
