@@ -174,28 +174,18 @@ stage_receiver_startup(DestReceiver *self, int operation, TupleDesc desc)
 }
 
 /*
- * Counting only (stage_scan without a visit): the rows, skipped rows and
- * customers of one stage row from its state's fixed fields, without
- * decoding its sets; the same counts and as_of check as below.
+ * Count one stage row's source rows (a keyless row's all as skipped);
+ * whether it is a customer: keyed, with a purchase row (refunds only: not).
  */
-static void
-count_state_header(Stage *stage, bytea *b, bool key_null, DateADT as_of_day)
+static bool
+count_stage_row(Stage *stage, bool key_null, int64 rows, int64 skipped, int64 purchase_rows)
 {
-	StatePeek	h;
-
-	customer_state_peek(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &h);
-	count_rows(&stage->rows_read, h.rows);
-	if (key_null)
-		count_rows(&stage->rows_skipped, h.rows);	/* guest rows */
-	else
-	{
-		count_rows(&stage->rows_skipped, h.skipped);
-		if (h.purchase_rows > 0)
-		{
-			check_last_purchase(h.last_at, as_of_day);
-			stage->customers_seen++;
-		}
-	}
+	count_rows(&stage->rows_read, rows);
+	count_rows(&stage->rows_skipped, key_null ? rows : skipped);
+	if (key_null || purchase_rows == 0)
+		return false;
+	stage->customers_seen++;
+	return true;
 }
 
 static bool
@@ -227,24 +217,21 @@ stage_receiver_slot(TupleTableSlot *slot, DestReceiver *self)
 	b = DatumGetByteaPP(sd);
 	if (r->visit == NULL)
 	{
-		count_state_header(stage, b, key_null, r->as_of_day);
-		MemoryContextSwitchTo(caller);
-		return true;
-	}
-	s = customer_state_deserialize(r->scratch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
-	customer_state_summarize(s, &sum);
-	MemoryContextSwitchTo(r->outer);
+		/* counting only: the state's fixed fields, its sets not decoded */
+		StatePeek	h;
 
-	count_rows(&stage->rows_read, s->rows);
-	if (key_null)
-		count_rows(&stage->rows_skipped, s->rows);	/* guest rows */
+		customer_state_peek(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &h);
+		if (count_stage_row(stage, key_null, h.rows, h.skipped, h.purchase_rows))
+			check_last_purchase(h.last_at, r->as_of_day);
+	}
 	else
 	{
-		count_rows(&stage->rows_skipped, s->skipped);
-		if (s->purchase_rows > 0)	/* refunds only: not a customer */
+		s = customer_state_deserialize(r->scratch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+		customer_state_summarize(s, &sum);
+		MemoryContextSwitchTo(r->outer);
+		if (count_stage_row(stage, key_null, s->rows, s->skipped, s->purchase_rows))
 		{
 			stage_customer_fill(&c, key, s, &sum, r->as_of_day);
-			stage->customers_seen++;
 			r->visit(r->arg, &c, slot);
 		}
 	}
