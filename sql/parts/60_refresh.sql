@@ -487,7 +487,7 @@ BEGIN
     PERFORM hvc._after_refresh(id);
     -- the refresh's temp tables go now, so hvc.refresh_now() can run again
     -- in the same transaction
-    DROP TABLE pg_temp._hvc_stage;
+    PERFORM hvc._drop_stage();
     IF to_regclass('pg_temp._hvc_score') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_score;
     END IF;

@@ -569,8 +569,31 @@ END $fn$;
 COMMENT ON FUNCTION hvc._touch_deleted(hvc.source) IS
     'Internal: column mode''s delete check: when the source''s row count differs from the stored states'', marks the customers whose row count differs as touched; returns how many.';
 
+-- Drop the stage of this session (a table, or after an incremental build a
+-- view), if there is one.
+CREATE OR REPLACE FUNCTION hvc._drop_stage() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF to_regclass('pg_temp._hvc_stage') IS NULL THEN
+        RETURN;
+    END IF;
+    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass('pg_temp._hvc_stage')) = 'v' THEN
+        DROP VIEW pg_temp._hvc_stage;
+    ELSE
+        DROP TABLE pg_temp._hvc_stage;
+    END IF;
+END $fn$;
+COMMENT ON FUNCTION hvc._drop_stage() IS
+    'Internal: drops this session''s refresh stage pg_temp._hvc_stage (a table, or the view over hvc.customer_states an incremental refresh reads), if any.';
+
 -- Build pg_temp._hvc_stage for refresh id.  Returns the kind, the reason,
--- and the customers skipped for an overlong key and their rows.
+-- and the customers skipped for an overlong key and their rows.  A full
+-- refresh aggregates the source into a temporary table; an incremental one
+-- reads the stored states where they are, through a temporary view (no copy
+-- of every state; the planner has the stored table's statistics): nothing
+-- but the refresh, under the refresh lock, writes hvc.customer_states, and
+-- the view is not updatable (LIMIT ALL), so no statement of the refresh
+-- writes through it.
 -- Partitioned sources: with enable_partitionwise_aggregate the planner
 -- aggregates each partition on its own when the customer column is the
 -- partition key (hash partitioning by customer: small hash tables, no
@@ -601,9 +624,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     SELECT l.full_requested INTO full_requested FROM hvc.refresh_log l WHERE l.refresh_id = id;
-    IF to_regclass('pg_temp._hvc_stage') IS NOT NULL THEN   -- refresh_now may run twice in one transaction
-        DROP TABLE pg_temp._hvc_stage;
-    END IF;
+    PERFORM hvc._drop_stage();   -- refresh_now may run twice in one transaction
     IF to_regclass('pg_temp._hvc_touched') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_touched;
     END IF;
@@ -693,8 +714,6 @@ BEGIN
                 PERFORM hvc._recompute_states(src, as_of_local, cfg.timezone);
             END IF;
         END IF;
-        CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
-        SELECT c.customer_id, c.state FROM hvc.customer_states c;
         notes := notes || format('%s changed customer(s) recomputed', n_changed);
         IF merged.merged_rows > 0 THEN
             notes := notes || format('%s inserted row(s) merged into %s customer(s)', merged.merged_rows, merged.merged_customers);
@@ -728,15 +747,24 @@ BEGIN
     -- that long: no scan of the stage for those (0.09 s at 500 k customers).
     big_keys := 0;
     big_key_rows := 0;
-    IF (SELECT t.typlen FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-         WHERE a.attrelid = 'pg_temp._hvc_stage'::regclass AND a.attname = 'customer_id') < 0 THEN
-        SELECT count(*), coalesce(sum(hvc._state_rows(g.state)), 0)
-          INTO big_keys, big_key_rows
-          FROM pg_temp._hvc_stage g
-         WHERE pg_column_size(g.customer_id) > 2000;
+    IF (SELECT t.typlen FROM pg_type t WHERE t.oid = key_type::regtype) < 0 THEN
+        IF kind = 'incremental' THEN
+            SELECT count(*), coalesce(sum(c.rows), 0) INTO big_keys, big_key_rows
+              FROM hvc.customer_states c
+             WHERE pg_column_size(c.customer_id) > 2000;
+        ELSE
+            SELECT count(*), coalesce(sum(hvc._state_rows(g.state)), 0) INTO big_keys, big_key_rows
+              FROM pg_temp._hvc_stage g
+             WHERE pg_column_size(g.customer_id) > 2000;
+        END IF;
+    END IF;
+    IF kind = 'incremental' THEN
+        EXECUTE format('CREATE TEMP VIEW _hvc_stage AS SELECT c.customer_id, c.state FROM hvc.customer_states c %s LIMIT ALL',
+                       CASE WHEN big_keys > 0 THEN 'WHERE pg_column_size(c.customer_id) <= 2000' ELSE '' END);
+    ELSIF big_keys > 0 THEN
+        DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
     END IF;
     IF big_keys > 0 THEN
-        DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
         RAISE NOTICE 'hvc: % customer(s) skipped: their key is longer than 2000 bytes', big_keys
             USING DETAIL = format('Their %s row(s) are counted in hvc.refresh_log.rows_skipped.', big_key_rows),
                   HINT = 'An index entry holds at most about 2.7 kB; register a view whose customer column is shorter, e.g. md5(key).';
