@@ -569,6 +569,37 @@ END $fn$;
 COMMENT ON FUNCTION hvc._touch_deleted(hvc.source) IS
     'Internal: column mode''s delete check: when the source''s row count differs from the stored states'', marks the customers whose row count differs as touched; returns how many.';
 
+-- The stage of an incremental refresh: a temporary view over the stored
+-- states, overlong keys left out when there are any (op 'create'), or its
+-- DROP (op 'drop').  Citus would propagate the view's CREATE and DROP to
+-- the workers (where this session's temporary schema does not exist): its
+-- DDL propagation is off for them.
+CREATE OR REPLACE FUNCTION hvc._stage_view(op text, skip_big_keys boolean DEFAULT false) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    citus_ddl text := current_setting('citus.enable_ddl_propagation', true);
+BEGIN
+    IF op IS NULL OR op NOT IN ('create', 'drop') OR skip_big_keys IS NULL THEN
+        RAISE EXCEPTION 'hvc: _stage_view takes ''create'' or ''drop'' and whether to skip overlong keys, got % and %',
+                        coalesce(quote_literal(op), 'NULL'), coalesce(skip_big_keys::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF citus_ddl IS NOT NULL THEN
+        PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    END IF;
+    IF op = 'create' THEN
+        EXECUTE format('CREATE TEMP VIEW _hvc_stage AS SELECT c.customer_id, c.state FROM hvc.customer_states c %s LIMIT ALL',
+                       CASE WHEN skip_big_keys THEN 'WHERE pg_column_size(c.customer_id) <= 2000' ELSE '' END);
+    ELSE
+        DROP VIEW pg_temp._hvc_stage;
+    END IF;
+    IF citus_ddl IS NOT NULL THEN
+        PERFORM set_config('citus.enable_ddl_propagation', citus_ddl, true);
+    END IF;
+END $fn$;
+COMMENT ON FUNCTION hvc._stage_view(text, boolean) IS
+    'Internal: creates (op ''create'') pg_temp._hvc_stage as a view over hvc.customer_states (not updatable; without keys over 2000 bytes when skip_big_keys), the stage of an incremental refresh, or drops it (op ''drop''); with Citus'' DDL propagation off.';
+
 -- Drop the stage of this session (a table, or after an incremental build a
 -- view), if there is one.
 CREATE OR REPLACE FUNCTION hvc._drop_stage() RETURNS void
@@ -578,7 +609,7 @@ BEGIN
         RETURN;
     END IF;
     IF (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass('pg_temp._hvc_stage')) = 'v' THEN
-        DROP VIEW pg_temp._hvc_stage;
+        PERFORM hvc._stage_view('drop');
     ELSE
         DROP TABLE pg_temp._hvc_stage;
     END IF;
@@ -759,8 +790,7 @@ BEGIN
         END IF;
     END IF;
     IF kind = 'incremental' THEN
-        EXECUTE format('CREATE TEMP VIEW _hvc_stage AS SELECT c.customer_id, c.state FROM hvc.customer_states c %s LIMIT ALL',
-                       CASE WHEN big_keys > 0 THEN 'WHERE pg_column_size(c.customer_id) <= 2000' ELSE '' END);
+        PERFORM hvc._stage_view('create', big_keys > 0);
     ELSIF big_keys > 0 THEN
         DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
     END IF;

@@ -219,6 +219,11 @@ SELECT kind, rows_read, rows_skipped, customers FROM hvc.refresh_log ORDER BY re
 SELECT to_regclass('pg_temp._hvc_stage') AS stage_left;
 SELECT count(*) AS stored_states, max(length(customer_id)) AS longest_stored_key FROM hvc.customer_states;
 RESET client_min_messages;
+\set VERBOSITY sqlstate
+SELECT hvc._stage_view('alter');
+SELECT hvc._stage_view('create', NULL);
+SELECT hvc._stage_view(NULL);
+\set VERBOSITY default
 
 SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 DROP VIEW inc_view;
