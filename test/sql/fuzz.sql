@@ -453,6 +453,14 @@ INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_merge(1500);
 -- state' otherwise); the retention readers: hvc._purchase_period_mask with
 -- mutated states and random bounds, hvc._cohort_rows with mutated cohort
 -- counts (16-byte entries: key = month << 32 | offset, customers).
+-- the outcome of one call: 'ok' or the SQLSTATE of its error
+CREATE FUNCTION pg_temp.outcome_of(q text, b bytea, bounds date[] DEFAULT NULL) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q USING b, bounds;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
 CREATE FUNCTION pg_temp.fuzz_retention(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
 DECLARE
     pool bytea[] := ARRAY(SELECT s FROM fuzz_states ORDER BY customer_id);
@@ -463,19 +471,12 @@ DECLARE
 BEGIN
     FOR i IN 1..n LOOP
         b := pg_temp.mutate(pool[pg_temp.ri(1, array_length(pool, 1))]);
-        BEGIN
-            PERFORM hvc.customer_state_summary(b);
-            whole := true;
-        EXCEPTION WHEN OTHERS THEN
-            whole := false;
-        END;
+        whole := pg_temp.outcome_of('SELECT hvc.customer_state_summary($1)', b) = 'ok';
         target := '_state_rows';
-        BEGIN
-            PERFORM hvc._state_rows(b), hvc._state_skipped(b);
-            state := 'ok';
-        EXCEPTION WHEN OTHERS THEN
-            state := CASE WHEN whole THEN 'peek rejects a valid state' ELSE SQLSTATE END;
-        END;
+        state := pg_temp.outcome_of('SELECT hvc._state_rows($1), hvc._state_skipped($1)', b);
+        IF whole AND state <> 'ok' THEN
+            state := 'peek rejects a valid state';
+        END IF;
         RETURN NEXT;
         target := '_purchase_period_mask';
         bounds := ARRAY(SELECT '2024-01-01'::date + pg_temp.ri(-400, 800) FROM generate_series(1, pg_temp.ri(0, 66)));
@@ -485,13 +486,10 @@ BEGIN
         IF random() < 0.05 THEN
             bounds := bounds || pg_temp.pick(ARRAY[NULL, 'infinity', '-infinity']::date[]);
         END IF;
-        BEGIN
-            PERFORM hvc._purchase_period_mask(CASE WHEN random() < 0.5 THEN b ELSE pool[pg_temp.ri(1, array_length(pool, 1))] END,
-                                              bounds);
-            state := 'ok';
-        EXCEPTION WHEN OTHERS THEN
-            state := SQLSTATE;
-        END;
+        IF random() < 0.5 THEN
+            b := pool[pg_temp.ri(1, array_length(pool, 1))];
+        END IF;
+        state := pg_temp.outcome_of('SELECT hvc._purchase_period_mask($1, $2)', b, bounds);
         RETURN NEXT;
         target := '_cohort_rows';
         b := (SELECT coalesce(string_agg(pg_temp.le(int8send((pg_temp.ri(24000, 24400)::bigint << 32) | pg_temp.ri(0, 40)))
@@ -500,12 +498,7 @@ BEGIN
         IF random() < 0.7 THEN
             b := pg_temp.mutate(b);
         END IF;
-        BEGIN
-            PERFORM count(*) FROM hvc._cohort_rows(b);
-            state := 'ok';
-        EXCEPTION WHEN OTHERS THEN
-            state := SQLSTATE;
-        END;
+        state := pg_temp.outcome_of('SELECT count(*) FROM hvc._cohort_rows($1)', b);
         RETURN NEXT;
     END LOOP;
 END $$;
