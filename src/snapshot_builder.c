@@ -74,7 +74,6 @@ typedef struct Pass1
 	int64		n;
 	bool		precomputed;	/* column 9: pg_temp._hvc_predictions */
 	CohortCounts *cohorts;		/* for hvc.cohort_retention */
-	bytea	   *cohort_counts;	/* the same, once pass 1 is done */
 } Pass1;
 
 /*
@@ -118,8 +117,7 @@ pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 				score_null;
 	Datum		score = slot_getattr(slot, 7, &score_null);
 
-	r.c = *c;
-	r.c.state = NULL;			/* not kept beyond this call */
+	r.c = *c;					/* (row_sort_put does not keep c.state) */
 	cohort_counts_add(p1->cohorts, c->state);
 	/* computed on the Citus workers (citus_predict.c), or here */
 	if (p1->precomputed && !slot_attisnull(slot, 9))
@@ -253,8 +251,9 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 		pfree(st->cohorts);
 	memset(st, 0, sizeof(*st));
 	st->refresh_id = -1;		/* not a finished build yet */
-	st->cohorts = MemoryContextAlloc(TopMemoryContext, VARSIZE(p1->cohort_counts));
-	memcpy(st->cohorts, p1->cohort_counts, VARSIZE(p1->cohort_counts));
+	outer = MemoryContextSwitchTo(TopMemoryContext);
+	st->cohorts = cohort_counts_bytes(p1->cohorts);
+	MemoryContextSwitchTo(outer);
 	/* the value rank of the top 1..100 percent (hvc.pareto_curve) */
 	for (pct = 0; pct < PARETO_POINTS; pct++)
 	{
@@ -421,7 +420,6 @@ build(FunctionCallInfo fcinfo, snapshot_sink_fn sink, void *sink_arg)
 	AtEOXact_GUC(true, gucs);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
-	p1.cohort_counts = cohort_counts_bytes(p1.cohorts);
 
 	pass2(&a, &p1, sink, sink_arg);
 }

@@ -55,9 +55,9 @@ typedef struct Stage
  * in the caller's memory context; rows read and skipped are counted in
  * *stage (whose customers array stays NULL).  Without a visit (NULL) only
  * the counts are taken, from each state's fixed fields (the sets are not
- * decoded).  Needs SPI connected; the
- * caller's CurrentMemoryContext is current again on return.  Memory: the
- * states of up to STAGE_BATCH rows, whatever the stage's size.
+ * decoded).  Needs SPI connected; the caller's CurrentMemoryContext is
+ * current again on return.  Memory: the states of up to STAGE_BATCH rows,
+ * whatever the stage's size.
  */
 /*
  * The summary of a customer with at least one purchase row (s->purchase_rows
