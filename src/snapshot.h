@@ -158,6 +158,7 @@ typedef struct SnapshotStats
 	int64		replaced;		/* old rows updated in place (hvc._write_snapshot) */
 	bool		has_premium,
 				has_median_gap;
+	int32		max_tenure_days;	/* the oldest customer's tenure_days (-1: none) */
 	double		premium_ticket_from;	/* percentile_cont(0.8) of avg_order_value */
 	double		median_repeat_gap;	/* percentile_cont(0.5) of avg_days_between_orders */
 	bool		pareto_null[PARETO_POINTS];

@@ -251,6 +251,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 		pfree(st->cohorts);
 	memset(st, 0, sizeof(*st));
 	st->refresh_id = -1;		/* not a finished build yet */
+	st->max_tenure_days = -1;
 	outer = MemoryContextSwitchTo(TopMemoryContext);
 	st->cohorts = cohort_counts_bytes(p1->cohorts);
 	MemoryContextSwitchTo(outer);
@@ -301,6 +302,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 			break_sort_put(&tickets, numeric_as_float8(values[8]));
 		if (!nulls[11])
 			break_sort_put(&gaps, DatumGetFloat8(values[11]));
+		if (!nulls[9])
+			st->max_tenure_days = Max(st->max_tenure_days, DatumGetInt32(values[9]));
 		MemoryContextSwitchTo(outer);
 		MemoryContextReset(rowcxt);
 		if (DatumGetTimestampTz(values[35]) == a->refreshed)
@@ -326,8 +329,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
  * hvc._snapshot_stats(refresh_id bigint, OUT customers bigint, OUT moved
  * bigint, OUT kept bigint, OUT premium_ticket_from float8,
  * OUT median_repeat_gap_days float8, OUT pareto float8[], OUT replaced
- * bigint, OUT cohorts bytea): what the last hvc._build_snapshot of this
- * backend computed for that refresh.
+ * bigint, OUT cohorts bytea, OUT max_tenure_days integer): what the last
+ * hvc._build_snapshot of this backend computed for that refresh.
  */
 Datum
 hvc_snapshot_stats(PG_FUNCTION_ARGS)
@@ -335,8 +338,8 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	SnapshotStats *st = &last_stats;
 	TupleDesc	desc;
-	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, false, false, false, false};
+	Datum		values[9];
+	bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
 	Datum		shares[PARETO_POINTS];
 	int			dims[1] = {PARETO_POINTS};
 	int			lbs[1] = {1};
@@ -367,6 +370,8 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 		nulls[5] = true;
 	values[6] = Int64GetDatum(st->replaced);
 	values[7] = PointerGetDatum(st->cohorts);
+	values[8] = Int32GetDatum(st->max_tenure_days);
+	nulls[8] = st->max_tenure_days < 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 

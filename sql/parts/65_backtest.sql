@@ -379,10 +379,10 @@ BEGIN
     ELSIF cfg.validation_days = 0 THEN
         RETURN '; no backtest (validation_days = 0)';
     END IF;
-    -- the history: from the first purchase of the snapshot this refresh has
-    -- just written (the stage's customers with a purchase)
-    SELECT as_of_day - min((c.first_order_at AT TIME ZONE cfg.timezone)::date) INTO history
-      FROM hvc.customer_snapshot c;
+    -- the history: from the earliest first purchase day of the snapshot
+    -- this refresh has just written (its greatest tenure_days, which the
+    -- builder saw pass by: no scan of the new snapshot)
+    SELECT st.max_tenure_days INTO history FROM hvc._snapshot_stats(id) st;
     days := coalesce(cfg.validation_days, least(365, history / 4));
     IF history IS NULL OR days < 1 OR days >= history THEN
         RETURN format('; no backtest: a history of %s days is too short for a holdout of %s days',

@@ -99,6 +99,13 @@ SELECT count(*) AS points,
   JOIN hvc.pareto_points p ON p.customer_percentile = pct;
 SELECT count(*) AS moves_recorded
   FROM hvc.tier_history h JOIN hvc.snapshot_info i USING (refresh_id);
+-- the greatest tenure (the backtest's history, instead of a scan of the new
+-- snapshot): days from the earliest first purchase day to as_of
+SELECT st.max_tenure_days,
+       st.max_tenure_days = (SELECT max(c.tenure_days) FROM hvc.customer_snapshot c) AS max_ok,
+       st.max_tenure_days = (SELECT (i.as_of AT TIME ZONE 'UTC')::date - min((c.first_order_at AT TIME ZONE 'UTC')::date)
+                               FROM hvc.customer_snapshot c, hvc.snapshot_info i GROUP BY i.as_of) AS first_day_ok
+  FROM hvc.snapshot_info i, hvc._snapshot_stats(i.refresh_id) st;
 -- only for the refresh this session just built
 \set VERBOSITY sqlstate
 SELECT hvc._snapshot_stats(0);
