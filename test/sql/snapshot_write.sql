@@ -23,6 +23,13 @@ SELECT hvc.register_source('public.sw_sales', 'customer', 'ordered_at', 'amount'
 SELECT hvc._snapshot_writable() AS writable,
        (SELECT reloptions FROM pg_class WHERE oid = 'hvc.customer_snapshot'::regclass) AS reloptions;
 
+-- An update is HOT only when the new version fits on the page: from refresh
+-- 3 on, the versions of two refreshes before must be pruned first, which
+-- another session's snapshot in this database holds back (autovacuum
+-- analyzing a table, for example).  :wait_quiet waits (up to 10 s) until no
+-- other session of this database holds one.
+\set wait_quiet 'DO $$ BEGIN FOR i IN 1..200 LOOP EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_xmin IS NOT NULL); PERFORM pg_sleep(0.05); END LOOP; END $$;'
+
 -- Refresh 1: ten new rows, inserted.
 SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
 BEGIN;
@@ -58,6 +65,7 @@ SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes,
 -- history's scan for the moves, hvc.at_risk and the tier-drop alert), not
 -- five.  (A move out of a renamed tier keeps its old row: bad_data.)
 INSERT INTO sw_sales VALUES (1, '2025-06-25', 5000);
+:wait_quiet
 SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
 BEGIN;
 SELECT hvc.refresh_now(as_of => '2025-07-01') AS rid \gset
@@ -83,6 +91,7 @@ DELETE FROM sw_sales WHERE customer = 2;
 -- does between nightly refreshes; opportunistic pruning alone can be held
 -- back by another session's snapshot, e.g. autovacuum analyzing a table of
 -- this database: 4 HOT updates of 9 instead once in a full check run)
+:wait_quiet
 VACUUM hvc.customer_snapshot;
 SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
 BEGIN;
