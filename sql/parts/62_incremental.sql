@@ -617,6 +617,165 @@ END $fn$;
 COMMENT ON FUNCTION hvc._drop_stage() IS
     'Internal: drops this session''s refresh stage pg_temp._hvc_stage (a table, or the view over hvc.customer_states an incremental refresh reads), if any.';
 
+-- Step 1 of a full refresh: the stage from the whole source (on the Citus
+-- workers when the source is distributed by customer), and with change
+-- tracking the stored states replaced by it.  Returns the customers whose
+-- rows committed during the read are left for the next refresh
+-- (hvc._settle_row_log).
+CREATE OR REPLACE FUNCTION hvc._stage_full(cfg hvc.config, src hvc.source, as_of_local timestamp,
+                                           t1 pg_snapshot) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_partitionwise_aggregate = on AS $fn$
+DECLARE
+    n_unsettled bigint;
+BEGIN
+    IF cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL OR t1 IS NULL THEN
+        RAISE EXCEPTION 'hvc: _stage_full needs the configuration, the source, as_of and a snapshot'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_regclass('pg_temp._hvc_stage') IS NOT NULL THEN
+        RAISE EXCEPTION 'hvc: _stage_full runs inside a refresh, before any stage exists'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'hvc.refresh() calls it through hvc._stage; do not call it directly.';
+    END IF;
+    -- on Citus, a source distributed by customer: on the workers (96_citus_refresh.sql)
+    IF NOT hvc._citus_stage(src, hvc._state_expr(src, as_of_local, cfg.timezone)) THEN
+        EXECUTE format($q$
+            CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
+            SELECT s.%1$I AS customer_id, %2$s AS state
+              FROM %3$s s
+             GROUP BY 1$q$,
+            src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
+    END IF;
+    n_unsettled := hvc._settle_row_log(t1, false);
+    IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
+        TRUNCATE hvc.customer_states;
+        INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
+        SELECT g.customer_id, g.state, hvc._state_rows(g.state), hvc._state_skipped(g.state) > 0
+          FROM pg_temp._hvc_stage g;
+        -- statistics now, not at autovacuum's leisure: the next refresh
+        -- looks its changed keys up through the index only when the
+        -- planner knows the keys are unique
+        ANALYZE hvc.customer_states;
+    END IF;
+    RETURN n_unsettled;
+END $fn$;
+COMMENT ON FUNCTION hvc._stage_full(hvc.config, hvc.source, timestamp, pg_snapshot) IS
+    'Internal: step 1 of a full refresh: pg_temp._hvc_stage from the whole source (on the Citus workers when it is distributed by customer) and, with change tracking, the stored states replaced by it; returns the customers left for the next refresh by hvc._settle_row_log.';
+
+-- Step 1 of an incremental refresh, after the changed customers are in
+-- pg_temp._hvc_touched: their states recomputed from their rows, the
+-- logged rows of everyone else merged (trigger mode), the customers whose
+-- row count dropped found and recomputed (column mode).  notes says what
+-- was done (hvc.refresh_log.kind_reason); unsettled as in hvc._stage_full.
+CREATE OR REPLACE FUNCTION hvc._stage_incremental(src hvc.source, as_of_local timestamp, tz text, t1 pg_snapshot,
+                                                  n_changed bigint, n_late bigint,
+                                                  OUT notes text, OUT unsettled bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    merged record;
+    n_lost bigint := 0;
+    said text[];
+BEGIN
+    IF src.relation IS NULL OR as_of_local IS NULL OR tz IS NULL OR t1 IS NULL
+       OR n_changed IS NULL OR n_late IS NULL THEN
+        RAISE EXCEPTION 'hvc: _stage_incremental needs the source, as_of, the timezone, a snapshot and the counts'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_regclass('pg_temp._hvc_touched') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _stage_incremental runs inside a refresh, after pg_temp._hvc_touched'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'hvc.refresh() calls it through hvc._stage; do not call it directly.';
+    END IF;
+    PERFORM hvc._recompute_states(src, as_of_local, tz);
+    unsettled := hvc._settle_row_log(t1, true);
+    merged := hvc._merge_row_log(src, as_of_local, tz);
+    IF src.track_changes = 'column' THEN
+        n_lost := hvc._touch_deleted(src);
+        IF n_lost > 0 THEN
+            PERFORM hvc._recompute_states(src, as_of_local, tz);
+        END IF;
+    END IF;
+    said := ARRAY[format('%s changed customer(s) recomputed', n_changed)];
+    IF merged.merged_rows > 0 THEN
+        said := said || format('%s inserted row(s) merged into %s customer(s)', merged.merged_rows, merged.merged_customers);
+    END IF;
+    IF n_late > 0 THEN
+        said := said || format('%s with rows skipped at the last as_of', n_late);
+    END IF;
+    IF n_lost > 0 THEN
+        said := said || format('%s whose row count dropped (deletes)', n_lost);
+    END IF;
+    notes := array_to_string(said, ', ');
+END $fn$;
+COMMENT ON FUNCTION hvc._stage_incremental(hvc.source, timestamp, text, pg_snapshot, bigint, bigint) IS
+    'Internal: step 1 of an incremental refresh: recomputes the states of the customers in pg_temp._hvc_touched, merges the logged rows of everyone else, recomputes the customers whose row count dropped (column mode); returns what it did (for hvc.refresh_log.kind_reason) and the customers left for the next refresh.';
+
+-- What the stored states were computed from, for the next refresh's
+-- decision (hvc._full_refresh_reason) and its read of changes.
+CREATE OR REPLACE FUNCTION hvc._store_state_info(id bigint, cfg hvc.config, src hvc.source,
+                                                 as_of_local timestamp, watermark timestamptz) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL THEN
+        RAISE EXCEPTION 'hvc: _store_state_info needs a refresh id, the configuration, the source and as_of'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM hvc.state_info;
+    INSERT INTO hvc.state_info (format_version, registration, timezone, as_of_local, watermark,
+                                refresh_id, customers, source_rows, source_files)
+    SELECT hvc._state_format_version(), hvc._registration_key(src), cfg.timezone, as_of_local,
+           _store_state_info.watermark, id, count(*), coalesce(sum(c.rows), 0),
+           hvc._source_files(src.relation::regclass)
+      FROM hvc.customer_states c;
+END $fn$;
+COMMENT ON FUNCTION hvc._store_state_info(bigint, hvc.config, hvc.source, timestamp, timestamptz) IS
+    'Internal: records in hvc.state_info what the stored states were computed from (format version, registration, timezone, as_of, watermark of column mode, refresh, customers, rows, source files).';
+
+-- A key too long for a btree index entry (about 2.7 kB) would fail every
+-- refresh at the snapshot's index: such customers are left out, counted and
+-- named in a NOTICE.  (The stored states keep them: their key index is a
+-- hash; an incremental stage leaves them out in its view.)  A key of fixed
+-- length (integer, bigint, uuid) is never that long: no scan of the stage
+-- for those (0.09 s at 500 k customers).
+CREATE OR REPLACE FUNCTION hvc._skip_big_keys(kind text, key_type regtype,
+                                              OUT big_keys bigint, OUT big_key_rows bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF kind IS NULL OR kind NOT IN ('full', 'incremental') OR key_type IS NULL THEN
+        RAISE EXCEPTION 'hvc: _skip_big_keys needs the kind of refresh (full or incremental) and the key type, not % and %',
+                        coalesce(kind, 'NULL'), coalesce(key_type::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF to_regclass(CASE kind WHEN 'full' THEN 'pg_temp._hvc_stage' ELSE 'hvc.customer_states' END) IS NULL THEN
+        RAISE EXCEPTION 'hvc: _skip_big_keys runs inside a refresh, after its stage'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'hvc.refresh() calls it through hvc._stage; do not call it directly.';
+    END IF;
+    big_keys := 0;
+    big_key_rows := 0;
+    IF (SELECT t.typlen FROM pg_type t WHERE t.oid = key_type) < 0 THEN
+        IF kind = 'incremental' THEN
+            SELECT count(*), coalesce(sum(c.rows), 0) INTO big_keys, big_key_rows
+              FROM hvc.customer_states c
+             WHERE pg_column_size(c.customer_id) > 2000;
+        ELSE
+            SELECT count(*), coalesce(sum(hvc._state_rows(g.state)), 0) INTO big_keys, big_key_rows
+              FROM pg_temp._hvc_stage g
+             WHERE pg_column_size(g.customer_id) > 2000;
+        END IF;
+    END IF;
+    IF kind = 'full' AND big_keys > 0 THEN
+        DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
+    END IF;
+    IF big_keys > 0 THEN
+        RAISE NOTICE 'hvc: % customer(s) skipped: their key is longer than 2000 bytes', big_keys
+            USING DETAIL = format('Their %s row(s) are counted in hvc.refresh_log.rows_skipped.', big_key_rows),
+                  HINT = 'An index entry holds at most about 2.7 kB; register a view whose customer column is shorter, e.g. md5(key).';
+    END IF;
+END $fn$;
+COMMENT ON FUNCTION hvc._skip_big_keys(text, regtype) IS
+    'Internal: counts the customers of a refresh whose key is longer than 2000 bytes (too long for a btree index entry), removes them from a full refresh''s stage and names them in a NOTICE; an incremental refresh leaves them out in its stage view.';
+
 -- Build pg_temp._hvc_stage for refresh id.  Returns the kind, the reason,
 -- and the customers skipped for an overlong key and their rows.  A full
 -- refresh aggregates the source into a temporary table; an incremental one
@@ -643,12 +802,9 @@ DECLARE
     key_type text;
     n_changed bigint := 0;
     n_late bigint := 0;
-    n_lost bigint := 0;
     n_reread bigint;
     n_unsettled bigint := 0;
-    merged record;
     t1 pg_snapshot;
-    notes text[] := '{}';
 BEGIN
     IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL THEN
         RAISE EXCEPTION 'hvc: _stage needs a refresh id, the configuration, the source and as_of'
@@ -714,90 +870,27 @@ BEGIN
 
     IF reason IS NOT NULL THEN
         kind := 'full';
-        -- on Citus, a source distributed by customer: on the workers (96_citus_refresh.sql)
-        IF NOT hvc._citus_stage(src, hvc._state_expr(src, as_of_local, cfg.timezone)) THEN
-            EXECUTE format($q$
-                CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
-                SELECT s.%1$I AS customer_id, %2$s AS state
-                  FROM %3$s s
-                 GROUP BY 1$q$,
-                src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
-        END IF;
-        n_unsettled := hvc._settle_row_log(t1, false);
-        IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
-            TRUNCATE hvc.customer_states;
-            INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
-            SELECT g.customer_id, g.state, hvc._state_rows(g.state), hvc._state_skipped(g.state) > 0
-              FROM pg_temp._hvc_stage g;
-            -- statistics now, not at autovacuum's leisure: the next refresh
-            -- looks its changed keys up through the index only when the
-            -- planner knows the keys are unique
-            ANALYZE hvc.customer_states;
-        END IF;
+        n_unsettled := hvc._stage_full(cfg, src, as_of_local, t1);
     ELSE
         kind := 'incremental';
-        PERFORM hvc._recompute_states(src, as_of_local, cfg.timezone);
-        n_unsettled := hvc._settle_row_log(t1, true);
-        merged := hvc._merge_row_log(src, as_of_local, cfg.timezone);
-        IF src.track_changes = 'column' THEN
-            n_lost := hvc._touch_deleted(src);
-            IF n_lost > 0 THEN
-                PERFORM hvc._recompute_states(src, as_of_local, cfg.timezone);
-            END IF;
-        END IF;
-        notes := notes || format('%s changed customer(s) recomputed', n_changed);
-        IF merged.merged_rows > 0 THEN
-            notes := notes || format('%s inserted row(s) merged into %s customer(s)', merged.merged_rows, merged.merged_customers);
-        END IF;
-        IF n_late > 0 THEN
-            notes := notes || format('%s with rows skipped at the last as_of', n_late);
-        END IF;
-        IF n_lost > 0 THEN
-            notes := notes || format('%s whose row count dropped (deletes)', n_lost);
-        END IF;
-        reason := array_to_string(notes, ', ');
+        SELECT x.notes, x.unsettled INTO reason, n_unsettled
+          FROM hvc._stage_incremental(src, as_of_local, cfg.timezone, t1, n_changed, n_late) x;
     END IF;
     IF n_unsettled > 0 THEN
         reason := reason || format('; %s customer(s) with rows committed during the read left for the next refresh to recompute', n_unsettled);
     END IF;
 
     IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
-        DELETE FROM hvc.state_info;
-        INSERT INTO hvc.state_info (format_version, registration, timezone, as_of_local, watermark,
-                                    refresh_id, customers, source_rows, source_files)
-        SELECT hvc._state_format_version(), hvc._registration_key(src), cfg.timezone, as_of_local, wm,
-               id, count(*), coalesce(sum(c.rows), 0), hvc._source_files(src.relation::regclass)
-          FROM hvc.customer_states c;
+        PERFORM hvc._store_state_info(id, cfg, src, as_of_local, wm);
     END IF;
     DROP TABLE pg_temp._hvc_touched;
 
-    -- A key too long for a btree index entry (about 2.7 kB) would fail every
-    -- refresh at the snapshot's index: such customers are skipped, counted
-    -- and named in a NOTICE.  (The stored states keep them: their key index
-    -- is a hash.)  A key of fixed length (integer, bigint, uuid) is never
-    -- that long: no scan of the stage for those (0.09 s at 500 k customers).
-    big_keys := 0;
-    big_key_rows := 0;
-    IF (SELECT t.typlen FROM pg_type t WHERE t.oid = key_type::regtype) < 0 THEN
-        IF kind = 'incremental' THEN
-            SELECT count(*), coalesce(sum(c.rows), 0) INTO big_keys, big_key_rows
-              FROM hvc.customer_states c
-             WHERE pg_column_size(c.customer_id) > 2000;
-        ELSE
-            SELECT count(*), coalesce(sum(hvc._state_rows(g.state)), 0) INTO big_keys, big_key_rows
-              FROM pg_temp._hvc_stage g
-             WHERE pg_column_size(g.customer_id) > 2000;
-        END IF;
-    END IF;
+    -- overlong keys out of the stage; an incremental stage reads the stored
+    -- states where they are, through a view
+    SELECT b.big_keys, b.big_key_rows INTO big_keys, big_key_rows
+      FROM hvc._skip_big_keys(kind, key_type::regtype) b;
     IF kind = 'incremental' THEN
         PERFORM hvc._stage_view('create', big_keys > 0);
-    ELSIF big_keys > 0 THEN
-        DELETE FROM pg_temp._hvc_stage g WHERE pg_column_size(g.customer_id) > 2000;
-    END IF;
-    IF big_keys > 0 THEN
-        RAISE NOTICE 'hvc: % customer(s) skipped: their key is longer than 2000 bytes', big_keys
-            USING DETAIL = format('Their %s row(s) are counted in hvc.refresh_log.rows_skipped.', big_key_rows),
-                  HINT = 'An index entry holds at most about 2.7 kB; register a view whose customer column is shorter, e.g. md5(key).';
     END IF;
     UPDATE hvc.refresh_log SET kind = _stage.kind, kind_reason = _stage.reason WHERE refresh_id = id;
 END $fn$;

@@ -223,6 +223,14 @@ RESET client_min_messages;
 SELECT hvc._stage_view('alter');
 SELECT hvc._stage_view('create', NULL);
 SELECT hvc._stage_view(NULL);
+-- the steps of hvc._stage check their arguments and that a refresh is running
+SELECT hvc._skip_big_keys('partial', 'text');
+SELECT hvc._skip_big_keys(NULL, 'text');
+SELECT hvc._skip_big_keys('full', 'text');
+SELECT hvc._stage_full(NULL, NULL, NULL, NULL);
+SELECT hvc._stage_incremental(NULL, NULL, NULL, NULL, 0, 0);
+SELECT hvc._stage_incremental((SELECT s FROM hvc.source s), '2025-01-01', 'UTC', pg_current_snapshot(), 0, 0);
+SELECT hvc._store_state_info(NULL, NULL, NULL, NULL, NULL);
 \set VERBOSITY default
 
 SELECT hvc.register_source('inc_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
