@@ -467,13 +467,3 @@ customer_state_peek(const char *data, Size len, StatePeek *out)
 	out->purchase_rows = f[2];
 	out->last_at = f[9];
 }
-
-void
-customer_state_peek_counts(const char *data, Size len, int64 *rows, int64 *skipped)
-{
-	StatePeek	p;
-
-	customer_state_peek(data, len, &p);
-	*rows = p.rows;
-	*skipped = p.skipped;
-}

@@ -64,8 +64,6 @@ extern bytea *customer_state_serialize(CustomerState *s);
 extern CustomerState *customer_state_deserialize(MemoryContext cxt,
 												 const char *data, Size len);
 extern int	customer_state_format_version(void);
-extern void customer_state_peek_counts(const char *data, Size len,
-									   int64 *rows, int64 *skipped);
 
 /* The header of a serialised state (customer_state_peek). */
 typedef struct StatePeek

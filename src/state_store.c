@@ -30,11 +30,10 @@ Datum
 hvc_state_rows(PG_FUNCTION_ARGS)
 {
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
-	int64		rows,
-				skipped;
+	StatePeek	h;
 
-	customer_state_peek_counts(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &rows, &skipped);
-	PG_RETURN_INT64(rows);
+	customer_state_peek(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &h);
+	PG_RETURN_INT64(h.rows);
 }
 
 /* hvc._state_skipped(bytea): rows the state skipped (NULL or bad values, after as_of). */
@@ -42,11 +41,10 @@ Datum
 hvc_state_skipped(PG_FUNCTION_ARGS)
 {
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
-	int64		rows,
-				skipped;
+	StatePeek	h;
 
-	customer_state_peek_counts(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &rows, &skipped);
-	PG_RETURN_INT64(skipped);
+	customer_state_peek(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &h);
+	PG_RETURN_INT64(h.skipped);
 }
 
 /*
