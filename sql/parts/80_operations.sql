@@ -370,13 +370,12 @@ BEGIN
 
     -- The drops out of a high-value tier: counted from the history alone
     -- (every one has a new row), the ten of highest value joined to the
-    -- snapshot.  Many drops (a refresh that reshuffles the tiers) are
-    -- joined to one scan of it, not probed one by one: the history's fresh
-    -- rows have no statistics yet and the planner guesses a few (50 M
-    -- lines, 117 k drops: about 1 s of index probes).
-    -- (the high-value tiers as an array, read once: the history's fresh
-    -- rows have no statistics, and a semi-join to hvc.tier_rules was
-    -- planned as one index probe per row, 0.25 s for 117 k drops)
+    -- snapshot.  The history's fresh rows have no statistics yet and the
+    -- planner guesses a few, so it would probe one by one (50 M lines,
+    -- 117 k drops): the high-value tiers are an array read once (a
+    -- semi-join to hvc.tier_rules: 0.25 s of probes), and many drops (a
+    -- refresh that reshuffles the tiers) are joined to one scan of the
+    -- snapshot (probed: about 1 s).
     high_tiers := ARRAY(SELECT t.tier FROM hvc.tier_rules t WHERE t.high_value);
     SELECT count(*) INTO n_drops
       FROM hvc.tier_history h
