@@ -181,28 +181,11 @@ extern bool snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const
 typedef void (*snapshot_sink_fn) (void *arg, const Datum *values, const bool *nulls,
 								  ItemPointer replace);
 
-/* snapshot_write.c: the rows straight into hvc.customer_snapshot, in batches */
-#define SNAPSHOT_WRITE_BATCH 1000
-typedef struct SnapshotWriter
-{
-	Relation	rel;
-	struct EState *estate;
-	struct ResultRelInfo *rri;
-	struct BulkInsertStateData *bistate;
-	TupleTableSlot *slots[SNAPSHOT_WRITE_BATCH];
-	TupleTableSlot *update_slot;
-	bool		can_update;		/* UPDATE privilege on the table */
-	int64		updated;
-	int64		update_failed;
-	int			nslots;
-	CommandId	cid;
-	MemoryContext cxt;
-	int64		written;
-} SnapshotWriter;
-
-extern void snapshot_writer_open(SnapshotWriter *w, Oid key_type);
-extern void snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls,
-								ItemPointer replace);
-extern int64 snapshot_writer_close(SnapshotWriter *w);
+/*
+ * snapshot_write.c: the rows straight into hvc.customer_snapshot, in batches
+ * (row_writer.h); an error unless the table is as register_source made it
+ */
+struct RowWriter;
+extern void snapshot_writer_open(struct RowWriter *w, Oid key_type);
 
 #endif

@@ -45,6 +45,7 @@
 #include "amount.h"
 #include "citus_predict.h"
 #include "retention.h"
+#include "row_writer.h"
 #include "snapshot.h"
 #include "version_guard.h"
 
@@ -460,7 +461,7 @@ hvc_build_snapshot(PG_FUNCTION_ARGS)
 static void
 writer_sink(void *arg, const Datum *values, const bool *nulls, ItemPointer replace)
 {
-	snapshot_writer_put(arg, values, nulls, replace);
+	row_writer_put(arg, values, nulls, replace);
 }
 
 /*
@@ -472,14 +473,14 @@ Datum
 hvc_write_snapshot(PG_FUNCTION_ARGS)
 {
 	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	SnapshotWriter *w = palloc(sizeof(SnapshotWriter));
+	RowWriter  *w = palloc(sizeof(RowWriter));
 	int64		written;
 
 	if (!OidIsValid(key_type))
 		elog(ERROR, "hvc._write_snapshot: could not determine the customer key type");
 	snapshot_writer_open(w, getBaseType(key_type));
 	build(fcinfo, writer_sink, w);
-	written = snapshot_writer_close(w);
+	written = row_writer_close(w);
 	last_stats.replaced = w->updated;
 	PG_RETURN_INT64(written);
 }

@@ -10,9 +10,8 @@
  *     and no DELETE of the old row afterwards.  The new row carries what
  *     the tier history needs of the old (previous_tier);
  *   - a new customer, or a move out of a tier renamed or dropped since: the
- *     row is inserted, in batches through table_multi_insert with a
- *     BulkInsertState (one WAL record per heap page instead of one per row,
- *     as COPY does), with its index entries through ExecInsertIndexTuples.
+ *     row is inserted, in batches (row_writer.c: one WAL record per heap
+ *     page instead of one per row, as COPY does), with its index entries.
  *     The old row of such a move stays until the refresh's DELETE: the tier
  *     history reads the old tier's rank from it.
  *
@@ -29,21 +28,15 @@
 #include "postgres.h"
 #include "pg_compat.h"
 
-#include "access/heapam.h"
-#include "access/tableam.h"
-#include "access/xact.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_publication.h"
 #include "catalog/pg_type.h"
-#include "executor/executor.h"
-#include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
+#include "row_writer.h"
 #include "snapshot.h"
 
 PG_FUNCTION_INFO_V1(hvc_snapshot_writable);
@@ -133,162 +126,13 @@ hvc_snapshot_writable(PG_FUNCTION_ARGS)
 }
 
 void
-snapshot_writer_open(SnapshotWriter *w, Oid key_type)
+snapshot_writer_open(RowWriter *w, Oid key_type)
 {
-	Oid			relid = snapshot_relid();
-	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
-	int			i;
-
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, "customer_snapshot");
-	memset(w, 0, sizeof(*w));
-	/* a role that may not update the table gets every row inserted */
-	w->can_update = pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK;
-	w->cxt = CurrentMemoryContext;
-	w->rel = table_open(relid, RowExclusiveLock);
+	row_writer_open(w, snapshot_relid(), "customer_snapshot");
 	if (!relation_writable(w->rel, key_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("hvc: hvc.customer_snapshot cannot be written directly"),
 				 errdetail("It has triggers, rules, row-level security, CHECK constraints or other columns than the builder makes."),
 				 errhint("hvc.refresh() checks hvc._snapshot_writable() and inserts hvc._build_snapshot's rows otherwise; do not call hvc._write_snapshot directly.")));
-	w->estate = CreateExecutorState();
-	w->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
-	ExecOpenIndices(w->rri, false);
-	w->bistate = GetBulkInsertState();
-	w->cid = GetCurrentCommandId(true);
-	for (i = 0; i < SNAPSHOT_WRITE_BATCH; i++)
-		w->slots[i] = table_slot_create(w->rel, NULL);
-	w->update_slot = table_slot_create(w->rel, NULL);
-}
-
-/* the buffered rows into the table, then their index entries */
-static void
-writer_flush(SnapshotWriter *w)
-{
-	MemoryContext outer;
-	int			i;
-
-	if (w->nslots == 0)
-		return;
-	outer = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
-	table_multi_insert(w->rel, w->slots, w->nslots, w->cid, 0, w->bistate);
-	for (i = 0; i < w->nslots; i++)
-	{
-		if (w->rri->ri_NumIndices > 0)
-		{
-			List	   *recheck = hvc_insert_index_tuples(w->rri, w->slots[i], w->estate);
-
-			list_free(recheck);
-		}
-		ExecClearTuple(w->slots[i]);
-	}
-	MemoryContextSwitchTo(outer);
-	ResetPerTupleExprContext(w->estate);
-	w->written += w->nslots;
-	w->nslots = 0;
-}
-
-static void
-check_not_null(SnapshotWriter *w, const bool *nulls)
-{
-	TupleDesc	desc = RelationGetDescr(w->rel);
-	int			i;
-
-	for (i = 0; i < SNAPSHOT_NATTS; i++)
-		if (nulls[i] && TupleDescAttr(desc, i)->attnotnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
-							NameStr(TupleDescAttr(desc, i)->attname), RelationGetRelationName(w->rel))));
-}
-
-/*
- * The new row in place of the old one (an UPDATE: HOT, no index entry, when
- * the page has room, as it has once the previous refresh's dead rows are
- * pruned); false when the old row is gone or changed since pass 1 read it
- * (nothing else writes the snapshot under the refresh lock; hvc.forget
- * takes the lock too), and the caller inserts the row instead.
- */
-static bool
-writer_update(SnapshotWriter *w, const Datum *values, const bool *nulls, ItemPointer otid)
-{
-	TupleTableSlot *slot = w->update_slot;
-	TM_FailureData tmfd;
-	LockTupleMode lockmode;
-	hvc_update_indexes update_indexes;
-	TM_Result	res;
-
-	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, SNAPSHOT_NATTS * sizeof(Datum));
-	memcpy(slot->tts_isnull, nulls, SNAPSHOT_NATTS * sizeof(bool));
-	ExecStoreVirtualTuple(slot);
-	res = table_tuple_update(w->rel, otid, slot, w->cid, GetActiveSnapshot(), InvalidSnapshot,
-							 true, &tmfd, &lockmode, &update_indexes);
-	switch (res)
-	{
-		case TM_Ok:
-			break;
-		case TM_Updated:
-		case TM_Deleted:
-			w->update_failed++;
-			return false;
-		default:
-			elog(ERROR, "hvc: unexpected result %d updating a row of hvc.customer_snapshot", (int) res);
-	}
-	if (w->rri->ri_NumIndices > 0 && hvc_update_needs_indexes(update_indexes))
-	{
-		MemoryContext outer = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
-
-		list_free(hvc_update_index_tuples(w->rri, slot, w->estate, update_indexes));
-		MemoryContextSwitchTo(outer);
-		ResetPerTupleExprContext(w->estate);
-	}
-	ExecClearTuple(slot);
-	w->updated++;
-	return true;
-}
-
-void
-snapshot_writer_put(SnapshotWriter *w, const Datum *values, const bool *nulls, ItemPointer replace)
-{
-	TupleTableSlot *slot;
-	MemoryContext outer = MemoryContextSwitchTo(w->cxt);
-
-	check_not_null(w, nulls);
-	if (replace != NULL && w->can_update && ItemPointerIsValid(replace) &&
-		writer_update(w, values, nulls, replace))
-	{
-		w->written++;
-		MemoryContextSwitchTo(outer);
-		return;
-	}
-	slot = w->slots[w->nslots];
-	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, SNAPSHOT_NATTS * sizeof(Datum));
-	memcpy(slot->tts_isnull, nulls, SNAPSHOT_NATTS * sizeof(bool));
-	ExecStoreVirtualTuple(slot);
-	/* the values live in the caller's per-row context: copy them now */
-	ExecMaterializeSlot(slot);
-	if (++w->nslots == SNAPSHOT_WRITE_BATCH)
-		writer_flush(w);
-	MemoryContextSwitchTo(outer);
-}
-
-int64
-snapshot_writer_close(SnapshotWriter *w)
-{
-	int			i;
-
-	writer_flush(w);
-	for (i = 0; i < SNAPSHOT_WRITE_BATCH; i++)
-		ExecDropSingleTupleTableSlot(w->slots[i]);
-	ExecDropSingleTupleTableSlot(w->update_slot);
-	FreeBulkInsertState(w->bistate);
-	table_finish_bulk_insert(w->rel, 0);
-	ExecCloseIndices(w->rri);
-	FreeExecutorState(w->estate);
-	table_close(w->rel, NoLock);
-	return w->written;
 }

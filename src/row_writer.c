@@ -1,0 +1,187 @@
+/*
+ * row_writer.c — rows straight into one table, in batches (row_writer.h).
+ */
+#include "postgres.h"
+#include "pg_compat.h"
+
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "row_writer.h"
+
+void
+row_writer_open(RowWriter *w, Oid relid, const char *name)
+{
+	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	TupleDesc	desc;
+	int			i;
+
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, name);
+	memset(w, 0, sizeof(*w));
+	/* a role that may not update the table gets every row inserted */
+	w->can_update = pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK;
+	w->cxt = CurrentMemoryContext;
+	w->rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(w->rel);
+	w->natts = desc->natts;
+	w->check_constraints = desc->constr != NULL &&
+		(desc->constr->has_not_null || desc->constr->num_check > 0);
+	w->estate = CreateExecutorState();
+	w->rri = makeNode(ResultRelInfo);
+	/*
+	 * No range table entry (index 0): the executor then reads no column
+	 * privileges of it, e.g. for the detail of a constraint's error.
+	 */
+	InitResultRelInfo(w->rri, w->rel, 0, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->bistate = GetBulkInsertState();
+	w->cid = GetCurrentCommandId(true);
+	for (i = 0; i < ROW_WRITER_BATCH; i++)
+		w->slots[i] = table_slot_create(w->rel, NULL);
+	w->update_slot = table_slot_create(w->rel, NULL);
+}
+
+/* the buffered rows into the table, then their index entries */
+static void
+writer_flush(RowWriter *w)
+{
+	MemoryContext outer;
+	int			i;
+
+	if (w->nslots == 0)
+		return;
+	outer = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+	table_multi_insert(w->rel, w->slots, w->nslots, w->cid, 0, w->bistate);
+	for (i = 0; i < w->nslots; i++)
+	{
+		if (w->rri->ri_NumIndices > 0)
+		{
+			List	   *recheck = hvc_insert_index_tuples(w->rri, w->slots[i], w->estate);
+
+			list_free(recheck);
+		}
+		ExecClearTuple(w->slots[i]);
+	}
+	MemoryContextSwitchTo(outer);
+	ResetPerTupleExprContext(w->estate);
+	w->written += w->nslots;
+	w->nslots = 0;
+}
+
+/* the table's NOT NULL and CHECK constraints on the row in slot */
+static void
+check_constraints(RowWriter *w, TupleTableSlot *slot)
+{
+	MemoryContext outer;
+
+	if (!w->check_constraints)
+		return;
+	outer = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+	ExecConstraints(w->rri, slot, w->estate);
+	MemoryContextSwitchTo(outer);
+	ResetPerTupleExprContext(w->estate);
+}
+
+/*
+ * The new row in place of the old one (an UPDATE: HOT, no index entry, when
+ * the page has room); false when the old row is gone or changed since the
+ * caller read it, and the caller inserts the row instead.
+ */
+static bool
+writer_update(RowWriter *w, TupleTableSlot *slot, ItemPointer otid)
+{
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	hvc_update_indexes update_indexes;
+	TM_Result	res;
+
+	res = table_tuple_update(w->rel, otid, slot, w->cid, GetActiveSnapshot(), InvalidSnapshot,
+							 true, &tmfd, &lockmode, &update_indexes);
+	switch (res)
+	{
+		case TM_Ok:
+			break;
+		case TM_Updated:
+		case TM_Deleted:
+			w->update_failed++;
+			return false;
+		default:
+			elog(ERROR, "hvc: unexpected result %d updating a row of %s", (int) res,
+				 RelationGetRelationName(w->rel));
+	}
+	if (w->rri->ri_NumIndices > 0 && hvc_update_needs_indexes(update_indexes))
+	{
+		MemoryContext outer = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+
+		list_free(hvc_update_index_tuples(w->rri, slot, w->estate, update_indexes));
+		MemoryContextSwitchTo(outer);
+		ResetPerTupleExprContext(w->estate);
+	}
+	w->updated++;
+	return true;
+}
+
+static void
+store_row(RowWriter *w, TupleTableSlot *slot, const Datum *values, const bool *nulls)
+{
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, w->natts * sizeof(Datum));
+	memcpy(slot->tts_isnull, nulls, w->natts * sizeof(bool));
+	ExecStoreVirtualTuple(slot);
+	check_constraints(w, slot);
+}
+
+void
+row_writer_put(RowWriter *w, const Datum *values, const bool *nulls, ItemPointer replace)
+{
+	TupleTableSlot *slot;
+	MemoryContext outer = MemoryContextSwitchTo(w->cxt);
+
+	if (replace != NULL && w->can_update && ItemPointerIsValid(replace))
+	{
+		bool		done;
+
+		store_row(w, w->update_slot, values, nulls);
+		done = writer_update(w, w->update_slot, replace);
+		ExecClearTuple(w->update_slot);
+		if (done)
+		{
+			w->written++;
+			MemoryContextSwitchTo(outer);
+			return;
+		}
+	}
+	slot = w->slots[w->nslots];
+	store_row(w, slot, values, nulls);
+	/* the values live in the caller's per-row context: copy them now */
+	ExecMaterializeSlot(slot);
+	if (++w->nslots == ROW_WRITER_BATCH)
+		writer_flush(w);
+	MemoryContextSwitchTo(outer);
+}
+
+int64
+row_writer_close(RowWriter *w)
+{
+	int			i;
+
+	writer_flush(w);
+	for (i = 0; i < ROW_WRITER_BATCH; i++)
+		ExecDropSingleTupleTableSlot(w->slots[i]);
+	ExecDropSingleTupleTableSlot(w->update_slot);
+	FreeBulkInsertState(w->bistate);
+	table_finish_bulk_insert(w->rel, 0);
+	ExecCloseIndices(w->rri);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+	return w->written;
+}
