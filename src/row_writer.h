@@ -9,7 +9,8 @@
  * Only for tables whose shape the caller has checked: no triggers, rules or
  * row-level security (the executor's work this path does not do).  NOT NULL
  * and CHECK constraints are checked (ExecConstraints) when the table has any.
- * Used for the refresh's snapshot rows (snapshot_write.c).
+ * Users: the refresh's snapshot rows (snapshot_write.c) and tier moves
+ * (history_write.c).
  */
 #ifndef HVC_ROW_WRITER_H
 #define HVC_ROW_WRITER_H

@@ -61,6 +61,8 @@ typedef struct SnapshotArgs
 	int			ntiers;
 	TimestampTz refreshed;
 	int64		refresh_id;
+	bool		record_moves;	/* write the tier moves into hvc.tier_history */
+	Datum		move_reason;	/* text: the reason of the up and down moves */
 } SnapshotArgs;
 
 /* snapshot_args.c */
@@ -169,6 +171,11 @@ typedef struct SnapshotStats
 /* The output row (every column of hvc.customer_snapshot). */
 extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k,
 						 Datum *values, bool *nulls);
+/*
+ * The rank the old tier of r has under the current rules (by name), or the
+ * rank it had (a tier renamed or dropped since)
+ */
+extern int32 snapshot_old_tier_rank(const SnapshotArgs *a, const PassRow *r);
 /* whether that row replaces the customer's old row in place */
 extern bool snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values);
 
@@ -187,5 +194,14 @@ typedef void (*snapshot_sink_fn) (void *arg, const Datum *values, const bool *nu
  */
 struct RowWriter;
 extern void snapshot_writer_open(struct RowWriter *w, Oid key_type);
+
+/*
+ * history_write.c: the tier moves straight into hvc.tier_history (a
+ * RowWriter), as pass 2 forms the rows: one history row for each output
+ * row whose tier_since is the refresh (values, nulls: snapshot_row's)
+ */
+extern void history_writer_open(struct RowWriter *w, Oid key_type);
+extern void history_put_move(struct RowWriter *w, const SnapshotArgs *a, const PassRow *r,
+							 const Datum *values, const bool *nulls);
 
 #endif

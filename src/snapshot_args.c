@@ -89,7 +89,12 @@ basis_of(const char *name)
  * (customer_proto anyelement, m hvc._model_params, as_of_day date,
  *  timezone text, has_margin boolean, basis text, segment_of_cell text[],
  *  tier_lo bigint[], tier_name text[], tier_rank integer[],
- *  tier_high boolean[], refreshed timestamptz, refresh_id bigint)
+ *  tier_high boolean[], refreshed timestamptz, refresh_id bigint
+ *  [, move_reason text DEFAULT NULL])
+ *
+ * move_reason (not in a 0.1.0 catalog): the reason of this refresh's tier
+ * moves, which the build records in hvc.tier_history (history_write.c);
+ * NULL records none (the first snapshot, or a caller that is not a refresh).
  */
 void
 snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a)
@@ -100,8 +105,8 @@ snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a)
 				n3,
 				n4;
 
-	/* every argument but the key prototype is required */
-	for (i = 1; i < PG_NARGS(); i++)
+	/* every argument but the key prototype and the reason is required */
+	for (i = 1; i < Min(PG_NARGS(), 13); i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -129,4 +134,15 @@ snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a)
 	if (n2 != a->ntiers || n3 != a->ntiers || n4 != a->ntiers)
 		bad_arg("tier_lo, tier_name, tier_rank and tier_high must have the same length");
 	check_tiers(a->tier_lo, a->tier_names, a->tier_ranks, a->ntiers);
+
+	a->record_moves = PG_NARGS() > 13 && !PG_ARGISNULL(13);
+	if (a->record_moves)
+	{
+		char	   *reason = text_to_cstring(PG_GETARG_TEXT_PP(13));
+
+		if (strcmp(reason, "activity") != 0 && strcmp(reason, "basis_change") != 0 &&
+			strcmp(reason, "model_change") != 0 && strcmp(reason, "fallback") != 0)
+			bad_arg("move_reason must be activity, basis_change, model_change or fallback");
+		a->move_reason = CStringGetTextDatum(reason);
+	}
 }

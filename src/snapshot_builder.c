@@ -220,9 +220,12 @@ numeric_as_float8(Datum num)
 	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, num));
 }
 
-/* pass 2: ranks, shares, tiers, scores, in value order, out to sink */
+/*
+ * pass 2: ranks, shares, tiers, scores, in value order, out to sink; the
+ * tier moves into history when given
+ */
 static void
-pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
+pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, RowWriter *history)
 {
 	double		rb[RFM_BREAKS],
 				fb[RFM_BREAKS],
@@ -298,6 +301,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg)
 		/* the new row replaces the old in place (tier moves included) */
 		sink(sink_arg, values, nulls,
 			 snapshot_replaces_old(a, &r, values) ? &r.old_tid : NULL);
+		if (history != NULL)
+			history_put_move(history, a, &r, values, nulls);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
 			break_sort_put(&tickets, numeric_as_float8(values[8]));
@@ -427,7 +432,16 @@ build(FunctionCallInfo fcinfo, snapshot_sink_fn sink, void *sink_arg)
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 
-	pass2(&a, &p1, sink, sink_arg);
+	if (a.record_moves)
+	{
+		RowWriter	history;
+
+		history_writer_open(&history, key_type);
+		pass2(&a, &p1, sink, sink_arg, &history);
+		(void) row_writer_close(&history);
+	}
+	else
+		pass2(&a, &p1, sink, sink_arg, NULL);
 }
 
 typedef struct ResultSink

@@ -281,13 +281,24 @@ same_tier(const SnapshotArgs *a, const PassRow *r, int t)
 	return !tier_named(a, r->old_tier);
 }
 
+int32
+snapshot_old_tier_rank(const SnapshotArgs *a, const PassRow *r)
+{
+	int			u;
+
+	for (u = 0; u < a->ntiers; u++)
+		if (text_datums_equal(r->old_tier, a->tier_names[u]))
+			return DatumGetInt32(a->tier_ranks[u]);
+	return r->old_tier_rank;
+}
+
 /*
  * Whether the output row of a customer with an old row replaces it in place
  * (hvc._write_snapshot updates it): a customer who stays in the tier, and one
  * who moves out of a tier that still exists under its name.  A move out of a
- * tier renamed or dropped since keeps its old row until the swap:
- * hvc._record_tier_changes reads the rank that tier had (from_tier_rank) from
- * it.  (The rank of a tier that exists comes from hvc.tier_rules.)
+ * tier renamed or dropped since keeps its old row until the swap's DELETE
+ * (the history takes the rank that tier had from pass 1's copy of it,
+ * snapshot_old_tier_rank).
  */
 bool
 snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values)

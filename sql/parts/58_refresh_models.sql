@@ -58,7 +58,7 @@ CREATE OR REPLACE FUNCTION hvc._build_snapshot(customer_proto anyelement, m hvc.
                                     timezone text, has_margin boolean, basis text,
                                     segment_of_cell text[], tier_lo bigint[], tier_name text[],
                                     tier_rank integer[], tier_high boolean[], refreshed timestamptz,
-                                    refresh_id bigint)
+                                    refresh_id bigint, move_reason text DEFAULT NULL)
 RETURNS TABLE (
     customer_id             anyelement,
     first_order_at          timestamptz,
@@ -99,8 +99,8 @@ RETURNS TABLE (
     built_by                bigint,
     churn_percentile        float8)
 AS 'MODULE_PATHNAME', 'hvc_build_snapshot' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hvc._build_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint) IS
-    'Internal: computes every snapshot column from the refresh stage, streamed in two passes (sorts spill beyond work_mem), and returns the rows in value-rank order; hvc._snapshot_stats returns what it computed besides.';
+COMMENT ON FUNCTION hvc._build_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint, text) IS
+    'Internal: computes every snapshot column from the refresh stage, streamed in two passes (sorts spill beyond work_mem), and returns the rows in value-rank order; with move_reason (the reason of the refresh''s up and down moves; NULL: none recorded), writes the tier moves (new customers, up, down) into hvc.tier_history as it forms the rows; hvc._snapshot_stats returns what it computed besides.';
 
 -- Record the fits of a refresh in hvc.model_fit.
 CREATE OR REPLACE FUNCTION hvc._record_model_fits(id bigint, m hvc._model_params) RETURNS void

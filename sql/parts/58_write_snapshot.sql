@@ -22,8 +22,8 @@ CREATE OR REPLACE FUNCTION hvc._write_snapshot(customer_proto anyelement, m hvc.
                                     timezone text, has_margin boolean, basis text,
                                     segment_of_cell text[], tier_lo bigint[], tier_name text[],
                                     tier_rank integer[], tier_high boolean[], refreshed timestamptz,
-                                    refresh_id bigint)
+                                    refresh_id bigint, move_reason text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'hvc_write_snapshot' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hvc._write_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint) IS
-    'Internal: builds the rows hvc._build_snapshot returns and writes them into hvc.customer_snapshot: the old row of a customer already there is updated in place (tier moves included, unless out of a tier renamed or dropped since), other rows are inserted in batches (WAL-logged, in the caller''s transaction); the rows written. Requires hvc._snapshot_writable().';
+COMMENT ON FUNCTION hvc._write_snapshot(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint, text) IS
+    'Internal: builds the rows hvc._build_snapshot returns and writes them into hvc.customer_snapshot: the old row of a customer already there is updated in place (tier moves included, unless out of a tier renamed or dropped since), other rows are inserted in batches (WAL-logged, in the caller''s transaction); with move_reason, the tier moves go into hvc.tier_history as the rows are formed (as hvc._build_snapshot); the rows written. Requires hvc._snapshot_writable().';

@@ -261,7 +261,8 @@ COMMENT ON FUNCTION hvc._choose_fits(bigint, hvc._model_params, text, text, text
 -- Step 3 of a refresh: every per-customer column of refresh id, streamed,
 -- written into hvc.customer_snapshot beside the previous refresh's rows.
 CREATE OR REPLACE FUNCTION hvc._write_rows(id bigint, cfg hvc.config, src hvc.source, models hvc._model_params,
-                                           as_of_local timestamp, basis text, refreshed timestamptz) RETURNS void
+                                           as_of_local timestamp, basis text, refreshed timestamptz,
+                                           move_reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     segment_of_cell text[];     -- 125 cells: (r-1)*25 + (f-1)*5 + m
@@ -271,9 +272,13 @@ DECLARE
     tier_high boolean[];
 BEGIN
     IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR models IS NULL OR as_of_local IS NULL
-       OR basis IS NULL OR refreshed IS NULL THEN
-        RAISE EXCEPTION 'hvc: _write_rows needs the refresh id, configuration, source, fits, as_of, basis and refresh time'
+       OR basis IS NULL OR refreshed IS NULL OR move_reason IS NULL THEN
+        RAISE EXCEPTION 'hvc: _write_rows needs the refresh id, configuration, source, fits, as_of, basis, refresh time and the reason of its tier moves'
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the first snapshot records no moves (hvc._retire_old_rows)
+    IF (SELECT i.customers FROM hvc.snapshot_info i) IS NULL THEN
+        move_reason := NULL;
     END IF;
     -- Every per-customer column, streamed (src/snapshot.h: one read of
     -- the stage joined to the current snapshot, then the rows in value
@@ -290,17 +295,20 @@ BEGIN
     -- Straight into the table when it is as register_source made it
     -- (58_write_snapshot.sql: then a customer already in the snapshot has
     -- the old row updated in place, tier moves too; new customers are inserted).
+    -- The builder writes the tier moves into hvc.tier_history as it forms
+    -- the rows (src/history_write.c; the lapsed come after, in
+    -- hvc._record_tier_changes).
     EXECUTE format(CASE WHEN hvc._snapshot_writable() THEN $q$
-        SELECT hvc._write_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$
+        SELECT hvc._write_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)$q$
         ELSE $q$
         INSERT INTO hvc.customer_snapshot
-        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)$q$ END,
+        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)$q$ END,
         hvc._base_type(src.customer_type::regtype))
     USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
-          segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id;
+          segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id, move_reason;
 END $fn$;
-COMMENT ON FUNCTION hvc._write_rows(bigint, hvc.config, hvc.source, hvc._model_params, timestamp, text, timestamptz) IS
-    'Internal: step 3 of a refresh: builds every per-customer column and writes the rows into hvc.customer_snapshot beside the previous refresh''s rows.';
+COMMENT ON FUNCTION hvc._write_rows(bigint, hvc.config, hvc.source, hvc._model_params, timestamp, text, timestamptz, text) IS
+    'Internal: step 3 of a refresh: builds every per-customer column and writes the rows into hvc.customer_snapshot beside the previous refresh''s rows, and the tier moves (new customers, up and down, with move_reason; none for the first snapshot) into hvc.tier_history.';
 
 -- Steps 4 and 5 of a refresh, once the new rows are written: the tier
 -- history (nothing to scan for when no tier moved and no customer lapsed),
@@ -439,7 +447,7 @@ BEGIN
 
     -- 3. Every per-customer column, streamed, into the snapshot beside the
     -- old rows (hvc._write_rows).
-    PERFORM hvc._write_rows(id, cfg, src, models, as_of_local, basis, refreshed);
+    PERFORM hvc._write_rows(id, cfg, src, models, as_of_local, basis, refreshed, chosen.reason);
     -- what the builder saw pass by: moves, percentiles, the Pareto curve
     SELECT * INTO stats FROM hvc._snapshot_stats(id);
 

@@ -74,14 +74,14 @@ $$;
 COMMENT ON FUNCTION hvc._prune_tier_history(bigint) IS
     'Internal: deletes the tier history of refreshes older than the last hvc.config.history_refreshes.';
 
--- Record the tier moves of refresh `id`, whose rows are in the snapshot,
--- and prune history beyond hvc.config.history_refreshes.  A new row whose
--- tier_since is this refresh changed tier (previous_tier = the old tier) or
--- is new (previous_tier NULL).  The old rows the writer did not update in
--- place are in pg_temp._hvc_old_rows (hvc._retire_old_rows): those without
--- a new twin lapsed.  The builder
--- does not count a renamed tier (old name gone, same rank) as a move; a move
--- out of a tier renamed or dropped since takes its rank from the old row.
+-- Record the lapsed customers of refresh `id` in the tier history and prune
+-- history beyond hvc.config.history_refreshes.  The moves (new customers,
+-- up and down) the builder wrote as it formed the new rows
+-- (src/history_write.c; counted by hvc._snapshot_stats; a renamed tier,
+-- old name gone and same rank, is no move; a move out of a tier renamed or
+-- dropped since has the rank that tier had).  The old rows the writer did
+-- not update in place are in pg_temp._hvc_old_rows (hvc._retire_old_rows):
+-- those without a new twin lapsed.
 CREATE OR REPLACE FUNCTION hvc._record_tier_changes(id bigint, refreshed timestamptz, reason text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -102,29 +102,9 @@ BEGIN
     END IF;
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
     IF old_customers IS NOT NULL THEN
-        -- the moves: the new rows whose tier_since is this refresh (one scan
-        -- of the new rows, nothing materialised); the rows that existed
-        -- before (all but the new customers) the builder counted
-        SELECT st.kept INTO kept FROM hvc._snapshot_stats(id) st;
-        INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
-                                      from_tier_rank, to_tier, to_tier_rank, direction, reason)
-        SELECT m.customer_id, id, refreshed, m.previous_tier, m.from_rank, m.tier, m.tier_rank,
-               CASE WHEN m.previous_tier IS NULL THEN 'new'
-                    WHEN m.tier_rank < m.from_rank THEN 'up'
-                    ELSE 'down' END,
-               CASE WHEN m.previous_tier IS NULL THEN 'activity' ELSE reason END
-          FROM (SELECT n.customer_id, n.previous_tier, n.tier, n.tier_rank,
-                       -- the old tier's rank under the current rules, or
-                       -- (tier renamed or dropped since) the rank it had;
-                       -- none for a new customer (no old row to look for)
-                       -- (one old row a customer: the join adds no row)
-                       CASE WHEN n.previous_tier IS NOT NULL THEN coalesce(r.tier_rank, o.tier_rank) END AS from_rank
-                  FROM hvc.customer_snapshot n
-                  LEFT JOIN hvc.tier_rules r ON r.tier = n.previous_tier
-                  LEFT JOIN pg_temp._hvc_old_rows o ON o.customer_id = n.customer_id
-                 WHERE n.refresh_id = id AND n.tier_since = refreshed) m;
-        GET DIAGNOSTICS moves = ROW_COUNT;
-
+        -- the rows that existed before (all but the new customers) and
+        -- the moves, as the builder counted them
+        SELECT st.kept, st.moved INTO kept, moves FROM hvc._snapshot_stats(id) st;
         IF kept < old_customers THEN
             INSERT INTO hvc.tier_history (customer_id, refresh_id, refreshed_at, from_tier,
                                           from_tier_rank, to_tier, to_tier_rank, direction)
@@ -139,4 +119,4 @@ BEGIN
     RETURN moves + lapsed;
 END $$;
 COMMENT ON FUNCTION hvc._record_tier_changes(bigint, timestamptz, text) IS
-    'Internal: records tier moves of a refresh in hvc.tier_history, with the reason of the up and down moves (activity, basis_change, model_change or fallback), and prunes old history.';
+    'Internal: records the lapsed customers of a refresh in hvc.tier_history (the builder wrote its moves: new customers, up and down, with their reason), prunes old history, and returns the moves and lapses of the refresh.';

@@ -159,7 +159,8 @@ SELECT what, pg_temp.outcome(q) AS outcome FROM (VALUES
     ('basis unknown', $$SELECT pg_temp.build(NULL::int, p, '2025-07-01', seg, lo, name, rank, high, 'magic') FROM params, args$$),
     ('NULL as_of', $$SELECT pg_temp.build(NULL::int, p, NULL, seg, lo, name, rank, high) FROM params, args$$),
     ('infinite as_of', $$SELECT pg_temp.build(NULL::int, p, 'infinity', seg, lo, name, rank, high) FROM params, args$$),
-    ('as_of before the stage', $$SELECT pg_temp.build(NULL::int, p, '2024-01-15', seg, lo, name, rank, high) FROM params, args$$)
+    ('as_of before the stage', $$SELECT pg_temp.build(NULL::int, p, '2024-01-15', seg, lo, name, rank, high) FROM params, args$$),
+    ('move_reason unknown', $$SELECT count(*) FROM params, args, hvc._build_snapshot(NULL::int, p, '2025-07-01', 'UTC', false, 'revenue', seg, lo, name, rank, high, now(), 0, 'sideways')$$)
   ) v(what, q);
 -- hand-made model parameters
 CREATE FUNCTION pg_temp.with_params(p hvc._model_params, model text, usable boolean, r float8, horizon int,

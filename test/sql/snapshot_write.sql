@@ -61,9 +61,11 @@ SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes,
 -- 9 high -> medium, 6 medium -> low; 2, 3, 4, 5, 7, 8 stay.  The moves are
 -- updated in place too (their tiers still exist: the history takes their
 -- rank from hvc.tier_rules): 10 HOT updates, nothing inserted or deleted,
--- and no DELETE scan: four scans of the snapshot (the builder's join, the
--- history's scan for the moves, hvc.at_risk and the tier-drop alert), not
--- five.  (A move out of a renamed tier keeps its old row: bad_data.)
+-- and no DELETE scan: three scans of the snapshot (the builder's join,
+-- hvc.at_risk and the tier-drop alert), not five: the builder writes the
+-- moves into the history as it forms the rows, without a scan of the new
+-- ones (it was four until then).  (A move out of a renamed tier keeps its
+-- old row: bad_data.)
 INSERT INTO sw_sales VALUES (1, '2025-06-25', 5000);
 :wait_quiet
 SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
@@ -161,9 +163,44 @@ SELECT hvc.register_source('public.sw_sales_d', 'customer', 'ordered_at', 'amoun
 SELECT hvc._snapshot_writable() AS writable;
 CALL hvc.refresh(as_of => '2025-07-01');
 SELECT count(*) AS rows FROM hvc.customers;
+-- the builder writes the tier moves of a domain key too (customer 3 to the top)
+INSERT INTO sw_sales VALUES (3, '2025-06-28', 90000);
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT customer_id, from_tier, from_tier_rank, to_tier, to_tier_rank, direction, reason
+  FROM hvc.tier_history WHERE refresh_id = (SELECT refresh_id FROM hvc.snapshot_info)
+ ORDER BY customer_id;
 
 DROP VIEW sw_sales_d;
 DROP DOMAIN sw_key CASCADE;
 SELECT hvc.register_source('public.sw_sales', 'customer', 'ordered_at', 'amount') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2025-07-01');
+
+-- The tier moves go into hvc.tier_history as the builder forms the rows
+-- (src/history_write.c).  The table's CHECK constraints hold there too: one
+-- added here refuses a move to the top (23514), and the failed refresh
+-- leaves the snapshot and history of the one before as they were.
+INSERT INTO sw_sales VALUES (4, '2025-06-29', 190000);
+ALTER TABLE hvc.tier_history ADD CONSTRAINT sw_no_top CHECK (to_tier IS DISTINCT FROM 'top');
+SELECT refresh_id AS before_id FROM hvc.snapshot_info \gset
+SELECT count(*) AS history_before FROM hvc.tier_history \gset
+\set VERBOSITY sqlstate
+CALL hvc.refresh(as_of => '2025-07-01');
+\set VERBOSITY default
+SELECT count(*) AS rows, min(refresh_id) = :before_id AND max(refresh_id) = :before_id AS same_refresh
+  FROM hvc.customer_snapshot;
+SELECT count(*) = :history_before AS history_kept FROM hvc.tier_history;
+SELECT status, message FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+ALTER TABLE hvc.tier_history DROP CONSTRAINT sw_no_top;
+-- a trigger on the history: the refresh does not write past it (55000);
+-- without it, the moves are there (4 to the top, 3 down from it)
+CREATE TRIGGER sw_hist AFTER INSERT ON hvc.tier_history FOR EACH ROW EXECUTE FUNCTION sw_count();
+\set VERBOSITY sqlstate
+CALL hvc.refresh(as_of => '2025-07-01');
+\set VERBOSITY default
+DROP TRIGGER sw_hist ON hvc.tier_history;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT customer_id, from_tier, from_tier_rank, to_tier, to_tier_rank, direction, reason
+  FROM hvc.tier_history WHERE refresh_id = (SELECT refresh_id FROM hvc.snapshot_info)
+ ORDER BY customer_id;
 DROP TABLE sw_sales, sw_seen;
 DROP FUNCTION sw_count();

@@ -1,0 +1,110 @@
+/*
+ * history_write.c — the tier moves of a refresh straight into
+ * hvc.tier_history as the snapshot builder forms the rows (see snapshot.h):
+ * one history row for each output row whose tier_since is the refresh — a
+ * new customer ('new', reason 'activity') or a move between tiers ('up' or
+ * 'down', with the refresh's reason) — written in batches (row_writer.c)
+ * instead of a scan of the new snapshot afterwards.  Lapsed customers (an
+ * old row without a new one) are recorded by hvc._record_tier_changes after
+ * the build.
+ *
+ * Only for the table hvc._create_history_objects makes: its nine columns,
+ * no triggers, rules or row-level security (its NOT NULL and CHECK
+ * constraints are checked, row_writer.c).
+ */
+#include "postgres.h"
+#include "pg_compat.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "row_writer.h"
+#include "snapshot.h"
+
+#define HISTORY_NATTS 9
+
+/* the columns' types, the key (column 1) aside */
+static const Oid history_types[HISTORY_NATTS] = {
+	InvalidOid, INT8OID, TIMESTAMPTZOID, TEXTOID, INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID
+};
+
+/* whether rel is hvc.tier_history as hvc makes it, for keys of key_type */
+static bool
+history_writable(Relation rel, Oid key_type)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL || rel->rd_rules != NULL ||
+		rel->rd_rel->relrowsecurity || desc->natts != HISTORY_NATTS ||
+		(desc->constr != NULL && desc->constr->has_generated_stored))
+		return false;
+	for (i = 0; i < HISTORY_NATTS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			return false;
+		if (i == 0 ? getBaseType(att->atttypid) != key_type : att->atttypid != history_types[i])
+			return false;
+	}
+	return true;
+}
+
+void
+history_writer_open(RowWriter *w, Oid key_type)
+{
+	Oid			nsp = get_namespace_oid("hvc", false);
+	Oid			relid = get_relname_relid("tier_history", nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("hvc: hvc.tier_history is missing"),
+				 errhint("Register the source again with hvc.register_source() and refresh.")));
+	row_writer_open(w, relid, "tier_history");
+	if (!history_writable(w->rel, key_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("hvc: hvc.tier_history cannot be written by the refresh"),
+				 errdetail("It has triggers, rules, row-level security or other columns than hvc makes."),
+				 errhint("Remove what was added to hvc.tier_history, or register the source again with hvc.register_source() (which recreates it empty).")));
+}
+
+void
+history_put_move(RowWriter *w, const SnapshotArgs *a, const PassRow *r,
+				 const Datum *values, const bool *nulls)
+{
+	Datum		h[HISTORY_NATTS];
+	bool		hn[HISTORY_NATTS] = {false, false, false, false, false, false, false, false, false};
+	int32		to_rank = DatumGetInt32(values[32]);
+
+	if (DatumGetTimestampTz(values[35]) != a->refreshed)
+		return;					/* no move */
+	h[0] = values[0];
+	h[1] = Int64GetDatum(a->refresh_id);
+	h[2] = TimestampTzGetDatum(a->refreshed);
+	h[5] = values[31];
+	h[6] = values[32];
+	if (nulls[34])
+	{
+		/* a new customer */
+		hn[3] = hn[4] = true;
+		h[7] = CStringGetTextDatum("new");
+		h[8] = CStringGetTextDatum("activity");
+	}
+	else
+	{
+		int32		from_rank = snapshot_old_tier_rank(a, r);
+
+		h[3] = values[34];
+		h[4] = Int32GetDatum(from_rank);
+		h[7] = CStringGetTextDatum(to_rank < from_rank ? "up" : "down");
+		h[8] = a->move_reason;
+	}
+	row_writer_put(w, h, hn, NULL);
+}
