@@ -366,6 +366,11 @@ COMMENT ON FUNCTION hvc._retire_old_rows(bigint, timestamptz, text) IS
 
 -- jit is off: the refresh's statements are dominated by C code (aggregate,
 -- fits, builder) that JIT cannot speed up, and compiling costs up to a second.
+-- The refresh's own time (refreshed: refreshed_at, and the tier_since of
+-- the customers it moves) is clock_timestamp(), not now(), which every
+-- refresh_now() of one transaction would share (a backfill, SELECT
+-- hvc.refresh_now(d) FROM ...): the customers the first moved looked moved
+-- again by each refresh after it (snapshot_write).
 CREATE OR REPLACE FUNCTION hvc._refresh_build(id bigint) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off AS $fn$
 DECLARE
@@ -378,7 +383,7 @@ DECLARE
     chosen record;
     unit_days float8;
     msg text;
-    refreshed timestamptz := now();
+    refreshed timestamptz := clock_timestamp();   -- not now(): see above
     big_keys bigint;
     big_key_rows bigint;
     staged record;

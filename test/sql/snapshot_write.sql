@@ -62,9 +62,9 @@ SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes,
 -- updated in place too (their tiers still exist: the history takes their
 -- rank from hvc.tier_rules): 10 HOT updates, nothing inserted or deleted,
 -- and no DELETE scan: three scans of the snapshot (the builder's join,
--- hvc.at_risk and the tier-drop alert), not five: the builder writes the
+-- the retention by tier and hvc.at_risk), not five: the builder writes the
 -- moves into the history as it forms the rows, without a scan of the new
--- ones (it was four until then).  (A move out of a renamed tier keeps its
+-- ones (four scans until then).  (A move out of a renamed tier keeps its
 -- old row: bad_data.)
 INSERT INTO sw_sales VALUES (1, '2025-06-25', 5000);
 :wait_quiet
@@ -202,5 +202,22 @@ CALL hvc.refresh(as_of => '2025-07-01');
 SELECT customer_id, from_tier, from_tier_rank, to_tier, to_tier_rank, direction, reason
   FROM hvc.tier_history WHERE refresh_id = (SELECT refresh_id FROM hvc.snapshot_info)
  ORDER BY customer_id;
+-- Refreshes in one transaction (a backfill: SELECT hvc.refresh_now(d) FROM
+-- ...) each have their own time: the second of two refreshes of the same
+-- data moves nobody, and the customers the first moved keep its time as
+-- tier_since (with the transaction's now() for both, the second recorded
+-- every move of the first again, and alerted its drops again).
+INSERT INTO sw_sales VALUES (5, '2025-06-30', 500000);
+BEGIN;
+SELECT hvc.refresh_now(as_of => '2025-07-01') AS first_id \gset
+SELECT count(*) > 0 AS first_moved FROM hvc.tier_history WHERE refresh_id = :first_id;
+SELECT hvc.refresh_now(as_of => '2025-07-01') AS second_id \gset
+SELECT count(*) AS second_moves FROM hvc.tier_history WHERE refresh_id = :second_id;
+SELECT count(*) AS second_drop_alerts FROM hvc.alerts WHERE refresh_id = :second_id AND kind = 'tier_drop';
+SELECT count(*) FILTER (WHERE c.tier_since = (SELECT refreshed_at FROM hvc.snapshot_info)) AS moved_by_second,
+       count(*) FILTER (WHERE c.tier_since = (SELECT h.refreshed_at FROM hvc.tier_history h
+                                               WHERE h.refresh_id = :first_id LIMIT 1)) > 0 AS moved_by_first
+  FROM hvc.customers c;
+COMMIT;
 DROP TABLE sw_sales, sw_seen;
 DROP FUNCTION sw_count();
