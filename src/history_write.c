@@ -6,7 +6,9 @@
  * 'down', with the refresh's reason) — written in batches (row_writer.c)
  * instead of a scan of the new snapshot afterwards.  Lapsed customers (an
  * old row without a new one) are recorded by hvc._record_tier_changes after
- * the build.
+ * the build.  The moves come in value order, so the builder also counts the
+ * drops hvc._raise_alerts reports and keeps the keys of the ten most
+ * valuable (history_move_is_drop, history_key_jsonb).
  *
  * Only for the table hvc._create_history_objects makes: its nine columns,
  * no triggers, rules or row-level security (its NOT NULL and CHECK
@@ -18,7 +20,9 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -75,16 +79,17 @@ history_writer_open(RowWriter *w, Oid key_type)
 				 errhint("Remove what was added to hvc.tier_history, or register the source again with hvc.register_source() (which recreates it empty).")));
 }
 
-void
+bool
 history_put_move(RowWriter *w, const SnapshotArgs *a, const PassRow *r,
 				 const Datum *values, const bool *nulls)
 {
 	Datum		h[HISTORY_NATTS];
 	bool		hn[HISTORY_NATTS] = {false, false, false, false, false, false, false, false, false};
 	int32		to_rank = DatumGetInt32(values[32]);
+	bool		drop = false;
 
 	if (DatumGetTimestampTz(values[35]) != a->refreshed)
-		return;					/* no move */
+		return false;			/* no move */
 	h[0] = values[0];
 	h[1] = Int64GetDatum(a->refresh_id);
 	h[2] = TimestampTzGetDatum(a->refreshed);
@@ -105,6 +110,25 @@ history_put_move(RowWriter *w, const SnapshotArgs *a, const PassRow *r,
 		h[4] = Int32GetDatum(from_rank);
 		h[7] = CStringGetTextDatum(to_rank < from_rank ? "up" : "down");
 		h[8] = a->move_reason;
+		/* a drop out of a tier that is high-value under the current rules */
+		drop = to_rank >= from_rank && a->moves_are_activity && snapshot_old_tier_high(a, r);
 	}
 	row_writer_put(w, h, hn, NULL);
+	return drop;
+}
+
+/* to_jsonb(key) for a key of (base) type key_type, as SQL computes it */
+Datum
+history_key_jsonb(Datum key, Oid key_type)
+{
+	FmgrInfo	flinfo;
+	FuncExpr   *expr;
+
+	fmgr_info(F_TO_JSONB, &flinfo);
+	/* to_jsonb(anyelement) reads its argument's type from the call */
+	expr = makeFuncExpr(F_TO_JSONB, JSONBOID,
+						list_make1(makeNullConst(key_type, -1, InvalidOid)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	fmgr_info_set_expr((Node *) expr, &flinfo);
+	return FunctionCall1(&flinfo, key);
 }

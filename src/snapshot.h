@@ -63,6 +63,7 @@ typedef struct SnapshotArgs
 	int64		refresh_id;
 	bool		record_moves;	/* write the tier moves into hvc.tier_history */
 	Datum		move_reason;	/* text: the reason of the up and down moves */
+	bool		moves_are_activity; /* move_reason is 'activity' */
 } SnapshotArgs;
 
 /* snapshot_args.c */
@@ -145,6 +146,7 @@ typedef struct Ranked
 
 #define SNAPSHOT_NATTS 38
 #define PARETO_POINTS 100
+#define DROP_SAMPLES 10			/* the tier drops an alert names */
 
 /*
  * What a build knows about the whole snapshot, for the statements after it
@@ -161,6 +163,9 @@ typedef struct SnapshotStats
 	bool		has_premium,
 				has_median_gap;
 	int32		max_tenure_days;	/* the oldest customer's tenure_days (-1: none) */
+	int64		drops;			/* tier drops of hvc._raise_alerts (history_put_move) */
+	int			ndrop_ids;
+	Datum		drop_ids[DROP_SAMPLES];	/* jsonb keys of the most valuable, in TopMemoryContext */
 	double		premium_ticket_from;	/* percentile_cont(0.8) of avg_order_value */
 	double		median_repeat_gap;	/* percentile_cont(0.5) of avg_days_between_orders */
 	bool		pareto_null[PARETO_POINTS];
@@ -176,6 +181,8 @@ extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *
  * rank it had (a tier renamed or dropped since)
  */
 extern int32 snapshot_old_tier_rank(const SnapshotArgs *a, const PassRow *r);
+/* whether the old tier of r is a high-value tier under the current rules (by name) */
+extern bool snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r);
 /* whether that row replaces the customer's old row in place */
 extern bool snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values);
 
@@ -198,10 +205,14 @@ extern void snapshot_writer_open(struct RowWriter *w, Oid key_type);
 /*
  * history_write.c: the tier moves straight into hvc.tier_history (a
  * RowWriter), as pass 2 forms the rows: one history row for each output
- * row whose tier_since is the refresh (values, nulls: snapshot_row's)
+ * row whose tier_since is the refresh (values, nulls: snapshot_row's);
+ * true when the move is a drop the tier-drop alert counts (down, out of a
+ * high-value tier, reason activity)
  */
 extern void history_writer_open(struct RowWriter *w, Oid key_type);
-extern void history_put_move(struct RowWriter *w, const SnapshotArgs *a, const PassRow *r,
+extern bool history_put_move(struct RowWriter *w, const SnapshotArgs *a, const PassRow *r,
 							 const Datum *values, const bool *nulls);
+/* to_jsonb(key) of a key of (base) type key_type */
+extern Datum history_key_jsonb(Datum key, Oid key_type);
 
 #endif

@@ -144,5 +144,6 @@ snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a)
 			strcmp(reason, "model_change") != 0 && strcmp(reason, "fallback") != 0)
 			bad_arg("move_reason must be activity, basis_change, model_change or fallback");
 		a->move_reason = CStringGetTextDatum(reason);
+		a->moves_are_activity = strcmp(reason, "activity") == 0;
 	}
 }

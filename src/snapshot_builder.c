@@ -36,6 +36,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/guc.h"
@@ -221,6 +222,25 @@ numeric_as_float8(Datum num)
 }
 
 /*
+ * One more tier drop of the alert (pass 2 sees them in value order: the
+ * first DROP_SAMPLES are the most valuable), its key kept as jsonb
+ */
+static void
+count_drop(SnapshotStats *st, Datum key, Oid key_type)
+{
+	MemoryContext outer;
+	Datum		j;
+
+	st->drops++;
+	if (st->ndrop_ids >= DROP_SAMPLES)
+		return;
+	j = history_key_jsonb(key, key_type);
+	outer = MemoryContextSwitchTo(TopMemoryContext);
+	st->drop_ids[st->ndrop_ids++] = datumCopy(j, false, -1);
+	MemoryContextSwitchTo(outer);
+}
+
+/*
  * pass 2: ranks, shares, tiers, scores, in value order, out to sink; the
  * tier moves into history when given
  */
@@ -253,6 +273,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 
 	if (st->cohorts != NULL)
 		pfree(st->cohorts);
+	while (st->ndrop_ids > 0)
+		pfree(DatumGetPointer(st->drop_ids[--st->ndrop_ids]));
 	memset(st, 0, sizeof(*st));
 	st->refresh_id = -1;		/* not a finished build yet */
 	st->max_tenure_days = -1;
@@ -301,8 +323,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 		/* the new row replaces the old in place (tier moves included) */
 		sink(sink_arg, values, nulls,
 			 snapshot_replaces_old(a, &r, values) ? &r.old_tid : NULL);
-		if (history != NULL)
-			history_put_move(history, a, &r, values, nulls);
+		if (history != NULL && history_put_move(history, a, &r, values, nulls))
+			count_drop(st, values[0], p1->rows.key_type);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
 			break_sort_put(&tickets, numeric_as_float8(values[8]));
@@ -335,8 +357,9 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
  * hvc._snapshot_stats(refresh_id bigint, OUT customers bigint, OUT moved
  * bigint, OUT kept bigint, OUT premium_ticket_from float8,
  * OUT median_repeat_gap_days float8, OUT pareto float8[], OUT replaced
- * bigint, OUT cohorts bytea, OUT max_tenure_days integer): what the last
- * hvc._build_snapshot of this backend computed for that refresh.
+ * bigint, OUT cohorts bytea, OUT max_tenure_days integer, OUT drops bigint,
+ * OUT drop_ids jsonb[]): what the last hvc._build_snapshot of this backend
+ * computed for that refresh.
  */
 Datum
 hvc_snapshot_stats(PG_FUNCTION_ARGS)
@@ -344,8 +367,8 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	SnapshotStats *st = &last_stats;
 	TupleDesc	desc;
-	Datum		values[9];
-	bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+	Datum		values[11];
+	bool		nulls[11] = {false, false, false, false, false, false, false, false, false, false, false};
 	Datum		shares[PARETO_POINTS];
 	int			dims[1] = {PARETO_POINTS};
 	int			lbs[1] = {1};
@@ -378,6 +401,9 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	values[7] = PointerGetDatum(st->cohorts);
 	values[8] = Int32GetDatum(st->max_tenure_days);
 	nulls[8] = st->max_tenure_days < 0;
+	values[9] = Int64GetDatum(st->drops);
+	values[10] = PointerGetDatum(construct_array(st->drop_ids, st->ndrop_ids, JSONBOID,
+												 -1, false, TYPALIGN_INT));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 

@@ -292,6 +292,17 @@ snapshot_old_tier_rank(const SnapshotArgs *a, const PassRow *r)
 	return r->old_tier_rank;
 }
 
+bool
+snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r)
+{
+	int			u;
+
+	for (u = 0; u < a->ntiers; u++)
+		if (text_datums_equal(r->old_tier, a->tier_names[u]))
+			return DatumGetBool(a->tier_high[u]);
+	return false;
+}
+
 /*
  * Whether the output row of a customer with an old row replaces it in place
  * (hvc._write_snapshot updates it): a customer who stays in the tier, and one

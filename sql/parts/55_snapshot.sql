@@ -58,10 +58,11 @@ CREATE OR REPLACE FUNCTION hvc._snapshot_stats(refresh_id bigint, OUT customers 
                                                OUT kept bigint, OUT premium_ticket_from float8,
                                                OUT median_repeat_gap_days float8, OUT pareto float8[],
                                                OUT replaced bigint, OUT cohorts bytea,
-                                               OUT max_tenure_days integer)
+                                               OUT max_tenure_days integer, OUT drops bigint,
+                                               OUT drop_ids jsonb[])
 AS 'MODULE_PATHNAME', 'hvc_snapshot_stats' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION hvc._snapshot_stats(bigint) IS
-    'Internal: what this session''s last hvc._build_snapshot computed for refresh refresh_id: customers, rows whose tier_since is the refresh (moved), rows not new (kept), percentile_cont(0.8) of avg_order_value, percentile_cont(0.5) of avg_days_between_orders, the cumulative value share at the value rank of the top 1..100 percent (NULL without customers), how many old rows hvc._write_snapshot updated in place (0 after hvc._build_snapshot), the cohort counts of hvc.cohort_retention (read with hvc._cohort_rows), and the greatest tenure_days (days from the earliest first purchase day to as_of; NULL without customers). An error when it built none for that refresh.';
+    'Internal: what this session''s last hvc._build_snapshot computed for refresh refresh_id: customers, rows whose tier_since is the refresh (moved), rows not new (kept), percentile_cont(0.8) of avg_order_value, percentile_cont(0.5) of avg_days_between_orders, the cumulative value share at the value rank of the top 1..100 percent (NULL without customers), how many old rows hvc._write_snapshot updated in place (0 after hvc._build_snapshot), the cohort counts of hvc.cohort_retention (read with hvc._cohort_rows), the greatest tenure_days (days from the earliest first purchase day to as_of; NULL without customers), the tier drops of the alert (moves down out of a high-value tier, reason activity, as written to hvc.tier_history) and the keys (to_jsonb) of the ten most valuable of them, by value rank. An error when it built none for that refresh.';
 
 -- ---------------------------------------------------------------------------
 -- Objects created at run time belong to the extension.  register_source

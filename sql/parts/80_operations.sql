@@ -339,8 +339,6 @@ DECLARE
     samples integer := 10;
     payload text;
     payload_mode text;
-    nestloop text;
-    high_tiers text[];
     raised timestamptz := clock_timestamp();
 BEGIN
     SELECT l.as_of INTO run_as_of FROM hvc.refresh_log l WHERE l.refresh_id = id;
@@ -368,36 +366,12 @@ BEGIN
               FROM _hvc_at_risk r WHERE r.is_new
              ORDER BY r.at_risk_rank LIMIT 10) x;
 
-    -- The drops out of a high-value tier: counted from the history alone
-    -- (every one has a new row), the ten of highest value joined to the
-    -- snapshot.  The history's fresh rows have no statistics yet and the
-    -- planner guesses a few, so it would probe one by one (50 M lines,
-    -- 117 k drops): the high-value tiers are an array read once (a
-    -- semi-join to hvc.tier_rules: 0.25 s of probes), and many drops (a
-    -- refresh that reshuffles the tiers) are joined to one scan of the
-    -- snapshot (probed: about 1 s).
-    high_tiers := ARRAY(SELECT t.tier FROM hvc.tier_rules t WHERE t.high_value);
-    SELECT count(*) INTO n_drops
-      FROM hvc.tier_history h
-     WHERE h.refresh_id = id AND h.direction = 'down' AND h.reason = 'activity'
-       AND h.from_tier = ANY (high_tiers);
-    drop_ids := '{}';
-    IF n_drops > 0 THEN
-        IF n_drops > 1000 THEN
-            nestloop := current_setting('enable_nestloop');
-            PERFORM set_config('enable_nestloop', 'off', true);
-        END IF;
-        SELECT coalesce(array_agg(x.j ORDER BY x.rk), '{}') INTO drop_ids
-          FROM (SELECT to_jsonb(h.customer_id) AS j, s.value_rank AS rk
-                  FROM hvc.tier_history h
-                  JOIN hvc.customer_snapshot s ON s.customer_id = h.customer_id
-                 WHERE h.refresh_id = id AND h.direction = 'down' AND h.reason = 'activity'
-                   AND h.from_tier = ANY (high_tiers)
-                 ORDER BY s.value_rank LIMIT 10) x;
-        IF nestloop IS NOT NULL THEN
-            PERFORM set_config('enable_nestloop', nestloop, true);
-        END IF;
-    END IF;
+    -- The drops out of a high-value tier (down, reason activity): the
+    -- builder wrote them into the history in value order, counting them
+    -- and keeping the keys of the ten most valuable (hvc._snapshot_stats;
+    -- a count over the history's fresh rows and a join of the drops to the
+    -- new snapshot for the ten, 117 k drops at 50 M lines, before).
+    SELECT st.drops, st.drop_ids INTO n_drops, drop_ids FROM hvc._snapshot_stats(id) st;
 
     -- the at-risk memory follows the set: who left it goes, who is new on
     -- it comes in (with this refresh), who stays is not rewritten

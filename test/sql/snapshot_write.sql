@@ -64,8 +64,8 @@ SELECT count(*) AS rows, count(DISTINCT refresh_id) AS refreshes,
 -- and no DELETE scan: three scans of the snapshot (the builder's join,
 -- the retention by tier and hvc.at_risk), not five: the builder writes the
 -- moves into the history as it forms the rows, without a scan of the new
--- ones (four scans until then).  (A move out of a renamed tier keeps its
--- old row: bad_data.)
+-- ones (four scans until then), and counts the tier drops the alert
+-- reports.  (A move out of a renamed tier keeps its old row: bad_data.)
 INSERT INTO sw_sales VALUES (1, '2025-06-25', 5000);
 :wait_quiet
 SELECT pg_stat_force_next_flush();   -- the counts below are this transaction's only
