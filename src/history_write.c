@@ -8,7 +8,7 @@
  * old row without a new one) are recorded by hvc._record_tier_changes after
  * the build.  The moves come in value order, so the builder also counts the
  * drops hvc._raise_alerts reports and keeps the keys of the ten most
- * valuable (history_move_is_drop, history_key_jsonb).
+ * valuable (history_put_move says which moves are drops; history_key_jsonb).
  *
  * Only for the table hvc._create_history_objects makes: its nine columns,
  * no triggers, rules or row-level security (its NOT NULL and CHECK
