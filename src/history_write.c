@@ -62,15 +62,7 @@ history_writable(Relation rel, Oid key_type)
 void
 history_writer_open(RowWriter *w, Oid key_type)
 {
-	Oid			nsp = get_namespace_oid("hvc", false);
-	Oid			relid = get_relname_relid("tier_history", nsp);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("hvc: hvc.tier_history is missing"),
-				 errhint("Register the source again with hvc.register_source() and refresh.")));
-	row_writer_open(w, relid, "tier_history");
+	row_writer_open(w, hvc_source_table("tier_history"), "tier_history");
 	if (!history_writable(w->rel, key_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -7,15 +7,31 @@
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "row_writer.h"
+
+Oid
+hvc_source_table(const char *name)
+{
+	Oid			nsp = get_namespace_oid("hvc", false);
+	Oid			rel = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("hvc: hvc.%s is missing", name),
+				 errhint("Register the source again with hvc.register_source() and refresh.")));
+	return rel;
+}
 
 void
 row_writer_open(RowWriter *w, Oid relid, const char *name)

@@ -43,6 +43,12 @@ typedef struct RowWriter
 } RowWriter;
 
 /*
+ * The oid of hvc.<name>, one of the tables register_source creates: an
+ * error (42P01, re-register) when it is missing
+ */
+extern Oid	hvc_source_table(const char *name);
+
+/*
  * Opens relid (RowExclusiveLock) for writing by the current user: an error
  * without INSERT privilege; updates only with UPDATE privilege (can_update).
  * name is the table's name for the privilege error.

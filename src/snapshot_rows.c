@@ -254,16 +254,23 @@ text_datums_equal(Datum a, Datum b)
 		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
-/* whether name (a text Datum) is one of the current tiers' names */
-static bool
-tier_named(const SnapshotArgs *a, Datum name)
+/* the index of the current tier named name (a text Datum), or -1 */
+static int
+tier_index(const SnapshotArgs *a, Datum name)
 {
 	int			u;
 
 	for (u = 0; u < a->ntiers; u++)
 		if (text_datums_equal(name, a->tier_names[u]))
-			return true;
-	return false;
+			return u;
+	return -1;
+}
+
+/* whether name (a text Datum) is one of the current tiers' names */
+static bool
+tier_named(const SnapshotArgs *a, Datum name)
+{
+	return tier_index(a, name) >= 0;
 }
 
 /*
@@ -284,23 +291,17 @@ same_tier(const SnapshotArgs *a, const PassRow *r, int t)
 int32
 snapshot_old_tier_rank(const SnapshotArgs *a, const PassRow *r)
 {
-	int			u;
+	int			u = tier_index(a, r->old_tier);
 
-	for (u = 0; u < a->ntiers; u++)
-		if (text_datums_equal(r->old_tier, a->tier_names[u]))
-			return DatumGetInt32(a->tier_ranks[u]);
-	return r->old_tier_rank;
+	return u >= 0 ? DatumGetInt32(a->tier_ranks[u]) : r->old_tier_rank;
 }
 
 bool
 snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r)
 {
-	int			u;
+	int			u = tier_index(a, r->old_tier);
 
-	for (u = 0; u < a->ntiers; u++)
-		if (text_datums_equal(r->old_tier, a->tier_names[u]))
-			return DatumGetBool(a->tier_high[u]);
-	return false;
+	return u >= 0 && DatumGetBool(a->tier_high[u]);
 }
 
 /*

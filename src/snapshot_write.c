@@ -53,20 +53,6 @@ static const Oid column_types[SNAPSHOT_NATTS] = {
 	TEXTOID, INT4OID, BOOLOID, TEXTOID, TIMESTAMPTZOID, INT8OID, FLOAT8OID
 };
 
-static Oid
-snapshot_relid(void)
-{
-	Oid			nsp = get_namespace_oid("hvc", false);
-	Oid			rel = get_relname_relid("customer_snapshot", nsp);
-
-	if (!OidIsValid(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("hvc: hvc.customer_snapshot is missing"),
-				 errhint("Register the source again with hvc.register_source() and refresh.")));
-	return rel;
-}
-
 /*
  * Whether the rows may go straight into rel: the columns the builder makes
  * (the key of type key_type, or any type when InvalidOid), nothing the
@@ -116,7 +102,7 @@ relation_writable(Relation rel, Oid key_type)
 Datum
 hvc_snapshot_writable(PG_FUNCTION_ARGS)
 {
-	Relation	rel = table_open(snapshot_relid(), AccessShareLock);
+	Relation	rel = table_open(hvc_source_table("customer_snapshot"), AccessShareLock);
 	bool		ok = relation_writable(rel, getBaseType(TupleDescAttr(RelationGetDescr(rel), 0)->atttypid)) &&
 		TupleDescAttr(RelationGetDescr(rel), 0)->atttypid ==
 		getBaseType(TupleDescAttr(RelationGetDescr(rel), 0)->atttypid);
@@ -128,7 +114,7 @@ hvc_snapshot_writable(PG_FUNCTION_ARGS)
 void
 snapshot_writer_open(RowWriter *w, Oid key_type)
 {
-	row_writer_open(w, snapshot_relid(), "customer_snapshot");
+	row_writer_open(w, hvc_source_table("customer_snapshot"), "customer_snapshot");
 	if (!relation_writable(w->rel, key_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
