@@ -25,7 +25,7 @@ COMMENT ON TABLE hvc.snapshot_info IS 'The snapshot currently shown by the hvc v
 COMMENT ON COLUMN hvc.snapshot_info.singleton IS 'Always true: one current snapshot.';
 COMMENT ON COLUMN hvc.snapshot_info.refresh_id IS 'The refresh (hvc.refresh_log) that built the snapshot.';
 COMMENT ON COLUMN hvc.snapshot_info.as_of IS 'Observation end of the snapshot.';
-COMMENT ON COLUMN hvc.snapshot_info.refreshed_at IS 'When the snapshot was swapped in.';
+COMMENT ON COLUMN hvc.snapshot_info.refreshed_at IS 'When the refresh that built the snapshot ran (its own clock time at the start of the build, also the tier_since of the customers it moved; readers see the snapshot once that refresh commits).';
 COMMENT ON COLUMN hvc.snapshot_info.customers IS 'Customers in the snapshot.';
 COMMENT ON COLUMN hvc.snapshot_info.model IS 'Purchase model whose predictions the snapshot holds (the configured one, or the model of the previous snapshot when the configured one has never been fitted), or none.';
 COMMENT ON COLUMN hvc.snapshot_info.value_basis IS 'What value_rank ranked by in this snapshot: hvc.config.value_basis, except that predicted_clv without any usable fit keeps the previous snapshot''s basis (historic_clv before the first fit) and margin without a margin column is revenue.';
