@@ -228,9 +228,14 @@ run_fault() {
     check_next_refresh "$label"
 
     if [ "$how" = call ] && { [ "$kind" = terminate ] || [ "$kind" = kill ]; }; then
+        # the dead backend's row, found by its pid: after a crash restart
+        # the identity sequence resumes past the values it had cached (a
+        # retry after a kill that came too late finds its refresh's id far
+        # beyond before_log + 1)
         check "$label: the next refresh marked it interrupted, saying why" \
             "SELECT status, finished_at IS NOT NULL, message LIKE '%ended before the refresh finished%'
-               FROM hvc.refresh_log WHERE refresh_id = $((before_log + 1))" "interrupted|t|t"
+               FROM hvc.refresh_log WHERE refresh_id > $before_log AND backend_pid = $pid
+              ORDER BY refresh_id LIMIT 1" "interrupted|t|t"
     elif [ "$how" = now ]; then
         note "$label: hvc.refresh_log after the next refresh: $(log_rows "$before_log")"
     fi
