@@ -18,7 +18,6 @@
 #include "pg_compat.h"
 
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
@@ -43,17 +42,13 @@ history_writable(Relation rel, Oid key_type)
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL || rel->rd_rules != NULL ||
-		rel->rd_rel->relrowsecurity || desc->natts != HISTORY_NATTS ||
-		(desc->constr != NULL && desc->constr->has_generated_stored))
+	if (!row_writer_plain_table(rel, HISTORY_NATTS))
 		return false;
 	for (i = 0; i < HISTORY_NATTS; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			type = TupleDescAttr(desc, i)->atttypid;
 
-		if (att->attisdropped)
-			return false;
-		if (i == 0 ? getBaseType(att->atttypid) != key_type : att->atttypid != history_types[i])
+		if (i == 0 ? getBaseType(type) != key_type : type != history_types[i])
 			return false;
 	}
 	return true;

@@ -33,6 +33,23 @@ hvc_source_table(const char *name)
 	return rel;
 }
 
+bool
+row_writer_plain_table(Relation rel, int natts)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	/* the relcache's triggers and rules (pg_class's flags lag behind a DROP) */
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL || rel->rd_rules != NULL ||
+		rel->rd_rel->relrowsecurity || desc->natts != natts ||
+		(desc->constr != NULL && desc->constr->has_generated_stored))
+		return false;
+	for (i = 0; i < natts; i++)
+		if (TupleDescAttr(desc, i)->attisdropped)
+			return false;
+	return true;
+}
+
 void
 row_writer_open(RowWriter *w, Oid relid, const char *name)
 {

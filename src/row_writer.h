@@ -6,8 +6,9 @@
  * updated in place.  Every write is WAL-logged like any insert or update and
  * belongs to the caller's transaction.
  *
- * Only for tables whose shape the caller has checked: no triggers, rules or
- * row-level security (the executor's work this path does not do).  NOT NULL
+ * Only for tables whose shape the caller has checked (row_writer_plain_table:
+ * no triggers, rules or row-level security, the executor's work this path
+ * does not do).  NOT NULL
  * and CHECK constraints are checked (ExecConstraints) when the table has any.
  * Users: the refresh's snapshot rows (snapshot_write.c) and tier moves
  * (history_write.c).
@@ -47,6 +48,14 @@ typedef struct RowWriter
  * error (42P01, re-register) when it is missing
  */
 extern Oid	hvc_source_table(const char *name);
+
+/*
+ * Whether rel is a table this writer may write without the executor's work
+ * it does not do: a plain table (no partitions, views or foreign tables)
+ * without triggers, rules, row-level security or stored generated columns,
+ * with natts columns and none dropped.  The caller checks the columns' types.
+ */
+extern bool row_writer_plain_table(Relation rel, int natts);
 
 /*
  * Opens relid (RowExclusiveLock) for writing by the current user: an error

@@ -30,7 +30,6 @@
 
 #include "access/table.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_publication.h"
 #include "catalog/pg_type.h"
 #include "utils/lsyscache.h"
@@ -68,10 +67,8 @@ relation_writable(Relation rel, Oid key_type)
 	PublicationDesc pub;
 	int			i;
 
-	/* the relcache's triggers and rules (pg_class's flags lag behind a DROP) */
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL || rel->rd_rules != NULL ||
-		rel->rd_rel->relrowsecurity || desc->natts != SNAPSHOT_NATTS ||
-		(desc->constr != NULL && (desc->constr->num_check > 0 || desc->constr->has_generated_stored)))
+	if (!row_writer_plain_table(rel, SNAPSHOT_NATTS) ||
+		(desc->constr != NULL && desc->constr->num_check > 0))
 		return false;
 	/* the executor checks a published table's replica identity for updates */
 	RelationBuildPublicationDesc(rel, &pub);
@@ -82,8 +79,6 @@ relation_writable(Relation rel, Oid key_type)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		Oid			want = i == 0 ? key_type : column_types[i];
 
-		if (att->attisdropped)
-			return false;
 		if (i == 0 && !OidIsValid(key_type))
 			continue;
 		if (att->atttypid != want)
