@@ -75,8 +75,6 @@ history_put_move(RowWriter *w, const SnapshotArgs *a, const PassRow *r,
 	int32		to_rank = DatumGetInt32(values[32]);
 	bool		drop = false;
 
-	if (DatumGetTimestampTz(values[35]) != a->refreshed)
-		return false;			/* no move */
 	h[0] = values[0];
 	h[1] = Int64GetDatum(a->refresh_id);
 	h[2] = TimestampTzGetDatum(a->refreshed);

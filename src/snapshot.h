@@ -183,6 +183,11 @@ extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *
 extern int32 snapshot_old_tier_rank(const SnapshotArgs *a, const PassRow *r);
 /* whether the old tier of r is a high-value tier under the current rules (by name) */
 extern bool snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r);
+/*
+ * Whether that row is a tier move of this refresh (a new customer or a move
+ * between tiers: its tier_since is the refresh)
+ */
+extern bool snapshot_row_moved(const SnapshotArgs *a, const Datum *values);
 /* whether that row replaces the customer's old row in place */
 extern bool snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values);
 
@@ -204,9 +209,9 @@ extern void snapshot_writer_open(struct RowWriter *w, Oid key_type);
 
 /*
  * history_write.c: the tier moves straight into hvc.tier_history (a
- * RowWriter), as pass 2 forms the rows: one history row for each output
- * row whose tier_since is the refresh (values, nulls: snapshot_row's);
- * true when the move is a drop the tier-drop alert counts (down, out of a
+ * RowWriter), as pass 2 forms the rows: the history row of an output row
+ * that is a move (snapshot_row_moved; values, nulls: snapshot_row's); true
+ * when the move is a drop the tier-drop alert counts (down, out of a
  * high-value tier, reason activity)
  */
 extern void history_writer_open(struct RowWriter *w, Oid key_type);

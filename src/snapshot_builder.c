@@ -264,6 +264,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 	Ranked		k;
 	int			t = 0,
 				pct = 0;
+	bool		moved;
 	int64		pareto_rank[PARETO_POINTS];
 	BreakSort	tickets,
 				gaps;
@@ -320,10 +321,11 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 
 		outer = MemoryContextSwitchTo(rowcxt);
 		snapshot_row(a, &r, &k, values, nulls);
+		moved = snapshot_row_moved(a, values);
 		/* the new row replaces the old in place (tier moves included) */
 		sink(sink_arg, values, nulls,
 			 snapshot_replaces_old(a, &r, values) ? &r.old_tid : NULL);
-		if (history != NULL && history_put_move(history, a, &r, values, nulls))
+		if (moved && history != NULL && history_put_move(history, a, &r, values, nulls))
 			count_drop(st, values[0], p1->rows.key_type);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
@@ -334,9 +336,9 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 			st->max_tenure_days = Max(st->max_tenure_days, DatumGetInt32(values[9]));
 		MemoryContextSwitchTo(outer);
 		MemoryContextReset(rowcxt);
-		if (DatumGetTimestampTz(values[35]) == a->refreshed)
+		if (moved)
 			st->moved++;
-		if (!(DatumGetTimestampTz(values[35]) == a->refreshed && nulls[34]))
+		if (!(moved && nulls[34]))
 			st->kept++;
 		while (pct < PARETO_POINTS && pareto_rank[pct] == k.value_rank)
 		{

@@ -313,11 +313,17 @@ snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r)
  * snapshot_old_tier_rank).
  */
 bool
+snapshot_row_moved(const SnapshotArgs *a, const Datum *values)
+{
+	return DatumGetTimestampTz(values[35]) == a->refreshed;
+}
+
+bool
 snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values)
 {
 	if (!r->has_old)
 		return false;
-	return DatumGetTimestampTz(values[35]) != a->refreshed || tier_named(a, r->old_tier);
+	return !snapshot_row_moved(a, values) || tier_named(a, r->old_tier);
 }
 
 void
