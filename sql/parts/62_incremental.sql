@@ -627,6 +627,7 @@ CREATE OR REPLACE FUNCTION hvc._stage_full(cfg hvc.config, src hvc.source, as_of
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_partitionwise_aggregate = on AS $fn$
 DECLARE
     n_unsettled bigint;
+    state_expr text;
 BEGIN
     IF cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL OR t1 IS NULL THEN
         RAISE EXCEPTION 'hvc: _stage_full needs the configuration, the source, as_of and a snapshot'
@@ -637,14 +638,15 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'hvc.refresh() calls it through hvc._stage; do not call it directly.';
     END IF;
+    state_expr := hvc._state_expr(src, as_of_local, cfg.timezone);
     -- on Citus, a source distributed by customer: on the workers (96_citus_refresh.sql)
-    IF NOT hvc._citus_stage(src, hvc._state_expr(src, as_of_local, cfg.timezone)) THEN
+    IF NOT hvc._citus_stage(src, state_expr) THEN
         EXECUTE format($q$
             CREATE TEMP TABLE _hvc_stage ON COMMIT DROP AS
             SELECT s.%1$I AS customer_id, %2$s AS state
               FROM %3$s s
              GROUP BY 1$q$,
-            src.customer, hvc._state_expr(src, as_of_local, cfg.timezone), src.relation);
+            src.customer, state_expr, src.relation);
     END IF;
     n_unsettled := hvc._settle_row_log(t1, false);
     IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
