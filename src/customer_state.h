@@ -59,6 +59,7 @@ extern void customer_state_add_purchase(CustomerState *s, int64 local_at,
 										int64 order_key);
 extern void customer_state_merge(CustomerState *into, const CustomerState *from);
 extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState *from);
+extern void customer_state_compact(CustomerState *s);
 extern void customer_state_summarize(CustomerState *s, CustomerSummary *out);
 extern bytea *customer_state_serialize(CustomerState *s);
 extern CustomerState *customer_state_deserialize(MemoryContext cxt,
