@@ -116,19 +116,51 @@ SELECT hvc.customer_state(d, a, NULL::numeric, o, '2030-01-01'::timestamp, 'UTC'
   FROM (VALUES ('2025-01-01'::date, 10::numeric, 1), ('2025-01-05', 20, 2), ('2025-01-05', 5, 2)) v(d, a, o);
 SELECT (hvc.customer_state_summary(s)).* FROM st;
 SELECT length(s) FROM st;
+-- the bytes of format 2: version 2; rows 3, skipped 0, purchase rows 3,
+-- refunds 0, unkeyed 0 (zigzag varints: 06 00 06 00 00); revenue 35.0000
+-- (e0dc2a); margin 0, margin rows 0; first_at (8 bytes); last_at - first_at
+-- (6 bytes); first-day spend 10.0000 (c09a0c); 2 days, 2 orders; the second
+-- day 3 + 1 days after the first; order key 1 (zigzag 02), the next 0 + 1 after it
+SELECT s = '\x020600060000e0dc2a00008080a4ed8fe6e6028080ecf58e14c09a0c0202030200'::bytea AS format_2 FROM st;
 \set ON_ERROR_STOP 0
 SELECT hvc.customer_state_summary('\x'::bytea);
-SELECT hvc.customer_state_summary('\x02'::bytea || substr(s, 2)) FROM st;
+SELECT hvc.customer_state_summary('\x03'::bytea || substr(s, 2)) FROM st;
 SELECT hvc.customer_state_summary(substr(s, 1, length(s) - 1)) FROM st;
 SELECT hvc.customer_state_summary(s || '\x00'::bytea) FROM st;
+-- cut inside revenue's varint
+SELECT hvc.customer_state_summary(substr(s, 1, 8)) FROM st;
+-- rows counter (byte 2) set to 4: counts no longer add up
+SELECT hvc.customer_state_summary(overlay(s placing '\x08'::bytea from 2 for 1)) FROM st;
+-- skipped (byte 3) as a two-byte zero: not the shortest form
+SELECT hvc.customer_state_summary(overlay(s placing '\x8000'::bytea from 3 for 1)) FROM st;
+-- margin (byte 10) as ten bytes past 64 bits
+SELECT hvc.customer_state_summary(overlay(s placing '\xffffffffffffffffff7f'::bytea from 10 for 1)) FROM st;
+-- order set size (byte 30) made huge
+SELECT hvc.customer_state_summary(overlay(s placing '\xffffffff0f'::bytea from 30 for 1)) FROM st;
+-- last_at before first_at (bytes 20-25: -1 microsecond)
+SELECT hvc.customer_state_summary(overlay(s placing '\x01'::bytea from 20 for 6)) FROM st;
+-- the second purchase day (byte 31) moved: no longer the day of last_at
+SELECT hvc.customer_state_summary(overlay(s placing '\x02'::bytea from 31 for 1)) FROM st;
+-- first order key (byte 32) the largest bigint: the next one is out of range
+SELECT hvc.customer_state_summary(overlay(s placing '\xfeffffffffffffffff01'::bytea from 32 for 1)) FROM st;
+\set ON_ERROR_STOP 1
+-- Format 1, what 0.1.0 wrote (the same state), is still read, merged with
+-- format 2 and rejected when corrupt.
+CREATE TABLE st1 AS SELECT '\x01030000000000000000000000000000000300000000000000000000000000000000000000000000003057050000000000000000000000000000000000000000000080d47e98cd0200000032f6e8cd0200a086010000000000ac2300000200000002000000ac230000b023000001000000000000000200000000000000'::bytea AS s;
+SELECT hvc.customer_state_summary(s1.s)::text = hvc.customer_state_summary(st.s)::text AS same_summary FROM st1 s1, st;
+SELECT hvc._state_merge(s1.s, s1.s) = hvc._state_merge(st.s, st.s) AS merged_alike,
+       get_byte(hvc._state_merge(s1.s, st.s), 0) AS merged_format
+  FROM st1 s1, st;
+\set ON_ERROR_STOP 0
 -- rows counter (bytes 2-9) set to 1: counts no longer add up
-SELECT hvc.customer_state_summary(overlay(s placing '\x0100000000000000'::bytea from 2 for 8)) FROM st;
+SELECT hvc.customer_state_summary(overlay(s placing '\x0100000000000000'::bytea from 2 for 8)) FROM st1;
 -- set sizes (bytes 94-101) made huge
-SELECT hvc.customer_state_summary(overlay(s placing '\xffffff7f'::bytea from 98 for 4)) FROM st;
+SELECT hvc.customer_state_summary(overlay(s placing '\xffffff7f'::bytea from 98 for 4)) FROM st1;
 -- purchase days out of order
-SELECT hvc.customer_state_summary(overlay(s placing substr(s, 106, 4) || substr(s, 102, 4) from 102 for 8)) FROM st;
+SELECT hvc.customer_state_summary(overlay(s placing substr(s, 106, 4) || substr(s, 102, 4) from 102 for 8)) FROM st1;
 -- first/last times swapped
-SELECT hvc.customer_state_summary(overlay(s placing substr(s, 74, 8) || substr(s, 66, 8) from 66 for 16)) FROM st;
+SELECT hvc.customer_state_summary(overlay(s placing substr(s, 74, 8) || substr(s, 66, 8) from 66 for 16)) FROM st1;
+SELECT hvc.customer_state_summary(substr(s, 1, length(s) - 1)) FROM st1;
 \set ON_ERROR_STOP 1
 -- random garbage of many lengths: always an error, never a crash
 DO $$
