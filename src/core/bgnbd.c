@@ -408,13 +408,12 @@ bgnbd_brackets_compute(const bgnbd_params *p, const double *t, int n, double x, 
 	return 1;
 }
 
-/* cond_expected from its bracket */
+/* cond_expected from its bracket and p_alive (the same at every horizon) */
 static double
-expected_of_bracket(const bgnbd_params *p, double x, double t_x, double T, double bracket)
+expected_of_bracket(const bgnbd_params *p, double x, double pal, double bracket)
 {
 	const double a = p->a, b = p->b;
 	double		C = a + b + x - 1.0;
-	double		pal = bgnbd_p_alive(p, x, t_x, T);
 
 	if (isnan(pal))
 		return NAN;
@@ -427,9 +426,23 @@ bgnbd_expected_from_brackets(const bgnbd_params *p, const double *t, int n, doub
 {
 	int			j;
 	int			ok = bgnbd_params_valid(p) && data_valid(x, t_x, T);
+	bgnbd_params lo = *p,
+				hi = *p;
+	double		pal = NAN,
+				pal_hi = NAN;
 
 	if (x <= 0.0)
 		t_x = 0.0;
+	/* p_alive depends on neither the horizon nor the bracket: once */
+	if (ok && br->near_one)
+	{
+		lo.a = 1.0 - A_ONE_EPS;
+		hi.a = 1.0 + A_ONE_EPS;
+		pal = bgnbd_p_alive(&lo, x, t_x, T);
+		pal_hi = bgnbd_p_alive(&hi, x, t_x, T);
+	}
+	else if (ok)
+		pal = bgnbd_p_alive(p, x, t_x, T);
 	for (j = 0; j < n; j++)
 	{
 		if (!ok || !(t[j] >= 0.0) || !isfinite(t[j]))
@@ -437,16 +450,10 @@ bgnbd_expected_from_brackets(const bgnbd_params *p, const double *t, int n, doub
 		else if (t[j] == 0.0)
 			out[j] = 0.0;
 		else if (br->near_one)
-		{
-			bgnbd_params lo = *p, hi = *p;
-
-			lo.a = 1.0 - A_ONE_EPS;
-			hi.a = 1.0 + A_ONE_EPS;
-			out[j] = 0.5 * (expected_of_bracket(&lo, x, t_x, T, br->lo[j]) +
-							expected_of_bracket(&hi, x, t_x, T, br->hi[j]));
-		}
+			out[j] = 0.5 * (expected_of_bracket(&lo, x, pal, br->lo[j]) +
+							expected_of_bracket(&hi, x, pal_hi, br->hi[j]));
 		else
-			out[j] = expected_of_bracket(p, x, t_x, T, br->lo[j]);
+			out[j] = expected_of_bracket(p, x, pal, br->lo[j]);
 	}
 }
 
