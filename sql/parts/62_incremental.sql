@@ -359,17 +359,22 @@ BEGIN
             RETURN NULL;
         END IF;
         -- inserted rows of the registered table: copied into the row log
-        -- (63_row_log.sql), merged into the stored states by the next refresh
+        -- (63_row_log.sql), merged into the stored states by the next refresh;
+        -- updated rows: the keys of those whose mapped columns changed
         IF TG_OP = 'INSERT' AND to_regclass('hvc.inserted_rows') IS NOT NULL THEN
             q := hvc._row_log_insert(TG_RELID);
+        ELSIF TG_OP = 'UPDATE' THEN
+            q := hvc._row_log_update(TG_RELID);
         END IF;
         IF q IS NOT NULL THEN
             EXECUTE q;
-        ELSIF TG_OP IN ('INSERT', 'UPDATE') THEN
-            EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT n.%I FROM hvc_new n', TG_ARGV[0]);
-        END IF;
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT o.%I FROM hvc_old o', TG_ARGV[0]);
+        ELSE
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT n.%I FROM hvc_new n', TG_ARGV[0]);
+            END IF;
+            IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT o.%I FROM hvc_old o', TG_ARGV[0]);
+            END IF;
         END IF;
     EXCEPTION WHEN OTHERS THEN
         BEGIN
@@ -382,7 +387,7 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION hvc._record_changes() IS
-    'Internal: statement trigger function of track_changes ''trigger'': records the customer keys of changed rows in hvc.changed_customers (TRUNCATE: the next refresh is full). Never fails the triggering write for a reason of hvc''s.';
+    'Internal: statement trigger function of track_changes ''trigger'': copies inserted rows into hvc.inserted_rows and records the customer keys of updated rows whose mapped columns changed and of deleted rows in hvc.changed_customers (TRUNCATE: the next refresh is full). Never fails the triggering write for a reason of hvc''s.';
 
 -- ---------------------------------------------------------------------------
 -- The stage.

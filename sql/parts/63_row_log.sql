@@ -8,7 +8,9 @@
 -- own combine step, exact) instead of rereading the customers' histories:
 -- a day of orders costs what its rows cost, not what the customers'
 -- histories cost.  UPDATE and DELETE still record keys
--- (hvc.changed_customers), whose customers are recomputed from the source.
+-- (hvc.changed_customers), whose customers are recomputed from the source;
+-- an UPDATE only those of the rows whose mapped columns changed
+-- (hvc._row_log_update).
 --
 -- Exactly once.  A logged row must reach a state either through a merge or
 -- through a read of the source, never both and never neither:
@@ -134,6 +136,48 @@ BEGIN
 END $fn$;
 COMMENT ON FUNCTION hvc._row_log_insert(oid) IS
     'Internal: the statement the INSERT trigger uses to copy inserted rows into hvc.inserted_rows, or NULL when the table or its column types do not match the registration.';
+
+-- The statement the UPDATE trigger uses for table rel: the keys of the rows
+-- whose mapped columns (customer, ordered_at, amount, margin, order_id)
+-- changed, old and new, as the difference of the statement's old and new
+-- rows both ways (EXCEPT ALL).  A customer's state depends only on the
+-- multiset of its rows' mapped values, so an update that leaves them as
+-- they were (a status or shipping column, say) records no key and costs the
+-- next refresh no recompute.  Only when rel is the registered trigger-mode
+-- source and every mapped column has one of the built-in types below (not
+-- a domain): the comparisons then run only built-in equality, text-like
+-- columns bytewise (COLLATE "C": equal bytes, equal key and order hash).
+-- NULL otherwise: the trigger records every updated row's keys.
+CREATE OR REPLACE FUNCTION hvc._row_log_update(rel oid) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan AS $fn$
+DECLARE
+    q text;
+BEGIN
+    SELECT CASE WHEN count(*) = count(a.atttypid)
+                     AND bool_and(a.atttypid = ANY (ARRAY['int2', 'int4', 'int8', 'numeric', 'float4', 'float8',
+                                                          'text', 'varchar', 'bpchar', 'date', 'timestamp',
+                                                          'timestamptz', 'uuid']::regtype[]::oid[]))
+           THEN format('INSERT INTO hvc.changed_customers (customer_id) SELECT d.k FROM '
+                       '((SELECT %1$s FROM hvc_old o EXCEPT ALL SELECT %2$s FROM hvc_new n) UNION ALL '
+                       '(SELECT %2$s FROM hvc_new n EXCEPT ALL SELECT %1$s FROM hvc_old o)) d(k)',
+                       string_agg('o.' || quote_ident(m.source_column) || a.collate_c, ', ' ORDER BY m.i),
+                       string_agg('n.' || quote_ident(m.source_column) || a.collate_c, ', ' ORDER BY m.i))
+           END
+      INTO q
+      FROM hvc.source s
+     CROSS JOIN LATERAL hvc._row_log_columns(s) m
+      LEFT JOIN LATERAL (SELECT a.atttypid,
+                                CASE WHEN a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
+                                     THEN ' COLLATE "C"' ELSE '' END AS collate_c
+                           FROM pg_attribute a
+                          WHERE a.attrelid = rel AND a.attname = m.source_column AND a.attnum > 0
+                            AND NOT a.attisdropped) a ON true
+     WHERE s.track_changes = 'trigger' AND to_regclass(s.relation) = rel
+    HAVING count(*) > 0;
+    RETURN q;
+END $fn$;
+COMMENT ON FUNCTION hvc._row_log_update(oid) IS
+    'Internal: the statement the UPDATE trigger uses to record the keys of the rows whose mapped columns changed (old and new), or NULL (record every updated row''s keys) when the table is not the registered source or a mapped column is not of a built-in type it compares.';
 
 -- Whether logged row r's key is one of pg_temp._hvc_touched's (NULL keys
 -- match the NULL key).  Always true or false, never NULL: the merge takes

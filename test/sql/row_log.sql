@@ -6,7 +6,8 @@
 -- the first purchase back, a refund line, a new customer and a NULL key;
 -- the result equals a full refresh row for row.  Rolled-back inserts and
 -- savepoints leave nothing; another table carrying the trigger, and a column
--- whose type changed since registration, record keys only; forget_customer
+-- whose type changed since registration, record keys only; updates record
+-- the keys of the rows whose mapped values changed; forget_customer
 -- erases logged rows; registering in column mode drops the log.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
@@ -112,6 +113,14 @@ DELETE FROM rl_sales WHERE customer_id = 'A' AND order_no = 9;
 SELECT rl_inc_vs_full('2024-12-10');
 SELECT customer_id, orders, revenue FROM hvc.customers ORDER BY customer_id;
 
+-- An update of no mapped column still records every updated row's key
+-- here: the amount column is a domain (rl_money), which the comparison of
+-- old and new rows does not take (incremental.sql: with built-in types it
+-- records none).
+UPDATE rl_sales SET id = id WHERE customer_id = 'B';
+SELECT customer_id, count(*) FROM hvc.changed_customers GROUP BY 1 ORDER BY 1;
+SELECT rl_inc_vs_full('2024-12-10');
+
 -- Another table carrying the trigger function: its rows are not the
 -- source's, so only its keys are recorded (a harmless recompute).
 CREATE TABLE rl_other AS SELECT * FROM rl_sales WITH NO DATA;
@@ -134,6 +143,21 @@ SELECT hvc.register_source('rl_sales', 'customer_id', 'ordered_at', 'amount',
 SELECT format_type(a.atttypid, a.atttypmod) AS order_id_type
   FROM pg_attribute a WHERE a.attrelid = 'hvc.inserted_rows'::regclass AND a.attname = 'order_id';
 CALL hvc.refresh(as_of => '2024-12-10');
+
+-- With every mapped column of a built-in type (amount no longer the
+-- domain), an update of no mapped column records no key, and one that
+-- changes a text key records both keys (old and new; the comparison of old
+-- and new rows ran: no invalidation).
+ALTER TABLE rl_sales ALTER COLUMN amount TYPE numeric;
+SELECT hvc.register_source('rl_sales', 'customer_id', 'ordered_at', 'amount',
+                           margin => 'margin', order_id => 'order_no', track_changes => 'trigger') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2024-12-10');
+UPDATE rl_sales SET id = id;
+SELECT count(*) AS keys_recorded FROM hvc.changed_customers;
+UPDATE rl_sales SET customer_id = 'e' WHERE customer_id = 'E';
+SELECT customer_id, count(*) FROM hvc.changed_customers GROUP BY 1 ORDER BY 1;
+SELECT rl_inc_vs_full('2024-12-10');
+SELECT count(*) AS invalidations FROM hvc.state_invalidations;
 
 -- forget_customer erases the customer's logged rows too.
 INSERT INTO rl_sales (customer_id, ordered_at, amount, order_no) VALUES ('C', '2024-11-03', 5, 41), ('E', '2024-11-03', 5, 42);
