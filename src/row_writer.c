@@ -17,6 +17,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "index_spool.h"
 #include "row_writer.h"
 
 Oid
@@ -96,7 +97,9 @@ writer_flush(RowWriter *w)
 	table_multi_insert(w->rel, w->slots, w->nslots, w->cid, 0, w->bistate);
 	for (i = 0; i < w->nslots; i++)
 	{
-		if (w->rri->ri_NumIndices > 0)
+		if (w->spool != NULL)
+			index_spool_put(w->spool, w->slots[i], w->estate);
+		else if (w->rri->ri_NumIndices > 0)
 		{
 			List	   *recheck = hvc_insert_index_tuples(w->rri, w->slots[i], w->estate);
 
@@ -107,7 +110,16 @@ writer_flush(RowWriter *w)
 	MemoryContextSwitchTo(outer);
 	ResetPerTupleExprContext(w->estate);
 	w->written += w->nslots;
+	w->inserted += w->nslots;
 	w->nslots = 0;
+	/* many rows: the entries of the next ones in key order, at the end */
+	if (w->inserted >= ROW_WRITER_SPOOL_AFTER && !w->spool_tried)
+	{
+		outer = MemoryContextSwitchTo(w->cxt);
+		w->spool = index_spool_begin(w->rri, w->rel);
+		w->spool_tried = true;
+		MemoryContextSwitchTo(outer);
+	}
 }
 
 /* the table's NOT NULL and CHECK constraints on the row in slot */
@@ -208,6 +220,15 @@ row_writer_close(RowWriter *w)
 	int			i;
 
 	writer_flush(w);
+	if (w->spool != NULL)
+	{
+		MemoryContext outer = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+
+		index_spool_finish(w->spool);
+		w->spool = NULL;
+		MemoryContextSwitchTo(outer);
+		ResetPerTupleExprContext(w->estate);
+	}
 	for (i = 0; i < ROW_WRITER_BATCH; i++)
 		ExecDropSingleTupleTableSlot(w->slots[i]);
 	ExecDropSingleTupleTableSlot(w->update_slot);

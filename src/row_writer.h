@@ -2,8 +2,9 @@
  * row_writer.h — rows straight into one table, as COPY writes them
  * (row_writer.c): inserts in batches through table_multi_insert with a
  * BulkInsertState (one WAL record per heap page instead of one per row) and
- * their index entries through ExecInsertIndexTuples; optionally an old row
- * updated in place.  Every write is WAL-logged like any insert or update and
+ * their index entries through ExecInsertIndexTuples (past
+ * ROW_WRITER_SPOOL_AFTER rows, sorted and inserted in key order at the end);
+ * optionally an old row updated in place.  Every write is WAL-logged like any insert or update and
  * belongs to the caller's transaction.
  *
  * Only for tables whose shape the caller has checked (row_writer_plain_table:
@@ -24,6 +25,13 @@
 
 #define ROW_WRITER_BATCH 1000
 
+/*
+ * After this many inserted rows, the index entries of the rest are spooled
+ * and inserted in key order when the writer closes (index_spool.h), when
+ * every index of the table allows it.
+ */
+#define ROW_WRITER_SPOOL_AFTER 10000
+
 typedef struct RowWriter
 {
 	Relation	rel;
@@ -41,6 +49,9 @@ typedef struct RowWriter
 	CommandId	cid;
 	MemoryContext cxt;
 	int64		written;
+	int64		inserted;		/* rows inserted (not updated in place) */
+	struct IndexSpool *spool;	/* the index entries of later inserts */
+	bool		spool_tried;
 } RowWriter;
 
 /*

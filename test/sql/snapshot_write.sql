@@ -221,3 +221,44 @@ SELECT count(*) FILTER (WHERE c.tier_since = (SELECT refreshed_at FROM hvc.snaps
 COMMIT;
 DROP TABLE sw_sales, sw_seen;
 DROP FUNCTION sw_count();
+
+-- Past 10 000 inserted rows the writer spools the index entries of the
+-- rest, sorted, into the indexes at the end (src/index_spool.c).  The first
+-- refresh of 24 000 customers inserts 24 000 snapshot rows; after their
+-- values are reversed, the second moves most of them (a move is a new
+-- snapshot row and a history row).  Every heap row has its entry in every
+-- index and the indexes are well-formed (amcheck, heapallindexed); lookups
+-- through them find the rows.  With a unique index added, the spool is not
+-- used (the entries go in row by row, with the uniqueness check) and the
+-- result is the same.
+CREATE EXTENSION IF NOT EXISTS amcheck;
+CREATE TABLE sw_many (customer integer, ordered_at date, amount numeric(10,2));
+INSERT INTO sw_many SELECT k, date '2025-06-01' + k % 20, 10 + k % 997 FROM generate_series(1, 24000) k;
+SELECT hvc.register_source('public.sw_many', 'customer', 'ordered_at', 'amount') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2025-07-01');
+UPDATE sw_many SET amount = 1100 - amount;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT (SELECT count(*) FROM hvc.customer_snapshot) AS snapshot_rows,
+       (SELECT count(*) > 10000 FROM hvc.tier_history
+         WHERE refresh_id = (SELECT max(refresh_id) FROM hvc.tier_history)) AS over_10000_moves;
+SELECT bt_index_check(i.indexrelid, true) IS NOT NULL AS checked, i.indexrelid::regclass AS index
+  FROM pg_index i
+ WHERE i.indrelid IN ('hvc.customer_snapshot'::regclass, 'hvc.tier_history'::regclass)
+ ORDER BY 2::text;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT customer_id, revenue, value_rank, tier FROM hvc.customer_snapshot WHERE customer_id IN (1, 12000, 24000) ORDER BY 1;
+SELECT customer_id, from_tier, to_tier FROM hvc.tier_history WHERE customer_id IN (1, 12000, 24000) ORDER BY 1;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+CREATE UNIQUE INDEX sw_unique ON hvc.customer_snapshot (customer_id);
+SELECT hvc.register_source('public.sw_many', 'customer', 'ordered_at', 'amount') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT count(*) AS snapshot_rows FROM hvc.customer_snapshot;
+SELECT bt_index_check(i.indexrelid, true) IS NOT NULL AS checked, i.indexrelid::regclass AS index
+  FROM pg_index i
+ WHERE i.indrelid = 'hvc.customer_snapshot'::regclass
+ ORDER BY 2::text;
+DROP INDEX hvc.sw_unique;
+DROP TABLE sw_many;
+DROP EXTENSION amcheck;
