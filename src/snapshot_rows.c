@@ -304,6 +304,12 @@ snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r)
 	return u >= 0 && DatumGetBool(a->tier_high[u]);
 }
 
+bool
+snapshot_row_moved(const SnapshotArgs *a, const Datum *values)
+{
+	return DatumGetTimestampTz(values[35]) == a->refreshed;
+}
+
 /*
  * Whether the output row of a customer with an old row replaces it in place
  * (hvc._write_snapshot updates it): a customer who stays in the tier, and one
@@ -312,12 +318,6 @@ snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r)
  * (the history takes the rank that tier had from pass 1's copy of it,
  * snapshot_old_tier_rank).
  */
-bool
-snapshot_row_moved(const SnapshotArgs *a, const Datum *values)
-{
-	return DatumGetTimestampTz(values[35]) == a->refreshed;
-}
-
 bool
 snapshot_replaces_old(const SnapshotArgs *a, const PassRow *r, const Datum *values)
 {

@@ -12,8 +12,9 @@
  *   - a new customer, or a move out of a tier renamed or dropped since: the
  *     row is inserted, in batches (row_writer.c: one WAL record per heap
  *     page instead of one per row, as COPY does), with its index entries.
- *     The old row of such a move stays until the refresh's DELETE: the tier
- *     history reads the old tier's rank from it.
+ *     The old row of such a move stays until the refresh's DELETE (the
+ *     tier history takes the rank that tier had from pass 1's copy of the
+ *     old row, snapshot_old_tier_rank).
  *
  * Every write is WAL-logged like any insert or update and belongs to the
  * refresh's transaction: readers see the old rows until it commits.
