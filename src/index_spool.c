@@ -9,7 +9,10 @@
  * 2 M customers at the default shared_buffers spent most of its write in
  * the indexes of the snapshot and the history (2.9x the time of 1 M).
  * Sorted first, the entries fill each leaf page in turn, as CREATE INDEX
- * does, and the cost stays linear.  The entries go in through index_insert,
+ * does, and the cost stays linear.  Updated rows that did not fit on their
+ * page (not HOT: rows that grew, e.g. the first refresh with a model after
+ * one without) need new entries too, and come here the same way.  The
+ * entries go in through index_insert,
  * WAL-logged, in the caller's transaction, before the writer closes; no
  * reader of the table can see its new rows until then.
  */

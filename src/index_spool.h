@@ -1,5 +1,6 @@
 /*
- * index_spool.h — the index entries of many new rows of one table, sorted
+ * index_spool.h — the index entries of many new row versions of one table
+ * (inserted, or updated where HOT was not possible), sorted
  * per index and inserted in key order at the end (index_spool.c), for the
  * row writer (row_writer.c).
  */
@@ -22,7 +23,7 @@ typedef struct IndexSpool IndexSpool;
  * Allocated in the current memory context; the sorts spill beyond work_mem.
  */
 extern IndexSpool *index_spool_begin(ResultRelInfo *rri, Relation heap);
-/* the entries of the row just inserted in slot (its tts_tid set) */
+/* the entries of the row just inserted or updated in slot (its tts_tid set) */
 extern void index_spool_put(IndexSpool *sp, TupleTableSlot *slot, EState *estate);
 /* every entry into its index in key order; frees the spool */
 extern void index_spool_finish(IndexSpool *sp);

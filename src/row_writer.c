@@ -84,6 +84,24 @@ row_writer_open(RowWriter *w, Oid relid, const char *name)
 	w->update_slot = table_slot_create(w->rel, NULL);
 }
 
+/*
+ * Many rows with index entries (inserted, or updated where the page had no
+ * room: not HOT): the entries of the next ones go into the spool, sorted
+ * and inserted in key order at the end.
+ */
+static void
+writer_consider_spool(RowWriter *w)
+{
+	MemoryContext outer;
+
+	if (w->indexed < ROW_WRITER_SPOOL_AFTER || w->spool_tried)
+		return;
+	outer = MemoryContextSwitchTo(w->cxt);
+	w->spool = index_spool_begin(w->rri, w->rel);
+	w->spool_tried = true;
+	MemoryContextSwitchTo(outer);
+}
+
 /* the buffered rows into the table, then their index entries */
 static void
 writer_flush(RowWriter *w)
@@ -111,15 +129,9 @@ writer_flush(RowWriter *w)
 	ResetPerTupleExprContext(w->estate);
 	w->written += w->nslots;
 	w->inserted += w->nslots;
+	w->indexed += w->nslots;
 	w->nslots = 0;
-	/* many rows: the entries of the next ones in key order, at the end */
-	if (w->inserted >= ROW_WRITER_SPOOL_AFTER && !w->spool_tried)
-	{
-		outer = MemoryContextSwitchTo(w->cxt);
-		w->spool = index_spool_begin(w->rri, w->rel);
-		w->spool_tried = true;
-		MemoryContextSwitchTo(outer);
-	}
+	writer_consider_spool(w);
 }
 
 /* the table's NOT NULL and CHECK constraints on the row in slot */
@@ -167,9 +179,18 @@ writer_update(RowWriter *w, TupleTableSlot *slot, ItemPointer otid)
 	{
 		MemoryContext outer = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
 
-		list_free(hvc_update_index_tuples(w->rri, slot, w->estate, update_indexes));
+		/*
+		 * The spool is only used when every index is a plain btree, so the
+		 * update needs all of them (never the summarizing ones alone).
+		 */
+		if (w->spool != NULL)
+			index_spool_put(w->spool, slot, w->estate);
+		else
+			list_free(hvc_update_index_tuples(w->rri, slot, w->estate, update_indexes));
 		MemoryContextSwitchTo(outer);
 		ResetPerTupleExprContext(w->estate);
+		w->indexed++;
+		writer_consider_spool(w);
 	}
 	w->updated++;
 	return true;

@@ -3,7 +3,8 @@
  * (row_writer.c): inserts in batches through table_multi_insert with a
  * BulkInsertState (one WAL record per heap page instead of one per row) and
  * their index entries through ExecInsertIndexTuples (past
- * ROW_WRITER_SPOOL_AFTER rows, sorted and inserted in key order at the end);
+ * ROW_WRITER_SPOOL_AFTER rows, sorted and inserted in key order at the end,
+ * those of updates that could not be HOT too);
  * optionally an old row updated in place.  Every write is WAL-logged like any insert or update and
  * belongs to the caller's transaction.
  *
@@ -26,9 +27,10 @@
 #define ROW_WRITER_BATCH 1000
 
 /*
- * After this many inserted rows, the index entries of the rest are spooled
- * and inserted in key order when the writer closes (index_spool.h), when
- * every index of the table allows it.
+ * After this many rows with index entries (inserted, or updated without
+ * HOT), the index entries of the rest are spooled and inserted in key order
+ * when the writer closes (index_spool.h), when every index of the table
+ * allows it.
  */
 #define ROW_WRITER_SPOOL_AFTER 10000
 
@@ -50,7 +52,8 @@ typedef struct RowWriter
 	MemoryContext cxt;
 	int64		written;
 	int64		inserted;		/* rows inserted (not updated in place) */
-	struct IndexSpool *spool;	/* the index entries of later inserts */
+	int64		indexed;		/* rows inserted or updated with new index entries */
+	struct IndexSpool *spool;	/* the index entries of later rows */
 	bool		spool_tried;
 } RowWriter;
 

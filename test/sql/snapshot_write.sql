@@ -260,5 +260,29 @@ SELECT bt_index_check(i.indexrelid, true) IS NOT NULL AS checked, i.indexrelid::
  WHERE i.indrelid = 'hvc.customer_snapshot'::regclass
  ORDER BY 2::text;
 DROP INDEX hvc.sw_unique;
+-- An update that cannot stay on its page (not HOT) needs new index entries
+-- too: past 10 000 rows with entries, those go into the spool as well.
+-- With the snapshot packed full (fillfactor 100, VACUUM FULL), the next
+-- refresh moves nearly every row to a new page (more than 10 000 of them
+-- past the old last page); every row still has its entries and lookups
+-- through the index find the new values.
+ALTER TABLE hvc.customer_snapshot SET (fillfactor = 100);
+VACUUM FULL hvc.customer_snapshot;
+SELECT max((ctid::text::point)[0]) AS sw_last_page FROM hvc.customer_snapshot \gset
+UPDATE sw_many SET amount = 1100 - amount;
+CALL hvc.refresh(as_of => '2025-07-01');
+SELECT count(*) AS snapshot_rows,
+       count(*) FILTER (WHERE (ctid::text::point)[0] > :sw_last_page) > 10000 AS over_10000_rows_moved
+  FROM hvc.customer_snapshot;
+SELECT bt_index_check(i.indexrelid, true) IS NOT NULL AS checked, i.indexrelid::regclass AS index
+  FROM pg_index i
+ WHERE i.indrelid = 'hvc.customer_snapshot'::regclass
+ ORDER BY 2::text;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT customer_id, revenue, value_rank, tier FROM hvc.customer_snapshot WHERE customer_id IN (1, 12000, 24000) ORDER BY 1;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+ALTER TABLE hvc.customer_snapshot SET (fillfactor = 50);
 DROP TABLE sw_many;
 DROP EXTENSION amcheck;
