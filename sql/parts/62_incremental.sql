@@ -423,6 +423,8 @@ DECLARE
     touched_rows bigint;
     all_rows bigint;
     keyed text;     -- the non-NULL keys' states: probes or semi-join (format template)
+    probes boolean; -- probes, key by key
+    hashagg text;
 BEGIN
     SELECT count(*), bool_or(t.customer_id IS NULL) INTO n, has_null FROM pg_temp._hvc_touched t;
     IF n = 0 THEN
@@ -458,9 +460,10 @@ BEGIN
     -- aggregate over rows scattered across the table (50 M lines: 250 000
     -- guest rows, 1.8 s against 0.05 s).  Every output of the refresh
     -- (rows_read, rows_skipped, the snapshot) is the full refresh's.
-    keyed := CASE WHEN touched_rows <= all_rows / 10
-                       AND (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p')
-                       AND NOT hvc._citus_table(src.relation::regclass)
+    probes := touched_rows <= all_rows / 10
+              AND (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p')
+              AND NOT hvc._citus_table(src.relation::regclass);
+    keyed := CASE WHEN probes
                   THEN $p$SELECT t.customer_id, k.state
                             FROM (SELECT DISTINCT t.customer_id FROM pg_temp._hvc_touched t
                                    WHERE t.customer_id IS NOT NULL) t
@@ -472,6 +475,14 @@ BEGIN
                             FROM %3$s s
                            WHERE s.%1$I IN (SELECT t.customer_id FROM pg_temp._hvc_touched t)
                            GROUP BY 1$p$ END;
+    -- The probes in key order: the keys' DISTINCT sorted, not hashed (where
+    -- the key type sorts; else the planner hashes anyway), so the index is
+    -- walked in order.  50 M lines, 5 428 keys: 1.33-1.53 s against
+    -- 1.43-1.68 s hashed.
+    IF probes THEN
+        hashagg := current_setting('enable_hashagg');
+        PERFORM set_config('enable_hashagg', 'off', true);
+    END IF;
     EXECUTE format($q$
         INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
         SELECT x.customer_id, x.state, hvc._state_rows(x.state), hvc._state_skipped(x.state) > 0
@@ -483,6 +494,9 @@ BEGIN
                 HAVING count(*) > 0) x$q$,
         src.customer, hvc._state_expr(src, as_of_local, tz), src.relation)
     USING has_null;
+    IF probes THEN
+        PERFORM set_config('enable_hashagg', hashagg, true);
+    END IF;
     RETURN n;
 END $$;
 COMMENT ON FUNCTION hvc._recompute_states(hvc.source, timestamp, text) IS
