@@ -160,6 +160,7 @@ typedef struct SnapshotStats
 	int64		moved;			/* rows whose tier_since is this refresh */
 	int64		kept;			/* rows not new (as hvc._record_tier_changes counts) */
 	int64		replaced;		/* old rows updated in place (hvc._write_snapshot) */
+	bool		table_was_empty;	/* hvc._write_snapshot found the table without pages */
 	bool		has_premium,
 				has_median_gap;
 	int32		max_tenure_days;	/* the oldest customer's tenure_days (-1: none) */

@@ -34,6 +34,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -360,8 +361,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
  * bigint, OUT kept bigint, OUT premium_ticket_from float8,
  * OUT median_repeat_gap_days float8, OUT pareto float8[], OUT replaced
  * bigint, OUT cohorts bytea, OUT max_tenure_days integer, OUT drops bigint,
- * OUT drop_ids jsonb[]): what the last hvc._build_snapshot of this backend
- * computed for that refresh.
+ * OUT drop_ids jsonb[], OUT table_was_empty boolean): what the last
+ * hvc._build_snapshot of this backend computed for that refresh.
  */
 Datum
 hvc_snapshot_stats(PG_FUNCTION_ARGS)
@@ -369,8 +370,8 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	SnapshotStats *st = &last_stats;
 	TupleDesc	desc;
-	Datum		values[11];
-	bool		nulls[11] = {false, false, false, false, false, false, false, false, false, false, false};
+	Datum		values[12];
+	bool		nulls[12] = {false, false, false, false, false, false, false, false, false, false, false, false};
 	Datum		shares[PARETO_POINTS];
 	int			dims[1] = {PARETO_POINTS};
 	int			lbs[1] = {1};
@@ -406,6 +407,7 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	values[9] = Int64GetDatum(st->drops);
 	values[10] = PointerGetDatum(construct_array(st->drop_ids, st->ndrop_ids, JSONBOID,
 												 -1, false, TYPALIGN_INT));
+	values[11] = BoolGetDatum(st->table_was_empty);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
@@ -517,12 +519,16 @@ hvc_write_snapshot(PG_FUNCTION_ARGS)
 	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	RowWriter  *w = palloc(sizeof(RowWriter));
 	int64		written;
+	bool		was_empty;
 
 	if (!OidIsValid(key_type))
 		elog(ERROR, "hvc._write_snapshot: could not determine the customer key type");
 	snapshot_writer_open(w, getBaseType(key_type));
+	/* no pages: no row of an earlier snapshot for the swap to delete */
+	was_empty = RelationGetNumberOfBlocks(w->rel) == 0;
 	build(fcinfo, writer_sink, w);
 	written = row_writer_close(w);
 	last_stats.replaced = w->updated;
+	last_stats.table_was_empty = was_empty;
 	PG_RETURN_INT64(written);
 }
