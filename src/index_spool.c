@@ -38,7 +38,6 @@ struct IndexSpool
 	Relation	heap;
 	int			nindexes;
 	Tuplesortstate **sorts;		/* one per index, in rri's order */
-	int64		entries;
 };
 
 IndexSpool *
@@ -83,7 +82,6 @@ index_spool_put(IndexSpool *sp, TupleTableSlot *slot, EState *estate)
 		tuplesort_putindextuplevalues(sp->sorts[i], sp->rri->ri_IndexRelationDescs[i], &slot->tts_tid,
 									  values, isnull);
 	}
-	sp->entries++;
 }
 
 void

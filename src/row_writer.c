@@ -128,7 +128,6 @@ writer_flush(RowWriter *w)
 	MemoryContextSwitchTo(outer);
 	ResetPerTupleExprContext(w->estate);
 	w->written += w->nslots;
-	w->inserted += w->nslots;
 	w->indexed += w->nslots;
 	w->nslots = 0;
 	writer_consider_spool(w);

@@ -51,7 +51,6 @@ typedef struct RowWriter
 	CommandId	cid;
 	MemoryContext cxt;
 	int64		written;
-	int64		inserted;		/* rows inserted (not updated in place) */
 	int64		indexed;		/* rows inserted or updated with new index entries */
 	struct IndexSpool *spool;	/* the index entries of later rows */
 	bool		spool_tried;
