@@ -68,6 +68,17 @@ typedef struct SnapshotArgs
 
 /* snapshot_args.c */
 extern void snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a);
+/* a value basis by name, or an error */
+extern ValueBasis snapshot_basis_of(const char *name);
+
+/*
+ * snapshot_builder.c: the value a customer is ranked by, in cents (score:
+ * the customer's score in points, NaN without); a numeric as numeric_float8
+ * gives it (the premium ticket's percentile reads avg_order_value so)
+ */
+extern int64 snapshot_value_cents(const SnapshotArgs *a, const StageCustomer *c,
+								  const Prediction *p, double score);
+extern double snapshot_numeric_float8(Datum num);
 
 /* snapshot_forecast.c: purchase-model forecasts cached per triple */
 typedef struct ForecastCache ForecastCache;

@@ -68,8 +68,8 @@ check_tiers(Datum *lo, Datum *name, Datum *rank, int ntiers)
 	}
 }
 
-static ValueBasis
-basis_of(const char *name)
+ValueBasis
+snapshot_basis_of(const char *name)
 {
 	if (strcmp(name, "predicted_clv") == 0)
 		return BASIS_PREDICTED_CLV;
@@ -118,7 +118,7 @@ snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a)
 	a->refresh_id = PG_GETARG_INT64(12);
 
 	model_set_from_params(PG_GETARG_HEAPTUPLEHEADER(1), &a->ms);
-	a->basis = basis_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+	a->basis = snapshot_basis_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
 	a->unit = a->ms.units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0;
 	a->tz = local_zone(text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	if (TIMESTAMP_NOT_FINITE(a->refreshed))

@@ -28,6 +28,7 @@
 #include "catalog/namespace.h"
 #include "nodes/makefuncs.h"
 #include "catalog/pg_operator.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -54,6 +55,8 @@
 PG_FUNCTION_INFO_V1(hvc_build_snapshot);
 PG_FUNCTION_INFO_V1(hvc_snapshot_stats);
 PG_FUNCTION_INFO_V1(hvc_write_snapshot);
+PG_FUNCTION_INFO_V1(hvc_set_snapshot_stats);
+PG_FUNCTION_INFO_V1(hvc_stage_cohorts);
 
 /* the statistics of this backend's last build, for hvc._snapshot_stats */
 static SnapshotStats last_stats;
@@ -83,8 +86,8 @@ typedef struct Pass1
  * The value a customer is ranked by, in cents (as shown: rounded to cents);
  * score is the customer's score in points (column 7 of the pass 1 query).
  */
-static int64
-value_cents_of(const SnapshotArgs *a, const StageCustomer *c, const Prediction *p, double score)
+int64
+snapshot_value_cents(const SnapshotArgs *a, const StageCustomer *c, const Prediction *p, double score)
 {
 	double		v;
 
@@ -132,17 +135,22 @@ pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("hvc: no value score for a customer of the stage"),
 				 errhint("hvc.refresh() computes pg_temp._hvc_score (hvc._score_prepare) before the build; do not call hvc._build_snapshot directly.")));
-	r.value_cents = value_cents_of(p1->a, c, &r.pred, score_null ? NAN : DatumGetFloat8(score));
+	r.value_cents = snapshot_value_cents(p1->a, c, &r.pred, score_null ? NAN : DatumGetFloat8(score));
 	p1->total += Max(r.value_cents, 0);
 	r.old_tier = slot_getattr(slot, 3, &isnull);
 	r.has_old = !isnull;
 	r.old_tier_rank = r.has_old ? DatumGetInt32(slot_getattr(slot, 4, &isnull)) : 0;
 	r.old_previous_tier = slot_getattr(slot, 5, &r.old_prev_null);
 	r.old_tier_since = r.has_old ? DatumGetTimestampTz(slot_getattr(slot, 6, &isnull)) : 0;
+	ItemPointerSetInvalid(&r.old_tid);
 	if (r.has_old)
-		ItemPointerCopy((ItemPointer) DatumGetPointer(slot_getattr(slot, 8, &isnull)), &r.old_tid);
-	else
-		ItemPointerSetInvalid(&r.old_tid);
+	{
+		Datum		tid = slot_getattr(slot, 8, &isnull);
+
+		/* (no ctid when the rows are on the Citus workers: a view) */
+		if (!isnull)
+			ItemPointerCopy((ItemPointer) DatumGetPointer(tid), &r.old_tid);
+	}
 	row_sort_put(&p1->rows, &r);
 
 	break_sort_put(&p1->recency, -(double) (p1->a->as_of_day - c->last_day));
@@ -192,11 +200,12 @@ pass1_query(Oid key_type, bool score, bool predictions)
 	op = (Form_pg_operator) GETSTRUCT(optup);
 	opname = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
 					  NameStr(op->oprname));
-	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s, o.ctid%s"
+	sql = psprintf("SELECT s.customer_id, s.state, o.tier, o.tier_rank, o.previous_tier, o.tier_since, %s, %s%s"
 				   "  FROM pg_temp._hvc_stage s"
 				   "  LEFT JOIN hvc.customer_snapshot o"
 				   "    ON o.customer_id %s s.customer_id%s%s",
 				   score ? "sc.score" : "NULL::pg_catalog.float8",
+				   get_rel_relkind(rel) == RELKIND_VIEW ? "NULL::pg_catalog.tid" : "o.ctid",
 				   predictions ? ", pr.prediction" : "", opname,
 				   score ? psprintf("  LEFT JOIN pg_temp._hvc_score sc ON sc.customer_id %s s.customer_id",
 									opname) : "",
@@ -211,8 +220,8 @@ pass1_query(Oid key_type, bool score, bool predictions)
  * decoded to units of 1/10000 (amount.c) and divided, which rounds the same
  * way while the units are exact in a double; numeric_float8 otherwise.
  */
-static double
-numeric_as_float8(Datum num)
+double
+snapshot_numeric_float8(Datum num)
 {
 	int64		units;
 
@@ -330,7 +339,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 			count_drop(st, values[0], p1->rows.key_type);
 		/* what the statements after the build would otherwise scan for */
 		if (!nulls[8])
-			break_sort_put(&tickets, numeric_as_float8(values[8]));
+			break_sort_put(&tickets, snapshot_numeric_float8(values[8]));
 		if (!nulls[11])
 			break_sort_put(&gaps, DatumGetFloat8(values[11]));
 		if (!nulls[9])
@@ -531,4 +540,111 @@ hvc_write_snapshot(PG_FUNCTION_ARGS)
 	last_stats.replaced = w->updated;
 	last_stats.table_was_empty = was_empty;
 	PG_RETURN_INT64(written);
+}
+
+/*
+ * hvc._set_snapshot_stats(refresh_id, customers, moved, kept,
+ * premium_ticket_from, median_repeat_gap_days, pareto float8[], cohorts
+ * bytea, max_tenure_days, drops, drop_ids jsonb[]): what hvc._snapshot_stats
+ * returns after a snapshot built on the Citus workers (97_citus_snapshot.sql).
+ */
+Datum
+hvc_set_snapshot_stats(PG_FUNCTION_ARGS)
+{
+	SnapshotStats *st = &last_stats;
+	MemoryContext outer;
+	int			i;
+
+	for (i = 0; i < 11; i++)
+		if (PG_ARGISNULL(i) && i != 4 && i != 5 && i != 6 && i != 8)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("hvc._set_snapshot_stats: argument %d must not be NULL", i + 1)));
+	if (st->cohorts != NULL)
+		pfree(st->cohorts);
+	while (st->ndrop_ids > 0)
+		pfree(DatumGetPointer(st->drop_ids[--st->ndrop_ids]));
+	memset(st, 0, sizeof(*st));
+	st->refresh_id = -1;
+	st->customers = PG_GETARG_INT64(1);
+	st->moved = PG_GETARG_INT64(2);
+	st->kept = PG_GETARG_INT64(3);
+	st->has_premium = !PG_ARGISNULL(4);
+	st->premium_ticket_from = st->has_premium ? PG_GETARG_FLOAT8(4) : 0;
+	st->has_median_gap = !PG_ARGISNULL(5);
+	st->median_repeat_gap = st->has_median_gap ? PG_GETARG_FLOAT8(5) : 0;
+	for (i = 0; i < PARETO_POINTS; i++)
+		st->pareto_null[i] = true;
+	if (!PG_ARGISNULL(6))
+	{
+		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(6);
+		Datum	   *d;
+		bool	   *n;
+		int			k;
+
+		if (ARR_ELEMTYPE(a) != FLOAT8OID || ARR_NDIM(a) != 1)
+			elog(ERROR, "hvc._set_snapshot_stats: pareto must be a float8[]");
+		deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &d, &n, &k);
+		if (k != PARETO_POINTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hvc._set_snapshot_stats: pareto must have %d points", PARETO_POINTS)));
+		for (i = 0; i < PARETO_POINTS; i++)
+		{
+			st->pareto_null[i] = n[i];
+			st->pareto[i] = n[i] ? 0 : DatumGetFloat8(d[i]);
+		}
+	}
+	st->max_tenure_days = PG_ARGISNULL(8) ? -1 : PG_GETARG_INT32(8);
+	st->drops = PG_GETARG_INT64(9);
+	outer = MemoryContextSwitchTo(TopMemoryContext);
+	st->cohorts = (bytea *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(7));
+	{
+		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(10);
+		Datum	   *d;
+		bool	   *n;
+		int			k;
+
+		if (ARR_ELEMTYPE(a) != JSONBOID || ARR_NDIM(a) > 1)
+			elog(ERROR, "hvc._set_snapshot_stats: drop_ids must be a jsonb[]");
+		deconstruct_array(a, JSONBOID, -1, false, TYPALIGN_INT, &d, &n, &k);
+		for (i = 0; i < k && st->ndrop_ids < DROP_SAMPLES; i++)
+			if (!n[i])
+				st->drop_ids[st->ndrop_ids++] = datumCopy(d[i], false, -1);
+	}
+	MemoryContextSwitchTo(outer);
+	st->refresh_id = PG_GETARG_INT64(0);
+	PG_RETURN_VOID();
+}
+
+static void
+cohort_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
+{
+	cohort_counts_add(arg, c->state);
+}
+
+/*
+ * hvc._stage_cohorts(as_of_day date) RETURNS bytea: the cohort counts of
+ * pg_temp._hvc_stage, as pass 1 counts them (retention.h).
+ */
+Datum
+hvc_stage_cohorts(PG_FUNCTION_ARGS)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	CohortCounts *cc = cohort_counts_create(callcxt);
+	Stage		st;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("hvc._stage_cohorts needs the as_of day")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "hvc: SPI_connect failed");
+	MemoryContextSwitchTo(callcxt);
+	stage_check(InvalidOid);
+	stage_scan(&st, "SELECT customer_id, state FROM pg_temp._hvc_stage", InvalidOid,
+			   PG_GETARG_DATEADT(0), cohort_visit, cc);
+	SPI_finish();
+	MemoryContextSwitchTo(callcxt);
+	PG_RETURN_BYTEA_P(cohort_counts_bytes(cc));
 }

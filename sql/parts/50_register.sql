@@ -191,7 +191,8 @@ BEGIN
     -- the same table (say, to map a margin column) keeps them.
     IF old_type IS DISTINCT FROM customer_type::text
        OR old_relation IS DISTINCT FROM rel_name
-       OR to_regclass('hvc.customer_snapshot') IS NULL THEN
+       OR to_regclass('hvc.customer_snapshot') IS NULL
+       OR hvc._citus_sharded() IS DISTINCT FROM hvc._citus_shards_snapshot() THEN
         PERFORM hvc._create_snapshot_objects(customer_type);
     END IF;
     -- stored states, change triggers, the next refresh full (62_incremental.sql)

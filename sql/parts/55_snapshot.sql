@@ -191,15 +191,22 @@ COMMENT ON FUNCTION hvc._create_summary_views() IS
 -- a user's own view depends on them.
 CREATE OR REPLACE FUNCTION hvc._create_snapshot_objects(customer_type regtype) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+DECLARE
+    sharded boolean;
 BEGIN
     DROP VIEW IF EXISTS hvc.customers, hvc.tier_summary, hvc.segment_summary,
                         hvc.at_risk, hvc.value_profiles, hvc.value_profile_summary;
+    PERFORM hvc._citus_drop_sharded_snapshot();     -- 96_citus_refresh.sql
     DROP TABLE IF EXISTS hvc.customer_snapshot;
     DELETE FROM hvc.snapshot_info;
     DELETE FROM hvc.pareto_points;
+    -- on Citus, a source distributed by the customer column gets its
+    -- snapshot rows on the workers: hvc.customer_snapshot_rows, and
+    -- hvc.customer_snapshot a view of the current refresh's (96_citus_refresh.sql)
+    sharded := hvc._citus_shards_snapshot();
 
     EXECUTE format($ddl$
-    CREATE TABLE hvc.customer_snapshot (
+    CREATE TABLE %s (
         customer_id             %s NOT NULL,
         first_order_at          timestamptz NOT NULL,
         last_order_at           timestamptz NOT NULL,
@@ -238,16 +245,24 @@ BEGIN
         tier_since              timestamptz NOT NULL,
         refresh_id              bigint NOT NULL,
         churn_percentile        float8
-    ) WITH (fillfactor = 50)$ddl$, customer_type);
+    ) WITH (fillfactor = %s)$ddl$,
+        CASE WHEN sharded THEN 'hvc.customer_snapshot_rows' ELSE 'hvc.customer_snapshot' END,
+        customer_type, CASE WHEN sharded THEN 100 ELSE 50 END);
     -- Half of each page stays free: a refresh writes a customer already in
     -- the snapshot as an update of the old row (src/snapshot_write.c), which
     -- is HOT (same page, no new index entry) when the page has room; once the
     -- previous refresh's versions are pruned it has.
-    COMMENT ON TABLE hvc.customer_snapshot IS 'Internal store of hvc.customers; replaced atomically by each refresh. Query hvc.customers instead.';
+    IF NOT sharded THEN
+        COMMENT ON TABLE hvc.customer_snapshot IS 'Internal store of hvc.customers; replaced atomically by each refresh. Query hvc.customers instead.';
+    END IF;
     -- A plain (not unique) index: keys are unique by construction (GROUP BY),
     -- and a unique index would recheck every new key against its deleted twin
     -- at each refresh, which costs more than the rest of the write.
-    CREATE INDEX customer_snapshot_customer ON hvc.customer_snapshot (customer_id);
+    IF sharded THEN
+        PERFORM hvc._citus_create_sharded_snapshot();
+    ELSE
+        CREATE INDEX customer_snapshot_customer ON hvc.customer_snapshot (customer_id);
+    END IF;
 
     CREATE VIEW hvc.customers AS
     SELECT s.customer_id, s.first_order_at, s.last_order_at, s.orders, s.revenue, s.margin,

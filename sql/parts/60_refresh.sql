@@ -288,6 +288,13 @@ BEGIN
            array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
       INTO tier_lo, tier_name, tier_rank_of, tier_high
       FROM hvc._tier_ranges(models.customers) t;
+    -- on Citus with the snapshot's rows on the workers (97_citus_snapshot.sql)
+    IF hvc._citus_sharded() THEN
+        PERFORM hvc._citus_write_rows(id, src, models, as_of_local::date, cfg.timezone, basis,
+                                      segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high,
+                                      refreshed, move_reason);
+        RETURN;
+    END IF;
     -- on Citus, the predictions are computed on the workers (96_citus_refresh.sql)
     PERFORM hvc._citus_predictions(models, as_of_local::date);
     -- The new rows go in beside the old ones (the builder has read the old
@@ -325,6 +332,10 @@ BEGIN
     IF id IS NULL OR refreshed IS NULL OR reason IS NULL THEN
         RAISE EXCEPTION 'hvc: _retire_old_rows needs the refresh id, its time and the reason of its tier moves'
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF hvc._citus_sharded() THEN
+        PERFORM hvc._citus_retire(id, refreshed);     -- 97_citus_snapshot.sql
+        RETURN;
     END IF;
     SELECT * INTO stats FROM hvc._snapshot_stats(id);
     SELECT i.customers INTO old_customers FROM hvc.snapshot_info i;
@@ -503,6 +514,7 @@ BEGIN
      WHERE refresh_id = id;
 
     PERFORM hvc._after_refresh(id);
+    PERFORM hvc._citus_pending_end();      -- 97_citus_snapshot.sql
     -- the refresh's temp tables go now, so hvc.refresh_now() can run again
     -- in the same transaction
     PERFORM hvc._drop_stage();
@@ -597,6 +609,10 @@ BEGIN
     COMMIT;                                    -- the 'running' row is visible, and stays if we fail
     outcome := hvc._refresh_attempt(id);
     COMMIT;                                    -- the new snapshot, or the failure record
+    -- on Citus with the rows on the workers: the new rows, committed on
+    -- every worker now, become the ones readers see (97_citus_snapshot.sql)
+    PERFORM hvc._citus_publish();
+    COMMIT;
     PERFORM hvc._refresh_report(outcome);
 END $$;
 COMMENT ON PROCEDURE hvc.refresh(timestamptz, boolean) IS
@@ -614,6 +630,7 @@ DECLARE
 BEGIN
     o.refresh_id := hvc._refresh_start(as_of, "full");
     o.message := hvc._refresh_build(o.refresh_id);
+    PERFORM hvc._citus_publish();          -- in the caller's transaction (97_citus_snapshot.sql)
     RETURN hvc._refresh_report(o);
 END $$;
 COMMENT ON FUNCTION hvc.refresh_now(timestamptz, boolean) IS

@@ -1,0 +1,482 @@
+/*
+ * citus_globals.c — the global step of a snapshot built on the Citus
+ * workers (96_citus_refresh.sql), on the coordinator:
+ *
+ *   hvc._citus_globals(customer_proto anyelement, as_of_day date,
+ *                      refresh_id bigint,
+ *                      OUT globals bytea, OUT customers bigint,
+ *                      OUT pareto float8[], OUT premium_ticket_from float8,
+ *                      OUT median_repeat_gap_days float8,
+ *                      OUT max_tenure_days integer)
+ *
+ * It reads hvc.citus_scored (one narrow row per customer, written on the
+ * workers by hvc._citus_score) once, and computes what the one-server
+ * builder computes over the whole stage (snapshot_builder.c): the RFM
+ * quintile breaks, the churn risk's cumulative distribution, then in value
+ * order (value descending, key ascending in C collation, as the builder's
+ * sort) each customer's value rank and cumulative share; the Pareto curve
+ * and the two percentiles of hvc.snapshot_info.  Per customer the result
+ * goes into the globals (citus_globals.h) the workers read.
+ */
+#include "postgres.h"
+#include "pg_compat.h"
+
+#include <math.h>
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/tuplesort.h"
+#include "utils/typcache.h"
+
+#include "amount.h"
+#include "citus_globals.h"
+#include "snapshot.h"
+
+PG_FUNCTION_INFO_V1(hvc_citus_globals);
+
+/* the columns of the sort: negated value, key, then what pass 2 reads */
+enum
+{
+	G_NEG_VALUE = 1, G_KEY, G_LAST_DAY, G_ORDERS, G_REVENUE, G_CHURN, G_NATTS = G_CHURN
+};
+
+/* what the read of hvc.citus_scored accumulates */
+typedef struct GlobalsRead
+{
+	DestReceiver pub;
+	DateADT		as_of_day;
+	Oid			key_type;
+	TupleDesc	desc;
+	Tuplesortstate *sort;
+	TupleTableSlot *in;
+	BreakSort	recency,
+				frequency,
+				monetary,
+				tickets,
+				gaps;
+	CumeDist   *churn;
+	int64		n;
+	int32		max_tenure;
+#ifdef HAVE_INT128
+	int128		total;
+#else
+	double		total;
+#endif
+	MemoryContext rowcxt;
+} GlobalsRead;
+
+void
+globals_key_bytes(Datum key, int16 typlen, bool typbyval, KeyBytes *kb)
+{
+	if (typbyval)
+	{
+		memset(kb->buf, 0, sizeof(kb->buf));
+		store_att_byval(kb->buf, key, typlen);
+		kb->data = kb->buf;
+		kb->len = typlen;
+	}
+	else if (typlen == -1)
+	{
+		struct varlena *v = PG_DETOAST_DATUM_PACKED(key);
+
+		kb->data = VARDATA_ANY(v);
+		kb->len = VARSIZE_ANY_EXHDR(v);
+	}
+	else if (typlen == -2)
+	{
+		kb->data = DatumGetCString(key);
+		kb->len = strlen(kb->data);
+	}
+	else
+	{
+		kb->data = DatumGetPointer(key);
+		kb->len = typlen;
+	}
+}
+
+static void
+bad_scored(const char *msg)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("hvc: hvc.citus_scored %s", msg),
+			 errhint("hvc.refresh() fills it with hvc._citus_score on the workers; do not write it by hand.")));
+}
+
+static int64
+int8_col(TupleTableSlot *slot, int att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	if (isnull)
+		bad_scored("has a NULL where a customer's value, days or counts belong");
+	return DatumGetInt64(d);
+}
+
+static int32
+int4_col(TupleTableSlot *slot, int att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	if (isnull)
+		bad_scored("has a NULL where a customer's value, days or counts belong");
+	return DatumGetInt32(d);
+}
+
+/*
+ * One row of hvc.citus_scored: (customer_id, value_cents, first_day,
+ * last_day, orders, frequency, revenue, churn_risk)
+ */
+static bool
+globals_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	GlobalsRead *g = (GlobalsRead *) self;
+	MemoryContext outer = MemoryContextSwitchTo(g->rowcxt);
+	bool		isnull;
+	Datum		key = slot_getattr(slot, 1, &isnull);
+	int64		value = int8_col(slot, 2);
+	int32		first_day = int4_col(slot, 3);
+	int32		last_day = int4_col(slot, 4);
+	int64		orders = int8_col(slot, 5);
+	int32		frequency = int4_col(slot, 6);
+	int64		revenue = int8_col(slot, 7);
+	Datum		churn = slot_getattr(slot, 8, &isnull);
+	double		risk = isnull ? NAN : DatumGetFloat8(churn);
+	Datum		ticket;
+	Datum	   *v = g->in->tts_values;
+	bool	   *nl = g->in->tts_isnull;
+
+	CHECK_FOR_INTERRUPTS();
+	if (slot_attisnull(slot, 1))
+		bad_scored("has a row without a customer");
+	if (orders < 1 || frequency < 0 || first_day > last_day || last_day > g->as_of_day ||
+		value == PG_INT64_MIN)
+		bad_scored("has a row out of range");
+	/* what pass 1 and pass 2 of the builder put into their sorts */
+	break_sort_put(&g->recency, -(double) (g->as_of_day - last_day));
+	break_sort_put(&g->frequency, (double) orders);
+	break_sort_put(&g->monetary, (double) revenue);
+	if (isfinite(risk))
+		cume_dist_add(g->churn, risk);
+	if (money_to_cents_numeric((double) revenue / HVC_AMOUNT_SCALE / orders, &ticket))
+		break_sort_put(&g->tickets, snapshot_numeric_float8(ticket));
+	if (frequency > 0)
+		break_sort_put(&g->gaps, (double) (last_day - first_day) / frequency);
+	g->max_tenure = Max(g->max_tenure, g->as_of_day - first_day);
+	g->total += Max(value, 0);
+	g->n++;
+
+	ExecClearTuple(g->in);
+	v[G_NEG_VALUE - 1] = Int64GetDatum(-value);
+	v[G_KEY - 1] = key;
+	v[G_LAST_DAY - 1] = Int32GetDatum(last_day);
+	v[G_ORDERS - 1] = Int64GetDatum(orders);
+	v[G_REVENUE - 1] = Int64GetDatum(revenue);
+	v[G_CHURN - 1] = Float8GetDatum(risk);
+	memset(nl, false, G_NATTS * sizeof(bool));
+	ExecStoreVirtualTuple(g->in);
+	MemoryContextSwitchTo(outer);
+	tuplesort_puttupleslot(g->sort, g->in);
+	MemoryContextReset(g->rowcxt);
+	return true;
+}
+
+static void
+globals_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	GlobalsRead *g = (GlobalsRead *) self;
+
+	if (desc->natts != 8 || getBaseType(TupleDescAttr(desc, 0)->atttypid) != g->key_type ||
+		TupleDescAttr(desc, 1)->atttypid != INT8OID || TupleDescAttr(desc, 2)->atttypid != INT4OID ||
+		TupleDescAttr(desc, 3)->atttypid != INT4OID || TupleDescAttr(desc, 4)->atttypid != INT8OID ||
+		TupleDescAttr(desc, 5)->atttypid != INT4OID || TupleDescAttr(desc, 6)->atttypid != INT8OID ||
+		TupleDescAttr(desc, 7)->atttypid != FLOAT8OID)
+		bad_scored("does not have the columns hvc._citus_stage makes");
+}
+
+static void
+globals_shutdown(DestReceiver *self)
+{
+}
+
+static void
+globals_destroy(DestReceiver *self)
+{
+}
+
+/* the sort of the read: value descending, then key ascending (as row_sort_begin) */
+static void
+globals_sort_begin(GlobalsRead *g)
+{
+	TypeCacheEntry *tce = lookup_type_cache(g->key_type, TYPECACHE_LT_OPR);
+	AttrNumber	cols[2] = {G_NEG_VALUE, G_KEY};
+	Oid			ops[2];
+	Oid			colls[2];
+	bool		nulls_first[2] = {false, false};
+
+	if (!OidIsValid(tce->lt_opr))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+						errmsg("customer key type %s has no ordering", format_type_be(g->key_type))));
+	g->desc = CreateTemplateTupleDesc(G_NATTS);
+	TupleDescInitEntry(g->desc, G_NEG_VALUE, NULL, INT8OID, -1, 0);
+	TupleDescInitEntry(g->desc, G_KEY, NULL, g->key_type, -1, 0);
+	TupleDescInitEntry(g->desc, G_LAST_DAY, NULL, INT4OID, -1, 0);
+	TupleDescInitEntry(g->desc, G_ORDERS, NULL, INT8OID, -1, 0);
+	TupleDescInitEntry(g->desc, G_REVENUE, NULL, INT8OID, -1, 0);
+	TupleDescInitEntry(g->desc, G_CHURN, NULL, FLOAT8OID, -1, 0);
+	ops[0] = Int8LessOperator;
+	colls[0] = InvalidOid;
+	ops[1] = tce->lt_opr;
+	colls[1] = type_is_collatable(g->key_type) ? C_COLLATION_OID : InvalidOid;
+	g->sort = tuplesort_begin_heap(g->desc, 2, cols, ops, colls, nulls_first,
+								   work_mem, NULL, TUPLESORT_NONE);
+	g->in = MakeSingleTupleTableSlot(g->desc, &TTSOpsVirtual);
+}
+
+/* The globals being written: the buckets, then the entries. */
+typedef struct GlobalsOut
+{
+	bytea	   *b;
+	GlobalsHeader *h;
+	uint32	   *buckets;
+	char	   *entries;
+	Size		cap;			/* bytes allocated for the entries */
+	Size		used;
+} GlobalsOut;
+
+static void
+globals_out_begin(GlobalsOut *o, int64 n, int64 refresh_id)
+{
+	uint64		nb = 2;
+	Size		head;
+
+	while (nb < (uint64) n * 2)
+		nb <<= 1;
+	if (nb > PG_UINT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("hvc: too many customers (" INT64_FORMAT ") for a snapshot built on the Citus workers", n)));
+	head = VARHDRSZ + MAXALIGN(sizeof(GlobalsHeader)) + MAXALIGN(nb * sizeof(uint32));
+	o->cap = Max(n, 1) * (sizeof(GlobalsEntry) + 16);
+	if (head + o->cap >= MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("hvc: too many customers (" INT64_FORMAT ") for a snapshot built on the Citus workers", n)));
+	o->b = palloc0(head + o->cap);
+	o->h = (GlobalsHeader *) VARDATA(o->b);
+	o->h->magic = GLOBALS_MAGIC;
+	o->h->version = GLOBALS_VERSION;
+	o->h->refresh_id = refresh_id;
+	o->h->n = n;
+	o->h->nbuckets = (uint32) nb;
+	o->buckets = (uint32 *) ((char *) o->h + MAXALIGN(sizeof(GlobalsHeader)));
+	o->entries = (char *) o->buckets + MAXALIGN(nb * sizeof(uint32));
+	o->used = 0;
+}
+
+static void
+globals_out_put(GlobalsOut *o, const GlobalsEntry *e, const KeyBytes *kb)
+{
+	Size		size = MAXALIGN(sizeof(GlobalsEntry) + kb->len);
+	uint32		mask = o->h->nbuckets - 1;
+	uint32		i;
+	GlobalsEntry *dst;
+
+	if (o->used + size > o->cap)
+	{
+		Size		head = (char *) o->entries - (char *) o->b;
+		Size		cap = Max(o->cap * 2, o->used + size);
+
+		if (head + cap >= MaxAllocSize)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("hvc: the customer keys are too long for a snapshot built on the Citus workers")));
+		o->b = repalloc(o->b, head + cap);
+		memset((char *) o->b + head + o->cap, 0, cap - o->cap);
+		o->h = (GlobalsHeader *) VARDATA(o->b);
+		o->buckets = (uint32 *) ((char *) o->h + MAXALIGN(sizeof(GlobalsHeader)));
+		o->entries = (char *) o->b + head;
+		o->cap = cap;
+	}
+	dst = (GlobalsEntry *) (o->entries + o->used);
+	*dst = *e;
+	dst->keylen = (uint32) kb->len;
+	dst->hash = hash_bytes((const unsigned char *) kb->data, (int) kb->len);
+	memcpy((char *) dst + sizeof(GlobalsEntry), kb->data, kb->len);
+	for (i = dst->hash & mask; o->buckets[i] != 0; i = (i + 1) & mask)
+		;
+	o->buckets[i] = (uint32) (o->used / MAXIMUM_ALIGNOF) + 1;
+	o->used += size;
+}
+
+static bytea *
+globals_out_end(GlobalsOut *o)
+{
+	o->h->entries_size = o->used;
+	SET_VARSIZE(o->b, ((char *) o->entries - (char *) o->b) + o->used);
+	return o->b;
+}
+
+/*
+ * Pass 2 of the global step: in value order, the ranks, shares, scores and
+ * churn percentiles, into the globals; the Pareto curve as the builder
+ * computes it.
+ */
+static bytea *
+globals_walk(GlobalsRead *g, int64 refresh_id, double *pareto, bool *pareto_null)
+{
+	double		rb[RFM_BREAKS],
+				fb[RFM_BREAKS],
+				mb[RFM_BREAKS];
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(g->desc, &TTSOpsMinimalTuple);
+	int16		typlen;
+	bool		typbyval;
+	GlobalsOut	o;
+	GlobalsEntry e;
+	KeyBytes	kb;
+	int64		pareto_rank[PARETO_POINTS];
+	int			pct;
+#ifdef HAVE_INT128
+	int128		running = 0;
+#else
+	double		running = 0;
+#endif
+
+	get_typlenbyval(g->key_type, &typlen, &typbyval);
+	for (pct = 0; pct < PARETO_POINTS; pct++)
+	{
+		pareto_rank[pct] = ((int64) (pct + 1) * g->n + PARETO_POINTS - 1) / PARETO_POINTS;
+		pareto_rank[pct] = Max(pareto_rank[pct], 1);
+		pareto_null[pct] = true;
+	}
+	pct = 0;
+	break_sort_finish(&g->recency, rb);
+	break_sort_finish(&g->frequency, fb);
+	break_sort_finish(&g->monetary, mb);
+	cume_dist_finish(g->churn);
+	tuplesort_performsort(g->sort);
+	globals_out_begin(&o, g->n, refresh_id);
+	memset(&e, 0, sizeof(e));
+	while (tuplesort_gettupleslot(g->sort, true, false, slot, NULL))
+	{
+		bool		isnull;
+		int64		value = -DatumGetInt64(slot_getattr(slot, G_NEG_VALUE, &isnull));
+		double		risk = DatumGetFloat8(slot_getattr(slot, G_CHURN, &isnull));
+
+		CHECK_FOR_INTERRUPTS();
+		running += Max(value, 0);
+		e.value_rank++;
+		e.cum_share = g->total > 0 ? (double) running / (double) g->total : NAN;
+		e.r = rfm_score(-(double) (g->as_of_day - DatumGetInt32(slot_getattr(slot, G_LAST_DAY, &isnull))), rb);
+		e.f = rfm_score((double) DatumGetInt64(slot_getattr(slot, G_ORDERS, &isnull)), fb);
+		e.m = rfm_score((double) DatumGetInt64(slot_getattr(slot, G_REVENUE, &isnull)), mb);
+		e.churn_pct = isfinite(risk) ? cume_dist_of(g->churn, risk) : NAN;
+		globals_key_bytes(slot_getattr(slot, G_KEY, &isnull), typlen, typbyval, &kb);
+		globals_out_put(&o, &e, &kb);
+		while (pct < PARETO_POINTS && pareto_rank[pct] == e.value_rank)
+		{
+			pareto_null[pct] = !isfinite(e.cum_share);
+			pareto[pct] = e.cum_share;
+			pct++;
+		}
+	}
+	tuplesort_end(g->sort);
+	ExecDropSingleTupleTableSlot(slot);
+	if (e.value_rank != g->n)
+		elog(ERROR, "hvc: the value order has " INT64_FORMAT " customers, not " INT64_FORMAT,
+			 e.value_rank, g->n);
+	return globals_out_end(&o);
+}
+
+Datum
+hvc_citus_globals(PG_FUNCTION_ARGS)
+{
+	Oid			key_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	MemoryContext callcxt = CurrentMemoryContext;
+	GlobalsRead g;
+	SPIExecuteOptions options;
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	double		pareto[PARETO_POINTS];
+	bool		pareto_null[PARETO_POINTS];
+	Datum		shares[PARETO_POINTS];
+	int			dims[1] = {PARETO_POINTS};
+	int			lbs[1] = {1};
+	double		p80 = 0.8,
+				p50 = 0.5,
+				ticket,
+				gap;
+	int			i;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("hvc._citus_globals needs the as_of day and the refresh id")));
+	if (!OidIsValid(key_type))
+		elog(ERROR, "hvc._citus_globals: could not determine the customer key type");
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "hvc._citus_globals must return a record");
+	memset(&g, 0, sizeof(g));
+	g.key_type = getBaseType(key_type);
+	g.as_of_day = PG_GETARG_DATEADT(1);
+	stage_check_as_of_day(g.as_of_day);
+	g.max_tenure = -1;
+	g.churn = cume_dist_create();
+	break_sort_begin(&g.recency);
+	break_sort_begin(&g.frequency);
+	break_sort_begin(&g.monetary);
+	break_sort_begin(&g.tickets);
+	break_sort_begin(&g.gaps);
+	globals_sort_begin(&g);
+	g.rowcxt = AllocSetContextCreate(callcxt, "hvc citus globals row", ALLOCSET_DEFAULT_SIZES);
+	g.pub.receiveSlot = globals_receive;
+	g.pub.rStartup = globals_startup;
+	g.pub.rShutdown = globals_shutdown;
+	g.pub.rDestroy = globals_destroy;
+	g.pub.mydest = DestTuplestore;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "hvc: SPI_connect failed");
+	MemoryContextSwitchTo(callcxt);
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = &g.pub;
+	if (SPI_execute_extended("SELECT customer_id, value_cents, first_day, last_day, orders, frequency, revenue, churn_risk"
+							 "  FROM hvc.citus_scored", &options) != SPI_OK_SELECT)
+		elog(ERROR, "hvc: reading hvc.citus_scored failed");
+	SPI_finish();
+	MemoryContextSwitchTo(callcxt);
+
+	values[0] = PointerGetDatum(globals_walk(&g, PG_GETARG_INT64(2), pareto, pareto_null));
+	values[1] = Int64GetDatum(g.n);
+	for (i = 0; i < PARETO_POINTS; i++)
+		shares[i] = Float8GetDatum(pareto[i]);
+	if (g.n > 0)
+		values[2] = PointerGetDatum(construct_md_array(shares, pareto_null, 1, dims, lbs, FLOAT8OID,
+													   sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	else
+		nulls[2] = true;
+	nulls[3] = !break_sort_percentiles(&g.tickets, &p80, 1, &ticket);
+	values[3] = Float8GetDatum(ticket);
+	nulls[4] = !break_sort_percentiles(&g.gaps, &p50, 1, &gap);
+	values[4] = Float8GetDatum(gap);
+	values[5] = Int32GetDatum(g.max_tenure);
+	nulls[5] = g.max_tenure < 0;
+	desc = BlessTupleDesc(desc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}

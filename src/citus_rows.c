@@ -1,0 +1,403 @@
+/*
+ * citus_rows.c — the per-customer steps of a snapshot built on the Citus
+ * workers (96_citus_refresh.sql), row by row next to the shards:
+ *
+ *   hvc._citus_score(state bytea, m hvc._model_params, as_of_day date,
+ *                    basis text, has_margin boolean) RETURNS hvc._citus_score
+ *     what the global step (citus_globals.c) needs of a customer — the value
+ *     in cents, first and last purchase day, orders, frequency, revenue, churn
+ *     risk — and the predictions (citus_predict.h), which the row below reuses;
+ *     NULL for a state without a purchase row.
+ *
+ *   hvc._citus_snapshot_row(the arguments of hvc._build_snapshot, move_reason
+ *                           (NULL), customer anyelement, state bytea,
+ *                           value_cents bigint, prediction float8[],
+ *                           old_tier text, old_tier_rank integer,
+ *                           old_previous_tier text, old_tier_since timestamptz,
+ *                           globals bytea) RETURNS record
+ *     the customer's snapshot row, by the builder's own snapshot_row, with
+ *     the value rank, share, scores and churn percentile from the globals
+ *     and the tier from the value rank.
+ *
+ * Both keep what is the same for every row of a query (the parsed
+ * arguments, the forecast cache, the opened globals) in fn_extra.
+ */
+#include "postgres.h"
+#include "pg_compat.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "citus_globals.h"
+#include "citus_predict.h"
+#include "snapshot.h"
+#include "version_guard.h"
+
+PG_FUNCTION_INFO_V1(hvc_citus_score);
+PG_FUNCTION_INFO_V1(hvc_citus_snapshot_row);
+
+/* ---- hvc._citus_score ---- */
+
+typedef struct ScoreCache
+{
+	bytea	   *params;			/* the hvc._model_params value the cache is for */
+	DateADT		as_of_day;
+	ValueBasis	basis;
+	bool		has_margin;
+	ModelSet	ms;
+	ForecastCache *forecasts;
+} ScoreCache;
+
+static ScoreCache *
+score_cache(FunctionCallInfo fcinfo)
+{
+	ScoreCache *sc = fcinfo->flinfo->fn_extra;
+	HeapTupleHeader params = PG_GETARG_HEAPTUPLEHEADER(1);
+	Size		len = HeapTupleHeaderGetDatumLength(params);
+	DateADT		as_of_day = PG_GETARG_DATEADT(2);
+	ValueBasis	basis = snapshot_basis_of(text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	bool		has_margin = PG_GETARG_BOOL(4);
+	MemoryContext old;
+
+	if (basis == BASIS_SCORE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("hvc: the value basis score is not ranked on the Citus workers"),
+				 errhint("hvc.refresh() builds such a snapshot on the coordinator; do not call hvc._citus_score directly.")));
+	if (sc != NULL && sc->as_of_day == as_of_day && sc->basis == basis && sc->has_margin == has_margin &&
+		VARSIZE(sc->params) == len && memcmp(sc->params, params, len) == 0)
+		return sc;
+	stage_check_as_of_day(as_of_day);
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (sc == NULL)
+		sc = palloc0(sizeof(ScoreCache));
+	else
+		pfree(sc->params);		/* (the old forecast cache stays until the query ends) */
+	sc->params = palloc(len);
+	memcpy(sc->params, params, len);
+	sc->as_of_day = as_of_day;
+	sc->basis = basis;
+	sc->has_margin = has_margin;
+	model_set_from_params((HeapTupleHeader) sc->params, &sc->ms);
+	sc->forecasts = forecast_cache_create(&sc->ms, as_of_day,
+										  sc->ms.units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = sc;
+	return sc;
+}
+
+Datum
+hvc_citus_score(PG_FUNCTION_ARGS)
+{
+	bytea	   *b;
+	ScoreCache *sc;
+	CustomerState *s;
+	CustomerSummary sum;
+	StageCustomer c;
+	Prediction	p;
+	SnapshotArgs a;
+	TupleDesc	desc;
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
+	int			i;
+
+	for (i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("hvc._citus_score: argument %d must not be NULL", i + 1)));
+	b = PG_GETARG_BYTEA_PP(0);
+	sc = score_cache(fcinfo);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "hvc._citus_score must return a record");
+	hvc_require_columns(desc, 8, "hvc._citus_score");
+	s = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	if (s->purchase_rows == 0)
+		PG_RETURN_NULL();		/* refunds only: not a customer */
+	customer_state_summarize(s, &sum);
+	stage_customer_fill(&c, (Datum) 0, s, &sum, sc->as_of_day);
+	forecast_predict(sc->forecasts, &c, &p);
+	memset(&a, 0, sizeof(a));
+	a.basis = sc->basis;
+	a.has_margin = sc->has_margin;
+	values[0] = Int64GetDatum(snapshot_value_cents(&a, &c, &p, NAN));
+	values[1] = Int32GetDatum(c.first_day);
+	values[2] = Int32GetDatum(c.last_day);
+	values[3] = Int64GetDatum(c.orders);
+	values[4] = Int32GetDatum(c.frequency);
+	values[5] = Int64GetDatum(c.revenue);
+	values[6] = Float8GetDatum(p.churn_risk);
+	nulls[6] = !isfinite(p.churn_risk);
+	values[7] = PointerGetDatum(prediction_to_array(&p));
+	desc = BlessTupleDesc(desc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* ---- hvc._citus_snapshot_row ---- */
+
+#define ROW_ARGS 13				/* hvc._build_snapshot's; then move_reason */
+#define A_KEY 14
+#define A_STATE 15
+#define A_VALUE 16
+#define A_PREDICTION 17
+#define A_OLD_TIER 18
+#define A_OLD_TIER_RANK 19
+#define A_OLD_PREV 20
+#define A_OLD_SINCE 21
+#define A_GLOBALS 22
+#define ROW_NARGS 23
+
+typedef struct RowCache
+{
+	Datum		args[ROW_ARGS];	/* copies of arguments 2..13 the cache is for */
+	int16		arglen[ROW_ARGS];
+	bool		argbyval[ROW_ARGS];
+	SnapshotArgs a;
+	TupleDesc	desc;
+	int16		typlen;
+	bool		typbyval;
+	Datum		globals_raw;	/* the argument the globals were opened from */
+	const char *globals;		/* a copy of their contents */
+	const GlobalsHeader *h;
+	const uint32 *buckets;
+	const char *entries;
+} RowCache;
+
+static void
+bad_globals(const char *msg)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("hvc: the globals of a Citus refresh %s", msg),
+			 errhint("hvc.refresh() computes them with hvc._citus_globals; do not write hvc.citus_globals by hand.")));
+}
+
+/* checks every length, offset and field of the globals once */
+static void
+globals_open(RowCache *rc, Datum raw)
+{
+	bytea	   *b = (bytea *) PG_DETOAST_DATUM_PACKED(raw);
+	Size		len = VARSIZE_ANY_EXHDR(b);
+	Size		head = MAXALIGN(sizeof(GlobalsHeader));
+	/* a copy of its own: the entries are read in place, aligned */
+	const GlobalsHeader *h = (const GlobalsHeader *) memcpy(palloc(Max(len, 1)), VARDATA_ANY(b), len);
+	Size		off;
+	int64		n = 0;
+	uint64		i;
+
+	if (len < head)
+		bad_globals("are too short");
+	if (h->magic != GLOBALS_MAGIC || h->version != GLOBALS_VERSION)
+		bad_globals("have an unknown format");
+	if (h->n < 0 || h->nbuckets < 2 || (h->nbuckets & (h->nbuckets - 1)) != 0 ||
+		(uint64) h->n > h->nbuckets / 2 ||
+		len != head + MAXALIGN((Size) h->nbuckets * sizeof(uint32)) + h->entries_size ||
+		h->entries_size % MAXIMUM_ALIGNOF != 0)
+		bad_globals("have inconsistent sizes");
+	if (h->refresh_id != rc->a.refresh_id)
+		bad_globals("are of another refresh");
+	rc->h = h;
+	rc->buckets = (const uint32 *) ((const char *) h + head);
+	rc->entries = (const char *) rc->buckets + MAXALIGN((Size) h->nbuckets * sizeof(uint32));
+	for (off = 0; off < h->entries_size; n++)
+	{
+		const GlobalsEntry *e = (const GlobalsEntry *) (rc->entries + off);
+
+		if (h->entries_size - off < sizeof(GlobalsEntry) ||
+			e->keylen > h->entries_size - off - sizeof(GlobalsEntry) ||
+			e->value_rank < 1 || e->value_rank > h->n ||
+			e->r < 1 || e->r > 5 || e->f < 1 || e->f > 5 || e->m < 1 || e->m > 5)
+			bad_globals("have a bad entry");
+		off += MAXALIGN(sizeof(GlobalsEntry) + e->keylen);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (n != h->n)
+		bad_globals("do not have one entry per customer");
+	for (i = 0; i < h->nbuckets; i++)
+		if (rc->buckets[i] != 0 &&
+			((Size) (rc->buckets[i] - 1) * MAXIMUM_ALIGNOF >= h->entries_size))
+			bad_globals("have a bad bucket");
+	if ((Pointer) b != DatumGetPointer(raw))
+		pfree(b);
+	rc->globals = (const char *) h;
+	rc->globals_raw = raw;
+}
+
+static const GlobalsEntry *
+globals_find(const RowCache *rc, const KeyBytes *kb)
+{
+	uint32		hash = hash_bytes((const unsigned char *) kb->data, (int) kb->len);
+	uint32		mask = rc->h->nbuckets - 1;
+	uint32		i,
+				probes;
+
+	for (i = hash & mask, probes = 0; rc->buckets[i] != 0 && probes < rc->h->nbuckets;
+		 i = (i + 1) & mask, probes++)
+	{
+		const GlobalsEntry *e = (const GlobalsEntry *)
+			(rc->entries + (Size) (rc->buckets[i] - 1) * MAXIMUM_ALIGNOF);
+
+		/* (globals_open checked every entry's key lies within the region) */
+		if (e->hash == hash && e->keylen == kb->len &&
+			memcmp((const char *) e + sizeof(GlobalsEntry), kb->data, kb->len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* whether argument i has the value the cache was built for */
+static bool
+same_arg(FunctionCallInfo fcinfo, const RowCache *rc, int i)
+{
+	Datum		d = PG_GETARG_DATUM(i);
+
+	if (PG_ARGISNULL(i))
+		return false;			/* (snapshot_args refuses it) */
+	if (rc->argbyval[i])
+		return d == rc->args[i];
+	return datumIsEqual(d, rc->args[i], false, rc->arglen[i]);
+}
+
+static RowCache *
+row_cache(FunctionCallInfo fcinfo)
+{
+	RowCache   *rc = fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	Oid			key_type;
+	int			i;
+
+	LOCAL_FCINFO(copy, ROW_ARGS + 1);
+
+	if (rc != NULL)
+	{
+		for (i = 1; i < ROW_ARGS && same_arg(fcinfo, rc, i); i++)
+			;
+		if (i == ROW_ARGS)
+			return rc;
+	}
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	rc = palloc0(sizeof(RowCache));
+	/* the arguments parsed from copies that live as long as the cache */
+	InitFunctionCallInfoData(*copy, fcinfo->flinfo, ROW_ARGS + 1, InvalidOid, NULL, NULL);
+	for (i = 0; i <= ROW_ARGS; i++)
+	{
+		copy->args[i] = fcinfo->args[i];
+		if (i == 0 || i == ROW_ARGS || PG_ARGISNULL(i))
+			continue;
+		get_typlenbyval(get_fn_expr_argtype(fcinfo->flinfo, i), &rc->arglen[i], &rc->argbyval[i]);
+		rc->args[i] = datumCopy(PG_GETARG_DATUM(i), rc->argbyval[i], rc->arglen[i]);
+		copy->args[i].value = rc->args[i];
+	}
+	snapshot_args(copy, &rc->a);
+	if (get_call_result_type(fcinfo, NULL, &rc->desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("hvc._citus_snapshot_row needs a column definition list")));
+	rc->desc = CreateTupleDescCopy(rc->desc);
+	hvc_require_columns(rc->desc, SNAPSHOT_NATTS, "the result of hvc._citus_snapshot_row (hvc.customer_snapshot)");
+	key_type = get_fn_expr_argtype(fcinfo->flinfo, A_KEY);
+	if (!OidIsValid(key_type) || getBaseType(TupleDescAttr(rc->desc, 0)->atttypid) != getBaseType(key_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("hvc._citus_snapshot_row: the customer and the result's customer_id differ in type")));
+	get_typlenbyval(key_type, &rc->typlen, &rc->typbyval);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = rc;
+	return rc;
+}
+
+/* the last tier whose first rank is at most rank (snapshot_builder.c's pass 2) */
+static int
+tier_of_rank(const SnapshotArgs *a, int64 rank)
+{
+	int			t = 0;
+
+	while (t + 1 < a->ntiers && DatumGetInt64(a->tier_lo[t + 1]) <= rank)
+		t++;
+	return t;
+}
+
+Datum
+hvc_citus_snapshot_row(PG_FUNCTION_ARGS)
+{
+	RowCache   *rc;
+	bytea	   *b;
+	CustomerState *s;
+	CustomerSummary sum;
+	PassRow		r;
+	Ranked		k;
+	KeyBytes	kb;
+	const GlobalsEntry *e;
+	Datum		values[SNAPSHOT_NATTS];
+	bool		nulls[SNAPSHOT_NATTS];
+	bool		isnull;
+
+	if (PG_NARGS() != ROW_NARGS)
+		elog(ERROR, "hvc._citus_snapshot_row: wrong number of arguments");
+	if (PG_ARGISNULL(A_KEY) || PG_ARGISNULL(A_STATE) || PG_ARGISNULL(A_VALUE) ||
+		PG_ARGISNULL(A_PREDICTION) || PG_ARGISNULL(A_GLOBALS))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("hvc._citus_snapshot_row needs the customer, its state, value, prediction and the globals")));
+	rc = row_cache(fcinfo);
+	if (rc->globals == NULL || rc->globals_raw != PG_GETARG_DATUM(A_GLOBALS))
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		globals_open(rc, PG_GETARG_DATUM(A_GLOBALS));
+		MemoryContextSwitchTo(old);
+	}
+
+	memset(&r, 0, sizeof(r));
+	b = PG_GETARG_BYTEA_PP(A_STATE);
+	s = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	if (s->purchase_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("hvc._citus_snapshot_row: a state without a purchase is not a customer")));
+	customer_state_summarize(s, &sum);
+	stage_customer_fill(&r.c, PG_GETARG_DATUM(A_KEY), s, &sum, rc->a.as_of_day);
+	prediction_from_array(PG_GETARG_ARRAYTYPE_P(A_PREDICTION), &r.pred);
+	r.value_cents = PG_GETARG_INT64(A_VALUE);
+	r.has_old = !PG_ARGISNULL(A_OLD_TIER);
+	if (r.has_old)
+	{
+		if (PG_ARGISNULL(A_OLD_TIER_RANK) || PG_ARGISNULL(A_OLD_SINCE))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("hvc._citus_snapshot_row: an old row needs its tier rank and tier_since")));
+		r.old_tier = PG_GETARG_DATUM(A_OLD_TIER);
+		r.old_tier_rank = PG_GETARG_INT32(A_OLD_TIER_RANK);
+		r.old_tier_since = PG_GETARG_TIMESTAMPTZ(A_OLD_SINCE);
+	}
+	r.old_prev_null = PG_ARGISNULL(A_OLD_PREV);
+	r.old_previous_tier = r.old_prev_null ? (Datum) 0 : PG_GETARG_DATUM(A_OLD_PREV);
+	ItemPointerSetInvalid(&r.old_tid);
+
+	globals_key_bytes(r.c.customer, rc->typlen, rc->typbyval, &kb);
+	e = globals_find(rc, &kb);
+	if (e == NULL)
+		bad_globals("have no entry for a customer of the stage");
+	memset(&k, 0, sizeof(k));
+	k.r = e->r;
+	k.f = e->f;
+	k.m = e->m;
+	k.value_rank = e->value_rank;
+	k.cum_share = e->cum_share;
+	k.churn_pct = e->churn_pct;
+	k.tier = tier_of_rank(&rc->a, k.value_rank);
+	snapshot_row(&rc->a, &r, &k, values, nulls);
+	(void) isnull;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rc->desc, values, nulls)));
+}
