@@ -56,11 +56,82 @@ SELECT hvc._citus_predict(NULL, (SELECT m FROM mp), '2025-06-30') IS NULL AS nul
        hvc._citus_predict(hvc.customer_state('2025-01-01'::timestamp, -5::numeric, NULL::numeric, NULL::int, '2025-06-30', 'UTC'),
                           (SELECT m FROM mp), '2025-06-30') IS NULL AS refund_only,
        (SELECT hvc._citus_predict(g.state, (SELECT (m::text::hvc._model_params) FROM mp), '2025-06-30') FROM _hvc_stage g LIMIT 1) IS NOT NULL AS via_text;
+-- The snapshot as the Citus workers build it (97_citus_snapshot.sql), here
+-- on one server: hvc._citus_score per customer into a table shaped like
+-- hvc.citus_scored, hvc._citus_globals over it, hvc._citus_snapshot_row per
+-- customer: every row equals the one-server builder's, as do the Pareto
+-- curve and the premium ticket
+CREATE TABLE hvc.citus_scored (customer_id bigint NOT NULL, value_cents bigint NOT NULL,
+    first_day integer NOT NULL, last_day integer NOT NULL, orders bigint NOT NULL,
+    frequency integer NOT NULL, revenue bigint NOT NULL, churn_risk float8, prediction float8[] NOT NULL);
+INSERT INTO hvc.citus_scored
+SELECT g.customer_id, x.*
+  FROM _hvc_stage g CROSS JOIN LATERAL hvc._citus_score(g.state, (SELECT m FROM mp), '2025-06-30', 'predicted_clv', false) x
+ WHERE x.value_cents IS NOT NULL;
+SELECT count(*) AS scored,
+       count(*) FILTER (WHERE c.prediction = r.p) AS same_predictions,
+       count(*) FILTER (WHERE c.value_cents = s.value * 100) AS same_value
+  FROM hvc.citus_scored c JOIN rowwise r USING (customer_id) JOIN hvc.customer_snapshot s USING (customer_id);
+CREATE TEMP TABLE gl AS SELECT * FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99);
+SELECT g.customers, g.pareto = (SELECT array_agg(cumulative_value_share ORDER BY customer_percentile) FROM hvc.pareto_points) AS same_pareto,
+       round(g.premium_ticket_from::numeric, 3) = i.premium_ticket_from AS same_premium_ticket,
+       g.median_repeat_gap_days IS NOT DISTINCT FROM i.median_repeat_gap_days AS same_gap,
+       g.max_tenure_days = (SELECT max(tenure_days) FROM hvc.customer_snapshot) AS same_tenure
+  FROM gl g, hvc.snapshot_info i;
+SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum) AS cols
+  FROM pg_attribute WHERE attrelid = 'hvc.customer_snapshot'::regclass AND attnum > 0 AND NOT attisdropped \gset
+CREATE TEMP TABLE args AS
+SELECT (SELECT array_agg(c.segment ORDER BY c.r, c.f, c.m) FROM hvc._segment_cells() c) AS seg,
+       array_agg(t.lo ORDER BY t.tier_rank) AS lo, array_agg(t.tier ORDER BY t.tier_rank) AS name,
+       array_agg(t.tier_rank ORDER BY t.tier_rank) AS rnk, array_agg(t.high_value ORDER BY t.tier_rank) AS high,
+       (SELECT refreshed_at FROM hvc.snapshot_info) AS refreshed
+  FROM hvc._tier_ranges((SELECT customers FROM gl)) t;
+CREATE TEMP TABLE worker_rows AS
+SELECT r.*
+  FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+ CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
+                                            a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 99, NULL,
+                                            g.customer_id, g.state, p.value_cents, p.prediction, NULL, NULL, NULL, NULL,
+                                            (SELECT globals FROM gl)) AS r(:cols);
+SELECT (SELECT count(*) FROM worker_rows) AS worker_rows,
+       (SELECT count(*) FROM (SELECT to_jsonb(s) - 'refresh_id' FROM hvc.customer_snapshot s
+                              EXCEPT SELECT to_jsonb(w) - 'refresh_id' FROM worker_rows w) d) AS differing;
+-- bad inputs of the worker steps: clear errors
+\set VERBOSITY sqlstate
+SELECT hvc._citus_score(state, (SELECT m FROM mp), '2025-06-30', 'score', false) FROM _hvc_stage LIMIT 1;
+SELECT hvc._citus_score(state, (SELECT m FROM mp), '2025-06-30', 'nonsense', false) FROM _hvc_stage LIMIT 1;
+SELECT hvc._citus_score(NULL, (SELECT m FROM mp), '2025-06-30', 'revenue', false);
+SELECT hvc._citus_score('\x0001'::bytea, (SELECT m FROM mp), '2025-06-30', 'revenue', false);
+-- globals truncated, of another refresh, without the customer; a missing argument
+SELECT r.customer_id FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+ CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
+        a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 99, NULL, g.customer_id, g.state, p.value_cents, p.prediction,
+        NULL, NULL, NULL, NULL, substring((SELECT globals FROM gl) FROM 1 FOR 100)) AS r(:cols) LIMIT 1;
+SELECT r.customer_id FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+ CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
+        a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 98, NULL, g.customer_id, g.state, p.value_cents, p.prediction,
+        NULL, NULL, NULL, NULL, (SELECT globals FROM gl)) AS r(:cols) LIMIT 1;
+SELECT r.customer_id FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+ CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
+        a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 99, NULL, g.customer_id + 100000, g.state, p.value_cents, p.prediction,
+        NULL, NULL, NULL, NULL, (SELECT globals FROM gl)) AS r(:cols) LIMIT 1;
+SELECT r.customer_id FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+ CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
+        a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 99, NULL, g.customer_id, g.state, p.value_cents, NULL,
+        NULL, NULL, NULL, NULL, (SELECT globals FROM gl)) AS r(:cols) LIMIT 1;
+-- a scored row out of range
+UPDATE hvc.citus_scored SET orders = 0 WHERE customer_id = 1;
+SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99);
+DROP TABLE hvc.citus_scored;
+SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99);
+\set VERBOSITY default
+DROP TABLE gl, args, worker_rows;
 UPDATE mp SET m.usable = false;
 SELECT count(*) FILTER (WHERE hvc._citus_predict(g.state, (SELECT m FROM mp), '2025-06-30') IS NULL) AS unusable_nulls
   FROM _hvc_stage g;
 DROP TABLE _hvc_stage, mp, rowwise;
 -- the Citus steps do nothing without Citus
 SELECT hvc._citus_distributed_by('cp_sales', 'customer_id') AS distributed,
-       hvc._citus_predictions(NULL, NULL) AS predicted;
+       hvc._citus_predictions(NULL, NULL) AS predicted,
+       hvc._citus_shards_snapshot() AS shards_snapshot, hvc._citus_sharded() AS sharded;
 DROP TABLE cp_sales CASCADE;
