@@ -4,9 +4,9 @@
 -- dynamic SQL only when the extension is there.  What runs where on a Citus
 -- cluster (README, Scaling out): when the source is distributed by the
 -- customer column, the stage's GROUP BY customer and every customer's
--- predictions run on the workers (96_citus_refresh.sql); the fits, ranks,
--- tiers and the snapshot, history and alert tables (local tables) are the
--- coordinator's.
+-- predictions run on the workers (96_citus_refresh.sql), and the snapshot's
+-- rows are built and kept there (97_citus_snapshot.sql); the fits, what is
+-- global to the ranks, the history and alert tables are the coordinator's.
 -- ---------------------------------------------------------------------------
 
 -- Called by hvc._check_source (so by register_source and by every refresh).

@@ -14,11 +14,11 @@
 --      of hvc.citus_stage (hvc._citus_predict, the builder's own code, with
 --      the fitted models as a constant) into pg_temp._hvc_predictions; the
 --      builder reads them instead of predicting.
--- The snapshot, history and alert tables stay local tables of the
--- coordinator, swapped in one transaction as on one server, so readers
--- never see a mix of two refreshes.  Anything else (a source not
--- distributed by customer, an incremental refresh, plain PostgreSQL) takes
--- the path of one server unchanged.
+-- When register_source put the snapshot's rows on the workers, steps 3 and
+-- on are 97_citus_snapshot.sql's (hvc._citus_predictions is not used then);
+-- else the snapshot, history and alert tables are local tables of the
+-- coordinator, swapped in one transaction as on one server.  Anything else
+-- (an incremental refresh, plain PostgreSQL) takes the path of one server.
 -- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION hvc._citus_predict(state bytea, m hvc._model_params, as_of_day date)
