@@ -3,8 +3,8 @@
  * workers (96_citus_refresh.sql), on the coordinator:
  *
  *   hvc._citus_globals(customer_proto anyelement, as_of_day date,
- *                      refresh_id bigint,
- *                      OUT globals bytea, OUT customers bigint,
+ *                      refresh_id bigint, shard_min integer[],
+ *                      OUT globals bytea[], OUT customers bigint,
  *                      OUT pareto float8[], OUT premium_ticket_from float8,
  *                      OUT median_repeat_gap_days float8,
  *                      OUT max_tenure_days integer)
@@ -49,7 +49,7 @@ PG_FUNCTION_INFO_V1(hvc_citus_globals);
 /* the columns of the sort: negated value, key, then what pass 2 reads */
 enum
 {
-	G_NEG_VALUE = 1, G_KEY, G_LAST_DAY, G_ORDERS, G_REVENUE, G_CHURN, G_NATTS = G_CHURN
+	G_NEG_VALUE = 1, G_KEY, G_LAST_DAY, G_ORDERS, G_REVENUE, G_CHURN, G_SEGMENT, G_NATTS = G_SEGMENT
 };
 
 /* what the read of hvc.citus_scored accumulates */
@@ -69,6 +69,9 @@ typedef struct GlobalsRead
 	CumeDist   *churn;
 	int64		n;
 	int32		max_tenure;
+	int			nseg;			/* shards: the globals go out one segment per shard */
+	int32	   *seg_min;		/* each shard's first hash value, ascending */
+	int64	   *seg_n;			/* customers per segment */
 #ifdef HAVE_INT128
 	int128		total;
 #else
@@ -137,9 +140,30 @@ int4_col(TupleTableSlot *slot, int att)
 	return DatumGetInt32(d);
 }
 
+/* the segment (shard) of a customer's shard hash: the last whose first hash is at most it */
+static int
+segment_of(const GlobalsRead *g, int32 hash)
+{
+	int			lo = 0,
+				hi = g->nseg - 1;
+
+	if (hash < g->seg_min[0])
+		bad_scored("has a shard hash below the first shard's");
+	while (lo < hi)
+	{
+		int			mid = (lo + hi + 1) / 2;
+
+		if (g->seg_min[mid] <= hash)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
 /*
  * One row of hvc.citus_scored: (customer_id, value_cents, first_day,
- * last_day, orders, frequency, revenue, churn_risk)
+ * last_day, orders, frequency, revenue, churn_risk, shard_hash)
  */
 static bool
 globals_receive(TupleTableSlot *slot, DestReceiver *self)
@@ -156,6 +180,7 @@ globals_receive(TupleTableSlot *slot, DestReceiver *self)
 	int64		revenue = int8_col(slot, 7);
 	Datum		churn = slot_getattr(slot, 8, &isnull);
 	double		risk = isnull ? NAN : DatumGetFloat8(churn);
+	int			seg = segment_of(g, int4_col(slot, 9));
 	Datum		ticket;
 	Datum	   *v = g->in->tts_values;
 	bool	   *nl = g->in->tts_isnull;
@@ -187,6 +212,8 @@ globals_receive(TupleTableSlot *slot, DestReceiver *self)
 	v[G_ORDERS - 1] = Int64GetDatum(orders);
 	v[G_REVENUE - 1] = Int64GetDatum(revenue);
 	v[G_CHURN - 1] = Float8GetDatum(risk);
+	v[G_SEGMENT - 1] = Int32GetDatum(seg);
+	g->seg_n[seg]++;
 	memset(nl, false, G_NATTS * sizeof(bool));
 	ExecStoreVirtualTuple(g->in);
 	MemoryContextSwitchTo(outer);
@@ -200,7 +227,7 @@ globals_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
 	GlobalsRead *g = (GlobalsRead *) self;
 
-	if (desc->natts != 8 || getBaseType(TupleDescAttr(desc, 0)->atttypid) != g->key_type ||
+	if (desc->natts != 9 || TupleDescAttr(desc, 8)->atttypid != INT4OID || getBaseType(TupleDescAttr(desc, 0)->atttypid) != g->key_type ||
 		TupleDescAttr(desc, 1)->atttypid != INT8OID || TupleDescAttr(desc, 2)->atttypid != INT4OID ||
 		TupleDescAttr(desc, 3)->atttypid != INT4OID || TupleDescAttr(desc, 4)->atttypid != INT8OID ||
 		TupleDescAttr(desc, 5)->atttypid != INT4OID || TupleDescAttr(desc, 6)->atttypid != INT8OID ||
@@ -238,6 +265,7 @@ globals_sort_begin(GlobalsRead *g)
 	TupleDescInitEntry(g->desc, G_ORDERS, NULL, INT8OID, -1, 0);
 	TupleDescInitEntry(g->desc, G_REVENUE, NULL, INT8OID, -1, 0);
 	TupleDescInitEntry(g->desc, G_CHURN, NULL, FLOAT8OID, -1, 0);
+	TupleDescInitEntry(g->desc, G_SEGMENT, NULL, INT4OID, -1, 0);
 	ops[0] = Int8LessOperator;
 	colls[0] = InvalidOid;
 	ops[1] = tce->lt_opr;
@@ -259,19 +287,19 @@ typedef struct GlobalsOut
 } GlobalsOut;
 
 static void
-globals_out_begin(GlobalsOut *o, int64 n, int64 refresh_id)
+globals_out_begin(GlobalsOut *o, int64 n, int64 customers, int64 refresh_id, int32 hash_min, int32 hash_max)
 {
 	uint64		nb = 2;
 	Size		head;
 
-	while (nb < (uint64) n * 2)
+	while (nb * 3 < (uint64) n * 4)
 		nb <<= 1;
-	if (nb > PG_UINT32_MAX / 2)
+	if (customers > PG_INT32_MAX || nb > PG_UINT32_MAX / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("hvc: too many customers (" INT64_FORMAT ") for a snapshot built on the Citus workers", n)));
 	head = VARHDRSZ + MAXALIGN(sizeof(GlobalsHeader)) + MAXALIGN(nb * sizeof(uint32));
-	o->cap = Max(n, 1) * (sizeof(GlobalsEntry) + 16);
+	o->cap = Max(n, 1) * (GLOBALS_ENTRY_SIZE + 8);
 	if (head + o->cap >= MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -282,26 +310,28 @@ globals_out_begin(GlobalsOut *o, int64 n, int64 refresh_id)
 	o->h->version = GLOBALS_VERSION;
 	o->h->refresh_id = refresh_id;
 	o->h->n = n;
+	o->h->customers = customers;
 	o->h->nbuckets = (uint32) nb;
+	o->h->hash_min = hash_min;
+	o->h->hash_max = hash_max;
 	o->buckets = (uint32 *) ((char *) o->h + MAXALIGN(sizeof(GlobalsHeader)));
 	o->entries = (char *) o->buckets + MAXALIGN(nb * sizeof(uint32));
 	o->used = 0;
 }
 
 static void
-globals_out_put(GlobalsOut *o, const GlobalsEntry *e, const KeyBytes *kb)
+globals_out_put(GlobalsOut *o, GlobalsEntry *e, const KeyBytes *kb)
 {
-	Size		size = MAXALIGN(sizeof(GlobalsEntry) + kb->len);
+	Size		size = GLOBALS_ENTRY_SIZE + kb->len;
 	uint32		mask = o->h->nbuckets - 1;
 	uint32		i;
-	GlobalsEntry *dst;
 
 	if (o->used + size > o->cap)
 	{
 		Size		head = (char *) o->entries - (char *) o->b;
 		Size		cap = Max(o->cap * 2, o->used + size);
 
-		if (head + cap >= MaxAllocSize)
+		if (head + cap >= MaxAllocSize || o->used + size >= PG_UINT32_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("hvc: the customer keys are too long for a snapshot built on the Citus workers")));
@@ -312,14 +342,13 @@ globals_out_put(GlobalsOut *o, const GlobalsEntry *e, const KeyBytes *kb)
 		o->entries = (char *) o->b + head;
 		o->cap = cap;
 	}
-	dst = (GlobalsEntry *) (o->entries + o->used);
-	*dst = *e;
-	dst->keylen = (uint32) kb->len;
-	dst->hash = hash_bytes((const unsigned char *) kb->data, (int) kb->len);
-	memcpy((char *) dst + sizeof(GlobalsEntry), kb->data, kb->len);
-	for (i = dst->hash & mask; o->buckets[i] != 0; i = (i + 1) & mask)
+	e->keylen = (uint32) kb->len;
+	globals_entry_write(o->entries + o->used, e);
+	memcpy(o->entries + o->used + GLOBALS_ENTRY_SIZE, kb->data, kb->len);
+	for (i = hash_bytes((const unsigned char *) kb->data, (int) kb->len) & mask; o->buckets[i] != 0;
+		 i = (i + 1) & mask)
 		;
-	o->buckets[i] = (uint32) (o->used / MAXIMUM_ALIGNOF) + 1;
+	o->buckets[i] = (uint32) o->used + 1;
 	o->used += size;
 }
 
@@ -336,7 +365,7 @@ globals_out_end(GlobalsOut *o)
  * churn percentiles, into the globals; the Pareto curve as the builder
  * computes it.
  */
-static bytea *
+static bytea **
 globals_walk(GlobalsRead *g, int64 refresh_id, double *pareto, bool *pareto_null)
 {
 	double		rb[RFM_BREAKS],
@@ -345,11 +374,14 @@ globals_walk(GlobalsRead *g, int64 refresh_id, double *pareto, bool *pareto_null
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(g->desc, &TTSOpsMinimalTuple);
 	int16		typlen;
 	bool		typbyval;
-	GlobalsOut	o;
+	GlobalsOut *o = palloc(sizeof(GlobalsOut) * g->nseg);
+	bytea	  **out = palloc(sizeof(bytea *) * g->nseg);
 	GlobalsEntry e;
 	KeyBytes	kb;
 	int64		pareto_rank[PARETO_POINTS];
-	int			pct;
+	int64		rank = 0;
+	int			pct,
+				k;
 #ifdef HAVE_INT128
 	int128		running = 0;
 #else
@@ -369,25 +401,29 @@ globals_walk(GlobalsRead *g, int64 refresh_id, double *pareto, bool *pareto_null
 	break_sort_finish(&g->monetary, mb);
 	cume_dist_finish(g->churn);
 	tuplesort_performsort(g->sort);
-	globals_out_begin(&o, g->n, refresh_id);
+	for (k = 0; k < g->nseg; k++)
+		globals_out_begin(&o[k], g->seg_n[k], g->n, refresh_id, g->seg_min[k],
+						  k + 1 < g->nseg ? g->seg_min[k + 1] - 1 : PG_INT32_MAX);
 	memset(&e, 0, sizeof(e));
 	while (tuplesort_gettupleslot(g->sort, true, false, slot, NULL))
 	{
 		bool		isnull;
 		int64		value = -DatumGetInt64(slot_getattr(slot, G_NEG_VALUE, &isnull));
 		double		risk = DatumGetFloat8(slot_getattr(slot, G_CHURN, &isnull));
+		int			r = rfm_score(-(double) (g->as_of_day - DatumGetInt32(slot_getattr(slot, G_LAST_DAY, &isnull))), rb);
+		int			f = rfm_score((double) DatumGetInt64(slot_getattr(slot, G_ORDERS, &isnull)), fb);
+		int			m = rfm_score((double) DatumGetInt64(slot_getattr(slot, G_REVENUE, &isnull)), mb);
 
 		CHECK_FOR_INTERRUPTS();
+
 		running += Max(value, 0);
-		e.value_rank++;
+		e.value_rank = (uint32) ++rank;
 		e.cum_share = g->total > 0 ? (double) running / (double) g->total : NAN;
-		e.r = rfm_score(-(double) (g->as_of_day - DatumGetInt32(slot_getattr(slot, G_LAST_DAY, &isnull))), rb);
-		e.f = rfm_score((double) DatumGetInt64(slot_getattr(slot, G_ORDERS, &isnull)), fb);
-		e.m = rfm_score((double) DatumGetInt64(slot_getattr(slot, G_REVENUE, &isnull)), mb);
+		e.rfm = (uint8) ((r - 1) * 25 + (f - 1) * 5 + (m - 1));
 		e.churn_pct = isfinite(risk) ? cume_dist_of(g->churn, risk) : NAN;
 		globals_key_bytes(slot_getattr(slot, G_KEY, &isnull), typlen, typbyval, &kb);
-		globals_out_put(&o, &e, &kb);
-		while (pct < PARETO_POINTS && pareto_rank[pct] == e.value_rank)
+		globals_out_put(&o[DatumGetInt32(slot_getattr(slot, G_SEGMENT, &isnull))], &e, &kb);
+		while (pct < PARETO_POINTS && pareto_rank[pct] == rank)
 		{
 			pareto_null[pct] = !isfinite(e.cum_share);
 			pareto[pct] = e.cum_share;
@@ -396,10 +432,41 @@ globals_walk(GlobalsRead *g, int64 refresh_id, double *pareto, bool *pareto_null
 	}
 	tuplesort_end(g->sort);
 	ExecDropSingleTupleTableSlot(slot);
-	if (e.value_rank != g->n)
+	if (rank != g->n)
 		elog(ERROR, "hvc: the value order has " INT64_FORMAT " customers, not " INT64_FORMAT,
-			 e.value_rank, g->n);
-	return globals_out_end(&o);
+			 rank, g->n);
+	for (k = 0; k < g->nseg; k++)
+		out[k] = globals_out_end(&o[k]);
+	return out;
+}
+
+/* the shards' first hash values: strictly ascending, at least one */
+static void
+shard_mins(GlobalsRead *g, ArrayType *a)
+{
+	Datum	   *d;
+	bool	   *nulls;
+	int			n,
+				i;
+
+	if (ARR_ELEMTYPE(a) != INT4OID || ARR_NDIM(a) > 1)
+		elog(ERROR, "hvc._citus_globals: shard_min must be an integer[]");
+	deconstruct_array(a, INT4OID, sizeof(int32), true, TYPALIGN_INT, &d, &nulls, &n);
+	if (n < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hvc._citus_globals needs at least one shard")));
+	g->seg_min = palloc(sizeof(int32) * n);
+	g->seg_n = palloc0(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i] || (i > 0 && DatumGetInt32(d[i]) <= g->seg_min[i - 1]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hvc._citus_globals: the shards' first hash values must ascend, without NULL")));
+		g->seg_min[i] = DatumGetInt32(d[i]);
+	}
+	g->nseg = n;
 }
 
 Datum
@@ -414,6 +481,8 @@ hvc_citus_globals(PG_FUNCTION_ARGS)
 	bool		nulls[6] = {false, false, false, false, false, false};
 	double		pareto[PARETO_POINTS];
 	bool		pareto_null[PARETO_POINTS];
+	bytea	  **segs;
+	Datum	   *seg_datums;
 	Datum		shares[PARETO_POINTS];
 	int			dims[1] = {PARETO_POINTS};
 	int			lbs[1] = {1};
@@ -423,10 +492,10 @@ hvc_citus_globals(PG_FUNCTION_ARGS)
 				gap;
 	int			i;
 
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("hvc._citus_globals needs the as_of day and the refresh id")));
+				 errmsg("hvc._citus_globals needs the as_of day, the refresh id and the shards' first hash values")));
 	if (!OidIsValid(key_type))
 		elog(ERROR, "hvc._citus_globals: could not determine the customer key type");
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -434,6 +503,7 @@ hvc_citus_globals(PG_FUNCTION_ARGS)
 	memset(&g, 0, sizeof(g));
 	g.key_type = getBaseType(key_type);
 	g.as_of_day = PG_GETARG_DATEADT(1);
+	shard_mins(&g, PG_GETARG_ARRAYTYPE_P(3));
 	stage_check_as_of_day(g.as_of_day);
 	g.max_tenure = -1;
 	g.churn = cume_dist_create();
@@ -456,13 +526,18 @@ hvc_citus_globals(PG_FUNCTION_ARGS)
 	memset(&options, 0, sizeof(options));
 	options.read_only = true;
 	options.dest = &g.pub;
-	if (SPI_execute_extended("SELECT customer_id, value_cents, first_day, last_day, orders, frequency, revenue, churn_risk"
+	if (SPI_execute_extended("SELECT customer_id, value_cents, first_day, last_day, orders, frequency, revenue, churn_risk, shard_hash"
 							 "  FROM hvc.citus_scored", &options) != SPI_OK_SELECT)
 		elog(ERROR, "hvc: reading hvc.citus_scored failed");
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 
-	values[0] = PointerGetDatum(globals_walk(&g, PG_GETARG_INT64(2), pareto, pareto_null));
+	seg_datums = palloc(sizeof(Datum) * g.nseg);
+	segs = globals_walk(&g, PG_GETARG_INT64(2), pareto, pareto_null);
+	for (i = 0; i < g.nseg; i++)
+		seg_datums[i] = PointerGetDatum(segs[i]);
+	values[0] = PointerGetDatum(construct_array(seg_datums, g.nseg, BYTEAOID, -1, false, TYPALIGN_INT));
+	pfree(seg_datums);
 	values[1] = Int64GetDatum(g.n);
 	for (i = 0; i < PARETO_POINTS; i++)
 		shares[i] = Float8GetDatum(pareto[i]);
@@ -479,4 +554,22 @@ hvc_citus_globals(PG_FUNCTION_ARGS)
 	nulls[5] = g.max_tenure < 0;
 	desc = BlessTupleDesc(desc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(hvc_hash_function);
+
+/*
+ * hvc._hash_function(t regtype) RETURNS regprocedure: the standard hash
+ * function of a type (its default hash operator class's), by which Citus
+ * places a distribution column's values into shards (its worker_hash); NULL
+ * when the type has none.
+ */
+Datum
+hvc_hash_function(PG_FUNCTION_ARGS)
+{
+	TypeCacheEntry *tce = lookup_type_cache(PG_GETARG_OID(0), TYPECACHE_HASH_PROC);
+
+	if (!OidIsValid(tce->hash_proc))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(tce->hash_proc);
 }

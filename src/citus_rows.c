@@ -14,10 +14,12 @@
  *                           value_cents bigint, prediction float8[],
  *                           old_tier text, old_tier_rank integer,
  *                           old_previous_tier text, old_tier_since timestamptz,
- *                           globals bytea) RETURNS record
+ *                           shard_hash integer) RETURNS hvc._citus_snapshot_cols
  *     the customer's snapshot row, by the builder's own snapshot_row, with
  *     the value rank, share, scores and churn percentile from the globals
- *     and the tier from the value rank.
+ *     of the refresh (the segment of the customer's shard, read once per
+ *     shard's task from hvc.citus_globals of the node it runs on) and the
+ *     tier from the value rank; every column but the key.
  *
  * Both keep what is the same for every row of a query (the parsed
  * arguments, the forecast cache, the opened globals) in fn_extra.
@@ -31,6 +33,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "miscadmin.h"
@@ -155,7 +158,7 @@ hvc_citus_score(PG_FUNCTION_ARGS)
 #define A_OLD_TIER_RANK 19
 #define A_OLD_PREV 20
 #define A_OLD_SINCE 21
-#define A_GLOBALS 22
+#define A_SHARD_HASH 22
 #define ROW_NARGS 23
 
 typedef struct RowCache
@@ -167,7 +170,6 @@ typedef struct RowCache
 	TupleDesc	desc;
 	int16		typlen;
 	bool		typbyval;
-	Datum		globals_raw;	/* the argument the globals were opened from */
 	const char *globals;		/* a copy of their contents */
 	const GlobalsHeader *h;
 	const uint32 *buckets;
@@ -183,59 +185,84 @@ bad_globals(const char *msg)
 			 errhint("hvc.refresh() computes them with hvc._citus_globals; do not write hvc.citus_globals by hand.")));
 }
 
-/* checks every length, offset and field of the globals once */
+/*
+ * The globals of the refresh from hvc.citus_globals of this node, copied;
+ * every length, offset and field checked once.
+ */
 static void
-globals_open(RowCache *rc, Datum raw)
+globals_open(RowCache *rc, int32 shard_hash)
 {
-	bytea	   *b = (bytea *) PG_DETOAST_DATUM_PACKED(raw);
-	Size		len = VARSIZE_ANY_EXHDR(b);
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2] = {Int64GetDatum(rc->a.refresh_id), Int32GetDatum(shard_hash)};
+	bytea	   *b;
+	bool		isnull;
+	Size		len;
 	Size		head = MAXALIGN(sizeof(GlobalsHeader));
-	/* a copy of its own: the entries are read in place, aligned */
-	const GlobalsHeader *h = (const GlobalsHeader *) memcpy(palloc(Max(len, 1)), VARDATA_ANY(b), len);
+	const GlobalsHeader *h;
 	Size		off;
 	int64		n = 0;
 	uint64		i;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "hvc: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT globals FROM hvc.citus_globals"
+							  " WHERE refresh_id = $1 AND $2 BETWEEN hash_min AND hash_max",
+							  2, argtypes, args, NULL, true, 2) != SPI_OK_SELECT)
+		elog(ERROR, "hvc: reading hvc.citus_globals failed");
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("hvc: no globals of refresh " INT64_FORMAT " for shard hash %d on this node",
+						rc->a.refresh_id, shard_hash),
+				 errhint("hvc.refresh() sends them to every worker before it writes the rows; do not call hvc._citus_snapshot_row directly.")));
+	b = (bytea *) PG_DETOAST_DATUM_PACKED(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		bad_globals("are NULL");
+	len = VARSIZE_ANY_EXHDR(b);
+	/* a copy of their own, in the caller's context: the entries are read in place, aligned */
+	h = (const GlobalsHeader *) memcpy(MemoryContextAlloc(cxt, Max(len, 1)), VARDATA_ANY(b), len);
+	SPI_finish();
 
 	if (len < head)
 		bad_globals("are too short");
 	if (h->magic != GLOBALS_MAGIC || h->version != GLOBALS_VERSION)
 		bad_globals("have an unknown format");
-	if (h->n < 0 || h->nbuckets < 2 || (h->nbuckets & (h->nbuckets - 1)) != 0 ||
-		(uint64) h->n > h->nbuckets / 2 ||
-		len != head + MAXALIGN((Size) h->nbuckets * sizeof(uint32)) + h->entries_size ||
-		h->entries_size % MAXIMUM_ALIGNOF != 0)
+	if (h->n < 0 || h->customers < h->n || h->nbuckets < 2 || (h->nbuckets & (h->nbuckets - 1)) != 0 ||
+		(uint64) h->n >= h->nbuckets ||
+		len != head + MAXALIGN((Size) h->nbuckets * sizeof(uint32)) + h->entries_size)
 		bad_globals("have inconsistent sizes");
 	if (h->refresh_id != rc->a.refresh_id)
 		bad_globals("are of another refresh");
+	if (shard_hash < h->hash_min || shard_hash > h->hash_max)
+		bad_globals("are of another shard");
 	rc->h = h;
 	rc->buckets = (const uint32 *) ((const char *) h + head);
 	rc->entries = (const char *) rc->buckets + MAXALIGN((Size) h->nbuckets * sizeof(uint32));
 	for (off = 0; off < h->entries_size; n++)
 	{
-		const GlobalsEntry *e = (const GlobalsEntry *) (rc->entries + off);
+		GlobalsEntry e;
 
-		if (h->entries_size - off < sizeof(GlobalsEntry) ||
-			e->keylen > h->entries_size - off - sizeof(GlobalsEntry) ||
-			e->value_rank < 1 || e->value_rank > h->n ||
-			e->r < 1 || e->r > 5 || e->f < 1 || e->f > 5 || e->m < 1 || e->m > 5)
+		if (h->entries_size - off < GLOBALS_ENTRY_SIZE)
 			bad_globals("have a bad entry");
-		off += MAXALIGN(sizeof(GlobalsEntry) + e->keylen);
+		globals_entry_read(rc->entries + off, &e);
+		if (e.keylen > h->entries_size - off - GLOBALS_ENTRY_SIZE ||
+			e.value_rank < 1 || e.value_rank > h->customers || e.rfm >= RFM_CELLS)
+			bad_globals("have a bad entry");
+		off += GLOBALS_ENTRY_SIZE + e.keylen;
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (n != h->n)
 		bad_globals("do not have one entry per customer");
 	for (i = 0; i < h->nbuckets; i++)
-		if (rc->buckets[i] != 0 &&
-			((Size) (rc->buckets[i] - 1) * MAXIMUM_ALIGNOF >= h->entries_size))
+		if (rc->buckets[i] != 0 && (Size) (rc->buckets[i] - 1) >= h->entries_size)
 			bad_globals("have a bad bucket");
-	if ((Pointer) b != DatumGetPointer(raw))
-		pfree(b);
 	rc->globals = (const char *) h;
-	rc->globals_raw = raw;
 }
 
-static const GlobalsEntry *
-globals_find(const RowCache *rc, const KeyBytes *kb)
+/* the entry of a key into *e; false when the globals have none */
+static bool
+globals_find(const RowCache *rc, const KeyBytes *kb, GlobalsEntry *e)
 {
 	uint32		hash = hash_bytes((const unsigned char *) kb->data, (int) kb->len);
 	uint32		mask = rc->h->nbuckets - 1;
@@ -245,15 +272,14 @@ globals_find(const RowCache *rc, const KeyBytes *kb)
 	for (i = hash & mask, probes = 0; rc->buckets[i] != 0 && probes < rc->h->nbuckets;
 		 i = (i + 1) & mask, probes++)
 	{
-		const GlobalsEntry *e = (const GlobalsEntry *)
-			(rc->entries + (Size) (rc->buckets[i] - 1) * MAXIMUM_ALIGNOF);
+		const char *p = rc->entries + (rc->buckets[i] - 1);
 
-		/* (globals_open checked every entry's key lies within the region) */
-		if (e->hash == hash && e->keylen == kb->len &&
-			memcmp((const char *) e + sizeof(GlobalsEntry), kb->data, kb->len) == 0)
-			return e;
+		/* (globals_open checked every entry and key lies within the region) */
+		globals_entry_read(p, e);
+		if (e->keylen == kb->len && memcmp(p + GLOBALS_ENTRY_SIZE, kb->data, kb->len) == 0)
+			return true;
 	}
-	return NULL;
+	return false;
 }
 
 /* whether argument i has the value the cache was built for */
@@ -301,16 +327,13 @@ row_cache(FunctionCallInfo fcinfo)
 	}
 	snapshot_args(copy, &rc->a);
 	if (get_call_result_type(fcinfo, NULL, &rc->desc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("hvc._citus_snapshot_row needs a column definition list")));
-	rc->desc = CreateTupleDescCopy(rc->desc);
-	hvc_require_columns(rc->desc, SNAPSHOT_NATTS, "the result of hvc._citus_snapshot_row (hvc.customer_snapshot)");
+		elog(ERROR, "hvc._citus_snapshot_row must return a composite");
+	rc->desc = BlessTupleDesc(CreateTupleDescCopy(rc->desc));
+	/* every column of hvc.customer_snapshot but the key */
+	hvc_require_columns(rc->desc, SNAPSHOT_NATTS - 1, "hvc._citus_snapshot_cols");
 	key_type = get_fn_expr_argtype(fcinfo->flinfo, A_KEY);
-	if (!OidIsValid(key_type) || getBaseType(TupleDescAttr(rc->desc, 0)->atttypid) != getBaseType(key_type))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("hvc._citus_snapshot_row: the customer and the result's customer_id differ in type")));
+	if (!OidIsValid(key_type))
+		elog(ERROR, "hvc._citus_snapshot_row: could not determine the customer key type");
 	get_typlenbyval(key_type, &rc->typlen, &rc->typbyval);
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = rc;
@@ -338,24 +361,30 @@ hvc_citus_snapshot_row(PG_FUNCTION_ARGS)
 	PassRow		r;
 	Ranked		k;
 	KeyBytes	kb;
-	const GlobalsEntry *e;
+	GlobalsEntry e;
 	Datum		values[SNAPSHOT_NATTS];
 	bool		nulls[SNAPSHOT_NATTS];
 	bool		isnull;
+	int32		shard_hash;
 
 	if (PG_NARGS() != ROW_NARGS)
 		elog(ERROR, "hvc._citus_snapshot_row: wrong number of arguments");
 	if (PG_ARGISNULL(A_KEY) || PG_ARGISNULL(A_STATE) || PG_ARGISNULL(A_VALUE) ||
-		PG_ARGISNULL(A_PREDICTION) || PG_ARGISNULL(A_GLOBALS))
+		PG_ARGISNULL(A_PREDICTION) || PG_ARGISNULL(A_SHARD_HASH))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("hvc._citus_snapshot_row needs the customer, its state, value, prediction and the globals")));
+				 errmsg("hvc._citus_snapshot_row needs the customer, its state, value, prediction and shard hash")));
 	rc = row_cache(fcinfo);
-	if (rc->globals == NULL || rc->globals_raw != PG_GETARG_DATUM(A_GLOBALS))
+	shard_hash = PG_GETARG_INT32(A_SHARD_HASH);
+	/* a shard's task reads its own segment once (another when a row is of another shard) */
+	if (rc->globals == NULL || shard_hash < rc->h->hash_min || shard_hash > rc->h->hash_max)
 	{
 		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 
-		globals_open(rc, PG_GETARG_DATUM(A_GLOBALS));
+		if (rc->globals != NULL)
+			pfree((void *) rc->globals);
+		rc->globals = NULL;
+		globals_open(rc, shard_hash);
 		MemoryContextSwitchTo(old);
 	}
 
@@ -386,18 +415,18 @@ hvc_citus_snapshot_row(PG_FUNCTION_ARGS)
 	ItemPointerSetInvalid(&r.old_tid);
 
 	globals_key_bytes(r.c.customer, rc->typlen, rc->typbyval, &kb);
-	e = globals_find(rc, &kb);
-	if (e == NULL)
+	if (!globals_find(rc, &kb, &e))
 		bad_globals("have no entry for a customer of the stage");
 	memset(&k, 0, sizeof(k));
-	k.r = e->r;
-	k.f = e->f;
-	k.m = e->m;
-	k.value_rank = e->value_rank;
-	k.cum_share = e->cum_share;
-	k.churn_pct = e->churn_pct;
+	k.r = e.rfm / 25 + 1;
+	k.f = e.rfm / 5 % 5 + 1;
+	k.m = e.rfm % 5 + 1;
+	k.value_rank = e.value_rank;
+	k.cum_share = e.cum_share;
+	k.churn_pct = e.churn_pct;
 	k.tier = tier_of_rank(&rc->a, k.value_rank);
 	snapshot_row(&rc->a, &r, &k, values, nulls);
 	(void) isnull;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rc->desc, values, nulls)));
+	/* (the key is the caller's: column 1 of snapshot_row's) */
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rc->desc, values + 1, nulls + 1)));
 }

@@ -109,22 +109,11 @@ BEGIN
         EXECUTE format('CREATE TABLE hvc.citus_scored (customer_id %s NOT NULL, value_cents bigint NOT NULL,
                             first_day integer NOT NULL, last_day integer NOT NULL, orders bigint NOT NULL,
                             frequency integer NOT NULL, revenue bigint NOT NULL, churn_risk float8,
-                            prediction float8[] NOT NULL)', key_type);
+                            prediction float8[] NOT NULL, shard_hash integer NOT NULL)', key_type);
         COMMENT ON TABLE hvc.citus_scored IS
             'Per customer of the last full refresh on this Citus cluster, its value, purchase days, orders, revenue, churn risk and predictions (hvc._citus_score), colocated with the source: written and read by hvc.refresh() only, emptied after it.';
         PERFORM pg_catalog.create_distributed_table('hvc.citus_scored', 'customer_id', colocate_with => rel::text);
         PERFORM hvc._depend_on_extension('hvc.citus_scored'::regclass);
-    END IF;
-    IF to_regclass('hvc.citus_globals') IS NULL THEN
-        -- a local table: the statement that reads it on the workers gets
-        -- its row once per worker as an intermediate result (a reference
-        -- table written in the refresh's transaction would tie every
-        -- shard's task to the one connection that wrote it)
-        CREATE TABLE hvc.citus_globals (refresh_id bigint NOT NULL, globals bytea NOT NULL);
-        ALTER TABLE hvc.citus_globals ALTER COLUMN globals SET STORAGE EXTERNAL;   -- read whole, not compressed
-        COMMENT ON TABLE hvc.citus_globals IS
-            'What the Citus workers need of the whole snapshot to write their rows (hvc._citus_globals): one row, written and read by hvc.refresh() only.';
-        PERFORM hvc._depend_on_extension('hvc.citus_globals'::regclass);
     END IF;
 
     TRUNCATE hvc.citus_stage;

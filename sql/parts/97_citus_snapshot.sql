@@ -31,6 +31,18 @@
 -- stay until the next refresh starts, for statements still reading them.
 -- ---------------------------------------------------------------------------
 
+-- What the workers need of the whole snapshot (hvc._citus_globals), one row
+-- per node: the coordinator writes it on each worker in a statement of its
+-- own (run_command_on_workers) and deletes it after the rows are written;
+-- hvc._citus_snapshot_row reads it on the node it runs on.  A plain table of
+-- every node, not a Citus table: read inside a pushed-down statement, it
+-- adds no step Citus would plan on the coordinator.
+CREATE TABLE hvc.citus_globals (refresh_id bigint NOT NULL, hash_min integer NOT NULL,
+                                hash_max integer NOT NULL, globals bytea NOT NULL);
+ALTER TABLE hvc.citus_globals ALTER COLUMN globals SET STORAGE EXTERNAL;   -- read whole: not compressed
+COMMENT ON TABLE hvc.citus_globals IS
+    'Internal: on each node of a Citus cluster, what the workers need of the whole snapshot to write their rows (hvc._citus_globals), one row per shard of the node (its range of shard hash values), during a refresh only.';
+
 CREATE TYPE hvc._citus_score AS (
     value_cents bigint,
     first_day   integer,
@@ -52,13 +64,60 @@ COMMENT ON FUNCTION hvc._citus_score(bytea, hvc._model_params, date, text, boole
     'Internal: on a Citus worker, one customer''s value in cents, purchase days, orders, revenue, churn risk and predictions, from its serialised state and the fitted models (the snapshot builder''s own code); NULL for a state without a purchase row.';
 
 CREATE OR REPLACE FUNCTION hvc._citus_globals(customer_proto anyelement, as_of_day date, refresh_id bigint,
-                                              OUT globals bytea, OUT customers bigint, OUT pareto float8[],
+                                              shard_min integer[],
+                                              OUT globals bytea[], OUT customers bigint, OUT pareto float8[],
                                               OUT premium_ticket_from float8, OUT median_repeat_gap_days float8,
                                               OUT max_tenure_days integer)
 RETURNS record AS 'MODULE_PATHNAME', 'hvc_citus_globals'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hvc._citus_globals(anyelement, date, bigint) IS
-    'Internal: on the Citus coordinator, reads hvc.citus_scored once and computes what is global to a snapshot built on the workers: per customer the value rank, cumulative share, RFM scores and churn percentile (as the globals bytea the workers read), the Pareto curve and the percentiles of hvc.snapshot_info.';
+COMMENT ON FUNCTION hvc._citus_globals(anyelement, date, bigint, integer[]) IS
+    'Internal: on the Citus coordinator, reads hvc.citus_scored once and computes what is global to a snapshot built on the workers: per customer the value rank, cumulative share, RFM scores and churn percentile (the globals the workers read, one bytea per shard: shard_min are the shards'' first hash values, ascending), the Pareto curve and the percentiles of hvc.snapshot_info.';
+
+-- A snapshot row without its key: what hvc._citus_snapshot_row returns (the
+-- key comes from the stage; a named type, so that Citus pushes the
+-- statement down to the shards; hvc.customer_snapshot's columns after
+-- customer_id, checked by the citus_predict test).
+CREATE TYPE hvc._citus_snapshot_cols AS (
+        first_order_at          timestamptz,
+        last_order_at           timestamptz,
+        orders                  bigint,
+        purchase_days           integer,
+        refunds                 bigint,
+        revenue                 numeric(20,2),
+        margin                  numeric(20,2),
+        avg_order_value         numeric(20,2),
+        tenure_days             integer,
+        recency_days            integer,
+        avg_days_between_orders float8,
+        frequency               integer,
+        recency                 float8,
+        age                     float8,
+        monetary_value          float8,
+        r_score                 integer,
+        f_score                 integer,
+        m_score                 integer,
+        rfm_cell                text,
+        segment                 text,
+        historic_clv            numeric(20,2),
+        p_alive                 float8,
+        churn_risk              float8,
+        predicted_orders        float8,
+        expected_order_value    numeric(20,2),
+        predicted_clv           numeric(20,2),
+        expected_next_order_at  date,
+        value                   numeric(20,2),
+        value_rank              bigint,
+        cumulative_value_share  float8,
+        tier                    text,
+        tier_rank               integer,
+        is_high_value           boolean,
+        previous_tier           text,
+        tier_since              timestamptz,
+        refresh_id              bigint,
+        churn_percentile        float8
+);
+COMMENT ON TYPE hvc._citus_snapshot_cols IS
+    'Internal: the columns of hvc.customer_snapshot after customer_id, as hvc._citus_snapshot_row returns them on a Citus worker.';
 
 CREATE OR REPLACE FUNCTION hvc._citus_snapshot_row(customer_proto anyelement, m hvc._model_params, as_of_day date,
                                                    timezone text, has_margin boolean, basis text,
@@ -68,11 +127,20 @@ CREATE OR REPLACE FUNCTION hvc._citus_snapshot_row(customer_proto anyelement, m 
                                                    customer anyelement, state bytea, value_cents bigint,
                                                    prediction float8[], old_tier text, old_tier_rank integer,
                                                    old_previous_tier text, old_tier_since timestamptz,
-                                                   globals bytea)
-RETURNS record AS 'MODULE_PATHNAME', 'hvc_citus_snapshot_row'
-LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._citus_snapshot_row(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint, text, anyelement, bytea, bigint, float8[], text, integer, text, timestamptz, bytea) IS
-    'Internal: on a Citus worker, one customer''s row of hvc.customer_snapshot (the builder''s own code) from its state, its hvc._citus_score, its old row''s tier columns and the globals of hvc._citus_globals; called with a column definition list.';
+                                                   shard_hash integer)
+RETURNS hvc._citus_snapshot_cols AS 'MODULE_PATHNAME', 'hvc_citus_snapshot_row'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+-- (IMMUTABLE though it reads hvc.citus_globals: Citus pushes an INSERT ...
+-- SELECT down to the shards only when its functions are immutable, and
+-- repartitions every row between the workers otherwise; a refresh's globals
+-- do not change while its statement runs.)
+COMMENT ON FUNCTION hvc._citus_snapshot_row(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint, text, anyelement, bytea, bigint, float8[], text, integer, text, timestamptz, integer) IS
+    'Internal: on a Citus worker, one customer''s row of hvc.customer_snapshot (the builder''s own code) from its state, its hvc._citus_score, its old row''s tier columns and the globals of the refresh for its shard in this node''s hvc.citus_globals (shard_hash: Citus''s hash of the customer); every column but customer_id.';
+
+CREATE OR REPLACE FUNCTION hvc._hash_function(t regtype) RETURNS regprocedure
+AS 'MODULE_PATHNAME', 'hvc_hash_function' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION hvc._hash_function(regtype) IS
+    'Internal: the standard hash function of a type, by which Citus places a distribution column''s values into shards (its worker_hash); NULL without one.';
 
 CREATE OR REPLACE FUNCTION hvc._stage_cohorts(as_of_day date) RETURNS bytea
 AS 'MODULE_PATHNAME', 'hvc_stage_cohorts' LANGUAGE C VOLATILE;
@@ -247,6 +315,79 @@ END $fn$;
 COMMENT ON FUNCTION hvc._citus_write_rows(bigint, hvc.source, hvc._model_params, date, text, text, text[], bigint[], text[], integer[], boolean[], timestamptz, text) IS
     'Internal: step 3 of a refresh whose snapshot rows are on the Citus workers: deletes the rows no reader sees any more, writes the new ones (built on the workers after a full refresh of a source distributed by customer, else on the coordinator) and the tier moves.';
 
+-- The globals, one segment per shard of hvc.citus_stage (shard_min: the
+-- shards' first hash values, ascending, as hvc._citus_globals had them),
+-- into hvc.citus_globals of the node that holds the shard: on the workers
+-- in one statement each, of their own (committed at once: the shards' tasks
+-- read them in the refresh's transaction), on the coordinator in the
+-- refresh's transaction.  NULL globals: deleted everywhere.
+CREATE OR REPLACE FUNCTION hvc._citus_send_globals(id bigint, globals bytea[], shard_min integer[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    bad text;
+    nodes record;
+BEGIN
+    IF id IS NULL OR (globals IS NOT NULL AND (shard_min IS NULL
+                                               OR cardinality(globals) <> cardinality(shard_min))) THEN
+        RAISE EXCEPTION 'hvc: _citus_send_globals needs the refresh id and one segment per shard'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM hvc.citus_globals;
+    IF globals IS NULL THEN
+        EXECUTE $q$SELECT string_agg(format('%s:%s: %s', nodename, nodeport, left(result, 200)), ', ')
+                     FROM pg_catalog.run_command_on_workers('DELETE FROM hvc.citus_globals') WHERE NOT success$q$
+          INTO bad;
+    ELSE
+        -- per node, its shards' segments ((base64: a third shorter than hex)
+        EXECUTE $q$
+            WITH seg AS (
+                SELECT x.i, x.hmin, s.shardmaxvalue::integer AS hmax, n.groupid, n.nodename, n.nodeport
+                  FROM unnest($1) WITH ORDINALITY AS x(hmin, i)
+                  JOIN pg_catalog.pg_dist_shard s
+                    ON s.logicalrelid = 'hvc.citus_stage'::regclass AND s.shardminvalue::integer = x.hmin
+                  JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid
+                  JOIN pg_catalog.pg_dist_node n ON n.groupid = p.groupid AND n.isactive AND n.noderole = 'primary')
+            SELECT array_agg(nodename ORDER BY nodename, nodeport) FILTER (WHERE groupid <> 0) AS names,
+                   array_agg(nodeport ORDER BY nodename, nodeport) FILTER (WHERE groupid <> 0) AS ports,
+                   array_agg(cmd ORDER BY nodename, nodeport) FILTER (WHERE groupid <> 0) AS cmds,
+                   bool_or(groupid = 0) AS local,
+                   sum(segments) AS segments
+              FROM (SELECT groupid, nodename, nodeport, count(*) AS segments,
+                           'DELETE FROM hvc.citus_globals; INSERT INTO hvc.citus_globals (refresh_id, hash_min, hash_max, globals) VALUES '
+                           || string_agg(format('(%s, %s, %s, decode(%L, ''base64''))', $2, hmin, hmax,
+                                                encode(($3)[i], 'base64')), ', ') AS cmd
+                      FROM seg GROUP BY groupid, nodename, nodeport) per_node $q$
+          INTO nodes USING shard_min, id, globals;
+        IF coalesce(nodes.segments, 0) <> cardinality(shard_min) THEN
+            RAISE EXCEPTION 'hvc: the shards of hvc.citus_stage changed during the refresh'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Run the refresh again (a shard was moved or split meanwhile).';
+        END IF;
+        IF nodes.local THEN        -- shards on the coordinator
+            EXECUTE $q$
+                INSERT INTO hvc.citus_globals (refresh_id, hash_min, hash_max, globals)
+                SELECT $2, x.hmin, s.shardmaxvalue::integer, ($3)[x.i]
+                  FROM unnest($1) WITH ORDINALITY AS x(hmin, i)
+                  JOIN pg_catalog.pg_dist_shard s
+                    ON s.logicalrelid = 'hvc.citus_stage'::regclass AND s.shardminvalue::integer = x.hmin
+                 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_dist_placement p
+                                WHERE p.shardid = s.shardid AND p.groupid = 0)$q$
+            USING shard_min, id, globals;
+        END IF;
+        IF nodes.names IS NOT NULL THEN
+            EXECUTE $q$SELECT string_agg(format('%s:%s: %s', node_name, node_port, left(result, 200)), ', ')
+                         FROM pg_catalog.master_run_on_worker($1, $2, $3, true) WHERE NOT success$q$
+              INTO bad USING nodes.names, nodes.ports, nodes.cmds;
+        END IF;
+    END IF;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'hvc: could not send the refresh''s globals to every Citus worker: %', bad
+            USING ERRCODE = 'connection_failure';
+    END IF;
+END $fn$;
+COMMENT ON FUNCTION hvc._citus_send_globals(bigint, bytea[], integer[]) IS
+    'Internal: writes a refresh''s globals, one segment per shard, into hvc.citus_globals of the node holding the shard (coordinator or Citus worker); NULL: deletes them everywhere.';
+
 -- The rows built on the workers (see the top of this file).
 CREATE OR REPLACE FUNCTION hvc._citus_build_rows(id bigint, key text, marker bigint, models hvc._model_params,
                                                  as_of_day date, timezone text, has_margin boolean, basis text,
@@ -256,7 +397,10 @@ CREATE OR REPLACE FUNCTION hvc._citus_build_rows(id bigint, key text, marker big
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET extra_float_digits = 3 AS $fn$
 DECLARE
     g record;
-    cols text;
+    rest text;
+    shard_min integer[];
+    hash_fn text;
+    hash_immutable boolean;
     old_rows text := format('o.refresh_id = %s', coalesce(marker, -1));   -- (a constant false breaks Citus's colocated join)
     moved bigint;
     kept bigint;
@@ -267,38 +411,53 @@ BEGIN
         RAISE EXCEPTION 'hvc: _citus_build_rows needs the refresh id, key type, fits and as_of day'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- 1. per customer on the workers: the predictions and what the ranks need
+    -- 1. per customer on the workers: the predictions, what the ranks need,
+    -- and the customer's shard hash (Citus's worker_hash, by the key type's
+    -- hash function called directly: immutable, so Citus pushes the
+    -- statement down instead of repartitioning its rows)
+    SELECT format('%I.%I', n.nspname, p.proname), p.provolatile = 'i' INTO hash_fn, hash_immutable
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE p.oid = hvc._hash_function(key::regtype);
+    IF hash_fn IS NULL OR NOT hash_immutable THEN
+        RAISE EXCEPTION 'hvc: the customer key type % has no immutable hash function', key
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
     TRUNCATE hvc.citus_scored;
     EXECUTE format($q$
         INSERT INTO hvc.citus_scored (customer_id, value_cents, first_day, last_day, orders, frequency,
-                                      revenue, churn_risk, prediction)
+                                      revenue, churn_risk, prediction, shard_hash)
         SELECT s.customer_id, x.value_cents, x.first_day, x.last_day, x.orders, x.frequency,
-               x.revenue, x.churn_risk, x.prediction
+               x.revenue, x.churn_risk, x.prediction, %s(s.customer_id)
           FROM hvc.citus_stage s
          CROSS JOIN LATERAL hvc._citus_score(s.state, %L::hvc._model_params, %L::date, %L, %L) x
-         WHERE x.value_cents IS NOT NULL$q$, models, as_of_day, basis, has_margin);
+         WHERE x.value_cents IS NOT NULL$q$, hash_fn, models, as_of_day, basis, has_margin);
     -- 2. what is global, on the coordinator, to the workers
-    EXECUTE format('SELECT * FROM hvc._citus_globals(NULL::%s, $1, $2)', key) INTO g USING as_of_day, id;
-    DELETE FROM hvc.citus_globals;
-    INSERT INTO hvc.citus_globals (refresh_id, globals) VALUES (id, g.globals);
+    EXECUTE $q$SELECT array_agg(s.shardminvalue::integer ORDER BY s.shardminvalue::integer)
+                 FROM pg_catalog.pg_dist_shard s WHERE s.logicalrelid = 'hvc.citus_stage'::regclass$q$
+      INTO shard_min;
+    EXECUTE format('SELECT * FROM hvc._citus_globals(NULL::%s, $1, $2, $3)', key) INTO g USING as_of_day, id, shard_min;
+    PERFORM hvc._citus_send_globals(id, g.globals, shard_min);
     -- 3. every row on its worker
-    SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
-      INTO cols
+    SELECT string_agg(format('r.%I', a.attname), ', ' ORDER BY a.attnum) FILTER (WHERE a.attname <> 'customer_id')
+      INTO rest
       FROM pg_attribute a
      WHERE a.attrelid = 'hvc.customer_snapshot_rows'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+    -- (the key from the stage and the rest a named type: Citus then sees
+    -- that each row goes to the shard it was read from, and pushes the
+    -- statement down instead of repartitioning every row between workers)
     EXECUTE format($q$
         INSERT INTO hvc.customer_snapshot_rows
-        SELECT r.*
+        SELECT s.customer_id, %s
           FROM hvc.citus_stage s
           JOIN hvc.citus_scored p ON p.customer_id = s.customer_id
           LEFT JOIN hvc.customer_snapshot_rows o ON o.customer_id = s.customer_id AND %s
          CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::%s, %L::hvc._model_params, %L::date, %L, %L, %L,
                     %L::text[], %L::bigint[], %L::text[], %L::integer[], %L::boolean[], %L::timestamptz, %s,
                     NULL::text, s.customer_id, s.state, p.value_cents, p.prediction,
-                    o.tier, o.tier_rank, o.previous_tier, o.tier_since,
-                    (SELECT gl.globals FROM hvc.citus_globals gl WHERE gl.refresh_id = %s)) AS r(%s)$q$,
-        old_rows, key, models, as_of_day, timezone, has_margin, basis, segment_of_cell, tier_lo, tier_name,
-        tier_rank_of, tier_high, refreshed, id, id, cols);
+                    o.tier, o.tier_rank, o.previous_tier, o.tier_since, p.shard_hash) r$q$,
+        rest, old_rows, key, models, as_of_day, timezone, has_margin, basis, segment_of_cell, tier_lo, tier_name,
+        tier_rank_of, tier_high, refreshed, id);
+    PERFORM hvc._citus_send_globals(id, NULL, NULL);     -- (they name customers)
     -- 4. the tier moves (none for the first snapshot), as the builder writes them
     IF move_reason IS NOT NULL THEN
         EXECUTE format($q$
@@ -376,9 +535,10 @@ COMMENT ON FUNCTION hvc._citus_retire(bigint, timestamptz) IS
 
 -- (after 90_privileges.sql: internal, like every hvc._* routine)
 REVOKE ALL ON FUNCTION hvc._citus_score(bytea, hvc._model_params, date, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION hvc._citus_globals(anyelement, date, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION hvc._citus_snapshot_row(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint, text, anyelement, bytea, bigint, float8[], text, integer, text, timestamptz, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_globals(anyelement, date, bigint, integer[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_snapshot_row(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint, text, anyelement, bytea, bigint, float8[], text, integer, text, timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._stage_cohorts(date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._hash_function(regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._set_snapshot_stats(bigint, bigint, bigint, bigint, float8, float8, float8[], bytea, integer, bigint, jsonb[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_shards_snapshot() FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_sharded() FROM PUBLIC;
@@ -390,3 +550,5 @@ REVOKE ALL ON FUNCTION hvc._citus_pending_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_write_rows(bigint, hvc.source, hvc._model_params, date, text, text, text[], bigint[], text[], integer[], boolean[], timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_build_rows(bigint, text, bigint, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_retire(bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_send_globals(bigint, bytea[], integer[]) FROM PUBLIC;
+REVOKE ALL ON hvc.citus_globals FROM PUBLIC;

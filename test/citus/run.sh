@@ -328,6 +328,13 @@ q coord -c "CALL hvc.refresh(as_of => '2025-06-30')" >/dev/null 2>&1
 check "the next refresh succeeds and is the one readers see" "succeeded|true" \
       "$(q coord -c "SELECT l.status || '|' || (l.refresh_id = (SELECT DISTINCT refresh_id FROM hvc.customer_snapshot))::text FROM hvc.refresh_log l ORDER BY l.refresh_id DESC LIMIT 1")"
 
+# The rows are written by one INSERT ... SELECT per shard, on the shard's
+# worker (pushed down: no row repartitioned between workers or pulled to the
+# coordinator; Citus does that only while hvc._citus_snapshot_row is immutable)
+log=$(q coord -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = log" -c "CALL hvc.refresh(as_of => '2025-06-30')" 2>&1)
+check "a refresh writes the snapshot's rows with one pushed-down INSERT ... SELECT per shard (8), nothing repartitioned" "8 0" \
+      "$(echo "$log" | grep -o 'INSERT INTO hvc.customer_snapshot_rows_[0-9]* AS citus_table_alias ([^)]*) SELECT' | sort -u | wc -l) $(echo "$log" | grep -c 'worker_partition_query_result\|COPY hvc.customer_snapshot_rows')"
+
 # hvc.priority on the coordinator: the snapshot's rows are on the workers, so
 # a lookup is routed to the one worker that holds the customer (one shard
 # query); same answers as the plain server's for the same data

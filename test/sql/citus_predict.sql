@@ -63,23 +63,27 @@ SELECT hvc._citus_predict(NULL, (SELECT m FROM mp), '2025-06-30') IS NULL AS nul
 -- curve and the premium ticket
 CREATE TABLE hvc.citus_scored (customer_id bigint NOT NULL, value_cents bigint NOT NULL,
     first_day integer NOT NULL, last_day integer NOT NULL, orders bigint NOT NULL,
-    frequency integer NOT NULL, revenue bigint NOT NULL, churn_risk float8, prediction float8[] NOT NULL);
+    frequency integer NOT NULL, revenue bigint NOT NULL, churn_risk float8, prediction float8[] NOT NULL,
+    shard_hash integer NOT NULL);
+-- two "shards": hashes below 0 and from 0 (on Citus, worker_hash and the shards' ranges)
 INSERT INTO hvc.citus_scored
-SELECT g.customer_id, x.*
+SELECT g.customer_id, x.*, hashint8(g.customer_id)
   FROM _hvc_stage g CROSS JOIN LATERAL hvc._citus_score(g.state, (SELECT m FROM mp), '2025-06-30', 'predicted_clv', false) x
  WHERE x.value_cents IS NOT NULL;
 SELECT count(*) AS scored,
        count(*) FILTER (WHERE c.prediction = r.p) AS same_predictions,
        count(*) FILTER (WHERE c.value_cents = s.value * 100) AS same_value
   FROM hvc.citus_scored c JOIN rowwise r USING (customer_id) JOIN hvc.customer_snapshot s USING (customer_id);
-CREATE TEMP TABLE gl AS SELECT * FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99);
+CREATE TEMP TABLE gl AS SELECT * FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99, '{-2147483648,0}');
+-- (what hvc._citus_send_globals writes on each node)
+INSERT INTO hvc.citus_globals VALUES (99, -2147483648, -1, (SELECT globals[1] FROM gl)),
+                                     (99, 0, 2147483647, (SELECT globals[2] FROM gl));
+SELECT cardinality(globals) AS segments FROM gl;
 SELECT g.customers, g.pareto = (SELECT array_agg(cumulative_value_share ORDER BY customer_percentile) FROM hvc.pareto_points) AS same_pareto,
        round(g.premium_ticket_from::numeric, 3) = i.premium_ticket_from AS same_premium_ticket,
        g.median_repeat_gap_days IS NOT DISTINCT FROM i.median_repeat_gap_days AS same_gap,
        g.max_tenure_days = (SELECT max(tenure_days) FROM hvc.customer_snapshot) AS same_tenure
   FROM gl g, hvc.snapshot_info i;
-SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum) AS cols
-  FROM pg_attribute WHERE attrelid = 'hvc.customer_snapshot'::regclass AND attnum > 0 AND NOT attisdropped \gset
 CREATE TEMP TABLE args AS
 SELECT (SELECT array_agg(c.segment ORDER BY c.r, c.f, c.m) FROM hvc._segment_cells() c) AS seg,
        array_agg(t.lo ORDER BY t.tier_rank) AS lo, array_agg(t.tier ORDER BY t.tier_rank) AS name,
@@ -87,12 +91,11 @@ SELECT (SELECT array_agg(c.segment ORDER BY c.r, c.f, c.m) FROM hvc._segment_cel
        (SELECT refreshed_at FROM hvc.snapshot_info) AS refreshed
   FROM hvc._tier_ranges((SELECT customers FROM gl)) t;
 CREATE TEMP TABLE worker_rows AS
-SELECT r.*
+SELECT g.customer_id, r.*
   FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
  CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
                                             a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 99, NULL,
-                                            g.customer_id, g.state, p.value_cents, p.prediction, NULL, NULL, NULL, NULL,
-                                            (SELECT globals FROM gl)) AS r(:cols);
+                                            g.customer_id, g.state, p.value_cents, p.prediction, NULL, NULL, NULL, NULL, p.shard_hash) r;
 SELECT (SELECT count(*) FROM worker_rows) AS worker_rows,
        (SELECT count(*) FROM (SELECT to_jsonb(s) - 'refresh_id' FROM hvc.customer_snapshot s
                               EXCEPT SELECT to_jsonb(w) - 'refresh_id' FROM worker_rows w) d) AS differing;
@@ -103,28 +106,36 @@ SELECT hvc._citus_score(state, (SELECT m FROM mp), '2025-06-30', 'nonsense', fal
 SELECT hvc._citus_score(NULL, (SELECT m FROM mp), '2025-06-30', 'revenue', false);
 SELECT hvc._citus_score('\x0001'::bytea, (SELECT m FROM mp), '2025-06-30', 'revenue', false);
 -- globals truncated, of another refresh, without the customer; a missing argument
-SELECT r.customer_id FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+UPDATE hvc.citus_globals SET globals = substring(globals FROM 1 FOR 100) WHERE hash_min = 0;
+SELECT r.value_rank FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
  CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
         a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 99, NULL, g.customer_id, g.state, p.value_cents, p.prediction,
-        NULL, NULL, NULL, NULL, substring((SELECT globals FROM gl) FROM 1 FOR 100)) AS r(:cols) LIMIT 1;
-SELECT r.customer_id FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+        NULL, NULL, NULL, NULL, p.shard_hash) r WHERE p.shard_hash >= 0 LIMIT 1;
+UPDATE hvc.citus_globals SET globals = (SELECT globals[2] FROM gl) WHERE hash_min = 0;
+SELECT r.value_rank FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
  CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
         a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 98, NULL, g.customer_id, g.state, p.value_cents, p.prediction,
-        NULL, NULL, NULL, NULL, (SELECT globals FROM gl)) AS r(:cols) LIMIT 1;
-SELECT r.customer_id FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+        NULL, NULL, NULL, NULL, p.shard_hash) r WHERE p.shard_hash >= 0 LIMIT 1;
+SELECT r.value_rank FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
  CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
         a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 99, NULL, g.customer_id + 100000, g.state, p.value_cents, p.prediction,
-        NULL, NULL, NULL, NULL, (SELECT globals FROM gl)) AS r(:cols) LIMIT 1;
-SELECT r.customer_id FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
+        NULL, NULL, NULL, NULL, p.shard_hash) r WHERE p.shard_hash >= 0 LIMIT 1;
+SELECT r.value_rank FROM _hvc_stage g JOIN hvc.citus_scored p USING (customer_id) CROSS JOIN args a
  CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::bigint, (SELECT m FROM mp), '2025-06-30', 'UTC', false, 'predicted_clv',
         a.seg, a.lo, a.name, a.rnk, a.high, a.refreshed, 99, NULL, g.customer_id, g.state, p.value_cents, NULL,
-        NULL, NULL, NULL, NULL, (SELECT globals FROM gl)) AS r(:cols) LIMIT 1;
+        NULL, NULL, NULL, NULL, p.shard_hash) r WHERE p.shard_hash >= 0 LIMIT 1;
 -- a scored row out of range
 UPDATE hvc.citus_scored SET orders = 0 WHERE customer_id = 1;
-SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99);
+SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99, '{-2147483648}');
+UPDATE hvc.citus_scored SET orders = 1 WHERE customer_id = 1;
+-- shards' first hashes not ascending, none, one above a customer's hash
+SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99, '{0,-2147483648}');
+SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99, '{}');
+SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99, '{0}');
 DROP TABLE hvc.citus_scored;
-SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99);
+SELECT customers FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99, '{-2147483648}');
 \set VERBOSITY default
+DELETE FROM hvc.citus_globals;
 DROP TABLE gl, args, worker_rows;
 UPDATE mp SET m.usable = false;
 SELECT count(*) FILTER (WHERE hvc._citus_predict(g.state, (SELECT m FROM mp), '2025-06-30') IS NULL) AS unusable_nulls
