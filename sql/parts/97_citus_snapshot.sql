@@ -42,6 +42,10 @@ CREATE TABLE hvc.citus_globals (refresh_id bigint NOT NULL, hash_min integer NOT
 ALTER TABLE hvc.citus_globals ALTER COLUMN globals SET STORAGE EXTERNAL;   -- read whole: not compressed
 COMMENT ON TABLE hvc.citus_globals IS
     'Internal: on each node of a Citus cluster, what the workers need of the whole snapshot to write their rows (hvc._citus_globals), one row per shard of the node (its range of shard hash values), during a refresh only.';
+COMMENT ON COLUMN hvc.citus_globals.refresh_id IS 'The refresh the globals are of.';
+COMMENT ON COLUMN hvc.citus_globals.hash_min IS 'The first shard hash value of the shard (Citus''s hash range) whose customers the row holds.';
+COMMENT ON COLUMN hvc.citus_globals.hash_max IS 'The last shard hash value of that shard.';
+COMMENT ON COLUMN hvc.citus_globals.globals IS 'Per customer of the shard: value rank, cumulative value share, RFM scores, churn percentile (src/citus_globals.h).';
 
 CREATE TYPE hvc._citus_score AS (
     value_cents bigint,
