@@ -272,12 +272,24 @@ globals_find(const RowCache *rc, const KeyBytes *kb, GlobalsEntry *e)
 	for (i = hash & mask, probes = 0; rc->buckets[i] != 0 && probes < rc->h->nbuckets;
 		 i = (i + 1) & mask, probes++)
 	{
-		const char *p = rc->entries + (rc->buckets[i] - 1);
+		Size		off = rc->buckets[i] - 1;
+		const char *p = rc->entries + off;
 
-		/* (globals_open checked every entry and key lies within the region) */
+		/*
+		 * (globals_open checked that every bucket lies within the region;
+		 * an entry a bucket points to is checked here, where it is read)
+		 */
+		if (rc->h->entries_size - off < GLOBALS_ENTRY_SIZE)
+			bad_globals("have a bad bucket");
 		globals_entry_read(p, e);
+		if (e->keylen > rc->h->entries_size - off - GLOBALS_ENTRY_SIZE)
+			bad_globals("have a bad bucket");
 		if (e->keylen == kb->len && memcmp(p + GLOBALS_ENTRY_SIZE, kb->data, kb->len) == 0)
+		{
+			if (e->value_rank < 1 || e->value_rank > rc->h->customers || e->rfm >= RFM_CELLS)
+				bad_globals("have a bad entry");
 			return true;
+		}
 	}
 	return false;
 }

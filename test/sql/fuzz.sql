@@ -420,6 +420,64 @@ BEGIN
 END $$;
 INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_citus_predict(1500);
 
+-- the snapshot built on the Citus workers: hvc._citus_score on mutated
+-- states and hostile models; hvc._citus_snapshot_row with mutated globals
+-- (a segment of hvc.citus_globals, as each worker holds them)
+CREATE FUNCTION pg_temp.fuzz_citus_snapshot(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
+DECLARE
+    p hvc._model_params := (SELECT f.p FROM fuzz_params f);
+    good bytea;
+    b bytea;
+    i int;
+BEGIN
+    target := '_citus_score';
+    FOR i IN 1..n LOOP
+        b := (SELECT f.s FROM fuzz_states f ORDER BY random() LIMIT 1);
+        IF random() < 0.6 THEN
+            b := pg_temp.mutate(b);
+        END IF;
+        BEGIN
+            PERFORM hvc._citus_score(b, p, pg_temp.pick(ARRAY['2025-07-01', '2025-07-01', '2024-01-02', 'infinity', NULL]::date[]),
+                                     pg_temp.pick(ARRAY['predicted_clv', 'revenue', 'margin', 'historic_clv', 'score', 'x', NULL]),
+                                     pg_temp.pick(ARRAY[true, false, NULL]));
+            state := 'ok';
+        EXCEPTION WHEN OTHERS THEN
+            state := SQLSTATE;
+        END;
+        RETURN NEXT;
+    END LOOP;
+    -- valid globals of the fuzz states, one segment
+    CREATE TABLE hvc.citus_scored AS
+    SELECT f.customer_id, x.*, hashint4(f.customer_id) AS shard_hash
+      FROM fuzz_states f CROSS JOIN LATERAL hvc._citus_score(f.s, p, '2025-07-01', 'predicted_clv', true) x
+     WHERE x.value_cents IS NOT NULL;
+    good := (SELECT g.globals[1] FROM hvc._citus_globals(NULL::integer, '2025-07-01', 1, '{-2147483648}') g);
+    target := '_citus_snapshot_row (globals)';
+    FOR i IN 1..n LOOP
+        DELETE FROM hvc.citus_globals;
+        INSERT INTO hvc.citus_globals VALUES (1, -2147483648, 2147483647,
+            CASE WHEN random() < 0.1 THEN good WHEN random() < 0.5 THEN pg_temp.mutate(good)
+                 ELSE pg_temp.mutate(substring(good FROM 1 FOR 300)) END);
+        BEGIN
+            PERFORM r.value_rank
+               FROM (SELECT f.customer_id, f.s, c.value_cents, c.prediction, c.shard_hash
+                       FROM fuzz_states f JOIN hvc.citus_scored c USING (customer_id)
+                      ORDER BY random() LIMIT 3) f
+              CROSS JOIN LATERAL hvc._citus_snapshot_row(NULL::integer, p, '2025-07-01', 'UTC', true, 'predicted_clv',
+                    (SELECT seg FROM fuzz_cells), '{1,3,10}', '{top,mid,low}', '{1,2,3}', '{t,f,f}',
+                    '2025-07-01 12:00+00', 1, NULL, f.customer_id, f.s, f.value_cents, f.prediction,
+                    NULL, NULL, NULL, NULL, f.shard_hash) r;
+            state := 'ok';
+        EXCEPTION WHEN OTHERS THEN
+            state := SQLSTATE;
+        END;
+        RETURN NEXT;
+    END LOOP;
+    DELETE FROM hvc.citus_globals;
+    DROP TABLE hvc.citus_scored;
+END $$;
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_citus_snapshot(600);
+
 -- hvc._state_merge(bytea, bytea): trigger mode's merge of a stored state
 -- with the state of logged rows; both sides mutated or spliced.  A merge of
 -- two valid states must itself be a valid state.
