@@ -97,8 +97,10 @@ BEGIN
             DROP TABLE IF EXISTS hvc.citus_scored;
         END IF;
     END IF;
+    -- (the stage and the scores are UNLOGGED: emptied after every refresh,
+    -- nothing in them needs to survive a crash or reach a replica)
     IF to_regclass('hvc.citus_stage') IS NULL THEN
-        EXECUTE format('CREATE TABLE hvc.citus_stage (customer_id %s NOT NULL, state bytea NOT NULL)', key_type);
+        EXECUTE format('CREATE UNLOGGED TABLE hvc.citus_stage (customer_id %s NOT NULL, state bytea NOT NULL)', key_type);
         COMMENT ON TABLE hvc.citus_stage IS
             'The stage of the last full refresh on this Citus cluster (one serialised customer state per customer), distributed and colocated with the source: written and read by hvc.refresh() only.';
         PERFORM pg_catalog.create_distributed_table('hvc.citus_stage', 'customer_id', colocate_with => rel::text);
@@ -106,7 +108,7 @@ BEGIN
     END IF;
     -- what the snapshot built on the workers needs (97_citus_snapshot.sql)
     IF to_regclass('hvc.citus_scored') IS NULL THEN
-        EXECUTE format('CREATE TABLE hvc.citus_scored (customer_id %s NOT NULL, value_cents bigint NOT NULL,
+        EXECUTE format('CREATE UNLOGGED TABLE hvc.citus_scored (customer_id %s NOT NULL, value_cents bigint NOT NULL,
                             first_day integer NOT NULL, last_day integer NOT NULL, orders bigint NOT NULL,
                             frequency integer NOT NULL, revenue bigint NOT NULL, churn_risk float8,
                             prediction float8[] NOT NULL, shard_hash integer NOT NULL)', key_type);
