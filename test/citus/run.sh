@@ -344,6 +344,12 @@ check "hvc.priority on the coordinator = on the plain server (30 customers)" \
 check "hvc.priority on the coordinator is one query on one shard of the worker holding the customer" "1 1" \
       "$(q coord -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = log" -c "SELECT count(*) FROM hvc.priority(8::bigint)" 2>&1 | grep 'issuing SELECT' | awk '{n++; m += gsub(/customer_snapshot_rows_[0-9]+/, "&")} END {print n, m}')"
 
+# Right to erasure with the rows on the workers: hvc.forget_customer deletes
+# the customer's rows of both refreshes there (and its history)
+check "hvc.forget_customer erases a customer's snapshot rows on the workers and its history" "0|0|0" \
+      "$(q coord -c "SELECT hvc.forget_customer(15::bigint) > 0" >/dev/null 2>&1; q coord -c "SELECT count(*) FROM hvc.customer_snapshot WHERE customer_id = 15" -c "SELECT count(*) FROM hvc.customer_snapshot_rows WHERE customer_id = 15" -c "SELECT count(*) FROM hvc.tier_history WHERE customer_id = 15" | paste -sd'|')"
+check "and nobody else's" "$(q plain -c "SELECT count(*) - 1 FROM hvc.customer_snapshot")" "$(q coord -c "SELECT count(*) FROM hvc.customer_snapshot")"
+
 
 # ---------------------------------------------------------------------------
 # 2b. Incremental refresh of a distributed source (column mode): the changed
