@@ -249,15 +249,12 @@ globals_destroy(DestReceiver *self)
 static void
 globals_sort_begin(GlobalsRead *g)
 {
-	TypeCacheEntry *tce = lookup_type_cache(g->key_type, TYPECACHE_LT_OPR);
 	AttrNumber	cols[2] = {G_NEG_VALUE, G_KEY};
 	Oid			ops[2];
 	Oid			colls[2];
 	bool		nulls_first[2] = {false, false};
 
-	if (!OidIsValid(tce->lt_opr))
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
-						errmsg("customer key type %s has no ordering", format_type_be(g->key_type))));
+	value_order_keys(g->key_type, ops, colls);
 	g->desc = CreateTemplateTupleDesc(G_NATTS);
 	TupleDescInitEntry(g->desc, G_NEG_VALUE, NULL, INT8OID, -1, 0);
 	TupleDescInitEntry(g->desc, G_KEY, NULL, g->key_type, -1, 0);
@@ -266,10 +263,6 @@ globals_sort_begin(GlobalsRead *g)
 	TupleDescInitEntry(g->desc, G_REVENUE, NULL, INT8OID, -1, 0);
 	TupleDescInitEntry(g->desc, G_CHURN, NULL, FLOAT8OID, -1, 0);
 	TupleDescInitEntry(g->desc, G_SEGMENT, NULL, INT4OID, -1, 0);
-	ops[0] = Int8LessOperator;
-	colls[0] = InvalidOid;
-	ops[1] = tce->lt_opr;
-	colls[1] = type_is_collatable(g->key_type) ? C_COLLATION_OID : InvalidOid;
 	g->sort = tuplesort_begin_heap(g->desc, 2, cols, ops, colls, nulls_first,
 								   work_mem, NULL, TUPLESORT_NONE);
 	g->in = MakeSingleTupleTableSlot(g->desc, &TTSOpsVirtual);

@@ -29,15 +29,6 @@
 
 PG_FUNCTION_INFO_V1(hvc_citus_predict);
 
-/* What one query's calls share: the models and their forecast cache. */
-typedef struct PredictCache
-{
-	bytea	   *params;			/* the hvc._model_params value the cache is for */
-	DateADT		as_of_day;
-	ModelSet	ms;
-	ForecastCache *forecasts;
-} PredictCache;
-
 ArrayType *
 prediction_to_array(const Prediction *p)
 {
@@ -73,43 +64,47 @@ prediction_from_array(ArrayType *a, Prediction *p)
 	p->next_order_in = v[5];
 }
 
-/* the cache of this call site, (re)built when the models or the day change */
-static PredictCache *
-predict_cache(FunctionCallInfo fcinfo, HeapTupleHeader params, DateADT as_of_day)
+/*
+ * The models and their forecast cache for one call site (fn_extra), rebuilt
+ * when the models or the day change: shared by hvc._citus_predict and
+ * hvc._citus_score (citus_rows.c).
+ */
+ModelCache *
+model_cache_get(FmgrInfo *flinfo, HeapTupleHeader params, DateADT as_of_day)
 {
-	PredictCache *pc = fcinfo->flinfo->fn_extra;
+	ModelCache *mc = flinfo->fn_extra;
 	Size		len = HeapTupleHeaderGetDatumLength(params);
 	MemoryContext old;
 
-	if (pc != NULL && pc->as_of_day == as_of_day && VARSIZE(pc->params) == len &&
-		memcmp(pc->params, params, len) == 0)
-		return pc;
+	if (mc != NULL && mc->as_of_day == as_of_day && VARSIZE(mc->params) == len &&
+		memcmp(mc->params, params, len) == 0)
+		return mc;
 	stage_check_as_of_day(as_of_day);
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (pc == NULL)
-		pc = palloc0(sizeof(PredictCache));
+	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+	if (mc == NULL)
+		mc = palloc0(sizeof(ModelCache));
 	else
 	{
-		pfree(pc->params);
+		pfree(mc->params);
 		/* the old forecast cache stays in fn_mcxt until the query ends */
 	}
-	pc->params = palloc(len);
-	memcpy(pc->params, params, len);
-	pc->as_of_day = as_of_day;
-	model_set_from_params((HeapTupleHeader) pc->params, &pc->ms);
+	mc->params = palloc(len);
+	memcpy(mc->params, params, len);
+	mc->as_of_day = as_of_day;
+	model_set_from_params((HeapTupleHeader) mc->params, &mc->ms);
 	/* days per time unit, as snapshot_args.c derives it */
-	pc->forecasts = forecast_cache_create(&pc->ms, as_of_day,
-										  pc->ms.units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0);
+	mc->forecasts = forecast_cache_create(&mc->ms, as_of_day,
+										  mc->ms.units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0);
 	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = pc;
-	return pc;
+	flinfo->fn_extra = mc;
+	return mc;
 }
 
 Datum
 hvc_citus_predict(PG_FUNCTION_ARGS)
 {
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
-	PredictCache *pc = predict_cache(fcinfo, PG_GETARG_HEAPTUPLEHEADER(1), PG_GETARG_DATEADT(2));
+	ModelCache *pc = model_cache_get(fcinfo->flinfo, PG_GETARG_HEAPTUPLEHEADER(1), PG_GETARG_DATEADT(2));
 	CustomerState *s;
 	CustomerSummary sum;
 	StageCustomer c;

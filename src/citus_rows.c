@@ -52,59 +52,25 @@ PG_FUNCTION_INFO_V1(hvc_citus_snapshot_row);
 
 /* ---- hvc._citus_score ---- */
 
-typedef struct ScoreCache
+/* a value basis the workers rank by (not the score: it needs the coordinator's scores) */
+static ValueBasis
+score_basis(FunctionCallInfo fcinfo)
 {
-	bytea	   *params;			/* the hvc._model_params value the cache is for */
-	DateADT		as_of_day;
-	ValueBasis	basis;
-	bool		has_margin;
-	ModelSet	ms;
-	ForecastCache *forecasts;
-} ScoreCache;
-
-static ScoreCache *
-score_cache(FunctionCallInfo fcinfo)
-{
-	ScoreCache *sc = fcinfo->flinfo->fn_extra;
-	HeapTupleHeader params = PG_GETARG_HEAPTUPLEHEADER(1);
-	Size		len = HeapTupleHeaderGetDatumLength(params);
-	DateADT		as_of_day = PG_GETARG_DATEADT(2);
 	ValueBasis	basis = snapshot_basis_of(text_to_cstring(PG_GETARG_TEXT_PP(3)));
-	bool		has_margin = PG_GETARG_BOOL(4);
-	MemoryContext old;
 
 	if (basis == BASIS_SCORE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("hvc: the value basis score is not ranked on the Citus workers"),
 				 errhint("hvc.refresh() builds such a snapshot on the coordinator; do not call hvc._citus_score directly.")));
-	if (sc != NULL && sc->as_of_day == as_of_day && sc->basis == basis && sc->has_margin == has_margin &&
-		VARSIZE(sc->params) == len && memcmp(sc->params, params, len) == 0)
-		return sc;
-	stage_check_as_of_day(as_of_day);
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (sc == NULL)
-		sc = palloc0(sizeof(ScoreCache));
-	else
-		pfree(sc->params);		/* (the old forecast cache stays until the query ends) */
-	sc->params = palloc(len);
-	memcpy(sc->params, params, len);
-	sc->as_of_day = as_of_day;
-	sc->basis = basis;
-	sc->has_margin = has_margin;
-	model_set_from_params((HeapTupleHeader) sc->params, &sc->ms);
-	sc->forecasts = forecast_cache_create(&sc->ms, as_of_day,
-										  sc->ms.units_per_month == HVC_UNITS_PER_MONTH_WEEK ? 7.0 : 1.0);
-	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = sc;
-	return sc;
+	return basis;
 }
 
 Datum
 hvc_citus_score(PG_FUNCTION_ARGS)
 {
 	bytea	   *b;
-	ScoreCache *sc;
+	ModelCache *mc;
 	CustomerState *s;
 	CustomerSummary sum;
 	StageCustomer c;
@@ -121,7 +87,10 @@ hvc_citus_score(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("hvc._citus_score: argument %d must not be NULL", i + 1)));
 	b = PG_GETARG_BYTEA_PP(0);
-	sc = score_cache(fcinfo);
+	memset(&a, 0, sizeof(a));
+	a.basis = score_basis(fcinfo);
+	a.has_margin = PG_GETARG_BOOL(4);
+	mc = model_cache_get(fcinfo->flinfo, PG_GETARG_HEAPTUPLEHEADER(1), PG_GETARG_DATEADT(2));
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "hvc._citus_score must return a record");
 	hvc_require_columns(desc, 8, "hvc._citus_score");
@@ -129,11 +98,8 @@ hvc_citus_score(PG_FUNCTION_ARGS)
 	if (s->purchase_rows == 0)
 		PG_RETURN_NULL();		/* refunds only: not a customer */
 	customer_state_summarize(s, &sum);
-	stage_customer_fill(&c, (Datum) 0, s, &sum, sc->as_of_day);
-	forecast_predict(sc->forecasts, &c, &p);
-	memset(&a, 0, sizeof(a));
-	a.basis = sc->basis;
-	a.has_margin = sc->has_margin;
+	stage_customer_fill(&c, (Datum) 0, s, &sum, mc->as_of_day);
+	forecast_predict(mc->forecasts, &c, &p);
 	values[0] = Int64GetDatum(snapshot_value_cents(&a, &c, &p, NAN));
 	values[1] = Int32GetDatum(c.first_day);
 	values[2] = Int32GetDatum(c.last_day);

@@ -136,6 +136,12 @@ typedef struct RowSort
 	struct PackedRow *packed;	/* a PassRow as a bytea, into the sort */
 } RowSort;
 
+/*
+ * the sort operators and collations of the value order (negated value in
+ * cents, int8; then the key ascending, text keys in C collation): the
+ * builder's row sort and the Citus global step (citus_globals.c) share it
+ */
+extern void value_order_keys(Oid key_type, Oid ops[2], Oid colls[2]);
 extern void row_sort_begin(RowSort *rs, Oid key_type);
 extern void row_sort_put(RowSort *rs, const PassRow *r);
 extern void row_sort_performsort(RowSort *rs);

@@ -154,17 +154,29 @@ unpack_row(const char *in, Size len, PassRow *r)
 }
 
 void
-row_sort_begin(RowSort *rs, Oid key_type)
+value_order_keys(Oid key_type, Oid ops[2], Oid colls[2])
 {
 	TypeCacheEntry *tce = lookup_type_cache(key_type, TYPECACHE_LT_OPR);
+
+	if (!OidIsValid(tce->lt_opr))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+						errmsg("customer key type %s has no ordering", format_type_be(key_type))));
+	ops[0] = Int8LessOperator;
+	colls[0] = InvalidOid;
+	ops[1] = tce->lt_opr;
+	/* C collation for text keys: fast and total (ties of value in key order) */
+	colls[1] = type_is_collatable(key_type) ? C_COLLATION_OID : InvalidOid;
+}
+
+void
+row_sort_begin(RowSort *rs, Oid key_type)
+{
 	AttrNumber	cols[2] = {R_NEG_VALUE, R_KEY};
 	Oid			ops[2];
 	Oid			colls[2];
 	bool		nulls_first[2] = {false, false};
 
-	if (!OidIsValid(tce->lt_opr))
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
-						errmsg("customer key type %s has no ordering", format_type_be(key_type))));
+	value_order_keys(key_type, ops, colls);
 	rs->key_type = key_type;
 	rs->desc = CreateTemplateTupleDesc(R_NATTS);
 	TupleDescInitEntry(rs->desc, R_NEG_VALUE, NULL, INT8OID, -1, 0);
@@ -172,11 +184,6 @@ row_sort_begin(RowSort *rs, Oid key_type)
 	TupleDescInitEntry(rs->desc, R_PACKED, NULL, BYTEAOID, -1, 0);
 	TupleDescInitEntry(rs->desc, R_OLD_TIER, NULL, TEXTOID, -1, 0);
 	TupleDescInitEntry(rs->desc, R_OLD_PREV, NULL, TEXTOID, -1, 0);
-	ops[0] = Int8LessOperator;
-	colls[0] = InvalidOid;
-	ops[1] = tce->lt_opr;
-	/* C collation for text keys: fast and total (ties of value in key order) */
-	colls[1] = type_is_collatable(key_type) ? C_COLLATION_OID : InvalidOid;
 	rs->sort = tuplesort_begin_heap(rs->desc, 2, cols, ops, colls, nulls_first,
 									work_mem, NULL, TUPLESORT_NONE);
 	rs->slot = MakeSingleTupleTableSlot(rs->desc, &TTSOpsMinimalTuple);

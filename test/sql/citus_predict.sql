@@ -61,6 +61,13 @@ SELECT hvc._citus_predict(NULL, (SELECT m FROM mp), '2025-06-30') IS NULL AS nul
 -- hvc.citus_scored, hvc._citus_globals over it, hvc._citus_snapshot_row per
 -- customer: every row equals the one-server builder's, as do the Pareto
 -- curve and the premium ticket
+-- hvc._citus_snapshot_cols is hvc.customer_snapshot's row after customer_id
+-- (names, types and typmods: the one-server builder's columns)
+SELECT (SELECT array_agg(format('%s %s', attname, format_type(atttypid, atttypmod)) ORDER BY attnum)
+          FROM pg_attribute WHERE attrelid = 'hvc.customer_snapshot'::regclass AND attnum > 1 AND NOT attisdropped)
+     = (SELECT array_agg(format('%s %s', attname, format_type(atttypid, atttypmod)) ORDER BY attnum)
+          FROM pg_attribute WHERE attrelid = 'hvc._citus_snapshot_cols'::regclass AND attnum > 0 AND NOT attisdropped)
+       AS same_columns;
 CREATE TABLE hvc.citus_scored (customer_id bigint NOT NULL, value_cents bigint NOT NULL,
     first_day integer NOT NULL, last_day integer NOT NULL, orders bigint NOT NULL,
     frequency integer NOT NULL, revenue bigint NOT NULL, churn_risk float8, prediction float8[] NOT NULL,
