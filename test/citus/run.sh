@@ -452,6 +452,29 @@ check "a refresh with a worker down fails naming that worker" "1" \
 check "after the worker is back, the refresh succeeds" "succeeded" \
       "$(q coord -c "CALL hvc.refresh(as_of => '2025-06-30')" >/dev/null 2>&1; q coord -c "SELECT status FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1")"
 
+# ---------------------------------------------------------------------------
+# 5. A text key, and hvc.refresh_now(): the snapshot built on the workers
+#    for keys of type text equals the plain server's; refresh_now() in a
+#    transaction shows its rows to that transaction, and after COMMIT to all
+# ---------------------------------------------------------------------------
+q plain -c "CREATE TABLE public.sales_t AS SELECT 'C' || customer_id AS customer_id, ordered_at, amount, margin, order_id FROM public.sales" \
+        -c "\\copy public.sales_t TO '$work/sales_t.copy'" >/dev/null || not_ok "creating public.sales_t"
+tcols=$(q plain -c "SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
+                      FROM pg_attribute WHERE attrelid = 'public.sales_t'::regclass AND attnum > 0 AND NOT attisdropped")
+q coord -c "CREATE TABLE public.sales_t ($tcols)" -c "SELECT create_distributed_table('public.sales_t', 'customer_id')" \
+        -c "\\copy public.sales_t FROM '$work/sales_t.copy'" -c "ANALYZE public.sales_t" >/dev/null || not_ok "creating the distributed public.sales_t"
+two_refreshes plain public.sales_t > "$work/plain_t.out" 2>/dev/null
+two_refreshes coord public.sales_t > "$work/coord_t.out" 2>/dev/null
+check "a text key: the snapshots of both servers have every customer" "snapshot $customers snapshot $customers" \
+      "$(grep -h '^snapshot [0-9]' "$work/plain_t.out" "$work/coord_t.out" | paste -sd' ')"
+check "a text key: snapshot, model fits and tier history of two refreshes built on the workers = the plain server's" \
+      "$(grep -v '^hvc: registered' "$work/plain_t.out")" "$(grep -v '^hvc: registered' "$work/coord_t.out")"
+got=$(q coord -c "BEGIN" -c "SELECT hvc.refresh_now('2025-06-30')" \
+              -c "SELECT count(DISTINCT refresh_id) || '|' || max(refresh_id) FROM hvc.customer_snapshot" -c "COMMIT" 2>/dev/null | paste -sd' ')
+id=${got%% *}
+check "hvc.refresh_now() in a transaction: its rows there, and everyone's after COMMIT" "$id 1|$id 1|$id" \
+      "$got $(q coord -c "SELECT count(DISTINCT refresh_id) || '|' || max(refresh_id) FROM hvc.customer_snapshot")"
+
 #@END
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
