@@ -196,13 +196,13 @@ DECLARE
 BEGIN
     DROP VIEW IF EXISTS hvc.customers, hvc.tier_summary, hvc.segment_summary,
                         hvc.at_risk, hvc.value_profiles, hvc.value_profile_summary;
-    PERFORM hvc._citus_drop_sharded_snapshot();     -- 96_citus_refresh.sql
+    PERFORM hvc._citus_drop_sharded_snapshot();     -- 97_citus_snapshot.sql
     DROP TABLE IF EXISTS hvc.customer_snapshot;
     DELETE FROM hvc.snapshot_info;
     DELETE FROM hvc.pareto_points;
     -- on Citus, a source distributed by the customer column gets its
     -- snapshot rows on the workers: hvc.customer_snapshot_rows, and
-    -- hvc.customer_snapshot a view of the current refresh's (96_citus_refresh.sql)
+    -- hvc.customer_snapshot a view of the current refresh's (97_citus_snapshot.sql)
     sharded := hvc._citus_shards_snapshot();
 
     EXECUTE format($ddl$
