@@ -55,34 +55,21 @@ END $$;
 COMMENT ON FUNCTION hvc._citus_distributed_by(regclass, text) IS
     'Internal: whether a relation is a Citus distributed table hashed by the given column (false without Citus or without workers).';
 
--- Step 1 of a full refresh on the workers: true when it built
--- pg_temp._hvc_stage (from hvc.citus_stage), false when the source does not
--- qualify (the caller then builds the stage as on one server).
--- state_expr is hvc._state_expr(...) over the source aliased s.
-CREATE OR REPLACE FUNCTION hvc._citus_stage(src hvc.source, state_expr text) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+-- hvc.citus_stage and hvc.citus_scored: keyed by the source's key type,
+-- colocated with it (recreated when the source or its key type changed).
+-- Made by register_source when the snapshot goes on the workers
+-- (97_citus_snapshot.sql), so the first refresh does no DDL; checked by
+-- every full refresh of a source distributed by customer.
+CREATE OR REPLACE FUNCTION hvc._citus_stage_tables(rel regclass, key_type text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET citus.enable_ddl_propagation = on AS $fn$
 DECLARE
-    rel regclass;
-    key_type text;
     current_type text;
     colocated boolean;
 BEGIN
-    IF src.relation IS NULL OR src.customer IS NULL OR state_expr IS NULL THEN
-        RAISE EXCEPTION 'hvc: _citus_stage needs the source and the state expression'
+    IF rel IS NULL OR key_type IS NULL THEN
+        RAISE EXCEPTION 'hvc: _citus_stage_tables needs the source and its key type'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF to_regclass('pg_temp._hvc_citus_staged') IS NOT NULL THEN
-        DROP TABLE pg_temp._hvc_citus_staged;
-    END IF;
-    rel := src.relation::regclass;
-    IF NOT hvc._citus_distributed_by(rel, src.customer) THEN
-        RETURN false;
-    END IF;
-    SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
-      FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = src.customer AND NOT a.attisdropped;
-
-    -- hvc.citus_stage: the key of the source's type, colocated with it
-    -- (recreated when the source or its key type changed)
     IF to_regclass('hvc.citus_stage') IS NOT NULL THEN
         SELECT format_type(a.atttypid, a.atttypmod) INTO current_type
           FROM pg_attribute a
@@ -118,6 +105,35 @@ BEGIN
         PERFORM hvc._depend_on_extension('hvc.citus_scored'::regclass);
     END IF;
 
+END $fn$;
+COMMENT ON FUNCTION hvc._citus_stage_tables(regclass, text) IS
+    'Internal: makes hvc.citus_stage and hvc.citus_scored (UNLOGGED, distributed by customer_id, colocated with the source, keyed by its key type) unless they are so already.';
+
+-- Step 1 of a full refresh on the workers: true when it built
+-- pg_temp._hvc_stage (from hvc.citus_stage), false when the source does not
+-- qualify (the caller then builds the stage as on one server).
+-- state_expr is hvc._state_expr(...) over the source aliased s.
+CREATE OR REPLACE FUNCTION hvc._citus_stage(src hvc.source, state_expr text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    rel regclass;
+    key_type text;
+BEGIN
+    IF src.relation IS NULL OR src.customer IS NULL OR state_expr IS NULL THEN
+        RAISE EXCEPTION 'hvc: _citus_stage needs the source and the state expression'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_regclass('pg_temp._hvc_citus_staged') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_citus_staged;
+    END IF;
+    rel := src.relation::regclass;
+    IF NOT hvc._citus_distributed_by(rel, src.customer) THEN
+        RETURN false;
+    END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+      FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = src.customer AND NOT a.attisdropped;
+
+    PERFORM hvc._citus_stage_tables(rel, key_type);
     TRUNCATE hvc.citus_stage;
     -- pushed down: each shard of the source into its colocated shard
     EXECUTE format('INSERT INTO hvc.citus_stage (customer_id, state)
@@ -167,4 +183,5 @@ COMMENT ON FUNCTION hvc._citus_predictions(hvc._model_params, date) IS
 REVOKE ALL ON FUNCTION hvc._citus_predict(bytea, hvc._model_params, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_distributed_by(regclass, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_stage(hvc.source, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_stage_tables(regclass, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_predictions(hvc._model_params, date) FROM PUBLIC;

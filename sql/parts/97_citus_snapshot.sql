@@ -222,6 +222,11 @@ BEGIN
         'Internal store of hvc.customer_snapshot on Citus: the rows of the current refresh and of the next (or previous) one, distributed by customer_id and colocated with the source. Query hvc.customers instead.';
     CREATE INDEX customer_snapshot_rows_customer ON hvc.customer_snapshot_rows (customer_id, refresh_id);
     PERFORM hvc._citus_distribute('hvc.customer_snapshot_rows', src.relation::regclass);
+    -- the refresh's stage and scores on the workers, now rather than at the first refresh
+    PERFORM hvc._citus_stage_tables(src.relation::regclass,
+                                    format_type(a.atttypid, a.atttypmod))
+       FROM pg_attribute a
+      WHERE a.attrelid = src.relation::regclass AND a.attname = src.customer AND NOT a.attisdropped;
 
     CREATE TABLE hvc.citus_current (refresh_id bigint);
     COMMENT ON TABLE hvc.citus_current IS
