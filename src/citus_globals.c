@@ -118,26 +118,16 @@ bad_scored(const char *msg)
 			 errhint("hvc.refresh() fills it with hvc._citus_score on the workers; do not write it by hand.")));
 }
 
-static int64
-int8_col(TupleTableSlot *slot, int att)
+/* a column of hvc.citus_scored that is never NULL */
+static Datum
+scored_col(TupleTableSlot *slot, int att)
 {
 	bool		isnull;
 	Datum		d = slot_getattr(slot, att, &isnull);
 
 	if (isnull)
-		bad_scored("has a NULL where a customer's value, days or counts belong");
-	return DatumGetInt64(d);
-}
-
-static int32
-int4_col(TupleTableSlot *slot, int att)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, att, &isnull);
-
-	if (isnull)
-		bad_scored("has a NULL where a customer's value, days or counts belong");
-	return DatumGetInt32(d);
+		bad_scored("has a NULL where a customer, its value, days or counts belong");
+	return d;
 }
 
 /* the segment (shard) of a customer's shard hash: the last whose first hash is at most it */
@@ -171,23 +161,21 @@ globals_receive(TupleTableSlot *slot, DestReceiver *self)
 	GlobalsRead *g = (GlobalsRead *) self;
 	MemoryContext outer = MemoryContextSwitchTo(g->rowcxt);
 	bool		isnull;
-	Datum		key = slot_getattr(slot, 1, &isnull);
-	int64		value = int8_col(slot, 2);
-	int32		first_day = int4_col(slot, 3);
-	int32		last_day = int4_col(slot, 4);
-	int64		orders = int8_col(slot, 5);
-	int32		frequency = int4_col(slot, 6);
-	int64		revenue = int8_col(slot, 7);
+	Datum		key = scored_col(slot, 1);
+	int64		value = DatumGetInt64(scored_col(slot, 2));
+	int32		first_day = DatumGetInt32(scored_col(slot, 3));
+	int32		last_day = DatumGetInt32(scored_col(slot, 4));
+	int64		orders = DatumGetInt64(scored_col(slot, 5));
+	int32		frequency = DatumGetInt32(scored_col(slot, 6));
+	int64		revenue = DatumGetInt64(scored_col(slot, 7));
 	Datum		churn = slot_getattr(slot, 8, &isnull);
 	double		risk = isnull ? NAN : DatumGetFloat8(churn);
-	int			seg = segment_of(g, int4_col(slot, 9));
+	int			seg = segment_of(g, DatumGetInt32(scored_col(slot, 9)));
 	Datum		ticket;
 	Datum	   *v = g->in->tts_values;
 	bool	   *nl = g->in->tts_isnull;
 
 	CHECK_FOR_INTERRUPTS();
-	if (slot_attisnull(slot, 1))
-		bad_scored("has a row without a customer");
 	if (orders < 1 || frequency < 0 || first_day > last_day || last_day > g->as_of_day ||
 		value == PG_INT64_MIN)
 		bad_scored("has a row out of range");
@@ -290,7 +278,7 @@ globals_out_begin(GlobalsOut *o, int64 n, int64 customers, int64 refresh_id, int
 	if (customers > PG_INT32_MAX || nb > PG_UINT32_MAX / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("hvc: too many customers (" INT64_FORMAT ") for a snapshot built on the Citus workers", n)));
+				 errmsg("hvc: too many customers (" INT64_FORMAT ") for a snapshot built on the Citus workers", customers)));
 	head = VARHDRSZ + MAXALIGN(sizeof(GlobalsHeader)) + MAXALIGN(nb * sizeof(uint32));
 	o->cap = Max(n, 1) * (GLOBALS_ENTRY_SIZE + 8);
 	if (head + o->cap >= MaxAllocSize)
@@ -371,10 +359,9 @@ globals_walk(GlobalsRead *g, int64 refresh_id, double *pareto, bool *pareto_null
 	bytea	  **out = palloc(sizeof(bytea *) * g->nseg);
 	GlobalsEntry e;
 	KeyBytes	kb;
-	int64		pareto_rank[PARETO_POINTS];
+	ParetoCurve pc;
 	int64		rank = 0;
-	int			pct,
-				k;
+	int			k;
 #ifdef HAVE_INT128
 	int128		running = 0;
 #else
@@ -382,13 +369,7 @@ globals_walk(GlobalsRead *g, int64 refresh_id, double *pareto, bool *pareto_null
 #endif
 
 	get_typlenbyval(g->key_type, &typlen, &typbyval);
-	for (pct = 0; pct < PARETO_POINTS; pct++)
-	{
-		pareto_rank[pct] = ((int64) (pct + 1) * g->n + PARETO_POINTS - 1) / PARETO_POINTS;
-		pareto_rank[pct] = Max(pareto_rank[pct], 1);
-		pareto_null[pct] = true;
-	}
-	pct = 0;
+	pareto_begin(&pc, g->n, pareto, pareto_null);
 	break_sort_finish(&g->recency, rb);
 	break_sort_finish(&g->frequency, fb);
 	break_sort_finish(&g->monetary, mb);
@@ -416,12 +397,7 @@ globals_walk(GlobalsRead *g, int64 refresh_id, double *pareto, bool *pareto_null
 		e.churn_pct = isfinite(risk) ? cume_dist_of(g->churn, risk) : NAN;
 		globals_key_bytes(slot_getattr(slot, G_KEY, &isnull), typlen, typbyval, &kb);
 		globals_out_put(&o[DatumGetInt32(slot_getattr(slot, G_SEGMENT, &isnull))], &e, &kb);
-		while (pct < PARETO_POINTS && pareto_rank[pct] == rank)
-		{
-			pareto_null[pct] = !isfinite(e.cum_share);
-			pareto[pct] = e.cum_share;
-			pct++;
-		}
+		pareto_put(&pc, rank, e.cum_share);
 	}
 	tuplesort_end(g->sort);
 	ExecDropSingleTupleTableSlot(slot);

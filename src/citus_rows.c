@@ -136,8 +136,7 @@ typedef struct RowCache
 	TupleDesc	desc;
 	int16		typlen;
 	bool		typbyval;
-	const char *globals;		/* a copy of their contents */
-	const GlobalsHeader *h;
+	const GlobalsHeader *h;		/* the opened segment (a copy of its own), or NULL */
 	const uint32 *buckets;
 	const char *entries;
 } RowCache;
@@ -202,7 +201,6 @@ globals_open(RowCache *rc, int32 shard_hash)
 		bad_globals("are of another refresh");
 	if (shard_hash < h->hash_min || shard_hash > h->hash_max)
 		bad_globals("are of another shard");
-	rc->h = h;
 	rc->buckets = (const uint32 *) ((const char *) h + head);
 	rc->entries = (const char *) rc->buckets + MAXALIGN((Size) h->nbuckets * sizeof(uint32));
 	for (off = 0; off < h->entries_size; n++)
@@ -223,7 +221,7 @@ globals_open(RowCache *rc, int32 shard_hash)
 	for (i = 0; i < h->nbuckets; i++)
 		if (rc->buckets[i] != 0 && (Size) (rc->buckets[i] - 1) >= h->entries_size)
 			bad_globals("have a bad bucket");
-	rc->globals = (const char *) h;
+	rc->h = h;					/* (only once every check passed) */
 }
 
 /* the entry of a key into *e; false when the globals have none */
@@ -318,17 +316,6 @@ row_cache(FunctionCallInfo fcinfo)
 	return rc;
 }
 
-/* the last tier whose first rank is at most rank (snapshot_builder.c's pass 2) */
-static int
-tier_of_rank(const SnapshotArgs *a, int64 rank)
-{
-	int			t = 0;
-
-	while (t + 1 < a->ntiers && DatumGetInt64(a->tier_lo[t + 1]) <= rank)
-		t++;
-	return t;
-}
-
 Datum
 hvc_citus_snapshot_row(PG_FUNCTION_ARGS)
 {
@@ -342,7 +329,6 @@ hvc_citus_snapshot_row(PG_FUNCTION_ARGS)
 	GlobalsEntry e;
 	Datum		values[SNAPSHOT_NATTS];
 	bool		nulls[SNAPSHOT_NATTS];
-	bool		isnull;
 	int32		shard_hash;
 
 	if (PG_NARGS() != ROW_NARGS)
@@ -355,13 +341,13 @@ hvc_citus_snapshot_row(PG_FUNCTION_ARGS)
 	rc = row_cache(fcinfo);
 	shard_hash = PG_GETARG_INT32(A_SHARD_HASH);
 	/* a shard's task reads its own segment once (another when a row is of another shard) */
-	if (rc->globals == NULL || shard_hash < rc->h->hash_min || shard_hash > rc->h->hash_max)
+	if (rc->h == NULL || shard_hash < rc->h->hash_min || shard_hash > rc->h->hash_max)
 	{
 		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 
-		if (rc->globals != NULL)
-			pfree((void *) rc->globals);
-		rc->globals = NULL;
+		if (rc->h != NULL)
+			pfree((void *) rc->h);
+		rc->h = NULL;
 		globals_open(rc, shard_hash);
 		MemoryContextSwitchTo(old);
 	}
@@ -402,9 +388,8 @@ hvc_citus_snapshot_row(PG_FUNCTION_ARGS)
 	k.value_rank = e.value_rank;
 	k.cum_share = e.cum_share;
 	k.churn_pct = e.churn_pct;
-	k.tier = tier_of_rank(&rc->a, k.value_rank);
+	k.tier = snapshot_tier_of_rank(&rc->a, k.value_rank, 0);
 	snapshot_row(&rc->a, &r, &k, values, nulls);
-	(void) isnull;
 	/* (the key is the caller's: column 1 of snapshot_row's) */
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rc->desc, values + 1, nulls + 1)));
 }

@@ -149,6 +149,24 @@ extern void row_sort_performsort(RowSort *rs);
 extern bool row_sort_next(RowSort *rs, PassRow *r);
 extern void row_sort_end(RowSort *rs);
 
+/*
+ * The Pareto curve (hvc.pareto_curve) as the rows go by in value order: the
+ * cumulative share at the value rank of the top 1..PARETO_POINTS percent
+ * (greatest(1, ceil(pct * customers / 100))).  The builder's pass 2 and the
+ * Citus global step (citus_globals.c) share it (snapshot_rank.c).
+ */
+#define PARETO_POINTS 100
+typedef struct ParetoCurve
+{
+	int64		rank_at[PARETO_POINTS];
+	int			next;			/* the first point not reached yet */
+	double	   *share;			/* [PARETO_POINTS], the caller's */
+	bool	   *isnull;			/* [PARETO_POINTS]: NaN shares are NULL */
+} ParetoCurve;
+extern void pareto_begin(ParetoCurve *pc, int64 customers, double *share, bool *isnull);
+/* the row of value rank rank (ranks 1, 2, ... in turn) and its cumulative share */
+extern void pareto_put(ParetoCurve *pc, int64 rank, double cum_share);
+
 /* What pass 2 adds to a row. */
 typedef struct Ranked
 {
@@ -162,7 +180,6 @@ typedef struct Ranked
 } Ranked;
 
 #define SNAPSHOT_NATTS 38
-#define PARETO_POINTS 100
 #define DROP_SAMPLES 10			/* the tier drops an alert names */
 
 /*
@@ -199,6 +216,11 @@ extern void snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *
  * rank it had (a tier renamed or dropped since)
  */
 extern int32 snapshot_old_tier_rank(const SnapshotArgs *a, const PassRow *r);
+/*
+ * The tier of a value rank: the last whose first rank is at most it,
+ * searched from tier from (0, or the tier of a smaller rank)
+ */
+extern int	snapshot_tier_of_rank(const SnapshotArgs *a, int64 rank, int from);
 /* whether the old tier of r is a high-value tier under the current rules (by name) */
 extern bool snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r);
 /*

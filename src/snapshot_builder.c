@@ -231,6 +231,19 @@ snapshot_numeric_float8(Datum num)
 	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, num));
 }
 
+/* the statistics emptied, no build finished yet (what they held freed) */
+static void
+stats_reset(SnapshotStats *st)
+{
+	if (st->cohorts != NULL)
+		pfree(st->cohorts);
+	while (st->ndrop_ids > 0)
+		pfree(DatumGetPointer(st->drop_ids[--st->ndrop_ids]));
+	memset(st, 0, sizeof(*st));
+	st->refresh_id = -1;
+	st->max_tenure_days = -1;
+}
+
 /*
  * One more tier drop of the alert (pass 2 sees them in value order: the
  * first DROP_SAMPLES are the most valuable), its key kept as jsonb
@@ -272,34 +285,21 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 	bool		nulls[SNAPSHOT_NATTS];
 	PassRow		r;
 	Ranked		k;
-	int			t = 0,
-				pct = 0;
+	int			t = 0;
 	bool		moved;
-	int64		pareto_rank[PARETO_POINTS];
+	ParetoCurve pareto;
 	BreakSort	tickets,
 				gaps;
 	SnapshotStats *st = &last_stats;
 	double		p80 = 0.8,
 				p50 = 0.5;
 
-	if (st->cohorts != NULL)
-		pfree(st->cohorts);
-	while (st->ndrop_ids > 0)
-		pfree(DatumGetPointer(st->drop_ids[--st->ndrop_ids]));
-	memset(st, 0, sizeof(*st));
-	st->refresh_id = -1;		/* not a finished build yet */
-	st->max_tenure_days = -1;
+	stats_reset(st);
 	outer = MemoryContextSwitchTo(TopMemoryContext);
 	st->cohorts = cohort_counts_bytes(p1->cohorts);
 	MemoryContextSwitchTo(outer);
 	/* the value rank of the top 1..100 percent (hvc.pareto_curve) */
-	for (pct = 0; pct < PARETO_POINTS; pct++)
-	{
-		pareto_rank[pct] = ((int64) (pct + 1) * p1->n + PARETO_POINTS - 1) / PARETO_POINTS;
-		pareto_rank[pct] = Max(pareto_rank[pct], 1);
-		st->pareto_null[pct] = true;
-	}
-	pct = 0;
+	pareto_begin(&pareto, p1->n, st->pareto, st->pareto_null);
 	break_sort_begin(&tickets);
 	break_sort_begin(&gaps);
 	break_sort_finish(&p1->recency, rb);
@@ -320,9 +320,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 		running += Max(r.value_cents, 0);
 		k.value_rank++;
 		k.cum_share = p1->total > 0 ? (double) running / (double) p1->total : NAN;
-		/* the last tier whose first rank is at most this rank (ranks grow) */
-		while (t + 1 < a->ntiers && DatumGetInt64(a->tier_lo[t + 1]) <= k.value_rank)
-			t++;
+		/* (ranks grow: from the tier of the rank before) */
+		t = snapshot_tier_of_rank(a, k.value_rank, t);
 		k.tier = t;
 		k.r = rfm_score(-(double) (a->as_of_day - r.c.last_day), rb);
 		k.f = rfm_score((double) r.c.orders, fb);
@@ -350,12 +349,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 			st->moved++;
 		if (!(moved && nulls[34]))
 			st->kept++;
-		while (pct < PARETO_POINTS && pareto_rank[pct] == k.value_rank)
-		{
-			st->pareto_null[pct] = !isfinite(k.cum_share);
-			st->pareto[pct] = k.cum_share;
-			pct++;
-		}
+		pareto_put(&pareto, k.value_rank, k.cum_share);
 	}
 	row_sort_end(&p1->rows);
 	MemoryContextDelete(rowcxt);
@@ -560,12 +554,7 @@ hvc_set_snapshot_stats(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("hvc._set_snapshot_stats: argument %d must not be NULL", i + 1)));
-	if (st->cohorts != NULL)
-		pfree(st->cohorts);
-	while (st->ndrop_ids > 0)
-		pfree(DatumGetPointer(st->drop_ids[--st->ndrop_ids]));
-	memset(st, 0, sizeof(*st));
-	st->refresh_id = -1;
+	stats_reset(st);
 	st->customers = PG_GETARG_INT64(1);
 	st->moved = PG_GETARG_INT64(2);
 	st->kept = PG_GETARG_INT64(3);
@@ -573,8 +562,7 @@ hvc_set_snapshot_stats(PG_FUNCTION_ARGS)
 	st->premium_ticket_from = st->has_premium ? PG_GETARG_FLOAT8(4) : 0;
 	st->has_median_gap = !PG_ARGISNULL(5);
 	st->median_repeat_gap = st->has_median_gap ? PG_GETARG_FLOAT8(5) : 0;
-	for (i = 0; i < PARETO_POINTS; i++)
-		st->pareto_null[i] = true;
+	memset(st->pareto_null, true, sizeof(st->pareto_null));
 	if (!PG_ARGISNULL(6))
 	{
 		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(6);

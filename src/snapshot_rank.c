@@ -319,3 +319,30 @@ cume_dist_of(CumeDist *cd, double v)
 		elog(ERROR, "hvc: cume_dist_of a value never added");
 	return (double) e->at_most / (double) cd->n;
 }
+
+void
+pareto_begin(ParetoCurve *pc, int64 customers, double *share, bool *isnull)
+{
+	int			pct;
+
+	for (pct = 0; pct < PARETO_POINTS; pct++)
+	{
+		pc->rank_at[pct] = ((int64) (pct + 1) * customers + PARETO_POINTS - 1) / PARETO_POINTS;
+		pc->rank_at[pct] = Max(pc->rank_at[pct], 1);
+		isnull[pct] = true;
+	}
+	pc->next = 0;
+	pc->share = share;
+	pc->isnull = isnull;
+}
+
+void
+pareto_put(ParetoCurve *pc, int64 rank, double cum_share)
+{
+	while (pc->next < PARETO_POINTS && pc->rank_at[pc->next] == rank)
+	{
+		pc->isnull[pc->next] = !isfinite(cum_share);
+		pc->share[pc->next] = cum_share;
+		pc->next++;
+	}
+}

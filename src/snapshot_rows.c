@@ -303,6 +303,16 @@ snapshot_old_tier_rank(const SnapshotArgs *a, const PassRow *r)
 	return u >= 0 ? DatumGetInt32(a->tier_ranks[u]) : r->old_tier_rank;
 }
 
+int
+snapshot_tier_of_rank(const SnapshotArgs *a, int64 rank, int from)
+{
+	int			t = from;
+
+	while (t + 1 < a->ntiers && DatumGetInt64(a->tier_lo[t + 1]) <= rank)
+		t++;
+	return t;
+}
+
 bool
 snapshot_old_tier_high(const SnapshotArgs *a, const PassRow *r)
 {

@@ -270,6 +270,7 @@ DECLARE
     tier_name text[];
     tier_rank_of integer[];
     tier_high boolean[];
+    sharded boolean;
 BEGIN
     IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR models IS NULL OR as_of_local IS NULL
        OR basis IS NULL OR refreshed IS NULL OR move_reason IS NULL THEN
@@ -288,11 +289,13 @@ BEGIN
            array_agg(t.tier_rank ORDER BY t.tier_rank), array_agg(t.high_value ORDER BY t.tier_rank)
       INTO tier_lo, tier_name, tier_rank_of, tier_high
       FROM hvc._tier_ranges(models.customers) t;
-    -- on Citus with the snapshot's rows on the workers (97_citus_snapshot.sql)
-    IF hvc._citus_sharded() THEN
-        PERFORM hvc._citus_write_rows(id, src, models, as_of_local::date, cfg.timezone, basis,
-                                      segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high,
-                                      refreshed, move_reason);
+    -- on Citus with the snapshot's rows on the workers (97_citus_snapshot.sql):
+    -- built there after a full refresh of a source distributed by customer;
+    -- else here, as on one server, and inserted into those rows
+    sharded := hvc._citus_sharded();
+    IF sharded AND hvc._citus_write_rows(id, src, models, as_of_local::date, cfg.timezone, basis,
+                                         segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high,
+                                         refreshed, move_reason) THEN
         RETURN;
     END IF;
     -- on Citus, the predictions are computed on the workers (96_citus_refresh.sql)
@@ -305,14 +308,18 @@ BEGIN
     -- The builder writes the tier moves into hvc.tier_history as it forms
     -- the rows (src/history_write.c; the lapsed come after, in
     -- hvc._record_tier_changes).
-    EXECUTE format(CASE WHEN hvc._snapshot_writable() THEN $q$
-        SELECT hvc._write_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)$q$
+    EXECUTE format(CASE WHEN NOT sharded AND hvc._snapshot_writable() THEN $q$
+        SELECT hvc._write_snapshot(NULL::%2$s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)$q$
         ELSE $q$
-        INSERT INTO hvc.customer_snapshot
-        SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)$q$ END,
+        INSERT INTO %1$s
+        SELECT * FROM hvc._build_snapshot(NULL::%2$s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)$q$ END,
+        CASE WHEN sharded THEN 'hvc.customer_snapshot_rows' ELSE 'hvc.customer_snapshot' END,
         hvc._base_type(src.customer_type::regtype))
     USING models, as_of_local::date, cfg.timezone, src.margin IS NOT NULL, basis,
           segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id, move_reason;
+    IF sharded THEN
+        PERFORM hvc._citus_pending_begin(id);
+    END IF;
 END $fn$;
 COMMENT ON FUNCTION hvc._write_rows(bigint, hvc.config, hvc.source, hvc._model_params, timestamp, text, timestamptz, text) IS
     'Internal: step 3 of a refresh: builds every per-customer column and writes the rows into hvc.customer_snapshot beside the previous refresh''s rows, and the tier moves (new customers, up and down, with move_reason; none for the first snapshot) into hvc.tier_history.';

@@ -281,16 +281,20 @@ END $$;
 COMMENT ON FUNCTION hvc._citus_pending_end() IS
     'Internal: ends a refreshing session''s view of its own new snapshot rows on Citus (hvc.citus_pending).';
 
--- Step 3 of a refresh when the rows are on the workers.
+-- Step 3 of a refresh when the rows are on the workers: deletes the rows
+-- no reader can see any more; after a full refresh of a source distributed
+-- by customer (not ranked by the score) builds the new rows on the workers
+-- and returns true.  False: hvc._write_rows builds them on the coordinator,
+-- as on one server, into hvc.customer_snapshot_rows (it reads the current
+-- rows through the view), and then calls hvc._citus_pending_begin.
 CREATE OR REPLACE FUNCTION hvc._citus_write_rows(id bigint, src hvc.source, models hvc._model_params,
                                                  as_of_day date, timezone text, basis text,
                                                  segment_of_cell text[], tier_lo bigint[], tier_name text[],
                                                  tier_rank_of integer[], tier_high boolean[],
-                                                 refreshed timestamptz, move_reason text) RETURNS void
+                                                 refreshed timestamptz, move_reason text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET extra_float_digits = 3 AS $fn$
 DECLARE
     marker bigint;
-    key text;
 BEGIN
     IF id IS NULL OR src.relation IS NULL OR models IS NULL OR as_of_day IS NULL OR basis IS NULL
        OR refreshed IS NULL THEN
@@ -301,28 +305,31 @@ BEGIN
     SELECT c.refresh_id INTO marker FROM hvc.citus_current c;
     -- what no reader can see any more: the rows before the current refresh's
     DELETE FROM hvc.customer_snapshot_rows WHERE refresh_id IS DISTINCT FROM marker;
-    key := hvc._base_type(src.customer_type::regtype)::text;
-    IF to_regclass('pg_temp._hvc_citus_staged') IS NOT NULL AND basis <> 'score' THEN
-        PERFORM hvc._citus_build_rows(id, key, marker, models, as_of_day, timezone, src.margin IS NOT NULL,
-                                      basis, segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high,
-                                      refreshed, move_reason);
-    ELSE
-        -- on the coordinator (an incremental refresh, the basis score):
-        -- the builder reads the current rows through the view and its rows
-        -- are sent to the workers
-        PERFORM hvc._citus_predictions(models, as_of_day);
-        EXECUTE format($q$
-            INSERT INTO hvc.customer_snapshot_rows
-            SELECT * FROM hvc._build_snapshot(NULL::%s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)$q$, key)
-        USING models, as_of_day, timezone, src.margin IS NOT NULL, basis,
-              segment_of_cell, tier_lo, tier_name, tier_rank_of, tier_high, refreshed, id, move_reason;
+    IF to_regclass('pg_temp._hvc_citus_staged') IS NULL OR basis = 'score' THEN
+        RETURN false;
     END IF;
-    -- from here on this refresh's statements read the new rows
-    DELETE FROM hvc.citus_pending WHERE pid = pg_backend_pid();
-    INSERT INTO hvc.citus_pending (pid, refresh_id) VALUES (pg_backend_pid(), id);
+    PERFORM hvc._citus_build_rows(id, hvc._base_type(src.customer_type::regtype)::text, marker, models,
+                                  as_of_day, timezone, src.margin IS NOT NULL, basis, segment_of_cell,
+                                  tier_lo, tier_name, tier_rank_of, tier_high, refreshed, move_reason);
+    PERFORM hvc._citus_pending_begin(id);
+    RETURN true;
 END $fn$;
 COMMENT ON FUNCTION hvc._citus_write_rows(bigint, hvc.source, hvc._model_params, date, text, text, text[], bigint[], text[], integer[], boolean[], timestamptz, text) IS
-    'Internal: step 3 of a refresh whose snapshot rows are on the Citus workers: deletes the rows no reader sees any more, writes the new ones (built on the workers after a full refresh of a source distributed by customer, else on the coordinator) and the tier moves.';
+    'Internal: step 3 of a refresh whose snapshot rows are on the Citus workers: deletes the rows no reader sees any more and, after a full refresh of a source distributed by customer, builds the new ones and the tier moves on the workers (true); false when hvc._write_rows is to build them on the coordinator.';
+
+-- From here on the refreshing session reads its new rows (the pending row
+-- is deleted by hvc._citus_pending_end in the same transaction).
+CREATE OR REPLACE FUNCTION hvc._citus_pending_begin(id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'hvc: _citus_pending_begin needs the refresh id' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM hvc.citus_pending WHERE pid = pg_backend_pid();
+    INSERT INTO hvc.citus_pending (pid, refresh_id) VALUES (pg_backend_pid(), id);
+END $$;
+COMMENT ON FUNCTION hvc._citus_pending_begin(bigint) IS
+    'Internal: makes a refreshing session read its own new snapshot rows on Citus (hvc.citus_pending) until hvc._citus_pending_end.';
 
 -- The globals, one segment per shard of hvc.citus_stage (shard_min: the
 -- shards' first hash values, ascending, as hvc._citus_globals had them),
@@ -556,6 +563,7 @@ REVOKE ALL ON FUNCTION hvc._citus_distribute(regclass, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_create_sharded_snapshot() FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_publish() FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_pending_end() FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_pending_begin(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_write_rows(bigint, hvc.source, hvc._model_params, date, text, text, text[], bigint[], text[], integer[], boolean[], timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_build_rows(bigint, text, bigint, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_retire(bigint, timestamptz) FROM PUBLIC;
