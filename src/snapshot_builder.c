@@ -242,6 +242,7 @@ stats_reset(SnapshotStats *st)
 	memset(st, 0, sizeof(*st));
 	st->refresh_id = -1;
 	st->max_tenure_days = -1;
+	st->high_value = -1;
 }
 
 /*
@@ -295,6 +296,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 				p50 = 0.5;
 
 	stats_reset(st);
+	st->high_value = 0;
 	outer = MemoryContextSwitchTo(TopMemoryContext);
 	st->cohorts = cohort_counts_bytes(p1->cohorts);
 	MemoryContextSwitchTo(outer);
@@ -349,6 +351,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 			st->moved++;
 		if (!(moved && nulls[34]))
 			st->kept++;
+		if (DatumGetBool(values[33]))
+			st->high_value++;	/* (is_high_value: hvc.at_risk's share) */
 		pareto_put(&pareto, k.value_rank, k.cum_share);
 	}
 	row_sort_end(&p1->rows);
@@ -364,7 +368,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
  * bigint, OUT kept bigint, OUT premium_ticket_from float8,
  * OUT median_repeat_gap_days float8, OUT pareto float8[], OUT replaced
  * bigint, OUT cohorts bytea, OUT max_tenure_days integer, OUT drops bigint,
- * OUT drop_ids jsonb[], OUT table_was_empty boolean): what the last
+ * OUT drop_ids jsonb[], OUT table_was_empty boolean, OUT high_value_customers
+ * bigint): what the last
  * hvc._build_snapshot of this backend computed for that refresh.
  */
 Datum
@@ -373,8 +378,8 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	SnapshotStats *st = &last_stats;
 	TupleDesc	desc;
-	Datum		values[12];
-	bool		nulls[12] = {false, false, false, false, false, false, false, false, false, false, false, false};
+	Datum		values[13];
+	bool		nulls[13] = {false, false, false, false, false, false, false, false, false, false, false, false, false};
 	Datum		shares[PARETO_POINTS];
 	int			dims[1] = {PARETO_POINTS};
 	int			lbs[1] = {1};
@@ -411,6 +416,8 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 	values[10] = PointerGetDatum(construct_array(st->drop_ids, st->ndrop_ids, JSONBOID,
 												 -1, false, TYPALIGN_INT));
 	values[11] = BoolGetDatum(st->table_was_empty);
+	values[12] = Int64GetDatum(st->high_value);
+	nulls[12] = st->high_value < 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 

@@ -16,7 +16,8 @@ CREATE TABLE hvc.snapshot_info (
     purchase_fit_id     bigint,
     spend_fit_id        bigint,
     fallback            text,
-    median_repeat_gap_days float8
+    median_repeat_gap_days float8,
+    high_value_customers   bigint
 );
 -- Dumped with the snapshot tables register_source created (pg_dump dumps
 -- those as ordinary tables), so a restored database shows the same snapshot.
@@ -33,6 +34,7 @@ COMMENT ON COLUMN hvc.snapshot_info.purchase_fit_id IS 'The hvc.model_fit row of
 COMMENT ON COLUMN hvc.snapshot_info.spend_fit_id IS 'The hvc.model_fit row of the Gamma-Gamma spend model the predictions were made with (NULL without one).';
 COMMENT ON COLUMN hvc.snapshot_info.fallback IS 'NULL when the refresh predicted with its own fits and ranked by the configured basis; otherwise what it did instead and why (e.g. predicted with the last good fit of refresh 12, 3.0 days old, because the fit failed), as in its NOTICE.';
 COMMENT ON COLUMN hvc.snapshot_info.median_repeat_gap_days IS 'Median of avg_days_between_orders over the customers with a repeat purchase: without a model, hvc.at_risk judges one-time buyers by it.';
+COMMENT ON COLUMN hvc.snapshot_info.high_value_customers IS 'Customers in a high-value tier (is_high_value): hvc.at_risk lists at most hvc.config.at_risk_share of them for their churn risk. NULL before the first refresh of 0.2.0.';
 COMMENT ON COLUMN hvc.snapshot_info.premium_ticket_from IS '80th percentile (percentile_cont, exact to 3 decimals) of avg_order_value over the snapshot''s customers: tickets at or above it are premium (value_profile).';
 
 CREATE TABLE hvc.pareto_points (
@@ -59,10 +61,11 @@ CREATE OR REPLACE FUNCTION hvc._snapshot_stats(refresh_id bigint, OUT customers 
                                                OUT median_repeat_gap_days float8, OUT pareto float8[],
                                                OUT replaced bigint, OUT cohorts bytea,
                                                OUT max_tenure_days integer, OUT drops bigint,
-                                               OUT drop_ids jsonb[], OUT table_was_empty boolean)
+                                               OUT drop_ids jsonb[], OUT table_was_empty boolean,
+                                               OUT high_value_customers bigint)
 AS 'MODULE_PATHNAME', 'hvc_snapshot_stats' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION hvc._snapshot_stats(bigint) IS
-    'Internal: what this session''s last hvc._build_snapshot computed for refresh refresh_id: customers, rows whose tier_since is the refresh (moved), rows not new (kept), percentile_cont(0.8) of avg_order_value, percentile_cont(0.5) of avg_days_between_orders, the cumulative value share at the value rank of the top 1..100 percent (NULL without customers), how many old rows hvc._write_snapshot updated in place (0 after hvc._build_snapshot), the cohort counts of hvc.cohort_retention (read with hvc._cohort_rows), the greatest tenure_days (days from the earliest first purchase day to as_of; NULL without customers), the tier drops of the alert (moves down out of a high-value tier, reason activity, as written to hvc.tier_history) and the keys (to_jsonb) of the ten most valuable of them, by value rank, and whether hvc._write_snapshot found hvc.customer_snapshot without a page before it wrote (no rows of an earlier snapshot to delete; false after hvc._build_snapshot). An error when it built none for that refresh.';
+    'Internal: what this session''s last hvc._build_snapshot computed for refresh refresh_id: customers, rows whose tier_since is the refresh (moved), rows not new (kept), percentile_cont(0.8) of avg_order_value, percentile_cont(0.5) of avg_days_between_orders, the cumulative value share at the value rank of the top 1..100 percent (NULL without customers), how many old rows hvc._write_snapshot updated in place (0 after hvc._build_snapshot), the cohort counts of hvc.cohort_retention (read with hvc._cohort_rows), the greatest tenure_days (days from the earliest first purchase day to as_of; NULL without customers), the tier drops of the alert (moves down out of a high-value tier, reason activity, as written to hvc.tier_history) and the keys (to_jsonb) of the ten most valuable of them, by value rank, and whether hvc._write_snapshot found hvc.customer_snapshot without a page before it wrote (no rows of an earlier snapshot to delete; false after hvc._build_snapshot), and the rows of a high-value tier (NULL when the rows were built on the Citus workers). An error when it built none for that refresh.';
 
 -- ---------------------------------------------------------------------------
 -- Objects created at run time belong to the extension.  register_source

@@ -659,31 +659,53 @@ CREATE OR REPLACE FUNCTION hvc._create_at_risk_view() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
     CREATE OR REPLACE VIEW hvc.at_risk AS
-    WITH settings AS (
-        SELECT c.at_risk_threshold, c.at_risk_share, i.median_repeat_gap_days
-          FROM (SELECT at_risk_threshold, at_risk_share FROM hvc.config LIMIT 1) c
-          LEFT JOIN (SELECT median_repeat_gap_days FROM hvc.snapshot_info LIMIT 1) i ON true
-    ), high AS (
+    WITH high AS MATERIALIZED (
+        -- Only the high-value customers who may be listed are read further
+        -- (a wider set than the criteria below, which decide): churn_risk at
+        -- or above the threshold, overdue without a churn_risk, or an
+        -- at-risk reason from signals.  The settings are scalar subqueries,
+        -- not joins: on Citus this statement runs on the workers, and the
+        -- rest on the coordinator over the few rows it returns.
         SELECT s.customer_id, s.tier, s.tier_rank, s.value_rank, s.value, s.predicted_clv,
                s.historic_clv, s.revenue, s.churn_risk, s.recency_days, s.avg_days_between_orders,
-               s.last_order_at, s.orders, s.segment, g.at_risk_threshold, g.at_risk_share,
-               coalesce(s.avg_days_between_orders, g.median_repeat_gap_days) AS usual_gap,
-               row_number() OVER (ORDER BY s.churn_risk DESC NULLS LAST, s.value_rank) AS risk_order,
-               count(*) OVER () AS high_value_customers
-          FROM hvc.customer_snapshot s CROSS JOIN settings g
+               s.last_order_at, s.orders, s.segment,
+               (SELECT c.at_risk_threshold FROM hvc.config c LIMIT 1) AS at_risk_threshold,
+               coalesce(s.avg_days_between_orders,
+                        (SELECT i.median_repeat_gap_days FROM hvc.snapshot_info i LIMIT 1)) AS usual_gap
+          FROM hvc.customer_snapshot s
          WHERE s.is_high_value
-    ), flagged AS (
+           AND (s.churn_risk >= (SELECT c.at_risk_threshold FROM hvc.config c LIMIT 1)
+                OR (s.churn_risk IS NULL AND s.recency_days >= 30
+                    AND s.recency_days > 2 * coalesce(s.avg_days_between_orders,
+                                                      (SELECT i.median_repeat_gap_days FROM hvc.snapshot_info i LIMIT 1)))
+                OR s.customer_id IN (SELECT x.customer_id FROM hvc.customer_signal_store x
+                                      WHERE cardinality(x.at_risk_reasons) > 0))
+    ), ranked AS (
+        -- Those at or above the threshold come first in the order of risk:
+        -- their row_number among themselves is their rank among all the
+        -- high-value customers.
         SELECT h.*,
-               CASE WHEN h.churn_risk IS NOT NULL
-                    THEN h.churn_risk >= h.at_risk_threshold
-                         AND h.risk_order <= floor(h.at_risk_share * h.high_value_customers + 1e-9)
-                    ELSE h.usual_gap > 0
-                         AND h.recency_days >= 30
-                         AND h.recency_days > 2 * h.usual_gap END AS churn_flag,
+               row_number() OVER (PARTITION BY h.churn_risk >= h.at_risk_threshold
+                                  ORDER BY h.churn_risk DESC NULLS LAST, h.value_rank) AS risk_order,
                coalesce(x.at_risk_reasons, '{}') AS signal_reasons,
                x.nps_score, x.engagement_90d, x.engagement_prev_90d, x.oldest_open_contact_days
           FROM high h
           LEFT JOIN hvc.customer_signal_store x ON x.customer_id = h.customer_id
+    ), flagged AS (
+        -- the riskiest at_risk_share of the high-value customers the
+        -- refresh counted (snapshot_info.high_value_customers; counted here
+        -- when it has none)
+        SELECT h.*,
+               CASE WHEN h.churn_risk IS NOT NULL
+                    THEN h.churn_risk >= h.at_risk_threshold
+                         AND h.risk_order <= floor((SELECT c.at_risk_share FROM hvc.config c LIMIT 1)
+                                                   * coalesce((SELECT i.high_value_customers FROM hvc.snapshot_info i LIMIT 1),
+                                                              (SELECT count(*) FROM hvc.customer_snapshot v
+                                                                WHERE v.is_high_value)) + 1e-9)
+                    ELSE h.usual_gap > 0
+                         AND h.recency_days >= 30
+                         AND h.recency_days > 2 * h.usual_gap END AS churn_flag
+          FROM ranked h
     ), judged AS (
         -- listed for the churn criterion or any at-risk reason from signals
         SELECT h.customer_id, h.tier, h.tier_rank, h.value_rank, h.value, h.predicted_clv,

@@ -224,7 +224,8 @@ log "$rows sales lines of $customers customers, loaded in $((SECONDS - t0)) s"
 
 # What a refresh produced, as digests that must match across servers:
 # the snapshot rows, the model fits and the tier history of the last two
-# refreshes (ids and clock times aside: tier_since is the refresh's clock).
+# refreshes (ids and clock times aside: tier_since is the refresh's clock),
+# the high-value customers counted and the at-risk list.
 digest_sql="
 SELECT 'snapshot ' || count(*) FROM hvc.customer_snapshot;
 SELECT 'snapshot.' || j.k || ' ' || md5(string_agg(j.v::text, ',' ORDER BY s.customer_id))
@@ -234,7 +235,10 @@ SELECT 'fits ' || count(*) || ' ' || md5(coalesce(string_agg((to_jsonb(f) - '{fi
   FROM hvc.model_fit f WHERE refresh_id IN (SELECT refresh_id FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 2);
 SELECT 'history ' || count(*) || ' ' || md5(coalesce(string_agg((to_jsonb(h) - '{refresh_id,refreshed_at}'::text[])::text, E'\n' ORDER BY customer_id, refresh_id), ''))
   FROM hvc.tier_history h;
-SELECT 'moves ' || count(*) FILTER (WHERE direction IN ('up', 'down')) FROM hvc.tier_history;"
+SELECT 'moves ' || count(*) FILTER (WHERE direction IN ('up', 'down')) FROM hvc.tier_history;
+SELECT 'high_value ' || high_value_customers FROM hvc.snapshot_info;
+SELECT 'at_risk ' || count(*) || ' ' || md5(coalesce(string_agg(to_jsonb(a)::text, E'\n' ORDER BY at_risk_rank), ''))
+  FROM hvc.at_risk a;"
 two_refreshes() {   # node, source: register, refresh twice, print the digests
     local t1=$SECONDS
     q "$1" -c "SELECT hvc.register_source('$2', customer => 'customer_id', ordered_at => 'ordered_at', amount => 'amount', margin => 'margin', order_id => 'order_id')" \
@@ -247,6 +251,8 @@ two_refreshes plain public.sales > "$work/plain.out" 2> "$work/plain.err" || { c
 ref=$(grep -v '^hvc: registered' "$work/plain.out")
 case "$ref" in *"moves 0"*) not_ok "the reference's second refresh moves some customers between tiers";;
                 *) ok "the reference's second refresh moves some customers between tiers ($(echo "$ref" | sed -n 's/^moves //p'))";; esac
+case "$ref" in *"at_risk 0 "*) not_ok "the reference lists customers at risk";;
+                *) ok "the reference lists customers at risk ($(echo "$ref" | sed -n 's/^at_risk \([0-9]*\) .*/\1/p') of $(echo "$ref" | sed -n 's/^high_value //p') high-value)";; esac
 
 # ---------------------------------------------------------------------------
 # 2. register_source + two refreshes on each Citus source = the plain server

@@ -141,6 +141,23 @@ SELECT count(*) AS at_risk_share_01 FROM hvc.at_risk;
 UPDATE hvc.config SET at_risk_share = 1, at_risk_threshold = 0.5;
 SELECT count(*) AS at_risk_share_1 FROM hvc.at_risk;
 UPDATE hvc.config SET at_risk_share = 0.2, at_risk_threshold = 0.5;
+-- The share is of the high-value customers the refresh counted
+-- (snapshot_info.high_value_customers): the view reads only those it may
+-- list (16 of 80 here), and counts all of them itself only without the count.
+SELECT i.high_value_customers,
+       i.high_value_customers = (SELECT count(*) FROM hvc.customer_snapshot WHERE is_high_value) AS counted_right
+  FROM hvc.snapshot_info i;
+UPDATE hvc.snapshot_info SET high_value_customers = 40;    -- half: floor(0.2 * 40) = 8
+SELECT count(*) AS at_risk_of_40,
+       count(*) FILTER (WHERE customer_id IN (SELECT customer_id FROM expected_at_risk)) AS the_riskiest
+  FROM hvc.at_risk;
+UPDATE hvc.snapshot_info SET high_value_customers = NULL;  -- as after an upgrade: counted
+SELECT count(*) AS at_risk_counted,
+       (SELECT count(*) FROM (SELECT customer_id FROM hvc.at_risk EXCEPT SELECT customer_id FROM expected_at_risk
+                              UNION ALL
+                              SELECT customer_id FROM expected_at_risk EXCEPT SELECT customer_id FROM hvc.at_risk) d) AS differences
+  FROM hvc.at_risk;
+UPDATE hvc.snapshot_info SET high_value_customers = 80;
 -- alerts follow hvc.at_risk: at the first refresh of this source everyone on it was new
 SELECT a.customers = (SELECT count(*) FROM hvc.at_risk) AS newly_at_risk_is_the_list
   FROM hvc.alerts a
