@@ -34,6 +34,8 @@
 
 PG_FUNCTION_INFO_V1(hvc_purchase_period_mask);
 PG_FUNCTION_INFO_V1(hvc_cohort_rows);
+PG_FUNCTION_INFO_V1(hvc_cohort_keys);
+PG_FUNCTION_INFO_V1(hvc_cohort_counts_from);
 
 #define MAX_PERIODS 63
 
@@ -127,27 +129,21 @@ cohort_counts_create(MemoryContext cxt)
 	return cc;
 }
 
-static void
-cohort_add(CohortCounts *cc, int32 cohort, int32 offset)
-{
-	int64		key = ((int64) cohort << 32) | (uint32) offset;
-	bool		found;
-	CohortEntry *e = hash_search(cc->counts, &key, HASH_ENTER, &found);
-
-	if (!found)
-		e->customers = 0;
-	e->customers++;
-}
-
-void
-cohort_counts_add(CohortCounts *cc, const CustomerState *s)
+/*
+ * The keys a customer adds one to: (first month << 32) | months after it,
+ * for each month with a purchase day; none without a purchase row.  keys has
+ * room for s->ndays.
+ */
+static int
+cohort_keys_of(const CustomerState *s, int64 *keys)
 {
 	int32		i,
 				first,
 				last = -1;
+	int			n = 0;
 
-	if (s->ndays == 0)
-		return;
+	if (s->ndays == 0 || s->purchase_rows == 0)
+		return 0;
 	first = month_of_day(s->days[0]);
 	for (i = 0; i < s->ndays; i++)
 	{
@@ -155,9 +151,31 @@ cohort_counts_add(CohortCounts *cc, const CustomerState *s)
 
 		/* days increase: each month once */
 		if (m != last)
-			cohort_add(cc, first, m - first);
+			keys[n++] = ((int64) first << 32) | (uint32) (m - first);
 		last = m;
 	}
+	return n;
+}
+
+void
+cohort_counts_add(CohortCounts *cc, const CustomerState *s)
+{
+	int64		few[64];
+	int64	   *keys = s->ndays <= lengthof(few) ? few : palloc(sizeof(int64) * s->ndays);
+	int			n = cohort_keys_of(s, keys),
+				i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		found;
+		CohortEntry *e = hash_search(cc->counts, &keys[i], HASH_ENTER, &found);
+
+		if (!found)
+			e->customers = 0;
+		e->customers++;
+	}
+	if (keys != few)
+		pfree(keys);
 }
 
 /* the counts as (key, customers) pairs of int64, sorted by key */
@@ -254,4 +272,100 @@ hvc_cohort_rows(PG_FUNCTION_ARGS)
 		SRF_RETURN_NEXT(fc, HeapTupleGetDatum(heap_form_tuple(fc->tuple_desc, values, nulls)));
 	}
 	SRF_RETURN_DONE(fc);
+}
+
+/*
+ * hvc._cohort_keys(state bytea) RETURNS bigint[]: the cohort count keys a
+ * customer's hvc.customer_state adds one to (as the builder counts them).
+ * On Citus the workers count them per key next to the shards, and the
+ * coordinator packs the sums (hvc._cohort_counts_from).
+ */
+Datum
+hvc_cohort_keys(PG_FUNCTION_ARGS)
+{
+	CustomerState *s = state_arg(fcinfo, 0, CurrentMemoryContext);
+	int64	   *keys = palloc(sizeof(int64) * Max(s->ndays, 1));
+	Datum	   *d = palloc(sizeof(Datum) * Max(s->ndays, 1));
+	int			n = cohort_keys_of(s, keys),
+				i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(keys[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* the elements of a one-dimensional bigint[] without NULLs, or an error */
+static Datum *
+int8_array_arg(FunctionCallInfo fcinfo, int arg, const char *name, int *n)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(arg);
+	Datum	   *d;
+	bool	   *nulls;
+	int			i;
+
+	if (ARR_ELEMTYPE(a) != INT8OID)
+		elog(ERROR, "hvc._cohort_counts_from: %s must be a bigint[]", name);
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("hvc: %s must be a one-dimensional array", name)));
+	deconstruct_array(a, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &d, &nulls, n);
+	for (i = 0; i < *n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("hvc: %s must not contain NULL", name)));
+	return d;
+}
+
+/*
+ * hvc._cohort_counts_from(keys bigint[], customers bigint[]) RETURNS bytea:
+ * the cohort counts of hvc._snapshot_stats from the customers counted per
+ * key (distinct keys of hvc._cohort_keys, counts of at least one).
+ */
+Datum
+hvc_cohort_counts_from(PG_FUNCTION_ARGS)
+{
+	int			nk,
+				nc,
+				i;
+	Datum	   *keys,
+			   *counts;
+	bytea	   *out;
+	CohortEntry *rows;
+	long		n;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("hvc._cohort_counts_from needs the keys and the customers per key")));
+	keys = int8_array_arg(fcinfo, 0, "keys", &nk);
+	counts = int8_array_arg(fcinfo, 1, "customers", &nc);
+	if (nk != nc)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hvc: %d cohort keys but %d counts", nk, nc)));
+	out = palloc(VARHDRSZ + sizeof(CohortEntry) * (Size) nk);
+	SET_VARSIZE(out, VARHDRSZ + sizeof(CohortEntry) * (Size) nk);
+	rows = (CohortEntry *) VARDATA(out);
+	for (i = 0; i < nk; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rows[i].key = DatumGetInt64(keys[i]);
+		rows[i].customers = DatumGetInt64(counts[i]);
+		if (rows[i].customers < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hvc: a cohort key counts %lld customers", (long long) rows[i].customers)));
+	}
+	if (nk > 1)
+		qsort(rows, nk, sizeof(CohortEntry), cmp_entry);
+	for (i = 1; i < nk; i++)
+		if (rows[i].key == rows[i - 1].key)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hvc: cohort key %lld is given twice", (long long) rows[i].key)));
+	/* the keys as the reader checks them (months in range, offsets >= 0) */
+	pfree(cohort_entries(out, &n));
+	PG_RETURN_BYTEA_P(out);
 }

@@ -56,7 +56,6 @@ PG_FUNCTION_INFO_V1(hvc_build_snapshot);
 PG_FUNCTION_INFO_V1(hvc_snapshot_stats);
 PG_FUNCTION_INFO_V1(hvc_write_snapshot);
 PG_FUNCTION_INFO_V1(hvc_set_snapshot_stats);
-PG_FUNCTION_INFO_V1(hvc_stage_cohorts);
 
 /* the statistics of this backend's last build, for hvc._snapshot_stats */
 static SnapshotStats last_stats;
@@ -546,8 +545,9 @@ hvc_write_snapshot(PG_FUNCTION_ARGS)
 /*
  * hvc._set_snapshot_stats(refresh_id, customers, moved, kept,
  * premium_ticket_from, median_repeat_gap_days, pareto float8[], cohorts
- * bytea, max_tenure_days, drops, drop_ids jsonb[]): what hvc._snapshot_stats
- * returns after a snapshot built on the Citus workers (97_citus_snapshot.sql).
+ * bytea, max_tenure_days, drops, drop_ids jsonb[], high_value_customers):
+ * what hvc._snapshot_stats returns after a snapshot built on the Citus
+ * workers (97_citus_snapshot.sql).
  */
 Datum
 hvc_set_snapshot_stats(PG_FUNCTION_ARGS)
@@ -556,7 +556,7 @@ hvc_set_snapshot_stats(PG_FUNCTION_ARGS)
 	MemoryContext outer;
 	int			i;
 
-	for (i = 0; i < 11; i++)
+	for (i = 0; i < 12; i++)
 		if (PG_ARGISNULL(i) && i != 4 && i != 5 && i != 6 && i != 8)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -592,6 +592,7 @@ hvc_set_snapshot_stats(PG_FUNCTION_ARGS)
 	}
 	st->max_tenure_days = PG_ARGISNULL(8) ? -1 : PG_GETARG_INT32(8);
 	st->drops = PG_GETARG_INT64(9);
+	st->high_value = PG_GETARG_INT64(11);
 	outer = MemoryContextSwitchTo(TopMemoryContext);
 	st->cohorts = (bytea *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(7));
 	{
@@ -610,36 +611,4 @@ hvc_set_snapshot_stats(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(outer);
 	st->refresh_id = PG_GETARG_INT64(0);
 	PG_RETURN_VOID();
-}
-
-static void
-cohort_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
-{
-	cohort_counts_add(arg, c->state);
-}
-
-/*
- * hvc._stage_cohorts(as_of_day date) RETURNS bytea: the cohort counts of
- * pg_temp._hvc_stage, as pass 1 counts them (retention.h).
- */
-Datum
-hvc_stage_cohorts(PG_FUNCTION_ARGS)
-{
-	MemoryContext callcxt = CurrentMemoryContext;
-	CohortCounts *cc = cohort_counts_create(callcxt);
-	Stage		st;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("hvc._stage_cohorts needs the as_of day")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "hvc: SPI_connect failed");
-	MemoryContextSwitchTo(callcxt);
-	stage_check(InvalidOid);
-	stage_scan(&st, "SELECT customer_id, state FROM pg_temp._hvc_stage", InvalidOid,
-			   PG_GETARG_DATEADT(0), cohort_visit, cc);
-	SPI_finish();
-	MemoryContextSwitchTo(callcxt);
-	PG_RETURN_BYTEA_P(cohort_counts_bytes(cc));
 }

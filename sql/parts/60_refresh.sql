@@ -411,7 +411,6 @@ DECLARE
     big_key_rows bigint;
     staged record;
     stats record;
-    high_value bigint;
 BEGIN
     -- A second refresh (or a register_source) waits here until the first has
     -- committed or failed; the source and settings are read after the lock,
@@ -494,12 +493,6 @@ BEGIN
       FROM generate_series(1, 100) pct
      WHERE stats.pareto IS NOT NULL;
 
-    -- the high-value customers, counted by the builder (rows built on the
-    -- Citus workers: counted there)
-    high_value := stats.high_value_customers;
-    IF high_value IS NULL THEN
-        SELECT count(*) INTO high_value FROM hvc.customer_snapshot s WHERE s.is_high_value;
-    END IF;
     DELETE FROM hvc.snapshot_info;
     -- percentile_cont(0.8) of avg_order_value and (0.5) of
     -- avg_days_between_orders over the new rows, from the builder;
@@ -514,7 +507,7 @@ BEGIN
             CASE WHEN models.usable THEN chosen.purchase_fit_id END,
             CASE WHEN models.usable AND models.spend_usable THEN chosen.spend_fit_id END,
             chosen.fallback,
-            stats.median_repeat_gap_days, high_value);
+            stats.median_repeat_gap_days, stats.high_value_customers);
 
     msg := format('%s customers from %s rows (%s skipped); value basis %s; %s',
                   models.customers, models.rows_read, models.rows_skipped, basis, models.message)

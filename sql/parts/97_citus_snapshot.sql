@@ -146,17 +146,23 @@ AS 'MODULE_PATHNAME', 'hvc_hash_function' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION hvc._hash_function(regtype) IS
     'Internal: the standard hash function of a type, by which Citus places a distribution column''s values into shards (its worker_hash); NULL without one.';
 
-CREATE OR REPLACE FUNCTION hvc._stage_cohorts(as_of_day date) RETURNS bytea
-AS 'MODULE_PATHNAME', 'hvc_stage_cohorts' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hvc._stage_cohorts(date) IS
-    'Internal: the cohort counts of the refresh''s stage (pg_temp._hvc_stage), as the snapshot builder counts them for hvc._snapshot_stats.';
+-- The cohort counts of hvc._snapshot_stats, counted per key on the workers
+-- (hvc._citus_build_rows) and packed on the coordinator.
+CREATE OR REPLACE FUNCTION hvc._cohort_keys(state bytea) RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'hvc_cohort_keys' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._cohort_keys(bytea) IS
+    'Internal: the cohort count keys a customer''s hvc.customer_state adds one to, as the snapshot builder counts them: (first purchase month << 32) | months after it, one per month with a purchase day.';
+CREATE OR REPLACE FUNCTION hvc._cohort_counts_from(keys bigint[], customers bigint[]) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hvc_cohort_counts_from' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._cohort_counts_from(bigint[], bigint[]) IS
+    'Internal: the cohort counts of hvc._snapshot_stats (read by hvc._cohort_rows) from the customers counted per key of hvc._cohort_keys.';
 
 CREATE OR REPLACE FUNCTION hvc._set_snapshot_stats(refresh_id bigint, customers bigint, moved bigint, kept bigint,
                                                    premium_ticket_from float8, median_repeat_gap_days float8,
                                                    pareto float8[], cohorts bytea, max_tenure_days integer,
-                                                   drops bigint, drop_ids jsonb[])
+                                                   drops bigint, drop_ids jsonb[], high_value_customers bigint)
 RETURNS void AS 'MODULE_PATHNAME', 'hvc_set_snapshot_stats' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hvc._set_snapshot_stats(bigint, bigint, bigint, bigint, float8, float8, float8[], bytea, integer, bigint, jsonb[]) IS
+COMMENT ON FUNCTION hvc._set_snapshot_stats(bigint, bigint, bigint, bigint, float8, float8, float8[], bytea, integer, bigint, jsonb[], bigint) IS
     'Internal: what hvc._snapshot_stats returns for a snapshot built on the Citus workers (the builder sets it itself).';
 
 -- Whether the registered source is one whose snapshot goes on the workers.
@@ -420,6 +426,8 @@ DECLARE
     old_rows text := format('o.refresh_id = %s', coalesce(marker, -1));   -- (a constant false breaks Citus's colocated join)
     moved bigint;
     kept bigint;
+    high_value bigint;
+    cohorts bytea;
     drops bigint := 0;
     drop_ids jsonb[] := '{}';
 BEGIN
@@ -506,12 +514,19 @@ BEGIN
         END IF;
     END IF;
     SELECT count(*) FILTER (WHERE n.tier_since = refreshed),
-           count(*) FILTER (WHERE NOT (n.tier_since = refreshed AND n.previous_tier IS NULL))
-      INTO moved, kept
+           count(*) FILTER (WHERE NOT (n.tier_since = refreshed AND n.previous_tier IS NULL)),
+           count(*) FILTER (WHERE n.is_high_value)
+      INTO moved, kept, high_value
       FROM hvc.customer_snapshot_rows n WHERE n.refresh_id = id;
+    -- the cohort counts, per key on the workers
+    SELECT hvc._cohort_counts_from(coalesce(array_agg(c.key), '{}'), coalesce(array_agg(c.customers), '{}'))
+      INTO cohorts
+      FROM (SELECT k.key, count(*) AS customers
+              FROM hvc.citus_stage s CROSS JOIN LATERAL unnest(hvc._cohort_keys(s.state)) AS k(key)
+             GROUP BY k.key) c;
     PERFORM hvc._set_snapshot_stats(id, g.customers, moved, kept, g.premium_ticket_from,
-                                    g.median_repeat_gap_days, g.pareto, hvc._stage_cohorts(as_of_day),
-                                    g.max_tenure_days, drops, drop_ids);
+                                    g.median_repeat_gap_days, g.pareto, cohorts,
+                                    g.max_tenure_days, drops, drop_ids, high_value);
     -- nothing per customer stays on the workers but the snapshot
     TRUNCATE hvc.citus_stage, hvc.citus_scored;
     DROP TABLE pg_temp._hvc_citus_staged;
@@ -553,9 +568,10 @@ COMMENT ON FUNCTION hvc._citus_retire(bigint, timestamptz) IS
 REVOKE ALL ON FUNCTION hvc._citus_score(bytea, hvc._model_params, date, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_globals(anyelement, date, bigint, integer[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_snapshot_row(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint, text, anyelement, bytea, bigint, float8[], text, integer, text, timestamptz, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION hvc._stage_cohorts(date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._cohort_keys(bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._cohort_counts_from(bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._hash_function(regtype) FROM PUBLIC;
-REVOKE ALL ON FUNCTION hvc._set_snapshot_stats(bigint, bigint, bigint, bigint, float8, float8, float8[], bytea, integer, bigint, jsonb[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._set_snapshot_stats(bigint, bigint, bigint, bigint, float8, float8, float8[], bytea, integer, bigint, jsonb[], bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_shards_snapshot() FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_sharded() FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_drop_sharded_snapshot() FROM PUBLIC;

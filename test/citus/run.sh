@@ -225,7 +225,7 @@ log "$rows sales lines of $customers customers, loaded in $((SECONDS - t0)) s"
 # What a refresh produced, as digests that must match across servers:
 # the snapshot rows, the model fits and the tier history of the last two
 # refreshes (ids and clock times aside: tier_since is the refresh's clock),
-# the high-value customers counted and the at-risk list.
+# the high-value customers counted, the cohorts and the at-risk list.
 digest_sql="
 SELECT 'snapshot ' || count(*) FROM hvc.customer_snapshot;
 SELECT 'snapshot.' || j.k || ' ' || md5(string_agg(j.v::text, ',' ORDER BY s.customer_id))
@@ -237,6 +237,8 @@ SELECT 'history ' || count(*) || ' ' || md5(coalesce(string_agg((to_jsonb(h) - '
   FROM hvc.tier_history h;
 SELECT 'moves ' || count(*) FILTER (WHERE direction IN ('up', 'down')) FROM hvc.tier_history;
 SELECT 'high_value ' || high_value_customers FROM hvc.snapshot_info;
+SELECT 'cohorts ' || count(*) || ' ' || md5(coalesce(string_agg((to_jsonb(c) - 'refresh_id')::text, E'\n' ORDER BY cohort_month, months_after), ''))
+  FROM hvc.cohort_retention c;
 SELECT 'at_risk ' || count(*) || ' ' || md5(coalesce(string_agg(to_jsonb(a)::text, E'\n' ORDER BY at_risk_rank), ''))
   FROM hvc.at_risk a;"
 two_refreshes() {   # node, source: register, refresh twice, print the digests
@@ -251,6 +253,8 @@ two_refreshes plain public.sales > "$work/plain.out" 2> "$work/plain.err" || { c
 ref=$(grep -v '^hvc: registered' "$work/plain.out")
 case "$ref" in *"moves 0"*) not_ok "the reference's second refresh moves some customers between tiers";;
                 *) ok "the reference's second refresh moves some customers between tiers ($(echo "$ref" | sed -n 's/^moves //p'))";; esac
+case "$ref" in *"cohorts 0 "*) not_ok "the reference has cohorts";;
+                *) ok "the reference has cohorts ($(echo "$ref" | sed -n 's/^cohorts \([0-9]*\) .*/\1/p') rows of hvc.cohort_retention)";; esac
 case "$ref" in *"at_risk 0 "*) not_ok "the reference lists customers at risk";;
                 *) ok "the reference lists customers at risk ($(echo "$ref" | sed -n 's/^at_risk \([0-9]*\) .*/\1/p') of $(echo "$ref" | sed -n 's/^high_value //p') high-value)";; esac
 

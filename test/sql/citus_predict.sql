@@ -106,8 +106,40 @@ SELECT g.customer_id, r.*
 SELECT (SELECT count(*) FROM worker_rows) AS worker_rows,
        (SELECT count(*) FROM (SELECT to_jsonb(s) - 'refresh_id' FROM hvc.customer_snapshot s
                               EXCEPT SELECT to_jsonb(w) - 'refresh_id' FROM worker_rows w) d) AS differing;
+-- the cohort counts as the workers count them (hvc._cohort_keys, summed
+-- per key) = the purchase months of every customer, counted in SQL
+CREATE TEMP TABLE cohorts_sql AS
+WITH m AS (SELECT customer_id, (extract(year FROM ordered_at) * 12 + extract(month FROM ordered_at) - 1)::int AS mon
+             FROM cp_sales WHERE amount > 0 GROUP BY 1, 2),
+     f AS (SELECT customer_id, min(mon) AS first FROM m GROUP BY 1)
+SELECT make_date(f.first / 12, f.first % 12 + 1, 1) AS cohort_month, m.mon - f.first AS months_after,
+       count(*) AS customers
+  FROM m JOIN f USING (customer_id) GROUP BY 1, 2;
+CREATE TEMP TABLE cohorts_workers AS
+SELECT r.* FROM hvc._cohort_rows((
+    SELECT hvc._cohort_counts_from(array_agg(c.key), array_agg(c.customers))
+      FROM (SELECT k.key, count(*) AS customers
+              FROM _hvc_stage s CROSS JOIN LATERAL unnest(hvc._cohort_keys(s.state)) AS k(key)
+             GROUP BY k.key) c)) r;
+SELECT (SELECT count(*) FROM cohorts_sql) AS cohort_cells, (SELECT sum(customers) FROM cohorts_sql) AS counted,
+       (SELECT count(*) FROM (SELECT * FROM cohorts_sql EXCEPT SELECT * FROM cohorts_workers
+                              UNION ALL
+                              SELECT * FROM cohorts_workers EXCEPT SELECT * FROM cohorts_sql) d) AS differing,
+       (SELECT customers FROM cohorts_workers WHERE cohort_month = '2024-01-01' AND months_after = 0) AS january_2024;
+-- a refund-only state adds to no cohort; no keys, no counts
+SELECT hvc._cohort_keys(hvc.customer_state('2025-01-01'::timestamp, -5::numeric, NULL::numeric, NULL::int, '2025-06-30', 'UTC')) AS refund_only,
+       octet_length(hvc._cohort_counts_from('{}', '{}')) AS empty_counts;
+DROP TABLE cohorts_sql, cohorts_workers;
 -- bad inputs of the worker steps: clear errors
 \set VERBOSITY sqlstate
+SELECT hvc._cohort_keys('\x0001'::bytea);
+SELECT hvc._cohort_counts_from('{1}', '{}');
+SELECT hvc._cohort_counts_from('{4294967296,4294967296}', '{1,2}');
+SELECT hvc._cohort_counts_from('{4294967296}', '{0}');
+SELECT hvc._cohort_counts_from('{NULL}', '{1}');
+SELECT hvc._cohort_counts_from(NULL, '{1}');
+SELECT hvc._cohort_counts_from('{{4294967296}}', '{{1}}');
+SELECT hvc._cohort_counts_from('{4294967295}', '{1}');   -- months after: -1
 SELECT hvc._citus_score(state, (SELECT m FROM mp), '2025-06-30', 'score', false) FROM _hvc_stage LIMIT 1;
 SELECT hvc._citus_score(state, (SELECT m FROM mp), '2025-06-30', 'nonsense', false) FROM _hvc_stage LIMIT 1;
 SELECT hvc._citus_score(NULL, (SELECT m FROM mp), '2025-06-30', 'revenue', false);

@@ -562,6 +562,11 @@ BEGIN
         END IF;
         state := pg_temp.outcome_of('SELECT count(*) FROM hvc._cohort_rows($1)', b);
         RETURN NEXT;
+        -- the workers' cohort keys of a mutated state, packed with counts
+        target := '_cohort_keys';
+        b := pg_temp.mutate(pool[pg_temp.ri(1, array_length(pool, 1))]);
+        state := pg_temp.outcome_of('SELECT hvc._cohort_counts_from(k, array_fill(1::bigint, ARRAY[cardinality(k)])) FROM hvc._cohort_keys($1) k', b);
+        RETURN NEXT;
     END LOOP;
 END $$;
 INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_retention(1000);
