@@ -368,8 +368,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
  * OUT median_repeat_gap_days float8, OUT pareto float8[], OUT replaced
  * bigint, OUT cohorts bytea, OUT max_tenure_days integer, OUT drops bigint,
  * OUT drop_ids jsonb[], OUT table_was_empty boolean, OUT high_value_customers
- * bigint): what the last
- * hvc._build_snapshot of this backend computed for that refresh.
+ * bigint): what the last hvc._build_snapshot of this backend computed for
+ * that refresh.
  */
 Datum
 hvc_snapshot_stats(PG_FUNCTION_ARGS)
@@ -593,6 +593,11 @@ hvc_set_snapshot_stats(PG_FUNCTION_ARGS)
 	st->max_tenure_days = PG_ARGISNULL(8) ? -1 : PG_GETARG_INT32(8);
 	st->drops = PG_GETARG_INT64(9);
 	st->high_value = PG_GETARG_INT64(11);
+	if (st->customers < 0 || st->high_value < 0 || st->high_value > st->customers)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hvc._set_snapshot_stats: " INT64_FORMAT " high-value customers of " INT64_FORMAT,
+						st->high_value, st->customers)));
 	outer = MemoryContextSwitchTo(TopMemoryContext);
 	st->cohorts = (bytea *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(7));
 	{

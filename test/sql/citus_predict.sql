@@ -140,6 +140,13 @@ SELECT hvc._cohort_counts_from('{NULL}', '{1}');
 SELECT hvc._cohort_counts_from(NULL, '{1}');
 SELECT hvc._cohort_counts_from('{{4294967296}}', '{{1}}');
 SELECT hvc._cohort_counts_from('{4294967295}', '{1}');   -- months after: -1
+-- the statistics of a build on the workers: more high-value customers than customers
+SELECT hvc._set_snapshot_stats(7, 10, 0, 0, NULL, NULL, NULL, '\x', NULL, 0, '{}', 11);
+SELECT hvc._set_snapshot_stats(7, 10, 0, 0, NULL, NULL, NULL, '\x', NULL, 0, '{}', -1);
+\set VERBOSITY default
+SELECT hvc._set_snapshot_stats(7, 10, 0, 0, NULL, NULL, NULL, '\x', NULL, 0, '{}', 4);
+SELECT customers, high_value_customers FROM hvc._snapshot_stats(7);
+\set VERBOSITY sqlstate
 SELECT hvc._citus_score(state, (SELECT m FROM mp), '2025-06-30', 'score', false) FROM _hvc_stage LIMIT 1;
 SELECT hvc._citus_score(state, (SELECT m FROM mp), '2025-06-30', 'nonsense', false) FROM _hvc_stage LIMIT 1;
 SELECT hvc._citus_score(NULL, (SELECT m FROM mp), '2025-06-30', 'revenue', false);
