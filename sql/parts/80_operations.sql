@@ -693,30 +693,28 @@ BEGIN
                x.nps_score, x.engagement_90d, x.engagement_prev_90d, x.oldest_open_contact_days
           FROM high h
           LEFT JOIN hvc.customer_signal_store x ON x.customer_id = h.customer_id
-    ), flagged AS (
-        -- the riskiest at_risk_share of the high-value customers the
-        -- refresh counted (snapshot_info.high_value_customers; counted here
-        -- when it has none)
-        SELECT h.*,
-               CASE WHEN h.churn_risk IS NOT NULL
-                    THEN h.churn_risk >= h.at_risk_threshold
-                         AND h.risk_order <= floor((SELECT c.at_risk_share FROM hvc.config c LIMIT 1)
-                                                   * coalesce((SELECT i.high_value_customers FROM hvc.snapshot_info i LIMIT 1),
-                                                              (SELECT count(*) FROM hvc.customer_snapshot v
-                                                                WHERE v.is_high_value)) + 1e-9)
-                    ELSE h.usual_gap > 0
-                         AND h.recency_days >= 30
-                         AND h.recency_days > 2 * h.usual_gap END AS churn_flag
-          FROM ranked h
     ), judged AS (
-        -- listed for the churn criterion or any at-risk reason from signals
+        -- listed for the churn criterion (with a model: among the riskiest
+        -- at_risk_share of the high-value customers the refresh counted,
+        -- snapshot_info.high_value_customers, counted here when it has none)
+        -- or any at-risk reason from signals
         SELECT h.customer_id, h.tier, h.tier_rank, h.value_rank, h.value, h.predicted_clv,
                h.historic_clv, h.revenue, h.churn_risk, h.recency_days, h.avg_days_between_orders,
-               h.last_order_at, h.orders, h.segment, h.at_risk_threshold, h.usual_gap, h.churn_flag,
+               h.last_order_at, h.orders, h.segment, h.at_risk_threshold, h.usual_gap, f.churn_flag,
                h.signal_reasons, h.nps_score, h.engagement_90d, h.engagement_prev_90d, h.oldest_open_contact_days,
                CASE WHEN h.churn_risk IS NOT NULL THEN 'churn_risk' ELSE 'overdue' END AS risk_basis
-          FROM flagged h
-         WHERE h.churn_flag OR cardinality(h.signal_reasons) > 0
+          FROM ranked h
+         CROSS JOIN LATERAL (
+               SELECT CASE WHEN h.churn_risk IS NOT NULL
+                           THEN h.churn_risk >= h.at_risk_threshold
+                                AND h.risk_order <= floor((SELECT c.at_risk_share FROM hvc.config c LIMIT 1)
+                                                          * coalesce((SELECT i.high_value_customers FROM hvc.snapshot_info i LIMIT 1),
+                                                                     (SELECT count(*) FROM hvc.customer_snapshot v
+                                                                       WHERE v.is_high_value)) + 1e-9)
+                           ELSE h.usual_gap > 0
+                                AND h.recency_days >= 30
+                                AND h.recency_days > 2 * h.usual_gap END AS churn_flag) f
+         WHERE f.churn_flag OR cardinality(h.signal_reasons) > 0
     )
     SELECT row_number() OVER (ORDER BY j.value DESC NULLS LAST, j.value_rank) AS at_risk_rank,
            j.customer_id, j.tier, j.tier_rank, j.value_rank,
