@@ -4,13 +4,15 @@
  *
  *   hvc._citus_globals(customer_proto anyelement, as_of_day date,
  *                      refresh_id bigint, shard_min integer[],
+ *                      packed boolean DEFAULT false,
  *                      OUT globals bytea[], OUT customers bigint,
  *                      OUT pareto float8[], OUT premium_ticket_from float8,
  *                      OUT median_repeat_gap_days float8,
  *                      OUT max_tenure_days integer)
  *
  * It reads hvc.citus_scored (one narrow row per customer, written on the
- * workers by hvc._citus_score) once, and computes what the one-server
+ * workers by hvc._citus_score) once, packed one bytea per shard on the
+ * workers when packed (citus_pack.c), and computes what the one-server
  * builder computes over the whole stage (snapshot_builder.c): the RFM
  * quintile breaks, the churn risk's cumulative distribution, then in value
  * order (value descending, key ascending in C collation, as the builder's
@@ -69,6 +71,7 @@ typedef struct GlobalsRead
 	CumeDist   *churn;
 	int64		n;
 	int32		max_tenure;
+	bool		packed;			/* the read returns packed shards (citus_pack.c) */
 	int			nseg;			/* shards: the globals go out one segment per shard */
 	int32	   *seg_min;		/* each shard's first hash value, ascending */
 	int64	   *seg_n;			/* customers per segment */
@@ -152,54 +155,43 @@ segment_of(const GlobalsRead *g, int32 hash)
 }
 
 /*
- * One row of hvc.citus_scored: (customer_id, value_cents, first_day,
- * last_day, orders, frequency, revenue, churn_risk, shard_hash)
+ * One customer of hvc.citus_scored, read from the table or from a packed
+ * shard: what the builder's passes put into their sorts
  */
-static bool
-globals_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+globals_put(void *arg, const PackedScored *r)
 {
-	GlobalsRead *g = (GlobalsRead *) self;
+	GlobalsRead *g = arg;
 	MemoryContext outer = MemoryContextSwitchTo(g->rowcxt);
-	bool		isnull;
-	Datum		key = scored_col(slot, 1);
-	int64		value = DatumGetInt64(scored_col(slot, 2));
-	int32		first_day = DatumGetInt32(scored_col(slot, 3));
-	int32		last_day = DatumGetInt32(scored_col(slot, 4));
-	int64		orders = DatumGetInt64(scored_col(slot, 5));
-	int32		frequency = DatumGetInt32(scored_col(slot, 6));
-	int64		revenue = DatumGetInt64(scored_col(slot, 7));
-	Datum		churn = slot_getattr(slot, 8, &isnull);
-	double		risk = isnull ? NAN : DatumGetFloat8(churn);
-	int			seg = segment_of(g, DatumGetInt32(scored_col(slot, 9)));
+	int			seg = segment_of(g, r->shard_hash);
 	Datum		ticket;
 	Datum	   *v = g->in->tts_values;
 	bool	   *nl = g->in->tts_isnull;
 
 	CHECK_FOR_INTERRUPTS();
-	if (orders < 1 || frequency < 0 || first_day > last_day || last_day > g->as_of_day ||
-		value == PG_INT64_MIN)
+	if (r->orders < 1 || r->frequency < 0 || r->first_day > r->last_day || r->last_day > g->as_of_day ||
+		r->value == PG_INT64_MIN)
 		bad_scored("has a row out of range");
-	/* what pass 1 and pass 2 of the builder put into their sorts */
-	break_sort_put(&g->recency, -(double) (g->as_of_day - last_day));
-	break_sort_put(&g->frequency, (double) orders);
-	break_sort_put(&g->monetary, (double) revenue);
-	if (isfinite(risk))
-		cume_dist_add(g->churn, risk);
-	if (money_to_cents_numeric((double) revenue / HVC_AMOUNT_SCALE / orders, &ticket))
+	break_sort_put(&g->recency, -(double) (g->as_of_day - r->last_day));
+	break_sort_put(&g->frequency, (double) r->orders);
+	break_sort_put(&g->monetary, (double) r->revenue);
+	if (isfinite(r->churn))
+		cume_dist_add(g->churn, r->churn);
+	if (money_to_cents_numeric((double) r->revenue / HVC_AMOUNT_SCALE / r->orders, &ticket))
 		break_sort_put(&g->tickets, snapshot_numeric_float8(ticket));
-	if (frequency > 0)
-		break_sort_put(&g->gaps, (double) (last_day - first_day) / frequency);
-	g->max_tenure = Max(g->max_tenure, g->as_of_day - first_day);
-	g->total += Max(value, 0);
+	if (r->frequency > 0)
+		break_sort_put(&g->gaps, (double) (r->last_day - r->first_day) / r->frequency);
+	g->max_tenure = Max(g->max_tenure, g->as_of_day - r->first_day);
+	g->total += Max(r->value, 0);
 	g->n++;
 
 	ExecClearTuple(g->in);
-	v[G_NEG_VALUE - 1] = Int64GetDatum(-value);
-	v[G_KEY - 1] = key;
-	v[G_LAST_DAY - 1] = Int32GetDatum(last_day);
-	v[G_ORDERS - 1] = Int64GetDatum(orders);
-	v[G_REVENUE - 1] = Int64GetDatum(revenue);
-	v[G_CHURN - 1] = Float8GetDatum(risk);
+	v[G_NEG_VALUE - 1] = Int64GetDatum(-r->value);
+	v[G_KEY - 1] = r->key;
+	v[G_LAST_DAY - 1] = Int32GetDatum(r->last_day);
+	v[G_ORDERS - 1] = Int64GetDatum(r->orders);
+	v[G_REVENUE - 1] = Int64GetDatum(r->revenue);
+	v[G_CHURN - 1] = Float8GetDatum(r->churn);
 	v[G_SEGMENT - 1] = Int32GetDatum(seg);
 	g->seg_n[seg]++;
 	memset(nl, false, G_NATTS * sizeof(bool));
@@ -207,6 +199,39 @@ globals_receive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContextSwitchTo(outer);
 	tuplesort_puttupleslot(g->sort, g->in);
 	MemoryContextReset(g->rowcxt);
+}
+
+/*
+ * One row of hvc.citus_scored: (customer_id, value_cents, first_day,
+ * last_day, orders, frequency, revenue, churn_risk, shard_hash); or, packed,
+ * one shard's rows in one bytea (citus_pack.c)
+ */
+static bool
+globals_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	GlobalsRead *g = (GlobalsRead *) self;
+	PackedScored r;
+	bool		isnull;
+	Datum		d;
+
+	if (g->packed)
+	{
+		d = slot_getattr(slot, 1, &isnull);
+		if (!isnull)
+			citus_pack_read(DatumGetByteaPP(d), g->key_type, globals_put, g);
+		return true;
+	}
+	r.key = scored_col(slot, 1);
+	r.value = DatumGetInt64(scored_col(slot, 2));
+	r.first_day = DatumGetInt32(scored_col(slot, 3));
+	r.last_day = DatumGetInt32(scored_col(slot, 4));
+	r.orders = DatumGetInt64(scored_col(slot, 5));
+	r.frequency = DatumGetInt32(scored_col(slot, 6));
+	r.revenue = DatumGetInt64(scored_col(slot, 7));
+	d = slot_getattr(slot, 8, &isnull);
+	r.churn = isnull ? NAN : DatumGetFloat8(d);
+	r.shard_hash = DatumGetInt32(scored_col(slot, 9));
+	globals_put(g, &r);
 	return true;
 }
 
@@ -215,6 +240,12 @@ globals_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
 	GlobalsRead *g = (GlobalsRead *) self;
 
+	if (g->packed)
+	{
+		if (desc->natts != 1 || TupleDescAttr(desc, 0)->atttypid != BYTEAOID)
+			bad_scored("was not packed into one bytea per shard");
+		return;
+	}
 	if (desc->natts != 9 || TupleDescAttr(desc, 8)->atttypid != INT4OID || getBaseType(TupleDescAttr(desc, 0)->atttypid) != g->key_type ||
 		TupleDescAttr(desc, 1)->atttypid != INT8OID || TupleDescAttr(desc, 2)->atttypid != INT4OID ||
 		TupleDescAttr(desc, 3)->atttypid != INT4OID || TupleDescAttr(desc, 4)->atttypid != INT8OID ||
@@ -438,6 +469,28 @@ shard_mins(GlobalsRead *g, ArrayType *a)
 	g->nseg = n;
 }
 
+/*
+ * The read of hvc.citus_scored packed one bytea per shard: grouped by the
+ * shard of each row's hash (the shards' first hashes), so that Citus packs
+ * each shard on its worker (hvc._citus_pack_scored has a combine function)
+ * and the coordinator receives one value per shard.
+ */
+static char *
+globals_pack_query(GlobalsRead *g)
+{
+	StringInfoData q;
+	int			i;
+
+	initStringInfo(&q);
+	appendStringInfoString(&q, "SELECT hvc._citus_pack_scored(hvc._citus_key_bytes(customer_id), value_cents, first_day,"
+						   " last_day, orders, frequency, revenue, churn_risk, shard_hash)"
+						   "  FROM hvc.citus_scored GROUP BY pg_catalog.width_bucket(shard_hash, '{");
+	for (i = 0; i < g->nseg; i++)
+		appendStringInfo(&q, "%s%d", i > 0 ? "," : "", g->seg_min[i]);
+	appendStringInfoString(&q, "}'::pg_catalog.int4[])");
+	return q.data;
+}
+
 Datum
 hvc_citus_globals(PG_FUNCTION_ARGS)
 {
@@ -472,6 +525,7 @@ hvc_citus_globals(PG_FUNCTION_ARGS)
 	memset(&g, 0, sizeof(g));
 	g.key_type = getBaseType(key_type);
 	g.as_of_day = PG_GETARG_DATEADT(1);
+	g.packed = PG_NARGS() > 4 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
 	shard_mins(&g, PG_GETARG_ARRAYTYPE_P(3));
 	stage_check_as_of_day(g.as_of_day);
 	g.max_tenure = -1;
@@ -495,7 +549,8 @@ hvc_citus_globals(PG_FUNCTION_ARGS)
 	memset(&options, 0, sizeof(options));
 	options.read_only = true;
 	options.dest = &g.pub;
-	if (SPI_execute_extended("SELECT customer_id, value_cents, first_day, last_day, orders, frequency, revenue, churn_risk, shard_hash"
+	if (SPI_execute_extended(g.packed ? globals_pack_query(&g) :
+							 "SELECT customer_id, value_cents, first_day, last_day, orders, frequency, revenue, churn_risk, shard_hash"
 							 "  FROM hvc.citus_scored", &options) != SPI_OK_SELECT)
 		elog(ERROR, "hvc: reading hvc.citus_scored failed");
 	SPI_finish();

@@ -82,4 +82,26 @@ typedef struct KeyBytes
 /* the key as bytes (a varlena's detoasted contents, a fixed-length value) */
 extern void globals_key_bytes(Datum key, int16 typlen, bool typbyval, KeyBytes *kb);
 
+/*
+ * One row of hvc.citus_scored, as citus_pack.c packs a shard's rows into one
+ * bytea on its worker (churn NaN for NULL)
+ */
+typedef struct PackedScored
+{
+	Datum		key;
+	int64		value;
+	int32		first_day;
+	int32		last_day;
+	int64		orders;
+	int32		frequency;
+	int64		revenue;
+	double		churn;
+	int32		shard_hash;
+} PackedScored;
+
+typedef void (*pack_row_fn) (void *arg, const PackedScored *r);
+
+/* every row of a pack with keys of key_type, to fn; XX001 when it is not one */
+extern void citus_pack_read(bytea *pack, Oid key_type, pack_row_fn fn, void *arg);
+
 #endif

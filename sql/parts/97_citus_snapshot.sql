@@ -68,14 +68,41 @@ COMMENT ON FUNCTION hvc._citus_score(bytea, hvc._model_params, date, text, boole
     'Internal: on a Citus worker, one customer''s value in cents, purchase days, orders, revenue, churn risk and predictions, from its serialised state and the fitted models (the snapshot builder''s own code); NULL for a state without a purchase row.';
 
 CREATE OR REPLACE FUNCTION hvc._citus_globals(customer_proto anyelement, as_of_day date, refresh_id bigint,
-                                              shard_min integer[],
+                                              shard_min integer[], packed boolean DEFAULT false,
                                               OUT globals bytea[], OUT customers bigint, OUT pareto float8[],
                                               OUT premium_ticket_from float8, OUT median_repeat_gap_days float8,
                                               OUT max_tenure_days integer)
 RETURNS record AS 'MODULE_PATHNAME', 'hvc_citus_globals'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hvc._citus_globals(anyelement, date, bigint, integer[]) IS
-    'Internal: on the Citus coordinator, reads hvc.citus_scored once and computes what is global to a snapshot built on the workers: per customer the value rank, cumulative share, RFM scores and churn percentile (the globals the workers read, one bytea per shard: shard_min are the shards'' first hash values, ascending), the Pareto curve and the percentiles of hvc.snapshot_info.';
+COMMENT ON FUNCTION hvc._citus_globals(anyelement, date, bigint, integer[], boolean) IS
+    'Internal: on the Citus coordinator, reads hvc.citus_scored once (packed: its rows packed one bytea per shard on the workers, hvc._citus_pack_scored) and computes what is global to a snapshot built on the workers: per customer the value rank, cumulative share, RFM scores and churn percentile (the globals the workers read, one bytea per shard: shard_min are the shards'' first hash values, ascending), the Pareto curve and the percentiles of hvc.snapshot_info.';
+
+-- The rows of hvc.citus_scored packed into one bytea per shard on the
+-- workers (src/citus_pack.c): a bytea state with a combine function, so
+-- that Citus aggregates next to the shards inside the refresh's
+-- transaction; hvc._citus_globals(..., packed => true) reads them.
+CREATE OR REPLACE FUNCTION hvc._citus_key_bytes(key anyelement) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hvc_citus_key_bytes' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._citus_key_bytes(anyelement) IS
+    'Internal: the bytes a customer key is looked up by in the globals of a snapshot built on the Citus workers.';
+CREATE OR REPLACE FUNCTION hvc._citus_pack_trans(state bytea, key bytea, value_cents bigint, first_day integer,
+                                                 last_day integer, orders bigint, frequency integer, revenue bigint,
+                                                 churn_risk float8, shard_hash integer)
+RETURNS bytea AS 'MODULE_PATHNAME', 'hvc_citus_pack_trans' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._citus_pack_trans(bytea, bytea, bigint, integer, integer, bigint, integer, bigint, float8, integer) IS
+    'Internal: transition function of hvc._citus_pack_scored.';
+CREATE OR REPLACE FUNCTION hvc._citus_pack_combine(a bytea, b bytea) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hvc_citus_pack_combine' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._citus_pack_combine(bytea, bytea) IS
+    'Internal: combine function of hvc._citus_pack_scored (the rows of b after those of a; both checked).';
+CREATE OR REPLACE AGGREGATE hvc._citus_pack_scored(bytea, bigint, integer, integer, bigint, integer, bigint, float8, integer) (
+    SFUNC = hvc._citus_pack_trans,
+    STYPE = bytea,
+    COMBINEFUNC = hvc._citus_pack_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE hvc._citus_pack_scored(bytea, bigint, integer, integer, bigint, integer, bigint, float8, integer) IS
+    'Internal: rows of hvc.citus_scored (key bytes, value_cents, first_day, last_day, orders, frequency, revenue, churn_risk, shard_hash) packed into one bytea, as hvc._citus_globals reads them when packed.';
 
 -- A snapshot row without its key: what hvc._citus_snapshot_row returns (the
 -- key comes from the stage; a named type, so that Citus pushes the
@@ -459,7 +486,9 @@ BEGIN
     EXECUTE $q$SELECT array_agg(s.shardminvalue::integer ORDER BY s.shardminvalue::integer)
                  FROM pg_catalog.pg_dist_shard s WHERE s.logicalrelid = 'hvc.citus_stage'::regclass$q$
       INTO shard_min;
-    EXECUTE format('SELECT * FROM hvc._citus_globals(NULL::%s, $1, $2, $3)', key) INTO g USING as_of_day, id, shard_min;
+    -- (the scores packed one bytea per shard on the workers: the coordinator
+    -- receives one value per shard, not a row per customer)
+    EXECUTE format('SELECT * FROM hvc._citus_globals(NULL::%s, $1, $2, $3, true)', key) INTO g USING as_of_day, id, shard_min;
     PERFORM hvc._citus_send_globals(id, g.globals, shard_min);
     -- 3. every row on its worker
     SELECT string_agg(format('r.%I', a.attname), ', ' ORDER BY a.attnum) FILTER (WHERE a.attname <> 'customer_id')
@@ -566,7 +595,11 @@ COMMENT ON FUNCTION hvc._citus_retire(bigint, timestamptz) IS
 
 -- (after 90_privileges.sql: internal, like every hvc._* routine)
 REVOKE ALL ON FUNCTION hvc._citus_score(bytea, hvc._model_params, date, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION hvc._citus_globals(anyelement, date, bigint, integer[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_globals(anyelement, date, bigint, integer[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_key_bytes(anyelement) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_pack_trans(bytea, bytea, bigint, integer, integer, bigint, integer, bigint, float8, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_pack_combine(bytea, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hvc._citus_pack_scored(bytea, bigint, integer, integer, bigint, integer, bigint, float8, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._citus_snapshot_row(anyelement, hvc._model_params, date, text, boolean, text, text[], bigint[], text[], integer[], boolean[], timestamptz, bigint, text, anyelement, bytea, bigint, float8[], text, integer, text, timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._cohort_keys(bytea) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hvc._cohort_counts_from(bigint[], bigint[]) FROM PUBLIC;

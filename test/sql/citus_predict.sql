@@ -86,6 +86,32 @@ CREATE TEMP TABLE gl AS SELECT * FROM hvc._citus_globals(NULL::bigint, '2025-06-
 INSERT INTO hvc.citus_globals VALUES (99, -2147483648, -1, (SELECT globals[1] FROM gl)),
                                      (99, 0, 2147483647, (SELECT globals[2] FROM gl));
 SELECT cardinality(globals) AS segments FROM gl;
+-- the same read with the scores packed one bytea per shard (on Citus the
+-- workers pack them, hvc._citus_pack_scored): the same globals, byte for byte
+CREATE TEMP TABLE glp AS SELECT * FROM hvc._citus_globals(NULL::bigint, '2025-06-30', 99, '{-2147483648,0}', true);
+SELECT p.globals = g.globals AS same_segments, p.customers = g.customers AS same_customers,
+       p.pareto = g.pareto AS same_pareto,
+       (p.premium_ticket_from, p.median_repeat_gap_days, p.max_tenure_days)
+           IS NOT DISTINCT FROM (g.premium_ticket_from, g.median_repeat_gap_days, g.max_tenure_days) AS same_rest
+  FROM glp p, gl g;
+-- a pack: one row per customer after an 8-byte header (4-byte key length,
+-- 8 key bytes, 49 fixed bytes); its rows pass through the combine function
+CREATE TEMP TABLE pk AS
+SELECT hvc._citus_pack_scored(hvc._citus_key_bytes(customer_id), value_cents, first_day, last_day, orders,
+                              frequency, revenue, churn_risk, shard_hash) AS b
+  FROM hvc.citus_scored;
+CREATE AGGREGATE public.cp_combine(bytea) (SFUNC = hvc._citus_pack_combine, STYPE = bytea);
+SELECT octet_length(b) = 8 + (SELECT count(*) FROM hvc.citus_scored) * (4 + 8 + 49) AS pack_size,
+       (SELECT public.cp_combine(x) FROM (VALUES (b), (b)) v(x)) = b || substring(b FROM 9) AS combined
+  FROM pk;
+\set VERBOSITY sqlstate
+-- not a pack, a truncated one, a state function outside the aggregate
+SELECT public.cp_combine(x) FROM (VALUES ('\x01020304'::bytea)) v(x);
+SELECT public.cp_combine(x) FROM (SELECT substring(b FROM 1 FOR octet_length(b) - 1) FROM pk) v(x);
+SELECT hvc._citus_pack_trans(NULL, '\x01', 1, 1, 1, 1, 0, 1, NULL, 0);
+\set VERBOSITY default
+DROP AGGREGATE public.cp_combine(bytea);
+DROP TABLE glp, pk;
 SELECT g.customers, g.pareto = (SELECT array_agg(cumulative_value_share ORDER BY customer_percentile) FROM hvc.pareto_points) AS same_pareto,
        round(g.premium_ticket_from::numeric, 3) = i.premium_ticket_from AS same_premium_ticket,
        g.median_repeat_gap_days IS NOT DISTINCT FROM i.median_repeat_gap_days AS same_gap,

@@ -571,6 +571,29 @@ BEGIN
 END $$;
 INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_retention(1000);
 
+-- the scores packed one bytea per shard on the Citus workers: mutated packs
+-- through the combine function (in an aggregate, as Citus calls it)
+CREATE AGGREGATE public.fuzz_pack_combine(bytea) (SFUNC = hvc._citus_pack_combine, STYPE = bytea);
+CREATE FUNCTION pg_temp.fuzz_packs(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
+DECLARE
+    good bytea;
+    i int;
+BEGIN
+    good := (SELECT hvc._citus_pack_scored(hvc._citus_key_bytes(f.customer_id), 100 * f.customer_id, 20000, 20100,
+                                           3, 2, 5000, CASE WHEN f.customer_id % 3 = 0 THEN 0.5 END, hashint4(f.customer_id))
+               FROM fuzz_states f);
+    target := '_citus_pack_combine';
+    FOR i IN 1..n LOOP
+        state := pg_temp.outcome_of('SELECT public.fuzz_pack_combine(x) FROM (VALUES ($1), ($1)) v(x)',
+                                    CASE WHEN random() < 0.1 THEN good
+                                         WHEN random() < 0.5 THEN pg_temp.mutate(good)
+                                         ELSE pg_temp.mutate(substring(good FROM 1 FOR 200)) END);
+        RETURN NEXT;
+    END LOOP;
+END $$;
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_packs(400);
+DROP AGGREGATE public.fuzz_pack_combine(bytea);
+
 -- ---------------------------------------------------------------------------
 -- Verdict: per target, whether enough calls were made and none was an
 -- internal error, and the SQLSTATEs seen (psql -v verbose=1: with counts).
