@@ -44,8 +44,35 @@ PG_FUNCTION_INFO_V1(hvc_citus_pack_combine);
 #define PACK_MAGIC 0x50435648	/* "HVCP" */
 #define PACK_VERSION 1
 #define PACK_HEADER 8
-/* value, first day, last day, orders, frequency, revenue, churn, hash, churn NULL */
-#define PACK_FIXED (8 + 4 + 4 + 8 + 4 + 8 + 8 + 4 + 1)
+/* value, first day, last day, orders, frequency, revenue, churn (NaN: NULL), hash */
+#define PACK_FIXED (8 + 4 + 4 + 8 + 4 + 8 + 8 + 4)
+
+/* the fixed part of a row, written and read in one layout */
+static void
+pack_fixed_write(char *p, const PackedScored *r)
+{
+	memcpy(p, &r->value, 8);
+	memcpy(p + 8, &r->first_day, 4);
+	memcpy(p + 12, &r->last_day, 4);
+	memcpy(p + 16, &r->orders, 8);
+	memcpy(p + 24, &r->frequency, 4);
+	memcpy(p + 28, &r->revenue, 8);
+	memcpy(p + 36, &r->churn, 8);
+	memcpy(p + 44, &r->shard_hash, 4);
+}
+
+static void
+pack_fixed_read(const char *p, PackedScored *r)
+{
+	memcpy(&r->value, p, 8);
+	memcpy(&r->first_day, p + 8, 4);
+	memcpy(&r->last_day, p + 12, 4);
+	memcpy(&r->orders, p + 16, 8);
+	memcpy(&r->frequency, p + 24, 4);
+	memcpy(&r->revenue, p + 28, 8);
+	memcpy(&r->churn, p + 36, 8);
+	memcpy(&r->shard_hash, p + 44, 4);
+}
 
 static void
 bad_pack(const char *msg)
@@ -206,16 +233,8 @@ hvc_citus_pack_trans(PG_FUNCTION_ARGS)
 {
 	PackObject *po = PG_ARGISNULL(0) ? pack_new(fcinfo) : pack_arg(fcinfo, 0);
 	bytea	   *key;
+	PackedScored r;
 	char		fixed[PACK_FIXED];
-	int64		value,
-				orders,
-				revenue;
-	int32		first_day,
-				last_day,
-				frequency,
-				hash;
-	double		churn;
-	uint8		churn_null;
 	uint32		keylen;
 	int			i;
 	MemoryContext old;
@@ -225,24 +244,15 @@ hvc_citus_pack_trans(PG_FUNCTION_ARGS)
 			bad_pack("has a NULL where a customer, its value, days or counts belong");
 	key = PG_GETARG_BYTEA_PP(1);
 	keylen = VARSIZE_ANY_EXHDR(key);
-	value = PG_GETARG_INT64(2);
-	first_day = PG_GETARG_INT32(3);
-	last_day = PG_GETARG_INT32(4);
-	orders = PG_GETARG_INT64(5);
-	frequency = PG_GETARG_INT32(6);
-	revenue = PG_GETARG_INT64(7);
-	churn_null = PG_ARGISNULL(8);
-	churn = churn_null ? 0 : PG_GETARG_FLOAT8(8);
-	hash = PG_GETARG_INT32(9);
-	memcpy(fixed, &value, 8);
-	memcpy(fixed + 8, &first_day, 4);
-	memcpy(fixed + 12, &last_day, 4);
-	memcpy(fixed + 16, &orders, 8);
-	memcpy(fixed + 24, &frequency, 4);
-	memcpy(fixed + 28, &revenue, 8);
-	memcpy(fixed + 36, &churn, 8);
-	memcpy(fixed + 44, &hash, 4);
-	memcpy(fixed + 48, &churn_null, 1);
+	r.value = PG_GETARG_INT64(2);
+	r.first_day = PG_GETARG_INT32(3);
+	r.last_day = PG_GETARG_INT32(4);
+	r.orders = PG_GETARG_INT64(5);
+	r.frequency = PG_GETARG_INT32(6);
+	r.revenue = PG_GETARG_INT64(7);
+	r.churn = PG_ARGISNULL(8) ? NAN : PG_GETARG_FLOAT8(8);
+	r.shard_hash = PG_GETARG_INT32(9);
+	pack_fixed_write(fixed, &r);
 	old = MemoryContextSwitchTo(po->hdr.eoh_context);
 	appendBinaryStringInfo(&po->buf, (char *) &keylen, 4);
 	appendBinaryStringInfo(&po->buf, VARDATA_ANY(key), keylen);
@@ -293,7 +303,6 @@ citus_pack_read(bytea *pack, Oid key_type, pack_row_fn fn, void *arg)
 		PackedScored r;
 		uint32		keylen;
 		const char *keydata;
-		uint8		churn_null;
 
 		CHECK_FOR_INTERRUPTS();
 		memcpy(&keylen, p, 4);	/* (lengths checked by pack_rows) */
@@ -339,19 +348,7 @@ citus_pack_read(bytea *pack, Oid key_type, pack_row_fn fn, void *arg)
 			memcpy(b, keydata, keylen);
 			r.key = PointerGetDatum(b);
 		}
-		memcpy(&r.value, p, 8);
-		memcpy(&r.first_day, p + 8, 4);
-		memcpy(&r.last_day, p + 12, 4);
-		memcpy(&r.orders, p + 16, 8);
-		memcpy(&r.frequency, p + 24, 4);
-		memcpy(&r.revenue, p + 28, 8);
-		memcpy(&r.churn, p + 36, 8);
-		memcpy(&r.shard_hash, p + 44, 4);
-		memcpy(&churn_null, p + 48, 1);
-		if (churn_null > 1)
-			bad_pack("has a row out of range");
-		if (churn_null)
-			r.churn = NAN;
+		pack_fixed_read(p, &r);
 		p += PACK_FIXED;
 		left -= PACK_FIXED;
 		fn(arg, &r);

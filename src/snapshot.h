@@ -198,7 +198,7 @@ typedef struct SnapshotStats
 	bool		has_premium,
 				has_median_gap;
 	int32		max_tenure_days;	/* the oldest customer's tenure_days (-1: none) */
-	int64		high_value;		/* rows of a high-value tier (-1: not counted) */
+	int64		high_value;		/* rows of a high-value tier (is_high_value) */
 	int64		drops;			/* tier drops of hvc._raise_alerts (history_put_move) */
 	int			ndrop_ids;
 	Datum		drop_ids[DROP_SAMPLES];	/* jsonb keys of the most valuable, in TopMemoryContext */

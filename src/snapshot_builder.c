@@ -241,7 +241,6 @@ stats_reset(SnapshotStats *st)
 	memset(st, 0, sizeof(*st));
 	st->refresh_id = -1;
 	st->max_tenure_days = -1;
-	st->high_value = -1;
 }
 
 /*
@@ -295,7 +294,6 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 				p50 = 0.5;
 
 	stats_reset(st);
-	st->high_value = 0;
 	outer = MemoryContextSwitchTo(TopMemoryContext);
 	st->cohorts = cohort_counts_bytes(p1->cohorts);
 	MemoryContextSwitchTo(outer);
@@ -416,7 +414,6 @@ hvc_snapshot_stats(PG_FUNCTION_ARGS)
 												 -1, false, TYPALIGN_INT));
 	values[11] = BoolGetDatum(st->table_was_empty);
 	values[12] = Int64GetDatum(st->high_value);
-	nulls[12] = st->high_value < 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 

@@ -95,13 +95,13 @@ SELECT p.globals = g.globals AS same_segments, p.customers = g.customers AS same
            IS NOT DISTINCT FROM (g.premium_ticket_from, g.median_repeat_gap_days, g.max_tenure_days) AS same_rest
   FROM glp p, gl g;
 -- a pack: one row per customer after an 8-byte header (4-byte key length,
--- 8 key bytes, 49 fixed bytes); its rows pass through the combine function
+-- 8 key bytes, 48 fixed bytes); its rows pass through the combine function
 CREATE TEMP TABLE pk AS
 SELECT hvc._citus_pack_scored(hvc._citus_key_bytes(customer_id), value_cents, first_day, last_day, orders,
                               frequency, revenue, churn_risk, shard_hash) AS b
   FROM hvc.citus_scored;
 CREATE AGGREGATE public.cp_combine(bytea) (SFUNC = hvc._citus_pack_combine, STYPE = bytea);
-SELECT octet_length(b) = 8 + (SELECT count(*) FROM hvc.citus_scored) * (4 + 8 + 49) AS pack_size,
+SELECT octet_length(b) = 8 + (SELECT count(*) FROM hvc.citus_scored) * (4 + 8 + 48) AS pack_size,
        (SELECT public.cp_combine(x) FROM (VALUES (b), (b)) v(x)) = b || substring(b FROM 9) AS combined
   FROM pk;
 \set VERBOSITY sqlstate
