@@ -200,16 +200,26 @@ END $$;
 COMMENT ON FUNCTION hvc._check_tracking(regclass, text, text, text) IS
     'Internal: validates register_source''s changed_at, track_changes and product (types, relation kind, ownership for triggers).';
 
--- A NOTICE per missing index that incremental refresh relies on.
+-- A NOTICE per missing index that incremental refresh relies on.  For the
+-- customer column it names two forms: the plain index, and the one that
+-- also INCLUDEs the other mapped columns of the registration (hvc.source),
+-- which the recompute reads alone (an index-only scan of each changed
+-- customer's rows instead of a heap page per row: 4x faster at 50 M lines,
+-- README "Incremental refresh"), for a larger index.
 CREATE OR REPLACE FUNCTION hvc._recommend_indexes(rel regclass, customer text, changed_at text, track_changes text)
 RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     col text;
+    covered text;
 BEGIN
     IF track_changes = 'none' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) NOT IN ('r', 'p', 'm') THEN
         RETURN;
     END IF;
+    SELECT string_agg(quote_ident(m.c), ', ' ORDER BY m.i) INTO covered
+      FROM hvc.source s
+     CROSS JOIN LATERAL unnest(ARRAY[s.ordered_at, s.amount, s.margin, s.order_id]) WITH ORDINALITY AS m(c, i)
+     WHERE to_regclass(s.relation) = rel AND s.customer = _recommend_indexes.customer AND m.c IS NOT NULL;
     FOREACH col IN ARRAY array_remove(ARRAY[customer, changed_at], NULL) LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_index i
                          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
@@ -217,13 +227,19 @@ BEGIN
             RAISE NOTICE 'hvc: % has no index led by column "%"', rel, col
                 USING DETAIL = CASE WHEN col = customer
                                     THEN 'An incremental refresh reads the changed customers'' rows by customer; without an index it reads the whole table each time.'
+                                         || CASE WHEN covered IS NOT NULL
+                                                 THEN ' An index that also includes the other mapped columns lets it read them from the index alone: faster on large tables, for a larger index.'
+                                                 ELSE '' END
                                     ELSE 'An incremental refresh reads the rows changed since the last one by changed_at; without an index it reads the whole table each time.' END,
-                      HINT = format('CREATE INDEX ON %s (%I);', rel, col);
+                      HINT = CASE WHEN col = customer AND covered IS NOT NULL
+                                  THEN format('CREATE INDEX ON %s (%I); or, for a large table, CREATE INDEX ON %s (%I) INCLUDE (%s);',
+                                              rel, col, rel, col, covered)
+                                  ELSE format('CREATE INDEX ON %s (%I);', rel, col) END;
         END IF;
     END LOOP;
 END $$;
 COMMENT ON FUNCTION hvc._recommend_indexes(regclass, text, text, text) IS
-    'Internal: recommends (NOTICE) the indexes on the customer and changed_at columns that incremental refresh reads through.';
+    'Internal: recommends (NOTICE) the indexes on the customer and changed_at columns that incremental refresh reads through (for the customer column also the form that INCLUDEs the other mapped columns of the registration).';
 
 -- (Re)create the key-typed tables of incremental refresh.  Their states
 -- belong to the registration, so every registration starts them empty.
@@ -553,12 +569,20 @@ COMMENT ON FUNCTION hvc._full_refresh_reason(hvc.config, hvc.source, timestamp, 
 -- differs from the stored states' total, pg_temp._hvc_touched becomes the
 -- customers whose row count differs (a NULL key for the NULL-key rows);
 -- returns how many (0: the counts agree, _hvc_touched unchanged).
+-- The per-customer counts go into a temporary table first: CREATE TABLE AS
+-- may scan in parallel, an INSERT ... SELECT may not.  With a btree index
+-- led by the customer column they are counted in index order (an
+-- index-only scan grouped as it comes, in parallel: no hash table to spill)
+-- rather than hashed: at 50 M lines and 620 k customers 1.5 s, against
+-- 6.7 s hashed in parallel and 14 s for the former INSERT ... SELECT
+-- (hashed in one process, 1.2 GB spilled).
 CREATE OR REPLACE FUNCTION hvc._touch_deleted(src hvc.source) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     n_source bigint;
     n_states bigint;
     n_lost bigint;
+    hashagg text;
 BEGIN
     IF src.relation IS NULL OR src.customer IS NULL OR to_regclass('pg_temp._hvc_touched') IS NULL THEN
         RAISE EXCEPTION 'hvc: _touch_deleted runs inside a refresh, with a registered source'
@@ -570,10 +594,27 @@ BEGIN
         RETURN 0;
     END IF;
     TRUNCATE pg_temp._hvc_touched;
+    IF EXISTS (SELECT 1 FROM pg_index i
+                 JOIN pg_class ic ON ic.oid = i.indexrelid
+                 JOIN pg_am am ON am.oid = ic.relam
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                WHERE i.indrelid = to_regclass(src.relation) AND a.attname = src.customer
+                  AND am.amname = 'btree' AND i.indpred IS NULL) THEN
+        hashagg := current_setting('enable_hashagg');
+        PERFORM set_config('enable_hashagg', 'off', true);
+    END IF;
+    DROP TABLE IF EXISTS pg_temp._hvc_counts;
+    EXECUTE format($q$
+        CREATE TEMP TABLE _hvc_counts ON COMMIT DROP AS
+        SELECT s.%1$I AS k, count(*) AS n FROM %2$s s WHERE s.%1$I IS NOT NULL GROUP BY 1$q$,
+        src.customer, src.relation);
+    IF hashagg IS NOT NULL THEN
+        PERFORM set_config('enable_hashagg', hashagg, true);
+    END IF;
     EXECUTE format($q$
         INSERT INTO pg_temp._hvc_touched
         SELECT coalesce(a.k, c.customer_id)
-          FROM (SELECT s.%1$I AS k, count(*) AS n FROM %2$s s WHERE s.%1$I IS NOT NULL GROUP BY 1) a
+          FROM pg_temp._hvc_counts a
           FULL JOIN (SELECT * FROM hvc.customer_states WHERE customer_id IS NOT NULL) c
             ON c.customer_id = a.k
          WHERE a.n IS DISTINCT FROM c.rows
@@ -583,6 +624,7 @@ BEGIN
                <> coalesce((SELECT sum(c.rows) FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0)$q$,
         src.customer, src.relation);
     GET DIAGNOSTICS n_lost = ROW_COUNT;
+    DROP TABLE pg_temp._hvc_counts;
     RETURN n_lost;
 END $fn$;
 COMMENT ON FUNCTION hvc._touch_deleted(hvc.source) IS
