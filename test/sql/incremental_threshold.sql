@@ -1,13 +1,13 @@
 -- When an incremental refresh reads the source again in full (issue 10):
 -- recomputing a changed customer reads all of its rows through the index, so
 -- the limit is counted in the changed customers' stored rows (more than a
--- fifth of the source's rows, and more than 10 000), not in customers: a
+-- tenth of the source's rows, and more than 10 000), not in customers: a
 -- day of orders from many small or new customers stays incremental, a few
 -- changed customers with long histories make the refresh full.
 --
 -- The shop: 100 big customers (1..100) with 200 rows each = 20 000 rows and
 -- 2 000 small ones (1001..3000) with 1 row each: 22 000 rows, 2 100
--- customers; a fifth of the rows is 4 400, so the limit is 10 000 rows.
+-- customers; a tenth of the rows is 2 200, so the limit is 10 000 rows.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
 DELETE FROM hvc.config;
@@ -57,13 +57,27 @@ SELECT thr_refresh();
 SELECT count(*) AS customers, sum(orders) AS orders FROM hvc.customer_snapshot;
 
 -- 2. One row changed for each of 60 big customers: 60 changed customers, but
--- 60 x 200 = 12 000 stored rows (more than 10 000 and a fifth of 23 500):
+-- 60 x 200 = 12 000 stored rows (more than 10 000 and a tenth of 23 500):
 -- full.
 UPDATE thr_sales SET amount = amount + 1 WHERE customer_id <= 60 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
 SELECT thr_refresh();
 
 -- 3. 40 big customers: 8 000 stored rows, under the limit: incremental.
 UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 61 AND 100 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
+SELECT thr_refresh();
+
+-- 4. Beyond 100 000 rows the tenth decides: 650 more big customers
+-- (130 000 logged rows, merged), then one row of each of 100 big customers
+-- changed: 20 000 stored rows, more than a tenth of the 153 500 rows (15 350)
+-- but less than a fifth (the limit until stop 27): full.
+INSERT INTO thr_sales
+SELECT c, '2024-01-01'::timestamptz + (c * 7 + k) * interval '1 day' / 5, 10 + k % 7
+  FROM generate_series(5001, 5650) c, generate_series(1, 200) k;
+SELECT thr_refresh();
+UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 5001 AND 5100 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
+SELECT thr_refresh();
+-- and 70 of them (14 000 rows, under the tenth): incremental
+UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 5101 AND 5170 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
 SELECT thr_refresh();
 
 SELECT hvc.register_source('thr_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
