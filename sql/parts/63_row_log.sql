@@ -227,39 +227,24 @@ END $fn$;
 COMMENT ON FUNCTION hvc._settle_row_log(pg_snapshot, boolean) IS
     'Internal: after a read of the source begun after snapshot t1, removes the logged rows it saw and hands the customers of rows it may have seen to the next refresh''s recompute.';
 
--- Incremental refresh: merge the logged rows of every customer not being
--- recomputed into the stored states (new customers get a state).  Returns
--- the rows merged and the customers they belong to.
-CREATE OR REPLACE FUNCTION hvc._merge_row_log(src hvc.source, as_of_local timestamp, tz text,
-                                              OUT merged_rows bigint, OUT merged_customers bigint)
+-- Incremental refresh: the states of pg_temp._hvc_merged (customer_id,
+-- state, n: each customer's rows to add, as one state) merged into the
+-- stored states (hvc._state_merge: the aggregate's own combine step, exact);
+-- customers without a stored state get this one.  Shared by trigger mode's
+-- logged rows (hvc._merge_row_log) and column mode's new rows
+-- (hvc._merge_column_delta, 62_incremental.sql).  Returns the rows and
+-- customers merged.
+CREATE OR REPLACE FUNCTION hvc._apply_merged_states(OUT merged_rows bigint, OUT merged_customers bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-    logged hvc.source;
     states bigint;
     hashjoin text;
     mergejoin text;
 BEGIN
-    merged_rows := 0;
-    merged_customers := 0;
-    IF to_regclass('hvc.inserted_rows') IS NULL THEN
-        RETURN;
-    END IF;
-    IF src.relation IS NULL OR as_of_local IS NULL OR tz IS NULL OR to_regclass('pg_temp._hvc_touched') IS NULL THEN
-        RAISE EXCEPTION 'hvc: _merge_row_log runs inside a refresh, with a registered source'
+    IF to_regclass('pg_temp._hvc_merged') IS NULL OR to_regclass('hvc.customer_states') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _apply_merged_states runs inside an incremental refresh, after pg_temp._hvc_merged'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    -- the log's columns under the source's mapping
-    logged := src;
-    logged.ordered_at := 'ordered_at';
-    logged.amount := 'amount';
-    logged.margin := CASE WHEN src.margin IS NOT NULL THEN 'margin' END;
-    logged.order_id := CASE WHEN src.order_id IS NOT NULL THEN 'order_id' END;
-    DROP TABLE IF EXISTS pg_temp._hvc_merged;
-    EXECUTE format($q$
-        CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
-        WITH s AS (DELETE FROM hvc.inserted_rows r WHERE NOT %s RETURNING r.*)
-        SELECT s.customer_id, %s AS state, count(*) AS n FROM s GROUP BY 1$q$,
-        hvc._touched_condition('r'), hvc._state_expr(logged, as_of_local, tz));
     SELECT coalesce(sum(m.n), 0), count(*) INTO merged_rows, merged_customers FROM pg_temp._hvc_merged m;
     IF merged_customers = 0 THEN
         RETURN;
@@ -309,6 +294,42 @@ BEGIN
         PERFORM set_config('enable_hashjoin', hashjoin, true);
         PERFORM set_config('enable_mergejoin', mergejoin, true);
     END IF;
+END $fn$;
+COMMENT ON FUNCTION hvc._apply_merged_states() IS
+    'Internal: incremental refresh: merges the states of pg_temp._hvc_merged into hvc.customer_states (new customers inserted); returns the rows and customers merged.';
+
+-- Incremental refresh, trigger mode: merge the logged rows of every
+-- customer not being recomputed into the stored states (new customers get a
+-- state).  Returns the rows merged and the customers they belong to.
+CREATE OR REPLACE FUNCTION hvc._merge_row_log(src hvc.source, as_of_local timestamp, tz text,
+                                              OUT merged_rows bigint, OUT merged_customers bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    logged hvc.source;
+BEGIN
+    merged_rows := 0;
+    merged_customers := 0;
+    IF to_regclass('hvc.inserted_rows') IS NULL THEN
+        RETURN;
+    END IF;
+    IF src.relation IS NULL OR as_of_local IS NULL OR tz IS NULL OR to_regclass('pg_temp._hvc_touched') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _merge_row_log runs inside a refresh, with a registered source'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- the log's columns under the source's mapping
+    logged := src;
+    logged.ordered_at := 'ordered_at';
+    logged.amount := 'amount';
+    logged.margin := CASE WHEN src.margin IS NOT NULL THEN 'margin' END;
+    logged.order_id := CASE WHEN src.order_id IS NOT NULL THEN 'order_id' END;
+    DROP TABLE IF EXISTS pg_temp._hvc_merged;
+    EXECUTE format($q$
+        CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
+        WITH s AS (DELETE FROM hvc.inserted_rows r WHERE NOT %s RETURNING r.*)
+        SELECT s.customer_id, %s AS state, count(*) AS n FROM s GROUP BY 1$q$,
+        hvc._touched_condition('r'), hvc._state_expr(logged, as_of_local, tz));
+    SELECT a.merged_rows, a.merged_customers INTO merged_rows, merged_customers
+      FROM hvc._apply_merged_states() a;
     DROP TABLE pg_temp._hvc_merged;
 END $fn$;
 COMMENT ON FUNCTION hvc._merge_row_log(hvc.source, timestamp, text) IS
