@@ -729,10 +729,97 @@ END $fn$;
 COMMENT ON FUNCTION hvc._stage_full(hvc.config, hvc.source, timestamp, pg_snapshot) IS
     'Internal: step 1 of a full refresh: pg_temp._hvc_stage from the whole source (on the Citus workers when it is distributed by customer) and, with change tracking, the stored states replaced by it; returns the customers left for the next refresh by hvc._settle_row_log.';
 
+-- Column mode: the rows whose changed_at is at or after the watermark, as
+-- one state per customer (pg_temp._hvc_delta: customer_id, state, n rows,
+-- n_now: the customer's rows in the source now, counted in the same
+-- statement, so under the same snapshot).  A customer's new rows can be
+-- merged into its stored state, instead of recomputing it from all of its
+-- rows, exactly when n_now = stored rows + n: its rows now are the stored
+-- ones plus new ones, every new row version has changed_at at or after the
+-- watermark (column mode's assumption), so with R the rows removed since
+-- (updated or deleted) and S the stored rows read again (changed_at within
+-- the watermark's safety margin), n_now = stored - R + new and n = new + S:
+-- equal only when R = S = 0, i.e. nothing removed and nothing read twice.
+-- The other customers (and the rows without a key) go to
+-- pg_temp._hvc_touched, to be recomputed.  A day of orders then costs its
+-- rows and a count per customer (an index-only probe), not the customers'
+-- histories.  Returns the customers with such rows.
+CREATE OR REPLACE FUNCTION hvc._column_delta(src hvc.source, watermark timestamptz, as_of_local timestamp, tz text)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    n bigint;
+    probes boolean;
+BEGIN
+    IF src.relation IS NULL OR src.customer IS NULL OR src.changed_at IS NULL OR as_of_local IS NULL OR tz IS NULL
+       OR to_regclass('pg_temp._hvc_touched') IS NULL OR to_regclass('hvc.customer_states') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _column_delta runs inside a column-mode refresh, with a registered source'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- the count per customer: an index probe each for tables; one read for
+    -- views, foreign and Citus tables (as hvc._recompute_states)
+    probes := (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p')
+              AND NOT hvc._citus_table(src.relation::regclass);
+    DROP TABLE IF EXISTS pg_temp._hvc_delta;
+    EXECUTE format($q$
+        CREATE TEMP TABLE _hvc_delta ON COMMIT DROP AS
+        WITH v AS MATERIALIZED (
+            SELECT s.%1$I AS customer_id, %2$s AS state, count(*) AS n
+              FROM %3$s s
+             WHERE s.%4$I >= $1
+             GROUP BY 1)
+        SELECT v.customer_id, v.state, v.n, c.n_now
+          FROM v
+        $q$ || CASE WHEN probes
+                    THEN $q$LEFT JOIN LATERAL (SELECT count(*) AS n_now FROM %3$s s
+                                                WHERE s.%1$I = v.customer_id) c ON v.customer_id IS NOT NULL$q$
+                    ELSE $q$LEFT JOIN (SELECT s.%1$I AS customer_id, count(*) AS n_now FROM %3$s s
+                                        WHERE s.%1$I IN (SELECT v.customer_id FROM v)
+                                        GROUP BY 1) c ON c.customer_id = v.customer_id$q$ END,
+        src.customer, hvc._state_expr(src, as_of_local, tz), src.relation, src.changed_at)
+    USING watermark;
+    ANALYZE pg_temp._hvc_delta;
+    INSERT INTO pg_temp._hvc_touched
+    SELECT d.customer_id
+      FROM pg_temp._hvc_delta d
+      LEFT JOIN hvc.customer_states c ON c.customer_id = d.customer_id
+     WHERE d.customer_id IS NULL
+        OR d.n_now IS DISTINCT FROM coalesce(c.rows, 0) + d.n;
+    SELECT count(*) INTO n FROM pg_temp._hvc_delta;
+    RETURN n;
+END $fn$;
+COMMENT ON FUNCTION hvc._column_delta(hvc.source, timestamptz, timestamp, text) IS
+    'Internal: column mode: the states of the rows changed since the watermark per customer, with each customer''s row count now (pg_temp._hvc_delta); marks as touched (to recompute) the customers whose new rows cannot simply be merged; returns the customers with changed rows.';
+
+-- Column mode: merge the new rows of pg_temp._hvc_delta into the stored
+-- states, for every customer not being recomputed (hvc._column_delta's
+-- condition holds for them).  Returns the rows and customers merged.
+CREATE OR REPLACE FUNCTION hvc._merge_column_delta(OUT merged_rows bigint, OUT merged_customers bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF to_regclass('pg_temp._hvc_delta') IS NULL OR to_regclass('pg_temp._hvc_touched') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _merge_column_delta runs inside a column-mode refresh, after hvc._column_delta'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    DROP TABLE IF EXISTS pg_temp._hvc_merged;
+    EXECUTE format($q$
+        CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
+        SELECT d.customer_id, d.state, d.n
+          FROM pg_temp._hvc_delta d
+         WHERE d.customer_id IS NOT NULL AND NOT %s$q$,
+        hvc._touched_condition('d'));
+    SELECT a.merged_rows, a.merged_customers INTO merged_rows, merged_customers
+      FROM hvc._apply_merged_states() a;
+    DROP TABLE pg_temp._hvc_merged, pg_temp._hvc_delta;
+END $fn$;
+COMMENT ON FUNCTION hvc._merge_column_delta() IS
+    'Internal: column mode: merges the changed rows of pg_temp._hvc_delta into the stored states of the customers not being recomputed; returns the rows and customers merged.';
+
 -- Step 1 of an incremental refresh, after the changed customers are in
 -- pg_temp._hvc_touched: their states recomputed from their rows, the
--- logged rows of everyone else merged (trigger mode), the customers whose
--- row count dropped found and recomputed (column mode).  notes says what
+-- logged rows (trigger mode) or the changed rows (column mode,
+-- hvc._column_delta) of everyone else merged, the customers whose row
+-- count dropped found and recomputed (column mode).  notes says what
 -- was done (hvc.refresh_log.kind_reason); unsettled as in hvc._stage_full.
 CREATE OR REPLACE FUNCTION hvc._stage_incremental(src hvc.source, as_of_local timestamp, tz text, t1 pg_snapshot,
                                                   n_changed bigint, n_late bigint,
@@ -753,10 +840,14 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'hvc.refresh() calls it through hvc._stage; do not call it directly.';
     END IF;
+    SELECT 0::bigint AS merged_rows, 0::bigint AS merged_customers INTO merged;
     PERFORM hvc._recompute_states(src, as_of_local, tz);
     unsettled := hvc._settle_row_log(t1, true);
-    merged := hvc._merge_row_log(src, as_of_local, tz);
+    IF src.track_changes = 'trigger' THEN
+        merged := hvc._merge_row_log(src, as_of_local, tz);
+    END IF;
     IF src.track_changes = 'column' THEN
+        merged := hvc._merge_column_delta();
         n_lost := hvc._touch_deleted(src);
         IF n_lost > 0 THEN
             PERFORM hvc._recompute_states(src, as_of_local, tz);
@@ -764,7 +855,9 @@ BEGIN
     END IF;
     said := ARRAY[format('%s changed customer(s) recomputed', n_changed)];
     IF merged.merged_rows > 0 THEN
-        said := said || format('%s inserted row(s) merged into %s customer(s)', merged.merged_rows, merged.merged_customers);
+        said := said || format(CASE WHEN src.track_changes = 'column' THEN '%s new row(s) merged into %s customer(s)'
+                                    ELSE '%s inserted row(s) merged into %s customer(s)' END,
+                               merged.merged_rows, merged.merged_customers);
     END IF;
     IF n_late > 0 THEN
         said := said || format('%s with rows skipped at the last as_of', n_late);
@@ -775,7 +868,7 @@ BEGIN
     notes := array_to_string(said, ', ');
 END $fn$;
 COMMENT ON FUNCTION hvc._stage_incremental(hvc.source, timestamp, text, pg_snapshot, bigint, bigint) IS
-    'Internal: step 1 of an incremental refresh: recomputes the states of the customers in pg_temp._hvc_touched, merges the logged rows of everyone else, recomputes the customers whose row count dropped (column mode); returns what it did (for hvc.refresh_log.kind_reason) and the customers left for the next refresh.';
+    'Internal: step 1 of an incremental refresh: recomputes the states of the customers in pg_temp._hvc_touched, merges the logged (trigger mode) or changed (column mode) rows of everyone else, recomputes the customers whose row count dropped (column mode); returns what it did (for hvc.refresh_log.kind_reason) and the customers left for the next refresh.';
 
 -- What the stored states were computed from, for the next refresh's
 -- decision (hvc._full_refresh_reason) and its read of changes.
@@ -902,9 +995,9 @@ BEGIN
     ELSIF src.track_changes = 'column' THEN
         wm := hvc._next_watermark();
         IF reason IS NULL THEN
-            EXECUTE format('INSERT INTO pg_temp._hvc_touched SELECT DISTINCT s.%I FROM %s s WHERE s.%I >= $1',
-                           src.customer, src.relation, src.changed_at)
-            USING si.watermark;
+            -- the changed rows per customer; those that cannot be merged
+            -- into the stored states go to _hvc_touched
+            PERFORM hvc._column_delta(src, si.watermark, as_of_local, cfg.timezone);
         END IF;
     END IF;
     IF reason IS NULL THEN

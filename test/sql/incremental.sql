@@ -88,6 +88,19 @@ DELETE FROM inc_sales WHERE id IN (SELECT id FROM inc_sales WHERE customer_id = 
 DELETE FROM inc_sales WHERE customer_id = 11;
 SELECT inc_vs_full('2024-12-01');
 SELECT count(*) AS customer_11 FROM hvc.customer_snapshot WHERE customer_id = 11;
+-- Column mode merges a customer's changed rows into its stored state only
+-- when its row count grew by exactly their number, counted in the same
+-- statement (hvc._column_delta).  The rows changed in the steps above are
+-- still within the watermark's 5-minute margin (read again: their
+-- customers are recomputed); customer 13 gets a new row and loses an old
+-- one (its count stays: recomputed); customer 14 only gets two new rows
+-- (merged); customer 15 one new row whose amount is then corrected
+-- (merged: still one new row).
+INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES
+    (13, '2024-11-21', 42), (14, '2024-11-22', 10), (14, '2024-11-23', 11), (15, '2024-11-24', 12);
+DELETE FROM inc_sales WHERE id = (SELECT min(id) FROM inc_sales WHERE customer_id = 13);
+UPDATE inc_sales SET amount = 13, updated_at = now() WHERE customer_id = 15 AND ordered_at = '2024-11-24';
+SELECT inc_vs_full('2024-12-01');
 -- NULL keys form a group of their own (skipped rows)
 INSERT INTO inc_sales (customer_id, ordered_at, amount) VALUES (NULL, '2024-06-01', 5);
 SELECT inc_vs_full('2024-12-01');
