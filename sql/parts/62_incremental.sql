@@ -14,20 +14,22 @@
 -- An incremental refresh recomputes, from all their rows (through the index
 -- on the customer column), the states of the customers that
 --   * changed: keys the triggers recorded (trigger mode), or keys of rows
---     whose changed_at is at or after the watermark (column mode);
+--     whose changed_at is at or after the watermark (column mode) unless
+--     those rows can be merged (below);
 --   * skipped rows at the last refresh, when as_of has moved forward since
 --     (rows after the old as_of may now count; NULL/NaN rows are also
 --     skipped rows, so those few customers are recomputed each time);
 --   * (column mode) lost rows: deletes leave no changed_at, so the refresh
---     compares count(*) of the source with the rows the states were built
---     from, and when they differ compares per-customer counts and recomputes
---     the customers whose counts differ.  A customer nobody touched can only
---     have lost rows (an insert or an update sets changed_at), so equal
---     counts mean an unchanged customer.
+--     counts every customer's rows and recomputes those whose count differs
+--     from the rows their state was built from.  A customer nobody touched
+--     can only have lost rows (an insert or an update sets changed_at), so
+--     an equal count means an unchanged customer.
 -- and keeps everyone else's stored state.  In trigger mode, inserted rows
 -- are not reread at all: the INSERT trigger logs them (hvc.inserted_rows)
 -- and the refresh merges them into the stored states (63_row_log.sql), so
--- only the customers with updated or deleted rows are recomputed.  The
+-- only the customers with updated or deleted rows are recomputed.  In
+-- column mode a customer whose row count grew by exactly its changed rows
+-- only gained new rows: they are merged too (hvc._column_delta).  The
 -- later steps re-score every customer from the stage, as after a full read.
 --
 -- A full refresh runs (reason in hvc.refresh_log.kind_reason) when
@@ -570,71 +572,6 @@ $$;
 COMMENT ON FUNCTION hvc._full_refresh_reason(hvc.config, hvc.source, timestamp, boolean, text, hvc.state_info) IS
     'Internal: why a refresh must read the whole source (NULL when the stored states allow an incremental one).';
 
--- Column mode: deletes leave no changed_at.  When the source's row count
--- differs from the stored states' total, pg_temp._hvc_touched becomes the
--- customers whose row count differs (a NULL key for the NULL-key rows);
--- returns how many (0: the counts agree, _hvc_touched unchanged).
--- The per-customer counts go into a temporary table first: CREATE TABLE AS
--- may scan in parallel, an INSERT ... SELECT may not.  With a btree index
--- led by the customer column they are counted in index order (an
--- index-only scan grouped as it comes, in parallel: no hash table to spill)
--- rather than hashed: at 50 M lines and 620 k customers 1.5 s, against
--- 6.7 s hashed in parallel and 14 s for the former INSERT ... SELECT
--- (hashed in one process, 1.2 GB spilled).
-CREATE OR REPLACE FUNCTION hvc._touch_deleted(src hvc.source) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-    n_source bigint;
-    n_states bigint;
-    n_lost bigint;
-    hashagg text;
-BEGIN
-    IF src.relation IS NULL OR src.customer IS NULL OR to_regclass('pg_temp._hvc_touched') IS NULL THEN
-        RAISE EXCEPTION 'hvc: _touch_deleted runs inside a refresh, with a registered source'
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-    EXECUTE format('SELECT count(*) FROM %s', src.relation) INTO n_source;
-    SELECT coalesce(sum(c.rows), 0) INTO n_states FROM hvc.customer_states c;
-    IF n_source = n_states THEN
-        RETURN 0;
-    END IF;
-    TRUNCATE pg_temp._hvc_touched;
-    IF EXISTS (SELECT 1 FROM pg_index i
-                 JOIN pg_class ic ON ic.oid = i.indexrelid
-                 JOIN pg_am am ON am.oid = ic.relam
-                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                WHERE i.indrelid = to_regclass(src.relation) AND a.attname = src.customer
-                  AND am.amname = 'btree' AND i.indpred IS NULL) THEN
-        hashagg := current_setting('enable_hashagg');
-        PERFORM set_config('enable_hashagg', 'off', true);
-    END IF;
-    DROP TABLE IF EXISTS pg_temp._hvc_counts;
-    EXECUTE format($q$
-        CREATE TEMP TABLE _hvc_counts ON COMMIT DROP AS
-        SELECT s.%1$I AS k, count(*) AS n FROM %2$s s WHERE s.%1$I IS NOT NULL GROUP BY 1$q$,
-        src.customer, src.relation);
-    IF hashagg IS NOT NULL THEN
-        PERFORM set_config('enable_hashagg', hashagg, true);
-    END IF;
-    EXECUTE format($q$
-        INSERT INTO pg_temp._hvc_touched
-        SELECT coalesce(a.k, c.customer_id)
-          FROM pg_temp._hvc_counts a
-          FULL JOIN (SELECT * FROM hvc.customer_states WHERE customer_id IS NOT NULL) c
-            ON c.customer_id = a.k
-         WHERE a.n IS DISTINCT FROM c.rows
-        UNION ALL
-        SELECT NULL
-         WHERE (SELECT count(*) FROM %2$s s WHERE s.%1$I IS NULL)
-               <> coalesce((SELECT sum(c.rows) FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0)$q$,
-        src.customer, src.relation);
-    GET DIAGNOSTICS n_lost = ROW_COUNT;
-    DROP TABLE pg_temp._hvc_counts;
-    RETURN n_lost;
-END $fn$;
-COMMENT ON FUNCTION hvc._touch_deleted(hvc.source) IS
-    'Internal: column mode''s delete check: when the source''s row count differs from the stored states'', marks the customers whose row count differs as touched; returns how many.';
-
 -- The stage of an incremental refresh: a temporary view over the stored
 -- states, overlong keys left out when there are any (op 'create'), or its
 -- DROP (op 'drop').  Citus would propagate the view's CREATE and DROP to
@@ -730,67 +667,86 @@ END $fn$;
 COMMENT ON FUNCTION hvc._stage_full(hvc.config, hvc.source, timestamp, pg_snapshot) IS
     'Internal: step 1 of a full refresh: pg_temp._hvc_stage from the whole source (on the Citus workers when it is distributed by customer) and, with change tracking, the stored states replaced by it; returns the customers left for the next refresh by hvc._settle_row_log.';
 
--- Column mode: the rows whose changed_at is at or after the watermark, as
--- one state per customer (pg_temp._hvc_delta: customer_id, state, n rows,
--- n_now: the customer's rows in the source now, counted in the same
--- statement, so under the same snapshot).  A customer's new rows can be
--- merged into its stored state, instead of recomputing it from all of its
--- rows, exactly when n_now = stored rows + n: its rows now are the stored
--- ones plus new ones, every new row version has changed_at at or after the
--- watermark (column mode's assumption), so with R the rows removed since
--- (updated or deleted) and S the stored rows read again (changed_at within
--- the watermark's safety margin), n_now = stored - R + new and n = new + S:
--- equal only when R = S = 0, i.e. nothing removed and nothing read twice.
--- The other customers (and the rows without a key) go to
--- pg_temp._hvc_touched, to be recomputed.  A day of orders then costs its
--- rows and a count per customer (an index-only probe), not the customers'
--- histories.  Returns the customers with such rows.
-CREATE OR REPLACE FUNCTION hvc._column_delta(src hvc.source, watermark timestamptz, as_of_local timestamp, tz text)
-RETURNS bigint
+-- Column mode: what changed since the watermark, in one statement (so under
+-- one snapshot): the rows whose changed_at is at or after it, as one state
+-- per customer (state, n rows), and every customer's rows in the source now
+-- (n_now) against the stored states' rows.  pg_temp._hvc_delta keeps the
+-- customers with changed rows or whose row count differs; mergeable says
+-- whether the changed rows can be merged into the stored state instead of
+-- recomputing the customer from all of its rows: exactly when
+-- n_now = stored rows + n.  Every new row version has changed_at at or
+-- after the watermark (column mode's assumption), so with R the rows
+-- removed since (updated or deleted) and S the stored rows read again
+-- (changed_at within the watermark's safety margin), n_now = stored - R +
+-- new and n = new + S: equal only when R = S = 0, nothing removed and
+-- nothing read twice.  The others go to pg_temp._hvc_touched, to be
+-- recomputed: those with changed rows, and those whose rows were deleted
+-- (deletes leave no changed_at; their count dropped).  The rows without a
+-- key are recomputed (from their number) when some changed or their number
+-- differs.  The counts per customer are read in the customer index's order
+-- when a btree index leads with the customer column (an index-only scan
+-- grouped as it comes, in parallel: no hash table to spill): at 50 M lines
+-- and 620 k customers 1.5 s, against 6.7 s hashed in parallel and 14 s
+-- hashed in one process.  A day of orders thus costs its rows and one count
+-- of every customer's rows, not the customers' histories.  Returns the
+-- customers with changed rows and those only whose row count differs.
+CREATE OR REPLACE FUNCTION hvc._column_delta(src hvc.source, watermark timestamptz, as_of_local timestamp, tz text,
+                                             OUT changed bigint, OUT lost bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-    n bigint;
-    probes boolean;
+    hashagg text;
 BEGIN
     IF src.relation IS NULL OR src.customer IS NULL OR src.changed_at IS NULL OR as_of_local IS NULL OR tz IS NULL
        OR to_regclass('pg_temp._hvc_touched') IS NULL OR to_regclass('hvc.customer_states') IS NULL THEN
         RAISE EXCEPTION 'hvc: _column_delta runs inside a column-mode refresh, with a registered source'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    -- the count per customer: an index probe each for tables; one read for
-    -- views, foreign and Citus tables (as hvc._recompute_states)
-    probes := (SELECT r.relkind FROM pg_class r WHERE r.oid = to_regclass(src.relation)) IN ('r', 'p')
-              AND NOT hvc._citus_table(src.relation::regclass);
+    IF EXISTS (SELECT 1 FROM pg_index i
+                 JOIN pg_class ic ON ic.oid = i.indexrelid
+                 JOIN pg_am am ON am.oid = ic.relam
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                WHERE i.indrelid = to_regclass(src.relation) AND a.attname = src.customer
+                  AND am.amname = 'btree' AND i.indpred IS NULL) THEN
+        hashagg := current_setting('enable_hashagg');
+        PERFORM set_config('enable_hashagg', 'off', true);
+    END IF;
     DROP TABLE IF EXISTS pg_temp._hvc_delta;
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_delta ON COMMIT DROP AS
-        WITH v AS MATERIALIZED (
-            SELECT s.%1$I AS customer_id, %2$s AS state, count(*) AS n
-              FROM %3$s s
-             WHERE s.%4$I >= $1
-             GROUP BY 1)
-        SELECT v.customer_id, v.state, v.n, c.n_now
-          FROM v
-        $q$ || CASE WHEN probes
-                    THEN $q$LEFT JOIN LATERAL (SELECT count(*) AS n_now FROM %3$s s
-                                                WHERE s.%1$I = v.customer_id) c ON v.customer_id IS NOT NULL$q$
-                    ELSE $q$LEFT JOIN (SELECT s.%1$I AS customer_id, count(*) AS n_now FROM %3$s s
-                                        WHERE s.%1$I IN (SELECT v.customer_id FROM v)
-                                        GROUP BY 1) c ON c.customer_id = v.customer_id$q$ END,
+        SELECT coalesce(v.customer_id, a.customer_id, c.customer_id) AS customer_id, v.state, v.n,
+               v.n IS NOT NULL AND coalesce(a.n_now, 0) = coalesce(c.rows, 0) + v.n AS mergeable
+          FROM (SELECT s.%1$I AS customer_id, count(*) AS n_now
+                  FROM %3$s s WHERE s.%1$I IS NOT NULL GROUP BY 1) a
+          FULL JOIN (SELECT s.%1$I AS customer_id, %2$s AS state, count(*) AS n
+                       FROM %3$s s WHERE s.%4$I >= $1 GROUP BY 1) v
+            ON v.customer_id = a.customer_id
+          FULL JOIN (SELECT x.customer_id, x.rows FROM hvc.customer_states x WHERE x.customer_id IS NOT NULL) c
+            ON c.customer_id = coalesce(a.customer_id, v.customer_id)
+         WHERE v.n IS NOT NULL OR coalesce(a.n_now, 0) <> coalesce(c.rows, 0)$q$,
         src.customer, hvc._state_expr(src, as_of_local, tz), src.relation, src.changed_at)
     USING watermark;
-    ANALYZE pg_temp._hvc_delta;
+    IF hashagg IS NOT NULL THEN
+        PERFORM set_config('enable_hashagg', hashagg, true);
+    END IF;
     INSERT INTO pg_temp._hvc_touched
-    SELECT d.customer_id
-      FROM pg_temp._hvc_delta d
-      LEFT JOIN hvc.customer_states c ON c.customer_id = d.customer_id
-     WHERE d.customer_id IS NULL
-        OR d.n_now IS DISTINCT FROM coalesce(c.rows, 0) + d.n;
-    SELECT count(*) INTO n FROM pg_temp._hvc_delta;
-    RETURN n;
+    SELECT d.customer_id FROM pg_temp._hvc_delta d WHERE NOT d.mergeable;
+    -- the keyless rows, when none of them changed: their number
+    EXECUTE format($q$
+        INSERT INTO pg_temp._hvc_touched
+        SELECT NULL
+         WHERE NOT EXISTS (SELECT 1 FROM pg_temp._hvc_delta d WHERE d.customer_id IS NULL)
+           AND (SELECT count(*) FROM %2$s s WHERE s.%1$I IS NULL)
+               <> coalesce((SELECT sum(c.rows) FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0)$q$,
+        src.customer, src.relation);
+    SELECT count(*) FILTER (WHERE d.n IS NOT NULL), count(*) FILTER (WHERE d.n IS NULL)
+      INTO changed, lost
+      FROM pg_temp._hvc_delta d;
+    lost := lost + (SELECT count(*) FROM pg_temp._hvc_touched t
+                     WHERE t.customer_id IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM pg_temp._hvc_delta d WHERE d.customer_id IS NULL));
 END $fn$;
 COMMENT ON FUNCTION hvc._column_delta(hvc.source, timestamptz, timestamp, text) IS
-    'Internal: column mode: the states of the rows changed since the watermark per customer, with each customer''s row count now (pg_temp._hvc_delta); marks as touched (to recompute) the customers whose new rows cannot simply be merged; returns the customers with changed rows.';
+    'Internal: column mode: in one statement, the states of the rows changed since the watermark per customer and every customer''s row count against the stored states (pg_temp._hvc_delta); marks as touched (to recompute) the customers whose changed rows cannot simply be merged and those whose row count dropped (deletes); returns how many customers had changed rows and how many only lost rows.';
 
 -- Column mode: merge the new rows of pg_temp._hvc_delta into the stored
 -- states, for every customer not being recomputed (hvc._column_delta's
@@ -807,7 +763,7 @@ BEGIN
         CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
         SELECT d.customer_id, d.state, d.n
           FROM pg_temp._hvc_delta d
-         WHERE d.customer_id IS NOT NULL AND NOT %s$q$,
+         WHERE d.mergeable AND d.customer_id IS NOT NULL AND NOT %s$q$,
         hvc._touched_condition('d'));
     SELECT a.merged_rows, a.merged_customers INTO merged_rows, merged_customers
       FROM hvc._apply_merged_states() a;
@@ -816,23 +772,22 @@ END $fn$;
 COMMENT ON FUNCTION hvc._merge_column_delta() IS
     'Internal: column mode: merges the changed rows of pg_temp._hvc_delta into the stored states of the customers not being recomputed; returns the rows and customers merged.';
 
--- Step 1 of an incremental refresh, after the changed customers are in
--- pg_temp._hvc_touched: their states recomputed from their rows, the
--- logged rows (trigger mode) or the changed rows (column mode,
--- hvc._column_delta) of everyone else merged, the customers whose row
--- count dropped found and recomputed (column mode).  notes says what
--- was done (hvc.refresh_log.kind_reason); unsettled as in hvc._stage_full.
+-- Step 1 of an incremental refresh, after the customers to recompute are
+-- in pg_temp._hvc_touched (in column mode those whose row count dropped
+-- too, n_lost of them): their states recomputed from their rows, the logged
+-- rows (trigger mode) or the changed rows (column mode, hvc._column_delta)
+-- of everyone else merged.  notes says what was done
+-- (hvc.refresh_log.kind_reason); unsettled as in hvc._stage_full.
 CREATE OR REPLACE FUNCTION hvc._stage_incremental(src hvc.source, as_of_local timestamp, tz text, t1 pg_snapshot,
-                                                  n_changed bigint, n_late bigint,
+                                                  n_changed bigint, n_late bigint, n_lost bigint,
                                                   OUT notes text, OUT unsettled bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     merged record;
-    n_lost bigint := 0;
     said text[];
 BEGIN
     IF src.relation IS NULL OR as_of_local IS NULL OR tz IS NULL OR t1 IS NULL
-       OR n_changed IS NULL OR n_late IS NULL THEN
+       OR n_changed IS NULL OR n_late IS NULL OR n_lost IS NULL THEN
         RAISE EXCEPTION 'hvc: _stage_incremental needs the source, as_of, the timezone, a snapshot and the counts'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -849,10 +804,6 @@ BEGIN
     END IF;
     IF src.track_changes = 'column' THEN
         merged := hvc._merge_column_delta();
-        n_lost := hvc._touch_deleted(src);
-        IF n_lost > 0 THEN
-            PERFORM hvc._recompute_states(src, as_of_local, tz);
-        END IF;
     END IF;
     said := ARRAY[format('%s changed customer(s) recomputed', n_changed)];
     IF merged.merged_rows > 0 THEN
@@ -868,8 +819,8 @@ BEGIN
     END IF;
     notes := array_to_string(said, ', ');
 END $fn$;
-COMMENT ON FUNCTION hvc._stage_incremental(hvc.source, timestamp, text, pg_snapshot, bigint, bigint) IS
-    'Internal: step 1 of an incremental refresh: recomputes the states of the customers in pg_temp._hvc_touched, merges the logged (trigger mode) or changed (column mode) rows of everyone else, recomputes the customers whose row count dropped (column mode); returns what it did (for hvc.refresh_log.kind_reason) and the customers left for the next refresh.';
+COMMENT ON FUNCTION hvc._stage_incremental(hvc.source, timestamp, text, pg_snapshot, bigint, bigint, bigint) IS
+    'Internal: step 1 of an incremental refresh: recomputes the states of the customers in pg_temp._hvc_touched (in column mode those whose row count dropped too), merges the logged (trigger mode) or changed (column mode) rows of everyone else; returns what it did (for hvc.refresh_log.kind_reason) and the customers left for the next refresh.';
 
 -- What the stored states were computed from, for the next refresh's
 -- decision (hvc._full_refresh_reason) and its read of changes.
@@ -963,6 +914,7 @@ DECLARE
     key_type text;
     n_changed bigint := 0;
     n_late bigint := 0;
+    n_lost bigint := 0;
     n_reread bigint;
     n_unsettled bigint := 0;
     t1 pg_snapshot;
@@ -998,11 +950,11 @@ BEGIN
         IF reason IS NULL THEN
             -- the changed rows per customer; those that cannot be merged
             -- into the stored states go to _hvc_touched
-            PERFORM hvc._column_delta(src, si.watermark, as_of_local, cfg.timezone);
+            SELECT d.lost INTO n_lost FROM hvc._column_delta(src, si.watermark, as_of_local, cfg.timezone) d;
         END IF;
     END IF;
     IF reason IS NULL THEN
-        SELECT count(*) INTO n_changed FROM pg_temp._hvc_touched;
+        SELECT count(*) - n_lost INTO n_changed FROM pg_temp._hvc_touched;
         -- customers with rows after the stored as_of (or NULL/NaN rows)
         IF as_of_local > si.as_of_local THEN
             INSERT INTO pg_temp._hvc_touched
@@ -1025,7 +977,7 @@ BEGIN
         END IF;
         IF n_reread > greatest(10000, si.source_rows / 10) THEN
             reason := format('%s changed customers with %s stored rows: more than a tenth of the %s rows',
-                             n_changed + n_late, n_reread, si.source_rows);
+                             n_changed + n_late + n_lost, n_reread, si.source_rows);
         END IF;
     END IF;
 
@@ -1035,7 +987,7 @@ BEGIN
     ELSE
         kind := 'incremental';
         SELECT x.notes, x.unsettled INTO reason, n_unsettled
-          FROM hvc._stage_incremental(src, as_of_local, cfg.timezone, t1, n_changed, n_late) x;
+          FROM hvc._stage_incremental(src, as_of_local, cfg.timezone, t1, n_changed, n_late, n_lost) x;
     END IF;
     IF n_unsettled > 0 THEN
         reason := reason || format('; %s customer(s) with rows committed during the read left for the next refresh to recompute', n_unsettled);

@@ -257,8 +257,8 @@ SELECT hvc._skip_big_keys('partial', 'text');
 SELECT hvc._skip_big_keys(NULL, 'text');
 SELECT hvc._skip_big_keys('full', 'text');
 SELECT hvc._stage_full(NULL, NULL, NULL, NULL);
-SELECT hvc._stage_incremental(NULL, NULL, NULL, NULL, 0, 0);
-SELECT hvc._stage_incremental((SELECT s FROM hvc.source s), '2025-01-01', 'UTC', pg_current_snapshot(), 0, 0);
+SELECT hvc._stage_incremental(NULL, NULL, NULL, NULL, 0, 0, 0);
+SELECT hvc._stage_incremental((SELECT s FROM hvc.source s), '2025-01-01', 'UTC', pg_current_snapshot(), 0, 0, 0);
 SELECT hvc._store_state_info(NULL, NULL, NULL, NULL, NULL);
 \set VERBOSITY default
 
