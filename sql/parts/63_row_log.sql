@@ -232,7 +232,7 @@ COMMENT ON FUNCTION hvc._settle_row_log(pg_snapshot, boolean) IS
 -- stored states (hvc._state_merge: the aggregate's own combine step, exact);
 -- customers without a stored state get this one.  Shared by trigger mode's
 -- logged rows (hvc._merge_row_log) and column mode's new rows
--- (hvc._merge_column_delta, 62_incremental.sql).  Returns the rows and
+-- (hvc._merge_column_delta, 64_column_delta.sql).  Returns the rows and
 -- customers merged.
 CREATE OR REPLACE FUNCTION hvc._apply_merged_states(OUT merged_rows bigint, OUT merged_customers bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
