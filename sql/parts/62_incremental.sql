@@ -29,8 +29,9 @@
 -- and the refresh merges them into the stored states (63_row_log.sql), so
 -- only the customers with updated or deleted rows are recomputed.  In
 -- column mode a customer whose row count grew by exactly its changed rows
--- only gained new rows: they are merged too (hvc._column_delta, 64_column_delta.sql).  The
--- later steps re-score every customer from the stage, as after a full read.
+-- only gained new rows: they are merged too (hvc._column_delta,
+-- 64_column_delta.sql).  The later steps re-score every customer from the
+-- stage, as after a full read.
 --
 -- A full refresh runs (reason in hvc.refresh_log.kind_reason) when
 -- track_changes is 'none', full => true, there are no stored states, the
@@ -207,6 +208,22 @@ END $$;
 COMMENT ON FUNCTION hvc._check_tracking(regclass, text, text, text) IS
     'Internal: validates register_source''s changed_at, track_changes and product (types, relation kind, ownership for triggers).';
 
+-- Whether rel has an index (of access method am, any when NULL), not
+-- partial, whose first column is col: the index register_source recommends
+-- (hvc._recommend_indexes) and column mode counts through in order
+-- (hvc._column_delta, btree).
+CREATE OR REPLACE FUNCTION hvc._index_led_by(rel regclass, col text, am name DEFAULT NULL) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_index i
+                     JOIN pg_class ic ON ic.oid = i.indexrelid
+                     JOIN pg_am m ON m.oid = ic.relam
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = rel AND a.attname = col AND i.indpred IS NULL
+                      AND (am IS NULL OR m.amname = am))
+$$;
+COMMENT ON FUNCTION hvc._index_led_by(regclass, text, name) IS
+    'Internal: whether a relation has a non-partial index (of the given access method, any when NULL) whose first column is the given column.';
+
 -- A NOTICE per missing index that incremental refresh relies on.  For the
 -- customer column it names two forms: the plain index, and the one that
 -- also INCLUDEs the other mapped columns of the registration (hvc.source),
@@ -228,9 +245,7 @@ BEGIN
      CROSS JOIN LATERAL unnest(ARRAY[s.ordered_at, s.amount, s.margin, s.order_id]) WITH ORDINALITY AS m(c, i)
      WHERE to_regclass(s.relation) = rel AND s.customer = _recommend_indexes.customer AND m.c IS NOT NULL;
     FOREACH col IN ARRAY array_remove(ARRAY[customer, changed_at], NULL) LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_index i
-                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                        WHERE i.indrelid = rel AND a.attname = col AND i.indpred IS NULL) THEN
+        IF NOT hvc._index_led_by(rel, col) THEN
             RAISE NOTICE 'hvc: % has no index led by column "%"', rel, col
                 USING DETAIL = CASE WHEN col = customer
                                     THEN 'An incremental refresh reads the changed customers'' rows by customer; without an index it reads the whole table each time.'
@@ -845,7 +860,7 @@ BEGIN
         IF reason IS NULL THEN
             -- the changed rows per customer; those that cannot be merged
             -- into the stored states go to _hvc_touched
-            SELECT d.lost INTO n_lost FROM hvc._column_delta(src, si.watermark, as_of_local, cfg.timezone) d;
+            n_lost := hvc._column_delta(src, si.watermark, as_of_local, cfg.timezone);
         END IF;
     END IF;
     IF reason IS NULL THEN

@@ -28,24 +28,21 @@
 -- and 620 k customers 1.5 s, against 6.7 s hashed in parallel and 14 s
 -- hashed in one process.  A day of orders thus costs its rows and one count
 -- of every customer's rows, not the customers' histories.  Returns the
--- customers with changed rows and those only whose row count differs.
-CREATE OR REPLACE FUNCTION hvc._column_delta(src hvc.source, watermark timestamptz, as_of_local timestamp, tz text,
-                                             OUT changed bigint, OUT lost bigint)
+-- customers recomputed only because their row count differs (deletes).
+CREATE OR REPLACE FUNCTION hvc._column_delta(src hvc.source, watermark timestamptz, as_of_local timestamp, tz text)
+RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     hashagg text;
+    lost bigint;
+    keyless_lost bigint;
 BEGIN
     IF src.relation IS NULL OR src.customer IS NULL OR src.changed_at IS NULL OR as_of_local IS NULL OR tz IS NULL
        OR to_regclass('pg_temp._hvc_touched') IS NULL OR to_regclass('hvc.customer_states') IS NULL THEN
         RAISE EXCEPTION 'hvc: _column_delta runs inside a column-mode refresh, with a registered source'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_index i
-                 JOIN pg_class ic ON ic.oid = i.indexrelid
-                 JOIN pg_am am ON am.oid = ic.relam
-                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                WHERE i.indrelid = to_regclass(src.relation) AND a.attname = src.customer
-                  AND am.amname = 'btree' AND i.indpred IS NULL) THEN
+    IF hvc._index_led_by(to_regclass(src.relation), src.customer, 'btree') THEN
         hashagg := current_setting('enable_hashagg');
         PERFORM set_config('enable_hashagg', 'off', true);
     END IF;
@@ -77,15 +74,12 @@ BEGIN
            AND (SELECT count(*) FROM %2$s s WHERE s.%1$I IS NULL)
                <> coalesce((SELECT sum(c.rows) FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0)$q$,
         src.customer, src.relation);
-    SELECT count(*) FILTER (WHERE d.n IS NOT NULL), count(*) FILTER (WHERE d.n IS NULL)
-      INTO changed, lost
-      FROM pg_temp._hvc_delta d;
-    lost := lost + (SELECT count(*) FROM pg_temp._hvc_touched t
-                     WHERE t.customer_id IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM pg_temp._hvc_delta d WHERE d.customer_id IS NULL));
+    GET DIAGNOSTICS keyless_lost = ROW_COUNT;
+    SELECT count(*) + keyless_lost INTO lost FROM pg_temp._hvc_delta d WHERE d.n IS NULL;
+    RETURN lost;
 END $fn$;
 COMMENT ON FUNCTION hvc._column_delta(hvc.source, timestamptz, timestamp, text) IS
-    'Internal: column mode: in one statement, the states of the rows changed since the watermark per customer and every customer''s row count against the stored states (pg_temp._hvc_delta); marks as touched (to recompute) the customers whose changed rows cannot simply be merged and those whose row count dropped (deletes); returns how many customers had changed rows and how many only lost rows.';
+    'Internal: column mode: in one statement, the states of the rows changed since the watermark per customer and every customer''s row count against the stored states (pg_temp._hvc_delta); marks as touched (to recompute) the customers whose changed rows cannot simply be merged and those whose row count dropped (deletes); returns how many were touched only for a dropped count.';
 
 -- Column mode: merge the new rows of pg_temp._hvc_delta into the stored
 -- states, for every customer not being recomputed (hvc._column_delta's
