@@ -322,7 +322,10 @@ BEGIN
     logged.amount := 'amount';
     logged.margin := CASE WHEN src.margin IS NOT NULL THEN 'margin' END;
     logged.order_id := CASE WHEN src.order_id IS NOT NULL THEN 'order_id' END;
-    DROP TABLE IF EXISTS pg_temp._hvc_merged;
+    -- (not DROP TABLE IF EXISTS: its NOTICE would reach the caller)
+    IF to_regclass('pg_temp._hvc_merged') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_merged;
+    END IF;
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
         WITH s AS (DELETE FROM hvc.inserted_rows r WHERE NOT %s RETURNING r.*)

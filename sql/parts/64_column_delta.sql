@@ -46,7 +46,10 @@ BEGIN
         hashagg := current_setting('enable_hashagg');
         PERFORM set_config('enable_hashagg', 'off', true);
     END IF;
-    DROP TABLE IF EXISTS pg_temp._hvc_delta;
+    -- (not DROP TABLE IF EXISTS: its NOTICE would reach the caller)
+    IF to_regclass('pg_temp._hvc_delta') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_delta;
+    END IF;
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_delta ON COMMIT DROP AS
         SELECT coalesce(v.customer_id, a.customer_id, c.customer_id) AS customer_id, v.state, v.n,
@@ -91,7 +94,10 @@ BEGIN
         RAISE EXCEPTION 'hvc: _merge_column_delta runs inside a column-mode refresh, after hvc._column_delta'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    DROP TABLE IF EXISTS pg_temp._hvc_merged;
+    -- (not DROP TABLE IF EXISTS: its NOTICE would reach the caller)
+    IF to_regclass('pg_temp._hvc_merged') IS NOT NULL THEN
+        DROP TABLE pg_temp._hvc_merged;
+    END IF;
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
         SELECT d.customer_id, d.state, d.n

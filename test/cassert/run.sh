@@ -30,9 +30,9 @@ srcdir=$cache/pg15-cassert-src
 stamp=$prefix/.hvc-cassert-stamp
 cflags="-O1 -g"
 # ICU, libxml and the contrib modules are the ones the tests use
-# (nondeterministic collations, xpath(), citext, dblink, amcheck).
+# (nondeterministic collations, xpath(), citext, dblink, amcheck, file_fdw).
 configure_flags="--enable-cassert --enable-debug --with-icu --with-libxml --without-readline --without-zlib --without-llvm"
-contrib_modules="citext dblink amcheck"
+contrib_modules="citext dblink amcheck file_fdw"
 export DEBIAN_FRONTEND=noninteractive
 apt_lock=(-o DPkg::Lock::Timeout=600)
 
