@@ -275,49 +275,82 @@ store(const double *th, void *vctx, void *out, double *loglik)
 
 /*
  * The edge q -> inf with q / v -> nu fixed: every customer has the same
- * spend scale nu, each order value is Gamma(p, nu).  Log-likelihood of one
- * customer (x orders of mean m; the same Jacobian as gg_loglik_row):
- *   px ln nu - lnG(px) + px ln x + (px-1) ln m - nu x m
- * theta = (ln p, ln nu).
+ * spend scale nu, each order value is Gamma(p, nu), of mean mu = p / nu.
+ * Log-likelihood of one customer (x orders of mean m; the same Jacobian as
+ * gg_loglik_row), with y = p x, s = m / mu and R Stirling's remainder:
+ *   y ln nu - lnG(y) + y ln x + (y-1) ln m - nu x m
+ *     = y (ln s + 1 - s) + ln(y) / 2 - ln(2 pi) / 2 - R(y) - ln m
+ * The second form is the one evaluated: the first's terms are about y ln y
+ * each and cancel to a few units, so when spends hardly vary (y in the
+ * thousands) its rounding hid the last steps of the fit from the line
+ * search, which then failed short of the tolerance.  Fitted on
+ * theta = (ln p, ln mu), which the likelihood separates (a gamma's shape
+ * and mean are orthogonal), where (ln p, ln nu) made a ridge; the gradient
+ * comes back in (ln p, ln mu): d/d ln p = sum y (ln s + 1 - s + ln y -
+ * psi(y)), d/d ln mu = sum y (s - 1).
  */
 static double
-limit_loglik(const gg_prep *d, double p, double nu, double *grad)
+limit_loglik(const gg_prep *d, double p, double mu, double *grad)
 {
-	double		ll = 0.0, gp = 0.0, gnu = 0.0, lnnu = log(nu), sxm = 0.0;
+	double		ll = 0.0, gp = 0.0, gmu = 0.0;
+	const double half_ln_2pi = 0.5 * log(2.0 * HVC_PI);
 	size_t		gi, i;
 
-	for (i = 0; i < d->n; i++)
-		sxm += d->w[i] * d->xm[i];
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
-		const double x = d->gx[gi], W = d->gw[gi], px = p * x;
+		const double x = d->gx[gi], W = d->gw[gi], y = p * x, xmu = x * mu;
+		double		dev = 0.0, excess = 0.0;
 
-		ll += W * (px * lnnu - lgamma(px) + px * d->glx[gi]) + (px - 1.0) * d->gslm[gi];
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			const double sr = d->xm[i] / xmu;
+
+			dev += d->w[i] * (log(sr) + (1.0 - sr));
+			excess += d->w[i] * (sr - 1.0);
+		}
+		ll += y * dev + W * (0.5 * log(y) - half_ln_2pi - hvc_lgamma_stirling_rem(y)) - d->gslm[gi];
 		if (grad)
 		{
-			gp += x * (W * (lnnu - hvc_digamma(px) + d->glx[gi]) + d->gslm[gi]);
-			gnu += W * px / nu;
+			gp += y * (dev + W * hvc_log_minus_digamma(y));
+			gmu += y * excess;
 		}
 	}
-	ll -= nu * sxm;
 	if (grad)
 	{
-		grad[0] = gp * p;
-		grad[1] = (gnu - sxm) * nu;
+		grad[0] = gp;
+		grad[1] = gmu;
 	}
 	return ll;
 }
 
+/*
+ * theta = (ln p, ln mu); the penalizer, like the full model's, on p and on
+ * the scale nu (ln nu = ln p - ln mu), so the chain rule both ways
+ */
 static double
 limit_objective(const double *th, double *grad, void *vctx)
 {
 	const fit_ctx *c = (const fit_ctx *) vctx;
-	double		g[2], ll;
+	double		g[2], gn[2], thn[2], f;
 
-	ll = limit_loglik(c->d, exp(th[0]), exp(th[1]), grad ? g : NULL);
-	return hvc_fit_objective(ll, g, c->d->wsum, c->penalizer, th, 2, grad);
+	thn[0] = th[0];
+	thn[1] = th[0] - th[1];
+	f = limit_loglik(c->d, exp(th[0]), exp(th[1]), grad ? g : NULL);
+	if (grad)
+	{
+		g[0] += g[1];			/* ll's gradient in (ln p, ln nu) */
+		g[1] = -g[1];
+	}
+	f = hvc_fit_objective(f, g, c->d->wsum, c->penalizer, thn, 2, grad ? gn : NULL);
+	if (grad)
+	{
+		grad[0] = gn[0] + gn[1];	/* back to (ln p, ln mu) */
+		grad[1] = -gn[1];
+	}
+	return f;
 }
 
+/* out: p and nu */
 static int
 limit_store(const double *th, void *vctx, void *out, double *loglik)
 {
@@ -325,8 +358,8 @@ limit_store(const double *th, void *vctx, void *out, double *loglik)
 	double	   *pn = (double *) out;
 
 	pn[0] = exp(th[0]);
-	pn[1] = exp(th[1]);
-	*loglik = limit_loglik(c->d, pn[0], pn[1], NULL);
+	pn[1] = exp(th[0] - th[1]);
+	*loglik = limit_loglik(c->d, pn[0], exp(th[1]), NULL);
 	return isfinite(pn[0]) && isfinite(pn[1]) && isfinite(*loglik);
 }
 
@@ -359,7 +392,11 @@ common_scale_edge(const gg_prep *d, const hvc_fit_options *opt, int rc,
 	c.penalizer = run.penalizer;
 	run.wsum = d->wsum;
 	run.names[0] = "p";
-	run.names[1] = "nu";
+	run.names[1] = "mu";
+	/* start at p = 1, mu = the weighted mean of m */
+	run.theta[1] = log(d->mmean);
+	if (run.theta[1] < HVC_LOGPAR_MIN || run.theta[1] > HVC_LOGPAR_MAX)
+		run.theta[1] = 0.0;
 	lrc = hvc_fit_solve(&run, limit_objective, limit_store, &c, pn, &lll, &lrep);
 	if (lrc != HVC_OK || lrep.edge[0] != '\0' || !isfinite(lll) ||
 		(isfinite(fll) && fll - lll > GG_LR_HALF_CRIT))

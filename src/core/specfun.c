@@ -129,6 +129,41 @@ hvc_digamma(double x)
 	return acc + log(x) - 0.5 / x + t;
 }
 
+double
+hvc_lgamma_stirling_rem(double y)
+{
+	double		r, r2;
+
+	if (!(y > 0.0))
+		return NAN;
+	if (y == INFINITY)
+		return 0.0;
+	if (y < 10.0)
+		return lgamma(y) - ((y - 0.5) * log(y) - y + 0.5 * log(2.0 * HVC_PI));
+	r = 1.0 / y;
+	r2 = r * r;
+	/* sum_k B_{2k} / (2k (2k-1) y^{2k-1}), k = 1..7 */
+	return r * (1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680
+			- r2 * (1.0 / 1188 - r2 * (691.0 / 360360 - r2 / 156))))));
+}
+
+double
+hvc_log_minus_digamma(double y)
+{
+	double		f;
+
+	if (!(y > 0.0))
+		return NAN;
+	if (y == INFINITY)
+		return 0.0;
+	if (y < 10.0)
+		return log(y) - hvc_digamma(y);
+	f = 1.0 / (y * y);
+	/* 1 / (2y) + sum_k B_{2k} / (2k y^{2k}), k = 1..7 (hvc_digamma's series, one more term) */
+	return 0.5 / y + f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240
+			- f * (1.0 / 132 - f * (691.0 / 32760 - f / 12))))));
+}
+
 /* ---------------------------------------------------------------------- */
 /* Gauss hypergeometric series                                             */
 

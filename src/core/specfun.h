@@ -44,6 +44,16 @@ double hvc_lgamma(double x);
 double hvc_digamma(double x);
 
 /*
+ * Stirling's remainder lnGamma(y) - ((y - 1/2) ln y - y + ln(2 pi) / 2) and
+ * ln y - psi(y), for y > 0: by their asymptotic series from y = 10 (no
+ * cancellation: about 1 / (12 y) and 1 / (2 y), to ~1e-16 relative), else
+ * from lgamma and hvc_digamma (whose sizes there are below 13).  NaN for
+ * y <= 0 or NaN.
+ */
+double hvc_lgamma_stirling_rem(double y);
+double hvc_log_minus_digamma(double y);
+
+/*
  * ln|2F1(a, b; c; z)| for 0 <= z < 1 (Gauss hypergeometric function).
  *
  * Computed in log space (the partial sums are rescaled, so huge intermediate

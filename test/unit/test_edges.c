@@ -264,6 +264,45 @@ gg_edge_checks(void)
 }
 
 /*
+ * The same edge when spends hardly vary (a regression case: 50 customers of
+ * 18-20 repeat orders whose mean spends lie within 5 % of 16; 2 identical
+ * refreshes gave "converged at the edge" and "evaluation limit 600 reached"
+ * after one row changed).  The common-scale fit's log-likelihood was the sum
+ * of terms near y ln y (y = p x, about 5 500 here) cancelling to 5.86: its
+ * rounding hid the last steps from the line search.  The optimum (mpmath, 40
+ * digits): mu = total spend / total orders, p from sum y (ln s + 1 - s +
+ * ln y - psi(y)) = 0.
+ */
+static void
+gg_steady_spend_edge(void)
+{
+	static const double num19[13] = {298, 299, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310};
+	static const double w19[13] = {2, 3, 4, 4, 4, 3, 3, 4, 4, 4, 4, 4, 4};
+	gg_row		rows[16];
+	gg_params	o;
+	hvc_opt_report rep;
+	double		ll, mean = NAN;
+	size_t		n = 0, i;
+	int			rc;
+
+	rows[n++] = (gg_row) {18, 278.0 / 18, 1};
+	rows[n++] = (gg_row) {18, 281.0 / 18, 1};
+	for (i = 0; i < 13; i++)
+		rows[n++] = (gg_row) {19, num19[i] / 19, w19[i]};
+	rows[n++] = (gg_row) {20, 313.0 / 20, 1};
+	rc = gg_fit(rows, n, NULL, &o, &ll, &rep);
+	note("Gamma-Gamma, steady spends: p %.10g nu %.10g, \"%s\", %d iterations", o.p, o.q / o.v,
+		 rep.message, rep.iterations);
+	CHECK(rc == HVC_OK && rep.converged && strstr(rep.edge, "q->inf") != NULL,
+		  "Gamma-Gamma, steady spends: converged at the edge q->inf (rc %d, \"%s\")", rc, rep.message);
+	CHECK_CLOSE("Gamma-Gamma, steady spends: p", o.p, 290.91206839128648276, 0, 1e-7);
+	CHECK(gg_population_mean(&o, &mean) == HVC_OK, "steady spends: population mean exists");
+	CHECK_CLOSE("Gamma-Gamma, steady spends: mean = total spend / total orders", mean,
+				15.99367755532139, 0, 1e-9);
+	CHECK_CLOSE("Gamma-Gamma, steady spends: log-likelihood", ll, 5.8564626795190796567, 1e-8, 0);
+}
+
+/*
  * A shop whose dropout is negligible and nearly the same for everyone: BG/NBD
  * with p ~ Beta(20, 40000) (mean 0.0005), purchase rate lambda ~ Gamma(0.8,
  * 6) per week, first purchase uniform in the first 52 weeks of a 104-week
@@ -371,6 +410,7 @@ test_edges(void)
 	edge_checks();
 	b_inf_checks();
 	gg_edge_checks();
+	gg_steady_spend_edge();
 	se_checks();
 	rule_checks();
 }

@@ -24,6 +24,33 @@ test_specfun(void)
 	/* digamma is the derivative of lgamma */
 	v = (hvc_lgamma(3.7 + h) - hvc_lgamma(3.7 - h)) / (2 * h);
 	CHECK_CLOSE("digamma(3.7) vs d lgamma", hvc_digamma(3.7), v, 0, 1e-8);
+	/*
+	 * Stirling's remainder and ln y - psi(y) (mpmath, 20 digits): both
+	 * sides of the switch to the series at y = 10 and far out, where the
+	 * direct forms cancel (lgamma(5527.3) is about 42 000)
+	 */
+	{
+		static const double y[] = {0.5, 3.0, 9.75, 10.0, 10.25, 50.0, 5527.3};
+		static const double rem[] = {0.15342640972002734529, 0.027677925684998339149,
+			0.0085440205058485877043, 0.0083305634333628712565, 0.0081275088233059995857,
+			0.0016666444469833655099, 0.000015076679978002066032};
+		static const double lmd[] = {1.27036284546147817, 0.175827953569642552,
+			0.052157749965179796636, 0.050832503927324576371, 0.049572914897693215731,
+			0.010033332000253861665, 0.000090462807642057620571};
+		int			i;
+
+		for (i = 0; i < 7; i++)
+		{
+			char		name[64];
+
+			snprintf(name, sizeof(name), "Stirling remainder at %g", y[i]);
+			CHECK_CLOSE(name, hvc_lgamma_stirling_rem(y[i]), rem[i], 0, y[i] < 10.0 ? 1e-12 : 1e-14);
+			snprintf(name, sizeof(name), "ln y - digamma(y) at %g", y[i]);
+			CHECK_CLOSE(name, hvc_log_minus_digamma(y[i]), lmd[i], 0, y[i] < 10.0 ? 1e-12 : 1e-14);
+		}
+		CHECK(isnan(hvc_lgamma_stirling_rem(0.0)) && isnan(hvc_log_minus_digamma(-1.0)) &&
+			  isnan(hvc_lgamma_stirling_rem(NAN)), "Stirling remainder, ln y - digamma: NaN for y <= 0");
+	}
 
 	/* log-sum-exp family */
 	CHECK_CLOSE("lse2(1000, 1000)", hvc_lse2(1000.0, 1000.0), 1000.0 + log(2.0), 0, 1e-15);
