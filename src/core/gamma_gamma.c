@@ -63,6 +63,7 @@ gg_prep_free(gg_prep *d)
 {
 	free(d->w);
 	free(d->xm);
+	free(d->ixm);
 	free(d->gstart);
 	free(d->gx);
 	free(d->gw);
@@ -110,12 +111,13 @@ gg_prep_init(gg_prep *d, const gg_row *rows, size_t n)
 	d->ngroups = g;
 	d->w = (double *) malloc(m * sizeof(double));
 	d->xm = (double *) malloc(m * sizeof(double));
+	d->ixm = (double *) malloc(m * sizeof(double));
 	d->gstart = (size_t *) malloc((g + 1) * sizeof(size_t));
 	d->gx = (double *) malloc(g * sizeof(double));
 	d->gw = (double *) malloc(g * sizeof(double));
 	d->glx = (double *) malloc(g * sizeof(double));
 	d->gslm = (double *) malloc(g * sizeof(double));
-	if (!d->w || !d->xm || !d->gstart || !d->gx || !d->gw || !d->glx || !d->gslm)
+	if (!d->w || !d->xm || !d->ixm || !d->gstart || !d->gx || !d->gw || !d->glx || !d->gslm)
 	{
 		size_t		skipped = d->skipped;
 
@@ -138,6 +140,7 @@ gg_prep_init(gg_prep *d, const gg_row *rows, size_t n)
 		}
 		d->w[i] = r[i].w;
 		d->xm[i] = r[i].x * r[i].m;
+		d->ixm[i] = 1.0 / d->xm[i];
 		d->gw[g - 1] += r[i].w;
 		d->gslm[g - 1] += r[i].w * log(r[i].m);
 		d->wsum += r[i].w;
@@ -149,6 +152,29 @@ gg_prep_init(gg_prep *d, const gg_row *rows, size_t n)
 	return HVC_OK;
 }
 
+/*
+ * lnG(y + q) - lnG(y) without the cancellation of two terms near y ln y
+ * when y is large (Stirling, with the remainders R): (y - 1/2) ln(1 + q/y)
+ * + q ln(y + q) - q + R(y + q) - R(y)
+ */
+static double
+lgamma_diff(double y, double q)
+{
+	if (y < 10.0)
+		return lgamma(y + q) - lgamma(y);
+	return (y - 0.5) * log1p(q / y) + q * log(y + q) - q
+		+ hvc_lgamma_stirling_rem(y + q) - hvc_lgamma_stirling_rem(y);
+}
+
+/*
+ * Per customer, with y = p x and a = ln(1 + v / (x m)):
+ *   l = [lnG(y+q) - lnG(y)] - lnG(q) - (y+q) a - q (ln(x m) - ln v) - ln m
+ * (the header's form rearranged: y ln(x m) - (y+q) ln(x m + v) + q ln v;
+ * when spends hardly vary p runs into the thousands and the header's form
+ * is a sum of terms near y ln y cancelling to a few units, whose rounding
+ * hides the last steps of a fit from its line search).  Sums per x group:
+ * sum w a (one log1p per row), sum w ln m (prepared).
+ */
 double
 gg_loglik_prep(const gg_prep *d, const gg_params *g, double grad[3])
 {
@@ -164,27 +190,30 @@ gg_loglik_prep(const gg_prep *d, const gg_params *g, double grad[3])
 		psiq = hvc_digamma(q);
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
-		const double x = d->gx[gi], W = d->gw[gi], px = p * x;
+		const double x = d->gx[gi], W = d->gw[gi], y = p * x;
 		const size_t i0 = d->gstart[gi], i1 = d->gstart[gi + 1];
-		double		sl = 0.0, si = 0.0;
+		/* sum of w (ln(x m) - ln v) */
+		const double slr = W * (d->glx[gi] - lnv) + d->gslm[gi];
+		double		sa = 0.0, si = 0.0;
 		size_t		i;
 
 		for (i = i0; i < i1; i++)
 		{
-			const double u = d->xm[i] + v;
+			const double t = v * d->ixm[i];
 
-			sl += d->w[i] * log(u);
-			si += d->w[i] / u;
+			/* (x m so small that v / (x m) overflows: ln v - ln(x m)) */
+			sa += d->w[i] * (t < 1e300 ? log1p(t) : log(v) - log(d->xm[i]));
+			if (grad)
+				si += d->w[i] / (d->xm[i] + v);
 		}
-		ll += W * (lgamma(px + q) - lgamma(px) - lgq + q * lnv + px * d->glx[gi])
-			+ (px - 1.0) * d->gslm[gi] - (px + q) * sl;
+		ll += W * (lgamma_diff(y, q) - lgq) - (y + q) * sa - q * slr - d->gslm[gi];
 		if (grad)
 		{
-			const double psipxq = hvc_digamma(px + q);
+			const double psiyq = hvc_digamma(y + q);
 
-			gp += x * (W * (psipxq - hvc_digamma(px) + d->glx[gi]) + d->gslm[gi] - sl);
-			gq += W * (psipxq - psiq + lnv) - sl;
-			gv += W * q / v - (px + q) * si;
+			gp += x * (W * (psiyq - hvc_digamma(y)) - sa);
+			gq += W * (psiyq - psiq) - sa - slr;
+			gv += W * q / v - (y + q) * si;
 		}
 	}
 	if (grad)
@@ -235,6 +264,7 @@ typedef struct
 {
 	const gg_prep *d;
 	double		penalizer;
+	double		lmu0;			/* the limit fit's ln mu at theta[1] = 0 */
 } fit_ctx;
 
 /* theta = ln(p, q, v) */
@@ -324,8 +354,12 @@ limit_loglik(const gg_prep *d, double p, double mu, double *grad)
 }
 
 /*
- * theta = (ln p, ln mu); the penalizer, like the full model's, on p and on
- * the scale nu (ln nu = ln p - ln mu), so the chain rule both ways
+ * theta = (ln p, ln mu - lmu0): centred on mu's maximum-likelihood value
+ * (limit_start), where the likelihood is so sharp in mu (curvature p times
+ * the orders) that a step of ln mu's last bit near 4.8 moved the gradient
+ * by more than the optimiser's tolerance, and the fit ran to its iteration
+ * limit beside the optimum.  The penalizer, like the full model's, on p and
+ * on the scale nu (ln nu = ln p - ln mu), so the chain rule both ways.
  */
 static double
 limit_objective(const double *th, double *grad, void *vctx)
@@ -334,8 +368,8 @@ limit_objective(const double *th, double *grad, void *vctx)
 	double		g[2], gn[2], thn[2], f;
 
 	thn[0] = th[0];
-	thn[1] = th[0] - th[1];
-	f = limit_loglik(c->d, exp(th[0]), exp(th[1]), grad ? g : NULL);
+	thn[1] = th[0] - (c->lmu0 + th[1]);
+	f = limit_loglik(c->d, exp(th[0]), exp(c->lmu0 + th[1]), grad ? g : NULL);
 	if (grad)
 	{
 		g[0] += g[1];			/* ll's gradient in (ln p, ln nu) */
@@ -358,9 +392,51 @@ limit_store(const double *th, void *vctx, void *out, double *loglik)
 	double	   *pn = (double *) out;
 
 	pn[0] = exp(th[0]);
-	pn[1] = exp(th[0] - th[1]);
-	*loglik = limit_loglik(c->d, pn[0], exp(th[1]), NULL);
+	pn[1] = exp(th[0] - (c->lmu0 + th[1]));
+	*loglik = limit_loglik(c->d, pn[0], exp(c->lmu0 + th[1]), NULL);
 	return isfinite(pn[0]) && isfinite(pn[1]) && isfinite(*loglik);
+}
+
+/*
+ * Where the limit fit starts: mu at its maximum-likelihood value, total
+ * spend / total orders (d/d ln mu = p sum w x (m / mu - 1) = 0 whatever p),
+ * and p at the moments' value: a customer's mean of x orders has variance
+ * mu^2 / (p x), so p = sum w / sum w x (m / mu - 1)^2.  (From p = 1 a fit of
+ * spends within 0.1 % of each other, p near 10^6, ran out of iterations.)
+ */
+static void
+limit_start(const gg_prep *d, hvc_fit_run *run, double *lmu0)
+{
+	double	   *theta = run->theta;
+	double		sx = 0.0, sxm = 0.0, dev = 0.0, mu;
+	size_t		gi, i;
+
+	for (gi = 0; gi < d->ngroups; gi++)
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			sx += d->w[i] * d->gx[gi];
+			sxm += d->w[i] * d->xm[i];
+		}
+	mu = sxm / sx;
+	for (gi = 0; gi < d->ngroups; gi++)
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			const double e = d->xm[i] / (d->gx[gi] * mu) - 1.0;
+
+			dev += d->w[i] * d->gx[gi] * e * e;
+		}
+	theta[0] = dev > 0.0 ? log(d->wsum / dev) : HVC_LOGPAR_MAX;
+	if (!(theta[0] >= HVC_LOGPAR_MIN))
+		theta[0] = 0.0;			/* NaN, or spends as unlike as can be */
+	else if (theta[0] > HVC_LOGPAR_MAX)
+		theta[0] = HVC_LOGPAR_MAX;
+	*lmu0 = log(mu);
+	if (!(*lmu0 >= HVC_LOGPAR_MIN && *lmu0 <= HVC_LOGPAR_MAX))
+		*lmu0 = 0.0;
+	/* mu in the usual box */
+	theta[1] = 0.0;
+	run->lo[1] = HVC_LOGPAR_MIN - *lmu0;
+	run->hi[1] = HVC_LOGPAR_MAX - *lmu0;
 }
 
 /* half the 95 % quantile of chi-square with 1 degree of freedom */
@@ -393,10 +469,7 @@ common_scale_edge(const gg_prep *d, const hvc_fit_options *opt, int rc,
 	run.wsum = d->wsum;
 	run.names[0] = "p";
 	run.names[1] = "mu";
-	/* start at p = 1, mu = the weighted mean of m */
-	run.theta[1] = log(d->mmean);
-	if (run.theta[1] < HVC_LOGPAR_MIN || run.theta[1] > HVC_LOGPAR_MAX)
-		run.theta[1] = 0.0;
+	limit_start(d, &run, &c.lmu0);
 	lrc = hvc_fit_solve(&run, limit_objective, limit_store, &c, pn, &lll, &lrep);
 	if (lrc != HVC_OK || lrep.edge[0] != '\0' || !isfinite(lll) ||
 		(isfinite(fll) && fll - lll > GG_LR_HALF_CRIT))
@@ -435,6 +508,7 @@ gg_fit_prep(const gg_prep *d, const hvc_fit_options *opt,
 		return HVC_ENODATA;
 	c.d = d;
 	c.penalizer = run.penalizer;
+	c.lmu0 = 0.0;				/* (the limit fit's) */
 	run.wsum = d->wsum;
 	run.names[0] = "p";
 	run.names[1] = "q";

@@ -32,6 +32,7 @@ typedef struct
 	size_t		n;				/* distinct usable rows */
 	double	   *w;				/* [n] weights */
 	double	   *xm;				/* [n] x * m */
+	double	   *ixm;			/* [n] 1 / (x * m) */
 	size_t		ngroups;
 	size_t	   *gstart;			/* [ngroups+1] */
 	double	   *gx;				/* [ngroups] x */
