@@ -76,31 +76,29 @@ static double
 eval_prep(const btyd_prep *d, const bgnbd_params *p, double tscale, double *grad)
 {
 	const double r = p->r, al = p->alpha, a = p->a, b = p->b;
-	double	   *lu = d->work, *iu = d->work + d->nu;
+	double	   *lq = d->work, *ju = d->work + d->nu;
 	double		ll = 0.0, gr = 0.0, gal = 0.0, ga = 0.0, gb = 0.0;
-	double		lnal, lgr, lgb, lgab, psir = 0, psib = 0, psiab = 0, lna;
+	double		lnal, lna;
 	size_t		k, gi;
 
 	if (!bgnbd_params_valid(p) || bgnbd_at_edge(p) || !(tscale > 0.0))
 		return NAN;
+	/*
+	 * Per distinct time t: ln(1 + t/alpha) and t / (alpha + t), so that
+	 * r ln alpha - (r+x) ln(alpha+T) is -x ln alpha - (r+x) ln(1 + T/alpha)
+	 * and no difference of logs near r ln alpha is taken: when r and alpha
+	 * run off together (everyone buys at the same rate) those are 2e11
+	 * differing in their units.  The same for a and b (hvc_lgamma_diff).
+	 */
 	for (k = 0; k < d->nu; k++)
 	{
-		double		v = al + tscale * d->u[k];
+		const double t = tscale * d->u[k];
 
-		lu[k] = log(v);
-		iu[k] = 1.0 / v;
+		lq[k] = log1p(t / al);
+		ju[k] = t / (al + t);
 	}
 	lnal = log(al);
 	lna = log(a);
-	lgr = lgamma(r);
-	lgb = lgamma(b);
-	lgab = lgamma(a + b);
-	if (grad)
-	{
-		psir = hvc_digamma(r);
-		psib = hvc_digamma(b);
-		psiab = hvc_digamma(a + b);
-	}
 
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
@@ -109,28 +107,27 @@ eval_prep(const btyd_prep *d, const bgnbd_params *p, double tscale, double *grad
 		double		sll = 0.0, sr = 0.0, sal = 0.0, spi = 0.0;
 		size_t		i;
 
-		ll += W * (lgamma(rx) - lgr + r * lnal + lgab + lgamma(b + x) - lgb
-				   - lgamma(a + b + x));
+		ll += W * (hvc_lgamma_diff(r, x) - x * lnal + hvc_lgamma_diff(b, x) - hvc_lgamma_diff(a + b, x));
 		if (grad)
 		{
-			double		psiabx = hvc_digamma(a + b + x);
+			const double dab = hvc_digamma_diff(a + b, x);
 
-			gr += W * (hvc_digamma(rx) - psir + lnal);
-			gal += W * r / al;
-			ga += W * (psiab - psiabx);
-			gb += W * (psiab + hvc_digamma(b + x) - psib - psiabx);
+			gr += W * hvc_digamma_diff(r, x);
+			gal -= W * x;		/* d/d ln alpha, like every gal term */
+			ga -= W * dab;
+			gb += W * (hvc_digamma_diff(b, x) - dab);
 		}
 
 		if (x <= 0.0)
 		{
 			for (i = i0; i < i1; i++)
 			{
-				sll += d->w[i] * lu[d->iT[i]];
-				sal += d->w[i] * iu[d->iT[i]];
+				sll += d->w[i] * lq[d->iT[i]];
+				sal += d->w[i] * ju[d->iT[i]];
 			}
 			ll -= r * sll;
 			gr -= sll;
-			gal -= r * sal;
+			gal += r * sal;
 			continue;
 		}
 		else
@@ -144,7 +141,8 @@ eval_prep(const btyd_prep *d, const bgnbd_params *p, double tscale, double *grad
 			{
 				const double w = d->w[i];
 				const unsigned jT = d->iT[i], jt = d->itx[i];
-				const double L3 = lu[jT], dL = lu[jt] - L3;
+				/* ln((alpha+t_x)/(alpha+T)) */
+				const double L3 = lq[jT], dL = lq[jt] - L3;
 				const double D = K - rx * dL;
 				double		e, sp, pi;
 
@@ -162,12 +160,12 @@ eval_prep(const btyd_prep *d, const bgnbd_params *p, double tscale, double *grad
 				}
 				sll += w * (sp - rx * L3);
 				sr += w * (L3 + pi * dL);
-				sal += w * (iu[jT] + pi * (iu[jt] - iu[jT]));
+				sal += w * (ju[jT] - pi * (ju[jT] - ju[jt]));
 				spi += w * pi;
 			}
 			ll += sll;
 			gr -= sr;
-			gal -= rx * sal;
+			gal += rx * sal;
 			ga += spi / a;
 			gb -= spi / bx1;
 		}
@@ -175,7 +173,7 @@ eval_prep(const btyd_prep *d, const bgnbd_params *p, double tscale, double *grad
 	if (grad)
 	{
 		grad[0] = gr * r;
-		grad[1] = gal * al;
+		grad[1] = gal;
 		grad[2] = ga * a;
 		grad[3] = gb * b;
 	}

@@ -153,22 +153,9 @@ gg_prep_init(gg_prep *d, const gg_row *rows, size_t n)
 }
 
 /*
- * lnG(y + q) - lnG(y) without the cancellation of two terms near y ln y
- * when y is large (Stirling, with the remainders R): (y - 1/2) ln(1 + q/y)
- * + q ln(y + q) - q + R(y + q) - R(y)
- */
-static double
-lgamma_diff(double y, double q)
-{
-	if (y < 10.0)
-		return lgamma(y + q) - lgamma(y);
-	return (y - 0.5) * log1p(q / y) + q * log(y + q) - q
-		+ hvc_lgamma_stirling_rem(y + q) - hvc_lgamma_stirling_rem(y);
-}
-
-/*
  * Per customer, with y = p x and a = ln(1 + v / (x m)):
  *   l = [lnG(y+q) - lnG(y)] - lnG(q) - (y+q) a - q (ln(x m) - ln v) - ln m
+ * (the bracket by hvc_lgamma_diff)
  * (the header's form rearranged: y ln(x m) - (y+q) ln(x m + v) + q ln v;
  * when spends hardly vary p runs into the thousands and the header's form
  * is a sum of terms near y ln y cancelling to a few units, whose rounding
@@ -179,15 +166,13 @@ double
 gg_loglik_prep(const gg_prep *d, const gg_params *g, double grad[3])
 {
 	const double p = g->p, q = g->q, v = g->v;
-	double		ll = 0.0, gp = 0.0, gq = 0.0, gv = 0.0, lnv, lgq, psiq = 0.0;
+	double		ll = 0.0, gp = 0.0, gq = 0.0, gv = 0.0, lnv, lgq;
 	size_t		gi;
 
 	if (!gg_params_valid(g) || d == NULL)
 		return NAN;
 	lnv = log(v);
 	lgq = lgamma(q);
-	if (grad)
-		psiq = hvc_digamma(q);
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
 		const double x = d->gx[gi], W = d->gw[gi], y = p * x;
@@ -206,13 +191,11 @@ gg_loglik_prep(const gg_prep *d, const gg_params *g, double grad[3])
 			if (grad)
 				si += d->w[i] / (d->xm[i] + v);
 		}
-		ll += W * (lgamma_diff(y, q) - lgq) - (y + q) * sa - q * slr - d->gslm[gi];
+		ll += W * (hvc_lgamma_diff(y, q) - lgq) - (y + q) * sa - q * slr - d->gslm[gi];
 		if (grad)
 		{
-			const double psiyq = hvc_digamma(y + q);
-
-			gp += x * (W * (psiyq - hvc_digamma(y)) - sa);
-			gq += W * (psiyq - psiq) - sa - slr;
+			gp += x * (W * hvc_digamma_diff(y, q) - sa);
+			gq += W * hvc_digamma_diff(q, y) - sa - slr;
 			gv += W * q / v - (y + q) * si;
 		}
 	}

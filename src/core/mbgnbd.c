@@ -79,31 +79,23 @@ static double
 eval_prep(const btyd_prep *d, const mbgnbd_params *p, double tscale, double *grad)
 {
 	const double r = p->r, al = p->alpha, a = p->a, b = p->b;
-	double	   *lu = d->work, *iu = d->work + d->nu;
+	double	   *lq = d->work, *ju = d->work + d->nu;
 	double		ll = 0.0, gr = 0.0, gal = 0.0, ga = 0.0, gb = 0.0;
-	double		lnal, lgr, lgb, lgab, psir = 0, psib = 0, psiab = 0, lna;
+	double		lnal, lna;
 	size_t		k, gi;
 
 	if (!mbgnbd_params_valid(p) || mbgnbd_at_edge(p) || !(tscale > 0.0))
 		return NAN;
+	/* ln(1 + t/alpha) and t / (alpha + t) per distinct time (bgnbd.c) */
 	for (k = 0; k < d->nu; k++)
 	{
-		double		v = al + tscale * d->u[k];
+		const double t = tscale * d->u[k];
 
-		lu[k] = log(v);
-		iu[k] = 1.0 / v;
+		lq[k] = log1p(t / al);
+		ju[k] = t / (al + t);
 	}
 	lnal = log(al);
 	lna = log(a);
-	lgr = lgamma(r);
-	lgb = lgamma(b);
-	lgab = lgamma(a + b);
-	if (grad)
-	{
-		psir = hvc_digamma(r);
-		psib = hvc_digamma(b);
-		psiab = hvc_digamma(a + b);
-	}
 
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
@@ -113,22 +105,24 @@ eval_prep(const btyd_prep *d, const mbgnbd_params *p, double tscale, double *gra
 		double		sll = 0.0, sr = 0.0, sal = 0.0, spi = 0.0;
 		size_t		i;
 
-		ll += W * (lgamma(rx) - lgr + r * lnal + lgab + lgamma(bx + 1.0) - lgb
-				   - lgamma(a + bx + 1.0));
+		/* lnG differences, not lnG values (bgnbd.c: a, b at 1e10) */
+		ll += W * (hvc_lgamma_diff(r, x) - x * lnal + hvc_lgamma_diff(b, x + 1.0)
+				   - hvc_lgamma_diff(a + b, x + 1.0));
 		if (grad)
 		{
-			double		psiabx = hvc_digamma(a + bx + 1.0);
+			const double dab = hvc_digamma_diff(a + b, x + 1.0);
 
-			gr += W * (hvc_digamma(rx) - psir + lnal);
-			gal += W * r / al;
-			ga += W * (psiab - psiabx);
-			gb += W * (psiab + hvc_digamma(bx + 1.0) - psib - psiabx);
+			gr += W * hvc_digamma_diff(r, x);
+			gal -= W * x;		/* d/d ln alpha, like every gal term */
+			ga -= W * dab;
+			gb += W * (hvc_digamma_diff(b, x + 1.0) - dab);
 		}
 		for (i = i0; i < i1; i++)
 		{
 			const double w = d->w[i];
 			const unsigned jT = d->iT[i], jt = d->itx[i];
-			const double L3 = lu[jT], dL = lu[jt] - L3;
+			/* ln((alpha+t_x)/(alpha+T)) */
+			const double L3 = lq[jT], dL = lq[jt] - L3;
 			const double D = K - rx * dL;
 			double		e, sp, pi;
 
@@ -146,19 +140,19 @@ eval_prep(const btyd_prep *d, const mbgnbd_params *p, double tscale, double *gra
 			}
 			sll += w * (sp - rx * L3);
 			sr += w * (L3 + pi * dL);
-			sal += w * (iu[jT] + pi * (iu[jt] - iu[jT]));
+			sal += w * (ju[jT] - pi * (ju[jT] - ju[jt]));
 			spi += w * pi;
 		}
 		ll += sll;
 		gr -= sr;
-		gal -= rx * sal;
+		gal += rx * sal;
 		ga += spi / a;
 		gb -= spi / bx;
 	}
 	if (grad)
 	{
 		grad[0] = gr * r;
-		grad[1] = gal * al;
+		grad[1] = gal;
 		grad[2] = ga * a;
 		grad[3] = gb * b;
 	}

@@ -164,6 +164,41 @@ hvc_log_minus_digamma(double y)
 			- f * (1.0 / 132 - f * (691.0 / 32760 - f / 12))))));
 }
 
+double
+hvc_lgamma_diff(double y, double x)
+{
+	if (!(y > 0.0) || !(x >= 0.0) || isinf(y) || isinf(x))
+		return NAN;
+	if (x == 0.0)
+		return 0.0;
+	if (y < 10.0)
+		return lgamma(y + x) - lgamma(y);
+	return (y - 0.5) * log1p(x / y) + x * log(y + x) - x
+		+ hvc_lgamma_stirling_rem(y + x) - hvc_lgamma_stirling_rem(y);
+}
+
+/* -sum_k B_{2k} / (2k z^{2k}), k = 1..6: hvc_digamma's tail, z >= 10 */
+static double
+digamma_tail(double z)
+{
+	const double f = 1.0 / (z * z);
+
+	return f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240
+			+ f * (-1.0 / 132 + f * (691.0 / 32760 - f / 12))))));
+}
+
+double
+hvc_digamma_diff(double y, double x)
+{
+	if (!(y > 0.0) || !(x >= 0.0) || isinf(y) || isinf(x))
+		return NAN;
+	if (x == 0.0)
+		return 0.0;
+	if (y < 10.0)
+		return hvc_digamma(y + x) - hvc_digamma(y);
+	return log1p(x / y) + x / (2.0 * y * (y + x)) + (digamma_tail(y + x) - digamma_tail(y));
+}
+
 /* ---------------------------------------------------------------------- */
 /* Gauss hypergeometric series                                             */
 

@@ -54,6 +54,17 @@ double hvc_lgamma_stirling_rem(double y);
 double hvc_log_minus_digamma(double y);
 
 /*
+ * lnGamma(y + x) - lnGamma(y) and psi(y + x) - psi(y) for y > 0, x >= 0,
+ * without the cancellation of the two terms when y is large (a BTYD fit
+ * whose a and b run to 10^10 at a fixed ratio: terms of 2e11 differing in
+ * their units): from y = 10 by Stirling's series, (y - 1/2) ln(1 + x/y) +
+ * x ln(y + x) - x + R(y + x) - R(y) and ln(1 + x/y) + x / (2 y (y + x)) plus
+ * the difference of the series' tails; below, directly.  NaN outside.
+ */
+double hvc_lgamma_diff(double y, double x);
+double hvc_digamma_diff(double y, double x);
+
+/*
  * ln|2F1(a, b; c; z)| for 0 <= z < 1 (Gauss hypergeometric function).
  *
  * Computed in log space (the partial sums are rescaled, so huge intermediate

@@ -64,7 +64,8 @@ SELECT * FROM pg_temp.b_inf_check((SELECT max(refresh_id) FROM hvc.refresh_log))
 -- the two limits are the same NBD fit
 SELECT count(DISTINCT round(f.r::numeric, 8)) = 1 AS same_r, count(DISTINCT round(f.alpha::numeric, 6)) = 1 AS same_alpha,
        count(DISTINCT round(f.log_likelihood::numeric, 6)) = 1 AS same_ll
-  FROM hvc.model_fit f WHERE f.model IN ('bgnbd', 'mbgnbd');
+  FROM hvc.model_fit f WHERE f.model IN ('bgnbd', 'mbgnbd')
+   AND f.refresh_id >= (SELECT max(refresh_id) - 1 FROM hvc.refresh_log);   -- (these two refreshes': not an earlier test's)
 
 -- ---------------------------------------------------------------------------
 -- The SQL building blocks: the fits, and the model functions on the fitted

@@ -302,78 +302,6 @@ gg_steady_spend_edge(void)
 	CHECK_CLOSE("Gamma-Gamma, steady spends: log-likelihood", ll, 5.8564626795190796567, 1e-8, 0);
 }
 
-/*
- * 300 shops drawn from the model with steady spends: order values
- * Gamma(1 / cv^2) around each customer's mean, cv log-uniform in
- * [0.001, 0.8]; the customers' means the same (half the shops: the edge
- * q -> inf is the truth) or Gamma(10)-distributed (CV 0.32); 10-500
- * customers of 1-30 repeat orders.  Before the fix 17 % of such fits did not
- * converge (a line search failed or an iteration limit was reached beside
- * the optimum); now at most 2 % may (a fit whose likelihood-ratio test
- * rejects the edge by chance, 5 % of homogeneous shops, at q in the tens of
- * thousands).  A fit at the edge has the maximum-likelihood mean, total
- * spend / total orders.
- */
-static void
-gg_steady_spend_shops(void)
-{
-	test_rng	g;
-	int			shop,
-				failed = 0,
-				edges = 0,
-				bad_mean = 0;
-	gg_row	   *rows = (gg_row *) malloc(500 * sizeof(gg_row));
-
-	if (rows == NULL)
-	{
-		CHECK(0, "allocation");
-		return;
-	}
-	g.s = 4242;
-	for (shop = 0; shop < 300; shop++)
-	{
-		size_t		n = 10 + (size_t) (490.0 * rng_unif(&g)), i;
-		double		cv = exp(log(0.001) + rng_unif(&g) * (log(0.8) - log(0.001))),
-					k = 1.0 / (cv * cv),
-					base = 5.0 + 200.0 * rng_unif(&g),
-					sx = 0.0,
-					sxm = 0.0,
-					ll,
-					mean;
-		int			hetero = shop % 2,
-					rc;
-		gg_params	o;
-		hvc_opt_report rep;
-
-		for (i = 0; i < n; i++)
-		{
-			double		x = 1.0 + floor(30.0 * rng_unif(&g)),
-						mu = hetero ? base * rng_gamma(&g, 10.0, 10.0) : base;
-
-			/* the mean of x order values Gamma(k, k / mu): Gamma(k x, k x / mu) */
-			rows[i].x = x;
-			rows[i].m = rng_gamma(&g, k * x, k * x / mu);
-			rows[i].w = 1.0;
-			sx += x;
-			sxm += x * rows[i].m;
-		}
-		rc = gg_fit(rows, n, NULL, &o, &ll, &rep);
-		if (rc != HVC_OK || !rep.converged)
-			failed++;
-		else if (strstr(rep.edge, "q->inf") != NULL)
-		{
-			edges++;
-			if (gg_population_mean(&o, &mean) != HVC_OK || fabs(mean / (sxm / sx) - 1.0) > 1e-9)
-				bad_mean++;
-		}
-	}
-	note("Gamma-Gamma, 300 steady-spend shops: %d not converged, %d at the edge q->inf", failed, edges);
-	CHECK(failed <= 6, "Gamma-Gamma, steady spends: at most 2 %% of 300 fits fail to converge (%d)", failed);
-	CHECK(edges >= 100 && bad_mean == 0,
-		  "Gamma-Gamma, steady spends: the %d fits at the edge have mean = total spend / total orders (%d do not)",
-		  edges, bad_mean);
-	free(rows);
-}
 
 /*
  * A shop whose dropout is negligible and nearly the same for everyone: BG/NBD
@@ -484,7 +412,6 @@ test_edges(void)
 	b_inf_checks();
 	gg_edge_checks();
 	gg_steady_spend_edge();
-	gg_steady_spend_shops();
 	se_checks();
 	rule_checks();
 }

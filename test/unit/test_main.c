@@ -22,6 +22,7 @@ main(void)
 	test_rfm();
 	test_churn();
 	test_edges();
+	test_shops();
 	test_bench();
 	if (t_skip > 0)
 		printf("%d skipped\n", t_skip);

@@ -51,6 +51,35 @@ test_specfun(void)
 		CHECK(isnan(hvc_lgamma_stirling_rem(0.0)) && isnan(hvc_log_minus_digamma(-1.0)) &&
 			  isnan(hvc_lgamma_stirling_rem(NAN)), "Stirling remainder, ln y - digamma: NaN for y <= 0");
 	}
+	/*
+	 * lnG(y + x) - lnG(y) and psi(y + x) - psi(y) (mpmath, 22 digits), where
+	 * the differences of lgamma or digamma values lose everything (y = 1e10:
+	 * lgamma 2.2e11; psi's difference 3e-10 against psi 23)
+	 */
+	{
+		static const double y[] = {3.0, 9.5, 12.5, 1000.0, 1e10, 2.5e11};
+		static const double x[] = {5.0, 2.0, 0.7, 1000.0, 3.0, 0.25};
+		static const double lgd[] = {7.832014180505468990748, 4.602667055769972837675,
+			1.759656682629590970469, 7293.703024845083462122, 69.07755279012137052051,
+			6.561181688701789397345};
+		static const double dgd[] = {1.092857142857142857143, 0.2005012531328320802005,
+			0.05666439665700304401323, 0.6933972430599374969211, 2.99999999970000000005e-10,
+			1.0000000000015e-12};
+		int			i;
+
+		for (i = 0; i < 6; i++)
+		{
+			char		name[80];
+
+			snprintf(name, sizeof(name), "lgamma(%g + %g) - lgamma(%g)", y[i], x[i], y[i]);
+			CHECK_CLOSE(name, hvc_lgamma_diff(y[i], x[i]), lgd[i], 0, 1e-13);
+			snprintf(name, sizeof(name), "digamma(%g + %g) - digamma(%g)", y[i], x[i], y[i]);
+			CHECK_CLOSE(name, hvc_digamma_diff(y[i], x[i]), dgd[i], 0, 1e-13);
+		}
+		CHECK(hvc_lgamma_diff(5.0, 0.0) == 0.0 && hvc_digamma_diff(5.0, 0.0) == 0.0 &&
+			  isnan(hvc_lgamma_diff(0.0, 1.0)) && isnan(hvc_digamma_diff(1.0, -1.0)),
+			  "lgamma and digamma differences: 0 for x = 0, NaN outside");
+	}
 
 	/* log-sum-exp family */
 	CHECK_CLOSE("lse2(1000, 1000)", hvc_lse2(1000.0, 1000.0), 1000.0 + log(2.0), 0, 1e-15);

@@ -67,6 +67,7 @@ void		test_clv(void);
 void		test_many(void);
 void		test_rfm(void);
 void		test_edges(void);
+void		test_shops(void);
 void		test_bench(void);
 void		test_churn(void);
 
