@@ -514,6 +514,43 @@ btyd_ratio_report(hvc_fit_run *run, btyd_fit_ctx *c, hvc_opt_report *rep)
 }
 
 /*
+ * A fit on a limited ratio that stopped short of the limit without
+ * converging (its line search failing within a hundredth of the box, in
+ * ln(par[3]/par[1])): the optimum is on the limit.  Resume from there with
+ * the ratio on it, where the optimiser holds it as an active bound; keep
+ * whichever run converged, else the first.  (Pareto/NBD, 1 % of shops drawn
+ * from the model: a common dropout rate, s and beta large at beta/alpha
+ * 999.x.)
+ */
+static int
+btyd_ratio_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
+				  hvc_opt_report *frep)
+{
+	hvc_fit_run again = *run;
+	hvc_opt_report rep2;
+	double		par2[4],
+				ll2 = NAN;
+	int			rc2;
+
+	if (run->theta[3] >= run->hi[3] - 1e-2)
+		again.theta[3] = run->hi[3];
+	else if (run->theta[3] <= run->lo[3] + 1e-2)
+		again.theta[3] = run->lo[3];
+	else
+		return HVC_FIT_NOCONV;
+	rc2 = hvc_fit_solve(&again, btyd_objective, btyd_store, c, par2, &ll2, &rep2);
+	if (rc2 != HVC_OK)
+		return HVC_FIT_NOCONV;
+	rep2.iterations += frep->iterations;
+	rep2.nfev += frep->nfev;
+	*run = again;
+	memcpy(par, par2, sizeof(par2));
+	*fll = ll2;
+	*frep = rep2;
+	return HVC_OK;
+}
+
+/*
  * After a full BG/NBD or MBG/NBD fit whose b ran to infinity while a grew
  * too (from its start 1) but stayed inside the box: a and b go to infinity
  * together with a/(a+b) fixed, everyone has the same dropout probability,
@@ -590,6 +627,8 @@ hvc_btyd_fit_prep(const hvc_btyd_model *m, const btyd_prep *d,
 		}
 	}
 	rc = hvc_fit_solve(&run, btyd_objective, btyd_store, &c, par, &fll, &frep);
+	if (rc == HVC_FIT_NOCONV && c.ratio)
+		rc = btyd_ratio_resume(&run, &c, par, &fll, &frep);
 	if (rc == HVC_EINVAL)
 		goto full;
 	if (c.ratio)
