@@ -177,7 +177,7 @@ hvc_lgamma_diff(double y, double x)
 		+ hvc_lgamma_stirling_rem(y + x) - hvc_lgamma_stirling_rem(y);
 }
 
-/* -sum_k B_{2k} / (2k z^{2k}), k = 1..6: hvc_digamma's tail, z >= 10 */
+/* -sum_k B_{2k} / (2k z^{2k}), k = 1..7: hvc_digamma's tail and one more term, z >= 10 */
 static double
 digamma_tail(double z)
 {
