@@ -137,11 +137,15 @@ bgnbd_shop(test_rng *g, int homogeneous_rates, btyd_row *rows)
 }
 
 /*
- * 200 BG/NBD shops each way, fitted with BG/NBD and MBG/NBD.  Before: of
- * 600 such shops BG/NBD missed 6 and MBG/NBD 54 (a and b running off
- * together to 1e6-1e10, where lnG(a+b) and lnG(a+b+x) differ in their
+ * 200 BG/NBD shops each way, fitted with BG/NBD and MBG/NBD.  Before stop
+ * 28, of 600 such shops BG/NBD missed 6 and MBG/NBD 54 (a and b running
+ * off together to 1e6-1e10, where lnG(a+b) and lnG(a+b+x) differ in their
  * units), and with homogeneous rates 39 and 91 (r and alpha running off:
- * r ln alpha - (r+x) ln(alpha+T) the same way); now 0, 3, 22 and 39.
+ * r ln alpha - (r+x) ln(alpha+T) the same way).  With the likelihoods
+ * evaluated without that cancellation 0, 3, 22 and 39; with the fits that
+ * stall on such a ridge resumed on ln(alpha / r) and ln(b / a)
+ * (fit_driver.c) 0 of all 2 400.  Here (200 each): 2, 12, 13 and 28 before,
+ * 0 now.
  */
 static void
 btyd_shops(void)
@@ -174,11 +178,11 @@ btyd_shops(void)
 		}
 	note("200 BG/NBD shops: BG/NBD %d, MBG/NBD %d not converged; with homogeneous rates %d and %d",
 		 failed[0][0], failed[0][1], failed[1][0], failed[1][1]);
-	CHECK(failed[0][0] == 0, "BG/NBD converges on 200 shops of its own (%d do not)", failed[0][0]);
-	CHECK(failed[0][1] <= 2, "MBG/NBD converges on at least 198 of 200 BG/NBD shops (%d do not)", failed[0][1]);
-	CHECK(failed[1][0] <= 10 && failed[1][1] <= 16,
-		  "with homogeneous purchase rates at most 5 %% of BG/NBD and 8 %% of MBG/NBD fits fail (%d, %d)",
-		  failed[1][0], failed[1][1]);
+	CHECK(failed[0][0] <= 1 && failed[0][1] <= 1,
+		  "BG/NBD and MBG/NBD converge on at least 199 of 200 BG/NBD shops (%d, %d do not)",
+		  failed[0][0], failed[0][1]);
+	CHECK(failed[1][0] <= 1 && failed[1][1] <= 1,
+		  "with homogeneous purchase rates too (%d, %d do not)", failed[1][0], failed[1][1]);
 	free(rows);
 }
 
