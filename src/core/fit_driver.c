@@ -55,6 +55,31 @@ edge_append(char *edge, size_t size, const char *name, int dir)
 }
 
 /*
+ * rep->edge anew from the log-parameters theta[0..n-1] at an edge of the
+ * box (names[i]->0 or ->inf), freev[i] = 1 for those that are not, and for
+ * a converged fit at an edge the message that says so
+ */
+static void
+name_edges(hvc_opt_report *rep, const double *theta, int n, const char *const *names,
+		   int *freev)
+{
+	int			i;
+
+	rep->edge[0] = '\0';
+	for (i = 0; i < n; i++)
+	{
+		int			e = at_edge(theta[i]);
+
+		freev[i] = (e == 0);
+		if (e != 0)
+			edge_append(rep->edge, sizeof(rep->edge), names[i], e);
+	}
+	if (rep->edge[0] != '\0' && rep->converged)
+		snprintf(rep->message, sizeof(rep->message),
+				 "converged at the edge %s: gradient norm %.2g", rep->edge, rep->gnorm);
+}
+
+/*
  * Invert the symmetric k x k matrix a in place (Cholesky); 0 if it is not
  * positive definite.
  */
@@ -253,26 +278,14 @@ hvc_fit_solve(hvc_fit_run *run, hvc_objective f, hvc_fit_store store,
 		rc = HVC_EINVAL;
 	else
 	{
-		int			freev[HVC_OPT_MAXDIM], i;
+		int			freev[HVC_OPT_MAXDIM];
 
-		run->acc.edge[0] = '\0';
-		for (i = 0; i < run->n; i++)
-		{
-			int			e = at_edge(run->theta[i]);
-
-			freev[i] = (e == 0);
-			if (e != 0)
-				edge_append(run->acc.edge, sizeof(run->acc.edge), run->names[i], e);
-		}
+		name_edges(&run->acc, run->theta, run->n, run->names, freev);
 		if (store(run->theta, ctx, out, &ll))
 		{
 			if (loglik)
 				*loglik = ll;
 			fit_standard_errors(run, f, ctx, freev);
-			if (run->acc.edge[0] != '\0' && run->acc.converged)
-				snprintf(run->acc.message, sizeof(run->acc.message),
-						 "converged at the edge %s: gradient norm %.2g",
-						 run->acc.edge, run->acc.gnorm);
 			rc = run->acc.converged ? HVC_OK : HVC_FIT_NOCONV;
 		}
 		else
@@ -497,6 +510,29 @@ btyd_run_start(hvc_fit_run *run, int n, const hvc_btyd_model *m,
 }
 
 /*
+ * After a fit on reparametrised log-parameters (how: ratio, rate, odds):
+ * the model's own log-parameters into ph and their standard errors into se
+ * (NaN for those at an edge of the box), c's reparametrisations off
+ * meanwhile
+ */
+static void
+btyd_model_se(const hvc_fit_run *run, const btyd_fit_ctx *c, const btyd_fit_ctx *how,
+			  double *ph, double *se)
+{
+	hvc_fit_run pr = *run;
+	btyd_fit_ctx own = *c;
+	int			freev[HVC_OPT_MAXDIM], i;
+
+	own.ratio = own.rate = own.odds = 0;
+	btyd_logpar(how, run->theta, pr.theta);
+	for (i = 0; i < 4; i++)
+		freev[i] = (at_edge(pr.theta[i]) == 0);
+	fit_standard_errors(&pr, btyd_objective, &own, freev);
+	memcpy(ph, pr.theta, 4 * sizeof(double));
+	memcpy(se, pr.acc.se, sizeof(pr.acc.se));
+}
+
+/*
  * After a fit in (ln r, ln alpha, ln s, ln(beta/alpha)): the standard errors
  * again in the model's own log-parameters, and a ratio ending on its limit
  * reported as an edge of the fit ("beta/alpha->inf" or "->0").
@@ -504,15 +540,9 @@ btyd_run_start(hvc_fit_run *run, int n, const hvc_btyd_model *m,
 static void
 btyd_ratio_report(hvc_fit_run *run, btyd_fit_ctx *c, hvc_opt_report *rep)
 {
-	hvc_fit_run pr = *run;
-	int			freev[HVC_OPT_MAXDIM], i;
+	double		ph[4];
 
-	c->ratio = 0;
-	btyd_logpar(&(btyd_fit_ctx) {.ratio = 1}, run->theta, pr.theta);
-	for (i = 0; i < 4; i++)
-		freev[i] = (at_edge(pr.theta[i]) == 0);
-	fit_standard_errors(&pr, btyd_objective, c, freev);
-	memcpy(rep->se, pr.acc.se, sizeof(rep->se));
+	btyd_model_se(run, c, &(btyd_fit_ctx) {.ratio = 1}, ph, rep->se);
 	if (run->theta[3] <= run->lo[3] + 1e-6 || run->theta[3] >= run->hi[3] - 1e-6)
 	{
 		char		buf[32];
@@ -522,7 +552,6 @@ btyd_ratio_report(hvc_fit_run *run, btyd_fit_ctx *c, hvc_opt_report *rep)
 		edge_append(rep->edge, sizeof(rep->edge), buf, 0);
 		rep->se[1] = rep->se[3] = NAN;
 	}
-	c->ratio = 1;
 }
 
 /*
@@ -579,15 +608,14 @@ static int
 btyd_pair_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
 				 hvc_opt_report *frep)
 {
-	hvc_fit_run again = *run,
-				pr;
+	hvc_fit_run again = *run;
 	hvc_opt_report rep2;
 	btyd_fit_ctx how = {0};
 	double		par2[4],
+				ph[4],
 				ll2 = NAN;
 	int			freev[HVC_OPT_MAXDIM],
-				rc2,
-				i;
+				rc2;
 
 	if (c->ratio)
 		return HVC_FIT_NOCONV;
@@ -605,25 +633,11 @@ btyd_pair_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
 	c->rate = c->odds = 0;
 	if (rc2 != HVC_OK)
 		return HVC_FIT_NOCONV;
-	pr = again;
-	btyd_logpar(&how, again.theta, pr.theta);
-	rep2.edge[0] = '\0';
-	for (i = 0; i < 4; i++)
-	{
-		int			e = at_edge(pr.theta[i]);
-
-		freev[i] = (e == 0);
-		if (e != 0)
-			edge_append(rep2.edge, sizeof(rep2.edge), c->m->names[i], e);
-	}
-	fit_standard_errors(&pr, btyd_objective, c, freev);
-	memcpy(rep2.se, pr.acc.se, sizeof(rep2.se));
-	if (rep2.edge[0] != '\0')
-		snprintf(rep2.message, sizeof(rep2.message), "converged at the edge %s: gradient norm %.2g",
-				 rep2.edge, rep2.gnorm);
+	btyd_model_se(&again, c, &how, ph, rep2.se);
+	name_edges(&rep2, ph, 4, c->m->names, freev);
 	rep2.iterations += frep->iterations;
 	rep2.nfev += frep->nfev;
-	memcpy(run->theta, pr.theta, sizeof(run->theta));
+	memcpy(run->theta, ph, sizeof(ph));
 	memcpy(par, par2, sizeof(par2));
 	*fll = ll2;
 	*frep = rep2;
