@@ -155,8 +155,8 @@ gg_prep_init(gg_prep *d, const gg_row *rows, size_t n)
 /*
  * Per customer, with y = p x and a = ln(1 + v / (x m)):
  *   l = [lnG(y+q) - lnG(y)] - lnG(q) - (y+q) a - q (ln(x m) - ln v) - ln m
- * (the bracket by hvc_lgamma_diff)
- * (the header's form rearranged: y ln(x m) - (y+q) ln(x m + v) + q ln v;
+ * (the header's form rearranged, the bracket by hvc_lgamma_diff:
+ * y ln(x m) - (y+q) ln(x m + v) + q ln v;
  * when spends hardly vary p runs into the thousands and the header's form
  * is a sum of terms near y ln y cancelling to a few units, whose rounding
  * hides the last steps of a fit from its line search).  Sums per x group:
@@ -395,11 +395,9 @@ limit_start(const gg_prep *d, hvc_fit_run *run, double *lmu0)
 	size_t		gi, i;
 
 	for (gi = 0; gi < d->ngroups; gi++)
-		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
-		{
-			sx += d->w[i] * d->gx[gi];
-			sxm += d->w[i] * d->xm[i];
-		}
+		sx += d->gw[gi] * d->gx[gi];
+	for (i = 0; i < d->n; i++)
+		sxm += d->w[i] * d->xm[i];
 	mu = sxm / sx;
 	for (gi = 0; gi < d->ngroups; gi++)
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)

@@ -121,7 +121,7 @@ eval_prep(const btyd_prep *d, const mbgnbd_params *p, double tscale, double *gra
 		{
 			const double w = d->w[i];
 			const unsigned jT = d->iT[i], jt = d->itx[i];
-			/* ln((alpha+t_x)/(alpha+T)) */
+			/* L3 = ln(1 + T/alpha), dL = ln((alpha+t_x)/(alpha+T)) */
 			const double L3 = lq[jT], dL = lq[jt] - L3;
 			const double D = K - rx * dL;
 			double		e, sp, pi;
