@@ -37,18 +37,9 @@ simulate(test_rng *g, const bgnbd_params *bp, const gg_params *gp,
 	double		T = Tdays / 7.0;
 	double		lambda = rng_gamma(g, bp->r, bp->alpha);	/* per week */
 	double		pdrop = rng_beta(g, bp->a, bp->b);
-	double		t = 0.0, last = 0.0, x = 0.0;
+	double		last;
+	double		x = rng_purchases(g, lambda, T, pdrop, &last);	/* drops out after a purchase */
 
-	for (;;)
-	{
-		t += -log(rng_unif(g)) / lambda;
-		if (t > T)
-			break;
-		x += 1.0;
-		last = t;
-		if (rng_unif(g) < pdrop)
-			break;				/* drops out after this purchase */
-	}
 	row->x = x;
 	row->t_x = floor(last * 7.0) / 7.0;
 	row->T = T;

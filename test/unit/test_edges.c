@@ -28,17 +28,9 @@ no_dropout_rows(size_t n, double r, double alpha, unsigned long long seed)
 	for (i = 0; i < n; i++)
 	{
 		double		lambda = rng_gamma(&g, r, alpha);
-		double		T = 104.0 - floor(52.0 * rng_unif(&g)), t = 0.0, tx = 0.0;
-		int			x = 0;
+		double		T = 104.0 - floor(52.0 * rng_unif(&g)), tx;
+		int			x = rng_purchases(&g, lambda, T, -1.0, &tx);
 
-		for (;;)
-		{
-			t += -log(rng_unif(&g)) / lambda;
-			if (t > T)
-				break;
-			x++;
-			tx = t;
-		}
 		rows[i].x = x;
 		/* times recorded to the day, as a shop's log has them */
 		rows[i].t_x = x > 0 ? floor(7.0 * tx) / 7.0 : 0.0;
@@ -324,19 +316,9 @@ rare_dropout_rows(size_t n, unsigned long long seed)
 	{
 		double		lambda = rng_gamma(&g, 0.8, 6.0),
 					p = rng_beta(&g, 20.0, 40000.0);
-		double		T = 104.0 - floor(52.0 * rng_unif(&g)), t = 0.0, tx = 0.0;
-		int			x = 0;
+		double		T = 104.0 - floor(52.0 * rng_unif(&g)), tx;
+		int			x = rng_purchases(&g, lambda, T, p, &tx);
 
-		for (;;)
-		{
-			t += -log(rng_unif(&g)) / lambda;
-			if (t > T)
-				break;
-			x++;
-			tx = t;
-			if (rng_unif(&g) < p)
-				break;
-		}
 		rows[i].x = x;
 		rows[i].t_x = x > 0 ? floor(7.0 * tx) / 7.0 : 0.0;
 		rows[i].T = T;

@@ -113,14 +113,9 @@ edge_checks(void)
 	for (i = 0; i < n; i++)
 	{
 		double		lambda = rng_gamma(&g, 0.8, 6.0);
-		double		T = 104.0 - floor(52.0 * rng_unif(&g)), t = 0.0, tx = 0.0;
-		int			x = 0;
+		double		T = 104.0 - floor(52.0 * rng_unif(&g)), tx;
+		int			x = rng_purchases(&g, lambda, T, -1.0, &tx);
 
-		while ((t += -log(rng_unif(&g)) / lambda) <= T)
-		{
-			x++;
-			tx = t;
-		}
 		rows[i].x = x;
 		rows[i].t_x = tx;
 		rows[i].T = T;

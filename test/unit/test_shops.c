@@ -12,6 +12,13 @@
 
 #include "test_util.h"
 
+/* log-uniform on [lo, hi] */
+static double
+log_unif(test_rng *g, double lo, double hi)
+{
+	return exp(log(lo) + rng_unif(g) * (log(hi) - log(lo)));
+}
+
 /*
  * 300 shops drawn from the model with steady spends: order values
  * Gamma(1 / cv^2) around each customer's mean, cv log-uniform in
@@ -43,7 +50,7 @@ gg_steady_spend_shops(void)
 	for (shop = 0; shop < 300; shop++)
 	{
 		size_t		n = 10 + (size_t) (490.0 * rng_unif(&g)), i;
-		double		cv = exp(log(0.001) + rng_unif(&g) * (log(0.8) - log(0.001))),
+		double		cv = log_unif(&g, 0.001, 0.8),
 					k = 1.0 / (cv * cv),
 					base = 5.0 + 200.0 * rng_unif(&g),
 					sx = 0.0,
@@ -85,12 +92,6 @@ gg_steady_spend_shops(void)
 	free(rows);
 }
 
-static double
-log_unif(test_rng *g, double lo, double hi)
-{
-	return exp(log(lo) + rng_unif(g) * (log(hi) - log(lo)));
-}
-
 /*
  * One BG/NBD shop: r, alpha, a, b log-uniform in [0.1, 5] x [0.5, 50] x
  * [0.05, 10] x [0.5, 50] (with homogeneous_rates r in [0.1, 2000] and
@@ -114,20 +115,9 @@ bgnbd_shop(test_rng *g, int homogeneous_rates, btyd_row *rows)
 		double		lambda = rng_gamma(g, r, alpha),
 					p = rng_beta(g, a, b),
 					T = tmax * (0.2 + 0.8 * rng_unif(g)),
-					t = 0.0,
-					tx = 0.0;
-		int			x = 0;
+					tx;
+		int			x = rng_purchases(g, lambda, T, p, &tx);
 
-		for (;;)
-		{
-			t += -log(rng_unif(g)) / lambda;
-			if (t > T)
-				break;
-			x++;
-			tx = t;
-			if (rng_unif(g) < p)
-				break;
-		}
 		rows[i].x = x;
 		rows[i].T = floor(T * 7.0) / 7.0;
 		rows[i].t_x = x > 0 ? fmin(floor(tx * 7.0) / 7.0, rows[i].T) : 0.0;
@@ -236,18 +226,9 @@ pnbd_shops(void)
 						mu = rng_gamma(&g, s, beta),
 						T = tmax * (0.2 + 0.8 * rng_unif(&g)),
 						end = fmin(T, -log(rng_unif(&g)) / mu),
-						t = 0.0,
-						tx = 0.0;
-			int			x = 0;
+						tx;
+			int			x = rng_purchases(&g, lambda, end, -1.0, &tx);
 
-			for (;;)
-			{
-				t += -log(rng_unif(&g)) / lambda;
-				if (t > end)
-					break;
-				x++;
-				tx = t;
-			}
 			rows[i].x = x;
 			rows[i].T = floor(T * 7.0) / 7.0;
 			rows[i].t_x = x > 0 ? fmin(floor(tx * 7.0) / 7.0, rows[i].T) : 0.0;

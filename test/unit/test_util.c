@@ -255,6 +255,26 @@ rng_beta(test_rng *g, double a, double b)
 	return x / (x + y);
 }
 
+int
+rng_purchases(test_rng *g, double lambda, double end, double p, double *last)
+{
+	double		t = 0.0;
+	int			x = 0;
+
+	*last = 0.0;
+	for (;;)
+	{
+		t += -log(rng_unif(g)) / lambda;
+		if (t > end)
+			break;
+		x++;
+		*last = t;
+		if (p >= 0.0 && rng_unif(g) < p)
+			break;
+	}
+	return x;
+}
+
 void
 check_gradient(const char *name, test_llfn f, void *ctx, int n,
 			   const double *theta, double rtol)

@@ -55,6 +55,15 @@ double		rng_unif(test_rng *g);	/* (0,1) */
 double		rng_gamma(test_rng *g, double shape, double rate);
 double		rng_beta(test_rng *g, double a, double b);
 
+/*
+ * Purchases of a customer buying at rate lambda (Poisson) until time end
+ * who drops out right after each purchase with probability p (p < 0: never,
+ * and nothing drawn for it): their number, and the last one's time into
+ * *last (0 without any).  Draws one exponential gap per purchase and the
+ * one past end, and one uniform after each purchase when p >= 0.
+ */
+int			rng_purchases(test_rng *g, double lambda, double end, double p, double *last);
+
 /* test suites */
 void		test_specfun(void);
 void		test_data_opt(void);
