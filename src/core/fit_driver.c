@@ -329,13 +329,15 @@ typedef struct
 	int			ratio;			/* th[3] = ln(par[3]/par[1]) (m->max_ratio) */
 	int			rate;			/* th[1] = ln(par[1]/par[0]) (btyd_pair_resume) */
 	int			odds;			/* th[3] = ln(par[3]/par[2]) (btyd_pair_resume) */
+	int			spread;			/* th[2] = ln(par[2]/par[3]) (btyd_pair_resume, with ratio) */
 } btyd_fit_ctx;
 
 /*
  * The fit's log-parameters th -> the model's log-parameters ph: the same,
  * except th[3] = ln(par[3] / par[1]) when the model limits that ratio, and
  * in a resumed fit th[1] = ln(par[1] / par[0]) (rate: alpha / r) and
- * th[3] = ln(par[3] / par[2]) (odds: b / a).
+ * th[3] = ln(par[3] / par[2]) (odds: b / a) or, beside the ratio,
+ * th[2] = ln(par[2] / par[3]) (spread: s / beta).
  */
 static void
 btyd_logpar(const btyd_fit_ctx *c, const double *th, double *ph)
@@ -350,6 +352,8 @@ btyd_logpar(const btyd_fit_ctx *c, const double *th, double *ph)
 		ph[3] = ph[1] + th[3];
 	if (c->odds)
 		ph[3] = th[2] + th[3];
+	if (c->spread)
+		ph[2] = th[2] + ph[3];
 }
 
 static double
@@ -364,6 +368,8 @@ btyd_objective(const double *th, double *grad, void *vctx)
 		par[i] = exp(ph[i]);
 	ll = c->m->loglik(c->d, par, c->tscale, grad ? g : NULL);
 	f = hvc_fit_objective(ll, g, c->d->wsum, c->penalizer, ph, 4, grad);
+	if (grad && c->spread)
+		grad[3] += grad[2];		/* ph[2] = th[2] + ph[3] */
 	if (grad && c->ratio)
 		grad[1] += grad[3];		/* chain rule: ph[3] = ph[1] + th[3] */
 	if (grad && c->odds)
@@ -523,7 +529,7 @@ btyd_model_se(const hvc_fit_run *run, const btyd_fit_ctx *c, const btyd_fit_ctx 
 	btyd_fit_ctx own = *c;
 	int			freev[HVC_OPT_MAXDIM], i;
 
-	own.ratio = own.rate = own.odds = 0;
+	own.ratio = own.rate = own.odds = own.spread = 0;
 	btyd_logpar(how, run->theta, pr.theta);
 	for (i = 0; i < 4; i++)
 		freev[i] = (at_edge(pr.theta[i]) == 0);
@@ -592,18 +598,24 @@ btyd_ratio_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
 }
 
 /*
- * A BG/NBD or MBG/NBD fit that stopped without converging with a pair of
- * parameters run off together (beyond e^15): r and alpha when everyone
- * buys at nearly the same rate, a and b when everyone drops out with nearly
- * the same probability.  With those log-parameters near 21 a step of their
- * last bit moved the gradient by more than the tolerance (the likelihood is
- * that sharp in r / alpha, in a / b), so the line search failed beside the
- * ridge.  Resume from there on ln(alpha / r) and ln(b / a), numbers of
- * moderate size, and keep that run when it converges: its parameters,
- * log-likelihood, edges and standard errors in the model's own
- * log-parameters.  (Before: 22 and 39 of 600 shops with homogeneous rates,
- * BG/NBD and MBG/NBD; MBG/NBD's same-dropout ridge too.)
+ * A fit that stopped without converging with a pair of parameters run off
+ * together: r and alpha (beyond e^15) when everyone buys at nearly the same
+ * rate; under BG/NBD and MBG/NBD a and b (beyond e^15) when everyone drops
+ * out with nearly the same probability, under Pareto/NBD s and beta (s
+ * beyond e^PNBD_SPREAD_MIN) when everyone drops out at nearly the same rate.
+ * There a step of the last bit of those log-parameters moved the gradient
+ * by more than the tolerance (the likelihood is that sharp in r / alpha, in
+ * a / b, in s / beta), so the line search failed beside the ridge.  Resume
+ * from there on ln(alpha / r), ln(b / a) or ln(s / beta) (beside Pareto/NBD's
+ * ln(beta / alpha), which keeps its limit), numbers of moderate size, and
+ * keep that run when it converges: its parameters, log-likelihood, edges and
+ * standard errors in the model's own log-parameters (run->theta in those,
+ * or in the ratio's for btyd_ratio_report).  (Before: 22 and 39 of 600
+ * shops with homogeneous rates, BG/NBD and MBG/NBD; MBG/NBD's same-dropout
+ * ridge too; Pareto/NBD 32 of 600 BG/NBD shops.)
  */
+#define PNBD_SPREAD_MIN	5.0
+
 static int
 btyd_pair_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
 				 hvc_opt_report *frep)
@@ -617,20 +629,23 @@ btyd_pair_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
 	int			freev[HVC_OPT_MAXDIM],
 				rc2;
 
-	if (c->ratio)
-		return HVC_FIT_NOCONV;
-	how.rate = run->theta[0] > 15.0;
-	how.odds = run->theta[2] > 15.0 && run->theta[3] > 15.0;
-	if (!how.rate && !how.odds)
+	how.ratio = c->ratio;
+	how.rate = run->theta[0] > (c->ratio ? PNBD_SPREAD_MIN : 15.0);
+	how.odds = !c->ratio && run->theta[2] > 15.0 && run->theta[3] > 15.0;
+	how.spread = c->ratio && run->theta[2] > PNBD_SPREAD_MIN;
+	if (!how.rate && !how.odds && !how.spread)
 		return HVC_FIT_NOCONV;
 	if (how.rate)
 		again.theta[1] = run->theta[1] - run->theta[0];
 	if (how.odds)
 		again.theta[3] = run->theta[3] - run->theta[2];
+	if (how.spread)				/* ln beta = ln alpha + ln(beta / alpha) */
+		again.theta[2] = run->theta[2] - (run->theta[1] + run->theta[3]);
 	c->rate = how.rate;
 	c->odds = how.odds;
+	c->spread = how.spread;
 	rc2 = hvc_fit_solve(&again, btyd_objective, btyd_store, c, par2, &ll2, &rep2);
-	c->rate = c->odds = 0;
+	c->rate = c->odds = c->spread = 0;
 	if (rc2 != HVC_OK)
 		return HVC_FIT_NOCONV;
 	btyd_model_se(&again, c, &how, ph, rep2.se);
@@ -638,6 +653,8 @@ btyd_pair_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
 	rep2.iterations += frep->iterations;
 	rep2.nfev += frep->nfev;
 	memcpy(run->theta, ph, sizeof(ph));
+	if (c->ratio)
+		run->theta[3] = ph[3] - ph[1];
 	memcpy(par, par2, sizeof(par2));
 	*fll = ll2;
 	*frep = rep2;
@@ -703,6 +720,7 @@ hvc_btyd_fit_prep(const hvc_btyd_model *m, const btyd_prep *d,
 	c.ratio = 0;
 	c.rate = 0;
 	c.odds = 0;
+	c.spread = 0;
 	/* the no-dropout limit, the NBD model with (r, alpha), first */
 	btyd_run_start(&nrun, 2, m, d, opt, NULL, NULL);
 	nrc = hvc_fit_solve(&nrun, nbd_objective, nbd_store, &c, npar, &nll, &nrep);
@@ -725,7 +743,7 @@ hvc_btyd_fit_prep(const hvc_btyd_model *m, const btyd_prep *d,
 	rc = hvc_fit_solve(&run, btyd_objective, btyd_store, &c, par, &fll, &frep);
 	if (rc == HVC_FIT_NOCONV && c.ratio)
 		rc = btyd_ratio_resume(&run, &c, par, &fll, &frep);
-	else if (rc == HVC_FIT_NOCONV)
+	if (rc == HVC_FIT_NOCONV)
 		rc = btyd_pair_resume(&run, &c, par, &fll, &frep);
 	if (rc == HVC_EINVAL)
 		goto full;
