@@ -21,9 +21,10 @@
 #      customers, about 10 lines each, 20 % of all late: dated up to a year
 #      back; 10 % from new customers), 0.01 % of the lines updated (amount),
 #      0.01 % deleted;
-#      in trigger mode it also times the same 1 % insert with and without the
-#      triggers (the insert with triggers disabled is rolled back), and 2000
-#      single-row INSERT statements each way: the triggers' cost per row;
+#      in trigger mode it first times an insert of a thousandth of the lines
+#      (at least 10 000) with and without the triggers, five rolled-back
+#      rounds each way (the medians), and 2000 single-row INSERT statements
+#      each way: the triggers' cost per row;
 #   3. times an incremental refresh (the backtest is reused), then a full one
 #      (full => true: the source read again, the backtest recomputed) of the
 #      same data, and compares the two snapshots row for row (refresh_id
@@ -132,14 +133,32 @@ for mode in $modes; do
     t_first=$(timed "CALL hvc.refresh(as_of => '2025-06-30')")
     echo "first refresh (full, stores the states): $t_first s"
     if [ "$mode" = trigger ]; then
-        # the same insert with the triggers off (rolled back) and on
-        t_off=$(psqlq -c "BEGIN" -c "ALTER TABLE sales DISABLE TRIGGER USER" \
-                      -c "SET client_min_messages = warning" \
-                      -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $(changes_sql $round); RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, 3); END \$\$" \
-                      -c "ROLLBACK" 2>&1 | sed -n 's/.*secs //p')
+        # The triggers' cost per row: an insert of a thousandth of the
+        # table (at least 10 000 lines) with the triggers off and on, in
+        # five alternating rounds each rolled back; the medians' difference
+        # (one 1 % insert each way varied by more than the triggers cost).
+        probe=$(( lines / 1000 > 10000 ? lines / 1000 : 10000 ))
+        probe_sql="INSERT INTO sales (line_id, order_id, customer_id, ordered_at, amount, margin)
+                   SELECT -g, -g, 1 + (hashint8extended(g, 99) & 1073741823) % $customers,
+                          timestamptz '2025-06-29 00:00+00' + (g % 86000) * interval '1 second', 10 + g % 90, 3 + g % 20
+                     FROM generate_series(1, $probe) g"
+        probe_off=(); probe_on=()
+        for k in 1 2 3 4 5; do
+            for way in off on; do
+                pre=(-c "SET client_min_messages = warning")
+                [ $way = on ] || pre+=(-c "ALTER TABLE sales DISABLE TRIGGER USER")
+                t=$(psqlq -c "BEGIN" "${pre[@]}" \
+                          -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $probe_sql; RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, 4); END \$\$" \
+                          -c "ROLLBACK" 2>&1 | sed -n 's/.*secs //p')
+                if [ $way = off ]; then probe_off+=("$t"); else probe_on+=("$t"); fi
+            done
+        done
+        m_off=$(printf '%s\n' "${probe_off[@]}" | sort -g | sed -n 3p)
+        m_on=$(printf '%s\n' "${probe_on[@]}" | sort -g | sed -n 3p)
+        echo "insert of $probe lines, 5 rounds each way (rolled back): median $m_off s without the triggers, $m_on s with them: $(psqlq -c "SELECT round((($m_on - $m_off) / $probe * 1e6)::numeric, 2)") us per row (runs: off ${probe_off[*]}; on ${probe_on[*]})"
         t_on=$(timed "$(changes_sql $round)")
         n_ins=$(psqlq -c "SELECT count(*) FROM hvc.inserted_rows")
-        echo "1 % insert ($n_ins lines): $t_off s without the triggers, $t_on s with them: $(psqlq -c "SELECT round((($t_on - $t_off) / $n_ins * 1e6)::numeric, 2)") us per row"
+        echo "1 % insert ($n_ins lines) with the triggers: $t_on s"
         single="FOR i IN 1..2000 LOOP INSERT INTO sales (line_id, customer_id, ordered_at, amount) VALUES (-i, i, '2025-06-29', 1); END LOOP"
         s_off=$(psqlq -c "BEGIN" -c "ALTER TABLE sales DISABLE TRIGGER USER" -c "SET client_min_messages = warning" \
                       -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $single; RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, 3); END \$\$" \

@@ -602,7 +602,8 @@ btyd_ratio_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
  * together: r and alpha (beyond e^15) when everyone buys at nearly the same
  * rate; under BG/NBD and MBG/NBD a and b (beyond e^15) when everyone drops
  * out with nearly the same probability, under Pareto/NBD s and beta (s
- * beyond e^PNBD_SPREAD_MIN) when everyone drops out at nearly the same rate.
+ * beyond e^PNBD_SPREAD_MIN, about 150: its fits stalled with s from 200 on)
+ * when everyone drops out at nearly the same rate.
  * There a step of the last bit of those log-parameters moved the gradient
  * by more than the tolerance (the likelihood is that sharp in r / alpha, in
  * a / b, in s / beta), so the line search failed beside the ridge.  Resume
@@ -630,7 +631,7 @@ btyd_pair_resume(hvc_fit_run *run, btyd_fit_ctx *c, double *par, double *fll,
 				rc2;
 
 	how.ratio = c->ratio;
-	how.rate = run->theta[0] > (c->ratio ? PNBD_SPREAD_MIN : 15.0);
+	how.rate = run->theta[0] > 15.0;
 	how.odds = !c->ratio && run->theta[2] > 15.0 && run->theta[3] > 15.0;
 	how.spread = c->ratio && run->theta[2] > PNBD_SPREAD_MIN;
 	if (!how.rate && !how.odds && !how.spread)
