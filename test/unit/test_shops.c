@@ -146,6 +146,9 @@ bgnbd_shop(test_rng *g, int homogeneous_rates, btyd_row *rows)
  */
 static const int pnbd_ridge_shops[] = {28, 59, 122, 132, 150, 157};
 
+/* under valgrind (HVC_UNIT_QUICK) the first of them only */
+#define PNBD_RIDGE_SHOPS (getenv("HVC_UNIT_QUICK") != NULL ? 1 : 6)
+
 static void
 btyd_shops(void)
 {
@@ -176,7 +179,7 @@ btyd_shops(void)
 				failed[way][0]++;
 			if (mbgnbd_fit(rows, n, NULL, &mo, &ll, &rep) != HVC_OK || !rep.converged)
 				failed[way][1]++;
-			if (way == 0 && ridge < 6 && shop == pnbd_ridge_shops[ridge])
+			if (way == 0 && ridge < PNBD_RIDGE_SHOPS && shop == pnbd_ridge_shops[ridge])
 			{
 				pnbd_params po;
 
@@ -196,8 +199,8 @@ btyd_shops(void)
 		  failed[0][0], failed[0][1]);
 	CHECK(failed[1][0] <= 1 && failed[1][1] <= 1,
 		  "with homogeneous purchase rates too (%d, %d do not)", failed[1][0], failed[1][1]);
-	CHECK(ridge == 6 && ridge_ok == 6,
-		  "Pareto/NBD converges at beta/alpha->inf on the 6 BG/NBD shops where s and beta ran off together (%d of %d)",
+	CHECK(ridge == PNBD_RIDGE_SHOPS && ridge_ok == ridge,
+		  "Pareto/NBD converges at beta/alpha->inf on the BG/NBD shops where s and beta ran off together (%d of %d)",
 		  ridge_ok, ridge);
 	free(rows);
 }
