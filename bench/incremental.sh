@@ -75,10 +75,21 @@ passed=0; failed=0
 ok()   { passed=$((passed + 1)); echo "ok - $1"; }
 fail() { failed=$((failed + 1)); echo "not ok - $1"; }
 psqlq() { run "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
-# seconds of one statement (server-side clock)
+# a DO block that runs statement $1 and warns its seconds (server-side
+# clock) to $2 decimals
+timing_do() {
+    printf '%s\n' "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $1; RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, $2); END \$\$"
+}
+# seconds of one statement
 timed() {
-    psqlq -c "SET client_min_messages = warning" -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $1; RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, 3); END \$\$" 2>&1 \
-        | sed -n 's/.*secs //p'
+    psqlq -c "SET client_min_messages = warning" -c "$(timing_do "$1" 3)" 2>&1 | sed -n 's/.*secs //p'
+}
+# seconds of statement $2 in a transaction rolled back, with the table's
+# triggers on or off ($1), to $3 decimals
+timed_rolled_back() {
+    local pre=(-c "SET client_min_messages = warning")
+    [ "$1" = on ] || pre+=(-c "ALTER TABLE sales DISABLE TRIGGER USER")
+    psqlq -c "BEGIN" "${pre[@]}" -c "$(timing_do "$2" "$3")" -c "ROLLBACK" 2>&1 | sed -n 's/.*secs //p'
 }
 
 echo "bench: $lines lines, $customers customers; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -145,11 +156,7 @@ for mode in $modes; do
         probe_off=(); probe_on=()
         for k in 1 2 3 4 5; do
             for way in off on; do
-                pre=(-c "SET client_min_messages = warning")
-                [ $way = on ] || pre+=(-c "ALTER TABLE sales DISABLE TRIGGER USER")
-                t=$(psqlq -c "BEGIN" "${pre[@]}" \
-                          -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $probe_sql; RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, 4); END \$\$" \
-                          -c "ROLLBACK" 2>&1 | sed -n 's/.*secs //p')
+                t=$(timed_rolled_back $way "$probe_sql" 4)
                 if [ $way = off ]; then probe_off+=("$t"); else probe_on+=("$t"); fi
             done
         done
@@ -160,12 +167,8 @@ for mode in $modes; do
         n_ins=$(psqlq -c "SELECT count(*) FROM hvc.inserted_rows")
         echo "1 % insert ($n_ins lines) with the triggers: $t_on s"
         single="FOR i IN 1..2000 LOOP INSERT INTO sales (line_id, customer_id, ordered_at, amount) VALUES (-i, i, '2025-06-29', 1); END LOOP"
-        s_off=$(psqlq -c "BEGIN" -c "ALTER TABLE sales DISABLE TRIGGER USER" -c "SET client_min_messages = warning" \
-                      -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $single; RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, 3); END \$\$" \
-                      -c "ROLLBACK" 2>&1 | sed -n 's/.*secs //p')
-        s_on=$(psqlq -c "BEGIN" -c "SET client_min_messages = warning" \
-                     -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $single; RAISE WARNING 'secs %', round(extract(epoch FROM clock_timestamp() - t)::numeric, 3); END \$\$" \
-                     -c "ROLLBACK" 2>&1 | sed -n 's/.*secs //p')
+        s_off=$(timed_rolled_back off "$single" 3)
+        s_on=$(timed_rolled_back on "$single" 3)
         echo "2000 single-row INSERT statements: $s_off s without the triggers, $s_on s with them: $(psqlq -c "SELECT round((($s_on - $s_off) / 2000 * 1e6)::numeric, 1)") us per statement"
     else
         t_on=$(timed "$(changes_sql $round)")
