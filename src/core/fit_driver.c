@@ -516,9 +516,9 @@ btyd_run_start(hvc_fit_run *run, int n, const hvc_btyd_model *m,
 }
 
 /*
- * After a fit on reparametrised log-parameters (how: ratio, rate, odds):
- * the model's own log-parameters into ph and their standard errors into se
- * (NaN for those at an edge of the box), c's reparametrisations off
+ * After a fit on reparametrised log-parameters (how: ratio, rate, odds,
+ * spread): the model's own log-parameters into ph and their standard errors
+ * into se (NaN for those at an edge of the box), c's reparametrisations off
  * meanwhile
  */
 static void

@@ -146,9 +146,6 @@ bgnbd_shop(test_rng *g, int homogeneous_rates, btyd_row *rows)
  */
 static const int pnbd_ridge_shops[] = {28, 59, 122, 132, 150, 157};
 
-/* under valgrind (HVC_UNIT_QUICK) the first of them only */
-#define PNBD_RIDGE_SHOPS (getenv("HVC_UNIT_QUICK") != NULL ? 1 : 6)
-
 static void
 btyd_shops(void)
 {
@@ -158,6 +155,8 @@ btyd_shops(void)
 				shop,
 				ridge = 0,
 				ridge_ok = 0,
+				/* under valgrind (HVC_UNIT_QUICK) the first of them only */
+				nridge = getenv("HVC_UNIT_QUICK") != NULL ? 1 : 6,
 				failed[2][2] = {{0, 0}, {0, 0}};
 
 	if (rows == NULL)
@@ -179,7 +178,7 @@ btyd_shops(void)
 				failed[way][0]++;
 			if (mbgnbd_fit(rows, n, NULL, &mo, &ll, &rep) != HVC_OK || !rep.converged)
 				failed[way][1]++;
-			if (way == 0 && ridge < PNBD_RIDGE_SHOPS && shop == pnbd_ridge_shops[ridge])
+			if (way == 0 && ridge < nridge && shop == pnbd_ridge_shops[ridge])
 			{
 				pnbd_params po;
 
@@ -199,7 +198,7 @@ btyd_shops(void)
 		  failed[0][0], failed[0][1]);
 	CHECK(failed[1][0] <= 1 && failed[1][1] <= 1,
 		  "with homogeneous purchase rates too (%d, %d do not)", failed[1][0], failed[1][1]);
-	CHECK(ridge == PNBD_RIDGE_SHOPS && ridge_ok == ridge,
+	CHECK(ridge == nridge && ridge_ok == ridge,
 		  "Pareto/NBD converges at beta/alpha->inf on the BG/NBD shops where s and beta ran off together (%d of %d)",
 		  ridge_ok, ridge);
 	free(rows);
