@@ -7,8 +7,9 @@
  *     current snapshot's tier columns; per customer the metrics, predictions
  *     (snapshot_forecast.c caches them per (frequency, recency, age)) and the
  *     value; the row goes into a tuplesort by value (snapshot_rows.c), the
- *     recency, frequency and revenue into datum tuplesorts for the RFM
- *     quintile breaks and the churn risk into a histogram of its distinct
+ *     recency, frequency and revenue into break sorts for the RFM quintile
+ *     breaks (histograms of few distinct values, else radix-bucketed
+ *     temporary files) and the churn risk into a histogram of its distinct
  *     values (snapshot_rank.c).  Tuplesorts spill to disk beyond work_mem.
  *   pass 2: the sorted rows in value order get their value rank, cumulative
  *     share, tier (and tier carry-over), RFM scores, segment and churn
@@ -89,8 +90,12 @@ extern void forecast_predict(ForecastCache *fc, const StageCustomer *c, Predicti
 typedef struct BreakSort
 {
 	struct valcount_hash *hist;	/* distinct values and counts, while few */
-	Tuplesortstate *sort;		/* then every value */
-	MemoryContext cxt;			/* where the sort goes */
+	/* then every value in a temporary file, counted per radix bucket */
+	struct BufFile *file;
+	int64	   *buckets;
+	double	   *pending;		/* values not yet written to the file */
+	int			npending;
+	MemoryContext cxt;			/* where the file and the counts go */
 	int64		n;
 } BreakSort;
 extern void break_sort_begin(BreakSort *bs);

@@ -1,7 +1,7 @@
 /*
  * snapshot_rank.c — the order statistics of a refresh, streamed (see
  * snapshot.h): RFM quintile breaks from a histogram of few distinct values
- * or a float8 tuplesort (which spills beyond work_mem), and the churn-risk percentile (cume_dist) from a
+ * or radix buckets over a temporary file, and the churn-risk percentile (cume_dist) from a
  * histogram of the distinct churn risks.  A churn risk is a function of the
  * customer's (frequency, recency, age) triple, so the histogram has at most
  * one entry per distinct triple, not per customer.
@@ -14,6 +14,7 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/buffile.h"
 #include "common/hashfn.h"
 #include "utils/memutils.h"
 
@@ -101,32 +102,78 @@ value_counts_sorted(valcount_hash *h, long *m)
 
 /*
  * A break sort starts as a histogram of the distinct values (a recency in
- * days or an order count takes few); past BREAK_HIST_MAX distinct values it
- * moves them into a float8 tuplesort, which spills beyond work_mem.  Either
- * way the percentiles are those of the same values (-0.0 counts as 0.0 in
- * the histogram: the breaks are only compared with).
+ * days or an order count takes few).  Past BREAK_HIST_MAX distinct values it
+ * writes every value to a temporary file and counts the values per radix
+ * bucket: the leading RADIX_BITS bits of the value in an order-preserving
+ * form (sign, exponent and four mantissa bits: 16 buckets per power of two).
+ * A percentile reads the values at two positions; the counts tell which
+ * buckets hold them, and one read of the file sorts only those buckets'
+ * values, in a tuplesort (which spills beyond work_mem should one bucket
+ * hold most of them).  Sorting every value, as the break sorts did before,
+ * spilled 500 000 of them to disk at the default work_mem.  Either way the
+ * percentiles are those of the same values (-0.0 counts as 0.0: the breaks
+ * are only compared with).
  */
 #define BREAK_HIST_MAX 4096
+#define RADIX_BITS 16
+#define RADIX_BUCKETS (1 << RADIX_BITS)
+#define PENDING_MAX ((int) (BLCKSZ / sizeof(double)))
+
+/* v's bits in an order that compares as the values do (NaN last, as float8's) */
+static inline uint64
+order_bits(double v)
+{
+	uint64		bits;
+
+	if (isnan(v))
+		return PG_UINT64_MAX;
+	memcpy(&bits, &v, sizeof(bits));
+	return (bits >> 63) != 0 ? ~bits : bits | (UINT64CONST(1) << 63);
+}
+
+static inline int
+radix_bucket(double v)
+{
+	return (int) (order_bits(v) >> (64 - RADIX_BITS));
+}
 
 void
 break_sort_begin(BreakSort *bs)
 {
+	memset(bs, 0, sizeof(*bs));
 	bs->hist = valcount_create(CurrentMemoryContext, 256, NULL);
 	bs->cxt = CurrentMemoryContext;
-	bs->sort = NULL;
-	bs->n = 0;
 }
 
+static void
+radix_flush(BreakSort *bs)
+{
+	if (bs->npending > 0)
+		BufFileWrite(bs->file, bs->pending, bs->npending * sizeof(double));
+	bs->npending = 0;
+}
+
+static inline void
+radix_put(BreakSort *bs, double v)
+{
+	bs->buckets[radix_bucket(v)]++;
+	bs->pending[bs->npending++] = v;
+	if (bs->npending == PENDING_MAX)
+		radix_flush(bs);
+}
+
+/* from the histogram to the file and the bucket counts */
 static void
 break_sort_spill(BreakSort *bs)
 {
 	valcount_iterator it;
 	ValueCount *e;
-	/* the sort lives as long as the break sort (puts may come from a per-row context) */
+	/* they live as long as the break sort (puts may come from a per-row context) */
 	MemoryContext outer = MemoryContextSwitchTo(bs->cxt);
 
-	bs->sort = tuplesort_begin_datum(FLOAT8OID, Float8LessOperator, InvalidOid, false,
-									 work_mem, NULL, TUPLESORT_NONE);
+	bs->file = BufFileCreateTemp(false);
+	bs->buckets = palloc0(RADIX_BUCKETS * sizeof(int64));
+	bs->pending = palloc(PENDING_MAX * sizeof(double));
 	MemoryContextSwitchTo(outer);
 	valcount_start_iterate(bs->hist, &it);
 	while ((e = valcount_iterate(bs->hist, &it)) != NULL)
@@ -134,7 +181,7 @@ break_sort_spill(BreakSort *bs)
 		int64		k;
 
 		for (k = 0; k < e->count; k++)
-			tuplesort_putdatum(bs->sort, Float8GetDatum(e->v), false);
+			radix_put(bs, e->v);
 		CHECK_FOR_INTERRUPTS();
 	}
 	valcount_destroy(bs->hist);
@@ -152,7 +199,7 @@ break_sort_put(BreakSort *bs, double v)
 			break_sort_spill(bs);
 		return;
 	}
-	tuplesort_putdatum(bs->sort, Float8GetDatum(v), false);
+	radix_put(bs, value_key(v));
 }
 
 /* the sorted values at positions lo[i] and lo[i] + 1, from the histogram */
@@ -183,37 +230,104 @@ hist_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at
 	bs->hist = NULL;
 }
 
-/* the sorted values at positions lo[i] and lo[i] + 1, in one pass over the sort */
-static void
-sort_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at_hi)
+/*
+ * The values of the buckets that hold positions lo[i] and lo[i] + 1, sorted
+ * (*kept of them), and where lo[i] falls among them (at[i]).  Positions lo[i]
+ * and lo[i] + 1 stay neighbours there: buckets between theirs are empty.
+ */
+static Tuplesortstate *
+radix_sort_wanted(BreakSort *bs, const int64 *lo, int np, int64 *at, int64 *kept)
 {
-	int64		k;
-	int			i;
+	bool	   *want = palloc0(RADIX_BUCKETS * sizeof(bool));
+	int64		start = 0;
+	int			b,
+				i;
+	size_t		got;
+	Tuplesortstate *sort;
+	MemoryContext outer;
 
-	tuplesort_performsort(bs->sort);
-	for (k = 0; k < bs->n; k++)
+	*kept = 0;
+	for (b = 0; b < RADIX_BUCKETS; b++)
+	{
+		int64		end = start + bs->buckets[b];	/* positions start .. end - 1 */
+
+		for (i = 0; i < np; i++)
+		{
+			if (lo[i] >= start && lo[i] < end)
+			{
+				want[b] = true;
+				at[i] = *kept + (lo[i] - start);
+			}
+			if (lo[i] + 1 >= start && lo[i] + 1 < end)
+				want[b] = true;
+		}
+		if (want[b])
+			*kept += bs->buckets[b];
+		start = end;
+	}
+	outer = MemoryContextSwitchTo(bs->cxt);
+	sort = tuplesort_begin_datum(FLOAT8OID, Float8LessOperator, InvalidOid, false,
+								 work_mem, NULL, TUPLESORT_NONE);
+	MemoryContextSwitchTo(outer);
+	radix_flush(bs);
+	if (BufFileSeek(bs->file, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("hvc: could not rewind a percentile's temporary file: %m")));
+	while ((got = BufFileRead(bs->file, bs->pending, PENDING_MAX * sizeof(double))) > 0)
+	{
+		int			k,
+					nv = (int) (got / sizeof(double));
+
+		if (got % sizeof(double) != 0)
+			elog(ERROR, "hvc: a percentile's temporary file ends inside a value");
+		for (k = 0; k < nv; k++)
+			if (want[radix_bucket(bs->pending[k])])
+				tuplesort_putdatum(sort, Float8GetDatum(bs->pending[k]), false);
+		CHECK_FOR_INTERRUPTS();
+	}
+	BufFileClose(bs->file);
+	bs->file = NULL;
+	pfree(bs->buckets);
+	pfree(bs->pending);
+	pfree(want);
+	return sort;
+}
+
+/* the sorted values at positions lo[i] and lo[i] + 1, in one pass over the wanted buckets */
+static void
+radix_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at_hi)
+{
+	int64	   *at = palloc0(np * sizeof(int64));
+	int64		kept,
+				k;
+	int			i;
+	Tuplesortstate *sort = radix_sort_wanted(bs, lo, np, at, &kept);
+
+	tuplesort_performsort(sort);
+	for (k = 0; k < kept; k++)
 	{
 		Datum		d;
 		bool		isnull;
 		double		v;
 
-		if (!hvc_tuplesort_getdatum(bs->sort, true, &d, &isnull))
+		if (!hvc_tuplesort_getdatum(sort, true, &d, &isnull))
 			elog(ERROR, "hvc: a percentile sort returned fewer values than it was given");
 		v = DatumGetFloat8(d);
 		for (i = 0; i < np; i++)
 		{
-			if (k == lo[i])
+			if (k == at[i])
 				at_lo[i] = v;
-			if (k == lo[i] + 1)
+			if (k == at[i] + 1)
 				at_hi[i] = v;
 		}
 		/* the positions grow with ps: past the last one, the rest is not needed */
-		if (k > lo[np - 1])
+		if (k > at[np - 1])
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
-	tuplesort_end(bs->sort);
-	bs->sort = NULL;
+	tuplesort_end(sort);
+	pfree(at);
 }
 
 /*
@@ -221,7 +335,7 @@ sort_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at
  * from the sorted values: pos = p (n - 1), lo = floor(pos),
  * v[lo] + (v[lo + 1] - v[lo]) (pos - lo), or the last value when lo + 1 is
  * past the end.  The values at the positions it reads are picked out of the
- * histogram or of one pass over the sorted stream.
+ * histogram or of the sorted values of the buckets that hold them.
  */
 bool
 break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out)
@@ -242,7 +356,7 @@ break_sort_percentiles(BreakSort *bs, const double *ps, int np, double *out)
 	if (bs->hist != NULL)
 		hist_values_at(bs, lo, np, at_lo, at_hi);
 	else
-		sort_values_at(bs, lo, np, at_lo, at_hi);
+		radix_values_at(bs, lo, np, at_lo, at_hi);
 	for (i = 0; i < np; i++)
 	{
 		if (bs->n == 0)

@@ -110,3 +110,42 @@ SELECT st.max_tenure_days,
 \set VERBOSITY sqlstate
 SELECT hvc._snapshot_stats(0);
 \set VERBOSITY default
+
+-- Break sorts past 4096 distinct values (src/snapshot_rank.c): every value
+-- counted per radix bucket, then only the buckets that hold the positions a
+-- percentile reads are sorted.  9000 customers: 7200 distinct revenues in
+-- two buckets (1000.01 .. 1089.98, a bucket spans 52.43), ties at 50, net
+-- refunders; tickets as many; at work_mem 64kB the sorts of those buckets
+-- spill.  The scores and the two percentiles as SQL computes them.
+CREATE TABLE rb_sales AS
+SELECT c AS customer_id, timestamptz '2024-01-01 12:00+00' + (c % 300) * interval '1 day' AS ordered_at,
+       CASE WHEN c % 10 = 0 THEN 1 WHEN c % 10 = 9 THEN 50 ELSE 1000 + c::numeric / 100 END AS amount
+  FROM generate_series(1, 9000) c
+UNION ALL   -- refunds beyond the purchase: net refunders
+SELECT c, timestamptz '2024-01-01 13:00+00' + (c % 300) * interval '1 day', -(2 + c::numeric / 100)
+  FROM generate_series(10, 9000, 10) c
+UNION ALL   -- a second purchase day: repeat gaps, and tickets of half the revenue
+SELECT c, timestamptz '2024-01-01 12:00+00' + (c % 300 + 1 + c % 41) * interval '1 day', 0
+  FROM generate_series(3, 9000, 3) c;
+SELECT hvc.register_source('public.rb_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
+UPDATE hvc.config SET model = 'none', value_basis = 'historic_clv';
+SET work_mem = '64kB';
+SELECT hvc.refresh_now('2025-01-01') IS NOT NULL AS refreshed;
+RESET work_mem;
+SELECT count(*) AS customers, count(DISTINCT revenue) AS revenues, count(*) FILTER (WHERE revenue < 0) AS net_refunders,
+       count(DISTINCT avg_order_value) AS tickets
+  FROM hvc.customer_snapshot;
+WITH b AS (
+    SELECT percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY revenue) AS mb
+      FROM hvc.customer_snapshot)
+SELECT (SELECT array_agg(round(x::numeric, 4)) FROM unnest(b.mb) x) AS revenue_breaks,
+       count(*) FILTER (WHERE s.m_score <> 1 + (s.revenue > b.mb[1])::int + (s.revenue > b.mb[2])::int
+                                              + (s.revenue > b.mb[3])::int + (s.revenue > b.mb[4])::int) AS m_wrong
+  FROM hvc.customer_snapshot s, b
+ GROUP BY b.mb;
+SELECT i.premium_ticket_from,
+       i.premium_ticket_from = round((percentile_cont(0.8) WITHIN GROUP (ORDER BY c.avg_order_value))::numeric, 3) AS premium_ok,
+       i.median_repeat_gap_days = percentile_cont(0.5) WITHIN GROUP (ORDER BY c.avg_days_between_orders) AS median_gap_ok
+  FROM hvc.customer_snapshot c, hvc.snapshot_info i
+ GROUP BY i.premium_ticket_from, i.median_repeat_gap_days;
+DROP TABLE rb_sales CASCADE;
