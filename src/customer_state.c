@@ -227,14 +227,24 @@ void
 customer_state_summarize(CustomerState *s, CustomerSummary *out)
 {
 	customer_state_compact(s);
+	customer_state_summarize_fields(s, out);
+}
 
+/*
+ * The summary from the counters, times and set sizes alone (the sets
+ * compacted): the first and last purchase days are those of first_at and
+ * last_at.
+ */
+void
+customer_state_summarize_fields(const CustomerState *s, CustomerSummary *out)
+{
 	memset(out, 0, sizeof(*out));
 	out->orders = s->norders + s->unkeyed_orders;
 	out->purchase_days = s->ndays;
 	if (s->ndays == 0)
 		return;
 	out->frequency = s->ndays - 1;
-	out->recency_days = s->days[s->ndays - 1] - s->days[0];
+	out->recency_days = day_of_local_timestamp(s->last_at) - s->first_day;
 	if (out->frequency > 0)
 		out->monetary_value = ((double) s->revenue - (double) s->first_day_spend) /
 			HVC_AMOUNT_SCALE / out->frequency;

@@ -61,6 +61,7 @@ extern void customer_state_merge(CustomerState *into, const CustomerState *from)
 extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState *from);
 extern void customer_state_compact(CustomerState *s);
 extern void customer_state_summarize(CustomerState *s, CustomerSummary *out);
+extern void customer_state_summarize_fields(const CustomerState *s, CustomerSummary *out);
 extern bytea *customer_state_serialize(CustomerState *s);
 extern CustomerState *customer_state_deserialize(MemoryContext cxt,
 												 const char *data, Size len);
@@ -75,6 +76,7 @@ typedef struct StatePeek
 	int64		last_at;		/* local timestamp of the last purchase row */
 } StatePeek;
 extern void customer_state_peek(const char *data, Size len, StatePeek *out);
+extern void customer_state_fixed(const char *data, Size len, CustomerState *out);
 
 static inline DayNumber
 day_of_local_timestamp(int64 local_at)

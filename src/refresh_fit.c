@@ -379,10 +379,10 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 											   : HVC_UNITS_PER_MONTH_DAY));
 
 	/*
-	 * The stage is streamed through SPI (stage_scan): only the fit's rows are
-	 * kept, 32 bytes per customer (and 24 per repeat buyer for the spend
-	 * model); with model none only the totals, from the states' fixed
-	 * fields.  The result tuple is formed after SPI_finish, so everything it
+	 * The stage is streamed through SPI (stage_scan_fields: the states'
+	 * fixed fields, their sets not decoded): only the fit's rows are kept,
+	 * 32 bytes per customer (and 24 per repeat buyer for the spend model);
+	 * with model none only the totals.  The result tuple is formed after SPI_finish, so everything it
 	 * points to lives in callcxt.
 	 */
 	memset(&fr, 0, sizeof(fr));
@@ -392,8 +392,8 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "hvc: SPI_connect failed");
 	MemoryContextSwitchTo(callcxt);
-	stage_scan(&st, "SELECT customer_id, state FROM pg_temp._hvc_stage", InvalidOid, as_of_day,
-			   fr.keep ? collect_fit_row : NULL, &fr);
+	stage_scan_fields(&st, "SELECT customer_id, state FROM pg_temp._hvc_stage", InvalidOid, as_of_day,
+					  fr.keep ? collect_fit_row : NULL, &fr);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 	put(&rb, "rows_read", Int64GetDatum(st.rows_read));

@@ -158,6 +158,7 @@ typedef struct StageReceiver
 	DateADT		as_of_day;
 	stage_visit_fn visit;
 	void	   *arg;
+	bool		fields_only;	/* visits get states without their sets */
 	MemoryContext outer;		/* the caller's: visit runs in it */
 	MemoryContext scratch;		/* deserialised states, reset every STAGE_BATCH rows */
 	int			pending;
@@ -199,7 +200,8 @@ stage_receiver_slot(TupleTableSlot *slot, DestReceiver *self)
 	Datum		key = slot_getattr(slot, 1, &key_null);
 	Datum		sd = slot_getattr(slot, 2, &state_null);
 	bytea	   *b;
-	CustomerState *s;
+	CustomerState *s,
+				fixed;
 	CustomerSummary sum;
 	StageCustomer c;
 
@@ -226,8 +228,18 @@ stage_receiver_slot(TupleTableSlot *slot, DestReceiver *self)
 	}
 	else
 	{
-		s = customer_state_deserialize(r->scratch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
-		customer_state_summarize(s, &sum);
+		if (r->fields_only)
+		{
+			/* counts, sums, times and set sizes: the sets not decoded */
+			s = &fixed;
+			customer_state_fixed(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), s);
+			customer_state_summarize_fields(s, &sum);
+		}
+		else
+		{
+			s = customer_state_deserialize(r->scratch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+			customer_state_summarize(s, &sum);
+		}
 		MemoryContextSwitchTo(r->outer);
 		if (count_stage_row(stage, key_null, s->rows, s->skipped, s->purchase_rows))
 		{
@@ -253,9 +265,9 @@ stage_receiver_destroy(DestReceiver *self)
  * The query runs into a receiver that hands each row's slot to visit: no
  * copy of the rows into an SPI tuple table, no forming of heap tuples.
  */
-void
-stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
-		   stage_visit_fn visit, void *arg)
+static void
+scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
+	 stage_visit_fn visit, void *arg, bool fields_only)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	StageReceiver r;
@@ -276,6 +288,7 @@ stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 	r.as_of_day = as_of_day;
 	r.visit = visit;
 	r.arg = arg;
+	r.fields_only = fields_only;
 	r.outer = outer;
 	r.scratch = AllocSetContextCreate(outer, "hvc stage batch", ALLOCSET_DEFAULT_SIZES);
 
@@ -292,4 +305,18 @@ stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 	SPI_freeplan(plan);
 	MemoryContextSwitchTo(outer);
 	MemoryContextDelete(r.scratch);
+}
+
+void
+stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
+		   stage_visit_fn visit, void *arg)
+{
+	scan(stage, query, key_type, as_of_day, visit, arg, false);
+}
+
+void
+stage_scan_fields(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
+				  stage_visit_fn visit, void *arg)
+{
+	scan(stage, query, key_type, as_of_day, visit, arg, true);
 }

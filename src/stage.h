@@ -75,6 +75,14 @@ typedef void (*stage_visit_fn) (void *arg, const StageCustomer *c, TupleTableSlo
 
 extern void stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 					   stage_visit_fn visit, void *arg);
+/*
+ * The same, each state read without its sets (customer_state_fixed): the
+ * visit's c->state has no days or orders (NULL), only their counts.  For
+ * readers of the summary alone: the model fits.  A state whose sets are
+ * corrupt passes here; the builder's decode of the same stage rejects it.
+ */
+extern void stage_scan_fields(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
+							  stage_visit_fn visit, void *arg);
 
 /*
  * Read all of _hvc_stage (needs SPI connected), checking that its columns
