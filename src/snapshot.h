@@ -81,10 +81,6 @@ extern int64 snapshot_value_cents(const SnapshotArgs *a, const StageCustomer *c,
 								  const Prediction *p, double score);
 extern double snapshot_numeric_float8(Datum num);
 
-/* snapshot_forecast.c: purchase-model forecasts cached per triple */
-typedef struct ForecastCache ForecastCache;
-extern ForecastCache *forecast_cache_create(const ModelSet *ms, DateADT as_of_day, double unit);
-extern void forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out);
 
 /* snapshot_rank.c: quantile breaks and cume_dist, streamed */
 typedef struct BreakSort
@@ -112,8 +108,17 @@ typedef struct CumeDist CumeDist;
 extern CumeDist *cume_dist_create(void);
 extern void cume_dist_add(CumeDist *cd, double v);
 extern void cume_dist_finish(CumeDist *cd);
+extern void cume_dist_add_n(CumeDist *cd, double v, int64 n);
 /* share of the added values at most v (v must have been added) */
 extern double cume_dist_of(CumeDist *cd, double v);
+
+/* snapshot_forecast.c: purchase-model forecasts cached per triple */
+typedef struct ForecastCache ForecastCache;
+extern ForecastCache *forecast_cache_create(const ModelSet *ms, DateADT as_of_day, double unit);
+extern void forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out);
+/* the churn risks of the customers predicted for go to churn, counted per triple */
+extern void forecast_cache_count_churn(ForecastCache *fc, CumeDist *churn);
+extern void forecast_cache_flush_churn(ForecastCache *fc);
 
 /* snapshot_rows.c: the row between the passes, and the output row */
 /* a field added here (or to StageCustomer) is packed too: pack_row in snapshot_rows.c */

@@ -124,9 +124,16 @@ pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 
 	r.c = *c;					/* (row_sort_put does not keep c.state) */
 	cohort_counts_add(p1->cohorts, c->state);
-	/* computed on the Citus workers (citus_predict.c), or here */
+	/*
+	 * computed on the Citus workers (citus_predict.c), or here: then the
+	 * cache counts the churn risk (forecast_cache_count_churn)
+	 */
 	if (p1->precomputed && !slot_attisnull(slot, 9))
+	{
 		prediction_from_array(DatumGetArrayTypeP(slot_getattr(slot, 9, &isnull)), &r.pred);
+		if (isfinite(r.pred.churn_risk))
+			cume_dist_add(p1->churn, r.pred.churn_risk);
+	}
 	else
 		forecast_predict(p1->forecasts, c, &r.pred);
 	if (p1->a->basis == BASIS_SCORE && score_null)
@@ -155,8 +162,6 @@ pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 	break_sort_put(&p1->recency, -(double) (p1->a->as_of_day - c->last_day));
 	break_sort_put(&p1->frequency, (double) c->orders);
 	break_sort_put(&p1->monetary, (double) c->revenue);
-	if (isfinite(r.pred.churn_risk))
-		cume_dist_add(p1->churn, r.pred.churn_risk);
 	p1->n++;
 }
 
@@ -443,6 +448,7 @@ build(FunctionCallInfo fcinfo, snapshot_sink_fn sink, void *sink_arg)
 	p1.a = &a;
 	p1.forecasts = forecast_cache_create(&a.ms, a.as_of_day, a.unit);
 	p1.churn = cume_dist_create();
+	forecast_cache_count_churn(p1.forecasts, p1.churn);
 	p1.cohorts = cohort_counts_create(callcxt);
 	row_sort_begin(&p1.rows, key_type);
 	break_sort_begin(&p1.recency);
@@ -464,6 +470,7 @@ build(FunctionCallInfo fcinfo, snapshot_sink_fn sink, void *sink_arg)
 	(void) set_config_option("enable_nestloop", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	stage_scan(&st, query, key_type, a.as_of_day, pass1_visit, &p1);
+	forecast_cache_flush_churn(p1.forecasts);
 	AtEOXact_GUC(true, gucs);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);

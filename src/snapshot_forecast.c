@@ -20,6 +20,7 @@
 #include <math.h>
 
 #include "common/hashfn.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "snapshot.h"
@@ -37,6 +38,7 @@ typedef struct TripleEntry
 {
 	TripleKey	key;
 	char		status;			/* simplehash's */
+	int64		customers;		/* seen since the churn risks were last handed on */
 	PurchaseForecast fc;
 } TripleEntry;
 
@@ -109,14 +111,39 @@ struct ForecastCache
 	long		pair_entries;
 	int			nhorizons;		/* -1: not used */
 	double		horizons[BGNBD_BRACKETS_MAX];
+	CumeDist   *churn;			/* NULL, or where the customers' churn risks go */
 };
 
 /* the pairs' cache holds up to this many entries (about 1 KB each: 34 MB) */
 #define PAIR_CACHE_MAX	(1 << 15)
 
+/*
+ * Each cached triple's churn risk, as many times as customers had the triple
+ * since the last hand-over: one histogram insert per triple instead of one
+ * per customer (a churn risk is a function of the triple).
+ */
+void
+forecast_cache_flush_churn(ForecastCache *fc)
+{
+	triples_iterator it;
+	TripleEntry *e;
+
+	if (fc->churn == NULL || fc->hash == NULL)
+		return;
+	triples_start_iterate(fc->hash, &it);
+	while ((e = triples_iterate(fc->hash, &it)) != NULL)
+	{
+		if (e->customers > 0 && isfinite(e->fc.churn_risk))
+			cume_dist_add_n(fc->churn, e->fc.churn_risk, e->customers);
+		e->customers = 0;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 static void
 forecast_cache_reset(ForecastCache *fc)
 {
+	forecast_cache_flush_churn(fc);
 	if (fc->hash != NULL)
 		triples_destroy(fc->hash);
 	fc->hash = triples_create(fc->cxt, 4096, NULL);
@@ -176,6 +203,17 @@ forecast_via_pair(ForecastCache *fc, int32 frequency, int32 recency_days, int32 
 	model_set_forecast_expected(ms, x, t_x, T, expected, out);
 }
 
+/*
+ * From now on the cache hands the churn risks of the customers it predicts
+ * for to churn (cume_dist_add_n), on each reset and at
+ * forecast_cache_flush_churn; the caller adds none itself.
+ */
+void
+forecast_cache_count_churn(ForecastCache *fc, CumeDist *churn)
+{
+	fc->churn = churn;
+}
+
 ForecastCache *
 forecast_cache_create(const ModelSet *ms, DateADT as_of_day, double unit)
 {
@@ -226,7 +264,9 @@ forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out)
 		else
 			model_set_forecast(fc->ms, c->frequency, key.recency_days / fc->unit,
 							   key.age_days / fc->unit, &e->fc);
+		e->customers = 0;
 		fc->entries++;
 	}
+	e->customers++;
 	model_set_predict(fc->ms, &e->fc, c->frequency, c->monetary, out);
 }

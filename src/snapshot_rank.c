@@ -61,17 +61,23 @@ value_key(double v)
 	return v == 0.0 ? 0.0 : v;
 }
 
-/* count one more v */
+/* count n more v */
 static inline ValueCount *
-value_count_add(valcount_hash *h, double v)
+value_count_add_n(valcount_hash *h, double v, int64 n)
 {
 	bool		found;
 	ValueCount *e = valcount_insert(h, value_key(v), &found);
 
 	if (!found)
 		e->count = 0;
-	e->count++;
+	e->count += n;
 	return e;
+}
+
+static inline ValueCount *
+value_count_add(valcount_hash *h, double v)
+{
+	return value_count_add_n(h, v, 1);
 }
 
 static int
@@ -403,8 +409,14 @@ cume_dist_create(void)
 void
 cume_dist_add(CumeDist *cd, double v)
 {
-	value_count_add(cd->hash, v);
-	cd->n++;
+	cume_dist_add_n(cd, v, 1);
+}
+
+void
+cume_dist_add_n(CumeDist *cd, double v, int64 n)
+{
+	value_count_add_n(cd->hash, v, n);
+	cd->n += n;
 }
 
 void
