@@ -86,11 +86,12 @@ extern double snapshot_numeric_float8(Datum num);
 typedef struct BreakSort
 {
 	struct valcount_hash *hist;	/* distinct values and counts, while few */
-	/* then every value in a temporary file, counted per radix bucket */
-	struct BufFile *file;
+	/* then every value counted per radix bucket, kept in memory up to work_mem, beyond in a temporary file */
 	int64	   *buckets;
-	double	   *pending;		/* values not yet written to the file */
-	int			npending;
+	double	   *values;			/* those not (yet) in the file */
+	int			nvalues,
+				cap;
+	struct BufFile *file;		/* NULL while they fit */
 	MemoryContext cxt;			/* where the file and the counts go */
 	int64		n;
 } BreakSort;

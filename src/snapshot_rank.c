@@ -1,7 +1,7 @@
 /*
  * snapshot_rank.c — the order statistics of a refresh, streamed (see
  * snapshot.h): RFM quintile breaks from a histogram of few distinct values
- * or radix buckets over a temporary file, and the churn-risk percentile (cume_dist) from a
+ * or radix buckets over the values, and the churn-risk percentile (cume_dist) from a
  * histogram of the distinct churn risks.  A churn risk is a function of the
  * customer's (frequency, recency, age) triple, so the histogram has at most
  * one entry per distinct triple, not per customer.
@@ -109,21 +109,25 @@ value_counts_sorted(valcount_hash *h, long *m)
 /*
  * A break sort starts as a histogram of the distinct values (a recency in
  * days or an order count takes few).  Past BREAK_HIST_MAX distinct values it
- * writes every value to a temporary file and counts the values per radix
- * bucket: the leading RADIX_BITS bits of the value in an order-preserving
- * form (sign, exponent and four mantissa bits: 16 buckets per power of two).
- * A percentile reads the values at two positions; the counts tell which
- * buckets hold them, and one read of the file sorts only those buckets'
- * values, in a tuplesort (which spills beyond work_mem should one bucket
- * hold most of them).  Sorting every value, as the break sorts did before,
- * spilled 500 000 of them to disk at the default work_mem.  Either way the
- * percentiles are those of the same values (-0.0 counts as 0.0: the breaks
- * are only compared with).
+ * keeps every value, in memory up to work_mem and beyond in a temporary
+ * file, and counts the values per radix bucket: the leading RADIX_BITS bits
+ * of the value in an order-preserving form (sign, exponent and four mantissa
+ * bits: 16 buckets per power of two).  A percentile reads the values at two
+ * positions; the counts tell which buckets hold them, and one read of the
+ * values sorts only those buckets' values, in a tuplesort (which spills
+ * beyond work_mem should one bucket hold most of them).  Sorting every
+ * value, as the break sorts did before, spilled 500 000 of them to disk at
+ * the default work_mem.  Either way the percentiles are those of the same
+ * values (-0.0 counts as 0.0: the breaks are only compared with).
  */
+#ifdef HVC_SMALL_CACHES			/* the assertion-enabled test build: radix buckets at once */
+#define BREAK_HIST_MAX 4
+#else
 #define BREAK_HIST_MAX 4096
+#endif
 #define RADIX_BITS 16
 #define RADIX_BUCKETS (1 << RADIX_BITS)
-#define PENDING_MAX ((int) (BLCKSZ / sizeof(double)))
+#define VALUES_INITIAL 1024
 
 /* v's bits in an order that compares as the values do (NaN last, as float8's) */
 static inline uint64
@@ -151,24 +155,41 @@ break_sort_begin(BreakSort *bs)
 	bs->cxt = CurrentMemoryContext;
 }
 
+/*
+ * The value array is full: twice as large while that stays within work_mem,
+ * else its values go to the temporary file (created on the first spill).
+ */
 static void
-radix_flush(BreakSort *bs)
+radix_make_room(BreakSort *bs)
 {
-	if (bs->npending > 0)
-		BufFileWrite(bs->file, bs->pending, bs->npending * sizeof(double));
-	bs->npending = 0;
+	MemoryContext outer;
+
+	if ((Size) bs->cap * 2 * sizeof(double) <= (Size) work_mem * 1024 && bs->file == NULL)
+	{
+		bs->cap *= 2;
+		bs->values = repalloc_huge(bs->values, (Size) bs->cap * sizeof(double));
+		return;
+	}
+	if (bs->file == NULL)
+	{
+		outer = MemoryContextSwitchTo(bs->cxt);
+		bs->file = BufFileCreateTemp(false);
+		MemoryContextSwitchTo(outer);
+	}
+	BufFileWrite(bs->file, bs->values, bs->nvalues * sizeof(double));
+	bs->nvalues = 0;
 }
 
 static inline void
 radix_put(BreakSort *bs, double v)
 {
 	bs->buckets[radix_bucket(v)]++;
-	bs->pending[bs->npending++] = v;
-	if (bs->npending == PENDING_MAX)
-		radix_flush(bs);
+	if (bs->nvalues == bs->cap)
+		radix_make_room(bs);
+	bs->values[bs->nvalues++] = v;
 }
 
-/* from the histogram to the file and the bucket counts */
+/* from the histogram to the value array and the bucket counts */
 static void
 break_sort_spill(BreakSort *bs)
 {
@@ -177,9 +198,9 @@ break_sort_spill(BreakSort *bs)
 	/* they live as long as the break sort (puts may come from a per-row context) */
 	MemoryContext outer = MemoryContextSwitchTo(bs->cxt);
 
-	bs->file = BufFileCreateTemp(false);
 	bs->buckets = palloc0(RADIX_BUCKETS * sizeof(int64));
-	bs->pending = palloc(PENDING_MAX * sizeof(double));
+	bs->cap = VALUES_INITIAL;
+	bs->values = palloc(bs->cap * sizeof(double));
 	MemoryContextSwitchTo(outer);
 	valcount_start_iterate(bs->hist, &it);
 	while ((e = valcount_iterate(bs->hist, &it)) != NULL)
@@ -236,6 +257,18 @@ hist_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at
 	bs->hist = NULL;
 }
 
+/* the values of the wanted buckets into the sort */
+static void
+put_wanted(Tuplesortstate *sort, const bool *want, const double *v, int n)
+{
+	int			k;
+
+	for (k = 0; k < n; k++)
+		if (want[radix_bucket(v[k])])
+			tuplesort_putdatum(sort, Float8GetDatum(v[k]), false);
+	CHECK_FOR_INTERRUPTS();
+}
+
 /*
  * The values of the buckets that hold positions lo[i] and lo[i] + 1, sorted
  * (*kept of them), and where lo[i] falls among them (at[i]).  Positions lo[i]
@@ -248,7 +281,6 @@ radix_sort_wanted(BreakSort *bs, const int64 *lo, int np, int64 *at, int64 *kept
 	int64		start = 0;
 	int			b,
 				i;
-	size_t		got;
 	Tuplesortstate *sort;
 	MemoryContext outer;
 
@@ -275,27 +307,29 @@ radix_sort_wanted(BreakSort *bs, const int64 *lo, int np, int64 *at, int64 *kept
 	sort = tuplesort_begin_datum(FLOAT8OID, Float8LessOperator, InvalidOid, false,
 								 work_mem, NULL, TUPLESORT_NONE);
 	MemoryContextSwitchTo(outer);
-	radix_flush(bs);
-	if (BufFileSeek(bs->file, 0, 0, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("hvc: could not rewind a percentile's temporary file: %m")));
-	while ((got = BufFileRead(bs->file, bs->pending, PENDING_MAX * sizeof(double))) > 0)
+	if (bs->file == NULL)
+		put_wanted(sort, want, bs->values, bs->nvalues);
+	else
 	{
-		int			k,
-					nv = (int) (got / sizeof(double));
+		size_t		got;
 
-		if (got % sizeof(double) != 0)
-			elog(ERROR, "hvc: a percentile's temporary file ends inside a value");
-		for (k = 0; k < nv; k++)
-			if (want[radix_bucket(bs->pending[k])])
-				tuplesort_putdatum(sort, Float8GetDatum(bs->pending[k]), false);
-		CHECK_FOR_INTERRUPTS();
+		/* the values still in memory follow those in the file */
+		BufFileWrite(bs->file, bs->values, bs->nvalues * sizeof(double));
+		if (BufFileSeek(bs->file, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("hvc: could not rewind a percentile's temporary file: %m")));
+		while ((got = BufFileRead(bs->file, bs->values, (Size) bs->cap * sizeof(double))) > 0)
+		{
+			if (got % sizeof(double) != 0)
+				elog(ERROR, "hvc: a percentile's temporary file ends inside a value");
+			put_wanted(sort, want, bs->values, (int) (got / sizeof(double)));
+		}
+		BufFileClose(bs->file);
+		bs->file = NULL;
 	}
-	BufFileClose(bs->file);
-	bs->file = NULL;
 	pfree(bs->buckets);
-	pfree(bs->pending);
+	pfree(bs->values);
 	pfree(want);
 	return sort;
 }
