@@ -382,8 +382,8 @@ hvc_fit_models(PG_FUNCTION_ARGS)
 	 * The stage is streamed through SPI (stage_scan_fields: the states'
 	 * fixed fields, their sets not decoded): only the fit's rows are kept,
 	 * 32 bytes per customer (and 24 per repeat buyer for the spend model);
-	 * with model none only the totals.  The result tuple is formed after SPI_finish, so everything it
-	 * points to lives in callcxt.
+	 * with model none only the totals.  The result tuple is formed after
+	 * SPI_finish, so everything it points to lives in callcxt.
 	 */
 	memset(&fr, 0, sizeof(fr));
 	fr.as_of_day = as_of_day;

@@ -8,9 +8,11 @@
  *     (snapshot_forecast.c caches them per (frequency, recency, age)) and the
  *     value; the row goes into a tuplesort by value (snapshot_rows.c), the
  *     recency, frequency and revenue into break sorts for the RFM quintile
- *     breaks (histograms of few distinct values, else radix-bucketed
- *     temporary files) and the churn risk into a histogram of its distinct
- *     values (snapshot_rank.c).  Tuplesorts spill to disk beyond work_mem.
+ *     breaks (histograms of few distinct values, else every value counted
+ *     per radix bucket, in memory up to work_mem and beyond in a temporary
+ *     file), and the churn risk, counted per triple, into a histogram of its
+ *     distinct values (snapshot_rank.c).  Tuplesorts spill to disk beyond
+ *     work_mem.
  *   pass 2: the sorted rows in value order get their value rank, cumulative
  *     share, tier (and tier carry-over), RFM scores, segment and churn
  *     percentile, and go out (snapshot_rows.c).
@@ -81,12 +83,11 @@ extern int64 snapshot_value_cents(const SnapshotArgs *a, const StageCustomer *c,
 								  const Prediction *p, double score);
 extern double snapshot_numeric_float8(Datum num);
 
-
 /* snapshot_rank.c: quantile breaks and cume_dist, streamed */
 typedef struct BreakSort
 {
 	struct valcount_hash *hist;	/* distinct values and counts, while few */
-	/* then every value counted per radix bucket, kept in memory up to work_mem, beyond in a temporary file */
+	/* then every value, counted per radix bucket: in memory up to work_mem, beyond in a file */
 	int64	   *buckets;
 	double	   *values;			/* those not (yet) in the file */
 	int			nvalues,
