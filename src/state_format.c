@@ -330,6 +330,26 @@ read_v2_sets(Reader *r, CustomerState *s)
 		corrupt("state length does not match its set sizes");
 }
 
+/* the checked fields f, g (as check_fixed_fields takes them) into s; its sets untouched */
+static void
+state_from_fields(const int64 *f, const int32 *g, CustomerState *s)
+{
+	s->rows = f[0];
+	s->skipped = f[1];
+	s->purchase_rows = f[2];
+	s->refund_rows = f[3];
+	s->unkeyed_orders = f[4];
+	s->revenue = f[5];
+	s->margin = f[6];
+	s->margin_rows = f[7];
+	s->first_at = f[8];
+	s->last_at = f[9];
+	s->first_day_spend = f[10];
+	s->first_day = g[0];
+	s->ndays = g[1];
+	s->norders = g[2];
+}
+
 CustomerState *
 customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
 {
@@ -347,20 +367,7 @@ customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
 		read_v2_fields(&r, f, g);
 
 	s = MemoryContextAllocZero(cxt, sizeof(CustomerState));
-	s->rows = f[0];
-	s->skipped = f[1];
-	s->purchase_rows = f[2];
-	s->refund_rows = f[3];
-	s->unkeyed_orders = f[4];
-	s->revenue = f[5];
-	s->margin = f[6];
-	s->margin_rows = f[7];
-	s->first_at = f[8];
-	s->last_at = f[9];
-	s->first_day_spend = f[10];
-	s->first_day = g[0];
-	s->ndays = g[1];
-	s->norders = g[2];
+	state_from_fields(f, g, s);
 	s->days_cap = Max(g[1], INITIAL_SET_CAPACITY);
 	s->orders_cap = Max(g[2], INITIAL_SET_CAPACITY);
 	s->days = MemoryContextAlloc(cxt, s->days_cap * sizeof(DayNumber));
@@ -460,18 +467,5 @@ customer_state_fixed(const char *data, Size len, CustomerState *out)
 
 	peek_fields(data, len, f, g);
 	memset(out, 0, sizeof(*out));
-	out->rows = f[0];
-	out->skipped = f[1];
-	out->purchase_rows = f[2];
-	out->refund_rows = f[3];
-	out->unkeyed_orders = f[4];
-	out->revenue = f[5];
-	out->margin = f[6];
-	out->margin_rows = f[7];
-	out->first_at = f[8];
-	out->last_at = f[9];
-	out->first_day_spend = f[10];
-	out->first_day = g[0];
-	out->ndays = g[1];
-	out->norders = g[2];
+	state_from_fields(f, g, out);
 }
