@@ -2,10 +2,13 @@
  * snapshot_forecast.c — per-customer predictions with the purchase model's
  * forecast computed once per distinct (frequency, recency, age) triple (see
  * snapshot.h).  The triples come in any order, so the forecasts are cached
- * in a hash table; when it reaches FORECAST_CACHE_MAX entries (about 70 MB)
+ * in a hash table; when it reaches FORECAST_CACHE_MAX entries (about 90 MB)
  * it is emptied and filled again, so memory stays bounded whatever the
  * number of customers and a refresh with more distinct triples than that
- * only computes some forecasts twice.
+ * only computes some forecasts twice.  The table's entries are small (the
+ * key and the number of the triple's forecast): it holds about twice as
+ * many slots as triples and is zeroed at each growth, while the forecasts
+ * go to an array in chunks, written once each.
  *
  * Under BG/NBD the expensive part of a forecast, the 2F1 of E[Y] at each
  * month of the CLV horizon, depends on (frequency, age) only, not on
@@ -47,9 +50,18 @@ typedef struct TripleEntry
 {
 	TripleKey	key;
 	char		status;			/* simplehash's */
-	int64		customers;		/* seen since the churn risks were last handed on */
-	PurchaseForecast fc;
+	uint32		slot;			/* its TripleForecast */
 } TripleEntry;
+
+typedef struct TripleForecast
+{
+	PurchaseForecast fc;
+	int64		customers;		/* seen since the churn risks were last handed on */
+} TripleForecast;
+
+/* the forecasts' array: chunks of FORECAST_CHUNK, allocated as they fill */
+#define FORECAST_CHUNK_BITS 13
+#define FORECAST_CHUNK (1 << FORECAST_CHUNK_BITS)
 
 typedef struct PairKey
 {
@@ -114,6 +126,8 @@ struct ForecastCache
 	MemoryContext cxt;
 	triples_hash *hash;
 	long		entries;
+	MemoryContext chunk_cxt;	/* the forecasts' chunks */
+	TripleForecast **chunks;	/* [FORECAST_CACHE_MAX / FORECAST_CHUNK] */
 	/* BG/NBD: the brackets per (frequency, age) at the horizons */
 	MemoryContext pair_cxt;		/* the pairs' hash and brackets */
 	pairs_hash *pairs;
@@ -123,7 +137,7 @@ struct ForecastCache
 	CumeDist   *churn;			/* NULL, or where the customers' churn risks go */
 };
 
-/* the pairs' cache holds up to this many entries (about 1 KB each: 34 MB) */
+/* the pairs' cache holds up to this many entries (at most about 1 KB each: 34 MB) */
 #ifdef HVC_SMALL_CACHES
 #define PAIR_CACHE_MAX	4
 #else
@@ -135,20 +149,26 @@ struct ForecastCache
  * since the last hand-over: one histogram insert per triple instead of one
  * per customer (a churn risk is a function of the triple).
  */
+static inline TripleForecast *
+triple_forecast(ForecastCache *fc, uint32 slot)
+{
+	return &fc->chunks[slot >> FORECAST_CHUNK_BITS][slot & (FORECAST_CHUNK - 1)];
+}
+
 void
 forecast_cache_flush_churn(ForecastCache *fc)
 {
-	triples_iterator it;
-	TripleEntry *e;
+	long		i;
 
 	if (fc->churn == NULL || fc->hash == NULL)
 		return;
-	triples_start_iterate(fc->hash, &it);
-	while ((e = triples_iterate(fc->hash, &it)) != NULL)
+	for (i = 0; i < fc->entries; i++)
 	{
-		if (e->customers > 0 && isfinite(e->fc.churn_risk))
-			cume_dist_add_n(fc->churn, e->fc.churn_risk, e->customers);
-		e->customers = 0;
+		TripleForecast *t = triple_forecast(fc, (uint32) i);
+
+		if (t->customers > 0 && isfinite(t->fc.churn_risk))
+			cume_dist_add_n(fc->churn, t->fc.churn_risk, t->customers);
+		t->customers = 0;
 		CHECK_FOR_INTERRUPTS();
 	}
 }
@@ -159,8 +179,33 @@ forecast_cache_reset(ForecastCache *fc)
 	forecast_cache_flush_churn(fc);
 	if (fc->hash != NULL)
 		triples_destroy(fc->hash);
+	if (fc->chunk_cxt == NULL)
+	{
+		fc->chunk_cxt = AllocSetContextCreate(fc->cxt, "hvc forecast chunks", ALLOCSET_DEFAULT_SIZES);
+		fc->chunks = MemoryContextAllocZero(fc->cxt, sizeof(TripleForecast *) *
+											((FORECAST_CACHE_MAX + FORECAST_CHUNK - 1) / FORECAST_CHUNK));
+	}
+	else
+	{
+		MemoryContextReset(fc->chunk_cxt);
+		memset(fc->chunks, 0, sizeof(TripleForecast *) *
+			   ((FORECAST_CACHE_MAX + FORECAST_CHUNK - 1) / FORECAST_CHUNK));
+	}
 	fc->hash = triples_create(fc->cxt, 4096, NULL);
 	fc->entries = 0;
+}
+
+/* a new triple's forecast: the next slot of the array */
+static uint32
+triple_forecast_new(ForecastCache *fc)
+{
+	uint32		slot = (uint32) fc->entries;
+
+	if (fc->chunks[slot >> FORECAST_CHUNK_BITS] == NULL)
+		fc->chunks[slot >> FORECAST_CHUNK_BITS] =
+			MemoryContextAlloc(fc->chunk_cxt, sizeof(TripleForecast) * FORECAST_CHUNK);
+	fc->entries++;
+	return slot;
 }
 
 static void
@@ -201,8 +246,16 @@ forecast_via_pair(ForecastCache *fc, int32 frequency, int32 recency_days, int32 
 		e->br = NULL;
 		if (bgnbd_brackets_compute(&ms->purchase.u.bgnbd, fc->horizons, fc->nhorizons, x, T, &br))
 		{
-			e->br = MemoryContextAlloc(fc->pair_cxt, sizeof(bgnbd_brackets));
-			memcpy(e->br, &br, sizeof(bgnbd_brackets));
+			/*
+			 * only the brackets in use: lo[0..n) (and hi[] when near_one,
+			 * the only case bgnbd_expected_from_brackets reads it), not the
+			 * whole struct of BGNBD_BRACKETS_MAX each (1 KB a pair)
+			 */
+			Size		len = br.near_one ? sizeof(bgnbd_brackets) :
+				offsetof(bgnbd_brackets, lo) + sizeof(double) * br.n;
+
+			e->br = MemoryContextAlloc(fc->pair_cxt, len);
+			memcpy(e->br, &br, len);
 		}
 		fc->pair_entries++;
 	}
@@ -255,6 +308,7 @@ forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out)
 {
 	TripleKey	key;
 	TripleEntry *e;
+	TripleForecast *t;
 	bool		found;
 
 	if (!fc->ms->usable)
@@ -272,14 +326,17 @@ forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out)
 	e = triples_insert(fc->hash, key, &found);
 	if (!found)
 	{
+		e->slot = triple_forecast_new(fc);
+		t = triple_forecast(fc, e->slot);
 		if (fc->nhorizons > 0)
-			forecast_via_pair(fc, c->frequency, key.recency_days, key.age_days, &e->fc);
+			forecast_via_pair(fc, c->frequency, key.recency_days, key.age_days, &t->fc);
 		else
 			model_set_forecast(fc->ms, c->frequency, key.recency_days / fc->unit,
-							   key.age_days / fc->unit, &e->fc);
-		e->customers = 0;
-		fc->entries++;
+							   key.age_days / fc->unit, &t->fc);
+		t->customers = 0;
 	}
-	e->customers++;
-	model_set_predict(fc->ms, &e->fc, c->frequency, c->monetary, out);
+	else
+		t = triple_forecast(fc, e->slot);
+	t->customers++;
+	model_set_predict(fc->ms, &t->fc, c->frequency, c->monetary, out);
 }
