@@ -57,6 +57,7 @@ typedef struct SnapshotArgs
 	ValueBasis	basis;
 	double		unit;			/* days per time unit */
 	Datum	   *segments;		/* RFM_CELLS text */
+	Datum	   *cells;			/* RFM_CELLS text: '111' .. '555' */
 	Datum	   *tier_lo;		/* int8: first value rank of each tier */
 	Datum	   *tier_names;		/* text */
 	Datum	   *tier_ranks;		/* int4 */

@@ -96,6 +96,26 @@ snapshot_basis_of(const char *name)
  * moves, which the build records in hvc.tier_history (history_write.c);
  * NULL records none (the first snapshot, or a caller that is not a refresh).
  */
+/* a->cells: the rfm_cell texts, by rfm_cell_index */
+static void
+snapshot_cell_names(SnapshotArgs *a)
+{
+	int			r,
+				f,
+				m;
+
+	a->cells = palloc(sizeof(Datum) * RFM_CELLS);
+	for (r = 1; r <= 5; r++)
+		for (f = 1; f <= 5; f++)
+			for (m = 1; m <= 5; m++)
+			{
+				char		cell[4];
+
+				snprintf(cell, sizeof(cell), "%d%d%d", r, f, m);
+				a->cells[rfm_cell_index(r, f, m)] = CStringGetTextDatum(cell);
+			}
+}
+
 void
 snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a)
 {
@@ -127,6 +147,7 @@ snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a)
 	a->segments = array_elems(PG_GETARG_ARRAYTYPE_P(6), TEXTOID, "segment_of_cell", &nseg);
 	if (nseg != RFM_CELLS)
 		bad_arg(psprintf("segment_of_cell must have %d cells, got %d", RFM_CELLS, nseg));
+	snapshot_cell_names(a);
 	a->tier_names = array_elems(PG_GETARG_ARRAYTYPE_P(8), TEXTOID, "tier_name", &a->ntiers);
 	a->tier_lo = array_elems(PG_GETARG_ARRAYTYPE_P(7), INT8OID, "tier_lo", &n2);
 	a->tier_ranks = array_elems(PG_GETARG_ARRAYTYPE_P(9), INT4OID, "tier_rank", &n3);

@@ -351,7 +351,6 @@ snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k, Datum *va
 	int64		historic = a->has_margin ? (c->has_margin ? c->margin : 0) : c->revenue;
 	DateADT		as_of_day = a->as_of_day;
 	int			t = k->tier;
-	char		cell[4];
 
 	memset(nulls, false, SNAPSHOT_NATTS * sizeof(bool));
 	values[0] = c->customer;
@@ -379,8 +378,7 @@ snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k, Datum *va
 	values[16] = Int32GetDatum(k->r);
 	values[17] = Int32GetDatum(k->f);
 	values[18] = Int32GetDatum(k->m);
-	snprintf(cell, sizeof(cell), "%d%d%d", k->r, k->f, k->m);
-	values[19] = CStringGetTextDatum(cell);
+	values[19] = a->cells[rfm_cell_index(k->r, k->f, k->m)];
 	values[20] = a->segments[rfm_cell_index(k->r, k->f, k->m)];
 	values[21] = amount_to_cents_numeric(historic);
 	nulls[22] = !isfinite(p->p_alive);
