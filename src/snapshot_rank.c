@@ -80,28 +80,40 @@ value_count_add(valcount_hash *h, double v)
 	return value_count_add_n(h, v, 1);
 }
 
-static int
-cmp_value_count(const void *a, const void *b)
+/* an entry of the table and its value, sorted by value (sort_value_refs) */
+typedef struct ValueRef
 {
-	double		x = (*(ValueCount *const *) a)->v;
-	double		y = (*(ValueCount *const *) b)->v;
+	double		v;
+	ValueCount *e;
+} ValueRef;
 
-	return (x > y) - (x < y);
-}
+#define ST_SORT sort_value_refs
+#define ST_ELEMENT_TYPE ValueRef
+#define ST_COMPARE(a, b) (((a)->v > (b)->v) - ((a)->v < (b)->v))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
-/* the table's entries in ascending order of value (*m of them) */
-static ValueCount **
+/*
+ * the table's entries in ascending order of value (*m of them); the values
+ * beside the pointers, so that the sort compares without reading the table
+ */
+static ValueRef *
 value_counts_sorted(valcount_hash *h, long *m)
 {
-	ValueCount **order = palloc_extended(Max(h->members, 1) * sizeof(ValueCount *), MCXT_ALLOC_HUGE);
+	ValueRef   *order = palloc_extended(Max(h->members, 1) * sizeof(ValueRef), MCXT_ALLOC_HUGE);
 	valcount_iterator it;
 	ValueCount *e;
 	long		k = 0;
 
 	valcount_start_iterate(h, &it);
 	while ((e = valcount_iterate(h, &it)) != NULL)
-		order[k++] = e;
-	qsort(order, k, sizeof(ValueCount *), cmp_value_count);
+	{
+		order[k].v = e->v;
+		order[k++].e = e;
+	}
+	sort_value_refs(order, k);
 	*m = k;
 	return order;
 }
@@ -234,21 +246,21 @@ static void
 hist_values_at(BreakSort *bs, const int64 *lo, int np, double *at_lo, double *at_hi)
 {
 	long		m;
-	ValueCount **order = value_counts_sorted(bs->hist, &m);
+	ValueRef   *order = value_counts_sorted(bs->hist, &m);
 	long		j;
 	int64		start = 0;
 	int			i;
 
 	for (j = 0; j < m; j++)
 	{
-		int64		end = start + order[j]->count;	/* positions start .. end - 1 */
+		int64		end = start + order[j].e->count;	/* positions start .. end - 1 */
 
 		for (i = 0; i < np; i++)
 		{
 			if (lo[i] >= start && lo[i] < end)
-				at_lo[i] = order[j]->v;
+				at_lo[i] = order[j].v;
 			if (lo[i] + 1 >= start && lo[i] + 1 < end)
-				at_hi[i] = order[j]->v;
+				at_hi[i] = order[j].v;
 		}
 		start = end;
 	}
@@ -457,14 +469,14 @@ void
 cume_dist_finish(CumeDist *cd)
 {
 	long		m;
-	ValueCount **order = value_counts_sorted(cd->hash, &m);
+	ValueRef   *order = value_counts_sorted(cd->hash, &m);
 	long		k;
 	int64		running = 0;
 
 	for (k = 0; k < m; k++)
 	{
-		running += order[k]->count;
-		order[k]->at_most = running;
+		running += order[k].e->count;
+		order[k].e->at_most = running;
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(order);
