@@ -22,8 +22,9 @@
 #      back; 10 % from new customers), 0.01 % of the lines updated (amount),
 #      0.01 % deleted;
 #      in trigger mode it first times an insert of a thousandth of the lines
-#      (at least 10 000) with and without the triggers, five rolled-back
-#      rounds each way (the medians), and 2000 single-row INSERT statements
+#      (at least 10 000) with and without the triggers, seven rolled-back
+#      rounds each way after an untimed one (the medians), and 2000
+#      single-row INSERT statements
 #      each way: the triggers' cost per row;
 #   3. times an incremental refresh (the backtest is reused), then a full one
 #      (full => true: the source read again, the backtest recomputed) of the
@@ -146,23 +147,28 @@ for mode in $modes; do
     if [ "$mode" = trigger ]; then
         # The triggers' cost per row: an insert of a thousandth of the
         # table (at least 10 000 lines) with the triggers off and on, in
-        # five alternating rounds each rolled back; the medians' difference
-        # (one 1 % insert each way varied by more than the triggers cost).
+        # seven alternating rounds each rolled back, after one untimed
+        # round each way (the first rounds extend the table); the medians'
+        # difference (one 1 % insert each way varied by more than the
+        # triggers cost, and five rounds without the warm-up once gave a
+        # negative difference).
         probe=$(( lines / 1000 > 10000 ? lines / 1000 : 10000 ))
         probe_sql="INSERT INTO sales (line_id, order_id, customer_id, ordered_at, amount, margin)
                    SELECT -g, -g, 1 + (hashint8extended(g, 99) & 1073741823) % $customers,
                           timestamptz '2025-06-29 00:00+00' + (g % 86000) * interval '1 second', 10 + g % 90, 3 + g % 20
                      FROM generate_series(1, $probe) g"
         probe_off=(); probe_on=()
-        for k in 1 2 3 4 5; do
+        timed_rolled_back off "$probe_sql" 4 >/dev/null
+        timed_rolled_back on "$probe_sql" 4 >/dev/null
+        for k in 1 2 3 4 5 6 7; do
             for way in off on; do
                 t=$(timed_rolled_back $way "$probe_sql" 4)
                 if [ $way = off ]; then probe_off+=("$t"); else probe_on+=("$t"); fi
             done
         done
-        m_off=$(printf '%s\n' "${probe_off[@]}" | sort -g | sed -n 3p)
-        m_on=$(printf '%s\n' "${probe_on[@]}" | sort -g | sed -n 3p)
-        echo "insert of $probe lines, 5 rounds each way (rolled back): median $m_off s without the triggers, $m_on s with them: $(psqlq -c "SELECT round((($m_on - $m_off) / $probe * 1e6)::numeric, 2)") us per row (runs: off ${probe_off[*]}; on ${probe_on[*]})"
+        m_off=$(printf '%s\n' "${probe_off[@]}" | sort -g | sed -n 4p)
+        m_on=$(printf '%s\n' "${probe_on[@]}" | sort -g | sed -n 4p)
+        echo "insert of $probe lines, 7 rounds each way after a warm-up (rolled back): median $m_off s without the triggers, $m_on s with them: $(psqlq -c "SELECT round((($m_on - $m_off) / $probe * 1e6)::numeric, 2)") us per row (runs: off ${probe_off[*]}; on ${probe_on[*]})"
         t_on=$(timed "$(changes_sql $round)")
         n_ins=$(psqlq -c "SELECT count(*) FROM hvc.inserted_rows")
         echo "1 % insert ($n_ins lines) with the triggers: $t_on s"
