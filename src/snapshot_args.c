@@ -85,17 +85,6 @@ snapshot_basis_of(const char *name)
 	return BASIS_REVENUE;		/* keep the compiler quiet */
 }
 
-/*
- * (customer_proto anyelement, m hvc._model_params, as_of_day date,
- *  timezone text, has_margin boolean, basis text, segment_of_cell text[],
- *  tier_lo bigint[], tier_name text[], tier_rank integer[],
- *  tier_high boolean[], refreshed timestamptz, refresh_id bigint
- *  [, move_reason text DEFAULT NULL])
- *
- * move_reason (not in a 0.1.0 catalog): the reason of this refresh's tier
- * moves, which the build records in hvc.tier_history (history_write.c);
- * NULL records none (the first snapshot, or a caller that is not a refresh).
- */
 /* a->cells: the rfm_cell texts, by rfm_cell_index */
 static void
 snapshot_cell_names(SnapshotArgs *a)
@@ -116,6 +105,17 @@ snapshot_cell_names(SnapshotArgs *a)
 			}
 }
 
+/*
+ * (customer_proto anyelement, m hvc._model_params, as_of_day date,
+ *  timezone text, has_margin boolean, basis text, segment_of_cell text[],
+ *  tier_lo bigint[], tier_name text[], tier_rank integer[],
+ *  tier_high boolean[], refreshed timestamptz, refresh_id bigint
+ *  [, move_reason text DEFAULT NULL])
+ *
+ * move_reason (not in a 0.1.0 catalog): the reason of this refresh's tier
+ * moves, which the build records in hvc.tier_history (history_write.c);
+ * NULL records none (the first snapshot, or a caller that is not a refresh).
+ */
 void
 snapshot_args(FunctionCallInfo fcinfo, SnapshotArgs *a)
 {

@@ -62,6 +62,7 @@ typedef struct TripleForecast
 /* the forecasts' array: chunks of FORECAST_CHUNK, allocated as they fill */
 #define FORECAST_CHUNK_BITS 13
 #define FORECAST_CHUNK (1 << FORECAST_CHUNK_BITS)
+#define FORECAST_NCHUNKS ((FORECAST_CACHE_MAX + FORECAST_CHUNK - 1) / FORECAST_CHUNK)
 
 typedef struct PairKey
 {
@@ -127,7 +128,7 @@ struct ForecastCache
 	triples_hash *hash;
 	long		entries;
 	MemoryContext chunk_cxt;	/* the forecasts' chunks */
-	TripleForecast **chunks;	/* [FORECAST_CACHE_MAX / FORECAST_CHUNK] */
+	TripleForecast **chunks;	/* [FORECAST_NCHUNKS] */
 	/* BG/NBD: the brackets per (frequency, age) at the horizons */
 	MemoryContext pair_cxt;		/* the pairs' hash and brackets */
 	pairs_hash *pairs;
@@ -144,17 +145,18 @@ struct ForecastCache
 #define PAIR_CACHE_MAX	(1 << 15)
 #endif
 
-/*
- * Each cached triple's churn risk, as many times as customers had the triple
- * since the last hand-over: one histogram insert per triple instead of one
- * per customer (a churn risk is a function of the triple).
- */
+/* the forecast in slot of the array */
 static inline TripleForecast *
 triple_forecast(ForecastCache *fc, uint32 slot)
 {
 	return &fc->chunks[slot >> FORECAST_CHUNK_BITS][slot & (FORECAST_CHUNK - 1)];
 }
 
+/*
+ * Each cached triple's churn risk, as many times as customers had the triple
+ * since the last hand-over: one histogram insert per triple instead of one
+ * per customer (a churn risk is a function of the triple).
+ */
 void
 forecast_cache_flush_churn(ForecastCache *fc)
 {
@@ -182,14 +184,12 @@ forecast_cache_reset(ForecastCache *fc)
 	if (fc->chunk_cxt == NULL)
 	{
 		fc->chunk_cxt = AllocSetContextCreate(fc->cxt, "hvc forecast chunks", ALLOCSET_DEFAULT_SIZES);
-		fc->chunks = MemoryContextAllocZero(fc->cxt, sizeof(TripleForecast *) *
-											((FORECAST_CACHE_MAX + FORECAST_CHUNK - 1) / FORECAST_CHUNK));
+		fc->chunks = MemoryContextAllocZero(fc->cxt, sizeof(TripleForecast *) * FORECAST_NCHUNKS);
 	}
 	else
 	{
 		MemoryContextReset(fc->chunk_cxt);
-		memset(fc->chunks, 0, sizeof(TripleForecast *) *
-			   ((FORECAST_CACHE_MAX + FORECAST_CHUNK - 1) / FORECAST_CHUNK));
+		memset(fc->chunks, 0, sizeof(TripleForecast *) * FORECAST_NCHUNKS);
 	}
 	fc->hash = triples_create(fc->cxt, 4096, NULL);
 	fc->entries = 0;
