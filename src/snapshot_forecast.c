@@ -35,8 +35,10 @@
  */
 #ifdef HVC_SMALL_CACHES
 #define FORECAST_CACHE_MAX	16
+#define FORECAST_CHUNK_BITS 2	/* four chunks of four forecasts */
 #else
 #define FORECAST_CACHE_MAX	(1 << 20)
+#define FORECAST_CHUNK_BITS 13
 #endif
 
 typedef struct TripleKey
@@ -60,7 +62,6 @@ typedef struct TripleForecast
 } TripleForecast;
 
 /* the forecasts' array: chunks of FORECAST_CHUNK, allocated as they fill */
-#define FORECAST_CHUNK_BITS 13
 #define FORECAST_CHUNK (1 << FORECAST_CHUNK_BITS)
 #define FORECAST_NCHUNKS ((FORECAST_CACHE_MAX + FORECAST_CHUNK - 1) / FORECAST_CHUNK)
 
