@@ -26,7 +26,7 @@
 #include "utils/array.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
-#include "utils/hsearch.h"
+#include "common/hashfn.h"
 #include "utils/memutils.h"
 
 #include "customer_state.h"
@@ -98,9 +98,40 @@ typedef struct CohortEntry
 	int64		customers;
 } CohortEntry;
 
+/*
+ * While counting: an open-addressing hash table (lib/simplehash.h) of the
+ * keys, one probe per key with an inlined hash, where a dynahash lookup
+ * cost a function call for the hash and one for the key comparison (a
+ * customer adds a key per month with a purchase: a few million lookups for
+ * long histories).
+ */
+typedef struct CohortSlot
+{
+	int64		key;
+	char		status;			/* simplehash's */
+	int64		customers;
+} CohortSlot;
+
+static inline uint32
+cohort_key_hash(int64 key)
+{
+	return hash_combine(murmurhash32((uint32) key), murmurhash32((uint32) ((uint64) key >> 32)));
+}
+
+#define SH_PREFIX cohort
+#define SH_ELEMENT_TYPE CohortSlot
+#define SH_KEY_TYPE int64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) cohort_key_hash(k)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 struct CohortCounts
 {
-	HTAB	   *counts;
+	cohort_hash *counts;
 };
 
 /* month index of a day: year * 12 + month - 1 */
@@ -115,17 +146,21 @@ month_of_day(DayNumber d)
 	return y * 12 + m - 1;
 }
 
+/* the day number of the first day of month index m */
+static DayNumber
+first_day_of_month(int32 m)
+{
+	int32		y = m >= 0 ? m / 12 : -((-m + 11) / 12);
+
+	return date2j(y, m - y * 12 + 1, 1) - POSTGRES_EPOCH_JDATE;
+}
+
 CohortCounts *
 cohort_counts_create(MemoryContext cxt)
 {
 	CohortCounts *cc = MemoryContextAllocZero(cxt, sizeof(CohortCounts));
-	HASHCTL		ctl;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(CohortEntry);
-	ctl.hcxt = cxt;
-	cc->counts = hash_create("hvc cohorts", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cc->counts = cohort_create(cxt, 256, NULL);
 	return cc;
 }
 
@@ -138,21 +173,23 @@ static int
 cohort_keys_of(const CustomerState *s, int64 *keys)
 {
 	int32		i,
-				first,
-				last = -1;
+				first;
 	int			n = 0;
+	DayNumber	next_month = 0; /* the first day of the month after the last key's */
 
 	if (s->ndays == 0 || s->purchase_rows == 0)
 		return 0;
 	first = month_of_day(s->days[0]);
 	for (i = 0; i < s->ndays; i++)
 	{
-		int32		m = month_of_day(s->days[i]);
+		int32		m;
 
-		/* days increase: each month once */
-		if (m != last)
-			keys[n++] = ((int64) first << 32) | (uint32) (m - first);
-		last = m;
+		/* days increase: each month once, the month of a day worked out once per month */
+		if (i > 0 && s->days[i] < next_month)
+			continue;
+		m = month_of_day(s->days[i]);
+		keys[n++] = ((int64) first << 32) | (uint32) (m - first);
+		next_month = first_day_of_month(m + 1);
 	}
 	return n;
 }
@@ -168,7 +205,7 @@ cohort_counts_add(CohortCounts *cc, const CustomerState *s)
 	for (i = 0; i < n; i++)
 	{
 		bool		found;
-		CohortEntry *e = hash_search(cc->counts, &keys[i], HASH_ENTER, &found);
+		CohortSlot *e = cohort_insert(cc->counts, keys[i], &found);
 
 		if (!found)
 			e->customers = 0;
@@ -191,18 +228,21 @@ cmp_entry(const void *x, const void *y)
 bytea *
 cohort_counts_bytes(CohortCounts *cc)
 {
-	long		n = hash_get_num_entries(cc->counts),
+	long		n = (long) cc->counts->members,
 				i = 0;
 	Size		len = (Size) n * sizeof(CohortEntry);
 	bytea	   *out = palloc(len + VARHDRSZ);
 	CohortEntry *rows = (CohortEntry *) VARDATA(out);
-	HASH_SEQ_STATUS it;
-	CohortEntry *e;
+	cohort_iterator it;
+	CohortSlot *e;
 
 	SET_VARSIZE(out, len + VARHDRSZ);
-	hash_seq_init(&it, cc->counts);
-	while ((e = hash_seq_search(&it)) != NULL)
-		rows[i++] = *e;
+	cohort_start_iterate(cc->counts, &it);
+	while ((e = cohort_iterate(cc->counts, &it)) != NULL)
+	{
+		rows[i].key = e->key;
+		rows[i++].customers = e->customers;
+	}
 	if (n > 1)
 		qsort(rows, n, sizeof(CohortEntry), cmp_entry);
 	return out;

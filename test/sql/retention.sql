@@ -89,6 +89,32 @@ SELECT * FROM hvc._cohort_rows('\x01000000ac8efeff'::bytea || '\x050000000000000
 SELECT * FROM hvc._cohort_rows('\xffffffffe85e0000'::bytea || '\x0500000000000000'::bytea);
 SELECT * FROM hvc._cohort_rows('\x01000000e85e0000'::bytea || '\xffffffffffffffff'::bytea);
 SELECT * FROM hvc._cohort_rows('\x01000000e85e0000'::bytea);
+-- The months of a state's purchase days (hvc._cohort_keys: (first month
+-- << 32) | months after it, one key per month with a purchase), worked out
+-- once per month: checked against the calendar months SQL gives, for
+-- customers buying every few days across month ends, year ends, a leap day
+-- and the years before Christ (astronomical years: 1 BC is year 0).
+CREATE TEMP TABLE cohort_days AS
+SELECT c, timestamp '2023-11-27 12:00' + (c * 7 + k * (c % 5 + 1) * 3) * interval '1 day' AS at
+  FROM generate_series(1, 40) c, generate_series(0, 60) k
+UNION ALL
+SELECT 41, timestamp '0002-11-20 12:00 BC' + k * 4 * interval '1 day' FROM generate_series(0, 200) k
+UNION ALL
+SELECT 42, timestamp '2024-02-28 23:00' + k * interval '1 hour' FROM generate_series(0, 30) k;
+WITH months AS (
+    SELECT c, ((CASE WHEN extract(year FROM at) < 0 THEN extract(year FROM at) + 1 ELSE extract(year FROM at) END) * 12
+               + extract(month FROM at) - 1)::bigint AS m
+      FROM cohort_days),
+expected AS (
+    SELECT c, array_agg(((f << 32) | (m - f)) ORDER BY m) AS keys
+      FROM (SELECT DISTINCT c, m, min(m) OVER (PARTITION BY c) AS f FROM months) z GROUP BY c),
+got AS (
+    SELECT c, hvc._cohort_keys(hvc.customer_state(at, 1::numeric, NULL::numeric, NULL::int, '2100-01-01', 'UTC')) AS keys
+      FROM cohort_days GROUP BY c)
+SELECT count(*) AS customers, count(*) FILTER (WHERE g.keys = e.keys) AS same_months,
+       sum(cardinality(g.keys)) AS keys
+  FROM got g JOIN expected e USING (c);
+DROP TABLE cohort_days;
 -- and hvc._snapshot_stats (the counts' source) only for this session's last build
 SELECT cohorts IS NOT NULL FROM hvc._snapshot_stats(0);
 \set VERBOSITY default
