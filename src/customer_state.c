@@ -206,6 +206,94 @@ customer_state_merge(CustomerState *into, const CustomerState *from)
 	}
 }
 
+/* whether every element of the sorted set sub is in the sorted set of */
+static bool
+days_within(const DayNumber *sub, int32 nsub, const DayNumber *of, int32 nof)
+{
+	int32		i,
+				j = 0;
+
+	for (i = 0; i < nsub; i++)
+	{
+		while (j < nof && of[j] < sub[i])
+			j++;
+		if (j == nof || of[j] != sub[i])
+			return false;
+	}
+	return true;
+}
+
+static bool
+keys_within(const int64 *sub, int32 nsub, const int64 *of, int32 nof)
+{
+	int32		i,
+				j = 0;
+
+	for (i = 0; i < nsub; i++)
+	{
+		while (j < nof && of[j] < sub[i])
+			j++;
+		if (j == nof || of[j] != sub[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Takes the rows r was built from out of s, when the rows that replaced
+ * them (already merged into s) have the same times, order keys and kinds
+ * (purchase, refund, skipped): an update of amounts or margins only.  Then
+ * only counters and sums change; the sets, the first and last purchase and
+ * the first purchase day stay.  False, s untouched, when r cannot be rows
+ * of s: more rows of a kind, a day or order s lacks, a purchase before s's
+ * first or after its last, a sum out of range, or counts no rows could
+ * give (customer_state_problem).
+ */
+bool
+customer_state_retract(CustomerState *s, CustomerState *r)
+{
+	int64		revenue,
+				margin,
+				first_day_spend = s->first_day_spend;
+	CustomerState t;
+
+	customer_state_compact(s);
+	customer_state_compact(r);
+	if (r->rows > s->rows || r->skipped > s->skipped ||
+		r->purchase_rows > s->purchase_rows || r->refund_rows > s->refund_rows ||
+		r->unkeyed_orders > s->unkeyed_orders || r->margin_rows > s->margin_rows ||
+		(r->purchase_rows > 0 && r->purchase_rows == s->purchase_rows))
+		return false;
+	if (r->purchase_rows > 0)
+	{
+		if (r->first_at < s->first_at || r->last_at > s->last_at || r->first_day < s->first_day)
+			return false;
+		if (r->first_day == s->first_day &&
+			pg_sub_s64_overflow(s->first_day_spend, r->first_day_spend, &first_day_spend))
+			return false;
+	}
+	if (!days_within(r->days, r->ndays, s->days, s->ndays) ||
+		!keys_within(r->orders, r->norders, s->orders, s->norders) ||
+		pg_sub_s64_overflow(s->revenue, r->revenue, &revenue) ||
+		pg_sub_s64_overflow(s->margin, r->margin, &margin))
+		return false;
+	t = *s;
+	t.rows -= r->rows;
+	t.skipped -= r->skipped;
+	t.purchase_rows -= r->purchase_rows;
+	t.refund_rows -= r->refund_rows;
+	t.unkeyed_orders -= r->unkeyed_orders;
+	t.margin_rows -= r->margin_rows;
+	t.revenue = revenue;
+	t.margin = margin;
+	t.first_day_spend = first_day_spend;
+	/* what no rows could give (more days than purchase rows, say): not s's rows */
+	if (customer_state_problem(&t) != NULL)
+		return false;
+	*s = t;
+	return true;
+}
+
 CustomerState *
 customer_state_copy(MemoryContext cxt, const CustomerState *from)
 {

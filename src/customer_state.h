@@ -59,6 +59,12 @@ extern void customer_state_add_purchase(CustomerState *s, int64 local_at,
 										int64 order_key);
 extern void customer_state_merge(CustomerState *into, const CustomerState *from);
 extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState *from);
+/*
+ * r's rows out of s, when the rows replacing them (merged into s) kept
+ * their times, order keys and kinds; false (s untouched) when r cannot be
+ * rows of s.  Compacts both.
+ */
+extern bool customer_state_retract(CustomerState *s, CustomerState *r);
 extern void customer_state_compact(CustomerState *s);
 extern void customer_state_summarize(CustomerState *s, CustomerSummary *out);
 extern void customer_state_summarize_fields(const CustomerState *s, CustomerSummary *out);
@@ -66,6 +72,8 @@ extern bytea *customer_state_serialize(CustomerState *s);
 extern CustomerState *customer_state_deserialize(MemoryContext cxt,
 												 const char *data, Size len);
 extern int	customer_state_format_version(void);
+/* what is wrong with s's counters, sums, times and set sizes, or NULL */
+extern const char *customer_state_problem(const CustomerState *s);
 
 /* The header of a serialised state (customer_state_peek). */
 typedef struct StatePeek

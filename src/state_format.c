@@ -144,8 +144,8 @@ rows_times_limit(int64 count)
  * adds up, every sum is within what that many rows of at most 10^13 each can
  * give, and purchase facts exist exactly when there are purchase rows.
  */
-static void
-check_fixed_fields(const int64 *f, const int32 *g)
+static const char *
+fixed_fields_problem(const int64 *f, const int32 *g)
 {
 	int64		used,
 				sum,
@@ -155,48 +155,75 @@ check_fixed_fields(const int64 *f, const int32 *g)
 
 	for (i = 0; i < 5; i++)
 		if (f[i] < 0)
-			corrupt("negative row count");
+			return "negative row count";
 	if (f[7] < 0)
-		corrupt("negative margin row count");
+		return "negative margin row count";
 	if (pg_add_s64_overflow(f[1], f[2], &sum) || pg_add_s64_overflow(sum, f[3], &sum) ||
 		f[0] != sum)
-		corrupt("row counts do not add up");
+		return "row counts do not add up";
 	used = f[2] + f[3];			/* no overflow: at most f[0] */
 	if (f[7] > used)
-		corrupt("more margin rows than rows used");
+		return "more margin rows than rows used";
 	/* purchases are >= 0 and refunds <= -0.0001, each below 10^13 in size */
 	upper = rows_times_limit(f[2]);
 	if (upper < PG_INT64_MAX)
 		upper -= f[3];
 	if (f[5] > upper || f[5] < -rows_times_limit(f[3]))
-		corrupt("net revenue out of the range its purchase and refund rows allow");
+		return "net revenue out of the range its purchase and refund rows allow";
 	if (f[6] > rows_times_limit(f[7]) || f[6] < -rows_times_limit(f[7]))
-		corrupt("margin out of the range its margin rows allow");
+		return "margin out of the range its margin rows allow";
 	if (f[2] == 0)
 	{
 		if (g[1] != 0 || g[2] != 0 || f[4] != 0 || f[10] != 0 ||
 			f[8] != 0 || f[9] != 0 || g[0] != 0)
-			corrupt("purchase facts without purchase rows");
-		return;
+			return "purchase facts without purchase rows";
+		return NULL;
 	}
 	if (g[1] < 1 || g[1] > f[2])
-		corrupt("purchase days inconsistent with purchase rows");
+		return "purchase days inconsistent with purchase rows";
 	if (f[4] > f[2] || (int64) g[2] + f[4] > f[2] || (int64) g[2] + f[4] < 1)
-		corrupt("orders inconsistent with purchase rows");
+		return "orders inconsistent with purchase rows";
 	if (!IS_VALID_TIMESTAMP(f[8]) || !IS_VALID_TIMESTAMP(f[9]) || f[8] > f[9])
-		corrupt("first/last purchase times out of range");
+		return "first/last purchase times out of range";
 	if (g[0] != day_of_local_timestamp(f[8]))
-		corrupt("first purchase day does not match first purchase time");
+		return "first purchase day does not match first purchase time";
 	if (f[2] == 1 && f[8] != f[9])
-		corrupt("one purchase row with two purchase times");
+		return "one purchase row with two purchase times";
 	if (f[10] < 0 || f[10] > rows_times_limit(f[2]))
-		corrupt("first-day spend out of the range its purchase rows allow");
+		return "first-day spend out of the range its purchase rows allow";
 	/* first-day spend is part of the purchases = revenue + refunds */
 	if (pg_sub_s64_overflow(f[10], f[5], &diff) ?
 		rows_times_limit(f[3]) < PG_INT64_MAX : diff > rows_times_limit(f[3]))
-		corrupt("first-day spend exceeds the purchases");
+		return "first-day spend exceeds the purchases";
 	if (g[1] == 1 && f[3] == 0 && f[10] != f[5])
-		corrupt("one purchase day without refunds, but first-day spend differs from revenue");
+		return "one purchase day without refunds, but first-day spend differs from revenue";
+	return NULL;
+}
+
+static void
+check_fixed_fields(const int64 *f, const int32 *g)
+{
+	const char *why = fixed_fields_problem(f, g);
+
+	if (why != NULL)
+		corrupt(why);
+}
+
+/*
+ * What is wrong with the fixed fields of s (counters, sums, times, first day
+ * and set sizes) as a state hvc.customer_state could produce, or NULL: the
+ * checks every state read passes, for a state worked out in memory (the
+ * retraction of rows, customer_state.c).
+ */
+const char *
+customer_state_problem(const CustomerState *s)
+{
+	int64		f[N_INT64_FIELDS] = {s->rows, s->skipped, s->purchase_rows, s->refund_rows,
+		s->unkeyed_orders, s->revenue, s->margin, s->margin_rows, s->first_at, s->last_at,
+	s->first_day_spend};
+	int32		g[3] = {s->first_day, s->ndays, s->norders};
+
+	return fixed_fields_problem(f, g);
 }
 
 /* ---------------------------------------------------------------------

@@ -2,14 +2,19 @@
  * state_store.c — helpers of the stored per-customer states that incremental
  * refresh keeps between refreshes (sql/parts/62_incremental.sql): the state
  * format version this build writes, a state's row counters, the merge of
- * a stored state with the state of rows logged since, and the state of the
- * rows without a customer key.
+ * a stored state with the state of rows logged since, the retraction of
+ * rows an update replaced, the kind of an amount (what decides whether an
+ * update only changed amounts), and the state of the rows without a
+ * customer key.
  */
 #include "postgres.h"
 #include "pg_compat.h"
 
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
+#include "amount.h"
 #include "customer_state.h"
 
 PG_FUNCTION_INFO_V1(hvc_state_format_version);
@@ -17,6 +22,8 @@ PG_FUNCTION_INFO_V1(hvc_state_rows);
 PG_FUNCTION_INFO_V1(hvc_state_skipped);
 PG_FUNCTION_INFO_V1(hvc_state_merge);
 PG_FUNCTION_INFO_V1(hvc_guest_state);
+PG_FUNCTION_INFO_V1(hvc_state_retract);
+PG_FUNCTION_INFO_V1(hvc_amount_class);
 
 /* hvc._state_format_version(): the version byte of the states this build writes. */
 Datum
@@ -65,6 +72,68 @@ hvc_state_merge(PG_FUNCTION_ARGS)
 	from = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 	customer_state_merge(into, from);
 	PG_RETURN_BYTEA_P(customer_state_serialize(into));
+}
+
+/*
+ * hvc._state_retract(state bytea, retract bytea): state without the rows
+ * retract was built from, where an update replaced them by rows of the same
+ * times, order keys and kinds that state already holds (trigger mode logs
+ * such updates as retracted and added rows: 63_row_log.sql).  Both are
+ * validated whole; NULL when retract cannot be rows of state
+ * (customer_state_retract).
+ */
+Datum
+hvc_state_retract(PG_FUNCTION_ARGS)
+{
+	bytea	   *a = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_PP(1);
+	CustomerState *s;
+	CustomerState *r;
+
+	s = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a));
+	r = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	if (!customer_state_retract(s, r))
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(customer_state_serialize(s));
+}
+
+/* the kinds of hvc._amount_class */
+#define AMOUNT_CLASS_SKIPPED	0
+#define AMOUNT_CLASS_PURCHASE	1
+#define AMOUNT_CLASS_REFUND		2
+#define AMOUNT_CLASS_TOO_LARGE	3
+
+/*
+ * hvc._amount_class(amount "any"): what an amount makes of its row, as the
+ * aggregate reads it (amount_from_datum): 0 skipped (NULL, NaN, Infinity),
+ * 1 a purchase (0 or more once rounded to 0.0001), 2 a refund, 3 beyond
+ * hvc's range (a refresh stops on it).  An integer, float or numeric type
+ * (a domain over one), else an error.
+ */
+Datum
+hvc_amount_class(PG_FUNCTION_ARGS)
+{
+	AmountKind	kind;
+	int64		units;
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+
+	if (!OidIsValid(type) || !amount_kind_for_type(getBaseType(type), &kind))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("hvc: an amount must be of an integer, float or numeric type, not %s",
+						OidIsValid(type) ? format_type_be(type) : "unknown")));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_INT32(AMOUNT_CLASS_SKIPPED);
+	switch (amount_from_datum(PG_GETARG_DATUM(0), kind, &units))
+	{
+		case AMOUNT_NOT_A_NUMBER:
+			PG_RETURN_INT32(AMOUNT_CLASS_SKIPPED);
+		case AMOUNT_OUT_OF_RANGE:
+			PG_RETURN_INT32(AMOUNT_CLASS_TOO_LARGE);
+		case AMOUNT_OK:
+			break;
+	}
+	PG_RETURN_INT32(units < 0 ? AMOUNT_CLASS_REFUND : AMOUNT_CLASS_PURCHASE);
 }
 
 /*

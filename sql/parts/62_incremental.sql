@@ -398,7 +398,9 @@ BEGIN
         END IF;
         -- inserted rows of the registered table: copied into the row log
         -- (63_row_log.sql), merged into the stored states by the next refresh;
-        -- updated rows: the keys of those whose mapped columns changed
+        -- updated rows: those whose amounts or margins alone changed copied
+        -- too (old and new), the keys of the others whose mapped columns
+        -- changed recorded
         IF TG_OP = 'INSERT' AND to_regclass('hvc.inserted_rows') IS NOT NULL THEN
             q := hvc._row_log_insert(TG_RELID);
         ELSIF TG_OP = 'UPDATE' THEN
@@ -425,7 +427,7 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION hvc._record_changes() IS
-    'Internal: statement trigger function of track_changes ''trigger'': copies inserted rows into hvc.inserted_rows and records the customer keys of updated rows whose mapped columns changed and of deleted rows in hvc.changed_customers (TRUNCATE: the next refresh is full). Never fails the triggering write for a reason of hvc''s.';
+    'Internal: statement trigger function of track_changes ''trigger'': copies inserted rows, and the old and new rows of updates that changed only amounts or margins, into hvc.inserted_rows, and records the customer keys of other updated rows whose mapped columns changed and of deleted rows in hvc.changed_customers (TRUNCATE: the next refresh is full). Never fails the triggering write for a reason of hvc''s.';
 
 -- ---------------------------------------------------------------------------
 -- The stage.
@@ -706,20 +708,30 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'hvc.refresh() calls it through hvc._stage; do not call it directly.';
     END IF;
-    SELECT 0::bigint AS merged_rows, 0::bigint AS merged_customers INTO merged;
+    SELECT 0::bigint AS merged_rows, 0::bigint AS merged_customers, 0::bigint AS retracted_rows,
+           0::bigint AS unfit INTO merged;
     PERFORM hvc._recompute_states(src, as_of_local, tz);
     unsettled := hvc._settle_row_log(t1, true);
     IF src.track_changes = 'trigger' THEN
-        merged := hvc._merge_row_log(src, as_of_local, tz);
+        SELECT m.merged_rows, m.merged_customers, m.retracted_rows, m.unfit INTO merged
+          FROM hvc._merge_row_log(src, as_of_local, tz) m;
     END IF;
     IF src.track_changes = 'column' THEN
-        merged := hvc._merge_column_delta();
+        SELECT m.merged_rows, m.merged_customers, 0::bigint AS retracted_rows, 0::bigint AS unfit INTO merged
+          FROM hvc._merge_column_delta() m;
     END IF;
     said := ARRAY[format('%s changed customer(s) recomputed', n_changed)];
-    IF merged.merged_rows > 0 THEN
+    IF merged.merged_rows > 0 AND merged.retracted_rows > 0 THEN
+        said := said || format('%s logged row(s) merged into %s customer(s), %s of them new amounts of updated rows (the old rows taken out)',
+                               merged.merged_rows, merged.merged_customers, merged.retracted_rows);
+    ELSIF merged.merged_rows > 0 THEN
         said := said || format(CASE WHEN src.track_changes = 'column' THEN '%s new row(s) merged into %s customer(s)'
                                     ELSE '%s inserted row(s) merged into %s customer(s)' END,
                                merged.merged_rows, merged.merged_customers);
+    END IF;
+    IF merged.unfit > 0 THEN
+        said := said || format('%s customer(s) whose updated rows did not fit their stored state left for the next refresh to recompute (rows written around the change triggers?)',
+                               merged.unfit);
     END IF;
     IF n_late > 0 THEN
         said := said || format('%s with rows skipped at the last as_of', n_late);

@@ -7,9 +7,14 @@
 -- merges them into the stored states (hvc._state_merge: the aggregate's
 -- own combine step, exact) instead of rereading the customers' histories:
 -- a day of orders costs what its rows cost, not what the customers'
--- histories cost.  UPDATE and DELETE still record keys
--- (hvc.changed_customers), whose customers are recomputed from the source;
--- an UPDATE only those of the rows whose mapped columns changed
+-- histories cost.  An UPDATE that changes only amounts or margins (each
+-- customer's changed rows keep their times, order ids and kinds: purchase,
+-- refund, skipped) is logged the same way: its old rows as retracted rows,
+-- its new rows as added ones; the refresh merges the added rows and takes
+-- the retracted ones out again (hvc._state_retract: only counters and
+-- sums change, so that is exact).  Other UPDATEs and every DELETE record
+-- keys (hvc.changed_customers), whose customers are recomputed from the
+-- source; an UPDATE only those of the rows whose mapped columns changed
 -- (hvc._row_log_update).
 --
 -- Exactly once.  A logged row must reach a state either through a merge or
@@ -44,6 +49,16 @@ CREATE OR REPLACE FUNCTION hvc._state_merge(a bytea, b bytea) RETURNS bytea
 AS 'MODULE_PATHNAME', 'hvc_state_merge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._state_merge(bytea, bytea) IS
     'Internal: the hvc.customer_state of the union of the rows two states were built from (both validated; exact).';
+
+CREATE OR REPLACE FUNCTION hvc._state_retract(state bytea, retract bytea) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hvc_state_retract' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._state_retract(bytea, bytea) IS
+    'Internal: the hvc.customer_state of state''s rows without those retract was built from, where an update replaced them by rows of the same times, order ids and kinds that state already holds (counters and sums change, sets and times stay; both validated; exact); NULL when retract cannot be rows of state (more rows of a kind, a purchase day or order id state lacks, a purchase outside its first and last).';
+
+CREATE OR REPLACE FUNCTION hvc._amount_class(amount "any") RETURNS integer
+AS 'MODULE_PATHNAME', 'hvc_amount_class' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._amount_class("any") IS
+    'Internal: what an amount makes of its row in hvc.customer_state: 0 skipped (NULL, NaN, Infinity), 1 a purchase (0 or more once rounded to 0.0001), 2 a refund, 3 beyond hvc''s range of 10^13; an integer, float or numeric type, else 42804.';
 
 -- The mapped columns of a registration: log column name, source column
 -- name, in the order the log table has them (margin and order_id only when
@@ -85,9 +100,10 @@ BEGIN
                       ', ' ORDER BY m.i)
       INTO cols
       FROM hvc._row_log_columns(src) m;
-    EXECUTE format('CREATE TABLE hvc.inserted_rows (xid xid8 NOT NULL, %s)', cols);
-    COMMENT ON TABLE hvc.inserted_rows IS 'Internal: rows inserted into the source since the last refresh (track_changes ''trigger''), copied by hvc''s INSERT trigger; the next refresh merges them into the stored states and removes them.';
+    EXECUTE format('CREATE TABLE hvc.inserted_rows (xid xid8 NOT NULL, retract boolean NOT NULL, %s)', cols);
+    COMMENT ON TABLE hvc.inserted_rows IS 'Internal: rows inserted into the source since the last refresh (track_changes ''trigger''), copied by hvc''s INSERT trigger, and the old and new rows of updates that changed only amounts or margins, copied by its UPDATE trigger; the next refresh merges them into the stored states and removes them.';
     COMMENT ON COLUMN hvc.inserted_rows.xid IS 'The inserting transaction (pg_current_xact_id()): tells a refresh whether its read of the source saw the row.';
+    COMMENT ON COLUMN hvc.inserted_rows.retract IS 'false: a row added to the source (inserted, or the new row of an update of amounts only); true: the old row such an update replaced, taken out of the stored state again.';
     COMMENT ON COLUMN hvc.inserted_rows.customer_id IS 'The row''s customer key (NULL for rows without a key).';
     COMMENT ON COLUMN hvc.inserted_rows.ordered_at IS 'The row''s order time, as in the source.';
     COMMENT ON COLUMN hvc.inserted_rows.amount IS 'The row''s amount, as in the source.';
@@ -114,10 +130,10 @@ BEGIN
     -- read the catalogs' statistics each time), catalog rows by index:
     -- about 0.1 ms a statement
     SELECT CASE WHEN count(*) = count(k.attname)
-                     AND count(*) + 1 = (SELECT count(*) FROM pg_attribute x
+                     AND count(*) + 2 = (SELECT count(*) FROM pg_attribute x
                                           WHERE x.attrelid = to_regclass('hvc.inserted_rows')
                                             AND x.attnum > 0 AND NOT x.attisdropped)
-           THEN format('INSERT INTO hvc.inserted_rows (xid, %s) SELECT pg_catalog.pg_current_xact_id(), %s FROM hvc_new n',
+           THEN format('INSERT INTO hvc.inserted_rows (xid, retract, %s) SELECT pg_catalog.pg_current_xact_id(), false, %s FROM hvc_new n',
                        string_agg(quote_ident(m.log_column), ', ' ORDER BY m.i),
                        string_agg('n.' || quote_ident(m.source_column), ', ' ORDER BY m.i))
            END
@@ -137,17 +153,23 @@ END $fn$;
 COMMENT ON FUNCTION hvc._row_log_insert(oid) IS
     'Internal: the statement the INSERT trigger uses to copy inserted rows into hvc.inserted_rows, or NULL when the table or its column types do not match the registration.';
 
--- The statement the UPDATE trigger uses for table rel: the keys of the rows
--- whose mapped columns (customer, ordered_at, amount, margin, order_id)
--- changed, old and new, as the difference of the statement's old and new
--- rows both ways (EXCEPT ALL).  A customer's state depends only on the
--- multiset of its rows' mapped values, so an update that leaves them as
--- they were (a status or shipping column, say) records no key and costs the
--- next refresh no recompute.  Only when rel is the registered trigger-mode
--- source and every mapped column has one of the built-in types below (not
--- a domain): the comparisons then run only built-in equality, text-like
--- columns bytewise (COLLATE "C": equal bytes, equal key and order hash).
--- NULL otherwise: the trigger records every updated row's keys.
+-- The statement the UPDATE trigger uses for table rel.  The statement's
+-- changed rows are the difference of its old and new rows both ways
+-- (EXCEPT ALL over the mapped columns: customer, ordered_at, amount, margin,
+-- order_id).  A customer's state depends only on the multiset of its rows'
+-- mapped values, so an update that leaves them as they were (a status or
+-- shipping column, say) logs nothing and costs the next refresh nothing.
+-- Of the changed rows, those whose customers' rows keep the multiset of
+-- (customer, ordered_at, order_id, kind of amount: hvc._amount_class) --
+-- amounts and margins changed, nothing else -- go into the row log: the
+-- old rows as retracted, the new ones as added; the other customers' keys
+-- (old and new) go to hvc.changed_customers, to be recomputed.  Only when
+-- rel is the registered trigger-mode source and every mapped column has
+-- one of the built-in types below (not a domain): the comparisons then run
+-- only built-in equality, text-like columns bytewise (COLLATE "C": equal
+-- bytes, equal key and order hash); keys only when the row log's columns no
+-- longer have the source's types.  NULL otherwise: the trigger records
+-- every updated row's keys.
 CREATE OR REPLACE FUNCTION hvc._row_log_update(rel oid) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
@@ -157,11 +179,34 @@ BEGIN
                      AND bool_and(a.atttypid = ANY (ARRAY['int2', 'int4', 'int8', 'numeric', 'float4', 'float8',
                                                           'text', 'varchar', 'bpchar', 'date', 'timestamp',
                                                           'timestamptz', 'uuid']::regtype[]::oid[]))
-           THEN format('INSERT INTO hvc.changed_customers (customer_id) SELECT d.k FROM '
-                       '((SELECT %1$s FROM hvc_old o EXCEPT ALL SELECT %2$s FROM hvc_new n) UNION ALL '
-                       '(SELECT %2$s FROM hvc_new n EXCEPT ALL SELECT %1$s FROM hvc_old o)) d(k)',
-                       string_agg('o.' || quote_ident(m.source_column) || a.collate_c, ', ' ORDER BY m.i),
-                       string_agg('n.' || quote_ident(m.source_column) || a.collate_c, ', ' ORDER BY m.i))
+           THEN CASE WHEN count(*) = count(k.attname)
+                          AND count(*) + 2 = (SELECT count(*) FROM pg_attribute x
+                                               WHERE x.attrelid = to_regclass('hvc.inserted_rows')
+                                                 AND x.attnum > 0 AND NOT x.attisdropped)
+                THEN format('WITH old_rows AS MATERIALIZED (SELECT %1$s FROM hvc_old o EXCEPT ALL SELECT %2$s FROM hvc_new n), '
+                            'new_rows AS MATERIALIZED (SELECT %2$s FROM hvc_new n EXCEPT ALL SELECT %1$s FROM hvc_old o), '
+                            'moved AS MATERIALIZED (SELECT d.customer_id FROM '
+                            '((SELECT %3$s FROM old_rows EXCEPT ALL SELECT %3$s FROM new_rows) UNION ALL '
+                            '(SELECT %3$s FROM new_rows EXCEPT ALL SELECT %3$s FROM old_rows)) d), '
+                            'keys AS (INSERT INTO hvc.changed_customers (customer_id) SELECT DISTINCT m.customer_id FROM moved m) '
+                            'INSERT INTO hvc.inserted_rows (xid, retract, %4$s) '
+                            'SELECT pg_catalog.pg_current_xact_id(), r.retract, %5$s '
+                            'FROM (SELECT true AS retract, * FROM old_rows UNION ALL SELECT false, * FROM new_rows) r '
+                            'WHERE NOT EXISTS (SELECT FROM moved m WHERE m.customer_id = r.customer_id) '
+                            'AND (r.customer_id IS NOT NULL OR NOT EXISTS (SELECT FROM moved m WHERE m.customer_id IS NULL))',
+                            string_agg('o.' || quote_ident(m.source_column) || a.collate_c || ' AS ' || quote_ident(m.log_column), ', ' ORDER BY m.i),
+                            string_agg('n.' || quote_ident(m.source_column) || a.collate_c || ' AS ' || quote_ident(m.log_column), ', ' ORDER BY m.i),
+                            string_agg(CASE m.log_column WHEN 'amount' THEN 'hvc._amount_class(amount) AS kind'
+                                                         WHEN 'margin' THEN NULL
+                                                         ELSE quote_ident(m.log_column) END, ', ' ORDER BY m.i),
+                            string_agg(quote_ident(m.log_column), ', ' ORDER BY m.i),
+                            string_agg('r.' || quote_ident(m.log_column), ', ' ORDER BY m.i))
+                ELSE format('INSERT INTO hvc.changed_customers (customer_id) SELECT d.k FROM '
+                            '((SELECT %1$s FROM hvc_old o EXCEPT ALL SELECT %2$s FROM hvc_new n) UNION ALL '
+                            '(SELECT %2$s FROM hvc_new n EXCEPT ALL SELECT %1$s FROM hvc_old o)) d(k)',
+                            string_agg('o.' || quote_ident(m.source_column) || a.collate_c, ', ' ORDER BY m.i),
+                            string_agg('n.' || quote_ident(m.source_column) || a.collate_c, ', ' ORDER BY m.i))
+                END
            END
       INTO q
       FROM hvc.source s
@@ -172,12 +217,15 @@ BEGIN
                            FROM pg_attribute a
                           WHERE a.attrelid = rel AND a.attname = m.source_column AND a.attnum > 0
                             AND NOT a.attisdropped) a ON true
+      LEFT JOIN LATERAL (SELECT k.attname FROM pg_attribute k
+                          WHERE k.attrelid = to_regclass('hvc.inserted_rows') AND k.attname = m.log_column
+                            AND k.atttypid = a.atttypid) k ON true
      WHERE s.track_changes = 'trigger' AND to_regclass(s.relation) = rel
     HAVING count(*) > 0;
     RETURN q;
 END $fn$;
 COMMENT ON FUNCTION hvc._row_log_update(oid) IS
-    'Internal: the statement the UPDATE trigger uses to record the keys of the rows whose mapped columns changed (old and new), or NULL (record every updated row''s keys) when the table is not the registered source or a mapped column is not of a built-in type it compares.';
+    'Internal: the statement the UPDATE trigger uses: the old and new rows of customers whose changed rows kept their times, order ids and kinds of amount (amounts or margins changed) into hvc.inserted_rows (old ones retracted), the keys of the other customers whose mapped columns changed into hvc.changed_customers (only keys when the row log no longer has the source''s column types); NULL (record every updated row''s keys) when the table is not the registered source or a mapped column is not of a built-in type it compares.';
 
 -- Whether logged row r's key is one of pg_temp._hvc_touched's (NULL keys
 -- match the NULL key).  Always true or false, never NULL: the merge takes
@@ -228,13 +276,18 @@ COMMENT ON FUNCTION hvc._settle_row_log(pg_snapshot, boolean) IS
     'Internal: after a read of the source begun after snapshot t1, removes the logged rows it saw and hands the customers of rows it may have seen to the next refresh''s recompute.';
 
 -- Incremental refresh: the states of pg_temp._hvc_merged (customer_id,
--- state, n: each customer's rows to add, as one state) merged into the
+-- state, n, retract, replaced, whole: each customer's rows to add as one
+-- state, n of them, and in trigger mode the rows updates of amounts
+-- replaced, replaced of them, as one state to retract) merged into the
 -- stored states (hvc._state_merge: the aggregate's own combine step, exact);
 -- customers without a stored state get this one.  Shared by trigger mode's
 -- logged rows (hvc._merge_row_log) and column mode's new rows
--- (hvc._merge_column_delta, 64_column_delta.sql).  Returns the rows and
--- customers merged.
-CREATE OR REPLACE FUNCTION hvc._apply_merged_states(OUT merged_rows bigint, OUT merged_customers bigint)
+-- (hvc._merge_column_delta, 64_column_delta.sql, which retracts nothing).
+-- Returns the rows and customers merged, the rows retracted, and the
+-- customers left for the next refresh because their retracted rows did not
+-- fit their stored state.
+CREATE OR REPLACE FUNCTION hvc._apply_merged_states(OUT merged_rows bigint, OUT merged_customers bigint,
+                                                    OUT retracted_rows bigint, OUT unfit bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     states bigint;
@@ -245,9 +298,34 @@ BEGIN
         RAISE EXCEPTION 'hvc: _apply_merged_states runs inside an incremental refresh, after pg_temp._hvc_merged'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    SELECT coalesce(sum(m.n), 0), count(*) INTO merged_rows, merged_customers FROM pg_temp._hvc_merged m;
+    SELECT coalesce(sum(m.n), 0), count(*), coalesce(sum(m.replaced), 0)
+      INTO merged_rows, merged_customers, retracted_rows
+      FROM pg_temp._hvc_merged m;
+    unfit := 0;
     IF merged_customers = 0 THEN
         RETURN;
+    END IF;
+    -- Updates of amounts only: the whole new state of each such customer
+    -- first, its stored state with the added rows merged and the replaced
+    -- ones retracted (a few customers: probed one by one).  A customer whose
+    -- retracted rows cannot be rows of that state (rows written around the
+    -- change triggers) keeps its stored state and goes to the next
+    -- refresh's recompute, which reads the source (the logged rows are
+    -- consumed either way).
+    IF retracted_rows > 0 THEN
+        UPDATE pg_temp._hvc_merged m
+           SET state = hvc._state_retract(
+                   coalesce(hvc._state_merge(CASE WHEN m.customer_id IS NULL
+                                                  THEN (SELECT c.state FROM hvc.customer_states c WHERE c.customer_id IS NULL)
+                                                  ELSE (SELECT c.state FROM hvc.customer_states c WHERE c.customer_id = m.customer_id) END,
+                                             m.state),
+                            m.state),
+                   m.retract),
+               whole = true
+         WHERE m.retract IS NOT NULL;
+        WITH d AS (DELETE FROM pg_temp._hvc_merged m WHERE m.whole AND m.state IS NULL RETURNING m.customer_id)
+        INSERT INTO hvc.changed_customers (customer_id) SELECT d.customer_id FROM d;
+        GET DIAGNOSTICS unfit = ROW_COUNT;
     END IF;
     ANALYZE pg_temp._hvc_merged;
     -- A day's merged customers are a few percent of the states: probed
@@ -264,9 +342,10 @@ BEGIN
         PERFORM set_config('enable_mergejoin', 'off', true);
     END IF;
     UPDATE hvc.customer_states c
-       SET state = hvc._state_merge(c.state, m.state),
-           rows = c.rows + hvc._state_rows(m.state),
-           skipped = c.skipped OR hvc._state_skipped(m.state) > 0
+       SET state = CASE WHEN m.whole THEN m.state ELSE hvc._state_merge(c.state, m.state) END,
+           rows = CASE WHEN m.whole THEN hvc._state_rows(m.state) ELSE c.rows + hvc._state_rows(m.state) END,
+           skipped = CASE WHEN m.whole THEN hvc._state_skipped(m.state) > 0
+                          ELSE c.skipped OR hvc._state_skipped(m.state) > 0 END
       FROM pg_temp._hvc_merged m
      WHERE c.customer_id = m.customer_id;
     -- new customers (anti-join, probed through the states' hash index)
@@ -279,9 +358,10 @@ BEGIN
     -- would look for the keyless state otherwise)
     IF EXISTS (SELECT 1 FROM pg_temp._hvc_merged m WHERE m.customer_id IS NULL) THEN
         UPDATE hvc.customer_states c
-           SET state = hvc._state_merge(c.state, m.state),
-               rows = c.rows + hvc._state_rows(m.state),
-               skipped = c.skipped OR hvc._state_skipped(m.state) > 0
+           SET state = CASE WHEN m.whole THEN m.state ELSE hvc._state_merge(c.state, m.state) END,
+               rows = CASE WHEN m.whole THEN hvc._state_rows(m.state) ELSE c.rows + hvc._state_rows(m.state) END,
+               skipped = CASE WHEN m.whole THEN hvc._state_skipped(m.state) > 0
+                              ELSE c.skipped OR hvc._state_skipped(m.state) > 0 END
           FROM pg_temp._hvc_merged m
          WHERE c.customer_id IS NULL AND m.customer_id IS NULL;
         INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
@@ -296,19 +376,23 @@ BEGIN
     END IF;
 END $fn$;
 COMMENT ON FUNCTION hvc._apply_merged_states() IS
-    'Internal: incremental refresh: merges the states of pg_temp._hvc_merged into hvc.customer_states (new customers inserted); returns the rows and customers merged.';
+    'Internal: incremental refresh: merges the states of pg_temp._hvc_merged into hvc.customer_states (new customers inserted) and takes out the rows updates of amounts replaced; returns the rows and customers merged, the rows retracted and the customers whose retracted rows did not fit their stored state (left for the next refresh to recompute).';
 
 -- Incremental refresh, trigger mode: merge the logged rows of every
 -- customer not being recomputed into the stored states (new customers get a
 -- state).  Returns the rows merged and the customers they belong to.
 CREATE OR REPLACE FUNCTION hvc._merge_row_log(src hvc.source, as_of_local timestamp, tz text,
-                                              OUT merged_rows bigint, OUT merged_customers bigint)
+                                              OUT merged_rows bigint, OUT merged_customers bigint,
+                                              OUT retracted_rows bigint, OUT unfit bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     logged hvc.source;
+    state_expr text;
 BEGIN
     merged_rows := 0;
     merged_customers := 0;
+    retracted_rows := 0;
+    unfit := 0;
     IF to_regclass('hvc.inserted_rows') IS NULL THEN
         RETURN;
     END IF;
@@ -326,14 +410,22 @@ BEGIN
     IF to_regclass('pg_temp._hvc_merged') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_merged;
     END IF;
+    -- per customer the added rows as one state and the rows updates
+    -- replaced as another (NULL when none)
+    state_expr := hvc._state_expr(logged, as_of_local, tz);
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
-        WITH s AS (DELETE FROM hvc.inserted_rows r WHERE NOT %s RETURNING r.*)
-        SELECT s.customer_id, %s AS state, count(*) AS n FROM s GROUP BY 1$q$,
-        hvc._touched_condition('r'), hvc._state_expr(logged, as_of_local, tz));
-    SELECT a.merged_rows, a.merged_customers INTO merged_rows, merged_customers
+        WITH s AS (DELETE FROM hvc.inserted_rows r WHERE NOT %1$s RETURNING r.*)
+        SELECT s.customer_id, %2$s FILTER (WHERE NOT s.retract) AS state,
+               %2$s FILTER (WHERE s.retract) AS retract,
+               count(*) FILTER (WHERE NOT s.retract) AS n, count(*) FILTER (WHERE s.retract) AS replaced,
+               false AS whole
+          FROM s GROUP BY 1$q$,
+        hvc._touched_condition('r'), state_expr);
+    SELECT a.merged_rows, a.merged_customers, a.retracted_rows, a.unfit
+      INTO merged_rows, merged_customers, retracted_rows, unfit
       FROM hvc._apply_merged_states() a;
     DROP TABLE pg_temp._hvc_merged;
 END $fn$;
 COMMENT ON FUNCTION hvc._merge_row_log(hvc.source, timestamp, text) IS
-    'Internal: incremental refresh, trigger mode: merges the rows logged in hvc.inserted_rows of every customer not being recomputed into hvc.customer_states; returns the rows and customers merged.';
+    'Internal: incremental refresh, trigger mode: merges the rows logged in hvc.inserted_rows of every customer not being recomputed into hvc.customer_states and takes out the rows updates of amounts replaced; returns the rows and customers merged, the rows retracted and the customers left for the next refresh (retracted rows that did not fit).';

@@ -509,6 +509,45 @@ BEGIN
 END $$;
 INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_merge(1500);
 
+-- hvc._state_retract(bytea, bytea): trigger mode's retraction of the rows an
+-- update of amounts replaced; mostly a state merged with another and that
+-- other taken out again, either side mutated or spliced, or two unrelated
+-- states.  The result is NULL or itself a valid state.
+CREATE FUNCTION pg_temp.fuzz_state_retract(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
+DECLARE
+    pool bytea[] := ARRAY(SELECT s FROM fuzz_states ORDER BY customer_id);
+    a bytea;
+    b bytea;
+    r bytea;
+    i int;
+BEGIN
+    target := '_state_retract';
+    FOR i IN 1..n LOOP
+        a := pool[pg_temp.ri(1, array_length(pool, 1))];
+        b := pool[pg_temp.ri(1, array_length(pool, 1))];
+        IF random() < 0.7 THEN
+            a := hvc._state_merge(a, b);
+        END IF;
+        IF random() < 0.4 THEN
+            a := pg_temp.mutate(a);
+        END IF;
+        IF random() < 0.4 THEN
+            b := pg_temp.mutate(b);
+        END IF;
+        BEGIN
+            r := hvc._state_retract(a, b);
+            IF r IS NOT NULL THEN
+                PERFORM hvc.customer_state_summary(r);
+            END IF;
+            state := CASE WHEN r IS NULL THEN 'null' ELSE 'ok' END;
+        EXCEPTION WHEN OTHERS THEN
+            state := SQLSTATE;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_retract(1500);
+
 -- The states' fixed fields alone (hvc._state_rows, hvc._state_skipped: the
 -- reader a refresh with model none and the stored-state table use): a state
 -- the deserialiser accepts must be accepted (outcome 'peek rejects a valid

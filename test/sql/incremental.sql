@@ -163,11 +163,13 @@ SELECT inc_vs_full('2024-12-01');
 -- updates that leave the mapped columns (customer, ordered_at, amount) as
 -- they were record no key: a status column (updated_at is not mapped in
 -- trigger mode), an amount set to itself; one that changes a mapped value
--- records its customer only (old and new row), and only it is recomputed
+-- other than an amount (a time; amounts alone are logged as rows:
+-- row_log.sql) records its customer only (once), and only it is
+-- recomputed
 UPDATE inc_sales SET updated_at = now() WHERE customer_id IN (20, 21);
 UPDATE inc_sales SET amount = amount WHERE customer_id = 23;
 SELECT count(*) AS keys_of_unchanged_rows FROM hvc.changed_customers;
-UPDATE inc_sales SET amount = amount + 1, updated_at = now()
+UPDATE inc_sales SET ordered_at = ordered_at + interval '1 hour', updated_at = now()
  WHERE id = (SELECT min(id) FROM inc_sales WHERE customer_id = 22) OR customer_id = 24;
 SELECT customer_id, count(*) FROM hvc.changed_customers GROUP BY 1 ORDER BY 1;
 SELECT inc_vs_full('2024-12-01');

@@ -46,12 +46,13 @@ BEGIN
 END $$;
 
 -- 1. A busy day of small orders: the row of each of the 2 000 small
--- customers corrected (an UPDATE: their keys are recorded, the customers
--- recomputed from the source) and one row from each of 1 500 new customers
+-- customers corrected (an UPDATE of its time: their keys are recorded, the
+-- customers recomputed from the source; an update of amounts alone would be
+-- logged as rows, row_log.sql) and one row from each of 1 500 new customers
 -- (inserts: logged rows, merged without reading the source): 3 500 changed
 -- customers (more than a fifth of the customers), but only 2 000 stored
 -- rows to read again: incremental.
-UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 1001 AND 3000;
+UPDATE thr_sales SET ordered_at = ordered_at + interval '1 minute' WHERE customer_id BETWEEN 1001 AND 3000;
 INSERT INTO thr_sales SELECT c, '2024-11-30', 5 FROM generate_series(3001, 4500) c;
 SELECT thr_refresh();
 SELECT count(*) AS customers, sum(orders) AS orders FROM hvc.customer_snapshot;
@@ -59,11 +60,11 @@ SELECT count(*) AS customers, sum(orders) AS orders FROM hvc.customer_snapshot;
 -- 2. One row changed for each of 60 big customers: 60 changed customers, but
 -- 60 x 200 = 12 000 stored rows (more than 10 000 and a tenth of 23 500):
 -- full.
-UPDATE thr_sales SET amount = amount + 1 WHERE customer_id <= 60 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
+UPDATE thr_sales SET ordered_at = ordered_at + interval '1 minute' WHERE customer_id <= 60 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
 SELECT thr_refresh();
 
 -- 3. 40 big customers: 8 000 stored rows, under the limit: incremental.
-UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 61 AND 100 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
+UPDATE thr_sales SET ordered_at = ordered_at + interval '1 minute' WHERE customer_id BETWEEN 61 AND 100 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
 SELECT thr_refresh();
 
 -- 4. Beyond 100 000 rows the tenth decides: 650 more big customers
@@ -74,10 +75,10 @@ INSERT INTO thr_sales
 SELECT c, '2024-01-01'::timestamptz + (c * 7 + k) * interval '1 day' / 5, 10 + k % 7
   FROM generate_series(5001, 5650) c, generate_series(1, 200) k;
 SELECT thr_refresh();
-UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 5001 AND 5100 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
+UPDATE thr_sales SET ordered_at = ordered_at + interval '1 minute' WHERE customer_id BETWEEN 5001 AND 5100 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
 SELECT thr_refresh();
 -- and 70 of them (14 000 rows, under the tenth): incremental
-UPDATE thr_sales SET amount = amount + 1 WHERE customer_id BETWEEN 5101 AND 5170 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
+UPDATE thr_sales SET ordered_at = ordered_at + interval '1 minute' WHERE customer_id BETWEEN 5101 AND 5170 AND ordered_at = (SELECT min(s.ordered_at) FROM thr_sales s WHERE s.customer_id = thr_sales.customer_id);
 SELECT thr_refresh();
 
 SELECT hvc.register_source('thr_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;

@@ -159,6 +159,109 @@ SELECT customer_id, count(*) FROM hvc.changed_customers GROUP BY 1 ORDER BY 1;
 SELECT rl_inc_vs_full('2024-12-10');
 SELECT count(*) AS invalidations FROM hvc.state_invalidations;
 
+-- Updates of amounts or margins only (each customer's changed rows keep
+-- their times, order ids and kinds: purchase, refund, skipped) are logged
+-- as rows, the old ones retracted: the next refresh merges the new rows and
+-- takes the old ones out (hvc._state_retract), reading nothing of the
+-- source; the stored states and the snapshot equal a full refresh's.
+UPDATE rl_sales SET amount = amount * 2 WHERE customer_id = 'A' AND order_no = 2;   -- two lines of one order
+UPDATE rl_sales SET margin = NULL WHERE customer_id = 'B' AND amount > 0;            -- a margin gone
+UPDATE rl_sales SET amount = amount + 1 WHERE customer_id IS NULL;                   -- rows without a key
+UPDATE rl_sales SET amount = 10.00004 WHERE customer_id = 'A' AND order_no = 1 AND amount = 10;
+UPDATE rl_sales SET amount = 10.00001 WHERE customer_id = 'A' AND order_no = 1 AND amount = 10.00004;  -- the same 0.0001s
+SELECT count(*) AS keys_recorded FROM hvc.changed_customers;
+SELECT retract, customer_id, amount, margin, order_id FROM hvc.inserted_rows
+ ORDER BY customer_id NULLS LAST, order_id, retract, amount;
+CREATE TEMP TABLE rl_states AS SELECT * FROM hvc.customer_states WITH NO DATA;
+CREATE FUNCTION rl_states_differ() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM ((TABLE rl_states EXCEPT ALL TABLE hvc.customer_states)
+                          UNION ALL (TABLE hvc.customer_states EXCEPT ALL TABLE rl_states)) x $$;
+-- (an incremental refresh, then a full one in the same transaction: kind
+-- and reason, and how many snapshot rows and stored states differ)
+CREATE FUNCTION rl_patch_vs_full(a timestamptz) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    k text;
+    r text;
+    d bigint;
+BEGIN
+    PERFORM hvc.refresh_now(a);
+    SELECT l.kind, l.kind_reason INTO k, r FROM hvc.refresh_log l ORDER BY l.refresh_id DESC LIMIT 1;
+    DELETE FROM rl_states;
+    INSERT INTO rl_states SELECT * FROM hvc.customer_states;
+    DROP TABLE IF EXISTS rl_inc, rl_full;
+    CREATE TEMP TABLE rl_inc AS SELECT * FROM hvc.customer_snapshot;
+    PERFORM hvc.refresh_now(a, true);
+    CREATE TEMP TABLE rl_full AS SELECT * FROM hvc.customer_snapshot;
+    ALTER TABLE rl_inc DROP COLUMN refresh_id;
+    ALTER TABLE rl_full DROP COLUMN refresh_id;
+    SELECT count(*) INTO d
+      FROM ((TABLE rl_inc EXCEPT ALL TABLE rl_full) UNION ALL (TABLE rl_full EXCEPT ALL TABLE rl_inc)) x;
+    RETURN format('%s (%s): %s rows differ, %s stored states differ', k, r, d, rl_states_differ());
+END $$;
+SELECT rl_patch_vs_full('2024-12-10');
+SELECT customer_id, revenue, margin, orders FROM hvc.customers ORDER BY customer_id;
+
+-- One row updated in three statements, a row inserted and then updated, and
+-- in one statement an amount of B with a new time of one of A's rows: A is
+-- recomputed (its key recorded), B's and the others' rows are logged.
+UPDATE rl_sales SET amount = 21 WHERE customer_id = 'A' AND order_no = 2 AND amount = 40;
+UPDATE rl_sales SET amount = 22 WHERE customer_id = 'A' AND order_no = 2 AND amount = 21;
+UPDATE rl_sales SET amount = 23 WHERE customer_id = 'A' AND order_no = 2 AND amount = 22;
+INSERT INTO rl_sales (customer_id, ordered_at, amount, margin, order_no) VALUES ('H', '2024-10-01', 12, 3, 50);
+UPDATE rl_sales SET amount = 13 WHERE customer_id = 'H';
+SELECT rl_patch_vs_full('2024-12-10');
+UPDATE rl_sales SET amount = CASE WHEN customer_id = 'B' THEN amount + 1 ELSE amount END,
+                    ordered_at = CASE WHEN customer_id = 'A' AND order_no = 1 THEN ordered_at + interval '1 hour' ELSE ordered_at END
+ WHERE customer_id IN ('A', 'B');
+SELECT customer_id, count(*) FROM hvc.changed_customers GROUP BY 1 ORDER BY 1;
+SELECT customer_id, retract, amount FROM hvc.inserted_rows ORDER BY customer_id, retract;
+SELECT rl_patch_vs_full('2024-12-10');
+
+-- A purchase turned refund, and an amount turned NULL (a skipped row),
+-- change what the rows are: recomputed.
+UPDATE rl_sales SET amount = -amount WHERE customer_id = 'H';
+UPDATE rl_sales SET amount = NULL WHERE customer_id = 'G';
+SELECT customer_id FROM hvc.changed_customers ORDER BY 1;
+SELECT count(*) AS logged_rows FROM hvc.inserted_rows;
+SELECT rl_patch_vs_full('2024-12-10');
+
+-- A row written around the triggers (a disabled trigger): an update of it
+-- retracts a row the stored state never had.  That customer keeps its
+-- stored state in this refresh and the next one recomputes it.
+ALTER TABLE rl_sales DISABLE TRIGGER USER;
+INSERT INTO rl_sales (customer_id, ordered_at, amount, margin, order_no) VALUES ('B', '2024-09-09', 30, 3, 60);
+ALTER TABLE rl_sales ENABLE TRIGGER USER;
+UPDATE rl_sales SET amount = 31 WHERE customer_id = 'B' AND order_no = 60;
+SELECT hvc.refresh_now('2024-12-10') > 0 AS refreshed;
+SELECT kind, kind_reason FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+SELECT customer_id FROM hvc.changed_customers;
+SELECT customer_id, revenue, orders FROM hvc.customers WHERE customer_id = 'B';
+SELECT rl_patch_vs_full('2024-12-10');
+SELECT customer_id, revenue, orders FROM hvc.customers WHERE customer_id = 'B';
+
+-- hvc._state_retract by hand: A's state with its order 2 lines taken out
+-- (as if replaced by lines of the same times and kinds); NULL when the rows
+-- cannot be the state's (a day it lacks); malformed states are refused.
+SELECT (hvc.customer_state_summary(x.r)).revenue, (hvc.customer_state_summary(x.r)).orders,
+       hvc._state_rows(x.r) AS rows
+  FROM (SELECT hvc._state_retract(c.state,
+                   (SELECT hvc.customer_state(s.ordered_at, s.amount, s.margin, s.order_no, '2024-12-10'::timestamp, 'UTC')
+                      FROM rl_sales s WHERE s.customer_id = 'A' AND s.order_no = 2)) AS r
+          FROM hvc.customer_states c WHERE c.customer_id = 'A') x;
+SELECT hvc._state_retract(c.state, (SELECT hvc.customer_state('2024-01-15'::timestamp, 1::numeric, NULL::numeric, NULL::int, '2024-12-10', 'UTC'))) IS NULL AS lacks_the_day
+  FROM hvc.customer_states c WHERE c.customer_id = 'A';
+SELECT hvc._amount_class(NULL::numeric) AS null_amount, hvc._amount_class('NaN'::float8) AS nan,
+       hvc._amount_class(-0.00004) AS rounds_to_zero, hvc._amount_class(-0.00005) AS refund,
+       hvc._amount_class(7::smallint) AS purchase, hvc._amount_class(1e13) AS too_large;
+\set VERBOSITY sqlstate
+SELECT hvc._state_retract('\x00'::bytea, (SELECT state FROM hvc.customer_states WHERE customer_id = 'A'));
+SELECT hvc._state_retract((SELECT state FROM hvc.customer_states WHERE customer_id = 'A'), '\x0102'::bytea);
+SELECT hvc._amount_class('10'::text);
+\set VERBOSITY default
+DROP FUNCTION rl_patch_vs_full(timestamptz);
+DROP FUNCTION rl_states_differ();
+DROP TABLE rl_states;
+
 -- forget_customer erases the customer's logged rows too.
 INSERT INTO rl_sales (customer_id, ordered_at, amount, order_no) VALUES ('C', '2024-11-03', 5, 41), ('E', '2024-11-03', 5, 42);
 SELECT hvc.forget_customer('C'::text) > 0 AS forgot;
