@@ -24,8 +24,10 @@
 #      in trigger mode it first times an insert of a thousandth of the lines
 #      (at least 10 000) with and without the triggers, seven rolled-back
 #      rounds each way after an untimed one (the medians), and 2000
-#      single-row INSERT statements
-#      each way: the triggers' cost per row;
+#      single-row INSERT statements each way; then an update of the amounts
+#      of every line of a thousandth of the customers (three rounds each way
+#      after a warm-up) and 2000 single-row UPDATE statements: the
+#      triggers' cost per row and per statement;
 #   3. times an incremental refresh (the backtest is reused), then a full one
 #      (full => true: the source read again, the backtest recomputed) of the
 #      same data, and compares the two snapshots row for row (refresh_id
@@ -176,6 +178,28 @@ for mode in $modes; do
         s_off=$(timed_rolled_back off "$single" 3)
         s_on=$(timed_rolled_back on "$single" 3)
         echo "2000 single-row INSERT statements: $s_off s without the triggers, $s_on s with them: $(psqlq -c "SELECT round((($s_on - $s_off) / 2000 * 1e6)::numeric, 1)") us per statement"
+        # The UPDATE trigger (it logs the old and new rows of the changed
+        # ones): the amounts of every line of a thousandth of the customers,
+        # through the customer index, three rolled-back rounds each way
+        # after a warm-up (medians); then 2000 single-row UPDATE statements.
+        ucust=$(( customers / 1000 > 1 ? customers / 1000 : 1 ))
+        usql="UPDATE sales SET amount = amount + 1 WHERE customer_id BETWEEN 1 AND $ucust"
+        urows=$(psqlq -c "SELECT count(*) FROM sales WHERE customer_id BETWEEN 1 AND $ucust")
+        timed_rolled_back off "$usql" 4 >/dev/null
+        timed_rolled_back on "$usql" 4 >/dev/null
+        u_off=(); u_on=()
+        for k in 1 2 3; do
+            u_off+=("$(timed_rolled_back off "$usql" 4)")
+            u_on+=("$(timed_rolled_back on "$usql" 4)")
+        done
+        mu_off=$(printf '%s\n' "${u_off[@]}" | sort -g | sed -n 2p)
+        mu_on=$(printf '%s\n' "${u_on[@]}" | sort -g | sed -n 2p)
+        echo "update of the amounts of $urows lines, 3 rounds each way after a warm-up (rolled back): median $mu_off s without the triggers, $mu_on s with them: $(psqlq -c "SELECT round((($mu_on - $mu_off) / $urows * 1e6)::numeric, 2)") us per row"
+        single_u="FOR i IN 1..2000 LOOP UPDATE sales SET amount = amount + 1 WHERE ctid = (SELECT s.ctid FROM sales s WHERE s.customer_id = i LIMIT 1); END LOOP"
+        timed_rolled_back off "$single_u" 3 >/dev/null
+        su_off=$(timed_rolled_back off "$single_u" 3)
+        su_on=$(timed_rolled_back on "$single_u" 3)
+        echo "2000 single-row UPDATE statements: $su_off s without the triggers, $su_on s with them: $(psqlq -c "SELECT round((($su_on - $su_off) / 2000 * 1e6)::numeric, 1)") us per statement"
     else
         t_on=$(timed "$(changes_sql $round)")
         echo "1 % insert: $t_on s"

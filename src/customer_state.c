@@ -294,6 +294,30 @@ customer_state_retract(CustomerState *s, CustomerState *r)
 	return true;
 }
 
+/*
+ * Whether a and b hold the same purchase facts: the same rows of each kind
+ * (purchase, refund, skipped) and without an order key, the same first and
+ * last purchase, the same purchase days and order keys; only sums and
+ * margins may differ.  Rows replaced by rows of the same shape leave a
+ * state's sets and times as they were (customer_state_retract).  Compacts
+ * both.
+ */
+bool
+customer_state_same_shape(CustomerState *a, CustomerState *b)
+{
+	customer_state_compact(a);
+	customer_state_compact(b);
+	if (a->rows != b->rows || a->skipped != b->skipped ||
+		a->purchase_rows != b->purchase_rows || a->refund_rows != b->refund_rows ||
+		a->unkeyed_orders != b->unkeyed_orders || a->ndays != b->ndays || a->norders != b->norders)
+		return false;
+	if (a->purchase_rows > 0 &&
+		(a->first_at != b->first_at || a->last_at != b->last_at || a->first_day != b->first_day))
+		return false;
+	return (a->ndays == 0 || memcmp(a->days, b->days, a->ndays * sizeof(DayNumber)) == 0) &&
+		(a->norders == 0 || memcmp(a->orders, b->orders, a->norders * sizeof(int64)) == 0);
+}
+
 CustomerState *
 customer_state_copy(MemoryContext cxt, const CustomerState *from)
 {

@@ -65,6 +65,8 @@ extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState
  * rows of s.  Compacts both.
  */
 extern bool customer_state_retract(CustomerState *s, CustomerState *r);
+/* the same rows of each kind, first and last purchase, days and orders; compacts both */
+extern bool customer_state_same_shape(CustomerState *a, CustomerState *b);
 extern void customer_state_compact(CustomerState *s);
 extern void customer_state_summarize(CustomerState *s, CustomerSummary *out);
 extern void customer_state_summarize_fields(const CustomerState *s, CustomerSummary *out);

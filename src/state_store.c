@@ -3,18 +3,15 @@
  * refresh keeps between refreshes (sql/parts/62_incremental.sql): the state
  * format version this build writes, a state's row counters, the merge of
  * a stored state with the state of rows logged since, the retraction of
- * rows an update replaced, the kind of an amount (what decides whether an
- * update only changed amounts), and the state of the rows without a
+ * rows an update replaced and whether the rows that replaced them have the
+ * same shape (what decides whether an update only changed amounts), the
+ * number of an update statement, and the state of the rows without a
  * customer key.
  */
 #include "postgres.h"
 #include "pg_compat.h"
 
 #include "fmgr.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
-
-#include "amount.h"
 #include "customer_state.h"
 
 PG_FUNCTION_INFO_V1(hvc_state_format_version);
@@ -23,7 +20,8 @@ PG_FUNCTION_INFO_V1(hvc_state_skipped);
 PG_FUNCTION_INFO_V1(hvc_state_merge);
 PG_FUNCTION_INFO_V1(hvc_guest_state);
 PG_FUNCTION_INFO_V1(hvc_state_retract);
-PG_FUNCTION_INFO_V1(hvc_amount_class);
+PG_FUNCTION_INFO_V1(hvc_state_same_shape);
+PG_FUNCTION_INFO_V1(hvc_statement_number);
 
 /* hvc._state_format_version(): the version byte of the states this build writes. */
 Datum
@@ -97,43 +95,37 @@ hvc_state_retract(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(customer_state_serialize(s));
 }
 
-/* the kinds of hvc._amount_class */
-#define AMOUNT_CLASS_SKIPPED	0
-#define AMOUNT_CLASS_PURCHASE	1
-#define AMOUNT_CLASS_REFUND		2
-#define AMOUNT_CLASS_TOO_LARGE	3
-
 /*
- * hvc._amount_class(amount "any"): what an amount makes of its row, as the
- * aggregate reads it (amount_from_datum): 0 skipped (NULL, NaN, Infinity),
- * 1 a purchase (0 or more once rounded to 0.0001), 2 a refund, 3 beyond
- * hvc's range (a refresh stops on it).  An integer, float or numeric type
- * (a domain over one), else an error.
+ * hvc._state_same_shape(a bytea, b bytea): whether two states hold the same
+ * purchase facts (customer_state_same_shape): the rows an update statement
+ * replaced and the rows that replaced them, when only amounts or margins
+ * changed.  Both validated whole.
  */
 Datum
-hvc_amount_class(PG_FUNCTION_ARGS)
+hvc_state_same_shape(PG_FUNCTION_ARGS)
 {
-	AmountKind	kind;
-	int64		units;
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	bytea	   *a = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_PP(1);
+	CustomerState *x;
+	CustomerState *y;
 
-	if (!OidIsValid(type) || !amount_kind_for_type(getBaseType(type), &kind))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("hvc: an amount must be of an integer, float or numeric type, not %s",
-						OidIsValid(type) ? format_type_be(type) : "unknown")));
-	if (PG_ARGISNULL(0))
-		PG_RETURN_INT32(AMOUNT_CLASS_SKIPPED);
-	switch (amount_from_datum(PG_GETARG_DATUM(0), kind, &units))
-	{
-		case AMOUNT_NOT_A_NUMBER:
-			PG_RETURN_INT32(AMOUNT_CLASS_SKIPPED);
-		case AMOUNT_OUT_OF_RANGE:
-			PG_RETURN_INT32(AMOUNT_CLASS_TOO_LARGE);
-		case AMOUNT_OK:
-			break;
-	}
-	PG_RETURN_INT32(units < 0 ? AMOUNT_CLASS_REFUND : AMOUNT_CLASS_PURCHASE);
+	x = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a));
+	y = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	PG_RETURN_BOOL(customer_state_same_shape(x, y));
+}
+
+/*
+ * hvc._statement_number(): a number this backend has not returned before
+ * (1, 2, ...).  With the transaction id, which only this backend uses, it
+ * names the UPDATE statement whose rows the trigger logs, so that a refresh
+ * can compare each statement's old and new rows.
+ */
+Datum
+hvc_statement_number(PG_FUNCTION_ARGS)
+{
+	static int64 statements = 0;
+
+	PG_RETURN_INT64(++statements);
 }
 
 /*

@@ -398,9 +398,8 @@ BEGIN
         END IF;
         -- inserted rows of the registered table: copied into the row log
         -- (63_row_log.sql), merged into the stored states by the next refresh;
-        -- updated rows: those whose amounts or margins alone changed copied
-        -- too (old and new), the keys of the others whose mapped columns
-        -- changed recorded
+        -- updated rows: those whose mapped columns changed copied too (old
+        -- and new), merged or recomputed by the next refresh
         IF TG_OP = 'INSERT' AND to_regclass('hvc.inserted_rows') IS NOT NULL THEN
             q := hvc._row_log_insert(TG_RELID);
         ELSIF TG_OP = 'UPDATE' THEN
@@ -427,7 +426,7 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION hvc._record_changes() IS
-    'Internal: statement trigger function of track_changes ''trigger'': copies inserted rows, and the old and new rows of updates that changed only amounts or margins, into hvc.inserted_rows, and records the customer keys of other updated rows whose mapped columns changed and of deleted rows in hvc.changed_customers (TRUNCATE: the next refresh is full). Never fails the triggering write for a reason of hvc''s.';
+    'Internal: statement trigger function of track_changes ''trigger'': copies inserted rows, and the old and new rows of updated rows whose mapped columns changed, into hvc.inserted_rows, and records the customer keys of deleted rows in hvc.changed_customers (TRUNCATE: the next refresh is full). Never fails the triggering write for a reason of hvc''s.';
 
 -- ---------------------------------------------------------------------------
 -- The stage.
@@ -730,7 +729,7 @@ BEGIN
                                merged.merged_rows, merged.merged_customers);
     END IF;
     IF merged.unfit > 0 THEN
-        said := said || format('%s customer(s) whose updated rows did not fit their stored state left for the next refresh to recompute (rows written around the change triggers?)',
+        said := said || format('%s customer(s) whose logged updates could not be merged (an update committed during the refresh, or rows written around the change triggers) left for the next refresh to recompute',
                                merged.unfit);
     END IF;
     IF n_late > 0 THEN
@@ -874,6 +873,11 @@ BEGIN
             -- into the stored states go to _hvc_touched
             n_lost := hvc._column_delta(src, si.watermark, as_of_local, cfg.timezone);
         END IF;
+    END IF;
+    IF reason IS NULL AND src.track_changes = 'trigger' THEN
+        -- logged updates that changed more than amounts or margins: those
+        -- customers are recomputed (63_row_log.sql)
+        PERFORM hvc._touch_reshaped(src, as_of_local, cfg.timezone);
     END IF;
     IF reason IS NULL THEN
         SELECT count(*) - n_lost INTO n_changed FROM pg_temp._hvc_touched;

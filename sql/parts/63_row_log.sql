@@ -7,15 +7,15 @@
 -- merges them into the stored states (hvc._state_merge: the aggregate's
 -- own combine step, exact) instead of rereading the customers' histories:
 -- a day of orders costs what its rows cost, not what the customers'
--- histories cost.  An UPDATE that changes only amounts or margins (each
--- customer's changed rows keep their times, order ids and kinds: purchase,
--- refund, skipped) is logged the same way: its old rows as retracted rows,
--- its new rows as added ones; the refresh merges the added rows and takes
--- the retracted ones out again (hvc._state_retract: only counters and
--- sums change, so that is exact).  Other UPDATEs and every DELETE record
--- keys (hvc.changed_customers), whose customers are recomputed from the
--- source; an UPDATE only those of the rows whose mapped columns changed
--- (hvc._row_log_update).
+-- histories cost.  An UPDATE logs the rows whose mapped columns changed
+-- the same way, its old rows as retracted rows and its new rows as added
+-- ones, numbered by statement (hvc._row_log_update).  Where a statement's
+-- old and new rows of a customer hold the same purchase facts (only amounts
+-- or margins changed: hvc._state_same_shape), the refresh merges the added
+-- rows and takes the retracted ones out again (hvc._state_retract: only
+-- counters and sums change, so that is exact); other customers with logged
+-- updates are recomputed from the source (hvc._touch_reshaped).  DELETEs
+-- record keys (hvc.changed_customers), whose customers are recomputed.
 --
 -- Exactly once.  A logged row must reach a state either through a merge or
 -- through a read of the source, never both and never neither:
@@ -55,10 +55,15 @@ AS 'MODULE_PATHNAME', 'hvc_state_retract' LANGUAGE C IMMUTABLE STRICT PARALLEL S
 COMMENT ON FUNCTION hvc._state_retract(bytea, bytea) IS
     'Internal: the hvc.customer_state of state''s rows without those retract was built from, where an update replaced them by rows of the same times, order ids and kinds that state already holds (counters and sums change, sets and times stay; both validated; exact); NULL when retract cannot be rows of state (more rows of a kind, a purchase day or order id state lacks, a purchase outside its first and last).';
 
-CREATE OR REPLACE FUNCTION hvc._amount_class(amount "any") RETURNS integer
-AS 'MODULE_PATHNAME', 'hvc_amount_class' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION hvc._amount_class("any") IS
-    'Internal: what an amount makes of its row in hvc.customer_state: 0 skipped (NULL, NaN, Infinity), 1 a purchase (0 or more once rounded to 0.0001), 2 a refund, 3 beyond hvc''s range of 10^13; an integer, float or numeric type, else 42804.';
+CREATE OR REPLACE FUNCTION hvc._state_same_shape(a bytea, b bytea) RETURNS boolean
+AS 'MODULE_PATHNAME', 'hvc_state_same_shape' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvc._state_same_shape(bytea, bytea) IS
+    'Internal: whether two hvc.customer_state values hold the same purchase facts (rows of each kind, rows without an order id, first and last purchase, purchase days, order ids; sums and margins may differ): an update statement''s old rows of a customer and its new ones, when only amounts or margins changed (both validated).';
+
+CREATE OR REPLACE FUNCTION hvc._statement_number() RETURNS bigint
+AS 'MODULE_PATHNAME', 'hvc_statement_number' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION hvc._statement_number() IS
+    'Internal: a number this backend has not returned before; with the transaction id it names an UPDATE statement whose rows the change trigger logs.';
 
 -- The mapped columns of a registration: log column name, source column
 -- name, in the order the log table has them (margin and order_id only when
@@ -100,10 +105,11 @@ BEGIN
                       ', ' ORDER BY m.i)
       INTO cols
       FROM hvc._row_log_columns(src) m;
-    EXECUTE format('CREATE TABLE hvc.inserted_rows (xid xid8 NOT NULL, retract boolean NOT NULL, %s)', cols);
-    COMMENT ON TABLE hvc.inserted_rows IS 'Internal: rows inserted into the source since the last refresh (track_changes ''trigger''), copied by hvc''s INSERT trigger, and the old and new rows of updates that changed only amounts or margins, copied by its UPDATE trigger; the next refresh merges them into the stored states and removes them.';
+    EXECUTE format('CREATE TABLE hvc.inserted_rows (xid xid8 NOT NULL, retract boolean NOT NULL, stmt bigint, %s)', cols);
+    COMMENT ON TABLE hvc.inserted_rows IS 'Internal: rows inserted into the source since the last refresh (track_changes ''trigger''), copied by hvc''s INSERT trigger, and the old and new rows of updates whose mapped columns changed, copied by its UPDATE trigger; the next refresh merges them into the stored states (or recomputes their customers) and removes them.';
     COMMENT ON COLUMN hvc.inserted_rows.xid IS 'The inserting transaction (pg_current_xact_id()): tells a refresh whether its read of the source saw the row.';
-    COMMENT ON COLUMN hvc.inserted_rows.retract IS 'false: a row added to the source (inserted, or the new row of an update of amounts only); true: the old row such an update replaced, taken out of the stored state again.';
+    COMMENT ON COLUMN hvc.inserted_rows.retract IS 'false: a row added to the source (inserted, or the new row of an update); true: the old row an update replaced, taken out of the stored state again.';
+    COMMENT ON COLUMN hvc.inserted_rows.stmt IS 'The UPDATE statement (with xid: hvc._statement_number()) whose old or new row this is; NULL for inserted rows.';
     COMMENT ON COLUMN hvc.inserted_rows.customer_id IS 'The row''s customer key (NULL for rows without a key).';
     COMMENT ON COLUMN hvc.inserted_rows.ordered_at IS 'The row''s order time, as in the source.';
     COMMENT ON COLUMN hvc.inserted_rows.amount IS 'The row''s amount, as in the source.';
@@ -130,7 +136,7 @@ BEGIN
     -- read the catalogs' statistics each time), catalog rows by index:
     -- about 0.1 ms a statement
     SELECT CASE WHEN count(*) = count(k.attname)
-                     AND count(*) + 2 = (SELECT count(*) FROM pg_attribute x
+                     AND count(*) + 3 = (SELECT count(*) FROM pg_attribute x
                                           WHERE x.attrelid = to_regclass('hvc.inserted_rows')
                                             AND x.attnum > 0 AND NOT x.attisdropped)
            THEN format('INSERT INTO hvc.inserted_rows (xid, retract, %s) SELECT pg_catalog.pg_current_xact_id(), false, %s FROM hvc_new n',
@@ -159,17 +165,19 @@ COMMENT ON FUNCTION hvc._row_log_insert(oid) IS
 -- order_id).  A customer's state depends only on the multiset of its rows'
 -- mapped values, so an update that leaves them as they were (a status or
 -- shipping column, say) logs nothing and costs the next refresh nothing.
--- Of the changed rows, those whose customers' rows keep the multiset of
--- (customer, ordered_at, order_id, kind of amount: hvc._amount_class) --
--- amounts and margins changed, nothing else -- go into the row log: the
--- old rows as retracted, the new ones as added; the other customers' keys
--- (old and new) go to hvc.changed_customers, to be recomputed.  Only when
--- rel is the registered trigger-mode source and every mapped column has
--- one of the built-in types below (not a domain): the comparisons then run
--- only built-in equality, text-like columns bytewise (COLLATE "C": equal
--- bytes, equal key and order hash); keys only when the row log's columns no
--- longer have the source's types.  NULL otherwise: the trigger records
--- every updated row's keys.
+-- The changed rows go into the row log, the old ones retracted, all with
+-- the statement's number (hvc._statement_number(), once per statement): the
+-- refresh merges those of customers whose old and new rows hold the same
+-- purchase facts and recomputes the others (63_row_log.sql's header).  The
+-- comparison of purchase facts runs at the refresh, not here: in the
+-- trigger it doubled the cost of a one-row UPDATE statement (about 180 ->
+-- 400 us, planning included).  Only when rel is the registered trigger-mode
+-- source and every mapped column has one of the built-in types below (not
+-- a domain): the comparisons then run only built-in equality, text-like
+-- columns bytewise (COLLATE "C": equal bytes, equal key and order hash);
+-- the changed rows' keys (hvc.changed_customers) when the row log's
+-- columns no longer have the source's types.  NULL otherwise: the trigger
+-- records every updated row's keys.
 CREATE OR REPLACE FUNCTION hvc._row_log_update(rel oid) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
@@ -180,27 +188,17 @@ BEGIN
                                                           'text', 'varchar', 'bpchar', 'date', 'timestamp',
                                                           'timestamptz', 'uuid']::regtype[]::oid[]))
            THEN CASE WHEN count(*) = count(k.attname)
-                          AND count(*) + 2 = (SELECT count(*) FROM pg_attribute x
+                          AND count(*) + 3 = (SELECT count(*) FROM pg_attribute x
                                                WHERE x.attrelid = to_regclass('hvc.inserted_rows')
                                                  AND x.attnum > 0 AND NOT x.attisdropped)
-                THEN format('WITH old_rows AS MATERIALIZED (SELECT %1$s FROM hvc_old o EXCEPT ALL SELECT %2$s FROM hvc_new n), '
-                            'new_rows AS MATERIALIZED (SELECT %2$s FROM hvc_new n EXCEPT ALL SELECT %1$s FROM hvc_old o), '
-                            'moved AS MATERIALIZED (SELECT d.customer_id FROM '
-                            '((SELECT %3$s FROM old_rows EXCEPT ALL SELECT %3$s FROM new_rows) UNION ALL '
-                            '(SELECT %3$s FROM new_rows EXCEPT ALL SELECT %3$s FROM old_rows)) d), '
-                            'keys AS (INSERT INTO hvc.changed_customers (customer_id) SELECT DISTINCT m.customer_id FROM moved m) '
-                            'INSERT INTO hvc.inserted_rows (xid, retract, %4$s) '
-                            'SELECT pg_catalog.pg_current_xact_id(), r.retract, %5$s '
-                            'FROM (SELECT true AS retract, * FROM old_rows UNION ALL SELECT false, * FROM new_rows) r '
-                            'WHERE NOT EXISTS (SELECT FROM moved m WHERE m.customer_id = r.customer_id) '
-                            'AND (r.customer_id IS NOT NULL OR NOT EXISTS (SELECT FROM moved m WHERE m.customer_id IS NULL))',
+                THEN format('INSERT INTO hvc.inserted_rows (xid, retract, stmt, %3$s) '
+                            'SELECT pg_catalog.pg_current_xact_id(), c.retract, (SELECT hvc._statement_number()), %4$s FROM '
+                            '((SELECT true AS retract, %1$s FROM hvc_old o EXCEPT ALL SELECT true, %2$s FROM hvc_new n) UNION ALL '
+                            '(SELECT false, %2$s FROM hvc_new n EXCEPT ALL SELECT false, %1$s FROM hvc_old o)) c',
                             string_agg('o.' || quote_ident(m.source_column) || a.collate_c || ' AS ' || quote_ident(m.log_column), ', ' ORDER BY m.i),
-                            string_agg('n.' || quote_ident(m.source_column) || a.collate_c || ' AS ' || quote_ident(m.log_column), ', ' ORDER BY m.i),
-                            string_agg(CASE m.log_column WHEN 'amount' THEN 'hvc._amount_class(amount) AS kind'
-                                                         WHEN 'margin' THEN NULL
-                                                         ELSE quote_ident(m.log_column) END, ', ' ORDER BY m.i),
+                            string_agg('n.' || quote_ident(m.source_column) || a.collate_c, ', ' ORDER BY m.i),
                             string_agg(quote_ident(m.log_column), ', ' ORDER BY m.i),
-                            string_agg('r.' || quote_ident(m.log_column), ', ' ORDER BY m.i))
+                            string_agg('c.' || quote_ident(m.log_column), ', ' ORDER BY m.i))
                 ELSE format('INSERT INTO hvc.changed_customers (customer_id) SELECT d.k FROM '
                             '((SELECT %1$s FROM hvc_old o EXCEPT ALL SELECT %2$s FROM hvc_new n) UNION ALL '
                             '(SELECT %2$s FROM hvc_new n EXCEPT ALL SELECT %1$s FROM hvc_old o)) d(k)',
@@ -225,7 +223,67 @@ BEGIN
     RETURN q;
 END $fn$;
 COMMENT ON FUNCTION hvc._row_log_update(oid) IS
-    'Internal: the statement the UPDATE trigger uses: the old and new rows of customers whose changed rows kept their times, order ids and kinds of amount (amounts or margins changed) into hvc.inserted_rows (old ones retracted), the keys of the other customers whose mapped columns changed into hvc.changed_customers (only keys when the row log no longer has the source''s column types); NULL (record every updated row''s keys) when the table is not the registered source or a mapped column is not of a built-in type it compares.';
+    'Internal: the statement the UPDATE trigger uses: the old and new rows whose mapped columns changed into hvc.inserted_rows (old ones retracted, with the statement''s number), or their keys into hvc.changed_customers when the row log no longer has the source''s column types; NULL (record every updated row''s keys) when the table is not the registered source or a mapped column is not of a built-in type it compares.';
+
+-- The state expression over the row log's columns (hvc._state_expr under
+-- the source's mapping) of logged rows r.
+CREATE OR REPLACE FUNCTION hvc._row_log_state_expr(src hvc.source, as_of_local timestamp, tz text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    logged hvc.source;
+BEGIN
+    logged := src;
+    logged.ordered_at := 'ordered_at';
+    logged.amount := 'amount';
+    logged.margin := CASE WHEN src.margin IS NOT NULL THEN 'margin' END;
+    logged.order_id := CASE WHEN src.order_id IS NOT NULL THEN 'order_id' END;
+    RETURN hvc._state_expr(logged, as_of_local, tz);
+END $fn$;
+COMMENT ON FUNCTION hvc._row_log_state_expr(hvc.source, timestamp, text) IS
+    'Internal: the hvc.customer_state(...) call over the columns of hvc.inserted_rows (alias s) under the registered source''s mapping.';
+
+-- The customers whose logged updates changed more than amounts or margins:
+-- a statement whose old rows of the customer and new ones do not hold the
+-- same purchase facts (a time to another day, a purchase turned refund, an
+-- amount turned NULL, a row moved to another customer).  Their state cannot
+-- be patched: SQL (over logged rows s) giving each such key once.
+CREATE OR REPLACE FUNCTION hvc._reshaped_sql(state_expr text, rows_sql text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('SELECT DISTINCT g.customer_id FROM '
+                  '(SELECT s.customer_id, %1$s FILTER (WHERE s.retract) AS o, %1$s FILTER (WHERE NOT s.retract) AS n '
+                  'FROM (%2$s) s WHERE s.stmt IS NOT NULL GROUP BY s.customer_id, s.xid, s.stmt) g '
+                  'WHERE g.o IS NULL OR g.n IS NULL OR NOT hvc._state_same_shape(g.o, g.n)',
+                  state_expr, rows_sql)
+$$;
+COMMENT ON FUNCTION hvc._reshaped_sql(text, text) IS
+    'Internal: SQL giving the keys of the customers whose logged UPDATE rows (from rows_sql) changed more than amounts or margins in some statement (old and new rows with other purchase facts: hvc._state_same_shape).';
+
+-- Before an incremental refresh reads the source: the customers whose
+-- logged updates changed more than amounts join pg_temp._hvc_touched (they
+-- are recomputed, their logged rows settled with the read).  Returns how
+-- many joined.
+CREATE OR REPLACE FUNCTION hvc._touch_reshaped(src hvc.source, as_of_local timestamp, tz text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    n bigint;
+BEGIN
+    IF to_regclass('hvc.inserted_rows') IS NULL
+       OR NOT EXISTS (SELECT 1 FROM hvc.inserted_rows r WHERE r.stmt IS NOT NULL) THEN
+        RETURN 0;
+    END IF;
+    IF src.relation IS NULL OR as_of_local IS NULL OR tz IS NULL OR to_regclass('pg_temp._hvc_touched') IS NULL THEN
+        RAISE EXCEPTION 'hvc: _touch_reshaped runs inside a refresh, with a registered source'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    EXECUTE format('INSERT INTO pg_temp._hvc_touched (customer_id) SELECT x.customer_id FROM (%s) x WHERE NOT %s',
+                   hvc._reshaped_sql(hvc._row_log_state_expr(src, as_of_local, tz),
+                                     'SELECT * FROM hvc.inserted_rows WHERE stmt IS NOT NULL'),
+                   hvc._touched_condition('x'));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $fn$;
+COMMENT ON FUNCTION hvc._touch_reshaped(hvc.source, timestamp, text) IS
+    'Internal: incremental refresh, trigger mode: adds to pg_temp._hvc_touched the customers whose logged updates changed more than amounts or margins (to be recomputed from the source); returns how many.';
 
 -- Whether logged row r's key is one of pg_temp._hvc_touched's (NULL keys
 -- match the NULL key).  Always true or false, never NULL: the merge takes
@@ -276,16 +334,17 @@ COMMENT ON FUNCTION hvc._settle_row_log(pg_snapshot, boolean) IS
     'Internal: after a read of the source begun after snapshot t1, removes the logged rows it saw and hands the customers of rows it may have seen to the next refresh''s recompute.';
 
 -- Incremental refresh: the states of pg_temp._hvc_merged (customer_id,
--- state, n, retract, replaced, whole: each customer's rows to add as one
--- state, n of them, and in trigger mode the rows updates of amounts
--- replaced, replaced of them, as one state to retract) merged into the
+-- state, n, retract, replaced, whole, reshaped: each customer's rows to add
+-- as one state, n of them, and in trigger mode the rows updates replaced,
+-- replaced of them, as one state to retract; reshaped when an update
+-- changed more than amounts: not merged) merged into the
 -- stored states (hvc._state_merge: the aggregate's own combine step, exact);
 -- customers without a stored state get this one.  Shared by trigger mode's
 -- logged rows (hvc._merge_row_log) and column mode's new rows
 -- (hvc._merge_column_delta, 64_column_delta.sql, which retracts nothing).
 -- Returns the rows and customers merged, the rows retracted, and the
--- customers left for the next refresh because their retracted rows did not
--- fit their stored state.
+-- customers left for the next refresh: reshaped, or their retracted rows
+-- did not fit their stored state.
 CREATE OR REPLACE FUNCTION hvc._apply_merged_states(OUT merged_rows bigint, OUT merged_customers bigint,
                                                     OUT retracted_rows bigint, OUT unfit bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -293,6 +352,7 @@ DECLARE
     states bigint;
     hashjoin text;
     mergejoin text;
+    n_unfit bigint;
 BEGIN
     IF to_regclass('pg_temp._hvc_merged') IS NULL OR to_regclass('hvc.customer_states') IS NULL THEN
         RAISE EXCEPTION 'hvc: _apply_merged_states runs inside an incremental refresh, after pg_temp._hvc_merged'
@@ -301,11 +361,16 @@ BEGIN
     SELECT coalesce(sum(m.n), 0), count(*), coalesce(sum(m.replaced), 0)
       INTO merged_rows, merged_customers, retracted_rows
       FROM pg_temp._hvc_merged m;
-    unfit := 0;
     IF merged_customers = 0 THEN
+        unfit := 0;
         RETURN;
     END IF;
-    -- Updates of amounts only: the whole new state of each such customer
+    -- customers whose logged updates changed more than amounts: not merged,
+    -- recomputed by the next refresh (their logged rows are consumed)
+    WITH d AS (DELETE FROM pg_temp._hvc_merged m WHERE m.reshaped RETURNING m.customer_id)
+    INSERT INTO hvc.changed_customers (customer_id) SELECT d.customer_id FROM d;
+    GET DIAGNOSTICS unfit = ROW_COUNT;
+    -- Updates of amounts: the whole new state of each such customer
     -- first, its stored state with the added rows merged and the replaced
     -- ones retracted (a few customers: probed one by one).  A customer whose
     -- retracted rows cannot be rows of that state (rows written around the
@@ -325,7 +390,8 @@ BEGIN
          WHERE m.retract IS NOT NULL;
         WITH d AS (DELETE FROM pg_temp._hvc_merged m WHERE m.whole AND m.state IS NULL RETURNING m.customer_id)
         INSERT INTO hvc.changed_customers (customer_id) SELECT d.customer_id FROM d;
-        GET DIAGNOSTICS unfit = ROW_COUNT;
+        GET DIAGNOSTICS n_unfit = ROW_COUNT;
+        unfit := unfit + n_unfit;
     END IF;
     ANALYZE pg_temp._hvc_merged;
     -- A day's merged customers are a few percent of the states: probed
@@ -386,7 +452,6 @@ CREATE OR REPLACE FUNCTION hvc._merge_row_log(src hvc.source, as_of_local timest
                                               OUT retracted_rows bigint, OUT unfit bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-    logged hvc.source;
     state_expr text;
 BEGIN
     merged_rows := 0;
@@ -400,28 +465,28 @@ BEGIN
         RAISE EXCEPTION 'hvc: _merge_row_log runs inside a refresh, with a registered source'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    -- the log's columns under the source's mapping
-    logged := src;
-    logged.ordered_at := 'ordered_at';
-    logged.amount := 'amount';
-    logged.margin := CASE WHEN src.margin IS NOT NULL THEN 'margin' END;
-    logged.order_id := CASE WHEN src.order_id IS NOT NULL THEN 'order_id' END;
     -- (not DROP TABLE IF EXISTS: its NOTICE would reach the caller)
     IF to_regclass('pg_temp._hvc_merged') IS NOT NULL THEN
         DROP TABLE pg_temp._hvc_merged;
     END IF;
-    -- per customer the added rows as one state and the rows updates
-    -- replaced as another (NULL when none)
-    state_expr := hvc._state_expr(logged, as_of_local, tz);
+    -- per customer the added rows as one state, the rows updates replaced
+    -- as another (NULL when none), and whether a logged update changed
+    -- more than amounts (an update committed after hvc._touch_reshaped
+    -- looked: that customer goes to the next refresh's recompute)
+    state_expr := hvc._row_log_state_expr(src, as_of_local, tz);
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
-        WITH s AS (DELETE FROM hvc.inserted_rows r WHERE NOT %1$s RETURNING r.*)
-        SELECT s.customer_id, %2$s FILTER (WHERE NOT s.retract) AS state,
-               %2$s FILTER (WHERE s.retract) AS retract,
-               count(*) FILTER (WHERE NOT s.retract) AS n, count(*) FILTER (WHERE s.retract) AS replaced,
-               false AS whole
-          FROM s GROUP BY 1$q$,
-        hvc._touched_condition('r'), state_expr);
+        WITH s AS (DELETE FROM hvc.inserted_rows r WHERE NOT %1$s RETURNING r.*),
+             reshaped AS (%3$s),
+             m AS (SELECT s.customer_id, %2$s FILTER (WHERE NOT s.retract) AS state,
+                          %2$s FILTER (WHERE s.retract) AS retract,
+                          count(*) FILTER (WHERE NOT s.retract) AS n, count(*) FILTER (WHERE s.retract) AS replaced
+                     FROM s GROUP BY 1)
+        SELECT m.*, false AS whole,
+               x.customer_id IS NOT NULL
+               OR (m.customer_id IS NULL AND EXISTS (SELECT FROM reshaped y WHERE y.customer_id IS NULL)) AS reshaped
+          FROM m LEFT JOIN reshaped x ON x.customer_id = m.customer_id$q$,
+        hvc._touched_condition('r'), state_expr, hvc._reshaped_sql(state_expr, 'SELECT * FROM s'));
     SELECT a.merged_rows, a.merged_customers, a.retracted_rows, a.unfit
       INTO merged_rows, merged_customers, retracted_rows, unfit
       FROM hvc._apply_merged_states() a;

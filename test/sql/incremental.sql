@@ -161,17 +161,17 @@ UPDATE inc_sales SET customer_id = 15 WHERE id = (SELECT min(id) FROM inc_sales 
 DELETE FROM inc_sales WHERE customer_id = 16;
 SELECT inc_vs_full('2024-12-01');
 -- updates that leave the mapped columns (customer, ordered_at, amount) as
--- they were record no key: a status column (updated_at is not mapped in
+-- they were log nothing: a status column (updated_at is not mapped in
 -- trigger mode), an amount set to itself; one that changes a mapped value
--- other than an amount (a time; amounts alone are logged as rows:
--- row_log.sql) records its customer only (once), and only it is
--- recomputed
+-- logs its changed rows only (old and new), and only that customer is
+-- recomputed when a time moves to another day (amounts alone are merged:
+-- row_log.sql)
 UPDATE inc_sales SET updated_at = now() WHERE customer_id IN (20, 21);
 UPDATE inc_sales SET amount = amount WHERE customer_id = 23;
-SELECT count(*) AS keys_of_unchanged_rows FROM hvc.changed_customers;
-UPDATE inc_sales SET ordered_at = ordered_at + interval '1 hour', updated_at = now()
+SELECT (SELECT count(*) FROM hvc.changed_customers) AS keys, (SELECT count(*) FROM hvc.inserted_rows) AS logged_rows;
+UPDATE inc_sales SET ordered_at = ordered_at + interval '1 day', updated_at = now()
  WHERE id = (SELECT min(id) FROM inc_sales WHERE customer_id = 22) OR customer_id = 24;
-SELECT customer_id, count(*) FROM hvc.changed_customers GROUP BY 1 ORDER BY 1;
+SELECT customer_id, count(*) FROM hvc.inserted_rows GROUP BY 1 ORDER BY 1;
 SELECT inc_vs_full('2024-12-01');
 -- a writer with no privilege on schema hvc: the trigger still records
 CREATE ROLE inc_writer;
