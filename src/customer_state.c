@@ -207,42 +207,29 @@ customer_state_merge(CustomerState *into, const CustomerState *from)
 }
 
 /* whether every element of the sorted set sub is in the sorted set of */
-static bool
-days_within(const DayNumber *sub, int32 nsub, const DayNumber *of, int32 nof)
-{
-	int32		i,
-				j = 0;
-
-	for (i = 0; i < nsub; i++)
-	{
-		while (j < nof && of[j] < sub[i])
-			j++;
-		if (j == nof || of[j] != sub[i])
-			return false;
-	}
-	return true;
+#define DEFINE_SORTED_WITHIN(name, type) \
+static bool \
+name(const type *sub, int32 nsub, const type *of, int32 nof) \
+{ \
+	int32		i, \
+				j = 0; \
+\
+	for (i = 0; i < nsub; i++) \
+	{ \
+		while (j < nof && of[j] < sub[i]) \
+			j++; \
+		if (j == nof || of[j] != sub[i]) \
+			return false; \
+	} \
+	return true; \
 }
-
-static bool
-keys_within(const int64 *sub, int32 nsub, const int64 *of, int32 nof)
-{
-	int32		i,
-				j = 0;
-
-	for (i = 0; i < nsub; i++)
-	{
-		while (j < nof && of[j] < sub[i])
-			j++;
-		if (j == nof || of[j] != sub[i])
-			return false;
-	}
-	return true;
-}
+DEFINE_SORTED_WITHIN(days_within, DayNumber)
+DEFINE_SORTED_WITHIN(keys_within, int64)
 
 /*
  * Takes the rows r was built from out of s, when the rows that replaced
- * them (already merged into s) have the same times, order keys and kinds
- * (purchase, refund, skipped): an update of amounts or margins only.  Then
+ * them (already merged into s) hold the same purchase facts
+ * (customer_state_same_shape): an update of amounts or margins only.  Then
  * only counters and sums change; the sets, the first and last purchase and
  * the first purchase day stay.  False, s untouched, when r cannot be rows
  * of s: more rows of a kind, a day or order s lacks, a purchase before s's

@@ -60,9 +60,9 @@ extern void customer_state_add_purchase(CustomerState *s, int64 local_at,
 extern void customer_state_merge(CustomerState *into, const CustomerState *from);
 extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState *from);
 /*
- * r's rows out of s, when the rows replacing them (merged into s) kept
- * their times, order keys and kinds; false (s untouched) when r cannot be
- * rows of s.  Compacts both.
+ * r's rows out of s, when the rows replacing them (merged into s) hold the
+ * same purchase facts (customer_state_same_shape); false (s untouched) when
+ * r cannot be rows of s.  Compacts both.
  */
 extern bool customer_state_retract(CustomerState *s, CustomerState *r);
 /* the same rows of each kind, first and last purchase, days and orders; compacts both */

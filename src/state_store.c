@@ -12,6 +12,7 @@
 #include "pg_compat.h"
 
 #include "fmgr.h"
+
 #include "customer_state.h"
 
 PG_FUNCTION_INFO_V1(hvc_state_format_version);
@@ -75,8 +76,8 @@ hvc_state_merge(PG_FUNCTION_ARGS)
 /*
  * hvc._state_retract(state bytea, retract bytea): state without the rows
  * retract was built from, where an update replaced them by rows of the same
- * times, order keys and kinds that state already holds (trigger mode logs
- * such updates as retracted and added rows: 63_row_log.sql).  Both are
+ * purchase facts (hvc._state_same_shape) that state already holds (trigger
+ * mode logs updates as retracted and added rows: 63_row_log.sql).  Both are
  * validated whole; NULL when retract cannot be rows of state
  * (customer_state_retract).
  */

@@ -53,7 +53,7 @@ COMMENT ON FUNCTION hvc._state_merge(bytea, bytea) IS
 CREATE OR REPLACE FUNCTION hvc._state_retract(state bytea, retract bytea) RETURNS bytea
 AS 'MODULE_PATHNAME', 'hvc_state_retract' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hvc._state_retract(bytea, bytea) IS
-    'Internal: the hvc.customer_state of state''s rows without those retract was built from, where an update replaced them by rows of the same times, order ids and kinds that state already holds (counters and sums change, sets and times stay; both validated; exact); NULL when retract cannot be rows of state (more rows of a kind, a purchase day or order id state lacks, a purchase outside its first and last).';
+    'Internal: the hvc.customer_state of state''s rows without those retract was built from, where an update replaced them by rows of the same purchase facts (hvc._state_same_shape) that state already holds (counters and sums change, sets and times stay; both validated; exact); NULL when retract cannot be rows of state (more rows of a kind, a purchase day or order id state lacks, a purchase outside its first and last, counts no rows could give).';
 
 CREATE OR REPLACE FUNCTION hvc._state_same_shape(a bytea, b bytea) RETURNS boolean
 AS 'MODULE_PATHNAME', 'hvc_state_same_shape' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
