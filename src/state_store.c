@@ -53,6 +53,17 @@ hvc_state_skipped(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(h.skipped);
 }
 
+/* the first two arguments (bytea) as states, each validated whole */
+static void
+state_args(FunctionCallInfo fcinfo, CustomerState **a, CustomerState **b)
+{
+	bytea	   *x = PG_GETARG_BYTEA_PP(0);
+	bytea	   *y = PG_GETARG_BYTEA_PP(1);
+
+	*a = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
+	*b = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(y), VARSIZE_ANY_EXHDR(y));
+}
+
 /*
  * hvc._state_merge(bytea, bytea): the state of the union of the rows two
  * states were built from (both validated whole; the merge is the
@@ -62,13 +73,10 @@ hvc_state_skipped(PG_FUNCTION_ARGS)
 Datum
 hvc_state_merge(PG_FUNCTION_ARGS)
 {
-	bytea	   *a = PG_GETARG_BYTEA_PP(0);
-	bytea	   *b = PG_GETARG_BYTEA_PP(1);
 	CustomerState *into;
 	CustomerState *from;
 
-	into = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a));
-	from = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	state_args(fcinfo, &into, &from);
 	customer_state_merge(into, from);
 	PG_RETURN_BYTEA_P(customer_state_serialize(into));
 }
@@ -84,13 +92,10 @@ hvc_state_merge(PG_FUNCTION_ARGS)
 Datum
 hvc_state_retract(PG_FUNCTION_ARGS)
 {
-	bytea	   *a = PG_GETARG_BYTEA_PP(0);
-	bytea	   *b = PG_GETARG_BYTEA_PP(1);
 	CustomerState *s;
 	CustomerState *r;
 
-	s = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a));
-	r = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	state_args(fcinfo, &s, &r);
 	if (!customer_state_retract(s, r))
 		PG_RETURN_NULL();
 	PG_RETURN_BYTEA_P(customer_state_serialize(s));
@@ -105,13 +110,10 @@ hvc_state_retract(PG_FUNCTION_ARGS)
 Datum
 hvc_state_same_shape(PG_FUNCTION_ARGS)
 {
-	bytea	   *a = PG_GETARG_BYTEA_PP(0);
-	bytea	   *b = PG_GETARG_BYTEA_PP(1);
 	CustomerState *x;
 	CustomerState *y;
 
-	x = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a));
-	y = customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	state_args(fcinfo, &x, &y);
 	PG_RETURN_BOOL(customer_state_same_shape(x, y));
 }
 

@@ -478,42 +478,13 @@ BEGIN
 END $$;
 INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_citus_snapshot(600);
 
--- hvc._state_merge(bytea, bytea): trigger mode's merge of a stored state
--- with the state of logged rows; both sides mutated or spliced.  A merge of
--- two valid states must itself be a valid state.
-CREATE FUNCTION pg_temp.fuzz_state_merge(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
-DECLARE
-    pool bytea[] := ARRAY(SELECT s FROM fuzz_states ORDER BY customer_id);
-    a bytea;
-    b bytea;
-    i int;
-BEGIN
-    target := '_state_merge';
-    FOR i IN 1..n LOOP
-        a := pool[pg_temp.ri(1, array_length(pool, 1))];
-        b := pool[pg_temp.ri(1, array_length(pool, 1))];
-        IF random() < 0.5 THEN
-            a := pg_temp.mutate(a);
-        END IF;
-        IF random() < 0.5 THEN
-            b := pg_temp.mutate(b);
-        END IF;
-        BEGIN
-            PERFORM hvc.customer_state_summary(hvc._state_merge(a, b));
-            state := 'ok';
-        EXCEPTION WHEN OTHERS THEN
-            state := SQLSTATE;
-        END;
-        RETURN NEXT;
-    END LOOP;
-END $$;
-INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_merge(1500);
-
--- hvc._state_retract(bytea, bytea): trigger mode's retraction of the rows an
--- update of amounts replaced; mostly a state merged with another and that
--- other taken out again, either side mutated or spliced, or two unrelated
--- states.  The result is NULL or itself a valid state.
-CREATE FUNCTION pg_temp.fuzz_state_retract(n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
+-- The functions of trigger mode's row log on two states, both sides
+-- mutated or spliced: hvc._state_merge (a stored state and the state of
+-- logged rows), hvc._state_retract (mostly a state merged with another and
+-- that other taken out again, or two unrelated states) and
+-- hvc._state_same_shape.  A merge of two valid states must itself be a
+-- valid state, a retraction NULL or a valid state.
+CREATE FUNCTION pg_temp.fuzz_state_pair(fn text, n int) RETURNS TABLE (target text, state text) LANGUAGE plpgsql AS $$
 DECLARE
     pool bytea[] := ARRAY(SELECT s FROM fuzz_states ORDER BY customer_id);
     a bytea;
@@ -521,32 +492,38 @@ DECLARE
     r bytea;
     i int;
 BEGIN
-    target := '_state_retract';
+    target := fn;
     FOR i IN 1..n LOOP
         a := pool[pg_temp.ri(1, array_length(pool, 1))];
         b := pool[pg_temp.ri(1, array_length(pool, 1))];
-        IF random() < 0.7 THEN
+        IF fn <> '_state_merge' AND random() < 0.7 THEN
             a := hvc._state_merge(a, b);
         END IF;
-        IF random() < 0.4 THEN
+        IF random() < 0.5 THEN
             a := pg_temp.mutate(a);
         END IF;
-        IF random() < 0.4 THEN
+        IF random() < 0.5 THEN
             b := pg_temp.mutate(b);
         END IF;
         BEGIN
-            r := hvc._state_retract(a, b);
-            IF r IS NOT NULL THEN
-                PERFORM hvc.customer_state_summary(r);
+            IF fn = '_state_same_shape' THEN
+                state := CASE WHEN hvc._state_same_shape(a, b) THEN 'same' ELSE 'ok' END;
+            ELSE
+                EXECUTE format('SELECT hvc.%I($1, $2)', fn) INTO r USING a, b;
+                IF r IS NOT NULL THEN
+                    PERFORM hvc.customer_state_summary(r);
+                END IF;
+                state := CASE WHEN r IS NULL THEN 'null' ELSE 'ok' END;
             END IF;
-            state := CASE WHEN r IS NULL THEN 'null' ELSE 'ok' END;
         EXCEPTION WHEN OTHERS THEN
             state := SQLSTATE;
         END;
         RETURN NEXT;
     END LOOP;
 END $$;
-INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_retract(1500);
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_pair('_state_merge', 1500);
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_pair('_state_retract', 1500);
+INSERT INTO fuzz_log SELECT * FROM pg_temp.fuzz_state_pair('_state_same_shape', 600);
 
 -- The states' fixed fields alone (hvc._state_rows, hvc._state_skipped: the
 -- reader a refresh with model none and the stored-state table use): a state
