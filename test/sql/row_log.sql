@@ -178,10 +178,14 @@ UPDATE rl_sales SET amount = 10.00001 WHERE customer_id = 'A' AND order_no = 1 A
 SELECT count(*) AS keys_recorded FROM hvc.changed_customers;
 SELECT retract, customer_id, amount, margin, order_id FROM hvc.inserted_rows
  ORDER BY customer_id NULLS LAST, order_id, retract, amount;
-CREATE FUNCTION rl_patch_vs_full(a timestamptz) RETURNS text LANGUAGE sql AS $$
-    SELECT format('%s, %s stored states differ', rl_inc_vs_full(a),
+CREATE FUNCTION rl_patch_vs_full(a timestamptz) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r text := rl_inc_vs_full(a);
+BEGIN
+    RETURN format('%s, %s stored states differ', r,
                   (SELECT count(*) FROM ((TABLE rl_states EXCEPT ALL TABLE hvc.customer_states)
-                                         UNION ALL (TABLE hvc.customer_states EXCEPT ALL TABLE rl_states)) x)) $$;
+                                         UNION ALL (TABLE hvc.customer_states EXCEPT ALL TABLE rl_states)) x));
+END $$;
 SELECT rl_patch_vs_full('2024-12-10');
 SELECT customer_id, revenue, margin, orders FROM hvc.customers ORDER BY customer_id;
 
