@@ -246,11 +246,6 @@ customer_state_retract(CustomerState *s, CustomerState *r)
 
 	customer_state_compact(s);
 	customer_state_compact(r);
-	if (r->rows > s->rows || r->skipped > s->skipped ||
-		r->purchase_rows > s->purchase_rows || r->refund_rows > s->refund_rows ||
-		r->unkeyed_orders > s->unkeyed_orders || r->margin_rows > s->margin_rows ||
-		(r->purchase_rows > 0 && r->purchase_rows == s->purchase_rows))
-		return false;
 	if (r->purchase_rows > 0)
 	{
 		if (r->first_at < s->first_at || r->last_at > s->last_at || r->first_day < s->first_day)
@@ -274,7 +269,10 @@ customer_state_retract(CustomerState *s, CustomerState *r)
 	t.revenue = revenue;
 	t.margin = margin;
 	t.first_day_spend = first_day_spend;
-	/* what no rows could give (more days than purchase rows, say): not s's rows */
+	/*
+	 * what no rows could give (more rows of a kind taken out than s has, a
+	 * purchase day left without purchase rows): not s's rows
+	 */
 	if (customer_state_problem(&t) != NULL)
 		return false;
 	*s = t;

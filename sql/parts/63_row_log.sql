@@ -334,8 +334,8 @@ COMMENT ON FUNCTION hvc._settle_row_log(pg_snapshot, boolean) IS
     'Internal: after a read of the source begun after snapshot t1, removes the logged rows it saw and hands the customers of rows it may have seen to the next refresh''s recompute.';
 
 -- Incremental refresh: the states of pg_temp._hvc_merged (customer_id,
--- state, n, retract, replaced, whole, reshaped: each customer's rows to add
--- as one state, n of them, and in trigger mode the rows updates replaced,
+-- state, n, retract, replaced, reshaped: each customer's rows to add as
+-- one state, n of them, and in trigger mode the rows updates replaced,
 -- replaced of them, as one state to retract; reshaped when an update
 -- changed more than amounts: not merged) merged into the
 -- stored states (hvc._state_merge: the aggregate's own combine step, exact);
@@ -372,11 +372,12 @@ BEGIN
     GET DIAGNOSTICS unfit = ROW_COUNT;
     -- Updates of amounts: the whole new state of each such customer
     -- first, its stored state with the added rows merged and the replaced
-    -- ones retracted (a few customers: probed one by one).  A customer whose
-    -- retracted rows cannot be rows of that state (rows written around the
-    -- change triggers) keeps its stored state and goes to the next
-    -- refresh's recompute, which reads the source (the logged rows are
-    -- consumed either way).
+    -- ones retracted (a few customers: probed one by one); from here on a
+    -- row with retract holds that whole state, not rows to merge.  A
+    -- customer whose retracted rows cannot be rows of that state (rows
+    -- written around the change triggers) keeps its stored state and goes
+    -- to the next refresh's recompute, which reads the source (the logged
+    -- rows are consumed either way).
     IF retracted_rows > 0 THEN
         UPDATE pg_temp._hvc_merged m
            SET state = hvc._state_retract(
@@ -385,10 +386,10 @@ BEGIN
                                                   ELSE (SELECT c.state FROM hvc.customer_states c WHERE c.customer_id = m.customer_id) END,
                                              m.state),
                             m.state),
-                   m.retract),
-               whole = true
+                   m.retract)
          WHERE m.retract IS NOT NULL;
-        WITH d AS (DELETE FROM pg_temp._hvc_merged m WHERE m.whole AND m.state IS NULL RETURNING m.customer_id)
+        WITH d AS (DELETE FROM pg_temp._hvc_merged m WHERE m.retract IS NOT NULL AND m.state IS NULL
+                   RETURNING m.customer_id)
         INSERT INTO hvc.changed_customers (customer_id) SELECT d.customer_id FROM d;
         GET DIAGNOSTICS n_unfit = ROW_COUNT;
         unfit := unfit + n_unfit;
@@ -408,9 +409,9 @@ BEGIN
         PERFORM set_config('enable_mergejoin', 'off', true);
     END IF;
     UPDATE hvc.customer_states c
-       SET state = CASE WHEN m.whole THEN m.state ELSE hvc._state_merge(c.state, m.state) END,
-           rows = CASE WHEN m.whole THEN hvc._state_rows(m.state) ELSE c.rows + hvc._state_rows(m.state) END,
-           skipped = CASE WHEN m.whole THEN hvc._state_skipped(m.state) > 0
+       SET state = CASE WHEN m.retract IS NOT NULL THEN m.state ELSE hvc._state_merge(c.state, m.state) END,
+           rows = CASE WHEN m.retract IS NOT NULL THEN hvc._state_rows(m.state) ELSE c.rows + hvc._state_rows(m.state) END,
+           skipped = CASE WHEN m.retract IS NOT NULL THEN hvc._state_skipped(m.state) > 0
                           ELSE c.skipped OR hvc._state_skipped(m.state) > 0 END
       FROM pg_temp._hvc_merged m
      WHERE c.customer_id = m.customer_id;
@@ -424,9 +425,9 @@ BEGIN
     -- would look for the keyless state otherwise)
     IF EXISTS (SELECT 1 FROM pg_temp._hvc_merged m WHERE m.customer_id IS NULL) THEN
         UPDATE hvc.customer_states c
-           SET state = CASE WHEN m.whole THEN m.state ELSE hvc._state_merge(c.state, m.state) END,
-               rows = CASE WHEN m.whole THEN hvc._state_rows(m.state) ELSE c.rows + hvc._state_rows(m.state) END,
-               skipped = CASE WHEN m.whole THEN hvc._state_skipped(m.state) > 0
+           SET state = CASE WHEN m.retract IS NOT NULL THEN m.state ELSE hvc._state_merge(c.state, m.state) END,
+               rows = CASE WHEN m.retract IS NOT NULL THEN hvc._state_rows(m.state) ELSE c.rows + hvc._state_rows(m.state) END,
+               skipped = CASE WHEN m.retract IS NOT NULL THEN hvc._state_skipped(m.state) > 0
                               ELSE c.skipped OR hvc._state_skipped(m.state) > 0 END
           FROM pg_temp._hvc_merged m
          WHERE c.customer_id IS NULL AND m.customer_id IS NULL;
@@ -482,7 +483,7 @@ BEGIN
                           %2$s FILTER (WHERE s.retract) AS retract,
                           count(*) FILTER (WHERE NOT s.retract) AS n, count(*) FILTER (WHERE s.retract) AS replaced
                      FROM s GROUP BY 1)
-        SELECT m.*, false AS whole,
+        SELECT m.*,
                x.customer_id IS NOT NULL
                OR (m.customer_id IS NULL AND EXISTS (SELECT FROM reshaped y WHERE y.customer_id IS NULL)) AS reshaped
           FROM m LEFT JOIN reshaped x ON x.customer_id = m.customer_id$q$,

@@ -100,7 +100,7 @@ BEGIN
     END IF;
     EXECUTE format($q$
         CREATE TEMP TABLE _hvc_merged ON COMMIT DROP AS
-        SELECT d.customer_id, d.state, d.n, NULL::bytea AS retract, 0::bigint AS replaced, false AS whole,
+        SELECT d.customer_id, d.state, d.n, NULL::bytea AS retract, 0::bigint AS replaced,
                false AS reshaped
           FROM pg_temp._hvc_delta d
          WHERE d.mergeable AND d.customer_id IS NOT NULL AND NOT %s$q$,
