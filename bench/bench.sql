@@ -168,7 +168,7 @@ SELECT x.ratio, round((n.median / nullif(d.median, 0))::numeric, 2) AS value
 \echo '--- last refresh of each model (hvc.refresh_log)'
 SELECT DISTINCT ON (i.model) i.model, l.refresh_id, l.status, l.rows_read, l.customers,
        round(extract(epoch FROM l.finished_at - l.started_at)::numeric, 3) AS seconds,
-       l.message
+       l.timings, l.message
   FROM hvc.refresh_log l
   CROSS JOIN LATERAL (SELECT CASE WHEN l.message LIKE '%model none%' THEN 'none'
                                  WHEN l.message LIKE '%pareto_nbd%' THEN 'pareto_nbd'

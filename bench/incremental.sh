@@ -30,8 +30,8 @@
 #      triggers' cost per row and per statement;
 #   3. times an incremental refresh (the backtest is reused), then a full one
 #      (full => true: the source read again, the backtest recomputed) of the
-#      same data, and compares the two snapshots row for row (refresh_id
-#      aside).
+#      same data, prints where each spent its time (hvc.refresh_log.timings),
+#      and compares the two snapshots row for row (refresh_id aside).
 # Prints the times, the ratio incremental / full and whether the results
 # are equal; the last line is "N passed, M failed" (a check fails when the
 # snapshots differ or the refresh was not incremental; the ratio target,
@@ -209,13 +209,17 @@ for mode in $modes; do
     t_inc=$(timed "CALL hvc.refresh(as_of => '2025-06-30')")
     psqlq -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS inc_snap" -c "CREATE TABLE inc_snap AS SELECT * FROM hvc.customer_snapshot" >/dev/null
     kind=$(psqlq -c "SELECT kind || ' (' || kind_reason || ')' FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1")
+    steps_inc=$(psqlq -c "SELECT timings FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1")
     t_full=$(timed "CALL hvc.refresh(as_of => '2025-06-30', \"full\" => true)")
+    steps_full=$(psqlq -c "SELECT timings FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1")
     diff=$(psqlq -c "ALTER TABLE inc_snap DROP COLUMN refresh_id" \
                  -c "CREATE TEMP TABLE full_snap AS SELECT * FROM hvc.customer_snapshot" \
                  -c "ALTER TABLE full_snap DROP COLUMN refresh_id" \
                  -c "SELECT count(*) FROM ((TABLE inc_snap EXCEPT ALL TABLE full_snap) UNION ALL (TABLE full_snap EXCEPT ALL TABLE inc_snap)) x")
     echo "incremental refresh: $t_inc s [$kind]"
+    echo "  its steps (hvc.refresh_log.timings): $steps_inc"
     echo "full refresh (full => true): $t_full s"
+    echo "  its steps: $steps_full"
     echo "ratio incremental / full: $(psqlq -c "SELECT round(100 * $t_inc / $t_full, 1)") % (target <= 20 %)"
     case "$kind" in incremental*) ok "$mode: the refresh after the changes was incremental";; *) fail "$mode: the refresh after the changes was $kind";; esac
     if [ "$diff" = 0 ]; then ok "$mode: incremental and full snapshots are equal row for row ($(psqlq -c 'SELECT count(*) FROM inc_snap') customers)"

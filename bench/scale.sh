@@ -73,6 +73,6 @@ SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric
     ratio=$( [ -n "$prev" ] && awk -v a="$median" -v b="$prev" 'BEGIN {printf "%.2f", a / b}' || echo -)
     printf '%-10s %-10s %10s %10s %10s %10s %12s %10s\n' "$c" "$l" "$gb" "${runs[0]}" "$median" "$ratio" \
         $(( anon / 1024 )) $(( hwm / 1024 ))
-    "${psql[@]}" -At -c "SELECT status, customers, rows_read, left(message, 160) FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1"
+    "${psql[@]}" -At -c "SELECT status, customers, rows_read, timings, left(message, 160) FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1"
     prev=$median
 done

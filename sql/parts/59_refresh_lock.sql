@@ -19,6 +19,12 @@ COMMENT ON COLUMN hvc.refresh_lock.singleton IS 'Always true: one lock row.';
 ALTER TABLE hvc.refresh_log ADD COLUMN full_requested boolean;
 COMMENT ON COLUMN hvc.refresh_log.full_requested IS 'The full argument of the refresh: true demanded a rebuild from the whole source, false allows an incremental refresh (see kind and kind_reason). NULL for refreshes before 0.2.0.';
 
+-- Where a successful refresh spent its time, step by step (60_refresh.sql,
+-- hvc._refresh_timings): what a DBA looks at first when the nightly refresh
+-- grows, and what bench/ prints beside its ratios.
+ALTER TABLE hvc.refresh_log ADD COLUMN timings text;
+COMMENT ON COLUMN hvc.refresh_log.timings IS 'Seconds each step of a successful refresh took, in order: stage (reading the source, or the stored states and what changed), fits, signals, build (every customer''s row written), history (tier history and the swap), backtest, retention, alerts; e.g. ''stage 2.051 s, fits 0.412 s, ...''; an incremental stage names its parts: ''stage 3.839 s (recompute 2.007 s, merge 1.591 s)'', the recompute of the changed customers from their rows and the merge of the logged or new rows. Not counted: the wait for the refresh lock and the checks before the stage (started_at to finished_at includes them). NULL while running, after a failure and for refreshes before 0.2.0.';
+
 -- The outcome of a refresh attempt, handed from the transaction that built
 -- (or failed to build) the snapshot to the one that reports it.
 CREATE TYPE hvc._refresh_outcome AS (

@@ -67,6 +67,30 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION hvc._refresh_fail(bigint, text, text) IS 'Internal: records a failed refresh.';
 
+-- The steps of a refresh and their seconds, for hvc.refresh_log.timings:
+-- marks[i] is when step i began, marks[i + 1] when it ended; details[i],
+-- when given and not NULL, follows step i in parentheses (the parts of an
+-- incremental stage).
+CREATE OR REPLACE FUNCTION hvc._refresh_timings(steps text[], marks timestamptz[], details text[] DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF steps IS NULL OR marks IS NULL OR cardinality(steps) = 0
+       OR cardinality(marks) <> cardinality(steps) + 1
+       OR array_position(steps, NULL) IS NOT NULL OR array_position(marks, NULL) IS NOT NULL
+       OR cardinality(details) <> cardinality(steps) THEN
+        RAISE EXCEPTION 'hvc: _refresh_timings takes n step names, their n + 1 time marks (none NULL) and optionally n details'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN (SELECT string_agg(format('%s %s s', steps[i],
+                                     to_char(extract(epoch FROM marks[i + 1] - marks[i]), 'FM9999999990.000'))
+                              || coalesce(' (' || details[i] || ')', ''),
+                              ', ' ORDER BY i)
+              FROM generate_series(1, cardinality(steps)) i);
+END $$;
+COMMENT ON FUNCTION hvc._refresh_timings(text[], timestamptz[], text[]) IS
+    'Internal: formats hvc.refresh_log.timings from the step names, the times the steps began (and the last ended) and optional details per step.';
+
 -- Tier rules as contiguous value-rank ranges for n customers.
 CREATE OR REPLACE FUNCTION hvc._tier_ranges(n bigint)
 RETURNS TABLE (tier text, tier_rank integer, high_value boolean, lo bigint, hi bigint)
@@ -411,6 +435,8 @@ DECLARE
     big_key_rows bigint;
     staged record;
     stats record;
+    -- when each step began (hvc.refresh_log.timings), the last mark its end
+    marks timestamptz[];
 BEGIN
     -- A second refresh (or a register_source) waits here until the first has
     -- committed or failed; the source and settings are read after the lock,
@@ -441,6 +467,7 @@ BEGIN
                   HINT = 'Register the source again: SELECT hvc.register_source(...).';
     END IF;
     as_of_local := run_as_of AT TIME ZONE cfg.timezone;
+    marks := ARRAY[clock_timestamp()];
 
     -- 1. The stage: a mergeable state per customer key, from the whole
     -- source or from the stored states and what changed; the kind and why go
@@ -448,6 +475,7 @@ BEGIN
     staged := hvc._stage(id, cfg, src, as_of_local);
     big_keys := staged.big_keys;
     big_key_rows := staged.big_key_rows;
+    marks := marks || clock_timestamp();
 
     -- 2. Totals and model fits.
     models := hvc._fit_models(cfg, as_of_local::date);
@@ -467,11 +495,13 @@ BEGIN
         RAISE NOTICE 'hvc: predictions incomplete: %', models.message
             USING HINT = 'Metrics, RFM and tiers are still refreshed; see hvc.model_fit. Set hvc.config.model = ''none'' to skip the models.';
     END IF;
+    marks := marks || clock_timestamp();
 
     PERFORM hvc._read_signals(run_as_of);   -- every signal, once (72_signals.sql); the score (74_score.sql)
     IF basis = 'score' THEN
         PERFORM hvc._score_prepare(id, models, as_of_local::date, src.margin IS NOT NULL, run_as_of);
     END IF;
+    marks := marks || clock_timestamp();
 
     -- 3. Every per-customer column, streamed, into the snapshot beside the
     -- old rows (hvc._write_rows).
@@ -481,6 +511,7 @@ BEGIN
 
     -- Signals (72_signals.sql): what _read_signals read, stored beside the new rows.
     PERFORM hvc._refresh_signals(id, run_as_of);
+    marks := marks || clock_timestamp();
 
     -- 4. Tier history and 5. the swap (hvc._retire_old_rows).
     PERFORM hvc._retire_old_rows(id, refreshed, chosen.reason);
@@ -512,8 +543,11 @@ BEGIN
     msg := format('%s customers from %s rows (%s skipped); value basis %s; %s',
                   models.customers, models.rows_read, models.rows_skipped, basis, models.message)
            || coalesce('; ' || chosen.fit_fallback, '');
+    marks := marks || clock_timestamp();
     msg := msg || hvc._refresh_backtest(id, as_of_local::date);   -- 65_backtest.sql
+    marks := marks || clock_timestamp();
     PERFORM hvc._refresh_retention(id, as_of_local::date);        -- 75_retention.sql
+    marks := marks || clock_timestamp();
     UPDATE hvc.refresh_log
        SET finished_at = clock_timestamp(), rows_read = models.rows_read,
            rows_skipped = models.rows_skipped, customers = models.customers,
@@ -532,7 +566,13 @@ BEGIN
         DROP TABLE pg_temp._hvc_at_risk;
     END IF;
     -- the refresh's duration includes the alerts (the commit follows at once)
-    UPDATE hvc.refresh_log SET finished_at = clock_timestamp() WHERE refresh_id = id;
+    marks := marks || clock_timestamp();
+    UPDATE hvc.refresh_log
+       SET finished_at = marks[cardinality(marks)],
+           timings = hvc._refresh_timings(ARRAY['stage', 'fits', 'signals', 'build', 'history',
+                                                'backtest', 'retention', 'alerts'], marks,
+                                          ARRAY[staged.timings, NULL, NULL, NULL, NULL, NULL, NULL, NULL])
+     WHERE refresh_id = id;
     RETURN msg;
 END $fn$;
 COMMENT ON FUNCTION hvc._refresh_build(bigint) IS 'Internal: builds and swaps in a new snapshot (the body of hvc.refresh()).';

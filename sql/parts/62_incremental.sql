@@ -691,11 +691,12 @@ COMMENT ON FUNCTION hvc._stage_full(hvc.config, hvc.source, timestamp, pg_snapsh
 -- (hvc.refresh_log.kind_reason); unsettled as in hvc._stage_full.
 CREATE OR REPLACE FUNCTION hvc._stage_incremental(src hvc.source, as_of_local timestamp, tz text, t1 pg_snapshot,
                                                   n_changed bigint, n_late bigint, n_lost bigint,
-                                                  OUT notes text, OUT unsettled bigint)
+                                                  OUT notes text, OUT unsettled bigint, OUT timings text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     merged record;
     said text[];
+    marks timestamptz[] := ARRAY[clock_timestamp()];
 BEGIN
     IF src.relation IS NULL OR as_of_local IS NULL OR tz IS NULL OR t1 IS NULL
        OR n_changed IS NULL OR n_late IS NULL OR n_lost IS NULL THEN
@@ -711,6 +712,7 @@ BEGIN
            0::bigint AS unfit INTO merged;
     PERFORM hvc._recompute_states(src, as_of_local, tz);
     unsettled := hvc._settle_row_log(t1, true);
+    marks := marks || clock_timestamp();
     IF src.track_changes = 'trigger' THEN
         SELECT m.merged_rows, m.merged_customers, m.retracted_rows, m.unfit INTO merged
           FROM hvc._merge_row_log(src, as_of_local, tz) m;
@@ -719,6 +721,7 @@ BEGIN
         SELECT m.merged_rows, m.merged_customers, 0::bigint AS retracted_rows, 0::bigint AS unfit INTO merged
           FROM hvc._merge_column_delta() m;
     END IF;
+    timings := hvc._refresh_timings(ARRAY['recompute', 'merge'], marks || clock_timestamp());
     said := ARRAY[format('%s changed customer(s) recomputed', n_changed)];
     IF merged.merged_rows > 0 AND merged.retracted_rows > 0 THEN
         said := said || format('%s logged row(s) merged into %s customer(s), %s of them new amounts of updated rows (the old rows taken out)',
@@ -741,7 +744,7 @@ BEGIN
     notes := array_to_string(said, ', ');
 END $fn$;
 COMMENT ON FUNCTION hvc._stage_incremental(hvc.source, timestamp, text, pg_snapshot, bigint, bigint, bigint) IS
-    'Internal: step 1 of an incremental refresh: recomputes the states of the customers in pg_temp._hvc_touched (in column mode those whose row count dropped too), merges the logged (trigger mode) or changed (column mode) rows of everyone else; returns what it did (for hvc.refresh_log.kind_reason) and the customers left for the next refresh.';
+    'Internal: step 1 of an incremental refresh: recomputes the states of the customers in pg_temp._hvc_touched (in column mode those whose row count dropped too), merges the logged (trigger mode) or changed (column mode) rows of everyone else; returns what it did (for hvc.refresh_log.kind_reason), the customers left for the next refresh and the seconds of its two parts (for hvc.refresh_log.timings).';
 
 -- What the stored states were computed from, for the next refresh's
 -- decision (hvc._full_refresh_reason) and its read of changes.
@@ -825,7 +828,7 @@ COMMENT ON FUNCTION hvc._skip_big_keys(text, regtype) IS
 -- partitions, by cost.
 CREATE OR REPLACE FUNCTION hvc._stage(id bigint, cfg hvc.config, src hvc.source, as_of_local timestamp,
                                       OUT kind text, OUT reason text,
-                                      OUT big_keys bigint, OUT big_key_rows bigint)
+                                      OUT big_keys bigint, OUT big_key_rows bigint, OUT timings text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_partitionwise_aggregate = on AS $fn$
 DECLARE
     si hvc.state_info;
@@ -912,7 +915,7 @@ BEGIN
         n_unsettled := hvc._stage_full(cfg, src, as_of_local, t1);
     ELSE
         kind := 'incremental';
-        SELECT x.notes, x.unsettled INTO reason, n_unsettled
+        SELECT x.notes, x.unsettled, x.timings INTO reason, n_unsettled, timings
           FROM hvc._stage_incremental(src, as_of_local, cfg.timezone, t1, n_changed, n_late, n_lost) x;
     END IF;
     IF n_unsettled > 0 THEN
@@ -934,4 +937,4 @@ BEGIN
     UPDATE hvc.refresh_log SET kind = _stage.kind, kind_reason = _stage.reason WHERE refresh_id = id;
 END $fn$;
 COMMENT ON FUNCTION hvc._stage(bigint, hvc.config, hvc.source, timestamp) IS
-    'Internal: step 1 of a refresh: builds pg_temp._hvc_stage from the whole source (full) or from the stored states and the changed customers (incremental), records the kind and why in hvc.refresh_log, and skips overlong keys.';
+    'Internal: step 1 of a refresh: builds pg_temp._hvc_stage from the whole source (full) or from the stored states and the changed customers (incremental), records the kind and why in hvc.refresh_log, and skips overlong keys; an incremental one also returns the seconds of its recompute and merge (hvc.refresh_log.timings).';

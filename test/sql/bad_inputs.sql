@@ -102,7 +102,7 @@ ROLLBACK;
 DROP TABLE messy;
 CALL hvc.refresh(as_of => '2025-07-01');
 \set ON_ERROR_STOP 1
-SELECT status, message FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 4;
+SELECT status, timings IS NULL AS no_timings, message FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 4;
 -- inserting a settings row replaces the singleton (this is how pg_restore
 -- brings a dumped configuration back)
 UPDATE hvc.config SET horizon_months = 6;

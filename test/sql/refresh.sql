@@ -33,6 +33,30 @@ CALL hvc.refresh(as_of => '2025-07-01');
 
 SELECT rows_read, rows_skipped, customers, status FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
 
+-- Where the refresh spent its time (hvc.refresh_log.timings): the eight
+-- steps in order, each in seconds to the millisecond, together no longer
+-- than the refresh (started_at .. finished_at also holds the lock wait and
+-- the checks before the stage; eight roundings of at most 0.0005 s each).
+SELECT timings ~ '^stage \d+\.\d{3} s, fits \d+\.\d{3} s, signals \d+\.\d{3} s, build \d+\.\d{3} s, history \d+\.\d{3} s, backtest \d+\.\d{3} s, retention \d+\.\d{3} s, alerts \d+\.\d{3} s$' AS timings_shape,
+       (SELECT sum(m[1]::numeric) FROM regexp_matches(timings, '(\d+\.\d{3}) s', 'g') m)
+         <= extract(epoch FROM finished_at - started_at) + 0.004 AS within_refresh
+  FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+-- by hand: 1.5 s, then 0.2504 s (to the millisecond: 0.250)
+SELECT hvc._refresh_timings(ARRAY['read', 'write'],
+                            ARRAY['2025-01-01 00:00:00+00', '2025-01-01 00:00:01.5+00',
+                                  '2025-01-01 00:00:01.7504+00']::timestamptz[]);
+-- a detail in parentheses after its step (the parts of an incremental stage)
+SELECT hvc._refresh_timings(ARRAY['read', 'write'],
+                            ARRAY['2025-01-01 00:00:00+00', '2025-01-01 00:00:01.5+00',
+                                  '2025-01-01 00:00:01.7504+00']::timestamptz[],
+                            ARRAY['part 1.000 s', NULL]);
+\set VERBOSITY sqlstate
+SELECT hvc._refresh_timings(ARRAY['read', 'write'], ARRAY['2025-01-01 00:00:00+00']::timestamptz[]);
+SELECT hvc._refresh_timings(ARRAY['read'], ARRAY['2025-01-01', '2025-01-02']::timestamptz[], ARRAY['a', 'b']);
+SELECT hvc._refresh_timings(ARRAY['read', NULL], ARRAY['2025-01-01', '2025-01-02', '2025-01-03']::timestamptz[]);
+SELECT hvc._refresh_timings(NULL, ARRAY['2025-01-01']::timestamptz[]);
+\set VERBOSITY default
+
 -- c1: tenure Jan10->Jul1 = 172 d, recency Jun20->Jul1 = 11 d, gaps 161/2 = 80.5 d,
 --     frequency 2, monetary (350-150)/2 = 100.
 -- c3: refund is not an order; revenue 150.  c4: span 61 d / 4 gaps = 15.25.

@@ -9,6 +9,7 @@ CREATE TABLE hvc.refresh_lock (
 INSERT INTO hvc.refresh_lock DEFAULT VALUES;
 
 ALTER TABLE hvc.refresh_log ADD COLUMN full_requested boolean;
+ALTER TABLE hvc.refresh_log ADD COLUMN timings text;
 
 CREATE TYPE hvc._refresh_outcome AS (
     refresh_id bigint,
