@@ -842,6 +842,7 @@ DECLARE
     n_reread bigint;
     n_unsettled bigint := 0;
     t1 pg_snapshot;
+    began timestamptz := clock_timestamp();
 BEGIN
     IF id IS NULL OR cfg IS NULL OR src.relation IS NULL OR as_of_local IS NULL THEN
         RAISE EXCEPTION 'hvc: _stage needs a refresh id, the configuration, the source and as_of'
@@ -915,7 +916,10 @@ BEGIN
         n_unsettled := hvc._stage_full(cfg, src, as_of_local, t1);
     ELSE
         kind := 'incremental';
-        SELECT x.notes, x.unsettled, x.timings INTO reason, n_unsettled, timings
+        -- (the changes found so far: the triggers' keys, column mode's
+        -- changed rows and row counts)
+        timings := hvc._refresh_timings(ARRAY['changes'], ARRAY[began, clock_timestamp()]);
+        SELECT x.notes, x.unsettled, _stage.timings || ', ' || x.timings INTO reason, n_unsettled, timings
           FROM hvc._stage_incremental(src, as_of_local, cfg.timezone, t1, n_changed, n_late, n_lost) x;
     END IF;
     IF n_unsettled > 0 THEN
@@ -937,4 +941,4 @@ BEGIN
     UPDATE hvc.refresh_log SET kind = _stage.kind, kind_reason = _stage.reason WHERE refresh_id = id;
 END $fn$;
 COMMENT ON FUNCTION hvc._stage(bigint, hvc.config, hvc.source, timestamp) IS
-    'Internal: step 1 of a refresh: builds pg_temp._hvc_stage from the whole source (full) or from the stored states and the changed customers (incremental), records the kind and why in hvc.refresh_log, and skips overlong keys; an incremental one also returns the seconds of its recompute and merge (hvc.refresh_log.timings).';
+    'Internal: step 1 of a refresh: builds pg_temp._hvc_stage from the whole source (full) or from the stored states and the changed customers (incremental), records the kind and why in hvc.refresh_log, and skips overlong keys; an incremental one also returns the seconds it took to find the changes, recompute and merge (hvc.refresh_log.timings).';

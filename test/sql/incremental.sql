@@ -112,7 +112,7 @@ UPDATE inc_sales SET amount = amount + 1, updated_at = now() WHERE customer_id I
 CALL hvc.refresh(as_of => '2024-12-01');
 SELECT kind, kind_reason, rows_read, rows_skipped FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
 -- an incremental stage's timings name its two parts (hvc.refresh_log.timings)
-SELECT timings ~ '^stage \d+\.\d{3} s \(recompute \d+\.\d{3} s, merge \d+\.\d{3} s\), fits \d+\.\d{3} s, ' AS incremental_timings
+SELECT timings ~ '^stage \d+\.\d{3} s \(changes \d+\.\d{3} s, recompute \d+\.\d{3} s, merge \d+\.\d{3} s\), fits \d+\.\d{3} s, ' AS incremental_timings
   FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
 SELECT hvc._state_rows(state) AS guest_rows, hvc._state_skipped(state) AS guest_skipped
   FROM hvc.customer_states WHERE customer_id IS NULL;
