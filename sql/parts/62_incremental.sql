@@ -374,57 +374,12 @@ COMMENT ON FUNCTION hvc._setup_tracking(text) IS
 -- (the next refresh is full) -- or, if even that fails, into nothing.
 -- No constraint, index or unique key on the tables they write.  TRUNCATE
 -- makes the next refresh full.  A query cancel still cancels the write.
+-- In C (src/change_trigger.c) so that the logging statements, made by
+-- hvc._row_log_insert and hvc._row_log_update, are planned once a session
+-- instead of at every statement.
 CREATE OR REPLACE FUNCTION hvc._record_changes() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    q text;
-BEGIN
-    BEGIN
-        IF TG_OP = 'TRUNCATE' THEN
-            INSERT INTO hvc.state_invalidations (reason) VALUES ('TRUNCATE of the source');
-            RETURN NULL;
-        END IF;
-        -- TG_ARGV[0] is the key column.  Its type must be the change log's
-        -- (or a domain over it): then copying it runs no cast or function.
-        IF NOT EXISTS (SELECT 1
-                         FROM pg_attribute a, pg_attribute k, pg_type t
-                        WHERE a.attrelid = TG_RELID AND a.attname = TG_ARGV[0] AND a.attnum > 0
-                          AND NOT a.attisdropped AND t.oid = a.atttypid
-                          AND k.attrelid = to_regclass('hvc.changed_customers') AND k.attname = 'customer_id'
-                          AND k.atttypid IN (a.atttypid, t.typbasetype)) THEN
-            INSERT INTO hvc.state_invalidations (reason)
-            VALUES ('the change triggers found no key column of the type of hvc.changed_customers');
-            RETURN NULL;
-        END IF;
-        -- inserted rows of the registered table: copied into the row log
-        -- (63_row_log.sql), merged into the stored states by the next refresh;
-        -- updated rows: those whose mapped columns changed copied too (old
-        -- and new), merged or recomputed by the next refresh
-        IF TG_OP = 'INSERT' AND to_regclass('hvc.inserted_rows') IS NOT NULL THEN
-            q := hvc._row_log_insert(TG_RELID);
-        ELSIF TG_OP = 'UPDATE' THEN
-            q := hvc._row_log_update(TG_RELID);
-        END IF;
-        IF q IS NOT NULL THEN
-            EXECUTE q;
-        ELSE
-            IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT n.%I FROM hvc_new n', TG_ARGV[0]);
-            END IF;
-            IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                EXECUTE format('INSERT INTO hvc.changed_customers (customer_id) SELECT o.%I FROM hvc_old o', TG_ARGV[0]);
-            END IF;
-        END IF;
-    EXCEPTION WHEN OTHERS THEN
-        BEGIN
-            INSERT INTO hvc.state_invalidations (reason)
-            VALUES (format('the change triggers could not record a change (SQLSTATE %s)', SQLSTATE));
-        EXCEPTION WHEN OTHERS THEN
-            NULL;
-        END;
-    END;
-    RETURN NULL;
-END $$;
+AS 'MODULE_PATHNAME', 'hvc_record_changes'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION hvc._record_changes() IS
     'Internal: statement trigger function of track_changes ''trigger'': copies inserted rows, and the old and new rows of updated rows whose mapped columns changed, into hvc.inserted_rows, and records the customer keys of deleted rows in hvc.changed_customers (TRUNCATE: the next refresh is full). Never fails the triggering write for a reason of hvc''s.';
 

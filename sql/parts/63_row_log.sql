@@ -37,10 +37,12 @@
 -- top-level id, which decides visibility once the subtransaction is done.
 --
 -- Only the registered table's own statements are logged: the trigger
--- function reads the column names from hvc.source and checks at every
--- statement that it fires for that table and that each column has the log
+-- function (src/change_trigger.c) reads the column names from hvc.source and
+-- checks that it fires for that table and that each column has the log
 -- column's type (or is a domain over it), so copying runs no cast,
--- operator or function.  Anything else (another table carrying the
+-- operator or function.  It checks when it makes its statement, which it
+-- keeps for the session while the registration and the row log stand and
+-- no relcache invalidation (an ALTER TABLE, say) came.  Anything else (another table carrying the
 -- trigger, a column changed since registration) records keys only, as for
 -- updates: a recompute, never a wrong merge.
 -- ---------------------------------------------------------------------------
@@ -133,8 +135,8 @@ DECLARE
     q text;
 BEGIN
     -- planned once a session (plpgsql, generic plan: a custom plan per call
-    -- read the catalogs' statistics each time), catalog rows by index:
-    -- about 0.1 ms a statement
+    -- read the catalogs' statistics each time), catalog rows by index; the
+    -- trigger calls it when it makes its statement, not at every statement
     SELECT CASE WHEN count(*) = count(k.attname)
                      AND count(*) + 3 = (SELECT count(*) FROM pg_attribute x
                                           WHERE x.attrelid = to_regclass('hvc.inserted_rows')
