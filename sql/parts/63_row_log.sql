@@ -42,9 +42,10 @@
 -- column's type (or is a domain over it), so copying runs no cast,
 -- operator or function.  It checks when it makes its statement, which it
 -- keeps for the session while the registration and the row log stand and
--- no relcache invalidation (an ALTER TABLE, say) came.  Anything else (another table carrying the
--- trigger, a column changed since registration) records keys only, as for
--- updates: a recompute, never a wrong merge.
+-- no relcache invalidation (an ALTER TABLE, say) came.  Anything else
+-- (another table carrying the trigger, a column changed since
+-- registration) records keys only, as for updates: a recompute, never a
+-- wrong merge.
 -- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION hvc._state_merge(a bytea, b bytea) RETURNS bytea
