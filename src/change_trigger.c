@@ -49,12 +49,11 @@ PG_FUNCTION_INFO_V1(hvc_record_changes);
 
 typedef struct KeptStatement
 {
-	bool		used;
 	Oid			relid;
 	TriggerEvent op;			/* TRIGGER_EVENT_INSERT, _UPDATE or _DELETE */
 	NameData	key;			/* the trigger's key column */
-	char	   *made_from;		/* the registration and log it was made for */
-	SPIPlanPtr	plan;			/* kept; NULL when there is nothing to run */
+	char	   *made_from;		/* the registration and log it was made for; NULL: a free slot */
+	SPIPlanPtr	plan;			/* kept (SPI_keepplan) */
 } KeptStatement;
 
 static KeptStatement kept[KEPT_MAX];
@@ -71,9 +70,9 @@ static const char *const check_sql =
 "                  AND t.oid = a.atttypid"
 "                  AND k.attrelid = pg_catalog.to_regclass('hvc.changed_customers')"
 "                  AND k.attname = 'customer_id' AND k.atttypid IN (a.atttypid, t.typbasetype)),"
-"       pg_catalog.concat_ws('|', (SELECT s.xmin FROM hvc.source s LIMIT 1),"
-"                            pg_catalog.to_regclass('hvc.inserted_rows')::pg_catalog.oid),"
-"       pg_catalog.to_regclass('hvc.inserted_rows') IS NOT NULL";
+"       pg_catalog.concat_ws('|', (SELECT s.xmin FROM hvc.source s LIMIT 1), l.log::pg_catalog.oid),"
+"       l.log IS NOT NULL"
+"  FROM (SELECT pg_catalog.to_regclass('hvc.inserted_rows') AS log) l";
 
 static void
 forget_on_invalidation(Datum arg, Oid relid)
@@ -104,7 +103,7 @@ find_kept(Oid relid, TriggerEvent op, const char *key, const char *made_from)
 	int			i;
 
 	for (i = 0; i < KEPT_MAX; i++)
-		if (kept[i].used && kept[i].relid == relid && kept[i].op == op &&
+		if (kept[i].made_from != NULL && kept[i].relid == relid && kept[i].op == op &&
 			strcmp(NameStr(kept[i].key), key) == 0 && strcmp(kept[i].made_from, made_from) == 0)
 			return &kept[i];
 	return NULL;
@@ -112,8 +111,8 @@ find_kept(Oid relid, TriggerEvent op, const char *key, const char *made_from)
 
 /*
  * The statement that logs a statement's rows, as the SQL functions make it,
- * or the one that records its keys; NULL for an INSERT into a table whose
- * row log is gone (then keys too).
+ * or else (they return NULL, or the row log is gone) the one that records
+ * its keys.
  */
 static char *
 logging_sql(Oid relid, TriggerEvent op, const char *key, bool has_log)
@@ -180,7 +179,6 @@ statement_for(TriggerData *td, TriggerEvent op, const char *key, const char *mad
 		SPI_freeplan(ks->plan);
 	if (ks->made_from != NULL)
 		pfree(ks->made_from);
-	ks->used = true;
 	ks->relid = relid;
 	ks->op = op;
 	namestrcpy(&ks->key, key);
