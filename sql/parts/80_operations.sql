@@ -743,7 +743,9 @@ BEGIN
                 THEN format('service contact open for %s days', j.oldest_open_contact_days) END) AS reason,
            array_to_string(CASE WHEN j.churn_flag THEN ARRAY[j.risk_basis] ELSE '{}' END || j.signal_reasons, ',') AS reasons
       FROM judged j
-     ORDER BY 1;
+     -- the order at_risk_rank counts in (value_rank is unique), so the rows
+     -- come out of the window in it and are not sorted again
+     ORDER BY j.value DESC NULLS LAST, j.value_rank;
     COMMENT ON VIEW hvc.at_risk IS
         'High-value customers who may be slipping away, most valuable first: listed for the churn criterion below or for any at-risk reason from signals (engagement_falling, detractor, open_contact_over_N_days: hvc.customer_signals.at_risk_reasons); column reasons lists every reason that applies. Churn criterion, with a model: churn_risk (probability of no purchase in the next hvc.config.churn_window_days) >= hvc.config.at_risk_threshold and among the riskiest hvc.config.at_risk_share of the high-value customers (at most floor(share x high-value customers); ties by value rank). Without one (churn_risk NULL), overdue against their rhythm: recency_days >= 30 and more than twice avg_days_between_orders, one-time buyers against the median gap of the repeat customers (hvc.snapshot_info.median_repeat_gap_days).';
     COMMENT ON COLUMN hvc.at_risk.at_risk_rank IS '1 = most value at stake.';

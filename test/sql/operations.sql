@@ -77,6 +77,16 @@ SELECT customer_id, value_rank, tier, is_high_value FROM hvc.customers WHERE val
 SELECT at_risk_rank, customer_id, tier, value_at_stake, recency_days, avg_days_between_orders,
        round(overdue_ratio::numeric, 3) AS overdue_ratio, risk_basis, reason
   FROM hvc.at_risk;
+-- The list leaves the window that numbers it in its own order: no sort of
+-- the finished rows by at_risk_rank (a second sort of every listed row).
+CREATE FUNCTION pg_temp.top_node(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    j json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON, COSTS OFF) ' || q INTO j;
+    RETURN j -> 0 -> 'Plan' ->> 'Node Type';
+END $$;
+SELECT pg_temp.top_node('SELECT * FROM hvc.at_risk') AS at_risk_top_node;
 
 -- The first refresh records no tier moves; everyone on the list is new to it.
 SELECT count(*) AS tier_moves FROM hvc.tier_changes WHERE refresh_id > :base;
