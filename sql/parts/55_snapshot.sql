@@ -34,7 +34,7 @@ COMMENT ON COLUMN hvc.snapshot_info.purchase_fit_id IS 'The hvc.model_fit row of
 COMMENT ON COLUMN hvc.snapshot_info.spend_fit_id IS 'The hvc.model_fit row of the Gamma-Gamma spend model the predictions were made with (NULL without one).';
 COMMENT ON COLUMN hvc.snapshot_info.fallback IS 'NULL when the refresh predicted with its own fits and ranked by the configured basis; otherwise what it did instead and why (e.g. predicted with the last good fit of refresh 12, 3.0 days old, because the fit failed), as in its NOTICE.';
 COMMENT ON COLUMN hvc.snapshot_info.median_repeat_gap_days IS 'Median of avg_days_between_orders over the customers with a repeat purchase: without a model, hvc.at_risk judges one-time buyers by it.';
-COMMENT ON COLUMN hvc.snapshot_info.high_value_customers IS 'Customers in a high-value tier (is_high_value): hvc.at_risk lists at most hvc.config.at_risk_share of them for their churn risk. NULL before the first refresh of 0.2.0.';
+COMMENT ON COLUMN hvc.snapshot_info.high_value_customers IS 'Customers in a high-value tier (is_high_value): hvc.at_risk lists at most hvc.config.at_risk_share of them for their churn risk. Set by every refresh (for a snapshot of 0.1.0, by the upgrade).';
 COMMENT ON COLUMN hvc.snapshot_info.premium_ticket_from IS '80th percentile (percentile_cont, exact to 3 decimals) of avg_order_value over the snapshot''s customers: tickets at or above it are premium (value_profile).';
 
 CREATE TABLE hvc.pareto_points (

@@ -696,8 +696,11 @@ BEGIN
     ), judged AS (
         -- listed for the churn criterion (with a model: among the riskiest
         -- at_risk_share of the high-value customers the refresh counted,
-        -- snapshot_info.high_value_customers, counted here when it has none)
-        -- or any at-risk reason from signals
+        -- snapshot_info.high_value_customers) or any at-risk reason from
+        -- signals.  (No count of the snapshot as a fallback: never run, it
+        -- was still priced, once per use of churn_flag, and the estimate
+        -- made every BI read of the view JIT-compile: 0.1-0.16 s of 0.35 s
+        -- at 500 000 customers.)
         SELECT h.customer_id, h.tier, h.tier_rank, h.value_rank, h.value, h.predicted_clv,
                h.historic_clv, h.revenue, h.churn_risk, h.recency_days, h.avg_days_between_orders,
                h.last_order_at, h.orders, h.segment, h.at_risk_threshold, h.usual_gap, f.churn_flag,
@@ -708,9 +711,8 @@ BEGIN
                SELECT CASE WHEN h.churn_risk IS NOT NULL
                            THEN h.churn_risk >= h.at_risk_threshold
                                 AND h.risk_order <= floor((SELECT c.at_risk_share FROM hvc.config c LIMIT 1)
-                                                          * coalesce((SELECT i.high_value_customers FROM hvc.snapshot_info i LIMIT 1),
-                                                                     (SELECT count(*) FROM hvc.customer_snapshot v
-                                                                       WHERE v.is_high_value)) + 1e-9)
+                                                          * (SELECT i.high_value_customers FROM hvc.snapshot_info i LIMIT 1)
+                                                          + 1e-9)
                            ELSE h.usual_gap > 0
                                 AND h.recency_days >= 30
                                 AND h.recency_days > 2 * h.usual_gap END AS churn_flag) f

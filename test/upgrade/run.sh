@@ -104,6 +104,9 @@ check "u1: 0.1.0 installs, registers and refreshes" \
 0.1.0" -d u1
 check "u1: ALTER EXTENSION hvc UPDATE goes to $NEW" \
     "$QUIET ALTER EXTENSION hvc UPDATE; SELECT extversion FROM pg_extension WHERE extname = 'hvc'" "$NEW" -d u1
+check "u1: the upgrade counts the 0.1.0 snapshot's high-value customers for hvc.at_risk" \
+    "SELECT i.high_value_customers > 0 AND i.high_value_customers = (SELECT count(*) FROM hvc.customer_snapshot WHERE is_high_value)
+       FROM hvc.snapshot_info i" "t" -d u1
 check "u1: the upgraded database refreshes" "$QUIET $REFRESH_B SELECT status FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1" \
     "succeeded" -d u1
 check "f1: a fresh $NEW installs, registers and refreshes" \
