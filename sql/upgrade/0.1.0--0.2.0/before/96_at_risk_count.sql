@@ -3,7 +3,6 @@
 -- Every refresh of 0.2.0 sets it; for the snapshot a 0.1.0 refresh left,
 -- the upgrade counts them once here.
 ALTER TABLE hvc.snapshot_info ADD COLUMN high_value_customers bigint;
-COMMENT ON COLUMN hvc.snapshot_info.high_value_customers IS 'Customers in a high-value tier (is_high_value): hvc.at_risk lists at most hvc.config.at_risk_share of them for their churn risk. Set by every refresh (for a snapshot of 0.1.0, by the upgrade).';
 DO $$
 BEGIN
     IF to_regclass('hvc.customer_snapshot') IS NOT NULL THEN
