@@ -138,25 +138,35 @@ CREATE TRIGGER source_attach AFTER INSERT ON hvc.source
 CREATE TRIGGER snapshot_info_attach AFTER INSERT ON hvc.snapshot_info
     FOR EACH STATEMENT EXECUTE FUNCTION hvc._attach_trigger();
 
--- The per-tier and per-segment summaries of the snapshot (part of
--- hvc._create_snapshot_objects, which drops them first).
-CREATE OR REPLACE FUNCTION hvc._create_summary_views() RETURNS void
+-- hvc.tier_summary: created or replaced in place (same columns: GRANTs and
+-- users' dependent views stay), by hvc._create_summary_views and by the
+-- upgrade.  One read of the snapshot: the totals the shares divide by are
+-- sums over the tiers' groups (a second read of every row for them made the
+-- view cost twice as much, and its estimate crossed jit_above_cost at
+-- 500 000 customers: 0.43-0.50 s against 0.18-0.20 s).
+CREATE OR REPLACE FUNCTION hvc._create_tier_summary_view() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 BEGIN
-    CREATE VIEW hvc.tier_summary AS
-    WITH t AS (SELECT count(*)::float8 AS n, sum(revenue) AS revenue FROM hvc.customer_snapshot)
-    SELECT c.tier,
-           c.tier_rank,
-           count(*)::bigint                                       AS customers,
-           count(*) / max(t.n)                                    AS customer_share,
-           sum(c.revenue)::numeric(28,2)                          AS revenue,
-           (sum(c.revenue) / nullif(max(t.revenue), 0))::float8   AS revenue_share,
-           sum(c.margin)::numeric(28,2)                           AS margin,
-           sum(c.predicted_clv)::numeric(28,2)                    AS predicted_clv,
-           avg(c.churn_risk)                                      AS avg_churn_risk,
-           bool_and(c.is_high_value)                              AS is_high_value
-      FROM hvc.customer_snapshot c CROSS JOIN t
-     GROUP BY c.tier, c.tier_rank;
+    CREATE OR REPLACE VIEW hvc.tier_summary AS
+    SELECT g.tier,
+           g.tier_rank,
+           g.customers,
+           g.customers::float8 / (sum(g.customers) OVER ())::float8      AS customer_share,
+           g.revenue::numeric(28,2)                                      AS revenue,
+           (g.revenue / nullif(sum(g.revenue) OVER (), 0))::float8       AS revenue_share,
+           g.margin::numeric(28,2)                                       AS margin,
+           g.predicted_clv::numeric(28,2)                                AS predicted_clv,
+           g.avg_churn_risk,
+           g.is_high_value
+      FROM (SELECT c.tier, c.tier_rank,
+                   count(*)::bigint           AS customers,
+                   sum(c.revenue)             AS revenue,
+                   sum(c.margin)              AS margin,
+                   sum(c.predicted_clv)       AS predicted_clv,
+                   avg(c.churn_risk)          AS avg_churn_risk,
+                   bool_and(c.is_high_value)  AS is_high_value
+              FROM hvc.customer_snapshot c
+             GROUP BY c.tier, c.tier_rank) g;
     COMMENT ON VIEW hvc.tier_summary IS 'Customers, revenue, margin, predicted CLV and churn risk per tier of the current snapshot.';
     COMMENT ON COLUMN hvc.tier_summary.tier IS 'Tier name.';
     COMMENT ON COLUMN hvc.tier_summary.tier_rank IS 'Tier rank (1 = best).';
@@ -168,6 +178,16 @@ BEGIN
     COMMENT ON COLUMN hvc.tier_summary.predicted_clv IS 'Sum of predicted CLV (NULL without a fitted model).';
     COMMENT ON COLUMN hvc.tier_summary.avg_churn_risk IS 'Mean churn risk (NULL without a fitted model).';
     COMMENT ON COLUMN hvc.tier_summary.is_high_value IS 'Whether the tier counts as high-value.';
+END $fn$;
+COMMENT ON FUNCTION hvc._create_tier_summary_view() IS
+    'Internal: creates or replaces the view hvc.tier_summary (called by hvc._create_summary_views and by upgrades).';
+
+-- The per-tier and per-segment summaries of the snapshot (part of
+-- hvc._create_snapshot_objects, which drops them first).
+CREATE OR REPLACE FUNCTION hvc._create_summary_views() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
+BEGIN
+    PERFORM hvc._create_tier_summary_view();
 
     CREATE VIEW hvc.segment_summary AS
     SELECT segment,

@@ -22,3 +22,14 @@ BEGIN
         COMMENT ON COLUMN hvc.at_risk_previous.refresh_id IS 'The refresh since which the customer has been in hvc.at_risk without a break.';
     END IF;
 END $$;
+
+-- hvc.tier_summary (a registered database's) read the snapshot twice, once
+-- for the totals; 0.2.0's reads it once.  Replaced in place the same way.
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('hvc.tier_summary') IS NOT NULL THEN
+        ALTER EXTENSION hvc ADD VIEW hvc.tier_summary;
+        PERFORM hvc._create_tier_summary_view();
+        ALTER EXTENSION hvc DROP VIEW hvc.tier_summary;
+    END IF;
+END $$;
