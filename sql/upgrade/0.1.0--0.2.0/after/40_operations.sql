@@ -33,3 +33,15 @@ BEGIN
         ALTER EXTENSION hvc DROP VIEW hvc.tier_summary;
     END IF;
 END $$;
+
+-- hvc.value_profile_summary (a registered database's) aggregated
+-- hvc.value_profiles into a CTE read twice; 0.2.0's aggregates
+-- hvc.customers once.  Replaced in place the same way.
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('hvc.value_profile_summary') IS NOT NULL THEN
+        ALTER EXTENSION hvc ADD VIEW hvc.value_profile_summary;
+        PERFORM hvc._create_value_profile_summary_view();
+        ALTER EXTENSION hvc DROP VIEW hvc.value_profile_summary;
+    END IF;
+END $$;
