@@ -225,7 +225,9 @@ log "$rows sales lines of $customers customers, loaded in $((SECONDS - t0)) s"
 # What a refresh produced, as digests that must match across servers:
 # the snapshot rows, the model fits and the tier history of the last two
 # refreshes (ids and clock times aside: tier_since is the refresh's clock),
-# the high-value customers counted, the cohorts and the at-risk list.
+# the high-value customers counted, the cohorts, the at-risk list and the
+# tier and value-profile summaries (mean churn risks to 9 decimals: their
+# sums run in another order on the workers).
 digest_sql="
 SELECT 'snapshot ' || count(*) FROM hvc.customer_snapshot;
 SELECT 'snapshot.' || j.k || ' ' || md5(string_agg(j.v::text, ',' ORDER BY s.customer_id))
@@ -240,7 +242,13 @@ SELECT 'high_value ' || high_value_customers FROM hvc.snapshot_info;
 SELECT 'cohorts ' || count(*) || ' ' || md5(coalesce(string_agg((to_jsonb(c) - 'refresh_id')::text, E'\n' ORDER BY cohort_month, months_after), ''))
   FROM hvc.cohort_retention c;
 SELECT 'at_risk ' || count(*) || ' ' || md5(coalesce(string_agg(to_jsonb(a)::text, E'\n' ORDER BY at_risk_rank), ''))
-  FROM hvc.at_risk a;"
+  FROM hvc.at_risk a;
+SELECT 'tier_summary ' || count(*) || ' ' || md5(string_agg(concat_ws('|', tier, tier_rank, customers, customer_share, revenue, revenue_share,
+                                                                 margin, predicted_clv, round(avg_churn_risk::numeric, 9), is_high_value), E'\n' ORDER BY tier_rank))
+  FROM hvc.tier_summary;
+SELECT 'value_profile_summary ' || md5(string_agg(concat_ws('|', value_profile, customers, customer_share, revenue, revenue_share, orders,
+                                                          avg_order_value, high_value_customers, predicted_clv, round(avg_churn_risk::numeric, 9)), E'\n' ORDER BY profile_order))
+  FROM hvc.value_profile_summary;"
 two_refreshes() {   # node, source: register, refresh twice, print the digests
     local t1=$SECONDS
     q "$1" -c "SELECT hvc.register_source('$2', customer => 'customer_id', ordered_at => 'ordered_at', amount => 'amount', margin => 'margin', order_id => 'order_id')" \
