@@ -155,14 +155,9 @@ SELECT count(*) AS at_risk_of_40,
 -- count is the refresh's (a fallback count of its own was never run, but
 -- was priced three times over, and at 500 000 customers the estimate made
 -- every read by a BI tool JIT-compile).
-CREATE FUNCTION pg_temp.snapshot_scans(q text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    p text;
-BEGIN
-    EXECUTE 'EXPLAIN (FORMAT JSON, COSTS OFF) ' || q INTO p;
-    RETURN (SELECT count(*) FROM regexp_matches(p, '"Relation Name": "customer_snapshot"', 'g'));
-END $$;
-SELECT pg_temp.snapshot_scans('SELECT * FROM hvc.at_risk') AS at_risk_snapshot_scans;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/plan_count.sql
+SELECT pg_temp.plan_count('SELECT * FROM hvc.at_risk', '"Relation Name": "customer_snapshot"') AS at_risk_snapshot_scans;
 UPDATE hvc.snapshot_info SET high_value_customers = 80;
 -- alerts follow hvc.at_risk: at the first refresh of this source everyone on it was new
 SELECT a.customers = (SELECT count(*) FROM hvc.at_risk) AS newly_at_risk_is_the_list

@@ -113,13 +113,8 @@ SELECT value_profile, customers, round(customer_share::numeric, 4) AS customer_s
 -- One aggregate over hvc.customers, not over hvc.value_profiles (whose
 -- premium_ticket_from is a second read of snapshot_info) into a CTE read
 -- twice.
-CREATE FUNCTION pg_temp.plan_count(q text, pattern text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    p text;
-BEGIN
-    EXECUTE 'EXPLAIN (FORMAT JSON, COSTS OFF) ' || q INTO p;
-    RETURN (SELECT count(*) FROM regexp_matches(p, pattern, 'g'));
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/plan_count.sql
 SELECT pg_temp.plan_count('SELECT * FROM hvc.value_profile_summary', '"Node Type": "CTE Scan"') AS cte_scans,
        pg_temp.plan_count('SELECT * FROM hvc.value_profile_summary', '"Relation Name": "snapshot_info"') AS snapshot_info_reads,
        pg_temp.plan_count('SELECT * FROM hvc.value_profile_summary', '"Relation Name": "customer_snapshot"') AS snapshot_reads;

@@ -85,14 +85,9 @@ SELECT tier, tier_rank, customers, customer_share, revenue, round(revenue_share:
   FROM hvc.tier_summary ORDER BY tier_rank;
 -- one read of the snapshot: the totals the shares divide by are sums over
 -- the tiers (a second read for them doubled the view's cost)
-CREATE FUNCTION pg_temp.snapshot_scans(q text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    p text;
-BEGIN
-    EXECUTE 'EXPLAIN (FORMAT JSON, COSTS OFF) ' || q INTO p;
-    RETURN (SELECT count(*) FROM regexp_matches(p, '"Relation Name": "customer_snapshot"', 'g'));
-END $$;
-SELECT pg_temp.snapshot_scans('SELECT * FROM hvc.tier_summary') AS tier_summary_snapshot_scans;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/plan_count.sql
+SELECT pg_temp.plan_count('SELECT * FROM hvc.tier_summary', '"Relation Name": "customer_snapshot"') AS tier_summary_snapshot_scans;
 SELECT * FROM hvc.segment_summary ORDER BY segment;
 SELECT customer_percentile, round(cumulative_value_share::numeric, 6) AS share
   FROM hvc.pareto_curve WHERE customer_percentile IN (1, 20, 21, 40, 41, 60, 80, 100)
