@@ -283,7 +283,7 @@ BEGIN
     COMMENT ON COLUMN hvc.customer_states.customer_id IS 'Customer key (NULL: the group of rows without a key).';
     COMMENT ON COLUMN hvc.customer_states.state IS 'The serialised hvc.customer_state of all the customer''s rows, cut at hvc.state_info.as_of_local.';
     COMMENT ON COLUMN hvc.customer_states.rows IS 'Source rows the state was built from (skipped ones included).';
-    COMMENT ON COLUMN hvc.customer_states.skipped IS 'Whether the state skipped rows (after as_of, or NULL/bad values): recomputed when as_of moves forward.';
+    COMMENT ON COLUMN hvc.customer_states.skipped IS 'Whether the state skipped rows (after as_of, or NULL/bad values): recomputed when as_of moves forward. Always false for the rows without a key (stored as their number, hvc._guest_state), which every refresh skips.';
     COMMENT ON TABLE hvc.customer_states IS 'Internal: the exact per-customer state (hvc.customer_state, cut at hvc.state_info.as_of_local) of every customer key, kept between refreshes for incremental refresh.';
     -- The keys an incremental refresh looks up (the changed customers, the
     -- merged rows) through a hash index: a btree entry holds at most about
@@ -477,9 +477,12 @@ BEGIN
         hashagg := current_setting('enable_hashagg');
         PERFORM set_config('enable_hashagg', 'off', true);
     END IF;
+    -- (skipped: whether a later as_of must recompute the state; never for
+    -- the rows without a key, which every refresh skips)
     EXECUTE format($q$
         INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
-        SELECT x.customer_id, x.state, hvc._state_rows(x.state), hvc._state_skipped(x.state) > 0
+        SELECT x.customer_id, x.state, hvc._state_rows(x.state),
+               x.customer_id IS NOT NULL AND hvc._state_skipped(x.state) > 0
           FROM ($q$ || keyed || $q$
                 UNION ALL
                 SELECT NULL, hvc._guest_state(count(*))
@@ -625,9 +628,16 @@ BEGIN
     n_unsettled := hvc._settle_row_log(t1, false);
     IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
         TRUNCATE hvc.customer_states;
+        -- the rows without a key are stored as their number, as an
+        -- incremental refresh keeps them (hvc._guest_state); a later as_of
+        -- changes nothing of them (not skipped: see hvc._recompute_states)
         INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
-        SELECT g.customer_id, g.state, hvc._state_rows(g.state), hvc._state_skipped(g.state) > 0
-          FROM pg_temp._hvc_stage g;
+        SELECT g.customer_id, g.state, hvc._state_rows(g.state),
+               g.customer_id IS NOT NULL AND hvc._state_skipped(g.state) > 0
+          FROM (SELECT s.customer_id,
+                       CASE WHEN s.customer_id IS NULL THEN hvc._guest_state(hvc._state_rows(s.state))
+                            ELSE s.state END AS state
+                  FROM pg_temp._hvc_stage s) g;
         -- statistics now, not at autovacuum's leisure: the next refresh
         -- looks its changed keys up through the index only when the
         -- planner knows the keys are unique

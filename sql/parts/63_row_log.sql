@@ -356,6 +356,7 @@ DECLARE
     hashjoin text;
     mergejoin text;
     n_unfit bigint;
+    guests bigint;
 BEGIN
     IF to_regclass('pg_temp._hvc_merged') IS NULL OR to_regclass('hvc.customer_states') IS NULL THEN
         RAISE EXCEPTION 'hvc: _apply_merged_states runs inside an incremental refresh, after pg_temp._hvc_merged'
@@ -373,6 +374,26 @@ BEGIN
     WITH d AS (DELETE FROM pg_temp._hvc_merged m WHERE m.reshaped RETURNING m.customer_id)
     INSERT INTO hvc.changed_customers (customer_id) SELECT d.customer_id FROM d;
     GET DIAGNOSTICS unfit = ROW_COUNT;
+    -- The rows without a key: a refresh only counts them, so their state
+    -- is their number (hvc._guest_state; no logged row could be retracted
+    -- from it): the stored number plus the added rows less the replaced
+    -- ones.  Never skipped (hvc._recompute_states).
+    SELECT coalesce((SELECT c.rows FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0) + m.n - m.replaced
+      INTO guests
+      FROM pg_temp._hvc_merged m WHERE m.customer_id IS NULL;
+    IF guests IS NOT NULL THEN
+        DELETE FROM pg_temp._hvc_merged m WHERE m.customer_id IS NULL;
+        IF guests < 0 THEN
+            -- more rows replaced than stored (rows written around the
+            -- change triggers): the next refresh counts them
+            INSERT INTO hvc.changed_customers (customer_id) VALUES (NULL);
+            unfit := unfit + 1;
+        ELSE
+            DELETE FROM hvc.customer_states c WHERE c.customer_id IS NULL;
+            INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
+            SELECT NULL, hvc._guest_state(guests), guests, false WHERE guests > 0;
+        END IF;
+    END IF;
     -- Updates of amounts: the whole new state of each such customer
     -- first, its stored state with the added rows merged and the replaced
     -- ones retracted (a few customers: probed one by one); from here on a
@@ -384,9 +405,7 @@ BEGIN
     IF retracted_rows > 0 THEN
         UPDATE pg_temp._hvc_merged m
            SET state = hvc._state_retract(
-                   coalesce(hvc._state_merge(CASE WHEN m.customer_id IS NULL
-                                                  THEN (SELECT c.state FROM hvc.customer_states c WHERE c.customer_id IS NULL)
-                                                  ELSE (SELECT c.state FROM hvc.customer_states c WHERE c.customer_id = m.customer_id) END,
+                   coalesce(hvc._state_merge((SELECT c.state FROM hvc.customer_states c WHERE c.customer_id = m.customer_id),
                                              m.state),
                             m.state),
                    m.retract)
@@ -424,22 +443,6 @@ BEGIN
       FROM pg_temp._hvc_merged m
      WHERE m.customer_id IS NOT NULL
        AND NOT EXISTS (SELECT FROM hvc.customer_states c WHERE c.customer_id = m.customer_id);
-    -- the rows without a key (only when some were logged: the statements
-    -- would look for the keyless state otherwise)
-    IF EXISTS (SELECT 1 FROM pg_temp._hvc_merged m WHERE m.customer_id IS NULL) THEN
-        UPDATE hvc.customer_states c
-           SET state = CASE WHEN m.retract IS NOT NULL THEN m.state ELSE hvc._state_merge(c.state, m.state) END,
-               rows = CASE WHEN m.retract IS NOT NULL THEN hvc._state_rows(m.state) ELSE c.rows + hvc._state_rows(m.state) END,
-               skipped = CASE WHEN m.retract IS NOT NULL THEN hvc._state_skipped(m.state) > 0
-                              ELSE c.skipped OR hvc._state_skipped(m.state) > 0 END
-          FROM pg_temp._hvc_merged m
-         WHERE c.customer_id IS NULL AND m.customer_id IS NULL;
-        INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
-        SELECT m.customer_id, m.state, hvc._state_rows(m.state), hvc._state_skipped(m.state) > 0
-          FROM pg_temp._hvc_merged m
-         WHERE m.customer_id IS NULL
-           AND NOT EXISTS (SELECT FROM hvc.customer_states c WHERE c.customer_id IS NULL);
-    END IF;
     IF hashjoin IS NOT NULL THEN
         PERFORM set_config('enable_hashjoin', hashjoin, true);
         PERFORM set_config('enable_mergejoin', mergejoin, true);

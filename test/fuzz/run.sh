@@ -8,8 +8,14 @@
 #   bash test/fuzz/run.sh                      # one seed from the clock (printed)
 #   HVC_FUZZ_SEEDS="42 4242" bash test/fuzz/run.sh   # reproduce given seeds
 #
+# Then test/sql/incremental_random.sql with the same seed and text keys
+# (pg_regress runs it with integer keys): 25 rounds
+# (HVC_FUZZ_INCREMENTAL_ROUNDS) of random inserts, updates and deletes in
+# column and in trigger mode, each incremental refresh compared with a full
+# one row for row.
+#
 # Needs hvc built and installed into $PG_CONFIG's PostgreSQL (default
-# /usr/lib/postgresql/15/bin/pg_config).  About 10-15 s per seed.  Prints
+# /usr/lib/postgresql/15/bin/pg_config).  About 15-20 s per seed.  Prints
 # ok / not ok lines, the counts by SQLSTATE as # lines, and ends with
 # "N passed, M failed"; the exit status is non-zero on any failure.
 set -uo pipefail
@@ -18,6 +24,7 @@ root=$(pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bindir=$("$PG_CONFIG" --bindir) || { echo "fuzz: no pg_config at $PG_CONFIG"; echo "0 passed, 1 failed"; exit 1; }
 seeds=${HVC_FUZZ_SEEDS:-$(( $(date +%s) % 1000000000 ))}
+inc_rounds=${HVC_FUZZ_INCREMENTAL_ROUNDS:-25}
 
 passed=0
 failed=0
@@ -72,6 +79,22 @@ for seed in $seeds; do
              "$(grep -E 'ERROR|FATAL|server closed|terminated' "$out" | head -3)"
         grep -E 'was terminated by signal|PANIC' "$work/server.log" | head -3 | sed 's/^/#   /'
     fi
+    # the incremental refresh against the full one on random changes
+    # (test/sql/incremental_random.sql; pg_regress runs it with its own seed)
+    out="$work/incremental_$seed.out"
+    "$bindir/createdb" "incremental_$seed" >"$out" 2>&1
+    PGDATABASE="incremental_$seed" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$seed" -v rounds="$inc_rounds" -v key_type=text \
+        -f "$root/test/sql/incremental_random.sql" >>"$out" 2>&1
+    rc=$?
+    for mode in column trigger; do
+        line=$(grep -E "^$mode\|[0-9]+\|[tf]\|[0-9]+$" "$out")
+        if [ $rc -eq 0 ] && [ "$line" = "$mode|$inc_rounds|t|0" ]; then
+            ok "seed $seed: $inc_rounds rounds of random changes in $mode mode, each incremental refresh equal to a full one"
+        else
+            fail "seed $seed: incremental refresh in $mode mode against a full one (exit status $rc)" \
+                 "${line:-no summary} $(grep -E "^$mode\|[0-9]+\|[a-z]+\|[0-9]+\|" "$out" | head -3) $(grep -E 'ERROR|FATAL' "$out" | head -2)"
+        fi
+    done
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
