@@ -8,8 +8,9 @@
 #   bash test/fuzz/run.sh                      # one seed from the clock (printed)
 #   HVC_FUZZ_SEEDS="42 4242" bash test/fuzz/run.sh   # reproduce given seeds
 #
-# Then test/sql/incremental_random.sql with the same seed and text keys
-# (pg_regress runs it with integer keys): 25 rounds
+# Then test/sql/incremental_random.sql with the same seed, text keys and a
+# range-partitioned table (pg_regress runs it with integer keys and a plain
+# table): 25 rounds
 # (HVC_FUZZ_INCREMENTAL_ROUNDS) of random inserts, updates and deletes in
 # column and in trigger mode, each incremental refresh compared with a full
 # one row for row.
@@ -83,7 +84,7 @@ for seed in $seeds; do
     # (test/sql/incremental_random.sql; pg_regress runs it with its own seed)
     out="$work/incremental_$seed.out"
     "$bindir/createdb" "incremental_$seed" >"$out" 2>&1
-    PGDATABASE="incremental_$seed" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$seed" -v rounds="$inc_rounds" -v key_type=text \
+    PGDATABASE="incremental_$seed" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$seed" -v rounds="$inc_rounds" -v key_type=text -v partitioned=true \
         -f "$root/test/sql/incremental_random.sql" >>"$out" 2>&1
     rc=$?
     for mode in column trigger; do

@@ -9,9 +9,10 @@
 -- and each round compares the incremental snapshot and stored states with
 -- the full ones, row for row.
 --
--- pg_regress runs it with the fixed seed below and integer keys;
--- test/fuzz/run.sh runs it again with fresh seeds, more rounds and text
--- keys (psql -v seed=... -v rounds=... -v key_type=text).
+-- pg_regress runs it with the fixed seed below, integer keys and a plain
+-- table; test/fuzz/run.sh runs it again with fresh seeds, more rounds, text
+-- keys and a range-partitioned table (psql -v seed=... -v rounds=...
+-- -v key_type=text -v partitioned=true).
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
 \if :{?seed}
@@ -26,12 +27,16 @@ CREATE EXTENSION IF NOT EXISTS hvc;
 \else
   \set key_type integer
 \endif
+\if :{?partitioned}
+\else
+  \set partitioned false
+\endif
 SELECT setseed(((:seed % 2000000) - 1000000) / 1000000.0) IS NOT NULL AS seeded \gset
 DELETE FROM hvc.config;
 INSERT INTO hvc.config (model, timezone) VALUES ('bgnbd', 'America/Sao_Paulo');
 
-CREATE TABLE rnd_sales (
-    id          serial PRIMARY KEY,
+CREATE TABLE rnd_layout (
+    id          serial,
     customer_id :key_type,
     ordered_at  timestamptz,
     amount      numeric,
@@ -39,6 +44,20 @@ CREATE TABLE rnd_sales (
     order_no    integer,
     updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- a plain table, or with -v partitioned=true ranges of ordered_at (times
+-- that move to another range move the row to another partition; NULL
+-- times and times after 2024 go to the default partition)
+\if :partitioned
+CREATE TABLE rnd_sales (LIKE rnd_layout INCLUDING DEFAULTS) PARTITION BY RANGE (ordered_at);
+CREATE TABLE rnd_sales_2023 PARTITION OF rnd_sales FOR VALUES FROM (MINVALUE) TO ('2024-01-01 00:00+00');
+CREATE TABLE rnd_sales_2024a PARTITION OF rnd_sales FOR VALUES FROM ('2024-01-01 00:00+00') TO ('2024-07-01 00:00+00');
+CREATE TABLE rnd_sales_2024b PARTITION OF rnd_sales FOR VALUES FROM ('2024-07-01 00:00+00') TO ('2025-01-01 00:00+00');
+CREATE TABLE rnd_sales_other PARTITION OF rnd_sales DEFAULT;
+\else
+CREATE TABLE rnd_sales (LIKE rnd_layout INCLUDING DEFAULTS);
+\endif
+ALTER SEQUENCE rnd_layout_id_seq OWNED BY NONE;
+DROP TABLE rnd_layout;
 CREATE INDEX ON rnd_sales (customer_id);
 CREATE INDEX ON rnd_sales (updated_at);
 
@@ -125,7 +144,8 @@ BEGIN
 END $$;
 
 -- The rows of the snapshot, of the refresh's tier moves and of the stored
--- states, each as text, sorted.  The refresh's id and time are left out
+-- states, the snapshot's totals and the rows the refresh read and skipped,
+-- each as text, sorted.  The refresh's id and time are left out
 -- (two refreshes are compared): a tier_since that is the refresh's own
 -- time reads 'now'.
 CREATE FUNCTION rnd_digest() RETURNS text[] LANGUAGE plpgsql AS $$
@@ -141,6 +161,11 @@ BEGIN
             UNION ALL
             SELECT 'move ' || (to_jsonb(h) - 'refresh_id' - 'refreshed_at')::text
               FROM hvc.tier_history h WHERE h.refresh_id = i.refresh_id
+            UNION ALL
+            SELECT 'info ' || (to_jsonb(i) - 'refresh_id' - 'refreshed_at' - 'purchase_fit_id' - 'spend_fit_id')::text
+            UNION ALL
+            SELECT format('log read %s skipped %s customers %s', l.rows_read, l.rows_skipped, l.customers)
+              FROM hvc.refresh_log l WHERE l.refresh_id = i.refresh_id
             UNION ALL
             SELECT 'state ' || coalesce(c.customer_id::text, 'NULL') || ' ' || c.state::text || ' ' || c.rows || ' ' || c.skipped
               FROM hvc.customer_states c) d);
@@ -243,6 +268,7 @@ SELECT mode, round, kind, differ, sample FROM rnd_result WHERE differ > 0 ORDER 
 
 SELECT hvc.register_source('rnd_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 DROP TABLE rnd_sales;
+DROP SEQUENCE rnd_layout_id_seq;
 DROP FUNCTION rnd_statements(text, integer), rnd_round(text, integer), rnd_change(), rnd_check(timestamptz), rnd_digest(), rnd_change(timestamptz), rnd_rows(integer, timestamptz);
 DELETE FROM hvc.config;
 INSERT INTO hvc.config DEFAULT VALUES;
