@@ -234,6 +234,12 @@ CREATE FUNCTION rnd_statements(mode text, rounds integer) RETURNS SETOF text LAN
      ORDER BY i, x.k
 $$;
 
+-- test/fuzz/run.sh stops here (-v setup_only=1) and drives the same shop
+-- from concurrent sessions: writers during refreshes
+\if :{?setup_only}
+\quit
+\endif
+
 -- ===== column mode =====
 INSERT INTO rnd_sales (customer_id, ordered_at, amount, margin, order_no)
 SELECT * FROM rnd_rows(500, '2024-12-01 12:00+00');
