@@ -283,7 +283,7 @@ BEGIN
     COMMENT ON COLUMN hvc.customer_states.customer_id IS 'Customer key (NULL: the group of rows without a key).';
     COMMENT ON COLUMN hvc.customer_states.state IS 'The serialised hvc.customer_state of all the customer''s rows, cut at hvc.state_info.as_of_local.';
     COMMENT ON COLUMN hvc.customer_states.rows IS 'Source rows the state was built from (skipped ones included).';
-    COMMENT ON COLUMN hvc.customer_states.skipped IS 'Whether the state skipped rows (after as_of, or NULL/bad values): recomputed when as_of moves forward. Always false for the rows without a key (stored as their number, hvc._guest_state), which every refresh skips.';
+    COMMENT ON COLUMN hvc.customer_states.skipped IS 'Whether the state skipped rows (after as_of, or NULL/bad values): a customer''s is recomputed when as_of moves forward (not the rows without a key: every refresh skips them).';
     COMMENT ON TABLE hvc.customer_states IS 'Internal: the exact per-customer state (hvc.customer_state, cut at hvc.state_info.as_of_local) of every customer key, kept between refreshes for incremental refresh.';
     -- The keys an incremental refresh looks up (the changed customers, the
     -- merged rows) through a hash index: a btree entry holds at most about
@@ -477,12 +477,9 @@ BEGIN
         hashagg := current_setting('enable_hashagg');
         PERFORM set_config('enable_hashagg', 'off', true);
     END IF;
-    -- (skipped: whether a later as_of must recompute the state; never for
-    -- the rows without a key, which every refresh skips)
     EXECUTE format($q$
         INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
-        SELECT x.customer_id, x.state, hvc._state_rows(x.state),
-               x.customer_id IS NOT NULL AND hvc._state_skipped(x.state) > 0
+        SELECT x.customer_id, x.state, hvc._state_rows(x.state), hvc._state_skipped(x.state) > 0
           FROM ($q$ || keyed || $q$
                 UNION ALL
                 SELECT NULL, hvc._guest_state(count(*))
@@ -629,11 +626,9 @@ BEGIN
     IF src.track_changes <> 'none' AND to_regclass('hvc.customer_states') IS NOT NULL THEN
         TRUNCATE hvc.customer_states;
         -- the rows without a key are stored as their number, as an
-        -- incremental refresh keeps them (hvc._guest_state); a later as_of
-        -- changes nothing of them (not skipped: see hvc._recompute_states)
+        -- incremental refresh keeps them (hvc._guest_state)
         INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
-        SELECT g.customer_id, g.state, hvc._state_rows(g.state),
-               g.customer_id IS NOT NULL AND hvc._state_skipped(g.state) > 0
+        SELECT g.customer_id, g.state, hvc._state_rows(g.state), hvc._state_skipped(g.state) > 0
           FROM (SELECT s.customer_id,
                        CASE WHEN s.customer_id IS NULL THEN hvc._guest_state(hvc._state_rows(s.state))
                             ELSE s.state END AS state
@@ -850,14 +845,14 @@ BEGIN
     END IF;
     IF reason IS NULL THEN
         SELECT count(*) - n_lost INTO n_changed FROM pg_temp._hvc_touched;
-        -- customers with rows after the stored as_of (or NULL/NaN rows)
+        -- customers with rows after the stored as_of (or NULL/NaN rows);
+        -- not the rows without a key, which every refresh skips whatever
+        -- as_of is (their state is their number, hvc._guest_state)
         IF as_of_local > si.as_of_local THEN
             INSERT INTO pg_temp._hvc_touched
             SELECT c.customer_id FROM hvc.customer_states c
-             WHERE c.skipped
-               AND NOT EXISTS (SELECT 1 FROM pg_temp._hvc_touched t
-                                WHERE t.customer_id = c.customer_id
-                                   OR (t.customer_id IS NULL AND c.customer_id IS NULL));
+             WHERE c.skipped AND c.customer_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM pg_temp._hvc_touched t WHERE t.customer_id = c.customer_id);
             GET DIAGNOSTICS n_late = ROW_COUNT;
         END IF;
         -- recomputing reads every row of the touched customers through the

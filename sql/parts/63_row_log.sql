@@ -377,7 +377,7 @@ BEGIN
     -- The rows without a key: a refresh only counts them, so their state
     -- is their number (hvc._guest_state; no logged row could be retracted
     -- from it): the stored number plus the added rows less the replaced
-    -- ones.  Never skipped (hvc._recompute_states).
+    -- ones.
     SELECT coalesce((SELECT c.rows FROM hvc.customer_states c WHERE c.customer_id IS NULL), 0) + m.n - m.replaced
       INTO guests
       FROM pg_temp._hvc_merged m WHERE m.customer_id IS NULL;
@@ -391,7 +391,7 @@ BEGIN
         ELSE
             DELETE FROM hvc.customer_states c WHERE c.customer_id IS NULL;
             INSERT INTO hvc.customer_states (customer_id, state, rows, skipped)
-            SELECT NULL, hvc._guest_state(guests), guests, false WHERE guests > 0;
+            SELECT NULL, hvc._guest_state(guests), guests, true WHERE guests > 0;
         END IF;
     END IF;
     -- Updates of amounts: the whole new state of each such customer
