@@ -107,18 +107,10 @@ for seed in $seeds; do
         db="concurrent_${mode}_$seed"
         out="$work/$db.out"
         "$bindir/createdb" "$db" >"$out" 2>&1
-        case $mode in
-            trigger) tracking="track_changes => 'trigger'" ;;
-            column)  tracking="changed_at => 'updated_at', track_changes => 'column'" ;;
-        esac
         PGDATABASE=$db "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$seed" -v key_type=text \
             -v partitioned=true -v setup_only=1 -f "$root/test/sql/incremental_random.sql" >>"$out" 2>&1 &&
-        PGDATABASE=$db "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 >>"$out" 2>&1 <<SQL
-SET client_min_messages = warning;
-INSERT INTO rnd_sales (customer_id, ordered_at, amount, margin, order_no) SELECT * FROM rnd_rows(500, '2024-12-01 12:00+00');
-SELECT hvc.register_source('rnd_sales', 'customer_id', 'ordered_at', 'amount', margin => 'margin', order_id => 'order_no', $tracking) IS NOT NULL;
-CALL hvc.refresh(as_of => '2024-12-01 12:00+00');
-SQL
+        PGDATABASE=$db "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+            -c "SELECT rnd_start('$mode')" >>"$out" 2>&1
         rc=$?
         end=$(( $(date +%s) + conc_seconds ))
         writers=()

@@ -234,6 +234,19 @@ CREATE FUNCTION rnd_statements(mode text, rounds integer) RETURNS SETOF text LAN
      ORDER BY i, x.k
 $$;
 
+-- A fresh shop of 500 random rows registered in a mode ('column' or
+-- 'trigger'), and its first (full) refresh.
+CREATE FUNCTION rnd_start(mode text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE rnd_sales;
+    INSERT INTO rnd_sales (customer_id, ordered_at, amount, margin, order_no)
+    SELECT * FROM rnd_rows(500, '2024-12-01 12:00+00');
+    PERFORM hvc.register_source('rnd_sales', 'customer_id', 'ordered_at', 'amount', margin => 'margin',
+                                order_id => 'order_no', changed_at => CASE WHEN mode = 'column' THEN 'updated_at' END,
+                                track_changes => mode);
+    PERFORM hvc.refresh_now('2024-12-01 12:00+00');
+END $$;
+
 -- test/fuzz/run.sh stops here (-v setup_only=1) and drives the same shop
 -- from concurrent sessions: writers during refreshes
 \if :{?setup_only}
@@ -241,23 +254,14 @@ $$;
 \endif
 
 -- ===== column mode =====
-INSERT INTO rnd_sales (customer_id, ordered_at, amount, margin, order_no)
-SELECT * FROM rnd_rows(500, '2024-12-01 12:00+00');
-SELECT hvc.register_source('rnd_sales', 'customer_id', 'ordered_at', 'amount', margin => 'margin',
-                           order_id => 'order_no', changed_at => 'updated_at', track_changes => 'column') IS NOT NULL AS registered;
-CALL hvc.refresh(as_of => '2024-12-01 12:00+00');
+SELECT rnd_start('column');
 \o /dev/null
 SELECT rnd_statements('column', :rounds) \gexec
 \o
 
 -- ===== trigger mode =====
-TRUNCATE rnd_sales;
 UPDATE rnd_clock SET as_of = '2024-12-01 12:00+00';
-INSERT INTO rnd_sales (customer_id, ordered_at, amount, margin, order_no)
-SELECT * FROM rnd_rows(500, '2024-12-01 12:00+00');
-SELECT hvc.register_source('rnd_sales', 'customer_id', 'ordered_at', 'amount', margin => 'margin',
-                           order_id => 'order_no', track_changes => 'trigger') IS NOT NULL AS registered;
-CALL hvc.refresh(as_of => '2024-12-01 12:00+00');
+SELECT rnd_start('trigger');
 \o /dev/null
 SELECT rnd_statements('trigger', :rounds) \gexec
 \o
@@ -275,6 +279,6 @@ SELECT mode, round, kind, differ, sample FROM rnd_result WHERE differ > 0 ORDER 
 SELECT hvc.register_source('rnd_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 DROP TABLE rnd_sales;
 DROP SEQUENCE rnd_layout_id_seq;
-DROP FUNCTION rnd_statements(text, integer), rnd_round(text, integer), rnd_change(), rnd_check(timestamptz), rnd_digest(), rnd_change(timestamptz), rnd_rows(integer, timestamptz);
+DROP FUNCTION rnd_start(text), rnd_statements(text, integer), rnd_round(text, integer), rnd_change(), rnd_check(timestamptz), rnd_digest(), rnd_change(timestamptz), rnd_rows(integer, timestamptz);
 DELETE FROM hvc.config;
 INSERT INTO hvc.config DEFAULT VALUES;
