@@ -198,6 +198,28 @@ amount_to_cents_numeric(int64 units)
 	return NumericGetDatum(int64_div_fast_to_numeric(cents, 2));
 }
 
+Datum
+amount_mean_cents_numeric(int64 units, int64 n)
+{
+	int64		d,
+				q,
+				r;
+
+	if (n < 1)
+		elog(ERROR, "hvc: a mean over %lld values", (long long) n);
+	/* units / (100 n), half away from zero; 100 n beyond int64: 0 cents */
+	if (n > PG_INT64_MAX / 100)
+		return NumericGetDatum(int64_div_fast_to_numeric(0, 2));
+	d = n * 100;
+	q = units / d;
+	r = units % d;				/* the sign of units; |r| < d */
+	if (r >= d - r)
+		q++;
+	else if (-r >= d + r)
+		q--;
+	return NumericGetDatum(int64_div_fast_to_numeric(q, 2));
+}
+
 bool
 money_to_cents_numeric(double v, Datum *out)
 {

@@ -58,6 +58,12 @@ extern int64 amount_to_cents(int64 units);
 /* ten-thousandths -> numeric rounded (half away from zero) to cents */
 extern Datum amount_to_cents_numeric(int64 units);
 
+/*
+ * ten-thousandths / n (n >= 1) -> numeric rounded (half away from zero) to
+ * cents, exactly: an average ticket as numeric division rounds it
+ */
+extern Datum amount_mean_cents_numeric(int64 units, int64 n);
+
 /* a money value computed in double -> numeric rounded to cents; false when
  * it is not finite or absurdly large (>= 10^15) */
 extern bool money_to_cents_numeric(double v, Datum *out);

@@ -177,8 +177,8 @@ globals_put(void *arg, const PackedScored *r)
 	break_sort_put(&g->monetary, (double) r->revenue);
 	if (isfinite(r->churn))
 		cume_dist_add(g->churn, r->churn);
-	if (money_to_cents_numeric((double) r->revenue / HVC_AMOUNT_SCALE / r->orders, &ticket))
-		break_sort_put(&g->tickets, snapshot_numeric_float8(ticket));
+	ticket = amount_mean_cents_numeric(r->revenue, r->orders);
+	break_sort_put(&g->tickets, snapshot_numeric_float8(ticket));
 	if (r->frequency > 0)
 		break_sort_put(&g->gaps, (double) (r->last_day - r->first_day) / r->frequency);
 	g->max_tenure = Max(g->max_tenure, g->as_of_day - r->first_day);

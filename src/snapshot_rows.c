@@ -364,7 +364,7 @@ snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k, Datum *va
 		values[7] = amount_to_cents_numeric(c->margin);
 	else
 		nulls[7] = true;
-	nulls[8] = !money_to_cents_numeric((double) c->revenue / HVC_AMOUNT_SCALE / c->orders, &values[8]);
+	values[8] = amount_mean_cents_numeric(c->revenue, c->orders);
 	values[9] = Int32GetDatum(as_of_day - c->first_day);
 	values[10] = Int32GetDatum(as_of_day - c->last_day);
 	if (c->frequency > 0)

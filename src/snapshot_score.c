@@ -60,7 +60,7 @@ score_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 	nulls[1] = !money_to_cents_numeric(p.predicted_clv, &values[1]);
 	values[2] = amount_to_cents_numeric(historic);
 	values[3] = Int64GetDatum(c->orders);
-	nulls[4] = !money_to_cents_numeric((double) c->revenue / HVC_AMOUNT_SCALE / c->orders, &values[4]);
+	values[4] = amount_mean_cents_numeric(c->revenue, c->orders);
 	if (a->has_margin && c->has_margin)
 		values[5] = amount_to_cents_numeric(c->margin);
 	else
