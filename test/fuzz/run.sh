@@ -15,7 +15,9 @@
 # compared with a full one row for row.  Last, per mode, that shop written
 # by two sessions while a third refreshes, for 15 s
 # (HVC_FUZZ_CONCURRENT_SECONDS); then one incremental refresh must equal a
-# full one.
+# full one.  And test/sql/refresh_oracle.sql with the same seed, integer
+# and text keys: a full refresh of a random messy shop against a reference
+# computed in plain SQL.
 #
 # Needs hvc built and installed into $PG_CONFIG's PostgreSQL (default
 # /usr/lib/postgresql/15/bin/pg_config).  About 50 s per seed.  Prints
@@ -97,6 +99,26 @@ for seed in $seeds; do
         else
             fail "seed $seed: incremental refresh in $mode mode against a full one (exit status $rc)" \
                  "${line:-no summary} $(grep -E "^$mode\|[0-9]+\|[a-z]+\|[0-9]+\|" "$out" | head -3) $(grep -E 'ERROR|FATAL' "$out" | head -2)"
+        fi
+    done
+    # the full refresh against the SQL reference (test/sql/refresh_oracle.sql)
+    # on this seed's random shop: its output is only checks (true, 0) and a
+    # fixed case, so it must equal the output for pg_regress's own seed
+    for variant in "integer week 80 900" "text day 300 4000"; do
+        read -r key unit n_customers n_rows <<<"$variant"
+        for s in 20261206 "$seed"; do
+            "$bindir/createdb" "oracle_${key}_$s" >/dev/null 2>&1
+            PGDATABASE="oracle_${key}_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" \
+                -v key_type="$key" -v time_unit="$unit" -v customers="$n_customers" -v rows="$n_rows" \
+                -f "$root/test/sql/refresh_oracle.sql" >"$work/oracle_${key}_$s.out" 2>&1
+            echo "exit $?" >>"$work/oracle_${key}_$s.out"
+        done
+        if cmp -s "$work/oracle_${key}_20261206.out" "$work/oracle_${key}_$seed.out" &&
+           grep -q '^exit 0$' "$work/oracle_${key}_$seed.out"; then
+            ok "seed $seed: full refresh of a random shop ($key keys, time unit $unit, $n_customers customers, $n_rows rows) equal to the SQL reference"
+        else
+            fail "seed $seed: full refresh of a random shop ($key keys, time unit $unit) against the SQL reference" \
+                 "$(diff "$work/oracle_${key}_20261206.out" "$work/oracle_${key}_$seed.out" | head -6)"
         fi
     done
     # the same shop written by two sessions while a third refreshes again
