@@ -136,12 +136,38 @@ note_first_day(CustomerState *s, DayNumber day, int64 spend)
 	}
 }
 
+/*
+ * The first and last purchase instants of into and from (from has purchase
+ * rows), if both know theirs; into's purchase rows not counted in yet.
+ */
+static void
+merge_instants(CustomerState *into, bool has, int64 first_ts, int64 last_ts)
+{
+	if (into->purchase_rows == 0)
+	{
+		into->has_instants = has;
+		into->first_ts = has ? first_ts : 0;
+		into->last_ts = has ? last_ts : 0;
+	}
+	else if (!into->has_instants || !has)
+	{
+		into->has_instants = false;
+		into->first_ts = into->last_ts = 0;
+	}
+	else
+	{
+		into->first_ts = Min(into->first_ts, first_ts);
+		into->last_ts = Max(into->last_ts, last_ts);
+	}
+}
+
 void
-customer_state_add_purchase(CustomerState *s, int64 local_at, int64 units,
-							bool has_order_key, int64 order_key)
+customer_state_add_purchase(CustomerState *s, int64 local_at, bool has_ts, int64 ts,
+							int64 units, bool has_order_key, int64 order_key)
 {
 	DayNumber	day = day_of_local_timestamp(local_at);
 
+	merge_instants(s, has_ts, ts, ts);
 	note_first_day(s, day, units);
 	if (s->purchase_rows == 0 || local_at < s->first_at)
 		s->first_at = local_at;
@@ -177,6 +203,7 @@ customer_state_merge(CustomerState *into, const CustomerState *from)
 {
 	if (from->purchase_rows > 0)
 	{
+		merge_instants(into, from->has_instants, from->first_ts, from->last_ts);
 		note_first_day(into, from->first_day, from->first_day_spend);
 		if (into->purchase_rows == 0 || from->first_at < into->first_at)
 			into->first_at = from->first_at;
@@ -250,6 +277,9 @@ customer_state_retract(CustomerState *s, CustomerState *r)
 	{
 		if (r->first_at < s->first_at || r->last_at > s->last_at || r->first_day < s->first_day)
 			return false;
+		if (r->has_instants != s->has_instants ||
+			(s->has_instants && (r->first_ts < s->first_ts || r->last_ts > s->last_ts)))
+			return false;
 		if (r->first_day == s->first_day &&
 			pg_sub_s64_overflow(s->first_day_spend, r->first_day_spend, &first_day_spend))
 			return false;
@@ -297,7 +327,8 @@ customer_state_same_shape(CustomerState *a, CustomerState *b)
 		a->unkeyed_orders != b->unkeyed_orders || a->ndays != b->ndays || a->norders != b->norders)
 		return false;
 	if (a->purchase_rows > 0 &&
-		(a->first_at != b->first_at || a->last_at != b->last_at || a->first_day != b->first_day))
+		(a->first_at != b->first_at || a->last_at != b->last_at || a->first_day != b->first_day ||
+		 a->has_instants != b->has_instants || a->first_ts != b->first_ts || a->last_ts != b->last_ts))
 		return false;
 	return (a->ndays == 0 || memcmp(a->days, b->days, a->ndays * sizeof(DayNumber)) == 0) &&
 		(a->norders == 0 || memcmp(a->orders, b->orders, a->norders * sizeof(int64)) == 0);

@@ -29,6 +29,15 @@ typedef struct CustomerState
 	int64		margin_rows;	/* rows that carried a non-NULL margin */
 	int64		first_at;		/* local timestamp of the first purchase row */
 	int64		last_at;		/* local timestamp of the last purchase row */
+	/*
+	 * The first and last purchase instants, when every purchase row came
+	 * with one (timestamptz sources; not dates, timestamps or states of
+	 * formats 1 and 2): within the hour a daylight-saving change repeats,
+	 * one local time is two instants.
+	 */
+	bool		has_instants;
+	int64		first_ts;
+	int64		last_ts;
 	DayNumber	first_day;		/* first purchase day */
 	int64		first_day_spend;	/* purchases on first_day, ten-thousandths */
 
@@ -54,9 +63,10 @@ typedef struct CustomerSummary
 } CustomerSummary;
 
 extern CustomerState *customer_state_new(MemoryContext cxt);
+/* a purchase row at local_at; at instant ts when has_ts */
 extern void customer_state_add_purchase(CustomerState *s, int64 local_at,
-										int64 units, bool has_order_key,
-										int64 order_key);
+										bool has_ts, int64 ts, int64 units,
+										bool has_order_key, int64 order_key);
 extern void customer_state_merge(CustomerState *into, const CustomerState *from);
 extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState *from);
 /*

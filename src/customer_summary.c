@@ -180,13 +180,16 @@ row_zone(FunctionCallInfo fcinfo, SummaryCallCache *c)
 }
 
 /*
- * The row's time as a local timestamp in zone tz; false if it is infinite,
- * cannot be converted or is outside the timestamp range (dates go on to
- * 5874897 AD, timestamps stop in 294276 AD).
+ * The row's time as a local timestamp in zone tz, and its instant when it
+ * is one (timestamptz; *has_ts); false if it is infinite, cannot be
+ * converted or is outside the timestamp range (dates go on to 5874897 AD,
+ * timestamps stop in 294276 AD).
  */
 static bool
-local_time(SummaryCallCache *c, pg_tz *tz, Datum d, int64 *local)
+local_time(SummaryCallCache *c, pg_tz *tz, Datum d, int64 *local, bool *has_ts, int64 *ts_out)
 {
+	*has_ts = false;
+	*ts_out = 0;
 	switch (c->time_kind)
 	{
 		case TIME_DATE:
@@ -209,6 +212,8 @@ local_time(SummaryCallCache *c, pg_tz *tz, Datum d, int64 *local)
 
 				if (TIMESTAMP_NOT_FINITE(ts) || !local_from_timestamptz(ts, tz, local))
 					return false;
+				*has_ts = true;
+				*ts_out = ts;
 				break;
 			}
 	}
@@ -245,9 +250,11 @@ hvc_customer_summary_transfn(PG_FUNCTION_ARGS)
 	SummaryCallCache *c;
 	pg_tz	   *tz;
 	int64		local_at,
+				ts,
 				as_of,
 				units,
 				margin_units;
+	bool		has_ts;
 	AmountStatus st;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
@@ -259,7 +266,7 @@ hvc_customer_summary_transfn(PG_FUNCTION_ARGS)
 
 	tz = row_zone(fcinfo, c);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(5) ||
-		!local_time(c, tz, PG_GETARG_DATUM(1), &local_at))
+		!local_time(c, tz, PG_GETARG_DATUM(1), &local_at, &has_ts, &ts))
 	{
 		s->skipped++;
 		PG_RETURN_POINTER(s);
@@ -313,7 +320,7 @@ hvc_customer_summary_transfn(PG_FUNCTION_ARGS)
 				key = DatumGetInt64(FunctionCall2Coll(&c->key_hash, C_COLLATION_OID,
 													  k, Int64GetDatum(0)));
 		}
-		customer_state_add_purchase(s, local_at, units, has_key, key);
+		customer_state_add_purchase(s, local_at, has_ts, ts, units, has_key, key);
 	}
 	PG_RETURN_POINTER(s);
 }

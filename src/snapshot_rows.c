@@ -43,10 +43,12 @@ enum
 #define PACK_HAS_OLD		0x02
 #define PACK_OLD_PREV_NULL	0x04
 #define PACK_NO_PREDICTION	0x08	/* every prediction NaN (none made) */
+#define PACK_HAS_INSTANTS	0x10	/* the first and last purchase instants follow */
 
 /* the largest packed row: flags, 7 eight-byte and 4 four-byte fields of
- * the customer, the prediction, the old row's rank, time and ctid */
-#define PACKED_MAX	(1 + 7 * 8 + 4 * 4 + sizeof(Prediction) + 4 + 8 + sizeof(ItemPointerData))
+ * the customer, its 2 instants, the prediction, the old row's rank, time
+ * and ctid */
+#define PACKED_MAX	(1 + 7 * 8 + 4 * 4 + 2 * 8 + sizeof(Prediction) + 4 + 8 + sizeof(ItemPointerData))
 
 typedef struct PackedRow
 {
@@ -96,6 +98,12 @@ pack_row(const PassRow *r, char *out)
 	p = put_bytes(p, &r->c.last_day, 4);
 	p = put_bytes(p, &r->c.purchase_days, 4);
 	p = put_bytes(p, &r->c.frequency, 4);
+	if (r->c.has_instants)
+	{
+		flags |= PACK_HAS_INSTANTS;
+		p = put_bytes(p, &r->c.first_ts, 8);
+		p = put_bytes(p, &r->c.last_ts, 8);
+	}
 	if (prediction_made(&r->pred))
 		p = put_bytes(p, &r->pred, sizeof(Prediction));
 	else
@@ -133,6 +141,12 @@ unpack_row(const char *in, Size len, PassRow *r)
 	p = get_bytes(p, &r->c.last_day, 4);
 	p = get_bytes(p, &r->c.purchase_days, 4);
 	p = get_bytes(p, &r->c.frequency, 4);
+	r->c.has_instants = (flags & PACK_HAS_INSTANTS) != 0;
+	if (r->c.has_instants)
+	{
+		p = get_bytes(p, &r->c.first_ts, 8);
+		p = get_bytes(p, &r->c.last_ts, 8);
+	}
 	if (flags & PACK_NO_PREDICTION)
 		r->pred.p_alive = r->pred.churn_risk = r->pred.predicted_orders =
 			r->pred.expected_order_value = r->pred.predicted_clv = r->pred.next_order_in = NAN;
@@ -354,8 +368,9 @@ snapshot_row(const SnapshotArgs *a, const PassRow *r, const Ranked *k, Datum *va
 
 	memset(nulls, false, SNAPSHOT_NATTS * sizeof(bool));
 	values[0] = c->customer;
-	values[1] = TimestampTzGetDatum(local_to_timestamptz(c->first_at, a->tz));
-	values[2] = TimestampTzGetDatum(local_to_timestamptz(c->last_at, a->tz));
+	/* the instants when known (a local time of a repeated hour is two) */
+	values[1] = TimestampTzGetDatum(c->has_instants ? c->first_ts : local_to_timestamptz(c->first_at, a->tz));
+	values[2] = TimestampTzGetDatum(c->has_instants ? c->last_ts : local_to_timestamptz(c->last_at, a->tz));
 	values[3] = Int64GetDatum(c->orders);
 	values[4] = Int32GetDatum(c->purchase_days);
 	values[5] = Int64GetDatum(c->refunds);

@@ -135,6 +135,9 @@ stage_customer_fill(StageCustomer *c, Datum key, const CustomerState *s,
 	c->has_margin = s->margin_rows > 0;
 	c->first_at = s->first_at;
 	c->last_at = s->last_at;
+	c->has_instants = s->has_instants;
+	c->first_ts = s->first_ts;
+	c->last_ts = s->last_ts;
 	c->first_day = s->first_day;
 	c->last_day = day_of_local_timestamp(s->last_at);
 	c->purchase_days = sum->purchase_days;

@@ -25,6 +25,9 @@ typedef struct StageCustomer
 	bool		has_margin;
 	int64		first_at;		/* local timestamps */
 	int64		last_at;
+	bool		has_instants;	/* and instants, when known (customer_state.h) */
+	int64		first_ts;
+	int64		last_ts;
 	DayNumber	first_day;
 	DayNumber	last_day;
 	int32		purchase_days;

@@ -3,7 +3,7 @@
  * what hvc.customer_state returns, what parallel workers, Citus shards and
  * the stored states of incremental refreshes exchange, and its validation.
  *
- * Format 2 (written since 0.2.0): the version byte, then thirteen numbers
+ * Format 3 (written since 0.2.0): the version byte, then thirteen numbers
  * as variable-length integers (7 bits a byte, low bits first; signed ones
  * zigzag-mapped so small magnitudes take one byte):
  *
@@ -12,6 +12,10 @@
  *                                                      (signed)
  *   ndays, norders                                     (unsigned)
  *
+ * then the first and last purchase instants (customer_state.h), as a kind
+ * and their distances to first_at and last_at: kind 0, none (not known, or
+ * no purchase rows); kind 1, two signed numbers of whole seconds (the
+ * zone's offsets, mostly); kind 2, two signed numbers of microseconds;
  * then the purchase days after the first (the first is the day of
  * first_at), each as its distance to the one before minus one, and the
  * order keys: the first signed, each other as its distance to the one
@@ -19,6 +23,9 @@
  * A typical state takes a third of format 1's bytes (157 -> about 60 at
  * ten lines per customer): less to write into the stage, to sort, to send
  * between processes and to store.
+ *
+ * Format 2 (0.2.0 before format 3) is format 3 without the instants; read
+ * as states that do not know them.
  *
  * Format 1 (0.1.0): the version byte, eleven int64 counters, three int32
  * (first day, set sizes), then the sets as plain int32 days and int64 keys.
@@ -41,16 +48,33 @@
 
 #define STATE_FORMAT_V1			1
 #define STATE_FORMAT_V2			2
-#define STATE_FORMAT_VERSION	STATE_FORMAT_V2
+#define STATE_FORMAT_V3			3
+#define STATE_FORMAT_VERSION	STATE_FORMAT_V3
+/* format 3's kinds of purchase instants */
+#define INSTANTS_NONE			0
+#define INSTANTS_SECONDS		1
+#define INSTANTS_MICROSECONDS	2
+/* an instant is within two days of its local time (zone offsets are below one) */
+#define INSTANT_MAX_DISTANCE	(2 * USECS_PER_DAY)
 #define INITIAL_SET_CAPACITY	4
 
-/* the fields of a state: f the eleven counters (as in format 1), g first day and set sizes */
+/*
+ * the fields of a state: f the eleven counters (as in format 1), g first day
+ * and set sizes, and its purchase instants (format 3)
+ */
+typedef struct Instants
+{
+	bool		known;
+	int64		first_ts;
+	int64		last_ts;
+} Instants;
+
 #define N_INT64_FIELDS	11
 #define V1_FIXED_SIZE	(1 + N_INT64_FIELDS * sizeof(int64) + 3 * sizeof(int32))
 #define VARINT_MAX		10		/* bytes of a 64-bit varint */
 
 /* ---------------------------------------------------------------------
- * Writing (format 2)
+ * Writing (format 3)
  * --------------------------------------------------------------------- */
 
 static inline uint64
@@ -86,7 +110,7 @@ customer_state_serialize(CustomerState *s)
 	int32		i;
 
 	customer_state_compact(s);
-	max = VARHDRSZ + 1 + 13 * VARINT_MAX + (Size) s->ndays * 5 + (Size) s->norders * VARINT_MAX;
+	max = VARHDRSZ + 1 + 16 * VARINT_MAX + (Size) s->ndays * 5 + (Size) s->norders * VARINT_MAX;
 	out = palloc(max);
 	p = VARDATA(out);
 	*p++ = STATE_FORMAT_VERSION;
@@ -104,6 +128,25 @@ customer_state_serialize(CustomerState *s)
 	p = put_varint(p, zigzag(s->first_day_spend));
 	p = put_varint(p, (uint64) s->ndays);
 	p = put_varint(p, (uint64) s->norders);
+	if (!s->has_instants || s->purchase_rows == 0)
+		p = put_varint(p, INSTANTS_NONE);
+	else
+	{
+		/* both within INSTANT_MAX_DISTANCE of their local times: no overflow */
+		int64		d1 = s->first_ts - s->first_at,
+					d2 = s->last_ts - s->last_at;
+
+		if (d1 % USECS_PER_SEC == 0 && d2 % USECS_PER_SEC == 0)
+		{
+			p = put_varint(p, INSTANTS_SECONDS);
+			d1 /= USECS_PER_SEC;
+			d2 /= USECS_PER_SEC;
+		}
+		else
+			p = put_varint(p, INSTANTS_MICROSECONDS);
+		p = put_varint(p, zigzag(d1));
+		p = put_varint(p, zigzag(d2));
+	}
 	for (i = 1; i < s->ndays; i++)
 		p = put_varint(p, (uint64) ((int64) s->days[i] - s->days[i - 1] - 1));
 	if (s->norders > 0)
@@ -139,13 +182,36 @@ rows_times_limit(int64 count)
 }
 
 /*
- * The fixed fields of a state (f: the eleven int64 counters, g: first day and
- * set sizes) describe something hvc.customer_state can produce: every count
- * adds up, every sum is within what that many rows of at most 10^13 each can
- * give, and purchase facts exist exactly when there are purchase rows.
+ * The first and last purchase instants (f: the counters): none without
+ * purchase rows; else, when known, in order, within INSTANT_MAX_DISTANCE of
+ * the first and last local times, and one instant for one purchase row.
  */
 static const char *
-fixed_fields_problem(const int64 *f, const int32 *g)
+instants_problem(const int64 *f, const Instants *in)
+{
+	if (!in->known)
+		return in->first_ts == 0 && in->last_ts == 0 ? NULL : "purchase instants not marked known";
+	if (f[2] == 0)
+		return "purchase instants without purchase rows";
+	if (!IS_VALID_TIMESTAMP(in->first_ts) || !IS_VALID_TIMESTAMP(in->last_ts) ||
+		in->first_ts > in->last_ts ||
+		in->first_ts < f[8] - INSTANT_MAX_DISTANCE || in->first_ts > f[8] + INSTANT_MAX_DISTANCE ||
+		in->last_ts < f[9] - INSTANT_MAX_DISTANCE || in->last_ts > f[9] + INSTANT_MAX_DISTANCE)
+		return "first/last purchase instants out of range";
+	if (f[2] == 1 && in->first_ts != in->last_ts)
+		return "one purchase row with two purchase instants";
+	return NULL;
+}
+
+/*
+ * The fixed fields of a state (f: the eleven int64 counters, g: first day and
+ * set sizes, in: the purchase instants) describe something hvc.customer_state
+ * can produce: every count adds up, every sum is within what that many rows
+ * of at most 10^13 each can give, and purchase facts exist exactly when there
+ * are purchase rows.
+ */
+static const char *
+fixed_fields_problem(const int64 *f, const int32 *g, const Instants *in)
 {
 	int64		used,
 				sum,
@@ -177,7 +243,7 @@ fixed_fields_problem(const int64 *f, const int32 *g)
 		if (g[1] != 0 || g[2] != 0 || f[4] != 0 || f[10] != 0 ||
 			f[8] != 0 || f[9] != 0 || g[0] != 0)
 			return "purchase facts without purchase rows";
-		return NULL;
+		return instants_problem(f, in);
 	}
 	if (g[1] < 1 || g[1] > f[2])
 		return "purchase days inconsistent with purchase rows";
@@ -197,13 +263,13 @@ fixed_fields_problem(const int64 *f, const int32 *g)
 		return "first-day spend exceeds the purchases";
 	if (g[1] == 1 && f[3] == 0 && f[10] != f[5])
 		return "one purchase day without refunds, but first-day spend differs from revenue";
-	return NULL;
+	return instants_problem(f, in);
 }
 
 static void
-check_fixed_fields(const int64 *f, const int32 *g)
+check_fixed_fields(const int64 *f, const int32 *g, const Instants *in)
 {
-	const char *why = fixed_fields_problem(f, g);
+	const char *why = fixed_fields_problem(f, g, in);
 
 	if (why != NULL)
 		corrupt(why);
@@ -222,8 +288,9 @@ customer_state_problem(const CustomerState *s)
 		s->unkeyed_orders, s->revenue, s->margin, s->margin_rows, s->first_at, s->last_at,
 	s->first_day_spend};
 	int32		g[3] = {s->first_day, s->ndays, s->norders};
+	Instants	in = {s->has_instants, s->first_ts, s->last_ts};
 
-	return fixed_fields_problem(f, g);
+	return fixed_fields_problem(f, g, &in);
 }
 
 /* ---------------------------------------------------------------------
@@ -263,13 +330,39 @@ get_varint(Reader *r)
 	}
 }
 
+/* format 3's purchase instants, after the set sizes (f: the counters, read) */
+static void
+read_instants(Reader *r, const int64 *f, Instants *in)
+{
+	uint64		kind = get_varint(r);
+	int64		d1,
+				d2;
+
+	memset(in, 0, sizeof(*in));
+	if (kind == INSTANTS_NONE)
+		return;
+	if (kind != INSTANTS_SECONDS && kind != INSTANTS_MICROSECONDS)
+		corrupt("unknown kind of purchase instants");
+	d1 = unzigzag(get_varint(r));
+	d2 = unzigzag(get_varint(r));
+	if (kind == INSTANTS_SECONDS &&
+		(pg_mul_s64_overflow(d1, USECS_PER_SEC, &d1) || pg_mul_s64_overflow(d2, USECS_PER_SEC, &d2)))
+		corrupt("first/last purchase instants out of range");
+	/* the counters are not checked yet: their times may be anything */
+	if (d1 < -INSTANT_MAX_DISTANCE || d1 > INSTANT_MAX_DISTANCE ||
+		d2 < -INSTANT_MAX_DISTANCE || d2 > INSTANT_MAX_DISTANCE ||
+		pg_add_s64_overflow(f[8], d1, &in->first_ts) || pg_add_s64_overflow(f[9], d2, &in->last_ts))
+		corrupt("first/last purchase instants out of range");
+	in->known = true;
+}
+
 /*
- * The fields of a format 2 state (f, g as check_fixed_fields takes them),
- * checked; r is left at the sets, whose sizes fit the bytes left (a day or
- * key takes at least one byte).
+ * The fields of a format 2 or 3 state (f, g, in as check_fixed_fields takes
+ * them), checked; r is left at the sets, whose sizes fit the bytes left (a
+ * day or key takes at least one byte).
  */
 static void
-read_v2_fields(Reader *r, int64 *f, int32 *g)
+read_v2_fields(Reader *r, int version, int64 *f, int32 *g, Instants *in)
 {
 	uint64		u;
 	int			i;
@@ -285,15 +378,19 @@ read_v2_fields(Reader *r, int64 *f, int32 *g)
 			corrupt("set size larger than the state");
 		g[i] = (int32) u;
 	}
+	if (version == STATE_FORMAT_V3)
+		read_instants(r, f, in);
+	else
+		memset(in, 0, sizeof(*in));
 	if ((int64) g[1] - (g[1] > 0 ? 1 : 0) + g[2] > r->end - r->p)
 		corrupt("set sizes larger than the state");
 	g[0] = f[2] > 0 ? day_of_local_timestamp(f[8]) : 0;
-	check_fixed_fields(f, g);
+	check_fixed_fields(f, g, in);
 }
 
 /* The same of a format 1 state, whose length it checks too. */
 static void
-read_v1_fields(const char *data, Size len, int64 *f, int32 *g)
+read_v1_fields(const char *data, Size len, int64 *f, int32 *g, Instants *in)
 {
 	if (len < V1_FIXED_SIZE)
 		corrupt("state is shorter than its fixed header");
@@ -304,22 +401,23 @@ read_v1_fields(const char *data, Size len, int64 *f, int32 *g)
 		corrupt("negative or huge set size");
 	if (len != V1_FIXED_SIZE + (Size) g[1] * sizeof(DayNumber) + (Size) g[2] * sizeof(int64))
 		corrupt("state length does not match its set sizes");
-	check_fixed_fields(f, g);
+	memset(in, 0, sizeof(*in));
+	check_fixed_fields(f, g, in);
 }
 
-/* the version byte of a non-empty state, format 1 or 2 */
+/* the version byte of a non-empty state, format 1, 2 or 3 */
 static int
 state_version(const char *data, Size len)
 {
 	if (len < 1)
 		corrupt("state is shorter than its fixed header");
-	if (*data != STATE_FORMAT_V1 && *data != STATE_FORMAT_V2)
+	if (*data != STATE_FORMAT_V1 && *data != STATE_FORMAT_V2 && *data != STATE_FORMAT_V3)
 		corrupt("unknown state format version");
 	return *data;
 }
 
 /*
- * format 2's sets into s (sized for them), up to the state's last byte:
+ * format 2's and 3's sets into s (sized for them), up to the state's last byte:
  * each element is the one before plus its distance (at least 1), range
  * checked, so both sets come out strictly increasing
  */
@@ -357,9 +455,9 @@ read_v2_sets(Reader *r, CustomerState *s)
 		corrupt("state length does not match its set sizes");
 }
 
-/* the checked fields f, g (as check_fixed_fields takes them) into s; its sets untouched */
+/* the checked fields f, g, in (as check_fixed_fields takes them) into s; its sets untouched */
 static void
-state_from_fields(const int64 *f, const int32 *g, CustomerState *s)
+state_from_fields(const int64 *f, const int32 *g, const Instants *in, CustomerState *s)
 {
 	s->rows = f[0];
 	s->skipped = f[1];
@@ -375,6 +473,9 @@ state_from_fields(const int64 *f, const int32 *g, CustomerState *s)
 	s->first_day = g[0];
 	s->ndays = g[1];
 	s->norders = g[2];
+	s->has_instants = in->known;
+	s->first_ts = in->first_ts;
+	s->last_ts = in->last_ts;
 }
 
 CustomerState *
@@ -383,23 +484,25 @@ customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
 	CustomerState *s;
 	int64		f[N_INT64_FIELDS];
 	int32		g[3];
+	Instants	in;
 	Reader		r;
 	int32		i;
+	int			version = state_version(data, len);
 
 	r.p = (const unsigned char *) data + 1;
 	r.end = (const unsigned char *) data + len;
-	if (state_version(data, len) == STATE_FORMAT_V1)
-		read_v1_fields(data, len, f, g);
+	if (version == STATE_FORMAT_V1)
+		read_v1_fields(data, len, f, g, &in);
 	else
-		read_v2_fields(&r, f, g);
+		read_v2_fields(&r, version, f, g, &in);
 
 	s = MemoryContextAllocZero(cxt, sizeof(CustomerState));
-	state_from_fields(f, g, s);
+	state_from_fields(f, g, &in, s);
 	s->days_cap = Max(g[1], INITIAL_SET_CAPACITY);
 	s->orders_cap = Max(g[2], INITIAL_SET_CAPACITY);
 	s->days = MemoryContextAlloc(cxt, s->days_cap * sizeof(DayNumber));
 	s->orders = MemoryContextAlloc(cxt, s->orders_cap * sizeof(int64));
-	if (*data == STATE_FORMAT_V2)
+	if (version != STATE_FORMAT_V1)
 		read_v2_sets(&r, s);	/* strictly increasing by construction */
 	else
 	{
@@ -437,15 +540,17 @@ customer_state_format_version(void)
 
 /*
  * The fixed fields of a serialised state without decoding the sets, checked
- * as customer_state_deserialize checks them, and the length (in format 2,
+ * as customer_state_deserialize checks them, and the length (in formats 2 and 3,
  * that the rest is exactly as many numbers as the sets hold); the sets'
  * contents are validated when the state is decoded.
  */
 static void
-peek_fields(const char *data, Size len, int64 *f, int32 *g)
+peek_fields(const char *data, Size len, int64 *f, int32 *g, Instants *in)
 {
-	if (state_version(data, len) == STATE_FORMAT_V1)
-		read_v1_fields(data, len, f, g);
+	int			version = state_version(data, len);
+
+	if (version == STATE_FORMAT_V1)
+		read_v1_fields(data, len, f, g, in);
 	else
 	{
 		Reader		r;
@@ -453,7 +558,7 @@ peek_fields(const char *data, Size len, int64 *f, int32 *g)
 
 		r.p = (const unsigned char *) data + 1;
 		r.end = (const unsigned char *) data + len;
-		read_v2_fields(&r, f, g);
+		read_v2_fields(&r, version, f, g, in);
 		for (; r.p < r.end; r.p++)
 			numbers += (*r.p & 0x80) == 0;
 		if (len > 1 && (((const unsigned char *) data)[len - 1] & 0x80) != 0)
@@ -472,8 +577,9 @@ customer_state_peek(const char *data, Size len, StatePeek *out)
 {
 	int64		f[N_INT64_FIELDS];
 	int32		g[3];
+	Instants	in;
 
-	peek_fields(data, len, f, g);
+	peek_fields(data, len, f, g, &in);
 	out->rows = f[0];
 	out->skipped = f[1];
 	out->purchase_rows = f[2];
@@ -491,8 +597,9 @@ customer_state_fixed(const char *data, Size len, CustomerState *out)
 {
 	int64		f[N_INT64_FIELDS];
 	int32		g[3];
+	Instants	in;
 
-	peek_fields(data, len, f, g);
+	peek_fields(data, len, f, g, &in);
 	memset(out, 0, sizeof(*out));
-	state_from_fields(f, g, out);
+	state_from_fields(f, g, &in, out);
 }

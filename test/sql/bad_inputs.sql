@@ -116,15 +116,20 @@ SELECT hvc.customer_state(d, a, NULL::numeric, o, '2030-01-01'::timestamp, 'UTC'
   FROM (VALUES ('2025-01-01'::date, 10::numeric, 1), ('2025-01-05', 20, 2), ('2025-01-05', 5, 2)) v(d, a, o);
 SELECT (hvc.customer_state_summary(s)).* FROM st;
 SELECT length(s) FROM st;
--- the bytes of format 2: version 2; rows 3, skipped 0, purchase rows 3,
+-- the bytes of format 3: version 3; rows 3, skipped 0, purchase rows 3,
 -- refunds 0, unkeyed 0 (zigzag varints: 06 00 06 00 00); revenue 35.0000
 -- (e0dc2a); margin 0, margin rows 0; first_at (8 bytes); last_at - first_at
--- (6 bytes); first-day spend 10.0000 (c09a0c); 2 days, 2 orders; the second
--- day 3 + 1 days after the first; order key 1 (zigzag 02), the next 0 + 1 after it
-SELECT s = '\x020600060000e0dc2a00008080a4ed8fe6e6028080ecf58e14c09a0c0202030200'::bytea AS format_2 FROM st;
+-- (6 bytes); first-day spend 10.0000 (c09a0c); 2 days, 2 orders; no purchase
+-- instants (kind 0: a date source); the second day 3 + 1 days after the
+-- first; order key 1 (zigzag 02), the next 0 + 1 after it
+SELECT s = '\x030600060000e0dc2a00008080a4ed8fe6e6028080ecf58e14c09a0c020200030200'::bytea AS format_3 FROM st;
+-- format 2 (0.2.0 before format 3: the same without the instants' kind) is still read
+SELECT hvc.customer_state_summary('\x020600060000e0dc2a00008080a4ed8fe6e6028080ecf58e14c09a0c0202030200'::bytea)::text
+       = hvc.customer_state_summary(s)::text AS format_2_read
+  FROM st;
 \set ON_ERROR_STOP 0
 SELECT hvc.customer_state_summary('\x'::bytea);
-SELECT hvc.customer_state_summary('\x03'::bytea || substr(s, 2)) FROM st;
+SELECT hvc.customer_state_summary('\x04'::bytea || substr(s, 2)) FROM st;
 SELECT hvc.customer_state_summary(substr(s, 1, length(s) - 1)) FROM st;
 SELECT hvc.customer_state_summary(s || '\x00'::bytea) FROM st;
 -- cut inside revenue's varint
@@ -139,13 +144,44 @@ SELECT hvc.customer_state_summary(overlay(s placing '\xffffffffffffffffff7f'::by
 SELECT hvc.customer_state_summary(overlay(s placing '\xffffffff0f'::bytea from 30 for 1)) FROM st;
 -- last_at before first_at (bytes 20-25: -1 microsecond)
 SELECT hvc.customer_state_summary(overlay(s placing '\x01'::bytea from 20 for 6)) FROM st;
--- the second purchase day (byte 31) moved: no longer the day of last_at
-SELECT hvc.customer_state_summary(overlay(s placing '\x02'::bytea from 31 for 1)) FROM st;
--- first order key (byte 32) the largest bigint: the next one is out of range
-SELECT hvc.customer_state_summary(overlay(s placing '\xfeffffffffffffffff01'::bytea from 32 for 1)) FROM st;
+-- the second purchase day (byte 32) moved: no longer the day of last_at
+SELECT hvc.customer_state_summary(overlay(s placing '\x02'::bytea from 32 for 1)) FROM st;
+-- first order key (byte 33) the largest bigint: the next one is out of range
+SELECT hvc.customer_state_summary(overlay(s placing '\xfeffffffffffffffff01'::bytea from 33 for 1)) FROM st;
+-- the kind of purchase instants (byte 31) unknown
+SELECT hvc.customer_state_summary(overlay(s placing '\x03'::bytea from 31 for 1)) FROM st;
 \set ON_ERROR_STOP 1
+-- A timestamptz source's state keeps the first and last purchase instants
+-- (kind 1, whole seconds: their distances to the local times, here 0 in
+-- UTC); one purchase row: version, rows 1 .. first_at (bytes 12-19), last_at
+-- - first_at 0, first-day spend, 1 day, 1 order, kind 1 (byte 26), the two
+-- distances (bytes 27, 28), order key 1
+CREATE TABLE st3 AS
+SELECT hvc.customer_state('2025-01-01 10:00+00'::timestamptz, 10::numeric, NULL::numeric, 1,
+                          '2030-01-01'::timestamp, 'UTC') AS s;
+SELECT encode(s, 'hex') AS one_purchase FROM st3;
+-- the same distances in microseconds (kind 2) are the same state
+SELECT hvc._state_merge(overlay(s placing '\x02'::bytea from 26 for 1), s) = hvc._state_merge(s, s) AS kind_2_alike FROM st3;
+\set ON_ERROR_STOP 0
+-- the first instant three days from its local time (zigzag 3 * 86400 s)
+SELECT hvc.customer_state_summary(overlay(s placing '\x80fa7f'::bytea from 27 for 1)) FROM st3;
+-- one purchase row with two instants (the last 1 s later)
+SELECT hvc.customer_state_summary(overlay(s placing '\x02'::bytea from 28 for 1)) FROM st3;
+-- the first instant after the last (the first 1 s later)
+SELECT hvc.customer_state_summary(overlay(s placing '\x02'::bytea from 27 for 1)) FROM st3;
+-- instants cut off
+SELECT hvc.customer_state_summary(substr(s, 1, 27)) FROM st3;
+-- instants in a state of refunds only
+SELECT hvc.customer_state_summary(
+         '\x03'::bytea || substr(hvc.customer_state('2025-01-01 10:00+00'::timestamptz, -10::numeric, NULL::numeric, 1,
+                                                    '2030-01-01'::timestamp, 'UTC'), 2, 15) || '\x010000'::bytea);
+\set ON_ERROR_STOP 1
+-- a state that knows its instants merged with one that does not (format 2,
+-- or a date source): the merge does not know them
+SELECT encode(hvc._state_merge(st3.s, st.s), 'hex') AS merged_without_instants FROM st3, st;
+DROP TABLE st3;
 -- Format 1, what 0.1.0 wrote (the same state), is still read, merged with
--- format 2 and rejected when corrupt.
+-- format 3 and rejected when corrupt.
 CREATE TABLE st1 AS SELECT '\x01030000000000000000000000000000000300000000000000000000000000000000000000000000003057050000000000000000000000000000000000000000000080d47e98cd0200000032f6e8cd0200a086010000000000ac2300000200000002000000ac230000b023000001000000000000000200000000000000'::bytea AS s;
 SELECT hvc.customer_state_summary(s1.s)::text = hvc.customer_state_summary(st.s)::text AS same_summary FROM st1 s1, st;
 SELECT hvc._state_merge(s1.s, s1.s) = hvc._state_merge(st.s, st.s) AS merged_alike,

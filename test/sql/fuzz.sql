@@ -122,7 +122,7 @@ SELECT 'gg', hvc._gamma_gamma_state(1 + i % 4, 5 + (i % 11) * 2.5) FROM generate
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION pg_temp.fuzz_customer_state(n int) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
-    -- the states of format 2, and one of format 1 (what 0.1.0 wrote; still read)
+    -- the states of format 3, and one of format 1 (what 0.1.0 wrote; still read)
     pool bytea[] := ARRAY(SELECT s FROM fuzz_states ORDER BY customer_id)
                     || '\x01030000000000000000000000000000000300000000000000000000000000000000000000000000003057050000000000000000000000000000000000000000000080d47e98cd0200000032f6e8cd0200a086010000000000ac2300000200000002000000ac230000b023000001000000000000000200000000000000'::bytea;
     b bytea;

@@ -140,10 +140,10 @@ SELECT inc_vs_full('2024-12-10');
 SELECT hvc.forget_customer(12) > 0 AS forgotten;
 SELECT inc_vs_full('2024-12-10');
 -- stored states of another format (as if written by a release with format 1):
--- full, and every state is written again in this release's format 2
+-- full, and every state is written again in this release's format 3
 UPDATE hvc.state_info SET format_version = 1;
 SELECT inc_vs_full('2024-12-10');
-SELECT count(*) > 0 AND bool_and(get_byte(state, 0) = 2) AS all_format_2 FROM hvc.customer_states;
+SELECT count(*) > 0 AND bool_and(get_byte(state, 0) = 3) AS all_format_3 FROM hvc.customer_states;
 -- the full argument
 CALL hvc.refresh(as_of => '2024-12-10', "full" => true);
 SELECT kind, kind_reason, full_requested FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;

@@ -135,6 +135,12 @@ INSERT INTO orc_sales VALUES
     (orc_key(:customers + 3), '2024-04-10 12:00+00', 117.15, NULL, NULL),
     (orc_key(:customers + 3), '2024-05-10 12:00+00', 117.15, NULL, NULL),
     (orc_key(:customers + 3), '2024-06-10 12:00+00', 117.18, NULL, NULL),
+    -- two purchases in the hour the end of summer time repeats (02:00-03:00
+    -- local on 2024-10-27): 02:50 summer time comes first, 02:10 winter
+    -- time 20 minutes later, though its local time is earlier (the local
+    -- times alone made them 01:10 and 01:50 UTC)
+    (orc_key(:customers + 4), '2024-10-27 00:50+00', 40, NULL, NULL),
+    (orc_key(:customers + 4), '2024-10-27 01:10+00', 30, NULL, NULL),
     -- an exact copy of a row: both count
     (orc_key(3), '2024-02-02 02:02+00', 33.33, 3, 99999),
     (orc_key(3), '2024-02-02 02:02+00', 33.33, 3, 99999);
@@ -243,23 +249,12 @@ SELECT r.customer_id, r.first_order_at, r.last_order_at, r.orders, r.revenue, r.
   CROSS JOIN LATERAL (SELECT t.* FROM orc_tiers t WHERE t.upto >= r.value_rank
                        ORDER BY t.tier_rank LIMIT 1) t;
 
--- The first and last purchase are compared as local times in the zone:
--- hvc keeps a customer's first and last purchase as local times (the state
--- of hvc.customer_state), so within the hour a daylight-saving change
--- repeats it reports the later of the two instants, and orders purchases
--- of that hour by their local times (README, "How a refresh works").
-CREATE VIEW orc_times AS
-SELECT r.customer_id, min(r.ordered_at AT TIME ZONE 'Europe/Berlin') AS first_local,
-       max(r.ordered_at AT TIME ZONE 'Europe/Berlin') AS last_local
-  FROM orc_rows r WHERE r.purchase GROUP BY r.customer_id;
-
 -- floats compared to 12 significant digits (hvc computes them in C)
 CREATE FUNCTION orc_f(x float8) RETURNS text LANGUAGE sql IMMUTABLE
 AS $$ SELECT CASE WHEN x IS NULL THEN 'NULL' WHEN x = 0 THEN '0'
                   ELSE to_char(x / power(10, floor(log(abs(x)))), 'FM0.00000000000') || 'e' || floor(log(abs(x))) END $$;
 CREATE VIEW orc_got AS
-SELECT c.customer_id, c.first_order_at AT TIME ZONE 'Europe/Berlin' AS first_local,
-       c.last_order_at AT TIME ZONE 'Europe/Berlin' AS last_local, c.orders, c.revenue, c.margin,
+SELECT c.customer_id, c.first_order_at, c.last_order_at, c.orders, c.revenue, c.margin,
        c.avg_order_value, c.tenure_days, c.recency_days, orc_f(c.avg_days_between_orders) AS avg_days_between_orders,
        c.r_score, c.f_score, c.m_score, c.rfm_cell, c.segment, c.historic_clv, c.value_rank,
        orc_f(c.cumulative_value_share) AS cumulative_value_share, c.tier, c.tier_rank, c.is_high_value,
@@ -267,13 +262,13 @@ SELECT c.customer_id, c.first_order_at AT TIME ZONE 'Europe/Berlin' AS first_loc
        orc_f(c.monetary_value) AS monetary_value, c.value
   FROM hvc.customers c;
 CREATE VIEW orc_want AS
-SELECT e.customer_id, t.first_local, t.last_local, e.orders, e.revenue, e.margin,
+SELECT e.customer_id, e.first_order_at, e.last_order_at, e.orders, e.revenue, e.margin,
        e.avg_order_value, e.tenure_days, e.recency_days, orc_f(e.avg_days_between_orders) AS avg_days_between_orders,
        e.r_score, e.f_score, e.m_score, e.rfm_cell, e.segment, e.historic_clv, e.value_rank,
        orc_f(e.cumulative_value_share::float8) AS cumulative_value_share, e.tier, e.tier_rank, e.is_high_value,
        e.purchase_days, e.refunds, e.frequency, orc_f(e.recency) AS recency, orc_f(e.age) AS age,
        orc_f(e.monetary_value) AS monetary_value, e.value
-  FROM orc_expected e JOIN orc_times t USING (customer_id);
+  FROM orc_expected e;
 
 -- ---------------------------------------------------------------------------
 -- The comparison.
@@ -292,6 +287,10 @@ SELECT count(*) FILTER (WHERE s.customer_id IS NULL) > 0 AS null_keys,
 
 -- the half-cent ticket
 SELECT c.revenue, c.orders, c.avg_order_value FROM hvc.customers c WHERE c.customer_id = orc_key(:customers + 3);
+-- the repeated hour's purchases, in UTC
+SELECT c.first_order_at AT TIME ZONE 'UTC' AS first_utc, c.last_order_at AT TIME ZONE 'UTC' AS last_utc,
+       c.purchase_days, c.tenure_days
+  FROM hvc.customers c WHERE c.customer_id = orc_key(:customers + 4);
 
 -- rows that differ (each listed both ways, at most 10)
 SELECT 'hvc' AS side, * FROM (SELECT * FROM orc_got EXCEPT SELECT * FROM orc_want) d
@@ -350,7 +349,7 @@ SELECT count(*) AS tier_summary_differ
                FROM orc_expected e GROUP BY e.tier) e USING (tier)
  WHERE (s.customers, s.revenue, s.margin) IS DISTINCT FROM (e.customers, e.revenue, e.margin);
 
-DROP VIEW orc_got, orc_want, orc_expected, orc_times;
+DROP VIEW orc_got, orc_want, orc_expected;
 DROP TABLE orc_sales, orc_param, orc_rows, orc_base, orc_customers, orc_breaks, orc_ranked, orc_tiers;
 DROP FUNCTION orc_key(integer), orc_time(), orc_amount(), orc_score(float8, float8[]), orc_f(float8);
 DELETE FROM hvc.config;
