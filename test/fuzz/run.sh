@@ -15,9 +15,11 @@
 # compared with a full one row for row.  Last, per mode, that shop written
 # by two sessions while a third refreshes, for 15 s
 # (HVC_FUZZ_CONCURRENT_SECONDS); then one incremental refresh must equal a
-# full one.  And test/sql/refresh_oracle.sql with the same seed, integer
-# and text keys: a full refresh of a random messy shop against a reference
-# computed in plain SQL.
+# full one.  And test/sql/refresh_oracle.sql with the same seed in four
+# variants (integer and text keys, weeks and days, timestamptz, date and
+# timestamp times, margin and order id mapped or not, value bases historic
+# CLV, revenue and margin): a full refresh of a random messy shop against a
+# reference computed in plain SQL.
 #
 # Needs hvc built and installed into $PG_CONFIG's PostgreSQL (default
 # /usr/lib/postgresql/15/bin/pg_config).  About 50 s per seed.  Prints
@@ -104,21 +106,26 @@ for seed in $seeds; do
     # the full refresh against the SQL reference (test/sql/refresh_oracle.sql)
     # on this seed's random shop: its output is only checks (true, 0) and a
     # fixed case, so it must equal the output for pg_regress's own seed
-    for variant in "integer week 80 900" "text day 300 4000"; do
-        read -r key unit n_customers n_rows <<<"$variant"
+    v=0
+    for variant in "key_type=integer time_unit=week" \
+                   "key_type=text time_unit=day customers=300 rows=4000" \
+                   "key_type=integer time_type=date mapped=bare basis=revenue" \
+                   "key_type=text time_type=timestamp basis=margin"; do
+        v=$((v + 1))
+        args=()
+        for a in $variant; do args+=(-v "$a"); done
         for s in 20261206 "$seed"; do
-            "$bindir/createdb" "oracle_${key}_$s" >/dev/null 2>&1
-            PGDATABASE="oracle_${key}_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" \
-                -v key_type="$key" -v time_unit="$unit" -v customers="$n_customers" -v rows="$n_rows" \
-                -f "$root/test/sql/refresh_oracle.sql" >"$work/oracle_${key}_$s.out" 2>&1
-            echo "exit $?" >>"$work/oracle_${key}_$s.out"
+            "$bindir/createdb" "oracle_${v}_$s" >/dev/null 2>&1
+            PGDATABASE="oracle_${v}_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" "${args[@]}" \
+                -f "$root/test/sql/refresh_oracle.sql" >"$work/oracle_${v}_$s.out" 2>&1
+            echo "exit $?" >>"$work/oracle_${v}_$s.out"
         done
-        if cmp -s "$work/oracle_${key}_20261206.out" "$work/oracle_${key}_$seed.out" &&
-           grep -q '^exit 0$' "$work/oracle_${key}_$seed.out"; then
-            ok "seed $seed: full refresh of a random shop ($key keys, time unit $unit, $n_customers customers, $n_rows rows) equal to the SQL reference"
+        if cmp -s "$work/oracle_${v}_20261206.out" "$work/oracle_${v}_$seed.out" &&
+           grep -q '^exit 0$' "$work/oracle_${v}_$seed.out"; then
+            ok "seed $seed: full refresh of a random shop ($variant) equal to the SQL reference"
         else
-            fail "seed $seed: full refresh of a random shop ($key keys, time unit $unit) against the SQL reference" \
-                 "$(diff "$work/oracle_${key}_20261206.out" "$work/oracle_${key}_$seed.out" | head -6)"
+            fail "seed $seed: full refresh of a random shop ($variant) against the SQL reference" \
+                 "$(diff "$work/oracle_${v}_20261206.out" "$work/oracle_${v}_$seed.out" | head -6)"
         fi
     done
     # the same shop written by two sessions while a third refreshes again

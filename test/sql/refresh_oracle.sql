@@ -14,8 +14,10 @@
 -- as_of in the middle of a local day, margins on some rows only.
 --
 -- pg_regress runs it with the fixed seed below; test/fuzz/run.sh runs it
--- again with fresh seeds, text keys and the time unit day (psql -v seed=...
--- -v key_type=text -v time_unit=day).
+-- again with fresh seeds, text keys, the time unit day, timestamp and date
+-- times, no margin and order id, and the value bases revenue and margin
+-- (psql -v seed=... -v key_type=text -v time_unit=day -v time_type=date
+-- -v mapped=bare -v basis=revenue).
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
 \if :{?seed}
@@ -38,10 +40,24 @@ CREATE EXTENSION IF NOT EXISTS hvc;
 \else
   \set rows 900
 \endif
+-- the source's time column: timestamptz, timestamp (local) or date
+\if :{?time_type}
+\else
+  \set time_type timestamptz
+\endif
+-- full: margin and order id mapped; bare: neither
+\if :{?mapped}
+\else
+  \set mapped full
+\endif
+\if :{?basis}
+\else
+  \set basis historic_clv
+\endif
 SELECT setseed(((:seed % 2000000) - 1000000) / 1000000.0) IS NOT NULL AS seeded \gset
 DELETE FROM hvc.config;
 INSERT INTO hvc.config (model, value_basis, time_unit, timezone)
-VALUES ('none', 'historic_clv', :'time_unit', 'Europe/Berlin');
+VALUES ('none', :'basis', :'time_unit', 'Europe/Berlin');
 -- as_of in the middle of a local day (Berlin summer time, UTC+2)
 \set as_of '2025-06-30 10:30:00+00'
 
@@ -145,8 +161,23 @@ INSERT INTO orc_sales VALUES
     (orc_key(3), '2024-02-02 02:02+00', 33.33, 3, 99999),
     (orc_key(3), '2024-02-02 02:02+00', 33.33, 3, 99999);
 
+-- the source: the times as the time type gives them (timestamp and date:
+-- local times in the zone)
+ALTER TABLE orc_sales RENAME TO orc_raw;
+SELECT :'time_type' = 'date' AS time_is_date, :'time_type' = 'timestamp' AS time_is_local \gset
+\if :time_is_date
+\set time_expr '(r.ordered_at AT TIME ZONE ''Europe/Berlin'')::date'
+\elif :time_is_local
+\set time_expr '(r.ordered_at AT TIME ZONE ''Europe/Berlin'')'
+\else
+\set time_expr 'r.ordered_at'
+\endif
+CREATE TABLE orc_sales AS
+SELECT r.customer_id, :time_expr AS ordered_at, r.amount, r.margin, r.order_no FROM orc_raw r;
 SELECT hvc.register_source(source => 'orc_sales', customer => 'customer_id', ordered_at => 'ordered_at',
-                           amount => 'amount', margin => 'margin', order_id => 'order_no') IS NOT NULL AS registered;
+                           amount => 'amount',
+                           margin => CASE :'mapped' WHEN 'full' THEN 'margin' END,
+                           order_id => CASE :'mapped' WHEN 'full' THEN 'order_no' END) IS NOT NULL AS registered;
 CALL hvc.refresh(as_of => :'as_of');
 
 -- ---------------------------------------------------------------------------
@@ -154,24 +185,39 @@ CALL hvc.refresh(as_of => :'as_of');
 -- ---------------------------------------------------------------------------
 CREATE TABLE orc_param AS
 SELECT :'as_of'::timestamptz AS as_of,
+       :'as_of'::timestamptz AT TIME ZONE 'Europe/Berlin' AS as_of_local,
        (:'as_of'::timestamptz AT TIME ZONE 'Europe/Berlin')::date AS as_of_day,
-       CASE WHEN :'time_unit' = 'week' THEN 7.0 ELSE 1.0 END::float8 AS unit;
+       CASE WHEN :'time_unit' = 'week' THEN 7.0 ELSE 1.0 END::float8 AS unit,
+       :'time_type' = 'timestamptz' AS instants,
+       :'mapped' = 'full' AS mapped,
+       :'basis'::text AS basis;
 
--- the rows a refresh uses: a key, a finite time up to as_of, a finite amount
--- (rounded to 0.0001, half away from zero: numeric's round)
+-- the rows a refresh uses: a key, a finite time up to as_of (compared as
+-- local times), a finite amount (rounded to 0.0001, half away from zero:
+-- numeric's round); the margin and order id when mapped.  A row's instant:
+-- its own (timestamptz) or its local time read in the zone.
 CREATE TABLE orc_rows AS
-SELECT s.customer_id, s.ordered_at, round(s.amount, 4) AS amount, round(s.margin, 4) AS margin,
-       s.order_no, (s.ordered_at AT TIME ZONE 'Europe/Berlin')::date AS day,
+SELECT s.customer_id, x.local, CASE WHEN p.instants THEN s.ordered_at::timestamptz
+                                    ELSE x.local AT TIME ZONE 'Europe/Berlin' END AS instant,
+       round(s.amount, 4) AS amount, CASE WHEN p.mapped THEN round(s.margin, 4) END AS margin,
+       CASE WHEN p.mapped THEN s.order_no END AS order_no, x.local::date AS day,
        s.amount >= 0 AS purchase
-  FROM orc_sales s, orc_param p
- WHERE s.customer_id IS NOT NULL AND s.ordered_at IS NOT NULL AND isfinite(s.ordered_at)
-   AND s.ordered_at <= p.as_of
+  FROM orc_sales s
+ CROSS JOIN orc_param p
+ CROSS JOIN LATERAL (SELECT CASE WHEN p.instants THEN s.ordered_at::timestamptz AT TIME ZONE 'Europe/Berlin'
+                                 ELSE s.ordered_at::timestamp END AS local) x
+ WHERE s.customer_id IS NOT NULL AND s.ordered_at IS NOT NULL AND isfinite(x.local)
+   AND x.local <= p.as_of_local
    AND s.amount IS NOT NULL AND s.amount NOT IN ('NaN', 'Infinity', '-Infinity');
 
 CREATE TABLE orc_base AS
 SELECT r.customer_id,
-       min(r.ordered_at) FILTER (WHERE r.purchase) AS first_order_at,
-       max(r.ordered_at) FILTER (WHERE r.purchase) AS last_order_at,
+       -- the earliest and latest instants; of local times, the earliest
+       -- and latest read in the zone
+       CASE WHEN (SELECT instants FROM orc_param) THEN min(r.instant) FILTER (WHERE r.purchase)
+            ELSE min(r.local) FILTER (WHERE r.purchase) AT TIME ZONE 'Europe/Berlin' END AS first_order_at,
+       CASE WHEN (SELECT instants FROM orc_param) THEN max(r.instant) FILTER (WHERE r.purchase)
+            ELSE max(r.local) FILTER (WHERE r.purchase) AT TIME ZONE 'Europe/Berlin' END AS last_order_at,
        count(DISTINCT r.order_no) FILTER (WHERE r.purchase)
          + count(*) FILTER (WHERE r.purchase AND r.order_no IS NULL) AS orders,
        count(DISTINCT r.day) FILTER (WHERE r.purchase)::integer AS purchase_days,
@@ -202,8 +248,13 @@ SELECT b.*,
                        WHERE r.customer_id = b.customer_id AND r.purchase AND r.day = b.first_day))
                   / (b.purchase_days - 1))::float8
             ELSE 0 END AS monetary_value,
-       -- margin is mapped: the margin, 0 for a customer without one
-       round(coalesce(b.margin_exact, 0), 2) AS historic_clv
+       -- the margin when mapped (0 for a customer without one), else revenue
+       CASE WHEN p.mapped THEN round(coalesce(b.margin_exact, 0), 2) ELSE round(b.revenue_exact, 2) END AS historic_clv,
+       -- the value ranked by (snapshot_info.value_basis)
+       CASE p.basis WHEN 'historic_clv' THEN CASE WHEN p.mapped THEN round(coalesce(b.margin_exact, 0), 2)
+                                                  ELSE round(b.revenue_exact, 2) END
+                    WHEN 'revenue' THEN round(b.revenue_exact, 2)
+                    WHEN 'margin' THEN round(coalesce(b.margin_exact, 0), 2) END AS value
   FROM orc_base b, orc_param p;
 
 -- RFM: b_i = percentile_cont(i/5), score = 1 + #{i : value > b_i}
@@ -220,9 +271,9 @@ SELECT c.*,
        orc_score((c.last_day - date '2000-01-01')::float8, k.rb) AS r_score,
        orc_score(c.orders::float8, k.fb) AS f_score,
        orc_score(c.revenue_exact::float8, k.mb) AS m_score,
-       row_number() OVER (ORDER BY c.historic_clv DESC, c.customer_id) AS value_rank,
-       sum(greatest(c.historic_clv, 0)) OVER (ORDER BY c.historic_clv DESC, c.customer_id)
-         / nullif(sum(greatest(c.historic_clv, 0)) OVER (), 0) AS cum_share,
+       row_number() OVER (ORDER BY c.value DESC, c.customer_id) AS value_rank,
+       sum(greatest(c.value, 0)) OVER (ORDER BY c.value DESC, c.customer_id)
+         / nullif(sum(greatest(c.value, 0)) OVER (), 0) AS cum_share,
        count(*) OVER () AS n
   FROM orc_customers c, orc_breaks k;
 
@@ -244,7 +295,7 @@ SELECT r.customer_id, r.first_order_at, r.last_order_at, r.orders, r.revenue, r.
        r.historic_clv, r.value_rank, r.cum_share AS cumulative_value_share,
        t.tier, t.tier_rank, t.high_value AS is_high_value,
        r.purchase_days, r.refunds, r.frequency, r.recency, r.age, r.monetary_value,
-       r.historic_clv AS value
+       r.value
   FROM orc_ranked r
   CROSS JOIN LATERAL (SELECT t.* FROM orc_tiers t WHERE t.upto >= r.value_rank
                        ORDER BY t.tier_rank LIMIT 1) t;
@@ -283,7 +334,7 @@ SELECT count(*) FILTER (WHERE s.customer_id IS NULL) > 0 AS null_keys,
        count(*) FILTER (WHERE s.amount = 'NaN') > 0 AS nan_amounts,
        count(*) FILTER (WHERE s.ordered_at > :'as_of') > 0 AS after_as_of,
        count(*) FILTER (WHERE s.ordered_at = :'as_of') > 0 AS at_as_of
-  FROM orc_sales s;
+  FROM orc_raw s;
 
 -- the half-cent ticket
 SELECT c.revenue, c.orders, c.avg_order_value FROM hvc.customers c WHERE c.customer_id = orc_key(:customers + 3);
@@ -350,7 +401,7 @@ SELECT count(*) AS tier_summary_differ
  WHERE (s.customers, s.revenue, s.margin) IS DISTINCT FROM (e.customers, e.revenue, e.margin);
 
 DROP VIEW orc_got, orc_want, orc_expected;
-DROP TABLE orc_sales, orc_param, orc_rows, orc_base, orc_customers, orc_breaks, orc_ranked, orc_tiers;
+DROP TABLE orc_sales, orc_raw, orc_param, orc_rows, orc_base, orc_customers, orc_breaks, orc_ranked, orc_tiers;
 DROP FUNCTION orc_key(integer), orc_time(), orc_amount(), orc_score(float8, float8[]), orc_f(float8);
 DELETE FROM hvc.config;
 INSERT INTO hvc.config DEFAULT VALUES;
