@@ -18,8 +18,8 @@
 # full one.  And test/sql/refresh_oracle.sql with the same seed in four
 # variants (integer and text keys, weeks and days, timestamptz, date and
 # timestamp times, margin and order id mapped or not, value bases historic
-# CLV, revenue and margin): a full refresh of a random messy shop against a
-# reference computed in plain SQL.
+# CLV, revenue and margin, default or random tier and segment rules): a full
+# refresh of a random messy shop against a reference computed in plain SQL.
 #
 # Needs hvc built and installed into $PG_CONFIG's PostgreSQL (default
 # /usr/lib/postgresql/15/bin/pg_config).  About 50 s per seed.  Prints
@@ -108,8 +108,8 @@ for seed in $seeds; do
     # fixed case, so it must equal the output for pg_regress's own seed
     v=0
     for variant in "key_type=integer time_unit=week" \
-                   "key_type=text time_unit=day customers=300 rows=4000" \
-                   "key_type=integer time_type=date mapped=bare basis=revenue" \
+                   "key_type=text time_unit=day customers=300 rows=4000 rules=random" \
+                   "key_type=integer time_type=date mapped=bare basis=revenue rules=random" \
                    "key_type=text time_type=timestamp basis=margin"; do
         v=$((v + 1))
         args=()

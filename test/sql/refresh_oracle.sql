@@ -15,9 +15,10 @@
 --
 -- pg_regress runs it with the fixed seed below; test/fuzz/run.sh runs it
 -- again with fresh seeds, text keys, the time unit day, timestamp and date
--- times, no margin and order id, and the value bases revenue and margin
--- (psql -v seed=... -v key_type=text -v time_unit=day -v time_type=date
--- -v mapped=bare -v basis=revenue).
+-- times, no margin and order id, the value bases revenue and margin, and
+-- random tier and segment rules (psql -v seed=... -v key_type=text
+-- -v time_unit=day -v time_type=date -v mapped=bare -v basis=revenue
+-- -v rules=random).
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS hvc;
 \if :{?seed}
@@ -53,6 +54,12 @@ CREATE EXTENSION IF NOT EXISTS hvc;
 \if :{?basis}
 \else
   \set basis historic_clv
+\endif
+-- default: the default tier rules and segments; random: 1 to 5 random tiers
+-- (shares with up to 3 decimals) and 1 to 8 random segment rules
+\if :{?rules}
+\else
+  \set rules default
 \endif
 SELECT setseed(((:seed % 2000000) - 1000000) / 1000000.0) IS NOT NULL AS seeded \gset
 DELETE FROM hvc.config;
@@ -160,6 +167,26 @@ INSERT INTO orc_sales VALUES
     -- an exact copy of a row: both count
     (orc_key(3), '2024-02-02 02:02+00', 33.33, 3, 99999),
     (orc_key(3), '2024-02-02 02:02+00', 33.33, 3, 99999);
+
+SELECT :'rules' = 'random' AS random_rules \gset
+\if :random_rules
+DELETE FROM hvc.tier_rules;
+INSERT INTO hvc.tier_rules (tier, tier_rank, customer_share, high_value)
+WITH c AS (SELECT 1 + floor(random() * 5)::integer AS n),
+     s AS (SELECT DISTINCT round((0.001 + random() * 0.998)::numeric, 3)::float8 AS share
+             FROM c, generate_series(1, c.n - 1))
+SELECT 't' || k, k, share, random() < 0.5
+  FROM (SELECT row_number() OVER (ORDER BY share)::integer AS k, share
+          FROM (SELECT share FROM s UNION ALL SELECT 1.0) u) w;
+DELETE FROM hvc.rfm_segments;
+INSERT INTO hvc.rfm_segments (segment, priority, r_min, r_max, f_min, f_max, m_min, m_max)
+SELECT 's' || g, (random() * 1000)::integer * 10 + g,
+       least(r1, r2), greatest(r1, r2), least(f1, f2), greatest(f1, f2), least(m1, m2), greatest(m1, m2)
+  FROM generate_series(1, 1 + floor(random() * 8)::integer) g,
+       LATERAL (SELECT 1 + floor(random() * 5) AS r1, 1 + floor(random() * 5) AS r2,
+                       1 + floor(random() * 5) AS f1, 1 + floor(random() * 5) AS f2,
+                       1 + floor(random() * 5) AS m1, 1 + floor(random() * 5) AS m2, g AS gg) v;
+\endif
 
 -- the source: the times as the time type gives them (timestamp and date:
 -- local times in the zone)
