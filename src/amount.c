@@ -176,18 +176,28 @@ amount_to_numeric(int64 units)
 	return NumericGetDatum(int64_div_fast_to_numeric(units, HVC_AMOUNT_SCALE_LOG10));
 }
 
+/*
+ * units / d (d >= 1), rounded half away from zero, without overflow next to
+ * the int64 limits: the quotient truncated, then moved one away from zero
+ * when the remainder (of units' sign, |r| < d) is at least half of d
+ */
+static int64
+div_half_away(int64 units, int64 d)
+{
+	int64		q = units / d;
+	int64		r = units % d;
+
+	if (r >= d - r)
+		q++;
+	else if (-r >= d + r)
+		q--;
+	return q;
+}
+
 int64
 amount_to_cents(int64 units)
 {
-	/* half away from zero, without overflow next to the int64 limits */
-	int64		cents = units / 100;
-	int64		rest = units % 100;
-
-	if (rest >= 50)
-		cents++;
-	else if (rest <= -50)
-		cents--;
-	return cents;
+	return div_half_away(units, 100);
 }
 
 Datum
@@ -201,23 +211,12 @@ amount_to_cents_numeric(int64 units)
 Datum
 amount_mean_cents_numeric(int64 units, int64 n)
 {
-	int64		d,
-				q,
-				r;
-
 	if (n < 1)
 		elog(ERROR, "hvc: a mean over %lld values", (long long) n);
-	/* units / (100 n), half away from zero; 100 n beyond int64: 0 cents */
+	/* units / (100 n); 100 n beyond int64: 0 cents */
 	if (n > PG_INT64_MAX / 100)
 		return NumericGetDatum(int64_div_fast_to_numeric(0, 2));
-	d = n * 100;
-	q = units / d;
-	r = units % d;				/* the sign of units; |r| < d */
-	if (r >= d - r)
-		q++;
-	else if (-r >= d + r)
-		q--;
-	return NumericGetDatum(int64_div_fast_to_numeric(q, 2));
+	return NumericGetDatum(int64_div_fast_to_numeric(div_half_away(units, n * 100), 2));
 }
 
 bool
