@@ -275,14 +275,17 @@ SELECT b.*,
                        WHERE r.customer_id = b.customer_id AND r.purchase AND r.day = b.first_day))
                   / (b.purchase_days - 1))::float8
             ELSE 0 END AS monetary_value,
-       -- the margin when mapped (0 for a customer without one), else revenue
-       CASE WHEN p.mapped THEN round(coalesce(b.margin_exact, 0), 2) ELSE round(b.revenue_exact, 2) END AS historic_clv,
+       h.historic_clv,
        -- the value ranked by (snapshot_info.value_basis)
-       CASE p.basis WHEN 'historic_clv' THEN CASE WHEN p.mapped THEN round(coalesce(b.margin_exact, 0), 2)
-                                                  ELSE round(b.revenue_exact, 2) END
-                    WHEN 'revenue' THEN round(b.revenue_exact, 2)
-                    WHEN 'margin' THEN round(coalesce(b.margin_exact, 0), 2) END AS value
-  FROM orc_base b, orc_param p;
+       CASE p.basis WHEN 'historic_clv' THEN h.historic_clv
+                    WHEN 'revenue' THEN m.revenue_cents
+                    WHEN 'margin' THEN m.margin_cents END AS value
+  FROM orc_base b
+ CROSS JOIN orc_param p
+ CROSS JOIN LATERAL (SELECT round(b.revenue_exact, 2) AS revenue_cents,
+                            round(coalesce(b.margin_exact, 0), 2) AS margin_cents) m
+       -- the margin when mapped (0 for a customer without one), else revenue
+ CROSS JOIN LATERAL (SELECT CASE WHEN p.mapped THEN m.margin_cents ELSE m.revenue_cents END AS historic_clv) h;
 
 -- RFM: b_i = percentile_cont(i/5), score = 1 + #{i : value > b_i}
 CREATE TABLE orc_breaks AS
