@@ -20,6 +20,9 @@
 # timestamp times, margin and order id mapped or not, value bases historic
 # CLV, revenue and margin, default or random tier and segment rules): a full
 # refresh of a random messy shop against a reference computed in plain SQL.
+# And test/sql/history_oracle.sql with the same seed and text keys: 3 x 11
+# refreshes of a changing shop, what each carries over from the one before
+# (tier_since, previous_tier, tier_changes, alerts) against a SQL reference.
 #
 # Needs hvc built and installed into $PG_CONFIG's PostgreSQL (default
 # /usr/lib/postgresql/15/bin/pg_config).  About 50 s per seed.  Prints
@@ -130,6 +133,24 @@ for seed in $seeds; do
                  "$(diff "$work/oracle_${v}_20261206.out" "$work/oracle_${v}_$seed.out" | head -6)"
         fi
     done
+    # what a refresh carries over from the one before (test/sql/history_oracle.sql):
+    # tier_since, previous_tier, tier_changes, alerts over a sequence of
+    # refreshes of a changing shop, against a reference in plain SQL, with
+    # text keys; its output is only checks, as the fixed seed's
+    for s in 20261207 "$seed"; do
+        [ -f "$work/history_$s.out" ] && continue
+        "$bindir/createdb" "history_$s" >/dev/null 2>&1
+        PGDATABASE="history_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" -v key_type=text \
+            -f "$root/test/sql/history_oracle.sql" >"$work/history_$s.out" 2>&1
+        echo "exit $?" >>"$work/history_$s.out"
+    done
+    if cmp -s "$work/history_20261207.out" "$work/history_$seed.out" &&
+       grep -q '^exit 0$' "$work/history_$seed.out"; then
+        ok "seed $seed: 3 x 11 refreshes of a changing shop carry tiers, history and alerts over as the SQL reference does"
+    else
+        fail "seed $seed: tier carry-over, history and alerts against the SQL reference" \
+             "$(diff "$work/history_20261207.out" "$work/history_$seed.out" | head -6)"
+    fi
     # the same shop written by two sessions while a third refreshes again
     # and again; once the writers stop, the next incremental refresh must
     # equal a full one (rows committed during a refresh's read are left for
