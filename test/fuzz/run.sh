@@ -23,6 +23,8 @@
 # And test/sql/history_oracle.sql with the same seed and text keys: 3 x 11
 # refreshes of a changing shop, what each carries over from the one before
 # (tier_since, previous_tier, tier_changes, alerts) against a SQL reference.
+# And test/sql/predict_oracle.sql with the same seed and text keys: every
+# customer's predictions against the SQL building blocks.
 #
 # Needs hvc built and installed into $PG_CONFIG's PostgreSQL (default
 # /usr/lib/postgresql/15/bin/pg_config).  About 50 s per seed.  Prints
@@ -150,6 +152,23 @@ for seed in $seeds; do
     else
         fail "seed $seed: tier carry-over, history and alerts against the SQL reference" \
              "$(diff "$work/history_20261207.out" "$work/history_$seed.out" | head -6)"
+    fi
+    # every customer's predictions against the SQL building blocks
+    # (test/sql/predict_oracle.sql), three models in weeks and days, random
+    # horizons, discount rates and churn windows, with text keys
+    for s in 20261208 "$seed"; do
+        [ -f "$work/predict_$s.out" ] && continue
+        "$bindir/createdb" "predict_$s" >/dev/null 2>&1
+        PGDATABASE="predict_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" -v key_type=text \
+            -f "$root/test/sql/predict_oracle.sql" >"$work/predict_$s.out" 2>&1
+        echo "exit $?" >>"$work/predict_$s.out"
+    done
+    if cmp -s "$work/predict_20261208.out" "$work/predict_$seed.out" &&
+       grep -q '^exit 0$' "$work/predict_$seed.out"; then
+        ok "seed $seed: every customer's predictions under BG/NBD, Pareto/NBD and MBG/NBD equal the SQL building blocks'"
+    else
+        fail "seed $seed: predictions against the SQL building blocks" \
+             "$(diff "$work/predict_20261208.out" "$work/predict_$seed.out" | head -6)"
     fi
     # the same shop written by two sessions while a third refreshes again
     # and again; once the writers stop, the next incremental refresh must
