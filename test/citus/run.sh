@@ -493,6 +493,33 @@ id=${got%% *}
 check "hvc.refresh_now() in a transaction: its rows there, and everyone's after COMMIT" "$id 1|$id 1|$id" \
       "$got $(q coord -c "SELECT count(DISTINCT refresh_id) || '|' || max(refresh_id) FROM hvc.customer_snapshot")"
 
+# ---------------------------------------------------------------------------
+# 6. The SQL references of the regression suite, on the coordinator with
+#    their sources distributed by customer (-v citus=1): what a refresh
+#    built on the workers carries over from the one before (tier_since,
+#    previous_tier, tier_changes, alerts; 97_citus_snapshot.sql's own code)
+#    over 11 refreshes of a changing shop, without change capture and in
+#    column mode; and every customer's predictions (computed on the workers)
+#    against the SQL building blocks
+# ---------------------------------------------------------------------------
+#    (their fixed seeds; HVC_CITUS_ORACLE_SEEDS="1 2 3" runs those seeds instead)
+for run in ${HVC_CITUS_ORACLE_SEEDS:-fixed}; do
+for t in history_oracle predict_oracle; do
+    seed_arg=(); [ "$run" = fixed ] || seed_arg=(-v seed="$run")
+    q coord -v citus=1 -v key_type=text "${seed_arg[@]}" -f "$here/test/sql/$t.sql" > "$work/$t.out" 2>&1
+    rc=$?
+    case $t in
+        history_oracle) want="history_oracle: 0 checks differ, 0 kinds of change missing"
+                        what="11 refreshes of a changing distributed shop (none and column mode) carry tiers, history and alerts over as the SQL reference does";;
+        predict_oracle) want="predict_oracle: 6 of 6 models fitted, 0 checks differ"
+                        what="every customer's predictions computed on the workers equal the SQL building blocks' (3 models, weeks and days)";;
+    esac
+    [ "$run" = fixed ] || what="$what (seed $run)"
+    check "$what" "0 $want" "$rc $(grep -o "$t: .*" "$work/$t.out")"
+    [ $rc -eq 0 ] || grep -E -A4 'ERROR|\|[1-9][0-9]*\|' "$work/$t.out" | head -12 | sed 's/^/#   /'
+done
+done
+
 #@END
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -81,6 +81,12 @@ SELECT po_key(:customers + n), timestamptz :'as_of' - interval '3 hours' + (n % 
        20 + n, NULL
   FROM generate_series(1, 4) n;
 
+-- on a Citus coordinator (test/citus/run.sh: -v citus=1) the source is
+-- distributed by customer: the predictions are computed on the workers
+\if :{?citus}
+SELECT create_distributed_table('po_sales', 'customer_id') IS NOT NULL AS distributed;
+\endif
+
 CREATE TABLE po_result (model text, time_unit text, horizon text, what text, differ bigint, sample text);
 CREATE TABLE po_fit (model text, time_unit text, usable boolean);
 
@@ -280,6 +286,10 @@ SELECT model, time_unit, what, differ FROM po_result ORDER BY model, time_unit, 
 \pset format unaligned
 SELECT model, time_unit, horizon, what, differ, sample FROM po_result WHERE differ > 0 ORDER BY 1, 2, 4;
 \pset format aligned
+-- the same in one line, for scripts (test/citus/run.sh)
+SELECT format('predict_oracle: %s of %s models fitted, %s checks differ',
+              (SELECT count(*) FROM po_fit WHERE usable), (SELECT count(*) FROM po_fit),
+              (SELECT count(*) FROM po_result WHERE differ > 0)) AS verdict;
 
 SELECT hvc.register_source('po_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 DROP TABLE po_sales, po_result, po_fit;
