@@ -430,8 +430,54 @@ SELECT count(*) AS tier_summary_differ
                FROM orc_expected e GROUP BY e.tier) e USING (tier)
  WHERE (s.customers, s.revenue, s.margin) IS DISTINCT FROM (e.customers, e.revenue, e.margin);
 
+-- cohort retention: the customers by the month of their first purchase day
+-- (local), and of them those with a purchase day in each month from that
+-- one to as_of's; hvc.retention: the periods (quarters) from the first
+-- purchase's to as_of's, none covered by a tier history before this first
+-- refresh of the source (no refresh's as_of is on or before their start)
+CREATE TABLE orc_cohorts AS
+WITH c AS (SELECT e.customer_id, date_trunc('month', e.first_day)::date AS cohort_month FROM orc_customers e),
+     n AS (SELECT c.cohort_month, count(*) AS customers FROM c GROUP BY c.cohort_month),
+     b AS (SELECT c.cohort_month,
+                  ((extract(year FROM r.day) - extract(year FROM c.cohort_month)) * 12
+                   + extract(month FROM r.day) - extract(month FROM c.cohort_month))::integer AS months_after,
+                  count(DISTINCT c.customer_id) AS bought
+             FROM c JOIN orc_rows r ON r.customer_id = c.customer_id AND r.purchase
+            GROUP BY 1, 2)
+SELECT n.cohort_month, k AS months_after, n.customers AS cohort_customers, coalesce(b.bought, 0) AS bought,
+       (n.cohort_month + make_interval(months => k + 1))::date <= p.as_of_day AS month_complete
+  FROM n CROSS JOIN orc_param p
+ CROSS JOIN LATERAL generate_series(0, ((extract(year FROM p.as_of_day) - extract(year FROM n.cohort_month)) * 12
+                                        + extract(month FROM p.as_of_day) - extract(month FROM n.cohort_month))::integer) k
+  LEFT JOIN b ON b.cohort_month = n.cohort_month AND b.months_after = k;
+SELECT count(*) AS cohort_retention_differ,
+       (SELECT count(*) FROM orc_cohorts) > 50 AS many_cohort_months
+  FROM ((SELECT cohort_month, months_after, cohort_customers, bought, month_complete FROM hvc.cohort_retention
+         EXCEPT ALL SELECT * FROM orc_cohorts)
+        UNION ALL
+        (SELECT * FROM orc_cohorts
+         EXCEPT ALL SELECT cohort_month, months_after, cohort_customers, bought, month_complete FROM hvc.cohort_retention)) d;
+SELECT count(*) AS retention_differ
+  FROM ((SELECT period_start, period_end, tier, customers_at_start, bought_again, period_complete, history_covers
+           FROM hvc.retention
+         EXCEPT ALL
+         SELECT q::date, (q + interval '3 months')::date - 1, NULL, NULL, NULL,
+                (q + interval '3 months')::date <= p.as_of_day, false
+           FROM orc_param p,
+                generate_series(date_trunc('quarter', (SELECT min(first_day) FROM orc_customers)::timestamp),
+                                date_trunc('quarter', p.as_of_day::timestamp), interval '3 months') q)
+        UNION ALL
+        (SELECT q::date, (q + interval '3 months')::date - 1, NULL, NULL, NULL,
+                (q + interval '3 months')::date <= p.as_of_day, false
+           FROM orc_param p,
+                generate_series(date_trunc('quarter', (SELECT min(first_day) FROM orc_customers)::timestamp),
+                                date_trunc('quarter', p.as_of_day::timestamp), interval '3 months') q
+         EXCEPT ALL
+         SELECT period_start, period_end, tier, customers_at_start, bought_again, period_complete, history_covers
+           FROM hvc.retention)) d;
+
 DROP VIEW orc_got, orc_want, orc_expected;
-DROP TABLE orc_sales, orc_raw, orc_param, orc_rows, orc_base, orc_customers, orc_breaks, orc_ranked, orc_tiers;
+DROP TABLE orc_cohorts, orc_sales, orc_raw, orc_param, orc_rows, orc_base, orc_customers, orc_breaks, orc_ranked, orc_tiers;
 DROP FUNCTION orc_key(integer), orc_time(), orc_amount(), orc_score(float8, float8[]), orc_f(float8);
 DELETE FROM hvc.config;
 INSERT INTO hvc.config DEFAULT VALUES;
