@@ -162,22 +162,32 @@ BEGIN
     lower_refresh := hvc._retention_first_refresh(id, (SELECT r.history_floor FROM hvc.retention_state r));
     CREATE TEMP TABLE _hvc_periods ON COMMIT DROP AS
     SELECT p.period_start, (p.period_start + step)::date AS period_next,
+           -- (of this registration's refreshes: an older one's tiers may be
+           -- of another source, and are never covered)
            (SELECT l.refresh_id FROM hvc.refresh_log l
              WHERE (l.status = 'succeeded' OR l.refresh_id = id)
+               AND l.started_at >= (SELECT s.registered_at FROM hvc.source s)
                AND l.as_of <= (p.period_start::timestamp AT TIME ZONE cfg.timezone)
              ORDER BY l.as_of DESC, l.refresh_id DESC LIMIT 1) AS base_refresh,
            NULL::integer AS i
       FROM (SELECT d::date AS period_start
               FROM generate_series(date_trunc(cfg.retention_period, first_day::timestamp),
                                    date_trunc(cfg.retention_period, as_of_day::timestamp), step) d) p;
-    -- covered: a base refresh at or after lower_refresh (a suffix of the
-    -- periods; the last 63 at most, one bit each)
-    UPDATE pg_temp._hvc_periods p SET i = x.i
-      FROM (SELECT q.period_start, (row_number() OVER (ORDER BY q.period_start DESC) - 1)::integer AS i
-              FROM pg_temp._hvc_periods q WHERE q.base_refresh >= lower_refresh) x
-     WHERE x.period_start = p.period_start AND x.i < 63;
-    UPDATE pg_temp._hvc_periods p SET i = c.n - 1 - p.i
-      FROM (SELECT count(i)::integer AS n FROM pg_temp._hvc_periods) c WHERE p.i IS NOT NULL;
+    -- covered: a base refresh at or after lower_refresh, and among the 63
+    -- periods up to the newest covered one (a bit of the purchase mask
+    -- each).  Usually a suffix of the periods; not always: when as_of went
+    -- back (a backfill, or a source registered again), a later period can
+    -- start from an older refresh than an earlier one.  i numbers the
+    -- periods from the oldest covered one on, uncovered ones in between
+    -- included, so that bit i of the mask is period i's.
+    UPDATE pg_temp._hvc_periods p SET i = x.k
+      FROM (SELECT q.period_start, (row_number() OVER (ORDER BY q.period_start DESC) - 1)::integer AS k
+              FROM pg_temp._hvc_periods q
+             WHERE q.period_start <= (SELECT max(c.period_start) FROM pg_temp._hvc_periods c
+                                       WHERE c.base_refresh >= lower_refresh)) x
+     WHERE x.period_start = p.period_start AND x.k < 63 AND p.base_refresh >= lower_refresh;
+    UPDATE pg_temp._hvc_periods p SET i = c.n - p.i
+      FROM (SELECT max(i) AS n FROM pg_temp._hvc_periods) c WHERE p.i IS NOT NULL;
     ANALYZE pg_temp._hvc_periods;
     SELECT count(p.i) INTO covered FROM pg_temp._hvc_periods p;
 
@@ -186,8 +196,12 @@ BEGIN
     SELECT id, p.period_start, p.period_next - 1, NULL, NULL, NULL, NULL, p.period_next <= as_of_day, false
       FROM pg_temp._hvc_periods p WHERE p.i IS NULL;
     IF covered > 0 THEN
-        SELECT array_agg(p.period_start ORDER BY p.i) || max(p.period_next) INTO bounds
-          FROM pg_temp._hvc_periods p WHERE p.i IS NOT NULL;
+        -- the bounds of every period from the oldest covered to the newest
+        -- (bit i: [bounds[i+1], bounds[i+2]))
+        SELECT array_agg(p.period_start ORDER BY p.period_start) || max(p.period_next) INTO bounds
+          FROM pg_temp._hvc_periods p
+         WHERE p.period_start >= (SELECT min(c.period_start) FROM pg_temp._hvc_periods c WHERE c.i IS NOT NULL)
+           AND p.period_start <= (SELECT max(c.period_start) FROM pg_temp._hvc_periods c WHERE c.i IS NOT NULL);
         INSERT INTO hvc.retention_store (refresh_id, period_start, period_end, tier, tier_rank, customers,
                                          bought_again, period_complete, history_covers)
         WITH cp AS (SELECT * FROM pg_temp._hvc_periods p WHERE p.i IS NOT NULL),
@@ -205,19 +219,20 @@ BEGIN
              -- the tier then (from_tier of the first move after it; NULL:
              -- not a customer yet), and whether the customer has left the
              -- snapshot since (last move lapsed)
-             moved AS (SELECT cp.i, hm.customer_id, hm.from_tier AS tier, hm.from_tier_rank AS tier_rank, hm.gone
+             moved AS (SELECT cp.i, cp.period_next, hm.customer_id, hm.from_tier AS tier, hm.from_tier_rank AS tier_rank, hm.gone
                          FROM hm JOIN cp ON hm.refresh_id > cp.base_refresh
                                         AND (hm.prev_refresh IS NULL OR hm.prev_refresh <= cp.base_refresh)),
-             -- purchases in the older covered periods (the last one, as_of's,
-             -- is told by last_order_at): one pass over the stage, only when
-             -- there are older ones
+             -- purchases in the covered periods before as_of's (as_of's own,
+             -- when covered, is told by last_order_at): one pass over the
+             -- stage, only when there are such periods
              bought AS (SELECT g.customer_id, hvc._purchase_period_mask(g.state, bounds) AS mask
-                          FROM pg_temp._hvc_stage g WHERE g.customer_id IS NOT NULL AND covered > 1),
+                          FROM pg_temp._hvc_stage g
+                         WHERE g.customer_id IS NOT NULL AND EXISTS (SELECT 1 FROM cp WHERE cp.period_next <= as_of_day)),
              -- every customer of the snapshot once: the current tier, the
              -- purchase periods, the last tier move
              cust AS (SELECT c.customer_id, c.tier, c.tier_rank, coalesce(b.mask, 0) AS mask,
                              (c.last_order_at AT TIME ZONE cfg.timezone)::date
-                                 >= (SELECT cp.period_start FROM cp WHERE cp.i = covered - 1) AS bought_last,
+                                 >= (SELECT max(cp.period_start) FROM cp WHERE cp.period_next > as_of_day) AS bought_last,
                              l.last_refresh
                         FROM hvc.customer_snapshot c
                         LEFT JOIN bought b ON b.customer_id = c.customer_id
@@ -230,14 +245,14 @@ BEGIN
                          FROM cust u
                         GROUP BY u.tier, u.tier_rank, u.mask, u.bought_last, u.last_refresh),
              at_start AS (SELECT cp.i, s.tier, s.tier_rank, s.n,
-                                 CASE WHEN cp.i = covered - 1 THEN s.bought_last
+                                 CASE WHEN cp.period_next > as_of_day THEN s.bought_last
                                       ELSE (s.mask >> cp.i) & 1 = 1 END AS bought
                             FROM still s
                             JOIN cp ON s.last_refresh IS NULL OR s.last_refresh <= cp.base_refresh
                           UNION ALL
                           -- before: the tier before the first move after the base refresh
                           SELECT m.i, m.tier, m.tier_rank, 1,
-                                 CASE WHEN m.i = covered - 1 THEN u.bought_last
+                                 CASE WHEN m.period_next > as_of_day THEN u.bought_last
                                       ELSE (u.mask >> m.i) & 1 = 1 END
                             FROM moved m JOIN cust u ON u.customer_id = m.customer_id
                           UNION ALL

@@ -96,6 +96,8 @@ CREATE TABLE ho_prev_info (had_snapshot boolean, value_basis text);
 CREATE TABLE ho_history (refresh_id bigint, customer_id :key_type, refreshed_at timestamptz,
                          from_tier text, from_tier_rank integer, to_tier text, to_tier_rank integer,
                          direction text, reason text);
+-- every refresh's tiers, for hvc.retention's tier at a period's start
+CREATE TABLE ho_tiers (refresh_id bigint, customer_id :key_type, tier text);
 CREATE TABLE ho_result (mode text, step integer, kind text, reason text, what text, differ bigint, sample text);
 -- what the sequence went through (all must have happened)
 CREATE TABLE ho_seen (mode text, what text, n bigint);
@@ -167,8 +169,8 @@ BEGIN
     SELECT ho_key(n), timestamptz '2023-06-01 10:00+00' + n * interval '1 day', 20 + n, 5, NULL
       FROM generate_series(1, 70) n;
     DELETE FROM hvc.config;
-    INSERT INTO hvc.config (model, value_basis, timezone, history_refreshes, alert_payload)
-    VALUES ('none', 'historic_clv', 'Europe/Berlin', 4, 'ids');
+    INSERT INTO hvc.config (model, value_basis, timezone, history_refreshes, alert_payload, retention_period)
+    VALUES ('none', 'historic_clv', 'Europe/Berlin', 4, 'ids', 'month');
     PERFORM hvc.register_source('ho_sales', 'customer_id', 'ordered_at', 'amount', margin => 'margin',
                                 order_id => 'order_no',
                                 changed_at => CASE WHEN mode = 'column' THEN 'updated_at' END,
@@ -383,6 +385,60 @@ BEGIN
                                      EXCEPT SELECT p.customer_id FROM hvc.at_risk_previous p)) d);
     INSERT INTO ho_result VALUES (mode, step, lg.kind, reason, 'alert payload and at-risk memory', n, NULL);
 
+    -- hvc.retention (months): each month from the first purchase's to
+    -- as_of's starts from the refresh of this registration with the latest
+    -- as_of on or before its start; it is covered when that refresh is not older than the one
+    -- before the oldest refresh with kept history, nor than the first of
+    -- this registration.  Its rows: the customers of that refresh by their
+    -- tier then (as the history names it: the from_tier of their first move
+    -- after it, else their tier now; a rename moves no one) and those of
+    -- them with a purchase day in the month, up to as_of.  Older months:
+    -- one row, not covered, no counts.
+    INSERT INTO ho_tiers SELECT info.refresh_id, c.customer_id, c.tier FROM ho_cur c;
+    CREATE TEMP TABLE ho_ret ON COMMIT DROP AS
+    SELECT r.period_start, r.period_end, r.tier, r.customers_at_start, r.bought_again, r.period_complete,
+           r.history_covers
+      FROM hvc.retention r;
+    CREATE TEMP TABLE ho_ret_want ON COMMIT DROP AS
+    WITH ok AS (SELECT l.refresh_id FROM hvc.refresh_log l
+                 WHERE l.status = 'succeeded' AND l.started_at >= (SELECT s.registered_at FROM hvc.source s)),
+         fl AS (SELECT greatest(coalesce((SELECT max(ok.refresh_id) FROM ok WHERE ok.refresh_id < kept_from), kept_from),
+                                (SELECT min(ok.refresh_id) FROM ok)) AS lower),
+         days AS (SELECT DISTINCT s.customer_id, (s.ordered_at AT TIME ZONE 'Europe/Berlin')::date AS day
+                    FROM ho_sales s
+                   WHERE s.customer_id IS NOT NULL AND s.amount >= 0 AND s.ordered_at <= info.as_of),
+         periods AS (SELECT p::date AS period_start, (p + interval '1 month')::date AS period_next,
+                            (SELECT o.refresh_id FROM hvc.refresh_log o
+                              WHERE o.refresh_id IN (SELECT ok.refresh_id FROM ok)
+                                AND o.as_of <= (p AT TIME ZONE 'Europe/Berlin')
+                              ORDER BY o.as_of DESC, o.refresh_id DESC LIMIT 1) AS base
+                       FROM generate_series(date_trunc('month', (SELECT min(d.day) FROM days d)::timestamp),
+                                            date_trunc('month', (info.as_of AT TIME ZONE 'Europe/Berlin')::date::timestamp),
+                                            interval '1 month') p),
+         at_start AS (SELECT p.period_start, p.period_next, t.customer_id,
+                             coalesce((SELECT h.from_tier FROM ho_history h
+                                        WHERE h.customer_id = t.customer_id AND h.refresh_id > p.base
+                                        ORDER BY h.refresh_id LIMIT 1),
+                                      (SELECT c.tier FROM ho_cur c WHERE c.customer_id = t.customer_id)) AS tier
+                        FROM periods p JOIN ho_tiers t ON t.refresh_id = p.base
+                       WHERE p.base >= (SELECT fl.lower FROM fl))
+    SELECT p.period_start, p.period_next - 1 AS period_end, NULL::text AS tier, NULL::bigint AS customers_at_start,
+           NULL::bigint AS bought_again, p.period_next <= (info.as_of AT TIME ZONE 'Europe/Berlin')::date AS period_complete,
+           false AS history_covers
+      FROM periods p WHERE p.base IS NULL OR p.base < (SELECT fl.lower FROM fl)
+    UNION ALL
+    SELECT a.period_start, a.period_next - 1, a.tier, count(*),
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM days d WHERE d.customer_id = a.customer_id
+                                             AND d.day >= a.period_start AND d.day < a.period_next)),
+           a.period_next <= (info.as_of AT TIME ZONE 'Europe/Berlin')::date, true
+      FROM at_start a
+     GROUP BY a.period_start, a.period_next, a.tier;
+    SELECT count(*), string_agg(d::text, '; ') INTO n, s
+      FROM ((SELECT 'hvc' AS side, * FROM ho_ret EXCEPT ALL SELECT 'hvc', * FROM ho_ret_want)
+            UNION ALL
+            (SELECT 'reference', * FROM ho_ret_want EXCEPT ALL SELECT 'reference', * FROM ho_ret)) d;
+    INSERT INTO ho_result VALUES (mode, step, lg.kind, reason, 'retention by tier', n, left(s, 300));
+
     -- what this step went through
     INSERT INTO ho_seen VALUES
         (mode, 'a new customer after the first refresh',
@@ -401,8 +457,11 @@ BEGIN
         (mode, 'a lapsed customer',
          (SELECT count(*) FROM ho_prev o WHERE NOT EXISTS (SELECT 1 FROM ho_now h WHERE h.customer_id = o.customer_id))),
         (mode, 'history pruned', (SELECT count(*) FROM ho_history e WHERE e.refresh_id < kept_from)),
-        (mode, 'an incremental refresh', CASE WHEN lg.kind = 'incremental' THEN 1 ELSE 0 END);
-    DROP TABLE ho_cur, ho_risk_now, ho_changes, ho_now, ho_drop, ho_new_risk;
+        (mode, 'an incremental refresh', CASE WHEN lg.kind = 'incremental' THEN 1 ELSE 0 END),
+        (mode, 'a month of retention covered by the history',
+         (SELECT count(DISTINCT w.period_start) FROM ho_ret_want w WHERE w.history_covers)),
+        (mode, 'a month of retention not covered', (SELECT count(*) FROM ho_ret_want w WHERE NOT w.history_covers));
+    DROP TABLE ho_cur, ho_risk_now, ho_changes, ho_now, ho_drop, ho_new_risk, ho_ret, ho_ret_want;
 END $$;
 
 -- The steps of a mode as statements of their own (changes, refresh and
@@ -451,7 +510,7 @@ SELECT format('history_oracle: %s checks differ, %s kinds of change missing',
                                       GROUP BY mode, what HAVING sum(n) = 0) x)) AS verdict;
 
 SELECT hvc.register_source('ho_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
-DROP TABLE ho_other, ho_sales, ho_clock, ho_prev, ho_prev_risk, ho_prev_info, ho_history, ho_result, ho_seen;
+DROP TABLE ho_other, ho_sales, ho_clock, ho_tiers, ho_prev, ho_prev_risk, ho_prev_info, ho_history, ho_result, ho_seen;
 DROP FUNCTION ho_key(integer), ho_rows(integer, integer, timestamptz, integer), ho_rules(integer), ho_basis(integer),
               ho_start(text, integer), ho_before(text, integer), ho_refresh(), ho_after(text, integer),
               ho_statements(text, integer);

@@ -50,6 +50,34 @@ SELECT period_start, period_end, tier, tier_rank, customers_at_start, bought_aga
        round(retention_rate::numeric, 4) AS retention_rate, period_complete, history_covers
   FROM hvc.retention;
 
+-- A backfill: as_of goes back, so a later period can start from an older
+-- refresh than an earlier one (covered periods are then not the last ones).
+-- One tier; history kept for 1 refresh.  Purchases: A Jan 10 and Apr 5, B
+-- Jan 12 and Mar 15, C Jan 15.  R1 as_of Mar 20, R2 Feb 10 (the backfill),
+-- R3 Apr 10.  At R3 the history reaches back to R2 (the refresh before the
+-- one kept), so:
+--   Mar: starts from R2 (the latest as_of on or before Mar 1) -> covered:
+--        A, B, C in 'all', of them B bought in March -> 1 of 3
+--   Apr (as_of's): starts from R1 (Mar 20), older than R2 -> not covered
+-- Before the fix March counted every customer whose last purchase is on or
+-- after March 1 as having bought in March (the shortcut for as_of's own
+-- period): A too, 2 of 3.
+UPDATE hvc.config SET history_refreshes = 1;
+DELETE FROM hvc.tier_rules;
+INSERT INTO hvc.tier_rules (tier, tier_rank, customer_share, high_value) VALUES ('all', 1, 1.0, true);
+CREATE TABLE retm_backfill (customer_id text, ordered_at date, amount numeric(10,2));
+INSERT INTO retm_backfill VALUES
+    ('A', '2024-01-10', 10), ('A', '2024-04-05', 10), ('B', '2024-01-12', 10), ('B', '2024-03-15', 10),
+    ('C', '2024-01-15', 10);
+SELECT hvc.register_source(source => 'public.retm_backfill', customer => 'customer_id',
+                           ordered_at => 'ordered_at', amount => 'amount') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2024-03-20');
+CALL hvc.refresh(as_of => '2024-02-10');
+CALL hvc.refresh(as_of => '2024-04-10');
+SELECT period_start, tier, customers_at_start, bought_again, period_complete, history_covers
+  FROM hvc.retention WHERE period_start >= '2024-03-01' ORDER BY period_start, tier;
+DROP TABLE retm_backfill;
+
 -- Leave the defaults for the tests that follow.
 UPDATE hvc.config SET model = 'bgnbd', value_basis = 'predicted_clv', retention_period = 'quarter',
                       history_refreshes = 24;
