@@ -78,6 +78,30 @@ SELECT period_start, tier, customers_at_start, bought_again, period_complete, hi
   FROM hvc.retention WHERE period_start >= '2024-03-01' ORDER BY period_start, tier;
 DROP TABLE retm_backfill;
 
+-- Covered periods that are not adjacent: history kept for 2 refreshes;
+-- R1 as_of Feb 20, R2 Jan 20, R3 Mar 20, R4 Apr 20.  At R4 the history
+-- reaches back to R2: Feb starts from R2 (covered), Mar from R1 (not), Apr
+-- from R3 (covered, as_of's).  Purchases: A Jan 5 and Feb 10, B Jan 6 and
+-- Mar 10, C Jan 7 and Apr 5.
+--   Feb: A, B, C; A bought in February -> 1 of 3
+--   Apr: A, B, C; C bought in April    -> 1 of 3
+-- Before the fix February's bit of the purchase mask spanned February and
+-- March (the bounds of the covered periods only): 2 of 3.
+UPDATE hvc.config SET history_refreshes = 2;
+CREATE TABLE retm_gap (customer_id text, ordered_at date, amount numeric(10,2));
+INSERT INTO retm_gap VALUES
+    ('A', '2024-01-05', 10), ('A', '2024-02-10', 10), ('B', '2024-01-06', 10), ('B', '2024-03-10', 10),
+    ('C', '2024-01-07', 10), ('C', '2024-04-05', 10);
+SELECT hvc.register_source(source => 'public.retm_gap', customer => 'customer_id',
+                           ordered_at => 'ordered_at', amount => 'amount') IS NOT NULL AS registered;
+CALL hvc.refresh(as_of => '2024-02-20');
+CALL hvc.refresh(as_of => '2024-01-20');
+CALL hvc.refresh(as_of => '2024-03-20');
+CALL hvc.refresh(as_of => '2024-04-20');
+SELECT period_start, tier, customers_at_start, bought_again, period_complete, history_covers
+  FROM hvc.retention ORDER BY period_start, tier;
+DROP TABLE retm_gap;
+
 -- Leave the defaults for the tests that follow.
 UPDATE hvc.config SET model = 'bgnbd', value_basis = 'predicted_clv', retention_period = 'quarter',
                       history_refreshes = 24;
