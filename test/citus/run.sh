@@ -499,12 +499,12 @@ check "hvc.refresh_now() in a transaction: its rows there, and everyone's after 
 #    built on the workers carries over from the one before (tier_since,
 #    previous_tier, tier_changes, alerts; 97_citus_snapshot.sql's own code)
 #    over 11 refreshes of a changing shop, without change capture and in
-#    column mode; and every customer's predictions (computed on the workers)
-#    against the SQL building blocks
+#    column mode; every customer's predictions (computed on the workers)
+#    against the SQL building blocks; the backtest against a SQL reference
 # ---------------------------------------------------------------------------
 #    (their fixed seeds; HVC_CITUS_ORACLE_SEEDS="1 2 3" runs those seeds instead)
 for run in ${HVC_CITUS_ORACLE_SEEDS:-fixed}; do
-for t in history_oracle predict_oracle; do
+for t in history_oracle predict_oracle backtest_oracle; do
     seed_arg=(); [ "$run" = fixed ] || seed_arg=(-v seed="$run")
     q coord -v citus=1 -v key_type=text "${seed_arg[@]}" -f "$here/test/sql/$t.sql" > "$work/$t.out" 2>&1
     rc=$?
@@ -513,6 +513,8 @@ for t in history_oracle predict_oracle; do
                         what="11 refreshes of a changing distributed shop (none and column mode) carry tiers, history and alerts over as the SQL reference does";;
         predict_oracle) want="predict_oracle: 6 of 6 models fitted, 0 checks differ"
                         what="every customer's predictions computed on the workers equal the SQL building blocks' (3 models, weeks and days)";;
+        backtest_oracle) want="backtest_oracle: 0 checks differ"
+                         what="the backtest of a distributed source equals the SQL reference (3 models, weeks and days)";;
     esac
     [ "$run" = fixed ] || what="$what (seed $run)"
     check "$what" "0 $want" "$rc $(grep -o "$t: .*" "$work/$t.out")"

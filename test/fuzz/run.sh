@@ -24,7 +24,8 @@
 # refreshes of a changing shop, what each carries over from the one before
 # (tier_since, previous_tier, tier_changes, alerts) against a SQL reference.
 # And test/sql/predict_oracle.sql with the same seed and text keys: every
-# customer's predictions against the SQL building blocks.
+# customer's predictions against the SQL building blocks; and
+# test/sql/backtest_oracle.sql: the backtest against a SQL reference.
 #
 # Needs hvc built and installed into $PG_CONFIG's PostgreSQL (default
 # /usr/lib/postgresql/15/bin/pg_config).  About 50 s per seed.  Prints
@@ -169,6 +170,22 @@ for seed in $seeds; do
     else
         fail "seed $seed: predictions against the SQL building blocks" \
              "$(diff "$work/predict_20261208.out" "$work/predict_$seed.out" | head -6)"
+    fi
+    # the refresh's backtest and hvc.backtest_summary / hvc.backtest against
+    # a reference in plain SQL (test/sql/backtest_oracle.sql), with text keys
+    for s in 20261209 "$seed"; do
+        [ -f "$work/backtest_$s.out" ] && continue
+        "$bindir/createdb" "backtest_$s" >/dev/null 2>&1
+        PGDATABASE="backtest_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" -v key_type=text \
+            -f "$root/test/sql/backtest_oracle.sql" >"$work/backtest_$s.out" 2>&1
+        echo "exit $?" >>"$work/backtest_$s.out"
+    done
+    if cmp -s "$work/backtest_20261209.out" "$work/backtest_$seed.out" &&
+       grep -q '^exit 0$' "$work/backtest_$seed.out"; then
+        ok "seed $seed: the backtest of BG/NBD, Pareto/NBD and MBG/NBD equals the SQL reference (totals, MAE, AUCs, top 20 %, bins)"
+    else
+        fail "seed $seed: the backtest against the SQL reference" \
+             "$(diff "$work/backtest_20261209.out" "$work/backtest_$seed.out" | head -6)"
     fi
     # the same shop written by two sessions while a third refreshes again
     # and again; once the writers stop, the next incremental refresh must

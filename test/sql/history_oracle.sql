@@ -21,7 +21,14 @@
 --     first 10 by value rank), newly_at_risk the customers of hvc.at_risk
 --     not on it at the previous refresh (everyone at the first), with their
 --     reasons (sample: the first 10 by at_risk_rank); the NOTIFY payload's
---     counts; hvc.at_risk_previous is the list of this refresh.
+--     counts; hvc.at_risk_previous is the list of this refresh;
+--   * hvc.retention by month: the refresh each month starts from (of this
+--     registration, the latest as_of on or before its start), which months
+--     the kept history covers, the customers by their tier then and those
+--     of them with a purchase day in the month (the customers of that
+--     refresh's snapshot as kept here, not rebuilt from hvc's history; the
+--     tier named as the reference's history names it: a rename moves no
+--     one).
 -- The tier of each customer is checked against its value rank and the
 -- rules too (refresh_oracle checks the values and ranks themselves).
 --
