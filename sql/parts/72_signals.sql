@@ -725,7 +725,8 @@ BEGIN
            g.fcr_yes::float8 / nullif(g.fcr_known, 0),
            coalesce(p.profiles, '{}'),
            array_remove(ARRAY[
-               CASE WHEN g.eprev > 0 AND g.e90 < thresholds.engagement_drop * g.eprev THEN 'engagement_falling' END,
+               -- (e90 is NULL without an event in the last 90 days: a fall to none)
+               CASE WHEN g.eprev > 0 AND coalesce(g.e90, 0) < thresholds.engagement_drop * g.eprev THEN 'engagement_falling' END,
                CASE WHEN g.nps[2] <= 6 THEN 'detractor' END,
                CASE WHEN g.oldest_open < run_as_of - thresholds.open_contact_days * interval '24 hours' THEN open_reason END],
                NULL)

@@ -25,7 +25,8 @@
 # (tier_since, previous_tier, tier_changes, alerts) against a SQL reference.
 # And test/sql/predict_oracle.sql with the same seed and text keys: every
 # customer's predictions against the SQL building blocks; and
-# test/sql/backtest_oracle.sql: the backtest against a SQL reference.
+# test/sql/backtest_oracle.sql: the backtest against a SQL reference; and
+# test/sql/signals_oracle.sql: what a refresh reads from signals.
 #
 # Needs hvc built and installed into $PG_CONFIG's PostgreSQL (default
 # /usr/lib/postgresql/15/bin/pg_config).  About 50 s per seed.  Prints
@@ -186,6 +187,22 @@ for seed in $seeds; do
     else
         fail "seed $seed: the backtest against the SQL reference" \
              "$(diff "$work/backtest_20261209.out" "$work/backtest_$seed.out" | head -6)"
+    fi
+    # what a refresh reads from signals against a reference in plain SQL
+    # (test/sql/signals_oracle.sql), with text keys
+    for s in 20261210 "$seed"; do
+        [ -f "$work/signals_$s.out" ] && continue
+        "$bindir/createdb" "signals_$s" >/dev/null 2>&1
+        PGDATABASE="signals_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" -v key_type=text \
+            -f "$root/test/sql/signals_oracle.sql" >"$work/signals_$s.out" 2>&1
+        echo "exit $?" >>"$work/signals_$s.out"
+    done
+    if cmp -s "$work/signals_20261210.out" "$work/signals_$seed.out" &&
+       grep -q '^exit 0$' "$work/signals_$seed.out"; then
+        ok "seed $seed: NPS, referral, engagement, service and attribute signals read as the SQL reference reads them"
+    else
+        fail "seed $seed: signals against the SQL reference" \
+             "$(diff "$work/signals_20261210.out" "$work/signals_$seed.out" | head -6)"
     fi
     # the same shop written by two sessions while a third refreshes again
     # and again; once the writers stop, the next incremental refresh must
