@@ -506,10 +506,13 @@ BEGIN
                 'hvc._signal_latest(z.v, z.t) FILTER (WHERE z.used) AS nps'
             WHEN 'referral' THEN
                 'count(*) FILTER (WHERE z.used) AS referrals, count(b.customer_id) FILTER (WHERE z.used) AS converted'
+            -- (summed exactly, as numeric: equal engagement is equal
+            -- whatever the order of the events, so the value score's
+            -- percentiles see ties as ties)
             WHEN 'engagement' THEN format(
-                'sum(z.v) FILTER (WHERE z.used AND z.t > %1$L::timestamptz) AS e30, '
-                'sum(z.v) FILTER (WHERE z.used AND z.t > %2$L::timestamptz) AS e90, '
-                'sum(z.v) FILTER (WHERE z.used AND z.t > %3$L::timestamptz AND z.t <= %2$L::timestamptz) AS eprev',
+                'sum(z.v::numeric) FILTER (WHERE z.used AND z.t > %1$L::timestamptz) AS e30, '
+                'sum(z.v::numeric) FILTER (WHERE z.used AND z.t > %2$L::timestamptz) AS e90, '
+                'sum(z.v::numeric) FILTER (WHERE z.used AND z.t > %3$L::timestamptz AND z.t <= %2$L::timestamptz) AS eprev',
                 d30, d90, d180)
             WHEN 'service' THEN format(
                 'count(*) FILTER (WHERE z.used) AS contacts, '
@@ -583,7 +586,7 @@ BEGIN
     EXECUTE format($ddl$
         CREATE TEMP TABLE _hvc_signal_parts (
             customer_id %s, nps float8[], referrals bigint, converted bigint,
-            e30 float8, e90 float8, eprev float8, contacts bigint, open bigint,
+            e30 numeric, e90 numeric, eprev numeric, contacts bigint, open bigint,
             oldest_open timestamptz, res_seconds float8, resolved bigint, fcr_yes bigint, fcr_known bigint
         ) ON COMMIT DROP$ddl$, key_type);
     EXECUTE format($ddl$

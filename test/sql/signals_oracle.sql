@@ -16,7 +16,8 @@
 --   open_contact_over_7_days); the latest attribute value; rows read and
 --   skipped (a NULL key or time, a score that is not a whole 0-10, a NULL,
 --   negative or infinite weight, a contact resolved before it opened, a
---   NULL attribute value; rows after as_of are read, not used).
+--   NULL attribute value; rows after as_of are read, not used).  Then the
+--   value score over every criterion with random weights.
 --
 -- pg_regress runs it with the fixed seed below; test/fuzz/run.sh with fresh
 -- seeds and text keys (psql -v seed=... -v key_type=text).  Its output is
@@ -97,6 +98,14 @@ SELECT so_who(:customers), so_when(:'as_of'), CASE WHEN random() < 0.05 THEN NUL
 -- 37 hvc missed it: no event in the last 90 days compared as NULL)
 INSERT INTO so_sales VALUES (so_key(800), timestamptz :'as_of' - interval '200 days', 50);
 INSERT INTO so_web SELECT so_key(800), timestamptz :'as_of' - d * interval '1 day' FROM generate_series(100, 170, 10) d;
+-- and two customers with the same engagement, 0.1 + 0.2 and 0.3 (until
+-- stop 37 summed in float8: 0.30000000000000004 and 0.3, so the value
+-- score's percentile told them apart)
+INSERT INTO so_sales VALUES (so_key(801), timestamptz :'as_of' - interval '200 days', 50),
+                            (so_key(802), timestamptz :'as_of' - interval '200 days', 50);
+INSERT INTO so_app VALUES (so_key(801), timestamptz :'as_of' - interval '3 days', 0.1),
+                          (so_key(801), timestamptz :'as_of' - interval '2 days', 0.2),
+                          (so_key(802), timestamptz :'as_of' - interval '1 day', 0.3);
 
 SELECT hvc.register_source('so_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 SELECT hvc.register_signal('nps', 'so_nps', 'customer_id', 'answered_at', 'score', 'nps') IS NOT NULL AS nps;
@@ -185,6 +194,8 @@ SELECT g.customer_id::text AS customer_id, g.nps_score, g.nps_category, g.nps_at
 
 SELECT engagement_90d, engagement_prev_90d, engagement_trend, at_risk_reasons
   FROM hvc.customer_signals WHERE customer_id = so_key(800);
+SELECT customer_id = so_key(801) AS first, engagement_30d, engagement_90d
+  FROM hvc.customer_signals WHERE customer_id IN (so_key(801), so_key(802)) ORDER BY 1 DESC;
 
 -- every column of every customer (up to 6 lines that one side lacks; none expected)
 SELECT count(*) AS customer_signals_differ FROM (
@@ -242,10 +253,55 @@ SELECT count(*) AS signal_counts_differ
     ON w.name = s.name
  WHERE (s.rows_read, s.rows_skipped) IS DISTINCT FROM (w.n_read, w.n_skipped);
 
+-- ---------------------------------------------------------------------------
+-- The value score (value_basis score) over every criterion with random
+-- weights (some 0): each criterion counts by the customer's cume_dist among
+-- the customers with a value for it, a missing value as 0.5 (no NPS answer,
+-- no seats, no fit with model none, no margin column); referrals and
+-- engagement are 0 without rows of their registered signals;
+-- score = 100 x sum(weight x percentile) / sum(weight) is the value (in
+-- cents), ranked with ties by key.
+-- ---------------------------------------------------------------------------
+INSERT INTO hvc.score_weights
+SELECT c, CASE WHEN random() < 0.2 THEN 0 ELSE round((random() * 3)::numeric, 2)::float8 END
+  FROM unnest(ARRAY['predicted_clv', 'historic_clv', 'frequency', 'avg_order_value', 'margin', 'nps',
+                    'referrals', 'engagement', 'attribute:seats']) c;
+UPDATE hvc.score_weights SET weight = 1 WHERE criterion = 'nps';   -- (at least one positive weight)
+UPDATE hvc.config SET value_basis = 'score';
+CALL hvc.refresh(as_of => :'as_of');
+CREATE TABLE so_score AS
+WITH w AS (SELECT criterion, weight FROM hvc.score_weights),
+     v AS (SELECT c.customer_id::text AS customer_id, x.criterion, x.value
+             FROM hvc.customers c
+             JOIN so_want g ON g.customer_id = c.customer_id::text
+             LEFT JOIN so_attr_want a ON a.customer_id = c.customer_id::text
+            CROSS JOIN LATERAL (VALUES ('predicted_clv', c.predicted_clv::float8), ('historic_clv', c.historic_clv::float8),
+                                       ('frequency', c.orders::float8), ('avg_order_value', c.avg_order_value::float8),
+                                       ('margin', c.margin::float8), ('nps', g.nps_score::float8),
+                                       ('referrals', g.referrals::float8), ('engagement', g.engagement_90d::float8),
+                                       ('attribute:seats', a.seats::float8)) x(criterion, value)),
+     pct AS (SELECT v.customer_id, v.criterion,
+                    CASE WHEN v.value IS NULL THEN 0.5
+                         ELSE cume_dist() OVER (PARTITION BY v.criterion, v.value IS NULL ORDER BY v.value) END AS p
+               FROM v)
+SELECT p.customer_id, 100 * sum(w.weight * p.p) / sum(w.weight) AS score
+  FROM pct p JOIN w ON w.criterion = p.criterion
+ GROUP BY p.customer_id;
+SELECT count(*) AS score_differ,
+       (SELECT count(DISTINCT round(x.score::numeric, 2)) FROM so_score x) > 100 AS many_scores
+  FROM hvc.customers c
+  JOIN so_score s ON s.customer_id = c.customer_id::text
+ WHERE c.value IS DISTINCT FROM round(s.score::numeric, 2)
+   AND abs(c.value - s.score::numeric) > 0.005 + 1e-9;
+SELECT count(*) AS score_rank_differ
+  FROM (SELECT c.value_rank, row_number() OVER (ORDER BY c.value DESC, c.customer_id) AS rk FROM hvc.customers c) x
+ WHERE x.value_rank <> x.rk;
+DELETE FROM hvc.score_weights;
+
 SELECT hvc.unregister_signal(n) IS NOT NULL AS unregistered FROM unnest(ARRAY['nps', 'refs', 'app', 'web', 'contacts', 'seats']) n;
 DELETE FROM hvc.profile_rules WHERE profile = 'corporate';
 SELECT hvc.register_source('so_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
-DROP TABLE so_attr_want, so_want, so_got, so_sales, so_nps, so_ref, so_app, so_web, so_contacts, so_accounts;
+DROP TABLE so_score, so_attr_want, so_want, so_got, so_sales, so_nps, so_ref, so_app, so_web, so_contacts, so_accounts;
 DROP FUNCTION so_key(integer), so_who(integer), so_when(timestamptz);
 DELETE FROM hvc.config;
 INSERT INTO hvc.config DEFAULT VALUES;
