@@ -427,10 +427,15 @@ DECLARE
     f_expr text := 'NULL::boolean';
     valid text;
 BEGIN
-    IF sig.kind IN ('nps', 'engagement') AND sig.value IS NOT NULL THEN
+    IF sig.kind = 'nps' AND sig.value IS NOT NULL THEN
         v_expr := format('%I::float8', sig.value);
+    ELSIF sig.kind = 'engagement' AND sig.value IS NOT NULL THEN
+        -- (weights summed exactly, as numeric: equal engagement is equal
+        -- whatever the order of the events, so the value score's
+        -- percentiles see ties as ties)
+        v_expr := format('%I::numeric', sig.value);
     ELSIF sig.kind = 'engagement' THEN
-        v_expr := '1::float8';
+        v_expr := '1::numeric';
     ELSIF sig.kind = 'referral' AND sig.value IS NOT NULL THEN
         v_expr := quote_ident(sig.value);
     ELSIF sig.kind = 'referral' THEN
@@ -446,7 +451,7 @@ BEGIN
     END IF;
     valid := CASE sig.kind
         WHEN 'nps'        THEN 'v IS NOT NULL AND v BETWEEN 0 AND 10 AND v = trunc(v)'
-        WHEN 'engagement' THEN 'v IS NOT NULL AND v >= 0 AND v < ''Infinity''::float8'
+        WHEN 'engagement' THEN 'v IS NOT NULL AND v >= 0 AND v < ''Infinity''::numeric'
         WHEN 'service'    THEN '(r IS NULL OR r >= t)'
         WHEN 'attribute'  THEN 'v IS NOT NULL'
         ELSE 'true' END;
@@ -506,13 +511,10 @@ BEGIN
                 'hvc._signal_latest(z.v, z.t) FILTER (WHERE z.used) AS nps'
             WHEN 'referral' THEN
                 'count(*) FILTER (WHERE z.used) AS referrals, count(b.customer_id) FILTER (WHERE z.used) AS converted'
-            -- (summed exactly, as numeric: equal engagement is equal
-            -- whatever the order of the events, so the value score's
-            -- percentiles see ties as ties)
-            WHEN 'engagement' THEN format(
-                'sum(z.v::numeric) FILTER (WHERE z.used AND z.t > %1$L::timestamptz) AS e30, '
-                'sum(z.v::numeric) FILTER (WHERE z.used AND z.t > %2$L::timestamptz) AS e90, '
-                'sum(z.v::numeric) FILTER (WHERE z.used AND z.t > %3$L::timestamptz AND z.t <= %2$L::timestamptz) AS eprev',
+            WHEN 'engagement' THEN format(     -- (z.v is numeric: exact sums)
+                'sum(z.v) FILTER (WHERE z.used AND z.t > %1$L::timestamptz) AS e30, '
+                'sum(z.v) FILTER (WHERE z.used AND z.t > %2$L::timestamptz) AS e90, '
+                'sum(z.v) FILTER (WHERE z.used AND z.t > %3$L::timestamptz AND z.t <= %2$L::timestamptz) AS eprev',
                 d30, d90, d180)
             WHEN 'service' THEN format(
                 'count(*) FILTER (WHERE z.used) AS contacts, '
