@@ -72,6 +72,28 @@ if ! "${as_owner[@]}" "$bindir/initdb" -D "$work/data" -U postgres --auth=trust 
 fi
 export PGHOST=$work PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 
+# A reference test of test/sql (NAME.sql, whose output is only checks) with
+# this seed against its own fixed seed, which pg_regress runs: the two
+# outputs must be equal (the fixed seed's is made once for all seeds).
+#   oracle NAME FIXED_SEED TAG DESCRIPTION [psql args...]
+oracle() {
+    local name=$1 fixed=$2 tag=$3 what=$4 s
+    shift 4
+    for s in "$fixed" "$seed"; do
+        [ -f "$work/${tag}_$s.out" ] && continue
+        "$bindir/createdb" "${tag}_$s" >/dev/null 2>&1
+        PGDATABASE="${tag}_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" "$@" \
+            -f "$root/test/sql/$name.sql" >"$work/${tag}_$s.out" 2>&1
+        echo "exit $?" >>"$work/${tag}_$s.out"
+    done
+    if cmp -s "$work/${tag}_$fixed.out" "$work/${tag}_$seed.out" && grep -q '^exit 0$' "$work/${tag}_$seed.out"; then
+        ok "seed $seed: $what"
+    else
+        fail "seed $seed: $what (test/sql/$name.sql differs from its fixed seed's output)" \
+             "$(diff "$work/${tag}_$fixed.out" "$work/${tag}_$seed.out" | head -6)"
+    fi
+}
+
 for seed in $seeds; do
     out="$work/seed_$seed.out"
     echo "# seed $seed"
@@ -121,89 +143,27 @@ for seed in $seeds; do
         v=$((v + 1))
         args=()
         for a in $variant; do args+=(-v "$a"); done
-        for s in 20261206 "$seed"; do
-            # (the fixed seed's output once for all seeds)
-            [ -f "$work/oracle_${v}_$s.out" ] && continue
-            "$bindir/createdb" "oracle_${v}_$s" >/dev/null 2>&1
-            PGDATABASE="oracle_${v}_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" "${args[@]}" \
-                -f "$root/test/sql/refresh_oracle.sql" >"$work/oracle_${v}_$s.out" 2>&1
-            echo "exit $?" >>"$work/oracle_${v}_$s.out"
-        done
-        if cmp -s "$work/oracle_${v}_20261206.out" "$work/oracle_${v}_$seed.out" &&
-           grep -q '^exit 0$' "$work/oracle_${v}_$seed.out"; then
-            ok "seed $seed: full refresh of a random shop ($variant) equal to the SQL reference"
-        else
-            fail "seed $seed: full refresh of a random shop ($variant) against the SQL reference" \
-                 "$(diff "$work/oracle_${v}_20261206.out" "$work/oracle_${v}_$seed.out" | head -6)"
-        fi
+        oracle refresh_oracle 20261206 "oracle_$v" \
+            "full refresh of a random shop ($variant) equal to the SQL reference" "${args[@]}"
     done
-    # what a refresh carries over from the one before (test/sql/history_oracle.sql):
-    # tier_since, previous_tier, tier_changes, alerts over a sequence of
-    # refreshes of a changing shop, against a reference in plain SQL, with
-    # text keys; its output is only checks, as the fixed seed's
-    for s in 20261207 "$seed"; do
-        [ -f "$work/history_$s.out" ] && continue
-        "$bindir/createdb" "history_$s" >/dev/null 2>&1
-        PGDATABASE="history_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" -v key_type=text \
-            -f "$root/test/sql/history_oracle.sql" >"$work/history_$s.out" 2>&1
-        echo "exit $?" >>"$work/history_$s.out"
-    done
-    if cmp -s "$work/history_20261207.out" "$work/history_$seed.out" &&
-       grep -q '^exit 0$' "$work/history_$seed.out"; then
-        ok "seed $seed: 3 x 11 refreshes of a changing shop carry tiers, history and alerts over as the SQL reference does"
-    else
-        fail "seed $seed: tier carry-over, history and alerts against the SQL reference" \
-             "$(diff "$work/history_20261207.out" "$work/history_$seed.out" | head -6)"
-    fi
-    # every customer's predictions against the SQL building blocks
-    # (test/sql/predict_oracle.sql), three models in weeks and days, random
-    # horizons, discount rates and churn windows, with text keys
-    for s in 20261208 "$seed"; do
-        [ -f "$work/predict_$s.out" ] && continue
-        "$bindir/createdb" "predict_$s" >/dev/null 2>&1
-        PGDATABASE="predict_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" -v key_type=text \
-            -f "$root/test/sql/predict_oracle.sql" >"$work/predict_$s.out" 2>&1
-        echo "exit $?" >>"$work/predict_$s.out"
-    done
-    if cmp -s "$work/predict_20261208.out" "$work/predict_$seed.out" &&
-       grep -q '^exit 0$' "$work/predict_$seed.out"; then
-        ok "seed $seed: every customer's predictions under BG/NBD, Pareto/NBD and MBG/NBD equal the SQL building blocks'"
-    else
-        fail "seed $seed: predictions against the SQL building blocks" \
-             "$(diff "$work/predict_20261208.out" "$work/predict_$seed.out" | head -6)"
-    fi
-    # the refresh's backtest and hvc.backtest_summary / hvc.backtest against
-    # a reference in plain SQL (test/sql/backtest_oracle.sql), with text keys
-    for s in 20261209 "$seed"; do
-        [ -f "$work/backtest_$s.out" ] && continue
-        "$bindir/createdb" "backtest_$s" >/dev/null 2>&1
-        PGDATABASE="backtest_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" -v key_type=text \
-            -f "$root/test/sql/backtest_oracle.sql" >"$work/backtest_$s.out" 2>&1
-        echo "exit $?" >>"$work/backtest_$s.out"
-    done
-    if cmp -s "$work/backtest_20261209.out" "$work/backtest_$seed.out" &&
-       grep -q '^exit 0$' "$work/backtest_$seed.out"; then
-        ok "seed $seed: the backtest of BG/NBD, Pareto/NBD and MBG/NBD equals the SQL reference (totals, MAE, AUCs, top 20 %, bins)"
-    else
-        fail "seed $seed: the backtest against the SQL reference" \
-             "$(diff "$work/backtest_20261209.out" "$work/backtest_$seed.out" | head -6)"
-    fi
-    # what a refresh reads from signals against a reference in plain SQL
-    # (test/sql/signals_oracle.sql), with text keys
-    for s in 20261210 "$seed"; do
-        [ -f "$work/signals_$s.out" ] && continue
-        "$bindir/createdb" "signals_$s" >/dev/null 2>&1
-        PGDATABASE="signals_$s" "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v seed="$s" -v key_type=text \
-            -f "$root/test/sql/signals_oracle.sql" >"$work/signals_$s.out" 2>&1
-        echo "exit $?" >>"$work/signals_$s.out"
-    done
-    if cmp -s "$work/signals_20261210.out" "$work/signals_$seed.out" &&
-       grep -q '^exit 0$' "$work/signals_$seed.out"; then
-        ok "seed $seed: NPS, referral, engagement, service and attribute signals read as the SQL reference reads them"
-    else
-        fail "seed $seed: signals against the SQL reference" \
-             "$(diff "$work/signals_20261210.out" "$work/signals_$seed.out" | head -6)"
-    fi
+    # what a refresh carries over from the one before (tier_since,
+    # previous_tier, tier_changes, alerts, retention) over 3 x 11 refreshes
+    # of a changing shop
+    oracle history_oracle 20261207 history \
+        "3 x 11 refreshes of a changing shop carry tiers, history, alerts and retention over as the SQL reference does" \
+        -v key_type=text
+    # every customer's predictions against the SQL building blocks, three
+    # models in weeks and days, random horizons, discount rates and churn windows
+    oracle predict_oracle 20261208 predict \
+        "every customer's predictions under BG/NBD, Pareto/NBD and MBG/NBD equal the SQL building blocks'" -v key_type=text
+    # the refresh's backtest and hvc.backtest_summary / hvc.backtest
+    oracle backtest_oracle 20261209 backtest \
+        "the backtest of BG/NBD, Pareto/NBD and MBG/NBD equals the SQL reference (totals, MAE, AUCs, top 20 %, bins)" \
+        -v key_type=text
+    # what a refresh reads from signals, and the value score
+    oracle signals_oracle 20261210 signals \
+        "NPS, referral, engagement, service and attribute signals and the value score as the SQL reference has them" \
+        -v key_type=text
     # the same shop written by two sessions while a third refreshes again
     # and again; once the writers stop, the next incremental refresh must
     # equal a full one (rows committed during a refresh's read are left for
