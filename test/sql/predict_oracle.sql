@@ -108,6 +108,11 @@ DECLARE
     gfit hvc.model_fit;
     unit_days float8 := CASE unit WHEN 'week' THEN 7 ELSE 1 END;
     horizon text;
+    m text;
+    g text;
+    len float8;
+    h float8;
+    whole integer;
     n bigint;
     s text;
 BEGIN
@@ -127,34 +132,51 @@ BEGIN
         RETURN;
     END IF;
 
+    -- the fitted models as the building blocks take them (the composites'
+    -- text forms: floats print exactly)
+    m := CASE WHEN model = 'pareto_nbd'
+              THEN ROW(fit.r, fit.alpha, fit.s, fit.beta, fit.log_likelihood, fit.customers, fit.converged,
+                       fit.iterations, fit.message, fit.edge, fit.r_se, fit.alpha_se, fit.s_se, fit.beta_se)::text
+              ELSE ROW(fit.r, fit.alpha, fit.a, fit.b, fit.log_likelihood, fit.customers, fit.converged,
+                       fit.iterations, fit.message, fit.edge, fit.r_se, fit.alpha_se, fit.a_se, fit.b_se)::text END;
+    g := ROW(gfit.p, gfit.q, gfit.v, gfit.log_likelihood, gfit.customers, gfit.converged, gfit.iterations,
+             gfit.message, gfit.edge, gfit.p_se, gfit.q_se, gfit.v_se)::text;
+    -- the horizon H in time units: horizon_days, else horizon_months of 4.345
+    -- weeks or 30 days; the CLV's months: lifetimes' loop over horizon_months
+    -- months of that length, or with horizon_days the whole months of
+    -- 30.4375 days in H and the last partial month discounted like a whole one
+    IF cfg.horizon_days IS NULL THEN
+        len := CASE WHEN unit = 'week' THEN 4.345 ELSE 30 END;
+        h := cfg.horizon_months * len;
+        whole := cfg.horizon_months;
+    ELSE
+        len := 30.4375 / unit_days;
+        h := cfg.horizon_days / unit_days;
+        whole := floor(h / len + 1e-9)::integer;
+    END IF;
+    EXECUTE format($q$
     CREATE TEMP TABLE po_want ON COMMIT DROP AS
     SELECT c.customer_id, c.frequency, c.recency, c.age, c.monetary_value,
            c.p_alive, c.churn_risk, c.predicted_orders, c.expected_order_value, c.predicted_clv,
            c.expected_next_order_at, c.churn_percentile, c.value, c.value_rank,
            -- the building blocks
-           CASE model
-               WHEN 'bgnbd' THEN hvc.p_alive(ROW(fit.r, fit.alpha, fit.a, fit.b, fit.log_likelihood, fit.customers,
-                                                 fit.converged, fit.iterations, fit.message, fit.edge,
-                                                 fit.r_se, fit.alpha_se, fit.a_se, fit.b_se)::hvc.bgnbd,
-                                             c.frequency, c.recency, c.age)
-               WHEN 'mbgnbd' THEN hvc.p_alive(ROW(fit.r, fit.alpha, fit.a, fit.b, fit.log_likelihood, fit.customers,
-                                                  fit.converged, fit.iterations, fit.message, fit.edge,
-                                                  fit.r_se, fit.alpha_se, fit.a_se, fit.b_se)::hvc.mbgnbd,
-                                              c.frequency, c.recency, c.age)
-               ELSE hvc.p_alive(ROW(fit.r, fit.alpha, fit.s, fit.beta, fit.log_likelihood, fit.customers,
-                                    fit.converged, fit.iterations, fit.message, fit.edge,
-                                    fit.r_se, fit.alpha_se, fit.s_se, fit.beta_se)::hvc.pareto_nbd,
-                                c.frequency, c.recency, c.age) END AS want_p_alive,
-           po_no_purchase(model, fit, cfg.churn_window_days / unit_days, c.frequency, c.recency, c.age) AS want_churn,
-           po_expected(model, fit, po_horizon(cfg, unit_days), c.frequency, c.recency, c.age) AS want_orders,
-           hvc.expected_order_value(ROW(gfit.p, gfit.q, gfit.v, gfit.log_likelihood, gfit.customers, gfit.converged,
-                                        gfit.iterations, gfit.message, gfit.edge, gfit.p_se, gfit.q_se,
-                                        gfit.v_se)::hvc.gamma_gamma,
-                                    c.frequency, greatest(c.monetary_value, 0)) AS want_eov,
-           po_discounted(model, fit, cfg, unit_days, c.frequency, c.recency, c.age) AS want_discounted,
-           po_next(model, fit, c.frequency, c.age) * unit_days AS want_next_days,
+           hvc.p_alive($1::hvc.%1$s, c.frequency, c.recency, c.age) AS want_p_alive,
+           hvc.p_no_purchase($1::hvc.%1$s, $3, c.frequency, c.recency, c.age) AS want_churn,
+           hvc.expected_purchases($1::hvc.%1$s, $4, c.frequency, c.recency, c.age) AS want_orders,
+           hvc.expected_order_value($2::hvc.gamma_gamma, c.frequency, greatest(c.monetary_value, 0)) AS want_eov,
+           d.discounted AS want_discounted,
+           hvc.time_to_next_purchase($1::hvc.%1$s, c.frequency, c.age) * $5 AS want_next_days,
            (SELECT i.as_of FROM hvc.snapshot_info i) AS as_of
-      FROM hvc.customer_snapshot c;
+      FROM hvc.customer_snapshot c
+     CROSS JOIN LATERAL (
+         WITH e AS (SELECT k, hvc.expected_purchases($1::hvc.%1$s, k * $6, c.frequency, c.recency, c.age) AS ey
+                      FROM generate_series(0, $7) k)
+         SELECT coalesce((SELECT sum((e1.ey - e0.ey) / power(1 + $8, e1.k)) FROM e e1 JOIN e e0 ON e0.k = e1.k - 1), 0)
+                + CASE WHEN $9 THEN (hvc.expected_purchases($1::hvc.%1$s, $4, c.frequency, c.recency, c.age)
+                                     - (SELECT e.ey FROM e WHERE e.k = $7)) / power(1 + $8, $7 + 1)
+                       ELSE 0 END AS discounted) d$q$, model)
+    USING m, g, cfg.churn_window_days / unit_days, h, unit_days, len, whole, cfg.monthly_discount_rate,
+          cfg.horizon_days IS NOT NULL AND h > whole * len;
 
     -- each column: the customers whose value is not the building blocks' (up to 3 shown)
     INSERT INTO po_result
@@ -200,77 +222,6 @@ BEGIN
     DROP TABLE po_want;
 END $$;
 
--- the building blocks by model name
-CREATE FUNCTION po_no_purchase(model text, f hvc.model_fit, tau float8, x bigint, tx float8, t float8)
-RETURNS float8 LANGUAGE sql STABLE AS $$
-    SELECT CASE model
-        WHEN 'bgnbd' THEN hvc.p_no_purchase(ROW(f.r, f.alpha, f.a, f.b, f.log_likelihood, f.customers, f.converged,
-                                                f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.a_se, f.b_se)::hvc.bgnbd,
-                                            tau, x, tx, t)
-        WHEN 'mbgnbd' THEN hvc.p_no_purchase(ROW(f.r, f.alpha, f.a, f.b, f.log_likelihood, f.customers, f.converged,
-                                                 f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.a_se, f.b_se)::hvc.mbgnbd,
-                                             tau, x, tx, t)
-        ELSE hvc.p_no_purchase(ROW(f.r, f.alpha, f.s, f.beta, f.log_likelihood, f.customers, f.converged,
-                                   f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.s_se, f.beta_se)::hvc.pareto_nbd,
-                               tau, x, tx, t) END
-$$;
-CREATE FUNCTION po_expected(model text, f hvc.model_fit, h float8, x bigint, tx float8, t float8)
-RETURNS float8 LANGUAGE sql STABLE AS $$
-    SELECT CASE model
-        WHEN 'bgnbd' THEN hvc.expected_purchases(ROW(f.r, f.alpha, f.a, f.b, f.log_likelihood, f.customers, f.converged,
-                                                     f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.a_se, f.b_se)::hvc.bgnbd,
-                                                 h, x, tx, t)
-        WHEN 'mbgnbd' THEN hvc.expected_purchases(ROW(f.r, f.alpha, f.a, f.b, f.log_likelihood, f.customers, f.converged,
-                                                      f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.a_se, f.b_se)::hvc.mbgnbd,
-                                                  h, x, tx, t)
-        ELSE hvc.expected_purchases(ROW(f.r, f.alpha, f.s, f.beta, f.log_likelihood, f.customers, f.converged,
-                                        f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.s_se, f.beta_se)::hvc.pareto_nbd,
-                                    h, x, tx, t) END
-$$;
-CREATE FUNCTION po_next(model text, f hvc.model_fit, x bigint, t float8)
-RETURNS float8 LANGUAGE sql STABLE AS $$
-    SELECT CASE model
-        WHEN 'bgnbd' THEN hvc.time_to_next_purchase(ROW(f.r, f.alpha, f.a, f.b, f.log_likelihood, f.customers, f.converged,
-                                                        f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.a_se, f.b_se)::hvc.bgnbd,
-                                                    x, t)
-        WHEN 'mbgnbd' THEN hvc.time_to_next_purchase(ROW(f.r, f.alpha, f.a, f.b, f.log_likelihood, f.customers, f.converged,
-                                                         f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.a_se, f.b_se)::hvc.mbgnbd,
-                                                     x, t)
-        ELSE hvc.time_to_next_purchase(ROW(f.r, f.alpha, f.s, f.beta, f.log_likelihood, f.customers, f.converged,
-                                           f.iterations, f.message, f.edge, f.r_se, f.alpha_se, f.s_se, f.beta_se)::hvc.pareto_nbd,
-                                       x, t) END
-$$;
--- the horizon in time units: horizon_days, else horizon_months of 4.345 weeks or 30 days
-CREATE FUNCTION po_horizon(cfg hvc.config, unit_days float8) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN cfg.horizon_days IS NOT NULL THEN cfg.horizon_days / unit_days
-                ELSE cfg.horizon_months * CASE WHEN unit_days = 7 THEN 4.345 ELSE 30 END END
-$$;
--- the discounted expected purchases of the horizon: lifetimes' monthly loop
--- (months of 4.345 weeks or 30 days); with horizon_days months of 30.4375
--- days and the last partial month discounted like a whole one
-CREATE FUNCTION po_discounted(model text, f hvc.model_fit, cfg hvc.config, unit_days float8,
-                              x bigint, tx float8, t float8)
-RETURNS float8 LANGUAGE sql STABLE AS $$
-    WITH m AS (
-        SELECT CASE WHEN cfg.horizon_days IS NULL THEN CASE WHEN unit_days = 7 THEN 4.345 ELSE 30 END
-                    ELSE 30.4375 / unit_days END AS len,
-               cfg.horizon_days / unit_days AS h
-    ), k AS (
-        SELECT CASE WHEN cfg.horizon_days IS NULL THEN cfg.horizon_months
-                    ELSE floor(m.h / m.len + 1e-9)::integer END AS whole, m.len, m.h
-          FROM m
-    ), e AS (
-        SELECT i, po_expected(model, f, i * k.len, x, tx, t) AS ey FROM k, generate_series(0, k.whole) i
-    )
-    SELECT coalesce((SELECT sum((e1.ey - e0.ey) / power(1 + cfg.monthly_discount_rate, e1.i))
-                       FROM e e1 JOIN e e0 ON e0.i = e1.i - 1), 0)
-           + CASE WHEN cfg.horizon_days IS NOT NULL AND k.h > k.whole * k.len
-                  THEN (po_expected(model, f, k.h, x, tx, t) - (SELECT e.ey FROM e WHERE e.i = k.whole))
-                       / power(1 + cfg.monthly_discount_rate, k.whole + 1)
-                  ELSE 0 END
-      FROM k
-$$;
-
 SELECT hvc.register_source('po_sales', 'customer_id', 'ordered_at', 'amount', order_id => 'order_no') IS NOT NULL AS registered;
 DELETE FROM hvc.config;
 INSERT INTO hvc.config (timezone) VALUES ('America/New_York');
@@ -293,10 +244,6 @@ SELECT format('predict_oracle: %s of %s models fitted, %s checks differ',
 
 SELECT hvc.register_source('po_sales', 'customer_id', 'ordered_at', 'amount') IS NOT NULL AS registered;
 DROP TABLE po_sales, po_result, po_fit;
-DROP FUNCTION po_key(integer), po_off(float8, float8), po_off_cents(numeric, float8), po_case(text, text, timestamptz),
-              po_no_purchase(text, hvc.model_fit, float8, bigint, float8, float8),
-              po_expected(text, hvc.model_fit, float8, bigint, float8, float8),
-              po_next(text, hvc.model_fit, bigint, float8), po_horizon(hvc.config, float8),
-              po_discounted(text, hvc.model_fit, hvc.config, float8, bigint, float8, float8);
+DROP FUNCTION po_key(integer), po_off(float8, float8), po_off_cents(numeric, float8), po_case(text, text, timestamptz);
 DELETE FROM hvc.config;
 INSERT INTO hvc.config DEFAULT VALUES;
