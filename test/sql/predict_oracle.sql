@@ -154,6 +154,13 @@ BEGIN
         h := cfg.horizon_days / unit_days;
         whole := floor(h / len + 1e-9)::integer;
     END IF;
+    -- (the snapshot copied here first: on Citus it is distributed, and its
+    -- shards take no subquery that refers to the outer row)
+    CREATE TEMP TABLE po_snap ON COMMIT DROP AS
+    SELECT c.customer_id, c.frequency, c.recency, c.age, c.monetary_value, c.p_alive, c.churn_risk,
+           c.predicted_orders, c.expected_order_value, c.predicted_clv, c.expected_next_order_at,
+           c.churn_percentile, c.value, c.value_rank
+      FROM hvc.customer_snapshot c;
     EXECUTE format($q$
     CREATE TEMP TABLE po_want ON COMMIT DROP AS
     SELECT c.customer_id, c.frequency, c.recency, c.age, c.monetary_value,
@@ -167,7 +174,7 @@ BEGIN
            d.discounted AS want_discounted,
            hvc.time_to_next_purchase($1::hvc.%1$s, c.frequency, c.age) * $5 AS want_next_days,
            (SELECT i.as_of FROM hvc.snapshot_info i) AS as_of
-      FROM hvc.customer_snapshot c
+      FROM po_snap c
      CROSS JOIN LATERAL (
          WITH e AS (SELECT k, hvc.expected_purchases($1::hvc.%1$s, k * $6, c.frequency, c.recency, c.age) AS ey
                       FROM generate_series(0, $7) k)
@@ -219,7 +226,7 @@ BEGIN
               FROM po_want p) x
      WHERE x.value_rank <> x.rk;
     INSERT INTO po_result VALUES (model, unit, horizon, 'value_rank', n, left(s, 300));
-    DROP TABLE po_want;
+    DROP TABLE po_want, po_snap;
 END $$;
 
 SELECT hvc.register_source('po_sales', 'customer_id', 'ordered_at', 'amount', order_id => 'order_no') IS NOT NULL AS registered;
