@@ -723,21 +723,24 @@ BEGIN
     SELECT s.customer_id, id, g.nps[2]::integer,
            '2000-01-01 00:00:00+00'::timestamptz + g.nps[1] * interval '1 microsecond',
            coalesce(g.referrals, 0), coalesce(g.converted, 0),
-           coalesce(g.e30, 0), coalesce(g.e90, 0), coalesce(g.eprev, 0),
+           e.e30, e.e90, e.eprev,
            coalesce(g.contacts, 0), coalesce(g.open, 0),
            floor(extract(epoch FROM run_as_of - g.oldest_open) / 86400)::integer,
            g.res_seconds / nullif(g.resolved, 0) / 3600,
            g.fcr_yes::float8 / nullif(g.fcr_known, 0),
            coalesce(p.profiles, '{}'),
            array_remove(ARRAY[
-               -- (e90 is NULL without an event in the last 90 days: a fall to none)
-               CASE WHEN g.eprev > 0 AND coalesce(g.e90, 0) < thresholds.engagement_drop * g.eprev THEN 'engagement_falling' END,
+               CASE WHEN e.eprev > 0 AND e.e90 < thresholds.engagement_drop * e.eprev THEN 'engagement_falling' END,
                CASE WHEN g.nps[2] <= 6 THEN 'detractor' END,
                CASE WHEN g.oldest_open < run_as_of - thresholds.open_contact_days * interval '24 hours' THEN open_reason END],
                NULL)
       FROM hvc.customer_snapshot s
       LEFT JOIN pg_temp._hvc_signal_sum g ON g.customer_id = s.customer_id
       LEFT JOIN pg_temp._hvc_profile_lists p ON p.customer_id = s.customer_id
+      -- the engagement stored and judged: 0 without events in a window (a
+      -- fall to none in the last 90 days is engagement_falling)
+     CROSS JOIN LATERAL (SELECT coalesce(g.e30, 0) AS e30, coalesce(g.e90, 0) AS e90,
+                                coalesce(g.eprev, 0) AS eprev) e
      WHERE s.refresh_id = id;
     DROP TABLE pg_temp._hvc_profile_hits;
     DROP TABLE pg_temp._hvc_profile_lists;
