@@ -252,6 +252,7 @@ DECLARE
     info hvc.snapshot_info;
     prev ho_prev_info;
     lg hvc.refresh_log;
+    as_of_day date;
     reason text;
     kept_from bigint;
     n bigint;
@@ -260,6 +261,7 @@ BEGIN
     SELECT * INTO info FROM hvc.snapshot_info;
     SELECT * INTO prev FROM ho_prev_info;
     SELECT * INTO lg FROM hvc.refresh_log ORDER BY refresh_id DESC LIMIT 1;
+    as_of_day := (info.as_of AT TIME ZONE 'Europe/Berlin')::date;
     reason := CASE WHEN prev.had_snapshot AND prev.value_basis IS DISTINCT FROM info.value_basis
                    THEN 'basis_change' ELSE 'activity' END;
     -- what hvc shows now, copied here first (on Citus they are distributed,
@@ -420,7 +422,7 @@ BEGIN
                                 AND o.as_of <= (p AT TIME ZONE 'Europe/Berlin')
                               ORDER BY o.as_of DESC, o.refresh_id DESC LIMIT 1) AS base
                        FROM generate_series(date_trunc('month', (SELECT min(d.day) FROM days d)::timestamp),
-                                            date_trunc('month', (info.as_of AT TIME ZONE 'Europe/Berlin')::date::timestamp),
+                                            date_trunc('month', as_of_day::timestamp),
                                             interval '1 month') p),
          at_start AS (SELECT p.period_start, p.period_next, t.customer_id,
                              coalesce((SELECT h.from_tier FROM ho_history h
@@ -430,14 +432,14 @@ BEGIN
                         FROM periods p JOIN ho_tiers t ON t.refresh_id = p.base
                        WHERE p.base >= (SELECT fl.lower FROM fl))
     SELECT p.period_start, p.period_next - 1 AS period_end, NULL::text AS tier, NULL::bigint AS customers_at_start,
-           NULL::bigint AS bought_again, p.period_next <= (info.as_of AT TIME ZONE 'Europe/Berlin')::date AS period_complete,
+           NULL::bigint AS bought_again, p.period_next <= as_of_day AS period_complete,
            false AS history_covers
       FROM periods p WHERE p.base IS NULL OR p.base < (SELECT fl.lower FROM fl)
     UNION ALL
     SELECT a.period_start, a.period_next - 1, a.tier, count(*),
            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM days d WHERE d.customer_id = a.customer_id
                                              AND d.day >= a.period_start AND d.day < a.period_next)),
-           a.period_next <= (info.as_of AT TIME ZONE 'Europe/Berlin')::date, true
+           a.period_next <= as_of_day, true
       FROM at_start a
      GROUP BY a.period_start, a.period_next, a.tier;
     SELECT count(*), string_agg(d::text, '; ') INTO n, s
