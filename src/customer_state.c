@@ -6,6 +6,7 @@
 #include "pg_compat.h"
 
 #include "common/int.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "amount.h"
@@ -13,54 +14,75 @@
 
 #define INITIAL_SET_CAPACITY	4
 
-static int
-cmp_day(const void *a, const void *b)
-{
-	DayNumber	x = *(const DayNumber *) a;
-	DayNumber	y = *(const DayNumber *) b;
+/*
+ * The sets' sorts, specialised by PostgreSQL's sort template (comparisons
+ * inline, insertion sort for the usual handful of values, a presorted check
+ * for rows that come in time order): qsort() with a comparison callback was
+ * 6-7 % of a full stage's CPU.
+ */
+#define ST_SORT sort_days
+#define ST_ELEMENT_TYPE DayNumber
+#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
-	return (x > y) - (x < y);
+#define ST_SORT sort_keys
+#define ST_ELEMENT_TYPE int64
+#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * Drop duplicates in place, sorting first unless the set is known to be in
+ * order (*sorted); returns the new length, the set then sorted.
+ */
+#define DEFINE_COMPACT(name, type, sortfn) \
+static int32 \
+name(type *v, int32 n, bool *sorted) \
+{ \
+	int32		i, \
+				k; \
+\
+	if (n >= 2 && !*sorted) \
+		sortfn(v, n); \
+	*sorted = true; \
+	if (n < 2) \
+		return n; \
+	for (i = 1, k = 1; i < n; i++) \
+		if (v[i] != v[k - 1]) \
+			v[k++] = v[i]; \
+	return k; \
 }
+DEFINE_COMPACT(compact_days, DayNumber, sort_days)
+DEFINE_COMPACT(compact_keys, int64, sort_keys)
 
-static int
-cmp_key(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
+/*
+ * Two sets in order merged in order, from the back (into has room for both
+ * at v; duplicates stay until compacted): combining partial states no
+ * longer sorts each customer's sets again (9 % of a stage's finalisation).
+ */
+#define DEFINE_MERGE_SORTED(name, type) \
+static void \
+name(type *v, int32 n, const type *w, int32 m) \
+{ \
+	int32		i = n - 1, \
+				j = m - 1, \
+				k = n + m - 1; \
+\
+	while (j >= 0) \
+	{ \
+		if (i >= 0 && v[i] > w[j]) \
+			v[k--] = v[i--]; \
+		else \
+			v[k--] = w[j--]; \
+	} \
 }
-
-/* Sort and drop duplicates in place; returns the new length. */
-static int32
-compact_days(DayNumber *v, int32 n)
-{
-	int32		i,
-				k;
-
-	if (n < 2)
-		return n;
-	qsort(v, n, sizeof(DayNumber), cmp_day);
-	for (i = 1, k = 1; i < n; i++)
-		if (v[i] != v[k - 1])
-			v[k++] = v[i];
-	return k;
-}
-
-static int32
-compact_keys(int64 *v, int32 n)
-{
-	int32		i,
-				k;
-
-	if (n < 2)
-		return n;
-	qsort(v, n, sizeof(int64), cmp_key);
-	for (i = 1, k = 1; i < n; i++)
-		if (v[i] != v[k - 1])
-			v[k++] = v[i];
-	return k;
-}
+DEFINE_MERGE_SORTED(merge_sorted_days, DayNumber)
+DEFINE_MERGE_SORTED(merge_sorted_keys, int64)
 
 /*
  * Make room for `extra` more entries.  A full set is first compacted; it only
@@ -72,7 +94,7 @@ reserve_days(CustomerState *s, int32 extra)
 {
 	if (s->ndays + extra <= s->days_cap)
 		return;
-	s->ndays = compact_days(s->days, s->ndays);
+	s->ndays = compact_days(s->days, s->ndays, &s->days_sorted);
 	if (s->ndays + extra <= s->days_cap && s->ndays <= s->days_cap / 2)
 		return;
 	while (s->ndays + extra > s->days_cap / 2 + s->days_cap / 4)
@@ -91,7 +113,7 @@ reserve_keys(CustomerState *s, int32 extra)
 {
 	if (s->norders + extra <= s->orders_cap)
 		return;
-	s->norders = compact_keys(s->orders, s->norders);
+	s->norders = compact_keys(s->orders, s->norders, &s->orders_sorted);
 	if (s->norders + extra <= s->orders_cap && s->norders <= s->orders_cap / 2)
 		return;
 	while (s->norders + extra > s->orders_cap / 2 + s->orders_cap / 4)
@@ -114,6 +136,7 @@ customer_state_new(MemoryContext cxt)
 	s->days = MemoryContextAlloc(cxt, s->days_cap * sizeof(DayNumber));
 	s->orders_cap = INITIAL_SET_CAPACITY;
 	s->orders = MemoryContextAlloc(cxt, s->orders_cap * sizeof(int64));
+	s->days_sorted = s->orders_sorted = true;
 	return s;
 }
 
@@ -176,11 +199,15 @@ customer_state_add_purchase(CustomerState *s, int64 local_at, bool has_ts, int64
 	s->purchase_rows++;
 
 	reserve_days(s, 1);
+	if (s->ndays > 0 && day < s->days[s->ndays - 1])
+		s->days_sorted = false;
 	s->days[s->ndays++] = day;
 
 	if (has_order_key)
 	{
 		reserve_keys(s, 1);
+		if (s->norders > 0 && order_key < s->orders[s->norders - 1])
+			s->orders_sorted = false;
 		s->orders[s->norders++] = order_key;
 	}
 	else
@@ -222,13 +249,25 @@ customer_state_merge(CustomerState *into, const CustomerState *from)
 	if (from->ndays > 0)
 	{
 		reserve_days(into, from->ndays);
-		memcpy(into->days + into->ndays, from->days, from->ndays * sizeof(DayNumber));
+		if (into->days_sorted && from->days_sorted)
+			merge_sorted_days(into->days, into->ndays, from->days, from->ndays);
+		else
+		{
+			memcpy(into->days + into->ndays, from->days, from->ndays * sizeof(DayNumber));
+			into->days_sorted = into->ndays == 0 && from->days_sorted;
+		}
 		into->ndays += from->ndays;
 	}
 	if (from->norders > 0)
 	{
 		reserve_keys(into, from->norders);
-		memcpy(into->orders + into->norders, from->orders, from->norders * sizeof(int64));
+		if (into->orders_sorted && from->orders_sorted)
+			merge_sorted_keys(into->orders, into->norders, from->orders, from->norders);
+		else
+		{
+			memcpy(into->orders + into->norders, from->orders, from->norders * sizeof(int64));
+			into->orders_sorted = into->norders == 0 && from->orders_sorted;
+		}
 		into->norders += from->norders;
 	}
 }
@@ -334,21 +373,21 @@ customer_state_same_shape(CustomerState *a, CustomerState *b)
 		(a->norders == 0 || memcmp(a->orders, b->orders, a->norders * sizeof(int64)) == 0);
 }
 
-CustomerState *
-customer_state_copy(MemoryContext cxt, const CustomerState *from)
+/* Frees a state made by customer_state_new or customer_state_deserialize. */
+void
+customer_state_free(CustomerState *s)
 {
-	CustomerState *s = customer_state_new(cxt);
-
-	customer_state_merge(s, from);
-	return s;
+	pfree(s->days);
+	pfree(s->orders);
+	pfree(s);
 }
 
 /* Sorts the sets and drops their duplicates. */
 void
 customer_state_compact(CustomerState *s)
 {
-	s->ndays = compact_days(s->days, s->ndays);
-	s->norders = compact_keys(s->orders, s->norders);
+	s->ndays = compact_days(s->days, s->ndays, &s->days_sorted);
+	s->norders = compact_keys(s->orders, s->norders, &s->orders_sorted);
 }
 
 void

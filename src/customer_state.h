@@ -41,15 +41,20 @@ typedef struct CustomerState
 	DayNumber	first_day;		/* first purchase day */
 	int64		first_day_spend;	/* purchases on first_day, ten-thousandths */
 
-	/* purchase days (a set, possibly with duplicates until compacted) */
+	/*
+	 * purchase days (a set, possibly with duplicates until compacted);
+	 * days_sorted: known to be in non-decreasing order (false: unknown)
+	 */
 	int32		ndays;
 	int32		days_cap;
 	DayNumber  *days;
+	bool		days_sorted;
 
-	/* order ids of purchase rows (a set of 64-bit keys) */
+	/* order ids of purchase rows (a set of 64-bit keys), likewise */
 	int32		norders;
 	int32		orders_cap;
 	int64	   *orders;
+	bool		orders_sorted;
 } CustomerState;
 
 /* What a finished state says about one customer. */
@@ -68,7 +73,7 @@ extern void customer_state_add_purchase(CustomerState *s, int64 local_at,
 										bool has_ts, int64 ts, int64 units,
 										bool has_order_key, int64 order_key);
 extern void customer_state_merge(CustomerState *into, const CustomerState *from);
-extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState *from);
+extern void customer_state_free(CustomerState *s);
 /*
  * r's rows out of s, when the rows replacing them (merged into s) hold the
  * same purchase facts (customer_state_same_shape); false (s untouched) when

@@ -341,11 +341,19 @@ hvc_customer_summary_combinefn(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
 	}
+	/*
+	 * b is a partial state that hvc_customer_summary_deserialfn made in this
+	 * aggregate context (a combine takes nothing else: PostgreSQL serialises
+	 * every partial aggregate of an internal state): the group's first one
+	 * is taken over as it is, a later one freed once merged, so a hashed
+	 * combine does not keep every partial until the end.
+	 */
 	b = (CustomerState *) PG_GETARG_POINTER(1);
 	if (PG_ARGISNULL(0))
-		PG_RETURN_POINTER(customer_state_copy(aggcxt, b));
+		PG_RETURN_POINTER(b);
 	a = (CustomerState *) PG_GETARG_POINTER(0);
 	customer_state_merge(a, b);
+	customer_state_free(b);
 	PG_RETURN_POINTER(a);
 }
 

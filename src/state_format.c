@@ -528,6 +528,7 @@ customer_state_deserialize(MemoryContext cxt, const char *data, Size len)
 		(s->days[0] != s->first_day ||
 		 s->days[s->ndays - 1] != day_of_local_timestamp(s->last_at)))
 		corrupt("purchase days do not match first/last purchase times");
+	s->days_sorted = s->orders_sorted = true;	/* strictly increasing */
 	return s;
 }
 

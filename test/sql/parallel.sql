@@ -38,6 +38,51 @@ SELECT (SELECT count(*) FROM serial_result) AS customers,
          WHERE s.s IS DISTINCT FROM p.s) AS sorted_differences,
        (SELECT count(*) FROM serial_result s FULL JOIN parallel_hashed p USING (customer_id)
          WHERE s.s IS DISTINCT FROM p.s) AS hashed_differences;
+-- The serialised states themselves (every purchase day and order key) are
+-- the same however the rows were split and merged: rows in time order (the
+-- partial states' sets arrive sorted and are merged in order), shuffled,
+-- and with text order ids (hashed keys, in no order).
+CREATE VIEW par_states AS
+SELECT customer_id,
+       hvc.customer_state(ordered_at, amount, margin, order_id, '2025-06-01'::timestamp, 'UTC') AS s,
+       hvc.customer_state(ordered_at, amount, margin, 'o' || order_id, '2025-06-01'::timestamp, 'UTC') AS t
+  FROM par_sales GROUP BY customer_id;
+CREATE TABLE par_sales_ordered AS SELECT * FROM par_sales ORDER BY ordered_at, order_id;
+CREATE VIEW par_states_ordered AS
+SELECT customer_id,
+       hvc.customer_state(ordered_at, amount, margin, order_id, '2025-06-01'::timestamp, 'UTC') AS s,
+       hvc.customer_state(ordered_at, amount, margin, 'o' || order_id, '2025-06-01'::timestamp, 'UTC') AS t
+  FROM par_sales_ordered GROUP BY customer_id;
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE states_serial AS SELECT * FROM par_states;
+SET max_parallel_workers_per_gather = 2;
+SET enable_hashagg = off;
+CREATE TABLE states_sorted AS SELECT * FROM par_states;
+CREATE TABLE states_ordered_sorted AS SELECT * FROM par_states_ordered;
+SET enable_hashagg = on;
+SET enable_sort = off;
+CREATE TABLE states_hashed AS SELECT * FROM par_states;
+CREATE TABLE states_ordered_hashed AS SELECT * FROM par_states_ordered;
+RESET enable_sort;
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE x.s IS DISTINCT FROM y.s OR x.t IS DISTINCT FROM y.t) AS sorted_differences,
+       count(*) FILTER (WHERE x.s IS DISTINCT FROM z.s OR x.t IS DISTINCT FROM z.t) AS hashed_differences,
+       count(*) FILTER (WHERE x.s IS DISTINCT FROM u.s OR x.t IS DISTINCT FROM u.t) AS ordered_sorted_differences,
+       count(*) FILTER (WHERE x.s IS DISTINCT FROM v.s OR x.t IS DISTINCT FROM v.t) AS ordered_hashed_differences
+  FROM states_serial x
+  FULL JOIN states_sorted y USING (customer_id)
+  FULL JOIN states_hashed z USING (customer_id)
+  FULL JOIN states_ordered_sorted u USING (customer_id)
+  FULL JOIN states_ordered_hashed v USING (customer_id);
+-- merging two states in order, overlapping days and orders counted once:
+-- days {Jan 1, 3, 5} and {Jan 2, 3, 6}, orders {1, 3} and {2, 3}
+SELECT (hvc.customer_state_summary(hvc._state_merge(a.s, b.s))).*
+  FROM (SELECT hvc.customer_state(d, 10, NULL::numeric, o, '2025-06-01'::timestamp, 'UTC') AS s
+          FROM (VALUES (date '2025-01-01', 1), (date '2025-01-03', 3), (date '2025-01-05', 3)) v(d, o)) a,
+       (SELECT hvc.customer_state(d, 10, NULL::numeric, o, '2025-06-01'::timestamp, 'UTC') AS s
+          FROM (VALUES (date '2025-01-02', 2), (date '2025-01-03', 3), (date '2025-01-06', 2)) v(d, o)) b;
+RESET max_parallel_workers_per_gather;
+SET max_parallel_workers_per_gather = 2;
 -- and the whole refresh agrees with a serial one
 SELECT hvc.register_source('public.par_sales', 'customer_id', 'ordered_at', 'amount', 'margin', 'order_id');
 UPDATE hvc.config SET model = 'none';
