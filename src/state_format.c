@@ -304,8 +304,8 @@ typedef struct Reader
 } Reader;
 
 /* one varint, in its shortest form, ending inside the state */
-static uint64
-get_varint(Reader *r)
+static pg_noinline uint64
+get_varint_slow(Reader *r)
 {
 	uint64		v = 0;
 	int			shift = 0;
@@ -328,6 +328,15 @@ get_varint(Reader *r)
 		}
 		shift += 7;
 	}
+}
+
+/* the same, a one-byte number (most of a state's) read inline */
+static inline uint64
+get_varint(Reader *r)
+{
+	if (likely(r->p < r->end && *r->p < 0x80))
+		return *r->p++;
+	return get_varint_slow(r);
 }
 
 /* format 3's purchase instants, after the set sizes (f: the counters, read) */
