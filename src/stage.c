@@ -270,7 +270,7 @@ stage_receiver_destroy(DestReceiver *self)
  */
 static void
 scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
-	 stage_visit_fn visit, void *arg, bool fields_only)
+	 stage_visit_fn visit, void *arg, bool fields_only, bool parallel_ok)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	StageReceiver r;
@@ -295,7 +295,7 @@ scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 	r.outer = outer;
 	r.scratch = AllocSetContextCreate(outer, "hvc stage batch", ALLOCSET_DEFAULT_SIZES);
 
-	plan = SPI_prepare(query, 0, NULL);
+	plan = SPI_prepare_cursor(query, 0, NULL, parallel_ok ? CURSOR_OPT_PARALLEL_OK : 0);
 	if (plan == NULL)
 		elog(ERROR, "hvc: could not prepare the stage query: %s",
 			 SPI_result_code_string(SPI_result));
@@ -314,12 +314,19 @@ void
 stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 		   stage_visit_fn visit, void *arg)
 {
-	scan(stage, query, key_type, as_of_day, visit, arg, false);
+	scan(stage, query, key_type, as_of_day, visit, arg, false, false);
+}
+
+void
+stage_scan_parallel(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
+					stage_visit_fn visit, void *arg)
+{
+	scan(stage, query, key_type, as_of_day, visit, arg, false, true);
 }
 
 void
 stage_scan_fields(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 				  stage_visit_fn visit, void *arg)
 {
-	scan(stage, query, key_type, as_of_day, visit, arg, true);
+	scan(stage, query, key_type, as_of_day, visit, arg, true, false);
 }

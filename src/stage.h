@@ -79,6 +79,13 @@ typedef void (*stage_visit_fn) (void *arg, const StageCustomer *c, TupleTableSlo
 extern void stage_scan(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
 					   stage_visit_fn visit, void *arg);
 /*
+ * The same, with a plan that may use parallel workers (a query run to its
+ * end, as stage_scan's are): visit runs in the leader while the query is in
+ * parallel mode, so it must not write to the database.
+ */
+extern void stage_scan_parallel(Stage *stage, const char *query, Oid key_type, DateADT as_of_day,
+								stage_visit_fn visit, void *arg);
+/*
  * The same, each state read without its sets (customer_state_fixed): the
  * visit's c->state has no days or orders (NULL), only their counts.  For
  * readers of the summary alone: the model fits.  A state whose sets are
