@@ -119,6 +119,15 @@ extern double cume_dist_of(CumeDist *cd, double v);
 typedef struct ForecastCache ForecastCache;
 extern ForecastCache *forecast_cache_create(const ModelSet *ms, DateADT as_of_day, double unit);
 extern void forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out);
+/* the same; *slot: the cache's slot of the customer's triple (-1 without a model) */
+extern void forecast_predict_slot(ForecastCache *fc, const StageCustomer *c, Prediction *out,
+								  int32 *slot);
+/*
+ * After the churn risks were handed on and churn finished (cume_dist_finish):
+ * the churn percentile of each slot's triple, or NULL when the cache was
+ * emptied and refilled (slots then stand for more than one triple)
+ */
+extern double *forecast_cache_churn_percentiles(ForecastCache *fc, CumeDist *churn);
 /* the churn risks of the customers predicted for go to churn, counted per triple */
 extern void forecast_cache_count_churn(ForecastCache *fc, CumeDist *churn);
 extern void forecast_cache_flush_churn(ForecastCache *fc);
@@ -137,6 +146,7 @@ typedef struct PassRow
 	Datum		old_previous_tier;	/* text */
 	TimestampTz old_tier_since;
 	ItemPointerData old_tid;	/* the old row's ctid (when has_old) */
+	int32		churn_slot;		/* the forecast cache's slot of its triple (-1: none) */
 } PassRow;
 
 typedef struct RowSort

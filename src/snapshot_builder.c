@@ -128,6 +128,7 @@ pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 	 * computed on the Citus workers (citus_predict.c), or here: then the
 	 * cache counts the churn risk (forecast_cache_count_churn)
 	 */
+	r.churn_slot = -1;
 	if (p1->precomputed && !slot_attisnull(slot, 9))
 	{
 		prediction_from_array(DatumGetArrayTypeP(slot_getattr(slot, 9, &isnull)), &r.pred);
@@ -135,7 +136,7 @@ pass1_visit(void *arg, const StageCustomer *c, TupleTableSlot *slot)
 			cume_dist_add(p1->churn, r.pred.churn_risk);
 	}
 	else
-		forecast_predict(p1->forecasts, c, &r.pred);
+		forecast_predict_slot(p1->forecasts, c, &r.pred, &r.churn_slot);
 	if (p1->a->basis == BASIS_SCORE && score_null)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -297,6 +298,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 	SnapshotStats *st = &last_stats;
 	double		p80 = 0.8,
 				p50 = 0.5;
+	double	   *slot_pct;
 
 	stats_reset(st);
 	outer = MemoryContextSwitchTo(TopMemoryContext);
@@ -310,6 +312,8 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 	break_sort_finish(&p1->frequency, fb);
 	break_sort_finish(&p1->monetary, mb);
 	cume_dist_finish(p1->churn);
+	/* (the Citus workers' predictions come without slots: looked up each) */
+	slot_pct = p1->precomputed ? NULL : forecast_cache_churn_percentiles(p1->forecasts, p1->churn);
 	row_sort_performsort(&p1->rows);
 
 	memset(&k, 0, sizeof(k));
@@ -330,7 +334,12 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 		k.r = rfm_score(-(double) (a->as_of_day - r.c.last_day), rb);
 		k.f = rfm_score((double) r.c.orders, fb);
 		k.m = rfm_score((double) r.c.revenue, mb);
-		k.churn_pct = isfinite(r.pred.churn_risk) ? cume_dist_of(p1->churn, r.pred.churn_risk) : NAN;
+		if (!isfinite(r.pred.churn_risk))
+			k.churn_pct = NAN;
+		else if (slot_pct != NULL && r.churn_slot >= 0)
+			k.churn_pct = slot_pct[r.churn_slot];
+		else
+			k.churn_pct = cume_dist_of(p1->churn, r.pred.churn_risk);
 
 		outer = MemoryContextSwitchTo(rowcxt);
 		snapshot_row(a, &r, &k, values, nulls);

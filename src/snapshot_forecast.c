@@ -137,6 +137,7 @@ struct ForecastCache
 	int			nhorizons;		/* -1: not used */
 	double		horizons[BGNBD_BRACKETS_MAX];
 	CumeDist   *churn;			/* NULL, or where the customers' churn risks go */
+	bool		refilled;		/* emptied once full: a slot held several triples */
 };
 
 /* the pairs' cache holds up to this many entries (at most about 1 KB each: 34 MB) */
@@ -179,6 +180,8 @@ forecast_cache_flush_churn(ForecastCache *fc)
 static void
 forecast_cache_reset(ForecastCache *fc)
 {
+	if (fc->entries > 0)
+		fc->refilled = true;
 	forecast_cache_flush_churn(fc);
 	if (fc->hash != NULL)
 		triples_destroy(fc->hash);
@@ -307,11 +310,20 @@ forecast_cache_create(const ModelSet *ms, DateADT as_of_day, double unit)
 void
 forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out)
 {
+	int32		slot;
+
+	forecast_predict_slot(fc, c, out, &slot);
+}
+
+void
+forecast_predict_slot(ForecastCache *fc, const StageCustomer *c, Prediction *out, int32 *slot)
+{
 	TripleKey	key;
 	TripleEntry *e;
 	TripleForecast *t;
 	bool		found;
 
+	*slot = -1;
 	if (!fc->ms->usable)
 	{
 		out->p_alive = out->churn_risk = out->predicted_orders = out->expected_order_value =
@@ -339,5 +351,31 @@ forecast_predict(ForecastCache *fc, const StageCustomer *c, Prediction *out)
 	else
 		t = triple_forecast(fc, e->slot);
 	t->customers++;
+	*slot = (int32) e->slot;
 	model_set_predict(fc->ms, &t->fc, c->frequency, c->monetary, out);
+}
+
+/*
+ * One lookup per triple instead of one per customer in pass 2 (3.4 % of a
+ * BG/NBD refresh's build went to looking every customer's churn risk up in
+ * the histogram's hash table): a customer's churn risk is its triple's
+ * (model_set_predict), so the percentile of its slot is its own.
+ */
+double *
+forecast_cache_churn_percentiles(ForecastCache *fc, CumeDist *churn)
+{
+	double	   *pct;
+	long		i;
+
+	if (fc->refilled || fc->hash == NULL || fc->entries == 0)
+		return NULL;
+	pct = palloc(sizeof(double) * fc->entries);
+	for (i = 0; i < fc->entries; i++)
+	{
+		TripleForecast *t = triple_forecast(fc, (uint32) i);
+
+		pct[i] = isfinite(t->fc.churn_risk) ? cume_dist_of(churn, t->fc.churn_risk) : NAN;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return pct;
 }

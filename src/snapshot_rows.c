@@ -29,8 +29,8 @@
  * old row.  Five columns instead of one per field: forming and deforming
  * the sort's tuples is most of its cost; beyond work_mem the rows spill, so
  * the packed form keeps only what pass 2 reads, without padding, Datums or
- * predictions a model did not make (about 90 bytes with model none, 140
- * with a model, against 208 for the struct).
+ * predictions a model did not make (about 90 bytes with model none, 144
+ * with a model and its forecast slot, against 216 for the struct).
  */
 enum
 {
@@ -46,9 +46,9 @@ enum
 #define PACK_HAS_INSTANTS	0x10	/* the first and last purchase instants follow */
 
 /* the largest packed row: flags, 7 eight-byte and 4 four-byte fields of
- * the customer, its 2 instants, the prediction, the old row's rank, time
- * and ctid */
-#define PACKED_MAX	(1 + 7 * 8 + 4 * 4 + 2 * 8 + sizeof(Prediction) + 4 + 8 + sizeof(ItemPointerData))
+ * the customer, its 2 instants, the prediction and its forecast slot, the
+ * old row's rank, time and ctid */
+#define PACKED_MAX	(1 + 7 * 8 + 4 * 4 + 2 * 8 + sizeof(Prediction) + 4 + 4 + 8 + sizeof(ItemPointerData))
 
 typedef struct PackedRow
 {
@@ -105,7 +105,10 @@ pack_row(const PassRow *r, char *out)
 		p = put_bytes(p, &r->c.last_ts, 8);
 	}
 	if (prediction_made(&r->pred))
+	{
 		p = put_bytes(p, &r->pred, sizeof(Prediction));
+		p = put_bytes(p, &r->churn_slot, 4);
+	}
 	else
 		flags |= PACK_NO_PREDICTION;
 	if (r->has_old)
@@ -148,10 +151,16 @@ unpack_row(const char *in, Size len, PassRow *r)
 		p = get_bytes(p, &r->c.last_ts, 8);
 	}
 	if (flags & PACK_NO_PREDICTION)
+	{
 		r->pred.p_alive = r->pred.churn_risk = r->pred.predicted_orders =
 			r->pred.expected_order_value = r->pred.predicted_clv = r->pred.next_order_in = NAN;
+		r->churn_slot = -1;
+	}
 	else
+	{
 		p = get_bytes(p, &r->pred, sizeof(Prediction));
+		p = get_bytes(p, &r->churn_slot, 4);
+	}
 	r->has_old = (flags & PACK_HAS_OLD) != 0;
 	r->old_prev_null = (flags & PACK_OLD_PREV_NULL) != 0;
 	if (r->has_old)
