@@ -373,13 +373,13 @@ customer_state_same_shape(CustomerState *a, CustomerState *b)
 		(a->norders == 0 || memcmp(a->orders, b->orders, a->norders * sizeof(int64)) == 0);
 }
 
-/* Frees a state made by customer_state_new or customer_state_deserialize. */
-void
-customer_state_free(CustomerState *s)
+CustomerState *
+customer_state_copy(MemoryContext cxt, const CustomerState *from)
 {
-	pfree(s->days);
-	pfree(s->orders);
-	pfree(s);
+	CustomerState *s = customer_state_new(cxt);
+
+	customer_state_merge(s, from);
+	return s;
 }
 
 /* Sorts the sets and drops their duplicates. */

@@ -73,7 +73,7 @@ extern void customer_state_add_purchase(CustomerState *s, int64 local_at,
 										bool has_ts, int64 ts, int64 units,
 										bool has_order_key, int64 order_key);
 extern void customer_state_merge(CustomerState *into, const CustomerState *from);
-extern void customer_state_free(CustomerState *s);
+extern CustomerState *customer_state_copy(MemoryContext cxt, const CustomerState *from);
 /*
  * r's rows out of s, when the rows replacing them (merged into s) hold the
  * same purchase facts (customer_state_same_shape); false (s untouched) when

@@ -342,18 +342,14 @@ hvc_customer_summary_combinefn(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
 	}
 	/*
-	 * b is a partial state that hvc_customer_summary_deserialfn made in this
-	 * aggregate context (a combine takes nothing else: PostgreSQL serialises
-	 * every partial aggregate of an internal state): the group's first one
-	 * is taken over as it is, a later one freed once merged, so a hashed
-	 * combine does not keep every partial until the end.
+	 * b lives in the input row's memory (hvc_customer_summary_deserialfn):
+	 * the group's first partial state is copied into the aggregate context
 	 */
 	b = (CustomerState *) PG_GETARG_POINTER(1);
 	if (PG_ARGISNULL(0))
-		PG_RETURN_POINTER(b);
+		PG_RETURN_POINTER(customer_state_copy(aggcxt, b));
 	a = (CustomerState *) PG_GETARG_POINTER(0);
 	customer_state_merge(a, b);
-	customer_state_free(b);
 	PG_RETURN_POINTER(a);
 }
 
@@ -365,16 +361,23 @@ hvc_customer_summary_serialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(customer_state_serialize((CustomerState *) PG_GETARG_POINTER(0)));
 }
 
+/*
+ * A partial state in the current (per-input-row) memory, where PostgreSQL
+ * runs deserialisation functions: it is gone with the input row.  In the
+ * aggregate's context, as it was made until stop 38, every partial state a
+ * hashed combine read stayed until the end, those of the rows it spilled
+ * too: 355 MB at 500 000 customers whatever work_mem, now 2.7 MB (test
+ * parallel).
+ */
 Datum
 hvc_customer_summary_deserialfn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
 	bytea	   *b;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
+	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "hvc_customer_summary_deserialfn called in non-aggregate context");
 	b = PG_GETARG_BYTEA_PP(0);
-	PG_RETURN_POINTER(customer_state_deserialize(aggcxt, VARDATA_ANY(b),
+	PG_RETURN_POINTER(customer_state_deserialize(CurrentMemoryContext, VARDATA_ANY(b),
 												 VARSIZE_ANY_EXHDR(b)));
 }
 

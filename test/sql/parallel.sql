@@ -83,6 +83,32 @@ SELECT (hvc.customer_state_summary(hvc._state_merge(a.s, b.s))).*
           FROM (VALUES (date '2025-01-02', 2), (date '2025-01-03', 3), (date '2025-01-06', 2)) v(d, o)) b;
 RESET max_parallel_workers_per_gather;
 SET max_parallel_workers_per_gather = 2;
+-- A hashed combine holds its groups' merged states within work_mem (it
+-- spills the rest): the partial states it reads are freed with their input
+-- rows.  Until stop 38 they stayed in the aggregate's memory to the end,
+-- those of the spilled rows too (here about 20 MB at any work_mem).
+CREATE TABLE par_many AS
+SELECT i % 50000 AS customer_id, date '2024-01-01' + (i % 300) AS ordered_at,
+       10.0 AS amount, NULL::numeric AS margin, i AS order_id
+  FROM generate_series(1, 200000) i;
+ANALYZE par_many;
+SET work_mem = '256kB';
+SET enable_sort = off;
+CREATE FUNCTION pg_temp.hashed_combine() RETURNS TABLE (node text, peak_under_4mb boolean, spilled boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    j json;
+BEGIN
+    EXECUTE $q$EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON)
+        SELECT customer_id, hvc.customer_state(ordered_at, amount, margin, order_id, '2025-06-01'::timestamp, 'UTC')
+          FROM par_many GROUP BY customer_id$q$ INTO j;
+    RETURN QUERY SELECT (j -> 0 -> 'Plan' ->> 'Partial Mode') || ' ' || (j -> 0 -> 'Plan' ->> 'Strategy'),
+                        (j -> 0 -> 'Plan' ->> 'Peak Memory Usage')::bigint < 4096,
+                        (j -> 0 -> 'Plan' ->> 'HashAgg Batches')::int > 1;
+END $$;
+SELECT * FROM pg_temp.hashed_combine();
+RESET enable_sort;
+RESET work_mem;
 -- and the whole refresh agrees with a serial one
 SELECT hvc.register_source('public.par_sales', 'customer_id', 'ordered_at', 'amount', 'margin', 'order_id');
 UPDATE hvc.config SET model = 'none';
