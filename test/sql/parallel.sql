@@ -86,7 +86,7 @@ SET max_parallel_workers_per_gather = 2;
 -- A hashed combine holds its groups' merged states within work_mem (it
 -- spills the rest): the partial states it reads are freed with their input
 -- rows.  Until stop 38 they stayed in the aggregate's memory to the end,
--- those of the spilled rows too (here about 20 MB at any work_mem).
+-- those of the spilled rows too (here 32 MB at any work_mem).
 CREATE TABLE par_many AS
 SELECT i % 50000 AS customer_id, date '2024-01-01' + (i % 300) AS ordered_at,
        10.0 AS amount, NULL::numeric AS margin, i AS order_id
