@@ -312,8 +312,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 	break_sort_finish(&p1->frequency, fb);
 	break_sort_finish(&p1->monetary, mb);
 	cume_dist_finish(p1->churn);
-	/* (the Citus workers' predictions come without slots: looked up each) */
-	slot_pct = p1->precomputed ? NULL : forecast_cache_churn_percentiles(p1->forecasts, p1->churn);
+	slot_pct = forecast_cache_churn_percentiles(p1->forecasts, p1->churn);
 	row_sort_performsort(&p1->rows);
 
 	memset(&k, 0, sizeof(k));
@@ -338,7 +337,7 @@ pass2(const SnapshotArgs *a, Pass1 *p1, snapshot_sink_fn sink, void *sink_arg, R
 			k.churn_pct = NAN;
 		else if (slot_pct != NULL && r.churn_slot >= 0)
 			k.churn_pct = slot_pct[r.churn_slot];
-		else
+		else					/* no slot (Citus workers' predictions) or a refilled cache */
 			k.churn_pct = cume_dist_of(p1->churn, r.pred.churn_risk);
 
 		outer = MemoryContextSwitchTo(rowcxt);
